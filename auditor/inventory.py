@@ -146,11 +146,14 @@ def to_ascii_name(name: str) -> str:
         raise ValueError(f"{name!r} is a single-label name: write the fully qualified name")
     try:
         ascii_name = idna.encode(stripped, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        # idna reports "Label too long" etc.; keep its wording but say which name.
-        raise ValueError(f"{name!r} is not a valid IDNA 2008 name: {exc}") from None
-    except UnicodeError as exc:
-        raise ValueError(f"{name!r} is not a valid IDNA 2008 name: {exc}") from None
+    except (idna.IDNAError, UnicodeError) as exc:
+        detail = str(exc)
+        # idna checks lengths itself; say it in the same words as the checks below.
+        if "Label too long" in detail:
+            detail = f"a label is longer than {_MAX_LABEL} octets"
+        elif "Domain too long" in detail:
+            detail = f"the name is longer than {_MAX_NAME} octets in A-label form"
+        raise ValueError(f"{name!r} is not a valid IDNA 2008 name: {detail}") from None
     ascii_name = ascii_name.lower()
     for label in ascii_name.split("."):
         if len(label) > _MAX_LABEL:
@@ -777,8 +780,9 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
     domains_given = False
     if "domains" in entries:
         domain_nodes = _sequence(ctx, entries["domains"][1], f"{where}.domains", "domain names")
+        # A list of the wrong type is already an error: do not also say "no domains".
+        domains_given = domain_nodes is None or bool(domain_nodes)
         for index, item in enumerate(domain_nodes or []):
-            domains_given = True
             item_where = f"{where}.domains[{index}]"
             zone = _dns_name(ctx, item, item_where, "a domain name")
             if zone is None:
@@ -793,8 +797,8 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
     if "hosts" in entries:
         host_nodes = _sequence(ctx, entries["hosts"][1], f"{where}.hosts", "hosts")
         seen_hosts: dict[str, int] = {}
+        hosts_given = host_nodes is None or bool(host_nodes)
         for index, item in enumerate(host_nodes or []):
-            hosts_given = True
             item_where = f"{where}.hosts[{index}]"
             entry = _host_entry(ctx, item, item_where, defaults)
             if entry is None:
@@ -883,8 +887,10 @@ def _check_relations(ctx: _Ctx, drafts: list[tuple[str, _AgencyDraft]]) -> None:
 
 
 def _compose(ctx: _Ctx, text: str) -> Node | None:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        # The reader checks every character up front, so construction can fail too.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -895,13 +901,10 @@ def _compose(ctx: _Ctx, text: str) -> Node | None:
         return None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        ctx.error(
-            line,
-            "document",
-            f"invalid character in YAML: {exc.reason} (#x{exc.character:04x})"
-            if isinstance(exc.character, int)
-            else f"invalid YAML input: {exc.reason}",
-        )
+        char = exc.character
+        code = ord(char) if isinstance(char, str) and len(char) == 1 else char
+        shown = f" #x{code:04x}" if isinstance(code, int) else ""
+        ctx.error(line, "document", f"invalid character{shown} in YAML: {exc.reason}")
         return None
     except yaml.YAMLError as exc:
         ctx.error(1, "document", f"YAML error: {exc}")
@@ -910,7 +913,8 @@ def _compose(ctx: _Ctx, text: str) -> Node | None:
         ctx.error(1, "document", "YAML nesting is too deep")
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         ctx.error(
             1, "document", "empty inventory: expected a mapping with 'version' and 'agencies'"

@@ -1,0 +1,469 @@
+"""Command-line interface: ``auditor scan | evaluate | inventory validate | checks | ...``.
+
+Exit codes: 0 done; 1 gate failed; 2 bad input (inventory, profile, options) or incomplete
+gate; 3 gate usage error; 130 interrupted (every finished target is kept in the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from auditor import __version__
+from auditor.engine import TargetDone, evaluate_stored, make_plan, run_scan
+from auditor.guard import parse_network
+from auditor.inventory import Inventory, InventoryError, load_inventory, validate_inventory
+from auditor.options import ScanOptions
+from auditor.probes.context import ProbeContext
+from auditor.probes.dns import parse_resolver
+from auditor.registry import all_checks, get_check, is_known
+from auditor.store import Store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A clear, user-facing error (bad option, unreadable file); exit code 2."""
+
+
+def _err(message: str) -> None:
+    print(f"auditor: error: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# shared options
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network")
+    g.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        metavar="N",
+        help="targets probed at once (default 64)",
+    )
+    g.add_argument(
+        "--per-address",
+        type=int,
+        default=4,
+        metavar="N",
+        help="connections at once to one remote address (default 4)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds for each network step (default 5)",
+    )
+    g.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="S",
+        help="overall seconds per target (default 18 x --timeout)",
+    )
+    g.add_argument(
+        "--resolver",
+        metavar="ADDR[:PORT]",
+        help="DNS resolver to use instead of the system's (/etc/resolv.conf)",
+    )
+    g.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="extra trust anchors for TLS (SSL_CERT_FILE is honoured too)",
+    )
+    g.add_argument(
+        "--trust-anchor",
+        metavar="FILE",
+        help="DNSSEC trust anchors (DS or DNSKEY records) for own validation",
+    )
+    g.add_argument(
+        "--allow-net",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="permit probing this special-purpose range (repeatable)",
+    )
+    g.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="permit probing private-use addresses (RFC 1918, ULA, CGNAT)",
+    )
+    g.add_argument("--no-icmp", action="store_true", help="skip the ICMPv6 echo probe")
+    g.add_argument(
+        "--contact-url", default=None, metavar="URL", help="contact URL sent in the User-Agent"
+    )
+
+
+def options_from_args(
+    args: argparse.Namespace,
+    pins: dict[str, tuple[str, ...]] | None = None,
+) -> ScanOptions:
+    if args.timeout <= 0 or args.timeout > 300:
+        raise UsageError("--timeout must be between 0 and 300 seconds")
+    if args.concurrency < 1 or args.per_address < 1:
+        raise UsageError("--concurrency and --per-address must be at least 1")
+    for cidr in args.allow_net:
+        try:
+            parse_network(cidr)
+        except ValueError as exc:
+            raise UsageError(f"--allow-net: {exc}") from None
+    if args.resolver:
+        try:
+            parse_resolver(args.resolver)
+        except ValueError:
+            raise UsageError(
+                f"--resolver: expected ADDR, ADDR:PORT or [ADDR6]:PORT, got {args.resolver!r}"
+            ) from None
+    ca_file = args.ca_file or os.environ.get("SSL_CERT_FILE") or None
+    for label, path in (("--ca-file", ca_file), ("--trust-anchor", args.trust_anchor)):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{label}: no such file: {path}")
+    deadline = args.deadline if args.deadline else max(30.0, args.timeout * 18)
+    kwargs: dict[str, Any] = {}
+    if args.contact_url:
+        kwargs["contact_url"] = args.contact_url
+    return ScanOptions(
+        timeout=args.timeout,
+        target_deadline=deadline,
+        concurrency=args.concurrency,
+        per_address=args.per_address,
+        resolver=args.resolver,
+        ca_file=ca_file,
+        allow_nets=tuple(args.allow_net),
+        allow_private=args.allow_private,
+        icmp=not args.no_icmp,
+        trust_anchor_file=args.trust_anchor,
+        pins=pins or {},
+        **kwargs,
+    )
+
+
+def default_db(inventory_path: str) -> str:
+    return str(Path(inventory_path).resolve().parent / "auditor.db")
+
+
+# ---------------------------------------------------------------------------
+# progress
+
+
+class Progress:
+    """A progress bar on a terminal, plain lines elsewhere (CI logs)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._next_line = 0
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("[bold]scanning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def update(self, done: TargetDone) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=done.name[:40])
+            return
+        # Plain lines: every 10 % (and the last), so CI logs stay short.
+        percent = 100 * self.done // max(1, self.total)
+        if percent >= self._next_line or self.done == self.total:
+            print(f"scan: {self.done}/{self.total} targets ({percent}%)", file=sys.stderr)
+            self._next_line = percent + 10
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+
+def _load_inventory(path: str) -> Inventory:
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _profile(name: str) -> Any:
+    from auditor.profiles import load_profile
+
+    try:
+        return load_profile(name)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+
+
+def _plan_for(inventory: Inventory, profile: Any) -> Any:
+    ids = [c for c in profile.check_ids() if is_known(c)]
+    specs = [get_check(c) for c in ids]
+    hosts = list(inventory.host_owners())
+    zones = list(inventory.zone_owners())
+    return make_plan(hosts, zones, specs, getattr(profile, "params", {}))
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    inventory = _load_inventory(args.inventory)
+    if args.only:
+        try:
+            inventory = inventory.only(args.only)
+        except (ValueError, KeyError) as exc:
+            raise UsageError(f"--only: {exc}") from None
+    profile = _profile(args.profile or inventory.profile or "vn-gov")
+    options = options_from_args(args)
+    plan = _plan_for(inventory, profile)
+    db_path = args.db or default_db(args.inventory)
+    inv_path = str(Path(args.inventory).resolve())
+    with Store(db_path) as store:
+        skip: set[tuple[str, str]] = set()
+        scan_id: int | None = None
+        if args.resume:
+            previous = store.unfinished_scan(inv_path)
+            if previous is None:
+                print("auditor: nothing to resume: starting a new scan", file=sys.stderr)
+            else:
+                scan_id = previous.id
+                skip = store.done_targets(scan_id)
+                store.reopen_scan(scan_id)
+                print(
+                    f"auditor: resuming scan {scan_id}: {len(skip)} target(s) already done",
+                    file=sys.stderr,
+                )
+        if scan_id is None:
+            scan_id = store.begin_scan(
+                profile=profile.name,
+                inventory_path=inv_path,
+                inventory_name=inventory.name,
+                inventory=inventory.to_dict(),
+                options=_options_record(options),
+            )
+        total = len(plan.hosts) + len(plan.zones) - len(skip)
+        ctx = ProbeContext(options)
+        status = "failed"
+        try:
+            with Progress(total, enabled=not args.quiet) as progress:
+                anyio.run(
+                    lambda: run_scan(ctx, plan, store, scan_id, skip=skip, on_done=progress.update),
+                    backend="asyncio",
+                )
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            store.finish_scan(scan_id, status, dict(ctx.stats))
+            print(
+                f"auditor: interrupted; finished targets are kept in {db_path} "
+                f"(scan {scan_id}); continue with --resume",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        finally:
+            if status != "interrupted":
+                store.finish_scan(scan_id, status, dict(ctx.stats))
+        _write_outputs(store, scan_id, args)
+        _summary(store, scan_id, db_path)
+    return EXIT_OK
+
+
+def _options_record(options: ScanOptions) -> dict[str, Any]:
+    record = asdict(options)
+    record["pins"] = {k: list(v) for k, v in options.pins.items()}
+    return record
+
+
+def _write_outputs(store: Store, scan_id: int, args: argparse.Namespace) -> None:
+    from reports.jsonout import write_json
+
+    if getattr(args, "json", None):
+        write_json(store, scan_id, args.json)
+    out = getattr(args, "out", None)
+    if out:
+        from reports import render_all
+
+        render_all(store, scan_id, Path(out), lang=getattr(args, "lang", "vi") or "vi")
+
+
+def _summary(store: Store, scan_id: int, db_path: str) -> None:
+    from auditor.engine import status_counts
+
+    counts = status_counts(store.findings(scan_id))
+    shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    print(
+        f"scan {scan_id} complete: {shown or 'no findings'}; stored in {db_path}", file=sys.stderr
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    with Store(args.db) as store:
+        try:
+            source = store.scan(args.scan) if args.scan else store.latest_scan()
+        except KeyError as exc:
+            raise UsageError(str(exc).strip("'\"")) from None
+        if source is None:
+            raise UsageError(f"no complete scan in {args.db}")
+        profile = _profile(args.profile or source.profile)
+        specs = [get_check(c) for c in profile.check_ids() if is_known(c)]
+        plan = make_plan((), (), specs, getattr(profile, "params", {}))
+        new_id = store.begin_scan(
+            profile=profile.name,
+            inventory_path=source.inventory_path,
+            inventory_name=source.inventory_name,
+            inventory=source.inventory,
+            options=source.options,
+            kind="evaluation",
+            source_scan=source.id,
+        )
+        store.copy_observations(source.id, new_id)
+        now = datetime.now(UTC)
+        findings = []
+        for kind, _name, text in store.observations(source.id):
+            findings.extend(evaluate_stored(kind, text, plan, now))
+        store.replace_findings(new_id, findings)
+        store.finish_scan(new_id, "complete", {"evaluated_from": source.id})
+        _write_outputs(store, new_id, args)
+        print(
+            f"evaluation {new_id} of scan {source.id} with profile {profile.name}: "
+            f"{len(findings)} findings",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_inventory_validate(args: argparse.Namespace) -> int:
+    errors = validate_inventory(args.file)
+    if errors:
+        for e in errors:
+            print(str(e), file=sys.stderr)
+        return EXIT_INPUT
+    inv = load_inventory(args.file)
+    hosts = len(inv.host_owners())
+    zones = len(inv.zone_owners())
+    print(f"{args.file}: ok: {len(inv.agencies)} agencies, {hosts} hosts, {zones} zones")
+    return EXIT_OK
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    specs = all_checks()
+    if args.json:
+        print(json.dumps([s.metadata() for s in specs], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(s.id) for s in specs)
+    for s in specs:
+        print(f"{s.id:<{width}}  {s.scope.value:<7}  {s.level_hint.value:<13}  {s.title}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# parser
+
+
+Command = Callable[[argparse.Namespace], int]
+# Other modules add their sub-commands here: (module, function name) with
+# ``register(subparsers) -> None``. Keeps this file small and merge-friendly.
+EXTRA_COMMANDS: tuple[tuple[str, str], ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="auditor",
+        description="IPv6 migration and security compliance auditor for government agencies.",
+    )
+    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("scan", help="scan an inventory and store the findings")
+    p.add_argument("inventory", help="inventory file (YAML or CSV)")
+    p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
+    p.add_argument("--db", help="SQLite store (default: auditor.db beside the inventory)")
+    p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
+    p.add_argument(
+        "--only", action="append", metavar="AGENCY", help="scan only this agency (repeatable)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="finish the last interrupted scan of this inventory"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_network_options(p)
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
+    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--scan", type=int, help="scan id (default: the latest complete scan)")
+    p.add_argument("--profile", help="profile to evaluate with (default: the scan's)")
+    p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("inventory", help="inventory tools")
+    isub = p.add_subparsers(dest="inventory_command", metavar="ACTION")
+    isub.required = True
+    v = isub.add_parser("validate", help="check an inventory file and report every error")
+    v.add_argument("file")
+    v.set_defaults(func=cmd_inventory_validate)
+
+    p = sub.add_parser("checks", help="list the check catalogue")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_checks)
+
+    import importlib
+
+    for module, name in EXTRA_COMMANDS:
+        getattr(importlib.import_module(module), name)(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("auditor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The scan engine: plan -> probes (async) -> checks (pure) -> store.
+
+Concurrency is bounded scan-wide (targets in flight) and per remote address
+(:meth:`ProbeContext.address_slot`). Every network step has a timeout and every
+target an overall deadline, so a scan of N targets ends in bounded time:
+at most (N / concurrency + 1) x target_deadline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from auditor import serde
+from auditor.model import Finding, Scope, Status, TargetKind, Verdict
+from auditor.obs import (
+    HostObservations,
+    HttpObservation,
+    PingObservation,
+    TcpProbe,
+    TlsObservation,
+    ZoneObservations,
+)
+from auditor.obs.core import DnsAnswer, HostDns, Outcome
+from auditor.probes.context import ProbeContext
+from auditor.registry import CheckContext, CheckSpec, Probe
+
+# ---------------------------------------------------------------------------
+# Plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    hosts: tuple[str, ...]
+    zones: tuple[str, ...]
+    checks: tuple[CheckSpec, ...]
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset(n for spec in self.checks for n in spec.needs)
+
+    def checks_for(self, kind: TargetKind) -> tuple[CheckSpec, ...]:
+        zone = kind == TargetKind.ZONE
+        return tuple(c for c in self.checks if (c.scope == Scope.ZONE) == zone)
+
+    def params_for(self, spec: CheckSpec) -> dict[str, Any]:
+        merged = dict(spec.params)
+        merged.update(self.params.get(spec.id, {}))
+        return merged
+
+
+def make_plan(
+    hosts: Iterable[str],
+    zones: Iterable[str],
+    checks: Iterable[CheckSpec],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Plan:
+    return Plan(
+        hosts=tuple(dict.fromkeys(hosts)),
+        zones=tuple(dict.fromkeys(zones)),
+        checks=tuple(checks),
+        params=dict(params or {}),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Probing one host
+
+
+@dataclass
+class _HostBuilder:
+    """Mutable collector, so a deadline keeps what was already observed."""
+
+    host: str
+    dns: HostDns | None = None
+    tcp: list[TcpProbe] = field(default_factory=list)
+    tls: list[TlsObservation] = field(default_factory=list)
+    http: list[HttpObservation] = field(default_factory=list)
+    icmp: list[PingObservation] = field(default_factory=list)
+    subresources: Any = None
+    pinned: bool = False
+
+    def build(self, deadline_hit: bool) -> HostObservations:
+        dns = self.dns or HostDns(
+            self.host,
+            DnsAnswer(self.host, "A", Outcome.TIMEOUT, detail="target deadline passed"),
+            DnsAnswer(self.host, "AAAA", Outcome.TIMEOUT, detail="target deadline passed"),
+        )
+        key = lambda o: (o.address, getattr(o, "port", 0))  # noqa: E731 - stable storage order
+        return HostObservations(
+            host=self.host,
+            dns=dns,
+            tcp=tuple(sorted(self.tcp, key=key)),
+            tls=tuple(sorted(self.tls, key=key)),
+            http=tuple(sorted(self.http, key=key)),
+            icmp=tuple(sorted(self.icmp, key=key)),
+            subresources=self.subresources,
+            deadline_hit=deadline_hit,
+            pinned=self.pinned,
+        )
+
+
+def pinned_dns(host: str, addresses: Iterable[str]) -> HostDns:
+    """DNS stand-in for ``gate --resolve HOST:ADDR``: the addresses were given, not looked up."""
+    v4 = tuple(a for a in addresses if ":" not in a)
+    v6 = tuple(a for a in addresses if ":" in a)
+    detail = "pinned with --resolve; DNS not asked"
+    return HostDns(
+        host,
+        DnsAnswer(host, "A", Outcome.OK if v4 else Outcome.NODATA, v4, detail=detail),
+        DnsAnswer(host, "AAAA", Outcome.OK if v6 else Outcome.NODATA, v6, detail=detail),
+    )
+
+
+async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[str]) -> None:
+    from auditor.probes.dns import resolve_host
+    from auditor.probes.tcp import tcp_connect
+
+    pins = ctx.options.pins.get(b.host)
+    if pins:
+        b.dns = pinned_dns(b.host, pins)
+        b.pinned = True
+    else:
+        b.dns = await ctx.once(("host-dns", b.host), lambda: resolve_host(ctx.dns, b.host))
+    if not b.dns.resolved:
+        return
+    addresses = b.dns.addresses
+    web = needs & {Probe.TCP, Probe.TLS, Probe.HTTP, Probe.SUBRESOURCES}
+
+    async def connect(address: str, port: int) -> None:
+        b.tcp.append(await tcp_connect(ctx, address, port))
+
+    if web:
+        async with anyio.create_task_group() as tg:
+            for address in addresses:
+                for port in ctx.options.ports:
+                    tg.start_soon(connect, address, port)
+
+    async def per_address(address: str) -> None:
+        tcp = {p.port: p for p in b.tcp if p.address == address}
+        async with anyio.create_task_group() as tg:
+            if Probe.TLS in needs:
+                tg.start_soon(_tls, ctx, b, address, tcp.get(443))
+            if needs & {Probe.HTTP, Probe.SUBRESOURCES}:
+                tg.start_soon(_http, ctx, b, address, tcp.get(80), tcp.get(443))
+            if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
+                tg.start_soon(_icmp, ctx, b, address)
+
+    async with anyio.create_task_group() as tg:
+        for address in addresses:
+            tg.start_soon(per_address, address)
+
+    if Probe.SUBRESOURCES in needs:
+        from auditor.probes.subresources import probe_subresources
+
+        b.subresources = await probe_subresources(ctx, b.build(deadline_hit=False))
+
+
+async def _tls(ctx: ProbeContext, b: _HostBuilder, address: str, tcp: TcpProbe | None) -> None:
+    from auditor.probes.tls import probe_tls
+
+    if tcp is None or not tcp.open:
+        reason = tcp.outcome if tcp else "not probed"
+        b.tls.append(TlsObservation(address, 443, Outcome.SKIPPED, f"port 443 not open ({reason})"))
+        return
+    b.tls.append(await probe_tls(ctx, b.host, address, 443))
+
+
+async def _http(
+    ctx: ProbeContext,
+    b: _HostBuilder,
+    address: str,
+    tcp80: TcpProbe | None,
+    tcp443: TcpProbe | None,
+) -> None:
+    from auditor.probes.http import probe_http
+
+    b.http.append(await probe_http(ctx, b.host, address, tcp80, tcp443))
+
+
+async def _icmp(ctx: ProbeContext, b: _HostBuilder, address: str) -> None:
+    from auditor.probes.icmp import ping
+
+    b.icmp.append(await ping(ctx, address))
+
+
+async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> HostObservations:
+    """All observations of one host, within the per-target deadline."""
+    b = _HostBuilder(host)
+    with anyio.move_on_after(ctx.options.target_deadline) as scope:
+        await _probe_host_into(ctx, b, needs)
+    return b.build(deadline_hit=scope.cancelled_caught)
+
+
+async def probe_zone(ctx: ProbeContext, zone: str, needs: frozenset[str]) -> ZoneObservations:
+    from auditor.probes import zone as zone_probe
+
+    result: ZoneObservations | None = None
+    with anyio.move_on_after(ctx.options.target_deadline):
+        result = await zone_probe.probe_zone(ctx, zone, needs)
+    if result is None:
+        return ZoneObservations(zone, outcome=Outcome.TIMEOUT, detail="target deadline passed")
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Evaluation (pure)
+
+
+def _run(spec: CheckSpec, obs: Any, cctx: CheckContext) -> Verdict:
+    """A crashing check is an ERROR finding, never a crashed scan (nor a false verdict)."""
+    try:
+        verdict = spec.run(obs, cctx)
+    except Exception as exc:
+        return Verdict.error(f"check crashed: {type(exc).__name__}: {exc}")
+    if not isinstance(verdict, Verdict):
+        return Verdict.error(f"check returned {type(verdict).__name__}, not a Verdict")
+    return verdict
+
+
+def _finding(
+    spec: CheckSpec, kind: TargetKind, target: str, address: str | None, v: Verdict
+) -> Finding:
+    score = v.score
+    if score is not None and not math.isfinite(score):
+        score = None
+    return Finding(spec.id, kind, target, address, v.status, v.message, v.evidence, score)
+
+
+def unresolved_reason(dns: HostDns) -> str:
+    parts = []
+    for ans in (dns.a, dns.aaaa):
+        parts.append(f"{ans.rdtype}: {ans.outcome}" + (f" ({ans.detail})" if ans.detail else ""))
+    return "host did not resolve - " + "; ".join(parts)
+
+
+def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    resolved = obs.dns.resolved
+    for spec in plan.checks_for(TargetKind.HOST):
+        params = plan.params_for(spec)
+        # dns.resolve judges resolution itself; everything else needs an address.
+        gate = not resolved and spec.id != "dns.resolve"
+        if spec.scope == Scope.HOST:
+            cctx = CheckContext(obs.host, params, now)
+            v = (
+                Verdict.not_tested(
+                    unresolved_reason(obs.dns),
+                    dns_a=obs.dns.a.outcome,
+                    dns_aaaa=obs.dns.aaaa.outcome,
+                )
+                if gate
+                else _run(spec, obs, cctx)
+            )
+            findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
+            continue
+        # Scope.ADDRESS: one verdict per A and per AAAA
+        if gate:
+            v = Verdict.not_tested(unresolved_reason(obs.dns))
+            findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
+            continue
+        for address in obs.addresses:
+            cctx = CheckContext(obs.host, params, now, address=address)
+            findings.append(
+                _finding(spec, TargetKind.HOST, obs.host, address, _run(spec, obs, cctx))
+            )
+    return findings
+
+
+def evaluate_zone(obs: ZoneObservations, plan: Plan, now: datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    for spec in plan.checks_for(TargetKind.ZONE):
+        cctx = CheckContext(obs.zone, plan.params_for(spec), now)
+        findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, _run(spec, obs, cctx)))
+    return findings
+
+
+def evaluate_stored(kind: TargetKind, text: str, plan: Plan, now: datetime) -> list[Finding]:
+    """Re-run the pure checks over a stored observation (``auditor evaluate``)."""
+    if kind == TargetKind.HOST:
+        return evaluate_host(serde.loads(text, HostObservations), plan, now)
+    return evaluate_zone(serde.loads(text, ZoneObservations), plan, now)
+
+
+# ---------------------------------------------------------------------------
+# The scan loop
+
+
+@dataclass(frozen=True)
+class TargetDone:
+    kind: TargetKind
+    name: str
+    findings: tuple[Finding, ...]
+
+
+ProgressFn = Callable[[TargetDone], None]
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def run_scan(
+    ctx: ProbeContext,
+    plan: Plan,
+    store: Any,
+    scan_id: int,
+    *,
+    skip: set[tuple[str, str]] | None = None,
+    on_done: ProgressFn | None = None,
+) -> None:
+    """Probe and evaluate every target; store each as soon as it is finished."""
+    skip = skip or set()
+    needs = plan.needs
+    limiter = anyio.CapacityLimiter(max(1, ctx.options.concurrency))
+    zone_needs = needs & {Probe.ZONE, Probe.NS_REACH, Probe.SMTP, Probe.MTA_STS}
+
+    async def host_task(host: str) -> None:
+        async with limiter:
+            started = _stamp()
+            obs = await probe_host(ctx, host, needs)
+            findings = evaluate_host(obs, plan, datetime.now(UTC))
+            store.save_target(scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started)
+        if on_done:
+            on_done(TargetDone(TargetKind.HOST, host, tuple(findings)))
+
+    async def zone_task(zone: str) -> None:
+        async with limiter:
+            started = _stamp()
+            obs = await probe_zone(ctx, zone, zone_needs)
+            findings = evaluate_zone(obs, plan, datetime.now(UTC))
+            store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
+        if on_done:
+            on_done(TargetDone(TargetKind.ZONE, zone, tuple(findings)))
+
+    async with anyio.create_task_group() as tg:
+        if zone_needs and plan.checks_for(TargetKind.ZONE):
+            for zone in plan.zones:
+                if (TargetKind.ZONE.value, zone) not in skip:
+                    tg.start_soon(zone_task, zone)
+        if plan.checks_for(TargetKind.HOST):
+            for host in plan.hosts:
+                if (TargetKind.HOST.value, host) not in skip:
+                    tg.start_soon(host_task, host)
+
+
+def status_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {s.value: 0 for s in Status}
+    for f in findings:
+        counts[f.status.value] += 1
+    return counts
+
+
+__all__ = [
+    "Plan",
+    "TargetDone",
+    "evaluate_host",
+    "evaluate_stored",
+    "evaluate_zone",
+    "make_plan",
+    "pinned_dns",
+    "probe_host",
+    "probe_zone",
+    "replace",
+    "run_scan",
+]

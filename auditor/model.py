@@ -1,0 +1,142 @@
+"""Core data model: statuses, verdicts and findings.
+
+Everything here is a frozen dataclass that round-trips through JSON (see
+:mod:`auditor.serde`), so stored scans can be re-evaluated without the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Outcome of one check on one subject (host, address or zone)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    INFO = "info"
+    NOT_APPLICABLE = "not_applicable"
+    NOT_TESTED = "not_tested"
+    ERROR = "error"
+
+    @property
+    def severity(self) -> int:
+        """Order used to pick the worst status of several.
+
+        not_tested and error rank above fail on purpose *only* for "could we
+        decide?" questions; for "is it compliant?" the scoring module uses its
+        own order. Here: fail > error > not_tested > warn > info > pass > n/a.
+        """
+        return _SEVERITY[self]
+
+
+_SEVERITY: dict[Status, int] = {
+    Status.NOT_APPLICABLE: 0,
+    Status.PASS: 1,
+    Status.INFO: 2,
+    Status.WARN: 3,
+    Status.NOT_TESTED: 4,
+    Status.ERROR: 5,
+    Status.FAIL: 6,
+}
+
+
+def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
+    """The worst of several statuses (fail beats everything); n/a when empty."""
+    if not statuses:
+        return Status.NOT_APPLICABLE
+    return max(statuses, key=lambda s: s.severity)
+
+
+class Category(StrEnum):
+    IPV6_WEB = "ipv6_web"
+    IPV6_DNS = "ipv6_dns"
+    IPV6_MAIL = "ipv6_mail"
+    DNS = "dns"
+    DNSSEC = "dnssec"
+    TLS = "tls"
+    HTTP = "http"
+    MAIL = "mail"
+
+
+class Level(StrEnum):
+    MANDATORY = "mandatory"
+    RECOMMENDED = "recommended"
+    INFORMATIONAL = "informational"
+
+
+class Scope(StrEnum):
+    """What one verdict of a check is about."""
+
+    HOST = "host"  # one verdict per web host
+    ADDRESS = "address"  # one verdict per A and per AAAA of a web host
+    ZONE = "zone"  # one verdict per DNS zone (domain) of the inventory
+
+
+class TargetKind(StrEnum):
+    HOST = "host"
+    ZONE = "zone"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check decided, and why. Built by the pure check functions."""
+
+    status: Status
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    # Partial credit in [0, 1] for "fail (partial)" cases of the catalogue, e.g. one of two
+    # AAAA reachable. None means: 1 for pass/info, 0 for fail.
+    score: float | None = None
+
+    @classmethod
+    def passed(cls, message: str, **evidence: Any) -> Verdict:
+        return cls(Status.PASS, message, dict(evidence))
+
+    @classmethod
+    def failed(cls, message: str, *, score: float | None = None, **evidence: Any) -> Verdict:
+        return cls(Status.FAIL, message, dict(evidence), score)
+
+    @classmethod
+    def warn(cls, message: str, *, score: float | None = None, **evidence: Any) -> Verdict:
+        return cls(Status.WARN, message, dict(evidence), score)
+
+    @classmethod
+    def info(cls, message: str, **evidence: Any) -> Verdict:
+        return cls(Status.INFO, message, dict(evidence))
+
+    @classmethod
+    def not_applicable(cls, message: str, **evidence: Any) -> Verdict:
+        return cls(Status.NOT_APPLICABLE, message, dict(evidence))
+
+    @classmethod
+    def not_tested(cls, message: str, **evidence: Any) -> Verdict:
+        return cls(Status.NOT_TESTED, message, dict(evidence))
+
+    @classmethod
+    def error(cls, message: str, **evidence: Any) -> Verdict:
+        return cls(Status.ERROR, message, dict(evidence))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A verdict bound to its subject: stored, scored and reported."""
+
+    check: str
+    target_kind: TargetKind
+    target: str  # A-label host or zone name
+    address: str | None  # set for Scope.ADDRESS checks
+    status: Status
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+
+    @property
+    def credit(self) -> float:
+        """Share of the requirement met, for scoring."""
+        if self.score is not None:
+            return max(0.0, min(1.0, self.score))
+        return 1.0 if self.status in (Status.PASS, Status.INFO) else 0.0

@@ -1,0 +1,41 @@
+"""Scan options: timeouts, limits, caps and trust, with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditor import __version__
+
+DEFAULT_CONTACT = "https://github.com/ipv6-gov-auditor/ipv6-gov-auditor"
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    # Seconds for one network step (connect, DNS query, handshake, HTTP read).
+    timeout: float = 5.0
+    # Overall deadline for one target: a scan of N targets always ends.
+    target_deadline: float = 90.0
+    # Targets probed at once, scan-wide.
+    concurrency: int = 64
+    # Connections at once to one remote address: government firewalls drop bursts.
+    per_address: int = 4
+    resolver: str | None = None  # ADDR[:PORT] or [ADDR6]:PORT; None = system resolver
+    ca_file: str | None = None  # extra trust anchors (PEM); SSL_CERT_FILE is honoured too
+    allow_nets: tuple[str, ...] = ()
+    allow_private: bool = False
+    contact_url: str = DEFAULT_CONTACT
+    ports: tuple[int, ...] = (80, 443)
+    # Size caps for everything read from the network (remote data is hostile).
+    max_body: int = 512 * 1024
+    max_header_bytes: int = 64 * 1024
+    max_redirects: int = 10
+    max_dns_records: int = 100
+    # Probe families to run; empty = all that the selected checks need.
+    icmp: bool = True
+    trust_anchor_file: str | None = None
+    # Pinned addresses (gate --resolve HOST:ADDR): host -> addresses, DNS not asked.
+    pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def user_agent(self) -> str:
+        return f"ipv6-gov-auditor/{__version__} (+{self.contact_url})"

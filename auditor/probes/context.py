@@ -1,0 +1,97 @@
+"""Per-scan probing context: limits, the probe cache, the resolver, counters.
+
+One ``ProbeContext`` lives for one scan. It guarantees two promises of the
+design: each (kind, address, port) is probed once per scan and shared by all
+checks (``once``), and connections per remote address stay within a small
+limit (``address_slot``) because government firewalls drop bursts.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+
+from auditor.guard import AddressGuard
+from auditor.options import ScanOptions
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending:
+    event: anyio.Event = field(default_factory=anyio.Event)
+    value: Any = None
+    done: bool = False
+
+
+class ProbeContext:
+    def __init__(self, options: ScanOptions) -> None:
+        self.options = options
+        self.guard = AddressGuard.build(options.allow_nets, options.allow_private)
+        self._address_limiters: dict[str, anyio.CapacityLimiter] = {}
+        self._cache: dict[Hashable, _Pending] = {}
+        # Counters for benchmarks and reports: connections, dns_queries, ...
+        self.stats: Counter[str] = Counter()
+        self._dns: Any = None  # auditor.probes.dns.DnsClient, built lazily
+
+    # -- limits -------------------------------------------------------------
+    @asynccontextmanager
+    async def address_slot(self, address: str) -> AsyncIterator[None]:
+        """Hold one of the per-address connection slots while talking to ``address``."""
+        limiter = self._address_limiters.get(address)
+        if limiter is None:
+            limiter = anyio.CapacityLimiter(self.options.per_address)
+            self._address_limiters[address] = limiter
+        async with limiter:
+            yield
+
+    # -- probe cache ----------------------------------------------------------
+    async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory`` once per scan for ``key``; concurrent callers share the result."""
+        pending = self._cache.get(key)
+        if pending is not None:
+            if not pending.done:
+                await pending.event.wait()
+            if pending.done:
+                return pending.value  # type: ignore[no-any-return]
+        pending = _Pending()
+        self._cache[key] = pending
+        try:
+            value = await factory()
+        except BaseException:
+            # Cancelled or crashed: let a later caller try again.
+            del self._cache[key]
+            pending.event.set()
+            raise
+        pending.value = value
+        pending.done = True
+        pending.event.set()
+        return value
+
+    def forget(self, prefix: Hashable) -> None:
+        """Drop cached probes whose key starts with ``prefix`` (bench and tests)."""
+        for key in [k for k in self._cache if isinstance(k, tuple) and k and k[0] == prefix]:
+            del self._cache[key]
+
+    # -- DNS --------------------------------------------------------------------
+    @property
+    def dns(self) -> Any:
+        if self._dns is None:
+            from auditor.probes.dns import DnsClient
+
+            self._dns = DnsClient(self.options, self.stats)
+        return self._dns
+
+    # -- TLS trust ----------------------------------------------------------------
+    def trust_context(self) -> ssl.SSLContext:
+        """A verifying context: the system store plus --ca-file (and SSL_CERT_FILE)."""
+        ctx = ssl.create_default_context()
+        if self.options.ca_file:
+            ctx.load_verify_locations(cafile=self.options.ca_file)
+        return ctx

@@ -1,0 +1,177 @@
+"""DNS lookups through the configured resolver (dnspython, async).
+
+Every lookup returns a :class:`DnsAnswer` whose ``outcome`` tells NXDOMAIN,
+NODATA, SERVFAIL, REFUSED and timeout apart: they are different facts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+from auditor.obs.core import DnsAnswer, HostDns, Outcome
+from auditor.options import ScanOptions
+
+
+def parse_resolver(spec: str) -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT``, ``[ADDR6]:PORT`` or a bare IPv6 address -> (addr, port)."""
+    text = spec.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = int(port_text)
+    else:
+        host, port = text, 53
+    ipaddress.ip_address(host)  # raises ValueError for a name: the resolver must be literal
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port in resolver {spec!r}")
+    return host, port
+
+
+class DnsClient:
+    """A thin wrapper over dnspython's async resolver that never raises for DNS failures."""
+
+    def __init__(self, options: ScanOptions, stats: Counter[str]) -> None:
+        self.options = options
+        self.stats = stats
+        if options.resolver:
+            addr, port = parse_resolver(options.resolver)
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.nameservers = [addr]
+            resolver.port = port
+        else:
+            resolver = dns.asyncresolver.Resolver(configure=True)
+        # Ask for DNSSEC data and the AD bit so a validating resolver tells us "secure".
+        resolver.use_edns(0, dns.flags.DO, 1232)
+        resolver.flags = dns.flags.RD | dns.flags.AD
+        resolver.timeout = options.timeout
+        resolver.lifetime = options.timeout * 2
+        resolver.cache = None  # the probe cache in ProbeContext already shares lookups
+        self.resolver = resolver
+
+    async def query(self, qname: str, rdtype: str) -> DnsAnswer:
+        self.stats["dns_queries"] += 1
+        try:
+            answer = await self.resolver.resolve(qname, rdtype, raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN as exc:
+            chain = _chain_from_nxdomain(exc, qname)
+            return DnsAnswer(
+                qname,
+                rdtype,
+                Outcome.NXDOMAIN,
+                cname_chain=chain,
+                detail="the name does not exist (NXDOMAIN)",
+            )
+        except dns.resolver.LifetimeTimeout:
+            return DnsAnswer(qname, rdtype, Outcome.TIMEOUT, detail="no answer from the resolver")
+        except dns.resolver.NoNameservers as exc:
+            outcome, detail = _classify_no_nameservers(exc)
+            return DnsAnswer(qname, rdtype, outcome, detail=detail)
+        except dns.resolver.YXDOMAIN:
+            return DnsAnswer(qname, rdtype, Outcome.ERROR, detail="YXDOMAIN")
+        except dns.exception.DNSException as exc:
+            return DnsAnswer(qname, rdtype, Outcome.ERROR, detail=f"{type(exc).__name__}: {exc}")
+        except (OSError, ValueError) as exc:
+            return DnsAnswer(qname, rdtype, Outcome.ERROR, detail=f"{type(exc).__name__}: {exc}")
+        response = answer.response
+        chain = _cname_chain(response, qname)
+        ad = bool(response.flags & dns.flags.AD)
+        if answer.rrset is None:
+            return DnsAnswer(
+                qname,
+                rdtype,
+                Outcome.NODATA,
+                cname_chain=chain,
+                authenticated=ad,
+                detail=f"no {rdtype} record",
+            )
+        records = tuple(sorted({rr.to_text() for rr in answer.rrset}))
+        cap = self.options.max_dns_records
+        detail = ""
+        if len(records) > cap:
+            detail = f"{len(records)} records, kept the first {cap}"
+            records = records[:cap]
+        if rdtype in ("A", "AAAA"):
+            records = tuple(_normalise_ip(r) for r in records)
+        return DnsAnswer(
+            qname,
+            rdtype,
+            Outcome.OK,
+            records=records,
+            cname_chain=chain,
+            ttl=answer.rrset.ttl,
+            authenticated=ad,
+            detail=detail,
+        )
+
+
+def _normalise_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def _cname_chain(response: dns.message.Message, qname: str) -> tuple[str, ...]:
+    """Targets of the CNAMEs followed from qname, in order."""
+    targets: dict[str, str] = {}
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME:
+            targets[rrset.name.to_text().lower()] = rrset[0].target.to_text().lower()
+    chain: list[str] = []
+    current = dns.name.from_text(qname).to_text().lower()
+    while current in targets and len(chain) < 16:  # RFC 1034 loops are possible: bound it
+        current = targets[current]
+        if current in chain:
+            break
+        chain.append(current)
+    return tuple(c.rstrip(".") for c in chain)
+
+
+def _chain_from_nxdomain(exc: dns.resolver.NXDOMAIN, qname: str) -> tuple[str, ...]:
+    try:
+        responses = exc.responses()  # type: ignore[no-untyped-call]
+    except Exception:
+        return ()
+    for response in responses.values():
+        return _cname_chain(response, qname)
+    return ()
+
+
+def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]:
+    errors = exc.kwargs.get("errors", []) if hasattr(exc, "kwargs") else []
+    for error in errors:
+        answer = error[4] if len(error) > 4 else None
+        if isinstance(answer, dns.message.Message):
+            rcode = answer.rcode()
+            if rcode == dns.rcode.REFUSED:
+                return Outcome.DNS_REFUSED, "the resolver refused the query (REFUSED)"
+            if rcode == dns.rcode.SERVFAIL:
+                return Outcome.SERVFAIL, "the resolver answered SERVFAIL"
+    return Outcome.SERVFAIL, f"no server could answer: {exc}"
+
+
+async def resolve_host(client: DnsClient, name: str) -> HostDns:
+    """A and AAAA of a host, in parallel."""
+    import anyio
+
+    results: dict[str, DnsAnswer] = {}
+
+    async def one(rdtype: str) -> None:
+        results[rdtype] = await client.query(name, rdtype)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "A")
+        tg.start_soon(one, "AAAA")
+    return HostDns(name=name, a=results["A"], aaaa=results["AAAA"])

@@ -1,0 +1,168 @@
+"""The check registry: metadata next to the logic.
+
+A check is a pure function ``(observations, ctx) -> Verdict`` registered with
+:func:`check`. The engine never imports check modules by name: it asks the
+registry, which loads every module of the ``checks`` package once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from auditor.model import Category, Level, Scope, Verdict
+
+
+class Probe:
+    """Names of the probe families a check needs (the planner skips the rest)."""
+
+    DNS = "dns"  # A/AAAA of the host, CNAME chain
+    TCP = "tcp"  # TCP connect per address and port
+    TLS = "tls"  # handshake, protocol and cipher enumeration, certificate
+    HTTP = "http"  # http:// and https:// fetches, headers, security.txt
+    ICMP = "icmp"  # ICMPv6 echo (privileged)
+    SUBRESOURCES = "subresources"  # hosts of the landing page's subresources
+    ZONE = "zone"  # NS, MX, SOA, CAA, TXT, DNSSEC of a zone
+    NS_REACH = "ns_reach"  # direct queries to each authoritative address
+    SMTP = "smtp"  # SMTP greeting and STARTTLS on each MX address
+    MTA_STS = "mta_sts"  # MTA-STS policy over HTTPS
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know besides the observations. No I/O handles here."""
+
+    target: str
+    params: Mapping[str, Any]
+    now: datetime
+    address: str | None = None  # for Scope.ADDRESS checks
+
+
+CheckFn = Callable[[Any, CheckContext], Verdict]
+F = TypeVar("F", bound=CheckFn)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    fn: CheckFn
+    title: str
+    category: Category
+    scope: Scope
+    level_hint: Level
+    needs: tuple[str, ...]
+    refs: tuple[str, ...] = ()
+    description: str = ""  # why it matters, for agencies
+    # how to fix it, keyed by "nginx", "apache", "iis", "dns", "general"
+    remediation: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)  # defaults; profiles override
+    aliases: tuple[str, ...] = ()
+    scored: bool = True  # informational checks such as ipv6.web.icmp are never scored
+
+    def run(self, obs: Any, ctx: CheckContext) -> Verdict:
+        return self.fn(obs, ctx)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category.value,
+            "scope": self.scope.value,
+            "level_hint": self.level_hint.value,
+            "needs": list(self.needs),
+            "refs": list(self.refs),
+            "description": self.description,
+            "remediation": dict(self.remediation),
+            "params": dict(self.params),
+            "aliases": list(self.aliases),
+            "scored": self.scored,
+        }
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+_ALIASES: dict[str, str] = {}
+_LOADED = False
+
+
+def check(
+    check_id: str,
+    *,
+    title: str,
+    category: Category,
+    scope: Scope,
+    needs: tuple[str, ...],
+    level_hint: Level = Level.RECOMMENDED,
+    refs: tuple[str, ...] = (),
+    description: str = "",
+    remediation: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    aliases: tuple[str, ...] = (),
+    scored: bool = True,
+) -> Callable[[F], F]:
+    """Register a check. IDs are stable forever; a rename keeps the old one in aliases."""
+
+    def register(fn: F) -> F:
+        if check_id in _REGISTRY or check_id in _ALIASES:
+            raise ValueError(f"duplicate check id {check_id!r}")
+        _REGISTRY[check_id] = CheckSpec(
+            id=check_id,
+            fn=fn,
+            title=title,
+            category=category,
+            scope=scope,
+            level_hint=level_hint,
+            needs=needs,
+            refs=refs,
+            description=description.strip(),
+            remediation=dict(remediation or {}),
+            params=dict(params or {}),
+            aliases=aliases,
+            scored=scored,
+        )
+        for alias in aliases:
+            _ALIASES[alias] = check_id
+        return fn
+
+    return register
+
+
+def load_checks() -> None:
+    """Import every module of the ``checks`` package so their decorators run."""
+    global _LOADED
+    if _LOADED:
+        return
+    import checks
+
+    for mod in pkgutil.iter_modules(checks.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"checks.{mod.name}")
+    _LOADED = True
+
+
+def all_checks() -> list[CheckSpec]:
+    load_checks()
+    return sorted(_REGISTRY.values(), key=lambda s: s.id)
+
+
+def get_check(check_id: str) -> CheckSpec:
+    load_checks()
+    real = _ALIASES.get(check_id, check_id)
+    try:
+        return _REGISTRY[real]
+    except KeyError:
+        raise KeyError(f"unknown check id {check_id!r}") from None
+
+
+def resolve_id(check_id: str) -> str:
+    """The current id of a check (old aliases map to their new id)."""
+    load_checks()
+    return _ALIASES.get(check_id, check_id)
+
+
+def is_known(check_id: str) -> bool:
+    load_checks()
+    return check_id in _REGISTRY or check_id in _ALIASES

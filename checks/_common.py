@@ -1,0 +1,36 @@
+"""Helpers shared by the check families (pure, no I/O)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def unusable_v6_reason(address: str) -> str | None:
+    """Why an AAAA cannot serve clients, or None when it can.
+
+    The catalogue (CHECKS.md, ipv6.web.aaaa) excludes IPv4-mapped (::ffff:0:0/96,
+    RFC 4291 2.5.5.2), loopback, link-local, multicast and unspecified addresses.
+    """
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return "not an IPv6 address"
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped (::ffff:0:0/96)"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_unspecified:
+        return "unspecified"
+    return None
+
+
+def is_usable_v6(address: str) -> bool:
+    return unusable_v6_reason(address) is None
+
+
+def family(address: str) -> str:
+    return "v6" if ":" in address else "v4"
