@@ -478,7 +478,8 @@ def _mapping(
             )
             continue
         key = str(key_node.value)
-        key_where = f"{prefix}{key}"
+        # An empty key (`? ` or `"": x`) has no name of its own: point at the mapping.
+        key_where = f"{prefix}{key}" if key else (where or "document")
         if key in seen:
             ctx.at(key_node, key_where, f"duplicate key {key!r} (first given on line {seen[key]})")
             continue
