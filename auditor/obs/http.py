@@ -1,4 +1,13 @@
-"""HTTP observations (owned by the TLS/HTTP family; extend with defaulted fields)."""
+"""HTTP observations: what one address answered over http:// and https://.
+
+Everything is fetched pinned to a literal address with Host and SNI set to the host
+name. Nothing here decides pass or fail; the pure checks in ``checks/http.py`` do.
+
+Storage budget: thousands of hosts per scan, so bodies are never stored. A landing
+page is kept as a compact similarity sketch (:class:`BodySketch`) plus the hosts of
+its subresources; only security.txt (small, needed for parsing) is kept as text,
+capped. Every field added later MUST have a default so stored scans still load.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +15,112 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class SubresourceRef:
+    """One subresource of the landing page hosted on *another* host.
+
+    ``url`` is absolute (resolved against the page URL / <base href>), ``tag`` is the
+    element it came from ("script", "link", "img", "iframe", "source", "video", "audio",
+    "embed", "object"), ``host`` the lower-case host name (or IP literal) of ``url``.
+    """
+
+    url: str
+    tag: str
+    host: str
+
+
+@dataclass(frozen=True)
+class BodySketch:
+    """A compact fingerprint of one response body for the v4/v6 parity check.
+
+    Built by :func:`auditor.similarity.sketch` over the capped body with volatile
+    parts (nonces, CSRF tokens, timestamps, session ids, numbers) normalised.
+    """
+
+    length: int  # bytes of the (decoded, capped) body as read
+    sha256: str  # of the normalised text: equal hashes mean identical pages
+    minhash: tuple[int, ...] = ()  # bottom-k hashes of the word shingles, ascending
+    shingles: int = 0  # distinct shingles in the page (the sketch holds min(k, this))
+    truncated: bool = False  # the body was longer than the cap
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """One request/response of a chain (a redirect hop or the final page)."""
+
+    url: str  # the URL as the host name (https://host/path), not the literal address
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()  # (name, value) as received: order, duplicates
+    headers_truncated: bool = False  # the header cap cut the list or a value
+    location: str = ""  # raw Location header (first one), truncated
+    target: str = ""  # absolute URL the Location resolves to ("" if none / unparsable)
+    http_version: str = ""
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """All values of one header (case-insensitive name), in order received."""
+        low = name.lower()
+        return tuple(v for n, v in self.headers if n.lower() == low)
+
+    @property
+    def is_redirect(self) -> bool:
+        return 300 <= self.status < 400 and bool(self.location)
+
+
+@dataclass(frozen=True)
+class HttpFetch:
+    """A request for ``start_url`` and the redirects followed from it, hop by hop.
+
+    Redirects are followed only while they stay on the same host (the address is
+    pinned; another host would need its own DNS and its own scan entry). ``stopped``
+    says why the chain ended; ``outcome`` is about the whole chain: ``ok`` when the last
+    request got a response, else the failure of the request that failed (the hops that
+    did answer are kept).
+    """
+
+    start_url: str
+    outcome: str  # auditor.obs.core.Outcome
+    detail: str = ""
+    hops: tuple[HttpResponse, ...] = ()
+    # "" (final non-redirect response) | off-host | max-redirects | loop | bad-location
+    # | scheme | error (a later hop failed; see outcome/detail)
+    stopped: str = ""
+    tls_verified: bool | None = None  # https only: did the certificate verify?
+    body: BodySketch | None = None  # sketch of the final response's body (non-redirect)
+
+    @property
+    def first(self) -> HttpResponse | None:
+        return self.hops[0] if self.hops else None
+
+    @property
+    def last(self) -> HttpResponse | None:
+        return self.hops[-1] if self.hops else None
+
+
+@dataclass(frozen=True)
+class SecurityTxtFetch:
+    """``https://host/.well-known/security.txt`` (RFC 9116), text capped."""
+
+    url: str  # the URL finally read (after same-host redirects)
+    outcome: str
+    detail: str = ""
+    status: int | None = None
+    content_type: str = ""
+    text: str = ""  # decoded body, capped (see ``truncated``)
+    truncated: bool = False
+    redirects: tuple[str, ...] = ()  # Location targets followed, in order
+    tls_verified: bool | None = None
+
+
+@dataclass(frozen=True)
 class HttpObservation:
     """Everything fetched over HTTP(S) from one address, pinned, with Host and SNI set."""
 
     address: str
-    outcome: str  # auditor.obs.core.Outcome
+    outcome: str  # auditor.obs.core.Outcome: ok when any request got a response
     detail: str = ""
+    http: HttpFetch | None = None  # http://host/ (None: port 80 not open)
+    https: HttpFetch | None = None  # https://host/ (None: port 443 not open)
+    security_txt: SecurityTxtFetch | None = None
+    # Other hosts the landing page loads from (the final page of https://host/ when it is
+    # 200, else of http://host/), de-duplicated, capped. Read by ipv6.web.only.
+    subresources: tuple[SubresourceRef, ...] = ()
+    landing_url: str = ""  # the page the subresources came from ("" when none)
