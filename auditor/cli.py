@@ -245,8 +245,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             inventory = inventory.only(args.only)
         except (ValueError, KeyError) as exc:
             raise UsageError(f"--only: {exc}") from None
-    profile = _profile(args.profile or inventory.profile or "vn-gov")
     options = options_from_args(args)
+    profile = _profile(args.profile or inventory.profile or "vn-gov")
     plan = _plan_for(inventory, profile)
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())

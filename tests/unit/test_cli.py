@@ -1,0 +1,137 @@
+"""The CLI end to end: real processes, a real DNS server on loopback, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.dnsserver import DnsServer, Zone
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+INVENTORY = """\
+version: 1
+name: "Thử nghiệm"
+as_of: 2026-11-01
+agencies:
+  - id: so-a
+    name: "Sở A"
+    domains: [example.vn]
+    hosts:
+      - www.example.vn
+      - {host: cổng.example.vn, paths: ["/"]}
+  - id: so-b
+    name: "Sở B"
+    parent: so-a
+    hosts: [www.example.vn, missing.example.vn]
+"""
+
+
+def test_validate_broken_inventory_names_file_line_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(INVENTORY.replace("parent: so-a", "parent: nobody"), encoding="utf-8")
+    result = run("inventory", "validate", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:13: agencies[1].parent:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_good_inventory(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(INVENTORY, encoding="utf-8")
+    result = run("inventory", "validate", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "2 agencies, 3 hosts, 1 zones" in result.stdout
+
+
+def test_checks_catalogue_json() -> None:
+    result = run("checks", "--json")
+    assert result.returncode == 0
+    ids = {c["id"] for c in json.loads(result.stdout)}
+    assert {"dns.resolve", "ipv6.web.aaaa"} <= ids
+    assert "dns.resolve" in run("checks").stdout
+
+
+def test_scan_then_evaluate(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY, encoding="utf-8")
+    zone = Zone()
+    zone.add("www.example.vn", "A", ["127.0.0.1"])
+    zone.add("xn--cng-qmz.example.vn", "A", ["127.0.0.1"])
+    with DnsServer(zone) as server:
+        result = run(
+            "scan",
+            str(inv),
+            "--resolver",
+            server.spec,
+            "--timeout",
+            "1",
+            "--allow-net",
+            "127.0.0.0/8",
+            "--json",
+            str(tmp_path / "scan.json"),
+            "--out",
+            str(tmp_path / "html"),
+            "--no-icmp",
+        )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "auditor.db").is_file(), "default store lives beside the inventory"
+    assert (tmp_path / "html" / "index.html").is_file()
+    doc = json.loads((tmp_path / "scan.json").read_text(encoding="utf-8"))
+    assert set(doc["scan"]) >= {"id", "started", "finished", "profile", "inventory"}
+    rows = {(f["agency"], f["target"], f["check"]): f for f in doc["findings"]}
+    # A shared host is probed once and attributed to each of its agencies.
+    assert rows[("so-a", "www.example.vn", "dns.resolve")]["status"] == "pass"
+    assert rows[("so-b", "www.example.vn", "dns.resolve")]["status"] == "pass"
+    assert rows[("so-a", "xn--cng-qmz.example.vn", "ipv6.web.aaaa")]["status"] == "fail"
+    assert rows[("so-b", "missing.example.vn", "dns.resolve")]["status"] == "fail"
+    for f in doc["findings"]:
+        assert set(f) >= {"agency", "target", "address", "check", "status", "message", "evidence"}
+
+    result = run(
+        "evaluate", "--db", str(tmp_path / "auditor.db"), "--json", str(tmp_path / "eval.json")
+    )
+    assert result.returncode == 0, result.stderr
+    again = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+    strip = lambda fs: sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)  # noqa: E731
+    assert strip(again["findings"]) == strip(doc["findings"])
+    assert again["scan"]["id"] != doc["scan"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--timeout", "-1"], "--timeout"),
+        (["--allow-net", "nonsense"], "--allow-net"),
+        (["--resolver", "dns.google"], "--resolver"),
+        (["--only", "nobody"], "--only"),
+        (["--ca-file", "/nonexistent.pem"], "--ca-file"),
+    ],
+)
+def test_bad_options_are_clear_errors(tmp_path: Path, args: list[str], needle: str) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY, encoding="utf-8")
+    result = run("scan", str(inv), "--db", str(tmp_path / "x.db"), *args)
+    assert result.returncode == 2
+    assert needle in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_inventory_file(tmp_path: Path) -> None:
+    result = run("scan", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "nope.yaml" in result.stderr and "Traceback" not in result.stderr
