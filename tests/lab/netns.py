@@ -1,0 +1,96 @@
+"""Network namespaces for the lab: a server namespace (every service address on its `lo`)
+and a client namespace, joined by a veth pair. The client routes only the documentation
+prefixes, via the veth; it has no default route, so nothing can leak out of the lab."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+from pathlib import Path
+
+from .scenarios import ALLOW_NETS, LINK_V4_CLI, LINK_V4_SRV, LINK_V6_CLI, LINK_V6_SRV
+
+
+def run(args: list[str], check: bool = True, input: str | None = None) -> str:
+    r = subprocess.run(args, capture_output=True, text=True, input=input, check=False)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+def netns_list() -> list[str]:
+    out = run(["ip", "netns", "list"], check=False)
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def netns_pids(ns: str) -> list[int]:
+    out = run(["ip", "netns", "pids", ns], check=False)
+    return [int(x) for x in out.split() if x.isdigit()]
+
+
+class Netns:
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.srv = f"auditor-lab-{tag}-srv"
+        self.cli = f"auditor-lab-{tag}-cli"
+        # interface names are limited to 15 characters
+        self.veth_srv = f"al{tag}s"[:15]
+        self.veth_cli = f"al{tag}c"[:15]
+        self.etc_dir = Path("/etc/netns") / self.cli
+
+    def create(self, service_addrs: list[str], resolvers: list[str]) -> None:
+        run(["ip", "netns", "add", self.srv])
+        run(["ip", "netns", "add", self.cli])
+        batch_srv = [
+            "link set lo up",
+            f"link add {self.veth_srv} type veth peer name {self.veth_cli} netns {self.cli}",
+            f"addr add {LINK_V6_SRV}/64 dev {self.veth_srv} nodad",
+            f"addr add {LINK_V4_SRV}/24 dev {self.veth_srv}",
+            f"link set {self.veth_srv} up",
+        ]
+        for a in service_addrs:
+            ip = ipaddress.ip_address(a)
+            plen = 128 if ip.version == 6 else 32
+            batch_srv.append(f"addr add {a}/{plen} dev lo")
+        run(["ip", "-n", self.srv, "-batch", "-"], input="\n".join(batch_srv) + "\n")
+        batch_cli = [
+            "link set lo up",
+            f"addr add {LINK_V6_CLI}/64 dev {self.veth_cli} nodad",
+            f"addr add {LINK_V4_CLI}/24 dev {self.veth_cli}",
+            f"link set {self.veth_cli} up",
+        ]
+        for net in ALLOW_NETS:
+            n = ipaddress.ip_network(net)
+            if n.version == 6:
+                batch_cli.append(f"route add {net} via {LINK_V6_SRV} dev {self.veth_cli}")
+            elif not n.overlaps(ipaddress.ip_network(f"{LINK_V4_CLI}/24", strict=False)):
+                batch_cli.append(f"route add {net} via {LINK_V4_SRV} dev {self.veth_cli}")
+        run(["ip", "-n", self.cli, "-batch", "-"], input="\n".join(batch_cli) + "\n")
+        # `ip netns exec` bind-mounts this over /etc/resolv.conf: the lab resolver becomes the
+        # client namespace's system resolver.
+        self.etc_dir.mkdir(parents=True, exist_ok=True)
+        (self.etc_dir / "resolv.conf").write_text(
+            "".join(f"nameserver {r}\n" for r in resolvers) + "options edns0 trust-ad\n"
+        )
+
+    def nft(self, ruleset: str) -> None:
+        run(["ip", "netns", "exec", self.srv, "nft", "-f", "-"], input=ruleset)
+
+    def exec_srv(self, args: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.srv, *args]
+
+    def exec_cli(self, args: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.cli, *args]
+
+    def exists(self) -> bool:
+        names = netns_list()
+        return self.srv in names or self.cli in names
+
+    def delete(self) -> None:
+        names = netns_list()
+        for ns in (self.cli, self.srv):
+            if ns in names:
+                run(["ip", "netns", "del", ns], check=False)
+        if self.etc_dir.exists():
+            shutil.rmtree(self.etc_dir, ignore_errors=True)

@@ -1,0 +1,964 @@
+"""THE scenario table of the lab.
+
+One entry per scenario: what the lab sets up (zones, web hosts, mail hosts, packet filters)
+and, next to it, the verdicts `auditor scan` must give, per target and check id.
+
+An expectation is one of:
+- a status string ("pass", "fail", ...): the worst status among the findings of that check
+  for that target must be exactly this one;
+- a tuple of statuses: the worst status must be one of them (used only where
+  /work/shared/CHECKS.md leaves the status open, e.g. "informational" checks);
+- a dict {"v4": ..., "v6": ...}: per address family, for per-address checks; the findings
+  must carry the lab's address of that family for the host (so a failure names the v6
+  address when only the v6 address is broken).
+
+Statuses are ranked pass < not_applicable < info < not_tested < warn < fail < error.
+
+Addresses are allocated by `allocate()` from the documentation prefixes (see README.md).
+Everything here is plain data so a later "scale mode" can append synthetic hosts/zones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Expect = str | tuple[str, ...] | dict[str, Any]
+
+STATUS_RANK = {
+    "pass": 0,
+    "not_applicable": 1,
+    "info": 2,
+    "not_tested": 3,
+    "warn": 4,
+    "fail": 5,
+    "error": 6,
+}
+
+# Statuses accepted for a check CHECKS.md calls "informational" when its condition is not met.
+INFO_BAD = ("fail", "warn", "info")
+
+# --- TLS parameters -----------------------------------------------------------------------
+GOOD_PROTOCOLS = "TLSv1.2 TLSv1.3"
+# NCSC-NL 2025 "good": ECDHE + AEAD only.
+GOOD_CIPHERS_EC = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305"
+)
+GOOD_CIPHERS_RSA = (
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+)
+# Legacy protocols and weak keys need the server's security level lowered (LAB-NOTES).
+LEGACY_CIPHERS_EC = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """A leaf certificate. Names default to the host name (SAN)."""
+
+    key: str = "ec"  # ec | rsa1024 | rsa2048
+    issuer: str = "inter"  # inter (lab intermediate) | self
+    names: tuple[str, ...] = ()  # SAN dNSNames; () = the host name
+    cn: str | None = None  # subject CN; None = first SAN
+    org: str = "Lab agency"
+    not_before_days: int = -1  # relative to now
+    not_after_days: int = 365
+    sha1: bool = False
+    send_chain: bool = True  # send the intermediate with the leaf
+    stapling: bool = False  # staple a (lab-made) OCSP response
+
+
+@dataclass(frozen=True)
+class Web:
+    """nginx settings of one host for one address family (defaults = a good site)."""
+
+    listen80: bool = True
+    listen443: bool = True
+    tls443: bool = True  # False: port 443 speaks plain HTTP (TLS handshake fails)
+    redirect: str = "https"  # https | none | downgrade (https://host/ -> http://host/landing)
+    protocols: str = GOOD_PROTOCOLS
+    ciphers: str | None = None  # None: good suites for the certificate's key type
+    hsts: str | None = "max-age=31536000; includeSubDomains"
+    csp: str | None = "default-src 'self'; object-src 'none'; frame-ancestors 'none'"
+    xcto: bool = True
+    xfo: str | None = "DENY"
+    referrer: str | None = "strict-origin-when-cross-origin"
+    cookie: str | None = "sid=lab; Path=/; Secure; HttpOnly; SameSite=Lax"
+    server_tokens: bool = False  # True: "Server: nginx/1.22.1"
+    extra_headers: tuple[str, ...] = ()  # "Name: value" via headers-more (hostile values ok)
+    body: str = "main"  # page variant; v4 and v6 must match for parity
+    status: int | None = None  # force this status for "/"
+    security_txt: str = "valid"  # valid | expired | far | missing
+    block: str | None = None  # nftables: drop | reset (whole address, in the server ns)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    v4: bool = True
+    v6: bool = True
+    web: Web = field(default_factory=Web)
+    web6: Web | None = None  # v6-specific settings (default: same as web)
+    cert: CertSpec = field(default_factory=CertSpec)
+    page_refs: tuple[str, ...] = ()  # hosts whose script/img the landing page loads
+    cname: str | None = None  # a CNAME instead of addresses
+    share_with: str | None = None  # use the addresses of another host (SNI on one address)
+    dns_only: bool = False  # addresses in DNS, nothing listens
+    smtp: str | None = None  # None | starttls | plain (greets 220 without STARTTLS)
+    smtp6: bool = True  # SMTP listens on the v6 address too
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    signing: str = "knot"  # knot | none | expired (pre-signed, expired RRSIGs) | bogus_ds
+    ns: tuple[str, ...] = ("ns1.nic.gov.vn", "ns2.nic.gov.vn")
+    records: tuple[str, ...] = ()  # extra zone-file lines, owner relative to the zone
+    caa: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    zones: tuple[Zone, ...] = ()
+    hosts: tuple[Host, ...] = ()
+    inventory_domains: tuple[str, ...] = ()
+    inventory_hosts: tuple[str, ...] = ()
+    expected: dict[str, dict[str, Expect]] = field(default_factory=dict)
+
+    @property
+    def agency_id(self) -> str:
+        return f"lab-{self.name}"
+
+
+# --- name servers of the lab (one Knot instance answers on all of them) --------------------
+@dataclass(frozen=True)
+class NameServer:
+    name: str
+    v4: str | None
+    v6: str | None
+    listen_v6: bool = True  # False: AAAA published but nothing answers on it
+
+
+NAME_SERVERS: tuple[NameServer, ...] = (
+    NameServer("a.root-servers.lab", "192.0.2.1", "2001:db8:1::1"),
+    NameServer("a.dns.vn", "192.0.2.2", "2001:db8:2::2"),
+    NameServer("b.dns.vn", "198.51.100.2", "2001:db8:102::2"),
+    NameServer("ns1.nic.gov.vn", "192.0.2.53", "2001:db8:53::53"),
+    NameServer("ns2.nic.gov.vn", "198.51.100.53", "2001:db8:153::53"),
+    # IPv4-only name servers
+    NameServer("ns4a.nic.gov.vn", "192.0.2.54", None),
+    NameServer("ns4b.nic.gov.vn", "198.51.100.54", None),
+    # same /24 and same /48 as ns1 (RFC 2182 diversity warning)
+    NameServer("ns1b.nic.gov.vn", "192.0.2.55", "2001:db8:53::55"),
+    # AAAA published, nothing answers on it over IPv6
+    NameServer("nsdead6.nic.gov.vn", "198.51.100.56", "2001:db8:153::dead", listen_v6=False),
+)
+RESOLVER_V4 = "192.0.2.253"
+RESOLVER_V6 = "2001:db8:253::53"
+# The veth link: server side ::1 / .1, client side ::2 / .2.
+LINK_V6_SRV, LINK_V6_CLI = "2001:db8:ffff::1", "2001:db8:ffff::2"
+LINK_V4_SRV, LINK_V4_CLI = "203.0.113.1", "203.0.113.2"
+ALLOW_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+
+# Checks, for building "everything passes" expectations.
+HOST_CHECKS = (
+    "dns.resolve",
+    "ipv6.web.aaaa",
+    "ipv6.web.reach",
+    "ipv6.web.https",
+    "ipv6.web.parity",
+    "ipv6.web.icmp",
+    "ipv6.web.only",
+    "tls.available",
+    "tls.protocols.legacy",
+    "tls.protocols.modern",
+    "tls.ciphers",
+    "tls.forward_secrecy",
+    "tls.cert.trusted",
+    "tls.cert.hostname",
+    "tls.cert.expiry",
+    "tls.cert.key",
+    "tls.cert.signature",
+    "tls.ocsp_stapling",
+    "http.https_redirect",
+    "http.hsts",
+    "http.csp",
+    "http.xcto",
+    "http.frame",
+    "http.referrer_policy",
+    "http.security_txt",
+    "http.cookies",
+    "http.disclosure",
+)
+ZONE_CHECKS = (
+    "dns.dnssec",
+    "dns.ns.count",
+    "dns.caa",
+    "ipv6.ns.aaaa",
+    "ipv6.ns.reach",
+    "ipv6.mx.aaaa",
+    "ipv6.mx.reach",
+    "mail.spf",
+    "mail.dmarc",
+    "mail.starttls",
+    "mail.mta_sts",
+)
+
+
+def _all(checks: tuple[str, ...], status: str = "pass", **over: Expect) -> dict[str, Expect]:
+    out: dict[str, Expect] = dict.fromkeys(checks, status)
+    out.update({k.replace("__", "."): v for k, v in over.items()})
+    return out
+
+
+def _e(**kw: Expect) -> dict[str, Expect]:
+    """Keyword form: tls__cert__key="fail" -> {"tls.cert.key": "fail"}."""
+    return {k.replace("__", "."): v for k, v in kw.items()}
+
+
+def _mail_records(
+    zone: str,
+    mx: str | None = "mx1",
+    spf: str | None = "v=spf1 mx -all",
+    dmarc: str | None = "v=DMARC1; p=reject; rua=mailto:dmarc@{z}",
+) -> tuple[str, ...]:
+    recs: list[str] = []
+    if mx:
+        recs.append(f"@ MX 10 {mx}.{zone}.")
+    if spf:
+        recs.append(f'@ TXT "{spf}"')
+    if dmarc:
+        recs.append(f'_dmarc TXT "{dmarc.format(z=zone)}"')
+    return tuple(recs)
+
+
+def _sectxt(kind: str, now: dt.datetime) -> str | None:
+    exp = {
+        "valid": now + dt.timedelta(days=180),
+        "expired": now - dt.timedelta(days=30),
+        "far": now + dt.timedelta(days=800),
+    }.get(kind)
+    if exp is None:
+        return None
+    return (
+        "Contact: mailto:security@lab.gov.vn\n"
+        f"Expires: {exp.strftime('%Y-%m-%dT%H:%M:%S.000Z')}\n"
+        "Preferred-Languages: vi, en\n"
+    )
+
+
+def security_txt(kind: str) -> str | None:
+    return _sectxt(kind, dt.datetime.now(dt.UTC))
+
+
+def _z(name: str, **kw: Any) -> Zone:
+    return Zone(name=name, **kw)
+
+
+def _host_scn(
+    name: str,
+    description: str,
+    expected: dict[str, Expect],
+    *,
+    host: Host | None = None,
+    zone_kw: dict[str, Any] | None = None,
+    extra_hosts: tuple[Host, ...] = (),
+    **host_kw: Any,
+) -> Scenario:
+    """A host scenario: zone <name>.gov.vn, host www.<name>.gov.vn."""
+    zone = f"{name}.gov.vn"
+    h = host or Host(name=f"www.{zone}", **host_kw)
+    return Scenario(
+        name=name,
+        description=description,
+        zones=(Zone(zone, **(zone_kw or {})),),
+        hosts=(h, *extra_hosts),
+        inventory_hosts=(h.name,),
+        expected={h.name: expected},
+    )
+
+
+def _zone_scn(
+    name: str,
+    description: str,
+    expected: dict[str, Expect],
+    *,
+    hosts: tuple[Host, ...] = (),
+    **zone_kw: Any,
+) -> Scenario:
+    zone = f"{name}.gov.vn"
+    return Scenario(
+        name=name,
+        description=description,
+        zones=(Zone(zone, **zone_kw),),
+        hosts=hosts,
+        inventory_domains=(zone,),
+        expected={zone: expected},
+    )
+
+
+NOT_TESTED_ALL = _all(
+    tuple(c for c in HOST_CHECKS if c != "dns.resolve"), "not_tested", dns__resolve="fail"
+)
+# TLS/HTTP checks whose probes cannot run when the address does not accept connections.
+PER_ADDRESS_TLS_HTTP = tuple(c for c in HOST_CHECKS if c.startswith(("tls.", "http.")))
+
+
+def build_scenarios() -> tuple[Scenario, ...]:
+    S: list[Scenario] = []
+    add = S.append
+
+    # ---- the fully good agency: zone + web + mail, everything passes ----------------------
+    good_zone = "good.gov.vn"
+    add(
+        Scenario(
+            name="good",
+            description="Fully good dual-stack agency: signed zone, 2 diverse NS with AAAA, CAA, "
+            "MX with AAAA + STARTTLS, SPF -all, DMARC reject, MTA-STS; web host with good TLS, "
+            "OCSP stapling, HSTS, all headers, security.txt, subresources on dual-stack CDN",
+            zones=(
+                Zone(
+                    good_zone,
+                    caa=True,
+                    records=(
+                        *_mail_records(good_zone),
+                        '_mta-sts TXT "v=STSv1; id=20261101T000000"',
+                        '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@good.gov.vn"',
+                    ),
+                ),
+            ),
+            hosts=(
+                Host(
+                    f"www.{good_zone}",
+                    cert=CertSpec(stapling=True),
+                    page_refs=("static.cdn6.vn",),
+                ),
+                Host(f"mta-sts.{good_zone}", share_with=f"www.{good_zone}"),
+                Host(f"mx1.{good_zone}", smtp="starttls"),
+            ),
+            inventory_domains=(good_zone,),
+            inventory_hosts=(f"www.{good_zone}",),
+            expected={
+                f"www.{good_zone}": _all(HOST_CHECKS),
+                good_zone: _all(ZONE_CHECKS),
+            },
+        )
+    )
+
+    # ---- IPv6 web ---------------------------------------------------------------------------
+    add(
+        _host_scn(
+            "v4only",
+            "IPv4-only web host (no AAAA)",
+            _e(dns__resolve="pass", ipv6__web__aaaa="fail", tls__available="pass"),
+            v6=False,
+        )
+    )
+    add(
+        _host_scn(
+            "v6drop",
+            "AAAA whose packets are silently dropped (nftables drop: timeouts)",
+            _e(
+                ipv6__web__aaaa="pass",
+                ipv6__web__reach="fail",
+                ipv6__web__https="fail",
+                ipv6__web__icmp="fail",
+                tls__available={"v4": "pass", "v6": "not_tested"},
+                http__hsts={"v4": "pass", "v6": "not_tested"},
+            ),
+            web6=Web(block="drop"),
+        )
+    )
+    add(
+        _host_scn(
+            "v6refused",
+            "AAAA where TCP is refused (nftables reject with tcp reset)",
+            _e(
+                ipv6__web__aaaa="pass",
+                ipv6__web__reach="fail",
+                ipv6__web__https="fail",
+                tls__available={"v4": "pass", "v6": "not_tested"},
+            ),
+            web6=Web(block="reset"),
+        )
+    )
+    add(
+        _host_scn(
+            "v6content",
+            "v6 serves a different page than v4 (same status): similarity < 90 %",
+            _e(ipv6__web__reach="pass", ipv6__web__https="pass", ipv6__web__parity="warn"),
+            web6=Web(body="other"),
+        )
+    )
+    add(
+        _host_scn(
+            "v6status",
+            "v6 answers 503 where v4 answers 200",
+            _e(ipv6__web__reach="pass", ipv6__web__parity="fail"),
+            web6=Web(status=503),
+        )
+    )
+    add(
+        _host_scn(
+            "v6no443",
+            "v6 open on 80 but not on 443 (RST)",
+            _e(
+                ipv6__web__aaaa="pass",
+                ipv6__web__reach="fail",
+                ipv6__web__https="fail",
+                ipv6__web__parity="fail",
+                tls__available={"v4": "pass", "v6": "not_tested"},
+            ),
+            web6=Web(listen443=False),
+        )
+    )
+    add(
+        _host_scn(
+            "v6only",
+            "IPv6-only web host (no A): parity passes, TLS over v6 fine",
+            _e(
+                ipv6__web__aaaa="pass",
+                ipv6__web__reach="pass",
+                ipv6__web__https="pass",
+                ipv6__web__parity="pass",
+                tls__available={"v6": "pass"},
+            ),
+            v4=False,
+        )
+    )
+    add(
+        _host_scn(
+            "subres4",
+            "landing page loads script/img from an IPv4-only CDN host",
+            _e(ipv6__web__only="fail", ipv6__web__aaaa="pass"),
+            page_refs=("static.cdn4.vn", "static.cdn6.vn"),
+        )
+    )
+
+    # ---- TLS --------------------------------------------------------------------------------
+    add(
+        _host_scn(
+            "tls10",
+            "TLS 1.0 and 1.1 still enabled (v4 and v6)",
+            _e(
+                tls__protocols__legacy={"v4": "fail", "v6": "fail"},
+                tls__protocols__modern="pass",
+                tls__available="pass",
+            ),
+            web=Web(protocols="TLSv1 TLSv1.1 TLSv1.2 TLSv1.3", ciphers=LEGACY_CIPHERS_EC),
+        )
+    )
+    add(
+        _host_scn(
+            "tls10v6",
+            "good TLS on IPv4, TLS 1.0 enabled only on the IPv6 address",
+            _e(tls__protocols__legacy={"v4": "pass", "v6": "fail"}),
+            web6=Web(protocols="TLSv1 TLSv1.2 TLSv1.3", ciphers=LEGACY_CIPHERS_EC),
+        )
+    )
+    add(
+        _host_scn(
+            "tlsold",
+            "only TLS 1.0/1.1 (no 1.2, no 1.3)",
+            _e(tls__protocols__modern="fail", tls__protocols__legacy="fail"),
+            web=Web(protocols="TLSv1 TLSv1.1", ciphers=LEGACY_CIPHERS_EC),
+        )
+    )
+    add(
+        _host_scn(
+            "no13",
+            "TLS 1.2 only, good ECDHE AEAD suites (TLS 1.3 missing = warn)",
+            _e(
+                tls__protocols__modern="warn",
+                tls__protocols__legacy="pass",
+                tls__ciphers="pass",
+                tls__forward_secrecy="pass",
+            ),
+            web=Web(protocols="TLSv1.2"),
+        )
+    )
+    add(
+        _host_scn(
+            "cbcsha1",
+            "CBC-SHA1 suites accepted on TLS 1.2 (ECDHE-ECDSA-AES128-SHA)",
+            _e(tls__ciphers="fail", tls__forward_secrecy="pass"),
+            web=Web(
+                ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:"
+                "ECDHE-ECDSA-AES256-SHA"
+            ),
+        )
+    )
+    add(
+        _host_scn(
+            "nopfs",
+            "RSA key exchange only (AES128-GCM-SHA256 on TLS 1.2): no forward secrecy",
+            _e(tls__forward_secrecy="fail", tls__ciphers="fail", tls__protocols__modern="warn"),
+            web=Web(protocols="TLSv1.2", ciphers="AES128-GCM-SHA256"),
+            cert=CertSpec(key="rsa2048"),
+        )
+    )
+    add(
+        _host_scn(
+            "expired",
+            "expired certificate",
+            _e(tls__cert__expiry="fail", ipv6__web__https="fail", tls__available="pass"),
+            cert=CertSpec(not_before_days=-400, not_after_days=-10),
+        )
+    )
+    add(
+        _host_scn(
+            "expiring",
+            "certificate expiring in 10 days (< 30)",
+            _e(tls__cert__expiry="warn", tls__cert__trusted="pass"),
+            cert=CertSpec(not_before_days=-300, not_after_days=10),
+        )
+    )
+    add(
+        _host_scn(
+            "selfsigned",
+            "self-signed certificate",
+            _e(tls__cert__trusted="fail", ipv6__web__https="fail", tls__available="pass"),
+            cert=CertSpec(issuer="self"),
+        )
+    )
+    add(
+        _host_scn(
+            "mismatch",
+            "certificate for another name (hostname mismatch)",
+            _e(tls__cert__hostname="fail", tls__cert__trusted="pass", ipv6__web__https="fail"),
+            cert=CertSpec(names=("other.example.gov.vn",)),
+        )
+    )
+    add(
+        _host_scn(
+            "nointer",
+            "intermediate certificate not sent",
+            _e(tls__cert__trusted="fail", tls__cert__hostname="pass"),
+            cert=CertSpec(send_chain=False),
+        )
+    )
+    add(
+        _host_scn(
+            "rsa1024",
+            "RSA-1024 key",
+            _e(tls__cert__key="fail", tls__available="pass"),
+            web=Web(ciphers="ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"),
+            cert=CertSpec(key="rsa1024"),
+        )
+    )
+    add(
+        _host_scn(
+            "rsa2048",
+            "RSA-2048 key (phase-out = warn)",
+            _e(tls__cert__key="warn", tls__cert__trusted="pass"),
+            cert=CertSpec(key="rsa2048"),
+        )
+    )
+    add(
+        _host_scn(
+            "sha1",
+            "leaf certificate signed with SHA-1",
+            _e(tls__cert__signature="fail", tls__available="pass"),
+            web=Web(ciphers=GOOD_CIPHERS_EC + ":@SECLEVEL=0"),
+            cert=CertSpec(sha1=True),
+        )
+    )
+    add(
+        _host_scn(
+            "notls",
+            "port 443 open but speaking plain HTTP: no TLS handshake",
+            _e(tls__available="fail", ipv6__web__reach="pass", ipv6__web__https="fail"),
+            web=Web(tls443=False),
+        )
+    )
+    add(
+        _host_scn(
+            "nostaple",
+            "good site without OCSP stapling",
+            _e(tls__ocsp_stapling=INFO_BAD, tls__cert__trusted="pass"),
+        )
+    )
+
+    # ---- HTTP -------------------------------------------------------------------------------
+    add(
+        _host_scn(
+            "noredirect",
+            "port 80 serves the site, no redirect to HTTPS",
+            _e(http__https_redirect="fail", http__hsts="pass"),
+            web=Web(redirect="none"),
+        )
+    )
+    add(
+        _host_scn(
+            "downgrade",
+            "http -> https -> http redirect chain (downgrade)",
+            _e(http__https_redirect="fail"),
+            web=Web(redirect="downgrade"),
+        )
+    )
+    add(
+        _host_scn(
+            "only443",
+            "port 80 closed, 443 open (redirect check passes)",
+            _e(http__https_redirect="pass", tls__available="pass"),
+            web=Web(listen80=False),
+        )
+    )
+    add(_host_scn("nohsts", "no HSTS header", _e(http__hsts="fail"), web=Web(hsts=None)))
+    add(
+        _host_scn(
+            "shorthsts",
+            "HSTS max-age=86400 (< 1 year)",
+            _e(http__hsts="fail"),
+            web=Web(hsts="max-age=86400"),
+        )
+    )
+    add(
+        _host_scn(
+            "noheaders",
+            "no CSP, no X-Content-Type-Options, no X-Frame-Options, no Referrer-Policy",
+            _e(
+                http__csp="warn",
+                http__xcto="fail",
+                http__frame="fail",
+                http__referrer_policy=("fail", "warn"),
+            ),
+            web=Web(csp=None, xcto=False, xfo=None, referrer=None),
+        )
+    )
+    add(
+        _host_scn(
+            "badcsp",
+            "CSP with bare * and unsafe-inline; frame-ancestors but no X-Frame-Options",
+            _e(http__csp="fail", http__frame="pass"),
+            web=Web(
+                csp="default-src *; script-src * 'unsafe-inline'; frame-ancestors 'self'", xfo=None
+            ),
+        )
+    )
+    add(
+        _host_scn(
+            "unsaferef",
+            "Referrer-Policy: unsafe-url",
+            _e(http__referrer_policy="warn"),
+            web=Web(referrer="unsafe-url"),
+        )
+    )
+    add(
+        _host_scn(
+            "badcookie",
+            "cookie without Secure, HttpOnly or SameSite",
+            _e(http__cookies="fail"),
+            web=Web(cookie="sid=lab; Path=/"),
+        )
+    )
+    add(
+        _host_scn(
+            "disclose",
+            "Server: nginx/1.22.1 and X-Powered-By: PHP/8.1.2",
+            _e(http__disclosure=INFO_BAD),
+            web=Web(server_tokens=True, extra_headers=("X-Powered-By: PHP/8.1.2",)),
+        )
+    )
+    add(
+        _host_scn(
+            "sectxtexp",
+            "security.txt with Expires in the past",
+            _e(http__security_txt="fail"),
+            web=Web(security_txt="expired"),
+        )
+    )
+    add(
+        _host_scn(
+            "sectxtfar",
+            "security.txt with Expires more than a year ahead",
+            _e(http__security_txt="warn"),
+            web=Web(security_txt="far"),
+        )
+    )
+    add(
+        _host_scn(
+            "nosectxt",
+            "no security.txt (404)",
+            _e(http__security_txt="fail"),
+            web=Web(security_txt="missing"),
+        )
+    )
+    add(
+        _host_scn(
+            "hostile",
+            "HTML/JS in header values and <b>x</b> in the certificate subject (report escaping)",
+            _e(tls__available="pass", tls__cert__hostname="pass"),
+            web=Web(
+                extra_headers=(
+                    "X-Hostile: <script>alert(1)</script>",
+                    "X-Powered-By: <img src=x onerror=alert(1)>",
+                )
+            ),
+            cert=CertSpec(cn="<b>x</b>", org="<b>x</b> & <script>alert(1)</script>"),
+        )
+    )
+
+    # ---- names ------------------------------------------------------------------------------
+    add(
+        Scenario(
+            name="nxdomain",
+            description="a host name that does not exist (NXDOMAIN, signed denial)",
+            zones=(Zone("nxdomain.gov.vn"),),
+            inventory_hosts=("www.nxdomain.gov.vn",),
+            expected={
+                "www.nxdomain.gov.vn": _e(
+                    dns__resolve="fail",
+                    ipv6__web__aaaa="not_tested",
+                    tls__available="not_tested",
+                    http__hsts="not_tested",
+                )
+            },
+        )
+    )
+    add(
+        _host_scn(
+            "nolisten",
+            "a name that resolves (A + AAAA) where nothing listens",
+            _e(
+                dns__resolve="pass",
+                ipv6__web__aaaa="pass",
+                tls__available={"v4": "not_tested", "v6": "not_tested"},
+                http__hsts={"v4": "not_tested", "v6": "not_tested"},
+            ),
+            dns_only=True,
+        )
+    )
+    add(
+        Scenario(
+            name="cname",
+            description="host CNAME'd into an unsigned zone (DNSSEC chain broken)",
+            zones=(Zone("cname.gov.vn"),),
+            hosts=(Host("www.cname.gov.vn", cname="web.unsigned-cdn.vn"),),
+            inventory_hosts=("www.cname.gov.vn",),
+            expected={
+                "www.cname.gov.vn": _e(
+                    dns__resolve="pass", dns__dnssec="fail", tls__cert__hostname="pass"
+                )
+            },
+        )
+    )
+
+    # ---- DNS zones --------------------------------------------------------------------------
+    add(
+        _zone_scn(
+            "unsigned",
+            "unsigned zone (insecure delegation)",
+            _e(dns__dnssec="fail", dns__ns__count="pass"),
+            signing="none",
+        )
+    )
+    add(
+        _zone_scn(
+            "bogusds",
+            "DS in the parent does not match the zone's key (bogus)",
+            _e(dns__dnssec="fail"),
+            signing="bogus_ds",
+        )
+    )
+    add(
+        _zone_scn(
+            "expiredsig",
+            "RRSIGs expired (pre-signed with a past end time; bogus)",
+            _e(dns__dnssec="fail"),
+            signing="expired",
+        )
+    )
+    add(
+        _zone_scn(
+            "ns4only",
+            "both name servers IPv4-only",
+            _e(ipv6__ns__aaaa="fail", dns__ns__count="pass", dns__dnssec="pass"),
+            ns=("ns4a.nic.gov.vn", "ns4b.nic.gov.vn"),
+        )
+    )
+    add(
+        _zone_scn(
+            "ns1aaaa",
+            "only one of two name servers has an AAAA",
+            _e(ipv6__ns__aaaa="fail"),
+            ns=("ns1.nic.gov.vn", "ns4a.nic.gov.vn"),
+        )
+    )
+    add(
+        _zone_scn(
+            "nsdead6",
+            "an NS whose AAAA does not answer over IPv6",
+            _e(ipv6__ns__aaaa="pass", ipv6__ns__reach="fail"),
+            ns=("ns1.nic.gov.vn", "nsdead6.nic.gov.vn"),
+        )
+    )
+    add(
+        _zone_scn(
+            "onens", "a single name server", _e(dns__ns__count="fail"), ns=("ns1.nic.gov.vn",)
+        )
+    )
+    add(
+        _zone_scn(
+            "samenet",
+            "two name servers in the same /24 and /48",
+            _e(dns__ns__count="warn", ipv6__ns__aaaa="pass"),
+            ns=("ns1.nic.gov.vn", "ns1b.nic.gov.vn"),
+        )
+    )
+    add(_zone_scn("nocaa", "no CAA anywhere up the tree", _e(dns__caa="fail")))
+
+    # ---- mail -------------------------------------------------------------------------------
+    def mz(name: str) -> str:
+        return f"{name}.gov.vn"
+
+    add(
+        _zone_scn(
+            "mxv4",
+            "MX host without AAAA",
+            _e(ipv6__mx__aaaa="fail", mail__spf="pass", mail__dmarc="pass"),
+            records=_mail_records(mz("mxv4")),
+            hosts=(Host(f"mx1.{mz('mxv4')}", v6=False, smtp="starttls"),),
+        )
+    )
+    add(
+        _zone_scn(
+            "mxdead6",
+            "MX host with an AAAA where nothing listens on port 25",
+            _e(ipv6__mx__aaaa="pass", ipv6__mx__reach="fail"),
+            records=_mail_records(mz("mxdead6")),
+            hosts=(Host(f"mx1.{mz('mxdead6')}", smtp="starttls", smtp6=False),),
+        )
+    )
+    add(
+        _zone_scn(
+            "nostarttls",
+            "MX greets 220 but offers no STARTTLS",
+            _e(mail__starttls="fail", ipv6__mx__reach="pass", ipv6__mx__aaaa="pass"),
+            records=_mail_records(mz("nostarttls")),
+            hosts=(Host(f"mx1.{mz('nostarttls')}", smtp="plain"),),
+        )
+    )
+    add(
+        _zone_scn(
+            "nullmx",
+            "null MX (RFC 7505), SPF -all",
+            _e(ipv6__mx__aaaa="not_applicable", ipv6__mx__reach="not_applicable", mail__spf="pass"),
+            records=("@ MX 0 .", '@ TXT "v=spf1 -all"', '_dmarc TXT "v=DMARC1; p=reject"'),
+        )
+    )
+    add(
+        _zone_scn(
+            "nomx",
+            "no MX at all",
+            _e(ipv6__mx__aaaa="not_applicable"),
+            records=('@ TXT "v=spf1 -all"', '_dmarc TXT "v=DMARC1; p=reject"'),
+        )
+    )
+    add(
+        _zone_scn(
+            "spfsoft",
+            "SPF ~all, DMARC p=none",
+            _e(mail__spf="pass", mail__dmarc="fail"),
+            records=_mail_records(
+                mz("spfsoft"), mx=None, spf="v=spf1 ip4:192.0.2.0/24 ~all", dmarc="v=DMARC1; p=none"
+            ),
+        )
+    )
+    add(
+        _zone_scn(
+            "nospf",
+            "no SPF, no DMARC",
+            _e(mail__spf="fail", mail__dmarc="fail"),
+            records=_mail_records(mz("nospf"), mx=None, spf=None, dmarc=None),
+        )
+    )
+    add(
+        _zone_scn(
+            "spfall",
+            "SPF +all",
+            _e(mail__spf="fail"),
+            records=_mail_records(mz("spfall"), mx=None, spf="v=spf1 +all"),
+        )
+    )
+    many = tuple(f'inc{i}._spf TXT "v=spf1 ip4:192.0.2.{i}/32 -all"' for i in range(12))
+    add(
+        _zone_scn(
+            "spfmany",
+            "SPF needing 12 DNS lookups (> 10)",
+            _e(mail__spf="fail"),
+            records=(
+                *_mail_records(
+                    mz("spfmany"),
+                    mx=None,
+                    spf="v=spf1 "
+                    + " ".join(f"include:inc{i}._spf.spfmany.gov.vn" for i in range(12))
+                    + " -all",
+                ),
+                *many,
+            ),
+        )
+    )
+    add(
+        _zone_scn(
+            "mtastsbad",
+            "_mta-sts TXT present but the policy file is missing (404)",
+            _e(mail__mta_sts=INFO_BAD, mail__starttls="pass"),
+            records=(*_mail_records(mz("mtastsbad")), '_mta-sts TXT "v=STSv1; id=1"'),
+            hosts=(
+                Host(f"mx1.{mz('mtastsbad')}", smtp="starttls"),
+                Host(f"mta-sts.{mz('mtastsbad')}", web=Web(body="nopolicy")),
+            ),
+        )
+    )
+    add(
+        _zone_scn(
+            "caa",
+            "zone with CAA, single good mail setup",
+            _e(dns__caa="pass", dns__dnssec="pass"),
+            caa=True,
+        )
+    )
+
+    # ---- support hosts (not in the inventory as targets of their own) ----------------------
+    add(
+        Scenario(
+            name="cdn",
+            description="CDN-like zones for subresources and CNAME targets: static.cdn6.vn "
+            "(dual-stack), static.cdn4.vn (IPv4-only), web.unsigned-cdn.vn (unsigned zone)",
+            zones=(
+                Zone("cdn6.vn", ns=("a.dns.vn", "b.dns.vn")),
+                Zone("cdn4.vn", ns=("a.dns.vn", "b.dns.vn")),
+                Zone("unsigned-cdn.vn", signing="none", ns=("a.dns.vn", "b.dns.vn")),
+            ),
+            hosts=(
+                Host("static.cdn6.vn"),
+                Host("static.cdn4.vn", v6=False),
+                Host(
+                    "web.unsigned-cdn.vn",
+                    cert=CertSpec(names=("web.unsigned-cdn.vn", "www.cname.gov.vn")),
+                ),
+            ),
+        )
+    )
+    return tuple(S)
+
+
+SCENARIOS: tuple[Scenario, ...] = build_scenarios()
+
+
+def scenario(name: str) -> Scenario:
+    for s in SCENARIOS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def with_web(s: Scenario, host: str, **changes: Any) -> Scenario:
+    """A copy of scenario `s` with host `host`'s Web settings changed (for diff tests)."""
+    hosts = tuple(
+        replace(h, web=replace(h.web, **changes)) if h.name == host else h for h in s.hosts
+    )
+    return replace(s, hosts=hosts)
