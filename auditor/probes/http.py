@@ -1,13 +1,630 @@
-"""HTTP probe (placeholder until the HTTP family lands)."""
+"""HTTP(S) probe: one literal address, Host and SNI set to the host name.
+
+Per address of a host (each A and each AAAA), concurrently:
+
+- ``https://host/`` and the redirects that stay on the host, hop by hop (never blindly
+  followed): status, headers (order and duplicates kept), Set-Cookie, and a similarity
+  sketch of the final page;
+- ``http://host/`` the same way (the first hop decides http.https_redirect; a later
+  https -> http hop is a downgrade);
+- ``https://host/.well-known/security.txt`` (RFC 9116), body kept as text, capped;
+- the other hosts the landing page loads subresources from (for ipv6.web.only).
+
+Failures are observations (timeout, refused, TLS alert, protocol error, too large),
+never exceptions. Every request holds a per-address slot, has a per-step timeout
+(ScanOptions.timeout) and an overall budget of three steps (connect, handshake and
+headers, body: a slow-drip server cannot hold a scan), and everything read is capped:
+headers (ScanOptions.max_header_bytes), bodies (ScanOptions.max_body, counted *after*
+decompression so a gzip bomb stops at the cap), redirects (ScanOptions.max_redirects).
+Certificate errors do not stop the fetch: cert validity is the TLS family's job; the
+request is retried without verification and ``tls_verified`` records it.
+"""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import re
+import ssl
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+
+from auditor.headers import media_type
 from auditor.obs.core import Outcome, TcpProbe
-from auditor.obs.http import HttpObservation
+from auditor.obs.http import (
+    BodySketch,
+    HttpFetch,
+    HttpObservation,
+    HttpResponse,
+    SecurityTxtFetch,
+    SubresourceRef,
+)
 from auditor.probes.context import ProbeContext
+from auditor.probes.tcp import classify_os_error
+from auditor.similarity import sketch
+
+SECURITY_TXT_PATH = "/.well-known/security.txt"  # RFC 9116 sec. 3
+SECURITY_TXT_CAP = 32 * 1024  # security.txt is small; RFC 9116 has no limit, 32 KiB is ample
+MAX_SUBRESOURCES = 200
+MAX_HEADERS = 200  # header fields kept per response
+MAX_VALUE = 8 * 1024  # characters kept per header value (a long CSP is ~4 KiB)
+MAX_URL = 2048
+MAX_DETAIL = 300
+STEPS_PER_REQUEST = 3  # overall budget of one request, in ScanOptions.timeout units
+
+_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def _cut(text: str, limit: int = MAX_DETAIL) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def _norm_host(name: str | None) -> str:
+    return (name or "").rstrip(".").lower()
+
+
+# ---------------------------------------------------------------------------
+# TLS contexts: lenient on purpose (weak servers must still answer the HTTP probe)
+
+
+def _lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    try:
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ssl.SSLError, ValueError):  # a build without these knobs: keep its defaults
+        pass
+    return ctx
+
+
+def _verifying_context(pctx: ProbeContext) -> ssl.SSLContext:
+    return _lenient(pctx.trust_context())
+
+
+def _unverified_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return _lenient(ctx)
+
+
+# ---------------------------------------------------------------------------
+# Failure classification
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _cert_error(exc: BaseException) -> bool:
+    return any(isinstance(e, ssl.SSLCertVerificationError) for e in _chain(exc))
+
+
+def classify_http_error(exc: BaseException) -> tuple[str, str]:
+    """Map an httpx / ssl / socket failure to (Outcome, detail)."""
+    for e in _chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return Outcome.TLS_ERROR, _cut(f"certificate verification failed: {e}")
+        if isinstance(e, ssl.SSLError):
+            text = f"{e.reason or ''} {e}"
+            kind = Outcome.TLS_ALERT if "ALERT" in text.upper() else Outcome.TLS_ERROR
+            return kind, _cut(f"TLS: {e}")
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return Outcome.TIMEOUT, "no complete answer before the timeout"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc)
+        if "Receive buffer too long" in text:
+            return Outcome.TOO_LARGE, "response header section larger than the cap"
+        if "without sending a response" in text or "peer closed" in text.lower():
+            return Outcome.RESET, _cut(f"connection closed: {text}")
+        return Outcome.PROTOCOL_ERROR, _cut(f"not valid HTTP/1.1: {text}")
+    for e in _chain(exc):
+        if isinstance(e, OSError) and getattr(e, "errno", None):
+            return classify_os_error(e)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return Outcome.RESET, _cut(f"connection broken: {type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.ConnectError):
+        return Outcome.ERROR, _cut(f"connect failed: {exc}")
+    return Outcome.ERROR, _cut(f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------
+# Bodies: capped, decompressed by hand with a bound
+
+
+@dataclass(frozen=True)
+class _Body:
+    data: bytes = b""
+    truncated: bool = False
+    error: str = ""
+
+
+def _deflate_decoder(first: bytes) -> zlib._Decompress:
+    # "deflate" is meant to be zlib-wrapped (RFC 9110 sec. 8.4.1.2) but servers send raw.
+    if len(first) >= 2 and (first[0] & 0x0F) == 8 and ((first[0] << 8) | first[1]) % 31 == 0:
+        return zlib.decompressobj(zlib.MAX_WBITS)
+    return zlib.decompressobj(-zlib.MAX_WBITS)
+
+
+async def _read_body(resp: httpx.Response, cap: int) -> _Body:
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        return _Body(error=f"unsupported content-encoding {encoding[:40]!r}")
+    decoder: zlib._Decompress | None = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    raw = 0
+    try:
+        async for chunk in resp.aiter_raw():
+            raw += len(chunk)
+            if encoding == "deflate" and decoder is None:
+                decoder = _deflate_decoder(chunk)
+            if decoder is None:
+                data = chunk
+            else:
+                # max_length bounds the work per chunk: a bomb never expands past the cap
+                data = decoder.decompress(chunk, cap - len(out) + 1)
+                if decoder.unconsumed_tail:
+                    out += data[: cap - len(out)]
+                    return _Body(bytes(out), True)
+            if len(out) + len(data) > cap:
+                out += data[: cap - len(out)]
+                return _Body(bytes(out), True)
+            out += data
+            if raw > cap:  # compressed stream itself longer than the cap
+                return _Body(bytes(out), True)
+    except zlib.error as exc:
+        return _Body(bytes(out), False, _cut(f"body does not decompress: {exc}"))
+    return _Body(bytes(out))
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+
+
+def decode_body(data: bytes, content_type: str) -> str:
+    """Text of a body: Content-Type charset, else <meta charset>, else UTF-8 (replace)."""
+    _, params = media_type(content_type)
+    candidates = [params.get("charset", "")]
+    m = _META_CHARSET.search(data[:4096])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "replace"))
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            continue
+        return data.decode(name, "replace")
+    return data.decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------
+# Subresources of the landing page (for ipv6.web.only)
+
+_LINK_RELS = frozenset({"stylesheet", "icon", "preload", "modulepreload", "apple-touch-icon"})
+
+
+class _RefParser(HTMLParser):
+    def __init__(self, page_url: str, page_host: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = page_url
+        self.base_seen = False
+        self.page_host = page_host
+        self.refs: dict[str, SubresourceRef] = {}
+
+    def _add(self, tag: str, value: str | None) -> None:
+        if not value or len(self.refs) >= MAX_SUBRESOURCES:
+            return
+        value = value.strip()
+        if not value or value.lower().startswith(("data:", "javascript:", "about:", "blob:")):
+            return
+        try:
+            url = urljoin(self.base, value[:MAX_URL])
+            parts = urlsplit(url)
+            host = _norm_host(parts.hostname)
+        except ValueError:
+            return
+        if parts.scheme not in ("http", "https") or not host or host == self.page_host:
+            return
+        url = parts._replace(fragment="").geturl()
+        if url not in self.refs:
+            self.refs[url] = SubresourceRef(url=url, tag=tag, host=host)
+
+    def _srcset(self, tag: str, value: str | None) -> None:
+        for candidate in (value or "").split(","):
+            words = candidate.split()
+            if words:
+                self._add(tag, words[0])
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): v for k, v in attrs}
+        if tag == "base" and not self.base_seen and a.get("href"):
+            self.base_seen = True
+            with contextlib.suppress(ValueError):
+                self.base = urljoin(self.base, (a["href"] or "")[:MAX_URL])
+        elif tag == "script":
+            self._add(tag, a.get("src"))
+        elif tag == "link":
+            rels = set((a.get("rel") or "").lower().split())
+            if rels & _LINK_RELS or any("icon" in r for r in rels):
+                self._add(tag, a.get("href"))
+        elif tag in ("img", "source"):
+            self._add(tag, a.get("src"))
+            self._srcset(tag, a.get("srcset"))
+        elif tag in ("iframe", "audio", "embed"):
+            self._add(tag, a.get("src"))
+        elif tag == "video":
+            self._add(tag, a.get("src"))
+            self._add(tag, a.get("poster"))
+        elif tag == "object":
+            self._add(tag, a.get("data"))
+
+    handle_startendtag = handle_starttag
+
+
+def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:
+    """Subresources of a page hosted on *other* hosts, absolute, de-duplicated, capped."""
+    parser = _RefParser(page_url, _norm_host(page_host))
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # html.parser is lenient, but the input is hostile: keep what we have
+        pass
+    return tuple(parser.refs.values())
+
+
+# ---------------------------------------------------------------------------
+# Requests pinned to the address
+
+
+@dataclass(frozen=True)
+class _Result:
+    response: HttpResponse | None
+    outcome: str = Outcome.OK
+    detail: str = ""
+    tls_verified: bool | None = None
+    body: _Body | None = None
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class _Page:
+    url: str
+    text: str
+    length: int
+    truncated: bool
+
+
+def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> tuple[tuple[tuple[str, str], ...], bool]:
+    out: list[tuple[str, str]] = []
+    used = 0
+    truncated = False
+    for name_b, value_b in raw:
+        name = name_b.decode("latin-1")[:200]
+        value = value_b.decode("latin-1")
+        if len(value) > MAX_VALUE:
+            value = value[:MAX_VALUE]
+            truncated = True
+        used += len(name) + len(value) + 4
+        if used > cap or len(out) >= MAX_HEADERS:
+            truncated = True
+            break
+        out.append((name, value))
+    return tuple(out), truncated
+
+
+class _Fetcher:
+    """Requests for one (host, address), with the TLS trust decision learned once."""
+
+    def __init__(self, ctx: ProbeContext, host: str, address: str) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.address = address
+        self.verify_works: bool | None = None
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+
+    def _client(self, verify: bool) -> httpx.AsyncClient:
+        client = self._clients.get(verify)
+        if client is None:
+            tls = _verifying_context(self.ctx) if verify else _unverified_context()
+            client = httpx.AsyncClient(
+                verify=tls,
+                timeout=httpx.Timeout(self.ctx.options.timeout),
+                follow_redirects=False,
+                trust_env=False,  # never a proxy: the address is the point
+                limits=httpx.Limits(max_keepalive_connections=0),
+                http2=False,
+            )
+            self._clients[verify] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def request(self, url: str, body_cap: int) -> _Result:
+        """GET ``url`` (written with the host name) from the pinned address."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            return _Result(None, Outcome.ERROR, _cut(f"bad URL {url!r}: {exc}"))
+        https = parts.scheme == "https"
+        default = 443 if https else 80
+        host_header = self.host + ("" if port == default else f":{port}")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = f"{parts.scheme}://{_bracket(self.address)}:{port}{path}"
+        headers = {
+            "Host": host_header,
+            "User-Agent": self.ctx.options.user_agent,
+            "Accept": _ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "close",
+        }
+        extensions = {"sni_hostname": self.host} if https else {}
+        verify = https and self.verify_works is not False
+        for _attempt in range(2):
+            try:
+                result = await self._once(url, target, headers, extensions, verify, body_cap)
+            except Exception as exc:
+                if https and verify and _cert_error(exc):
+                    self.verify_works = False
+                    verify = False
+                    continue
+                outcome, detail = classify_http_error(exc)
+                return _Result(None, outcome, detail, tls_verified=verify if https else None)
+            if https and verify:
+                self.verify_works = True
+            return result
+        return _Result(None, Outcome.ERROR, "unreachable retry state")  # pragma: no cover
+
+    async def _once(
+        self,
+        url: str,
+        target: str,
+        headers: dict[str, str],
+        extensions: dict[str, str],
+        verify: bool,
+        body_cap: int,
+    ) -> _Result:
+        opts = self.ctx.options
+        https = url.startswith("https:")
+        async with self.ctx.address_slot(self.address):
+            self.ctx.stats["connections"] += 1
+            self.ctx.stats["http_requests"] += 1
+            with anyio.fail_after(opts.timeout * STEPS_PER_REQUEST):
+                async with self._client(verify).stream(
+                    "GET", target, headers=headers, extensions=extensions
+                ) as resp:
+                    hdrs, cut = _headers(resp.headers.raw, opts.max_header_bytes)
+                    location = resp.headers.get("location", "")
+                    status = resp.status_code
+                    redirect_target = ""
+                    if location and 300 <= status < 400:
+                        try:
+                            redirect_target = urljoin(url, location.strip()[:MAX_URL])
+                            urlsplit(redirect_target).port  # noqa: B018 - validates the port
+                        except ValueError:
+                            redirect_target = ""
+                    response = HttpResponse(
+                        url=_cut(url, MAX_URL),
+                        status=status,
+                        headers=hdrs,
+                        headers_truncated=cut,
+                        location=_cut(location, MAX_URL),
+                        target=redirect_target[:MAX_URL],
+                        http_version=resp.http_version,
+                    )
+                    body = None
+                    if body_cap and not response.is_redirect:
+                        body = await _read_body(resp, body_cap)
+                    return _Result(
+                        response,
+                        tls_verified=verify if https else None,
+                        body=body,
+                        content_type=resp.headers.get("content-type", ""),
+                    )
+
+    async def chain(self, start_url: str) -> tuple[HttpFetch, _Page | None]:
+        """Follow redirects that stay on the host, recording every hop."""
+        hops: list[HttpResponse] = []
+        url = start_url
+        seen = {url}
+        stopped = ""
+        outcome, detail = Outcome.OK, ""
+        verified: bool | None = None
+        page: _Page | None = None
+        body_sketch: BodySketch | None = None
+        max_redirects = max(0, self.ctx.options.max_redirects)
+        for i in range(max_redirects + 1):
+            res = await self.request(url, self.ctx.options.max_body)
+            if res.tls_verified is not None:
+                verified = res.tls_verified if verified is None else verified and res.tls_verified
+            if res.response is None:
+                outcome, detail = res.outcome, res.detail
+                stopped = "error" if hops else ""
+                break
+            r = res.response
+            hops.append(r)
+            if not r.is_redirect:
+                if res.body is not None:
+                    text = decode_body(res.body.data, res.content_type)
+                    body_sketch = sketch(text, len(res.body.data), res.body.truncated)
+                    page = _Page(r.url, text, len(res.body.data), res.body.truncated)
+                    if res.body.error:
+                        detail = res.body.error
+                break
+            if not r.target:
+                stopped = "bad-location"
+                break
+            nxt = urlsplit(r.target)
+            if nxt.scheme not in ("http", "https"):
+                stopped = "scheme"
+                break
+            if _norm_host(nxt.hostname) != _norm_host(self.host):
+                stopped = "off-host"
+                break
+            if r.target in seen:
+                stopped = "loop"
+                break
+            if i == max_redirects:
+                stopped = "max-redirects"
+                break
+            seen.add(r.target)
+            url = r.target
+        fetch = HttpFetch(
+            start_url=start_url,
+            outcome=outcome,
+            detail=detail,
+            hops=tuple(hops),
+            stopped=stopped,
+            tls_verified=verified,
+            body=body_sketch,
+        )
+        return fetch, page
+
+    async def security_txt(self, url: str) -> SecurityTxtFetch:
+        redirects: list[str] = []
+        for _ in range(5):  # a few same-host redirects (e.g. to /security.txt)
+            res = await self.request(url, SECURITY_TXT_CAP)
+            r = res.response
+            if r is None:
+                return SecurityTxtFetch(
+                    url, res.outcome, res.detail, redirects=tuple(redirects),
+                    tls_verified=res.tls_verified,
+                )  # fmt: skip
+            if r.is_redirect:
+                nxt = urlsplit(r.target) if r.target else None
+                if (
+                    nxt is None
+                    or nxt.scheme != "https"  # RFC 9116 sec. 3: HTTPS only
+                    or _norm_host(nxt.hostname) != _norm_host(self.host)
+                    or r.target in redirects
+                ):
+                    return SecurityTxtFetch(
+                        url,
+                        Outcome.OK,
+                        _cut(f"redirect to {r.location!r} not followed"),
+                        status=r.status,
+                        content_type=res.content_type[:200],
+                        redirects=tuple(redirects),
+                        tls_verified=res.tls_verified,
+                    )
+                redirects.append(r.target)
+                url = r.target
+                continue
+            body = res.body or _Body()
+            return SecurityTxtFetch(
+                url,
+                Outcome.OK,
+                body.error,
+                status=r.status,
+                content_type=res.content_type[:200],
+                text=decode_body(body.data, res.content_type),
+                truncated=body.truncated,
+                redirects=tuple(redirects),
+                tls_verified=res.tls_verified,
+            )
+        return SecurityTxtFetch(url, Outcome.OK, "too many redirects", redirects=tuple(redirects))
+
+
+# ---------------------------------------------------------------------------
+# The probe
+
+
+def _origin(scheme: str, host: str, port: int) -> str:
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{_bracket(host)}" + ("" if port == default else f":{port}")
+
+
+def _port_reason(port: int, tcp: TcpProbe | None) -> str:
+    if tcp is None:
+        return f"port {port} not probed"
+    return f"port {port} {tcp.outcome}" + (f" ({tcp.detail})" if tcp.detail else "")
 
 
 async def probe_http(
     ctx: ProbeContext, host: str, address: str, tcp80: TcpProbe | None, tcp443: TcpProbe | None
 ) -> HttpObservation:
-    return HttpObservation(address, Outcome.SKIPPED, "HTTP probe not implemented yet")
+    """Fetch http://host/, https://host/ and security.txt from ``address``."""
+    refusal = ctx.guard.refusal(address)
+    if refusal:
+        return HttpObservation(address, Outcome.BLOCKED, refusal)
+    open80 = tcp80 is not None and tcp80.open
+    open443 = tcp443 is not None and tcp443.open
+    if not open80 and not open443:
+        return HttpObservation(
+            address,
+            Outcome.SKIPPED,
+            f"neither port is open: {_port_reason(80, tcp80)}; {_port_reason(443, tcp443)}",
+        )
+    # The engine probes 80 and 443; tests pass ephemeral ports through the TcpProbe.
+    base_https = _origin("https", host, tcp443.port if tcp443 else 443)
+    base_http = _origin("http", host, tcp80.port if tcp80 else 80)
+    fetcher = _Fetcher(ctx, host, address)
+    https: tuple[HttpFetch, _Page | None] | None = None
+    http: tuple[HttpFetch, _Page | None] | None = None
+    sectxt: SecurityTxtFetch | None = None
+
+    async def run_https() -> None:
+        nonlocal https, sectxt
+        https = await fetcher.chain(f"{base_https}/")
+        # after the landing page, so the TLS trust decision is learned once
+        sectxt = await fetcher.security_txt(f"{base_https}{SECURITY_TXT_PATH}")
+
+    async def run_http() -> None:
+        nonlocal http
+        http = await fetcher.chain(f"{base_http}/")
+
+    try:
+        async with anyio.create_task_group() as tg:
+            if open443:
+                tg.start_soon(run_https)
+            if open80:
+                tg.start_soon(run_http)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await fetcher.aclose()
+
+    fetches = [f for f in (https, http) if f is not None]
+    answered = any(f.hops for f, _ in fetches)
+    # The landing page: the final page of https://host/ when it is 200, else of http://host/.
+    landing: _Page | None = None
+    for fetch, page in fetches:
+        if page is not None and fetch.last is not None and fetch.last.status == 200:
+            landing = page
+            break
+    subresources: tuple[SubresourceRef, ...] = ()
+    if landing is not None:
+        subresources = extract_subresources(landing.text, landing.url, host)
+    if answered:
+        outcome, detail = Outcome.OK, ""
+    else:
+        outcome = fetches[0][0].outcome
+        detail = "; ".join(f"{f.start_url}: {f.outcome} {f.detail}".strip() for f, _ in fetches)
+    return HttpObservation(
+        address=address,
+        outcome=outcome,
+        detail=_cut(detail, 600),
+        http=http[0] if http else None,
+        https=https[0] if https else None,
+        security_txt=sectxt,
+        subresources=subresources,
+        landing_url=landing.url if landing else "",
+    )

@@ -1,0 +1,559 @@
+"""Pure parsers for security-relevant HTTP headers and security.txt.
+
+They follow the standards, not string matching: header field names and directive
+names are case-insensitive, quoted-strings are unquoted, whitespace is optional
+whitespace, and duplicates are handled the way the relevant standard (and
+browsers) do:
+
+- Strict-Transport-Security: RFC 6797 sec. 6.1 (grammar), 8.1 (only the *first* STS header
+  field of a response is processed; a field with a repeated directive is invalid).
+- Content-Security-Policy: W3C CSP Level 3 sec. 2.2 (serialized policy list: every
+  header field, and every comma-separated policy in it, is enforced; in a policy, a
+  repeated directive is ignored) and sec. 8 (nonces/hashes/'strict-dynamic').
+- Referrer-Policy: W3C Referrer Policy sec. 8.1 (last *valid* token wins).
+- X-Frame-Options: HTML Living Standard "check a navigation response's adherence to
+  X-Frame-Options" (values split, lower-cased, de-duplicated; conflicting values block).
+- X-Content-Type-Options: Fetch Living Standard "determine nosniff" (first value only).
+- Set-Cookie: RFC 6265 sec. 5.2 / RFC 6265bis (attribute names case-insensitive, last
+  attribute of a kind wins, unknown SameSite values mean "not set").
+- security.txt: RFC 9116 sec. 2-4 (fields, RFC 3339 Expires, Canonical, PGP cleartext).
+
+Inputs are remote, untrusted text: every function is total (never raises on input).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# RFC 9110 sec. 5.6.2: token = 1*tchar
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_OWS = " \t"
+
+
+def is_token(text: str) -> bool:
+    return bool(text) and all(c in _TCHAR for c in text)
+
+
+def split_quoted(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside quoted-strings (RFC 9110 sec. 5.6.4), keeping quotes."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
+    escaped = False
+    for ch in text:
+        if quoted:
+            buf.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+            buf.append(ch)
+        elif ch == sep:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    return parts
+
+
+def unquote(value: str) -> str | None:
+    """The content of a quoted-string, or None when it is not a well-formed one."""
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return None
+    out: list[str] = []
+    i = 1
+    while i < len(value) - 1:
+        ch = value[i]
+        if ch == "\\":
+            if i + 1 >= len(value) - 1:
+                return None  # the closing quote was escaped
+            out.append(value[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return None
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def header_list_values(values: Iterable[str]) -> list[str]:
+    """Fetch "get, decode, and split": all fields combined, split on commas outside quotes."""
+    out: list[str] = []
+    for value in values:
+        for part in split_quoted(value, ","):
+            out.append(part.strip(_OWS))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Strict-Transport-Security (RFC 6797)
+
+
+@dataclass(frozen=True)
+class Hsts:
+    """The STS policy a browser would record from one response."""
+
+    valid: bool
+    max_age: int | None = None
+    include_subdomains: bool = False
+    preload: bool = False
+    error: str = ""  # why the field is invalid (browsers then ignore it)
+    raw: str = ""  # the field that was processed
+    fields: int = 1  # how many STS header fields the response carried
+
+
+def parse_hsts(values: Sequence[str]) -> Hsts | None:
+    """Parse the STS header fields of one response; None when there is none.
+
+    RFC 6797 sec. 8.1: when a response carries more than one STS header field, the UA
+    processes only the first one. Sec. 6.1: directive names are case-insensitive, values
+    are token or quoted-string, every directive appears at most once, max-age is required
+    and is delta-seconds (1*DIGIT); includeSubDomains is valueless.
+    """
+    if not values:
+        return None
+    raw = values[0]
+    count = len(values)
+
+    def bad(why: str) -> Hsts:
+        return Hsts(False, error=why, raw=raw, fields=count)
+
+    seen: dict[str, str | None] = {}
+    for part in split_quoted(raw, ";"):
+        directive = part.strip(_OWS)
+        if not directive:
+            continue  # RFC 6797 grammar: [ directive ] *( ";" [ directive ] )
+        name, eq, value = directive.partition("=")
+        name = name.strip(_OWS)
+        if not is_token(name):
+            return bad(f"malformed directive {directive[:60]!r}")
+        key = name.lower()
+        if key in seen:
+            return bad(f"directive {name!r} appears more than once (RFC 6797 sec. 6.1 rule 2)")
+        parsed: str | None = None
+        if eq:
+            value = value.strip(_OWS)
+            if value.startswith('"'):
+                parsed = unquote(value)
+                if parsed is None:
+                    return bad(f"malformed quoted value in {directive[:60]!r}")
+            elif is_token(value):
+                parsed = value
+            else:
+                return bad(f"malformed value in {directive[:60]!r}")
+        seen[key] = parsed
+    if "max-age" not in seen:
+        return bad("no max-age directive (required, RFC 6797 sec. 6.1.1)")
+    age = seen["max-age"]
+    if age is None or not age.isascii() or not age.isdigit():
+        return bad(f"max-age is not delta-seconds: {age!r}")
+    if "includesubdomains" in seen and seen["includesubdomains"] is not None:
+        return bad("includeSubDomains takes no value (RFC 6797 sec. 6.1.2)")
+    return Hsts(
+        True,
+        max_age=int(age[:20]),  # 20 digits: far beyond any meaningful value, bounded work
+        include_subdomains="includesubdomains" in seen,
+        preload="preload" in seen,
+        raw=raw,
+        fields=count,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Content-Security-Policy (W3C CSP Level 3)
+
+_DIRECTIVE_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_NONCE = re.compile(r"^'nonce-[A-Za-z0-9+/_-]+={0,2}'$", re.IGNORECASE)
+_HASH = re.compile(r"^'(sha256|sha384|sha512)-[A-Za-z0-9+/_-]+={0,2}'$", re.IGNORECASE)
+# Sources that allow any host: *, a bare http:/https: scheme, or a wildcard host.
+_ANY_HOST = re.compile(r"^(\*|https?:|(https?://)?\*(:(\*|\d+))?/?)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CspPolicy:
+    """One enforced policy: directive name (lower-case) -> source expressions."""
+
+    directives: tuple[tuple[str, tuple[str, ...]], ...]
+    duplicates: tuple[str, ...] = ()  # repeated directives (ignored, CSP3 sec. 2.2.2)
+    raw: str = ""
+
+    def get(self, name: str) -> tuple[str, ...] | None:
+        for key, sources in self.directives:
+            if key == name:
+                return sources
+        return None
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None
+
+
+def parse_csp(values: Sequence[str]) -> tuple[CspPolicy, ...]:
+    """Parse CSP header fields into the list of policies a browser enforces.
+
+    CSP3 sec. 2.2.2 "parse a serialized CSP list": each comma-separated item is a policy;
+    in a policy, directives are separated by ";", the name is lower-cased, a repeated
+    directive is ignored (the first wins), empty policies are dropped.
+    """
+    policies: list[CspPolicy] = []
+    for value in values:
+        for serialized in value.split(","):
+            directives: list[tuple[str, tuple[str, ...]]] = []
+            names: set[str] = set()
+            dups: list[str] = []
+            for token in serialized.split(";"):
+                token = token.strip(" \t\n\r\f")
+                if not token:
+                    continue
+                parts = token.split()
+                name = parts[0].lower()
+                if not _DIRECTIVE_NAME.match(name):
+                    continue
+                if name in names:
+                    dups.append(name)
+                    continue
+                names.add(name)
+                directives.append((name, tuple(parts[1:])))
+            if directives:
+                policies.append(CspPolicy(tuple(directives), tuple(dups), serialized.strip()))
+    return tuple(policies)
+
+
+def is_nonce(source: str) -> bool:
+    return bool(_NONCE.match(source))
+
+
+def is_hash(source: str) -> bool:
+    return bool(_HASH.match(source))
+
+
+def allows_any_host(source: str) -> bool:
+    return bool(_ANY_HOST.match(source))
+
+
+@dataclass(frozen=True)
+class ScriptPolicy:
+    """How one policy governs scripts (the effective directive, CSP3 sec. 6.8.1)."""
+
+    directive: str | None  # "script-src" / "default-src" / None (scripts unrestricted)
+    unsafe_inline: bool = False  # 'unsafe-inline' present *and* in effect
+    inline_neutralised_by: str = ""  # "nonce" / "hash" / "strict-dynamic" when ignored
+    unsafe_eval: bool = False
+    strict_dynamic: bool = False
+    any_host: tuple[str, ...] = ()  # *, https:, http: ... in effect (not neutralised)
+    nonces: int = 0
+    hashes: int = 0
+
+
+def script_policy(policy: CspPolicy) -> ScriptPolicy:
+    """CSP3 semantics for scripts.
+
+    - sec. 6.6.3.3: a nonce or hash source makes 'unsafe-inline' ignored (CSP2+), and so
+      does 'strict-dynamic' for scripts.
+    - sec. 8.2 'strict-dynamic': host sources, scheme sources, 'self' and 'unsafe-inline'
+      are ignored for scripts; trust flows from nonced/hashed scripts only.
+    """
+    name: str | None = None
+    sources: tuple[str, ...] | None = None
+    for candidate in ("script-src", "default-src"):
+        sources = policy.get(candidate)
+        if sources is not None:
+            name = candidate
+            break
+    if sources is None or name is None:
+        return ScriptPolicy(None)
+    low = [s.lower() for s in sources]
+    nonces = sum(1 for s in sources if is_nonce(s))
+    hashes = sum(1 for s in sources if is_hash(s))
+    strict = "'strict-dynamic'" in low
+    inline = "'unsafe-inline'" in low
+    by = ""
+    if inline:
+        if strict:
+            by = "strict-dynamic"
+        elif nonces:
+            by = "nonce"
+        elif hashes:
+            by = "hash"
+    any_host = () if strict else tuple(s for s in sources if allows_any_host(s))
+    return ScriptPolicy(
+        directive=name,
+        unsafe_inline=inline and not by,
+        inline_neutralised_by=by,
+        unsafe_eval="'unsafe-eval'" in low,
+        strict_dynamic=strict,
+        any_host=any_host,
+        nonces=nonces,
+        hashes=hashes,
+    )
+
+
+def object_sources(policy: CspPolicy) -> tuple[str | None, tuple[str, ...] | None]:
+    for candidate in ("object-src", "default-src"):
+        sources = policy.get(candidate)
+        if sources is not None:
+            return candidate, sources
+    return None, None
+
+
+def frame_ancestors_restrictive(sources: Sequence[str]) -> bool:
+    """frame-ancestors that does not let any site frame the page."""
+    return not any(allows_any_host(s) for s in sources)
+
+
+# ---------------------------------------------------------------------------
+# Referrer-Policy (W3C Referrer Policy sec. 8.1)
+
+REFERRER_POLICIES = (
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "same-origin",
+    "origin",
+    "strict-origin",
+    "origin-when-cross-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+)
+
+
+def parse_referrer_policy(values: Sequence[str]) -> str:
+    """The policy a browser applies: the last *valid* token of all fields ("" if none).
+
+    Unknown tokens are skipped (sites list a fallback first, then a newer policy).
+    Browsers match the tokens ASCII case-insensitively.
+    """
+    policy = ""
+    for token in header_list_values(values):
+        low = token.lower()
+        if low in REFERRER_POLICIES:
+            policy = low
+    return policy
+
+
+# ---------------------------------------------------------------------------
+# X-Frame-Options (HTML Living Standard) and X-Content-Type-Options (Fetch)
+
+
+def parse_xfo(values: Sequence[str]) -> str:
+    """What X-Frame-Options does in a browser: "deny", "sameorigin" or "" (no protection).
+
+    HTML: values split on commas, lower-cased, de-duplicated; more than one distinct
+    value including deny/sameorigin/allowall blocks framing entirely ("deny");
+    ALLOW-FROM and unknown values give no protection.
+    """
+    options = {v.lower() for v in header_list_values(values) if v}
+    if not options:
+        return ""
+    if len(options) > 1:
+        if options & {"deny", "allowall", "sameorigin"}:
+            return "deny"
+        return ""
+    only = next(iter(options))
+    return only if only in ("deny", "sameorigin") else ""
+
+
+def parse_nosniff(values: Sequence[str]) -> bool:
+    """Fetch "determine nosniff": the first value is ``nosniff`` (case-insensitive)."""
+    items = header_list_values(values)
+    return bool(items) and items[0].lower() == "nosniff"
+
+
+# ---------------------------------------------------------------------------
+# Set-Cookie (RFC 6265 / RFC 6265bis)
+
+
+@dataclass(frozen=True)
+class Cookie:
+    name: str
+    secure: bool = False
+    http_only: bool = False
+    same_site: str = ""  # "strict" / "lax" / "none" / "" (absent or unknown value)
+    same_site_raw: str = ""
+    max_age: int | None = None
+    expires: str = ""
+    domain: str = ""
+    path: str = ""
+
+    @property
+    def deletes(self) -> bool:
+        """A cookie sent only to delete itself (Max-Age <= 0, RFC 6265 sec. 5.2.2)."""
+        return self.max_age is not None and self.max_age <= 0
+
+
+def parse_set_cookie(value: str) -> Cookie | None:
+    """One Set-Cookie field; None when the browser ignores it (RFC 6265 sec. 5.2)."""
+    pair, _, attrs = value.partition(";")
+    if "=" not in pair:
+        # RFC 6265 ignores it; RFC 6265bis makes it a nameless cookie with that value.
+        name = ""
+        if not pair.strip(_OWS):
+            return None
+    else:
+        name = pair.split("=", 1)[0].strip(_OWS)
+    secure = http_only = False
+    same_site = same_site_raw = expires = domain = path = ""
+    max_age: int | None = None
+    for attr in attrs.split(";") if attrs else []:
+        key, _, val = attr.partition("=")
+        key = key.strip(_OWS).lower()
+        val = val.strip(_OWS)
+        if key == "secure":
+            secure = True
+        elif key == "httponly":
+            http_only = True
+        elif key == "samesite":
+            same_site_raw = val
+            low = val.lower()
+            same_site = low if low in ("strict", "lax", "none") else ""
+        elif key == "max-age":
+            if re.fullmatch(r"-?[0-9]{1,18}", val):
+                max_age = int(val)
+        elif key == "expires":
+            expires = val
+        elif key == "domain":
+            domain = val
+        elif key == "path":
+            path = val
+    return Cookie(
+        name=name[:100],
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+        same_site_raw=same_site_raw[:40],
+        max_age=max_age,
+        expires=expires[:60],
+        domain=domain[:255],
+        path=path[:255],
+    )
+
+
+# ---------------------------------------------------------------------------
+# Version disclosure (Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version)
+
+DISCLOSURE_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version")
+_VERSION = re.compile(r"\d+(?:\.\d+)+|/\s*v?\d+")
+
+
+def has_version(value: str) -> bool:
+    """A product version number such as nginx/1.18.0, PHP/7.4.3, 4.0.30319, IIS/10.0."""
+    return bool(_VERSION.search(value))
+
+
+# ---------------------------------------------------------------------------
+# security.txt (RFC 9116)
+
+_PGP_BEGIN = "-----BEGIN PGP SIGNED MESSAGE-----"
+_PGP_SIG = "-----BEGIN PGP SIGNATURE-----"
+_FIELD = re.compile(r"^([A-Za-z0-9!#$%&'*+.^_`|~-]+):[ \t]*(.*?)[ \t]*$")
+
+
+@dataclass(frozen=True)
+class SecurityTxt:
+    fields: tuple[tuple[str, str], ...] = ()  # (lower-case name, value) in order
+    contacts: tuple[str, ...] = ()
+    expires: datetime | None = None  # timezone-aware
+    expires_raw: tuple[str, ...] = ()
+    canonical: tuple[str, ...] = ()
+    signed: bool = False
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def values(self, name: str) -> tuple[str, ...]:
+        low = name.lower()
+        return tuple(v for n, v in self.fields if n == low)
+
+
+def parse_rfc3339(text: str) -> datetime | None:
+    """RFC 3339 sec. 5.6 date-time (required by RFC 9116 sec. 2.5.5); None if invalid."""
+    m = re.fullmatch(
+        r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", text
+    )
+    if not m:
+        return None
+    frac = (m.group(3) or "")[:7]
+    offset = m.group(4)
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        value = datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{frac}{offset}")
+    except ValueError:
+        return None
+    return value
+
+
+def _strip_pgp(lines: list[str]) -> tuple[list[str], bool, list[str]]:
+    """Content of an OpenPGP cleartext signed message (RFC 4880 sec. 7), dash-unescaped."""
+    errors: list[str] = []
+    start = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if start is None or lines[start].strip() != _PGP_BEGIN:
+        return lines, False, errors
+    i = start + 1
+    while i < len(lines) and lines[i].strip():  # armor headers ("Hash: SHA256")
+        i += 1
+    body: list[str] = []
+    ended = False
+    for ln in lines[i + 1 :]:
+        if ln.strip() == _PGP_SIG:
+            ended = True
+            break
+        body.append(ln[2:] if ln.startswith("- ") else ln)
+    if not ended:
+        errors.append("PGP signed message without a signature block")
+    return body, True, errors
+
+
+def parse_security_txt(text: str) -> SecurityTxt:
+    """Parse a security.txt body (RFC 9116 sec. 4 ABNF); errors are collected, not raised."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines, signed, errors = _strip_pgp(lines)
+    fields: list[tuple[str, str]] = []
+    for n, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _FIELD.match(line)
+        if not m:
+            if len(errors) < 20:
+                errors.append(f"line {n}: not a field: {stripped[:80]!r}")
+            continue
+        fields.append((m.group(1).lower(), m.group(2)))
+    contacts = tuple(v for k, v in fields if k == "contact")
+    expires_raw = tuple(v for k, v in fields if k == "expires")
+    expires: datetime | None = None
+    if len(expires_raw) > 1:
+        errors.append("Expires appears more than once (RFC 9116 sec. 2.5.5: MUST NOT)")
+    if expires_raw:
+        expires = parse_rfc3339(expires_raw[0])
+        if expires is None:
+            errors.append(f"Expires is not an RFC 3339 date-time: {expires_raw[0][:60]!r}")
+    return SecurityTxt(
+        fields=tuple(fields),
+        contacts=contacts,
+        expires=expires,
+        expires_raw=expires_raw,
+        canonical=tuple(v for k, v in fields if k == "canonical"),
+        signed=signed,
+        errors=tuple(errors),
+    )
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """(type/subtype lower-case, parameters) of a Content-Type value (RFC 9110 sec. 8.3)."""
+    parts = split_quoted(content_type, ";")
+    mtype = parts[0].strip(_OWS).lower()
+    params: dict[str, str] = {}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        k = k.strip(_OWS).lower()
+        v = v.strip(_OWS)
+        if v.startswith('"'):
+            v = unquote(v) or ""
+        if k and k not in params:
+            params[k] = v
+    return mtype, params

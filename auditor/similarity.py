@@ -1,0 +1,118 @@
+"""Page similarity for the v4/v6 parity check, without storing pages.
+
+A scan covers thousands of hosts, so a landing page is reduced to a sketch: the
+bottom-k MinHash of the word shingles of its *normalised* text (k = 128 hashes of 52
+bits: JSON-safe integers), the sha256 of the normalised text and the body length. The
+pure check estimates the Jaccard similarity of two pages from their sketches
+(Broder 1997, "On the resemblance and containment of documents"): with bottom-k
+sketches A and B, take the k smallest hashes of A | B; the share of them present in
+both is an unbiased estimate of |A & B| / |A | B|. Sets smaller than k are kept whole,
+so small pages compare exactly.
+
+Normalisation removes what legitimately differs between two fetches of the same page:
+CSP nonces, CSRF tokens and ASP.NET __VIEWSTATE (IIS portals), session ids in URLs,
+timestamps, long hex/base64 tokens and every run of digits (counters, dates, cache
+busters). Internet.nl's web_ipv6_ws_similar compares the v4 and v6 pages the same way
+in spirit (a similarity ratio with a 90 % threshold).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from auditor.obs.http import BodySketch
+
+K = 128  # hashes per sketch: standard error of the estimate ~ 1/sqrt(K) ~ 9 %, worst case
+SHINGLE = 4  # words per shingle
+_MASK = (1 << 52) - 1  # JSON-safe integers (IEEE double mantissa)
+
+_VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
+    # nonce="..." on script/style tags, and CSP-like 'nonce-...'
+    (re.compile(r"""nonce\s*=\s*["']?[^"'\s>]*["']?""", re.I), "nonce=_"),
+    # hidden form fields carrying tokens: csrf, _token, authenticity_token,
+    # __RequestVerificationToken, __VIEWSTATE, __EVENTVALIDATION, ...
+    (
+        re.compile(
+            r"""(<input\b[^>]*\bname\s*=\s*["']?[^"'\s>]*(?:csrf|token|viewstate|"""
+            r"""eventvalidation|nonce|session|sid)[^>]*>)""",
+            re.I,
+        ),
+        "<input token>",
+    ),
+    # <meta name="csrf-token" content="...">
+    (
+        re.compile(r"""<meta\b[^>]*(?:csrf|token|nonce)[^>]*>""", re.I),
+        "<meta token>",
+    ),
+    # session ids in URLs and cookies-in-URLs
+    (
+        re.compile(r"(?:jsessionid|phpsessid|aspsessionid\w*|sid|sessionid)=[^&\"'\s;>]*", re.I),
+        "sid=_",
+    ),
+    # long hex / base64-ish tokens (hashes, cache busters, signed URLs)
+    (re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}"), "_tok_"),
+    # any run of digits: dates, times, counters, ids
+    (re.compile(r"\d+"), "0"),
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Lower-cased text with volatile parts replaced by fixed placeholders."""
+    out = text
+    for pattern, repl in _VOLATILE:
+        out = pattern.sub(repl, out)
+    return " ".join(_WORD.findall(out.lower()))
+
+
+def _h(shingle: str) -> int:
+    digest = hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & _MASK
+
+
+def shingles(normalised: str, size: int = SHINGLE) -> set[int]:
+    words = normalised.split()
+    if not words:
+        return set()
+    if len(words) < size:
+        return {_h(" ".join(words))}
+    return {_h(" ".join(words[i : i + size])) for i in range(len(words) - size + 1)}
+
+
+def sketch(text: str, length: int, truncated: bool = False, k: int = K) -> BodySketch:
+    """The sketch of one page body (``text`` already decoded and capped)."""
+    norm = normalise(text)
+    hashes = shingles(norm)
+    return BodySketch(
+        length=length,
+        sha256=hashlib.sha256(norm.encode("utf-8", "surrogatepass")).hexdigest(),
+        minhash=tuple(sorted(hashes)[:k]),
+        shingles=len(hashes),
+        truncated=truncated,
+    )
+
+
+@dataclass(frozen=True)
+class Similarity:
+    value: float  # estimated Jaccard similarity in [0, 1]
+    exact: bool  # identical normalised text, or both sketches held their whole sets
+
+
+def similarity(a: BodySketch, b: BodySketch) -> Similarity:
+    """Estimated Jaccard similarity of the shingle sets of two pages."""
+    if a.sha256 and a.sha256 == b.sha256:
+        return Similarity(1.0, True)
+    sa, sb = set(a.minhash), set(b.minhash)
+    if not sa and not sb:
+        return Similarity(1.0, True)  # both empty pages
+    if not sa or not sb:
+        return Similarity(0.0, True)
+    k = min(len(a.minhash), len(b.minhash), K)
+    exact = a.shingles == len(a.minhash) and b.shingles == len(b.minhash)
+    if exact:
+        return Similarity(len(sa & sb) / len(sa | sb), True)
+    union_bottom = sorted(sa | sb)[:k]
+    both = sum(1 for h in union_bottom if h in sa and h in sb)
+    return Similarity(both / len(union_bottom), False)
