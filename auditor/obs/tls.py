@@ -1,15 +1,125 @@
-"""TLS observations (owned by the TLS/HTTP family; extend with defaulted fields)."""
+"""TLS observations (owned by the TLS family; extend only with defaulted fields).
+
+One :class:`TlsObservation` per (address, port, SNI): what the server accepted when
+offered each protocol version with a hand-built ClientHello, which cipher suites it
+chose, whether a full handshake with a (deliberately permissive) OpenSSL client
+completes, the certificate chain it served and how that chain was judged against the
+trust store. Stored observations are re-evaluated later (``auditor evaluate``), so
+every field added here must have a default.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+
+class VersionOutcome:
+    ACCEPTED = "accepted"  # the server answered with a ServerHello for exactly this version
+    REJECTED = "rejected"  # alert, another version, or the connection was closed
+    ERROR = "error"  # undecided: timeout, reset before any answer, connect failed
+
+
+# Protocol version labels, oldest first (also the order of TlsObservation.versions).
+SSL2, SSL3, TLS10, TLS11, TLS12, TLS13 = (
+    "SSLv2",
+    "SSLv3",
+    "TLSv1.0",
+    "TLSv1.1",
+    "TLSv1.2",
+    "TLSv1.3",
+)
+ALL_VERSIONS = (SSL2, SSL3, TLS10, TLS11, TLS12, TLS13)
+LEGACY_VERSIONS = (SSL2, SSL3, TLS10, TLS11)
+MODERN_VERSIONS = (TLS12, TLS13)
+
+
+class Trust:
+    """How the served chain was judged (TlsObservation.trust)."""
+
+    TRUSTED = "trusted"  # a path leads to an anchor of the store (system + --ca-file)
+    MISSING_INTERMEDIATE = "missing_intermediate"  # leaf's issuer neither served nor a root
+    UNTRUSTED_ROOT = "untrusted_root"  # the path ends in a self-signed CA not in the store
+    SELF_SIGNED = "self_signed"  # the leaf is its own issuer and not in the store
+    BAD_SIGNATURE = "bad_signature"  # an issuer by name was found but its signature fails
+    NO_CHAIN = "no_chain"  # no certificate was observed
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    version: str  # SSLv2 ... TLSv1.3
+    outcome: str  # VersionOutcome
+    detail: str = ""  # e.g. "alert handshake_failure", "server answered TLSv1.2"
+    cipher: str = ""  # the suite the server chose in this probe (IANA name)
+
+
+@dataclass(frozen=True)
+class CipherResult:
+    """One suite the server accepted for one protocol version."""
+
+    version: str
+    code: int  # IANA code (SSLv2: 3-byte code)
+    name: str  # IANA name (or the hex code when unknown)
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate of the served chain, as parsed by the cryptography package."""
+
+    subject: str  # RFC 4514 string (remote text: escape when rendering)
+    issuer: str
+    serial: str  # hex
+    not_before: datetime | None = None  # UTC
+    not_after: datetime | None = None  # UTC
+    san: tuple[str, ...] = ()  # dNSName entries as served
+    san_ips: tuple[str, ...] = ()  # iPAddress entries
+    cn: tuple[str, ...] = ()  # subject commonName values
+    key_type: str = ""  # RSA / EC / Ed25519 / Ed448 / DSA / other
+    key_bits: int = 0
+    curve: str = ""  # EC curve name
+    sig_hash: str = ""  # md5 / sha1 / sha256 / ... ; "" for Ed25519/Ed448 (no separate hash)
+    sig_algorithm: str = ""  # dotted OID name, e.g. sha256WithRSAEncryption
+    is_ca: bool = False
+    self_signed: bool = False  # subject == issuer and the signature verifies with its own key
+    sha256: str = ""  # fingerprint of the DER
+    parse_error: str = ""
 
 
 @dataclass(frozen=True)
 class TlsObservation:
-    """Everything learnt about TLS on one (address, port)."""
+    """Everything learnt about TLS on one (address, port) for one SNI."""
 
     address: str
     port: int
-    outcome: str  # auditor.obs.core.Outcome
+    outcome: str  # auditor.obs.core.Outcome of the full handshake (OK when it completed)
     detail: str = ""
+    sni: str = ""
+    # Hand-built ClientHello per protocol version, oldest first.
+    versions: tuple[VersionResult, ...] = ()
+    # Accepted suites per accepted version (offer, remove the chosen one, repeat).
+    ciphers: tuple[CipherResult, ...] = ()
+    ciphers_complete: bool = True  # False when the enumeration was cut short (error/cap)
+    ciphers_detail: str = ""
+    # The full handshake with OpenSSL at @SECLEVEL=0 (weak servers are observed, not hidden).
+    handshake_version: str = ""
+    handshake_cipher: str = ""
+    # Served certificate chain, leaf first, from the hand-built handshake (chain_source).
+    chain: tuple[CertInfo, ...] = ()
+    chain_source: str = ""  # protocol version of the handshake the chain was read from
+    trust: str = ""  # Trust.*; "" = not judged
+    trust_detail: str = ""
+    trust_path: tuple[str, ...] = ()  # subjects from the leaf to the anchor
+    trust_anchor: str = ""  # subject of the store certificate the path ends at
+    # OCSP stapling: None = could not tell (no status_request answer observed at all).
+    ocsp_stapled: bool | None = None
+    ocsp_detail: str = ""
+
+    def version(self, label: str) -> VersionResult | None:
+        for v in self.versions:
+            if v.version == label:
+                return v
+        return None
+
+    def accepted_versions(self) -> tuple[str, ...]:
+        return tuple(v.version for v in self.versions if v.outcome == VersionOutcome.ACCEPTED)

@@ -1,11 +1,596 @@
-"""TLS probe (placeholder until the TLS family lands)."""
+"""TLS probe of one (address, port, SNI): versions, cipher suites, chain, trust, stapling.
+
+Connections (each holds a per-address slot, each step bounded by ``options.timeout``):
+
+1. one hand-built ClientHello per protocol version, SSL 2.0 .. TLS 1.3 (6 connections);
+   each of them also reads the server's first flight, so the served certificate chain and
+   the stapled OCSP response come for free (TLS 1.3: decrypted with our own key share);
+2. cipher enumeration per accepted version: offer every known suite, remove the one the
+   server chose, repeat until it refuses (accepted suites + 1 connections per version,
+   minus the one already learnt in step 1); SSL 2.0 lists its suites in one answer;
+3. one full handshake with OpenSSL, security level lowered (``@SECLEVEL=0``, TLS 1.0
+   allowed) so that a weak server is *observed* completing a handshake and judged by the
+   checks, instead of being hidden as a local handshake error (tls.available).
+
+The chain is judged here, because it needs the trust store (system store plus
+``--ca-file``): the probe records the path it could build and why not; the checks decide.
+Path building is deliberately lenient about algorithms and validity dates (SHA-1, RSA-1024,
+expiry are each judged by their own check): it follows issuer names, verifies each
+signature with the cryptography package and stops at a store certificate.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import ssl
+import warnings
+from collections.abc import Sequence
+
+import anyio
+from anyio.streams.tls import TLSAttribute, TLSStream
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.ocsp import OCSPResponseStatus, load_der_ocsp_response
+from cryptography.x509.oid import NameOID
+
 from auditor.obs.core import Outcome
-from auditor.obs.tls import TlsObservation
+from auditor.obs.tls import (
+    ALL_VERSIONS,
+    SSL2,
+    TLS13,
+    CertInfo,
+    CipherResult,
+    TlsObservation,
+    Trust,
+    VersionOutcome,
+    VersionResult,
+)
 from auditor.probes.context import ProbeContext
+from auditor.probes.tcp import classify_os_error
+from auditor.probes.tls_hello import HelloResult, hello_exchange
+from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_CODES, suite_name
+
+# Enumeration stops after this many suites for one version (a server accepting more is
+# already judged; the cap bounds the connections a broken server can make us open).
+MAX_SUITES_PER_VERSION = 64
+# OpenSSL's SSL_OP_LEGACY_SERVER_CONNECT (Python 3.12 exports it as ssl.OP_LEGACY_SERVER_CONNECT):
+# still connect to servers without RFC 5746 secure renegotiation, to observe them.
+_OP_LEGACY_SERVER_CONNECT = getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
+_OPENSSL_TO_IANA = {s.openssl: s.name for s in SUITES_LIST if s.openssl}
 
 
 async def probe_tls(ctx: ProbeContext, host: str, address: str, port: int) -> TlsObservation:
-    return TlsObservation(address, port, Outcome.SKIPPED, "TLS probe not implemented yet")
+    """Everything the TLS checks need for (address, port) with SNI ``host``; never raises."""
+    return await ctx.once(("tls", address, port, host), lambda: _probe(ctx, host, address, port))
+
+
+async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObservation:
+    refusal = ctx.guard.refusal(address)
+    if refusal:
+        return TlsObservation(address, port, Outcome.BLOCKED, refusal, sni=sni)
+
+    hellos: dict[str, HelloResult] = {}
+
+    async def version_probe(version: str) -> None:
+        offer = _offer(version)
+        hellos[version] = await _hello(ctx, address, port, version, sni, offer, read_flight=True)
+
+    async with anyio.create_task_group() as tg:
+        for version in ALL_VERSIONS:
+            tg.start_soon(version_probe, version)
+
+    versions = tuple(_version_result(v, hellos[v]) for v in ALL_VERSIONS)
+    accepted = [v.version for v in versions if v.outcome == VersionOutcome.ACCEPTED]
+
+    ciphers: dict[str, list[CipherResult]] = {}
+    incomplete: list[str] = []
+    handshake: dict[str, str] = {}
+
+    async def enumerate_version(version: str) -> None:
+        found, complete, why = await _enumerate(ctx, address, port, sni, version, hellos[version])
+        ciphers[version] = found
+        if not complete:
+            incomplete.append(f"{version}: {why}")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_full_handshake, ctx, address, port, sni, handshake)
+        for version in accepted:
+            tg.start_soon(enumerate_version, version)
+
+    chain_der, source = _pick_chain(hellos)
+    chain = tuple(cert_info(der) for der in chain_der)
+    trust, trust_detail, path, anchor = judge_chain(chain_der, trust_store(ctx.options.ca_file))
+    stapled, ocsp_detail = _stapling(hellos, source)
+    return TlsObservation(
+        address=address,
+        port=port,
+        outcome=handshake.get("outcome", Outcome.ERROR),
+        detail=handshake.get("detail", ""),
+        sni=sni,
+        versions=versions,
+        ciphers=tuple(c for v in ALL_VERSIONS for c in ciphers.get(v, ())),
+        ciphers_complete=not incomplete,
+        ciphers_detail="; ".join(sorted(incomplete)),
+        handshake_version=handshake.get("version", ""),
+        handshake_cipher=handshake.get("cipher", ""),
+        chain=chain,
+        chain_source=source,
+        trust=trust,
+        trust_detail=trust_detail,
+        trust_path=path,
+        trust_anchor=anchor,
+        ocsp_stapled=stapled,
+        ocsp_detail=ocsp_detail,
+    )
+
+
+def _offer(version: str) -> tuple[int, ...]:
+    if version == SSL2:
+        return tuple(code for code, _ in SSL2_CIPHERS)
+    if version == TLS13:
+        return TLS13_CODES
+    return LEGACY_CODES
+
+
+def _version_result(version: str, r: HelloResult) -> VersionResult:
+    cipher = ""
+    if r.outcome == VersionOutcome.ACCEPTED:
+        if version == SSL2 and r.ssl2_ciphers:
+            cipher = suite_name(r.ssl2_ciphers[0])
+        elif r.cipher is not None:
+            cipher = suite_name(r.cipher)
+    return VersionResult(version, r.outcome, r.detail, cipher)
+
+
+async def _hello(
+    ctx: ProbeContext,
+    address: str,
+    port: int,
+    version: str,
+    sni: str,
+    offer: Sequence[int],
+    *,
+    read_flight: bool = False,
+) -> HelloResult:
+    """One connection, one hand-built hello; every failure becomes a HelloResult."""
+    res = HelloResult(offered=tuple(offer))
+    async with ctx.address_slot(address):
+        ctx.stats["connections"] += 1
+        try:
+            with anyio.fail_after(ctx.options.timeout):
+                stream = await anyio.connect_tcp(address, port)
+        except TimeoutError:
+            res.detail = "connect: no answer before the timeout"
+            return res
+        except OSError as exc:
+            outcome, detail = classify_os_error(exc)
+            res.detail = f"connect {outcome}: {detail}"
+            return res
+        try:
+            with anyio.fail_after(ctx.options.timeout):
+                return await hello_exchange(
+                    stream, version, sni, offer, read_flight=read_flight, result=res
+                )
+        except TimeoutError:
+            if res.outcome != VersionOutcome.ACCEPTED:
+                res.outcome = VersionOutcome.ERROR
+                res.detail = "no answer before the timeout"
+            else:
+                res.detail = (res.detail + "; flight cut by the timeout").lstrip("; ")
+            return res
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            # The server hung up on our hello: how many servers refuse a version.
+            if res.outcome != VersionOutcome.ACCEPTED:
+                res.outcome = VersionOutcome.REJECTED
+                res.detail = "connection closed without a ServerHello"
+            return res
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+
+
+async def _enumerate(
+    ctx: ProbeContext, address: str, port: int, sni: str, version: str, first: HelloResult
+) -> tuple[list[CipherResult], bool, str]:
+    """Accepted suites of one version: (suites, complete?, why incomplete)."""
+    if version == SSL2:
+        return [CipherResult(SSL2, c, suite_name(c)) for c in first.ssl2_ciphers], True, ""
+    remaining = list(_offer(version))
+    found: list[CipherResult] = []
+    result = first
+    while True:
+        if result.outcome != VersionOutcome.ACCEPTED or result.cipher is None:
+            if result.outcome == VersionOutcome.ERROR:
+                return found, False, result.detail or "error"
+            return found, True, ""
+        code = result.cipher
+        if code not in remaining:
+            return found, False, f"server chose {suite_name(code)}, which was not offered"
+        found.append(CipherResult(version, code, suite_name(code)))
+        remaining.remove(code)
+        if not remaining:
+            return found, True, ""
+        if len(found) >= MAX_SUITES_PER_VERSION:
+            return found, False, f"stopped after {MAX_SUITES_PER_VERSION} suites"
+        result = await _hello(ctx, address, port, version, sni, remaining)
+
+
+# ---------------------------------------------------------------------------------------
+# The full handshake (tls.available)
+
+
+def permissive_context() -> ssl.SSLContext:
+    """An OpenSSL client that completes handshakes a browser would refuse, to observe them."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    sctx.check_hostname = False
+    sctx.verify_mode = ssl.CERT_NONE
+    with contextlib.suppress(ValueError, ssl.SSLError):  # a build without TLS 1.0 support
+        sctx.minimum_version = ssl.TLSVersion.TLSv1
+    sctx.set_ciphers("ALL:@SECLEVEL=0")
+    sctx.options |= _OP_LEGACY_SERVER_CONNECT
+    return sctx
+
+
+async def _full_handshake(
+    ctx: ProbeContext, address: str, port: int, sni: str, out: dict[str, str]
+) -> None:
+    async with ctx.address_slot(address):
+        ctx.stats["connections"] += 1
+        try:
+            with anyio.fail_after(ctx.options.timeout):
+                stream = await anyio.connect_tcp(address, port)
+        except TimeoutError:
+            out.update(outcome=Outcome.TIMEOUT, detail="connect: no answer before the timeout")
+            return
+        except OSError as exc:
+            outcome, detail = classify_os_error(exc)
+            out.update(outcome=outcome, detail=f"connect: {detail}")
+            return
+        tls: TLSStream | None = None
+        try:
+            with anyio.fail_after(ctx.options.timeout):
+                tls = await TLSStream.wrap(
+                    stream,
+                    hostname=sni or None,
+                    ssl_context=permissive_context(),
+                    standard_compatible=False,
+                )
+            sslobj: ssl.SSLObject = tls.extra(TLSAttribute.ssl_object)
+            cipher = sslobj.cipher()
+            name = cipher[0] if cipher else ""
+            out.update(
+                outcome=Outcome.OK,
+                detail="handshake completed",
+                version=_py_version(sslobj.version() or ""),
+                cipher=_OPENSSL_TO_IANA.get(name, name),
+            )
+        except TimeoutError:
+            out.update(outcome=Outcome.TIMEOUT, detail="handshake: no answer before the timeout")
+        except ssl.SSLError as exc:
+            reason = str(exc.reason or exc)
+            kind = Outcome.TLS_ALERT if "ALERT" in reason.upper() else Outcome.TLS_ERROR
+            out.update(outcome=kind, detail=f"handshake failed: {reason}"[:300])
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError) as exc:
+            out.update(
+                outcome=Outcome.RESET,
+                detail=f"connection closed during the handshake ({type(exc).__name__})",
+            )
+        except OSError as exc:
+            outcome, detail = classify_os_error(exc)
+            out.update(outcome=outcome, detail=f"handshake: {detail}")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await (tls.aclose() if tls is not None else stream.aclose())
+
+
+def _py_version(v: str) -> str:
+    return {"TLSv1": "TLSv1.0", "SSLv3": "SSLv3"}.get(v, v)
+
+
+# ---------------------------------------------------------------------------------------
+# Certificates
+
+
+def _pick_chain(hellos: dict[str, HelloResult]) -> tuple[tuple[bytes, ...], str]:
+    """The chain served for the newest accepted version (what modern clients get)."""
+    for version in reversed(ALL_VERSIONS):
+        r = hellos.get(version)
+        if r is not None and r.outcome == VersionOutcome.ACCEPTED and r.chain:
+            return r.chain, version
+    return (), ""
+
+
+def _stapling(hellos: dict[str, HelloResult], source: str) -> tuple[bool | None, str]:
+    r = hellos.get(source)
+    if r is None:
+        return None, "no certificate flight was read"
+    if r.ocsp is not None:
+        return True, describe_ocsp(r.ocsp)
+    if r.status_seen:
+        return False, f"no OCSP response stapled ({source})"
+    return None, f"the {source} flight was not read to the end: {r.detail}".strip()
+
+
+def describe_ocsp(der: bytes) -> str:
+    try:
+        resp = load_der_ocsp_response(der)
+        if resp.response_status != OCSPResponseStatus.SUCCESSFUL:
+            return f"stapled OCSP response status {resp.response_status.name}"
+        status = resp.certificate_status.name.lower()
+        nxt = resp.next_update_utc
+        until = f", next update {nxt.isoformat()}" if nxt else ""
+        return f"stapled OCSP response: certificate {status}{until}"
+    except Exception as exc:  # a stapled blob we cannot parse is still a staple
+        return f"stapled OCSP response ({len(der)} bytes, unparsed: {type(exc).__name__})"
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int, str]:
+    try:
+        pub = cert.public_key()
+    except Exception as exc:
+        return f"unsupported ({type(exc).__name__})", 0, ""
+    if isinstance(pub, rsa.RSAPublicKey):
+        return "RSA", pub.key_size, ""
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        return "EC", pub.curve.key_size, pub.curve.name
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256, ""
+    if isinstance(pub, ed448.Ed448PublicKey):
+        return "Ed448", 456, ""
+    if isinstance(pub, dsa.DSAPublicKey):
+        return "DSA", pub.key_size, ""
+    return type(pub).__name__, 0, ""
+
+
+def _sig(cert: x509.Certificate) -> tuple[str, str]:
+    oid = cert.signature_algorithm_oid
+    name = getattr(oid, "_name", "") or oid.dotted_string
+    try:
+        algo = cert.signature_hash_algorithm
+    except Exception:
+        algo = None
+    if algo is None:
+        # Ed25519/Ed448 sign without a separate hash; RSA-PSS names its hash in parameters.
+        lowered = name.lower()
+        for h in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512"):
+            if h in lowered:
+                return h, name
+        return "", name
+    return algo.name.lower(), name
+
+
+def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except Exception:
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool | None:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+    except Exception:
+        return None
+    return bool(bc.ca)
+
+
+def cert_info(der: bytes) -> CertInfo:
+    sha = hashlib.sha256(der).hexdigest()
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except Exception as exc:
+        return CertInfo("", "", "", sha256=sha, parse_error=f"{type(exc).__name__}: {exc}"[:200])
+    san: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = tuple(str(n) for n in ext.get_values_for_type(x509.DNSName))
+        ips = tuple(str(ip) for ip in ext.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        pass
+    except Exception:
+        san = ()
+    cn = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+    key_type, bits, curve = _key(cert)
+    sig_hash, sig_name = _sig(cert)
+    self_issued = cert.subject == cert.issuer
+    return CertInfo(
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        san=san,
+        san_ips=ips,
+        cn=cn,
+        key_type=key_type,
+        key_bits=bits,
+        curve=curve,
+        sig_hash=sig_hash,
+        sig_algorithm=sig_name,
+        is_ca=bool(_is_ca(cert)),
+        self_signed=self_issued and _signed_by(cert, cert),
+        sha256=sha,
+    )
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except Exception:
+        return "<unprintable name>"
+
+
+# ---------------------------------------------------------------------------------------
+# Trust store and path building
+
+_STORES: dict[tuple[str, ...], dict[bytes, list[x509.Certificate]]] = {}
+
+
+def _store_files(ca_file: str | None) -> tuple[str, ...]:
+    paths = ssl.get_default_verify_paths()
+    files = [
+        os.environ.get("SSL_CERT_FILE") or "",
+        paths.cafile or "",
+        paths.openssl_cafile or "",
+        "/etc/ssl/certs/ca-certificates.crt",
+    ]
+    seen: list[str] = []
+    for f in files:
+        if f and os.path.isfile(f) and f not in seen:
+            seen.append(f)
+            break  # the first system bundle is the system store
+    if ca_file:
+        seen.append(ca_file)
+    return tuple(seen)
+
+
+def _load_pem_bundle(path: str) -> list[x509.Certificate]:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(16 * 1024 * 1024)
+    except OSError:
+        return []
+    out: list[x509.Certificate] = []
+    marker = b"-----END CERTIFICATE-----"
+    for block in data.split(marker):
+        start = block.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            continue
+        try:
+            with warnings.catch_warnings():  # old roots with odd serials are still roots
+                warnings.simplefilter("ignore")
+                out.append(x509.load_pem_x509_certificate(block[start:] + marker))
+        except Exception:
+            continue  # one odd certificate must not empty the store
+    return out
+
+
+def trust_store(ca_file: str | None) -> dict[bytes, list[x509.Certificate]]:
+    """Trust anchors by DER-encoded subject: the system bundle plus --ca-file (cached)."""
+    key = _store_files(ca_file)
+    store = _STORES.get(key)
+    if store is None:
+        store = {}
+        for path in key:
+            for cert in _load_pem_bundle(path):
+                store.setdefault(cert.subject.public_bytes(), []).append(cert)
+        _STORES[key] = store
+    return store
+
+
+def judge_chain(
+    ders: Sequence[bytes], store: dict[bytes, list[x509.Certificate]]
+) -> tuple[str, str, tuple[str, ...], str]:
+    """(Trust.*, detail, subjects of the path, anchor subject) for a served chain."""
+    if not ders:
+        return Trust.NO_CHAIN, "no certificate was received", (), ""
+    certs: list[x509.Certificate] = []
+    for der in ders:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except Exception:
+            continue
+    if not certs:
+        return Trust.ERROR, "the served certificates cannot be parsed", (), ""
+    leaf = certs[0]
+    served = certs[1:]
+    path = [leaf]
+    current = leaf
+    leaf_fp = leaf.fingerprint(hashes.SHA256())
+    for anchor in store.get(leaf.subject.public_bytes(), []):
+        if anchor.fingerprint(hashes.SHA256()) == leaf_fp:  # pinned leaf (e.g. via --ca-file)
+            return (
+                Trust.TRUSTED,
+                "the certificate itself is in the trust store",
+                (),
+                _name(leaf.subject),
+            )
+    for _ in range(10):
+        issuer_key = current.issuer.public_bytes()
+        for anchor in store.get(issuer_key, []):
+            if _signed_by(current, anchor):
+                subjects = tuple(_name(c.subject) for c in path)
+                return (
+                    Trust.TRUSTED,
+                    "chain builds to a trusted root",
+                    subjects,
+                    _name(anchor.subject),
+                )
+        candidates = [c for c in served if c.subject == current.issuer and c not in path]
+        nxt = next(
+            (c for c in candidates if _signed_by(current, c) and _is_ca(c) is not False), None
+        )
+        if nxt is None:
+            subjects = tuple(_name(c.subject) for c in path)
+            issuer = _name(current.issuer)
+            if current.subject == current.issuer:
+                if current is leaf:
+                    return (
+                        Trust.SELF_SIGNED,
+                        "self-signed certificate, not in the trust store",
+                        subjects,
+                        "",
+                    )
+                return (
+                    Trust.UNTRUSTED_ROOT,
+                    (
+                        f"the chain ends at the self-signed {issuer}, "
+                        "which is not in the trust store"
+                    ),
+                    subjects,
+                    "",
+                )
+            if candidates or store.get(issuer_key):
+                return (
+                    Trust.BAD_SIGNATURE,
+                    (
+                        f"a certificate named {issuer} was found but did not sign "
+                        f"{_name(current.subject)}"
+                    ),
+                    subjects,
+                    "",
+                )
+            if current is leaf:
+                return (
+                    Trust.MISSING_INTERMEDIATE,
+                    (
+                        f"the issuer {issuer} was not sent and is not a trusted root: "
+                        "probably a missing intermediate certificate"
+                    ),
+                    subjects,
+                    "",
+                )
+            return (
+                Trust.UNTRUSTED_ROOT,
+                (
+                    f"the issuer {issuer} of {_name(current.subject)} is neither sent nor in the "
+                    "trust store"
+                ),
+                subjects,
+                "",
+            )
+        path.append(nxt)
+        current = nxt
+    return (
+        Trust.ERROR,
+        "chain longer than 10 certificates",
+        tuple(_name(c.subject) for c in path),
+        "",
+    )
+
+
+__all__ = [
+    "cert_info",
+    "describe_ocsp",
+    "judge_chain",
+    "permissive_context",
+    "probe_tls",
+    "trust_store",
+]
