@@ -241,7 +241,7 @@ def test_cli_up_scan_down_leaves_nothing() -> None:
     def cli(*a: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "tests.lab", *a], cwd=REPO_ROOT, capture_output=True,
-            text=True, timeout=120, check=False,
+            text=True, timeout=900, check=False,
         )  # fmt: skip
 
     r = cli("up", "--tag", tag)
@@ -255,6 +255,9 @@ def test_cli_up_scan_down_leaves_nothing() -> None:
         assert r.stdout.strip().startswith("192.0.2."), r.stdout + r.stderr
         s = cli("status", "--tag", tag)
         assert "running" in s.stdout and "MISSING" not in s.stdout
+        # a scan by hand, as the README shows it
+        sc = cli("scan", "--tag", tag, "--", "--quiet")
+        assert (f / "scan" / "scan.json").exists(), sc.stdout + sc.stderr[-3000:]
     finally:
         d = cli("down", "--tag", tag)
     assert d.returncode == 0, d.stdout + d.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .lab import REPO_ROOT, Lab
-from .scenarios import SCENARIOS, STATUS_RANK, Expect, Scenario
+from .scenarios import HOST_CHECKS, SCENARIOS, STATUS_RANK, ZONE_CHECKS, Expect, Scenario
 
 pytestmark = pytest.mark.lab
 
@@ -140,6 +140,8 @@ def test_every_catalogue_check_has_pass_and_fail_scenarios() -> None:
                         seen.setdefault(check, set()).add(x)
     missing = [c for c, st in seen.items() if "pass" not in st or not st & {"fail", "warn"}]
     assert not missing, f"checks lacking a pass or a fail scenario: {missing}"
+    absent = sorted(set(HOST_CHECKS + ZONE_CHECKS) - set(seen))
+    assert not absent, f"catalogue checks without any scenario: {absent}"
 
 
 def test_findings_never_name_addresses_outside_the_lab(scan: ScanResult) -> None:

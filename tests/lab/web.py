@@ -176,7 +176,11 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
                 out.append(f"    location = / {{ return {w.status} 'lab status {w.status}\\n'; }}")
             elif w.redirect == "downgrade":
                 out.append(f"    location = / {{ return 301 http://{h.name}/landing; }}")
-            out.append("    location /.well-known/ { default_type text/plain; }")
+            # RFC 9116 section 3: text/plain with charset=utf-8
+            out.append(
+                "    location /.well-known/ { default_type text/plain; charset utf-8; "
+                "charset_types text/plain; }"
+            )
             out.append("  }")
     return out
 
