@@ -34,13 +34,49 @@ def _state(args: argparse.Namespace) -> dict[str, object]:
     return data
 
 
+def _fmt_expect(w: object) -> str:
+    if isinstance(w, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in w.items()) + "}"
+    if isinstance(w, tuple):
+        return "/".join(w)
+    return str(w)
+
+
+def markdown_table() -> str:
+    """The scenario table and address allocation, for README.md."""
+    from .scenarios import HOST_CHECKS, SCENARIOS, ZONE_CHECKS
+
+    lines = ["| scenario | target | set-up | expected verdicts |", "|---|---|---|---|"]
+    for s in SCENARIOS:
+        for target, exp in s.expected.items():
+            if set(exp) >= set(HOST_CHECKS) or set(exp) >= set(ZONE_CHECKS):
+                parts = ["every check `pass`"]
+            else:
+                parts = [f"`{c}` {_fmt_expect(w)}" for c, w in exp.items()]
+            desc = s.description.replace("|", "/")
+            lines.append(f"| {s.name} | {target} | {desc} | {'; '.join(parts)} |")
+    lab = Lab("doc")
+    lines += ["", "| host | IPv4 | IPv6 | notes |", "|---|---|---|---|"]
+    for name, p in lab.place().items():
+        h = p.host
+        note = (
+            f"CNAME {h.cname}" if h.cname
+            else f"shares {h.share_with} (SNI)" if h.share_with
+            else f"SMTP ({h.smtp})" if h.smtp
+            else "nothing listens" if h.dns_only
+            else ""
+        )  # fmt: skip
+        lines.append(f"| {name} | {p.v4 or '-'} | {p.v6 or '-'} | {note} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tests.lab",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("command", choices=["up", "down", "status", "shell", "scan", "check"])
+    ap.add_argument("command", choices=["up", "down", "status", "shell", "scan", "check", "table"])
     ap.add_argument("--tag", default="main", help="lab name (namespaces auditor-lab-TAG-*)")
     ap.add_argument("--dir", help="state directory (default /tmp/auditor-lab-TAG)")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -49,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--")
         argv, rest = argv[:i], argv[i + 1 :]
     args = ap.parse_args(argv)
+
+    if args.command == "table":
+        print(markdown_table())
+        return 0
 
     if args.command == "check":
         why = missing_prerequisites()
