@@ -75,3 +75,13 @@ def test_scenario_names_unique_and_targets_are_a_labels() -> None:
     for s in SCENARIOS:
         for t in (*s.inventory_hosts, *s.inventory_domains, *s.expected):
             assert t.isascii() and t == t.lower() and not t.endswith("."), t
+
+
+def test_readme_tables_are_current() -> None:
+    from pathlib import Path
+
+    from .__main__ import markdown_table
+
+    readme = (Path(__file__).parent / "README.md").read_text()
+    stale = [line for line in markdown_table().splitlines() if line and line not in readme]
+    assert not stale, "README.md is stale: run `python -m tests.lab table`:\n" + "\n".join(stale)
