@@ -34,3 +34,34 @@ def is_usable_v6(address: str) -> bool:
 
 def family(address: str) -> str:
     return "v6" if ":" in address else "v4"
+
+
+# How a failed connection is worded in messages: a silent drop and a refusal are
+# different faults (a firewall eating packets vs. nothing listening) with different fixes.
+FAILURE_WORDS = {
+    "timeout": "timeout (packets silently dropped, no answer)",
+    "refused": "refused (TCP RST: nothing listening or a firewall rejects)",
+    "unreachable": "unreachable (ICMPv6 unreachable or no route)",
+    "reset": "reset after connecting",
+    "blocked": "not probed (address guard)",
+    "skipped": "not probed",
+    "dns_refused": "REFUSED (DNS)",
+    "servfail": "SERVFAIL",
+    "not_authoritative": "answered without authority (lame)",
+    "protocol_error": "spoke something else",
+    "tls_error": "TLS error",
+    "error": "error",
+}
+
+
+def describe_failure(outcome: str, detail: str = "") -> str:
+    words = FAILURE_WORDS.get(outcome, outcome)
+    return f"{words}: {detail}" if detail and outcome in ("error", "protocol_error") else words
+
+
+# Outcomes meaning "we did not look", never a verdict about the remote side.
+UNDECIDED = frozenset({"blocked", "skipped"})
+
+
+def usable_v6(addresses: tuple[str, ...] | list[str]) -> list[str]:
+    return [a for a in addresses if is_usable_v6(a)]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import ipaddress
 from typing import Any
+
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 
 from auditor.model import Category, Level, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
+from auditor.obs.zone import Dnssec, ZoneObservations
 from auditor.registry import CheckContext, Probe, check
 
 _NEGATIVE = {
@@ -68,3 +77,280 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
             return Verdict.not_tested(_NEGATIVE[ans.outcome], **evidence)
     details = "; ".join(f"{a.rdtype}: {a.outcome} {a.detail}".strip() for a in (dns.a, dns.aaaa))
     return Verdict.failed(f"resolution failed ({details})", **evidence)
+
+
+# ---------------------------------------------------------------------------------------
+# DNSSEC
+
+_DNSSEC_REMEDIATION = {
+    "dns": "Sign the zone and publish its DS at the parent. Knot: `dnssec-signing: on` with "
+    "a `policy` (ECDSA P-256, algorithm 13) in the zone section, then give the DS from "
+    "`keymgr example.gov.vn ds` to the registry (VNNIC for .gov.vn). BIND 9.16+: "
+    "`dnssec-policy default;` in the zone. Windows DNS: DNSSEC > Sign the Zone, then "
+    "send the DS to the registry. Bogus: the DS at the parent does not match the zone's "
+    "key, or signatures expired (is the signer running? `dig +dnssec SOA` shows RRSIG "
+    "expiry).",
+    "general": "Test: `dig +dnssec example.gov.vn SOA` through a validating resolver must "
+    "show the `ad` flag; https://dnsviz.net shows the chain.",
+}
+
+
+@check(
+    "dns.dnssec",
+    title="The zone is signed with DNSSEC and its chain of trust validates",
+    category=Category.DNSSEC,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.MANDATORY,
+    refs=("TT 32/2017/TT-BTTTT", "RFC 4033", "RFC 4035", "Internet.nl"),
+    params={"rrsig_warn_days": 3},
+    description="""
+DNSSEC lets resolvers detect forged DNS answers, which would otherwise send citizens to
+a fake portal. Circular 32/2017 requires portals to use DNSSEC, and .gov.vn is signed since
+2018, so an agency zone can be 'secure' end to end. Insecure (no DS at the parent) is a
+partial failure; bogus (signatures or DS wrong, or signatures expired) is worse than
+unsigned: validating resolvers, including most ISPs', then refuse the whole domain.
+""",
+    remediation=_DNSSEC_REMEDIATION,
+)
+def dns_dnssec(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    st = obs.dnssec
+    if st is None:
+        why = "deadline passed" if obs.outcome != Outcome.OK else "DNSSEC status not probed"
+        return Verdict.not_tested(why)
+    evidence: dict[str, Any] = {
+        "name": st.name,
+        "status": st.status,
+        "method": st.method,
+        "ds_present": st.ds_present,
+        "dnskey_algorithms": list(st.dnskey_algorithms),
+        "rrsig_expiry": st.rrsig_expiry,
+        "detail": st.detail,
+    }
+    if st.status == Dnssec.SECURE:
+        expiry = _parse_time(st.rrsig_expiry)
+        days = float(ctx.params.get("rrsig_warn_days", 3))
+        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=dt.UTC)
+        if expiry is not None and expiry - now < dt.timedelta(days=days):
+            return Verdict.warn(
+                f"secure, but a signature expires at {st.rrsig_expiry} (less than {days:g} "
+                "days): is the signer still running?",
+                **evidence,
+            )
+        return Verdict.passed(f"{st.name} is DNSSEC-secure (chain validates)", **evidence)
+    if st.status == Dnssec.INSECURE:
+        # catalogue: insecure = fail (partial)
+        return Verdict.failed(f"{st.name} is insecure: {st.detail}", score=0.5, **evidence)
+    if st.status == Dnssec.BOGUS:
+        return Verdict.failed(f"{st.name} is bogus: {st.detail}", score=0.0, **evidence)
+    return Verdict.not_tested(f"DNSSEC status unknown ({st.status}): {st.detail}", **evidence)
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+@check(
+    "dns.dnssec.host",
+    title="The host's address records validate with DNSSEC, CNAME targets included",
+    category=Category.DNSSEC,
+    scope=Scope.HOST,
+    needs=(Probe.DNS,),
+    level_hint=Level.RECOMMENDED,
+    refs=("TT 32/2017/TT-BTTTT", "RFC 4035 section 3.2.3 (AD bit)"),
+    description="""
+A zone can be signed while its portal is not protected: when www is a CNAME into a
+provider's unsigned zone (a CDN, a hosting company), the answer citizens receive is only
+as secure as the last zone in the chain. This checks the host's own A/AAAA answers as the
+validating resolver returned them, following every CNAME (companion of dns.dnssec, which
+judges the zone apex). Needs a validating resolver.
+""",
+    remediation={
+        **_DNSSEC_REMEDIATION,
+        "general": "If the host is a CNAME to a provider, ask the provider to sign its zone, "
+        "or serve the portal from addresses in the agency's own signed zone.",
+    },
+)
+def dns_dnssec_host(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    if obs.pinned:
+        return Verdict.not_tested("addresses pinned with --resolve; DNS was not asked")
+    answers = [a for a in (obs.dns.a, obs.dns.aaaa) if a.outcome in (Outcome.OK, Outcome.NODATA)]
+    chain = list(obs.dns.a.cname_chain or obs.dns.aaaa.cname_chain)
+    evidence: dict[str, Any] = {
+        "cname_chain": chain,
+        "ad": {a.rdtype: a.authenticated for a in (obs.dns.a, obs.dns.aaaa)},
+    }
+    if not answers:
+        return Verdict.not_tested("no usable DNS answer for the host", **evidence)
+    if any(a.authenticated is None for a in answers):
+        return Verdict.not_tested("the resolver's AD bit was not recorded", **evidence)
+    if all(a.authenticated for a in answers):
+        via = f" (through {' -> '.join(chain)})" if chain else ""
+        return Verdict.passed(f"the host's answers validate{via}", **evidence)
+    where = f"the CNAME chain ({' -> '.join(chain)})" if chain else "the host's zone"
+    return Verdict.failed(
+        f"the host's answers are not DNSSEC-validated: {where} is not signed, or the "
+        "resolver does not validate",
+        score=0.5,
+        **evidence,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Name server count and diversity
+
+
+@check(
+    "dns.ns.count",
+    title="At least two name servers, not all in the same network",
+    category=Category.DNS,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 2182 section 3.1", "RFC 1034 section 4.1"),
+    params={"min_ns": 2, "v4_prefix": 24, "v6_prefix": 48},
+    description="""
+If the only name server, or every name server in one network, goes down, every service of
+the agency (portal, mail, public services) disappears at once. RFC 2182 asks for at least
+two name servers in topologically separate networks.
+""",
+    remediation={
+        "dns": "Add a secondary name server in another network (another provider, another "
+        "data centre), list it in the zone's NS RRset and at the parent (VNNIC): e.g. a "
+        "secondary at the provincial data centre and one at VNNIC or a second ISP.",
+    },
+)
+def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    ns = obs.ns
+    if ns is None:
+        return Verdict.not_tested("NS of the zone not looked up")
+    if ns.outcome != Outcome.OK:
+        return Verdict.not_tested(f"NS lookup failed: {ns.outcome} {ns.detail}".strip())
+    names = sorted({r.rstrip(".").lower() for r in ns.records})
+    minimum = int(ctx.params.get("min_ns", 2))  # RFC 2182 section 5: at least two
+    v4p = int(ctx.params.get("v4_prefix", 24))  # RFC 2182 section 3.1 diversity, as /24
+    v6p = int(ctx.params.get("v6_prefix", 48))  # and /48 (a site's IPv6 allocation)
+    v4_nets: set[str] = set()
+    v6_nets: set[str] = set()
+    for h in obs.ns_hosts:
+        for a in h.a.records:
+            with contextlib.suppress(ValueError):
+                v4_nets.add(str(ipaddress.ip_network(f"{a}/{v4p}", strict=False)))
+        for a in h.aaaa.records:
+            with contextlib.suppress(ValueError):
+                v6_nets.add(str(ipaddress.ip_network(f"{a}/{v6p}", strict=False)))
+    evidence: dict[str, Any] = {
+        "ns": names,
+        "v4_networks": sorted(v4_nets),
+        "v6_networks": sorted(v6_nets),
+    }
+    if len(names) < minimum:
+        return Verdict.failed(
+            f"{len(names)} name server(s); at least {minimum} are needed (RFC 2182)",
+            **evidence,
+        )
+    same: list[str] = []
+    if len(v4_nets) == 1:
+        same.append(f"all IPv4 addresses in {next(iter(v4_nets))}")
+    if len(v6_nets) == 1:
+        same.append(f"all IPv6 addresses in {next(iter(v6_nets))}")
+    if same:
+        return Verdict.warn(
+            f"{len(names)} name servers but " + " and ".join(same) + " (RFC 2182 diversity)",
+            score=0.5,
+            **evidence,
+        )
+    if not v4_nets and not v6_nets:
+        return Verdict.passed(
+            f"{len(names)} name servers (their addresses could not be looked up)", **evidence
+        )
+    return Verdict.passed(f"{len(names)} name servers in different networks", **evidence)
+
+
+# ---------------------------------------------------------------------------------------
+# CAA
+
+
+def parse_caa(record: str) -> tuple[int, str, str] | str:
+    """(flags, tag, value) of one CAA record, or the reason it does not parse."""
+    try:
+        rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.CAA, record)
+    except (dns.exception.DNSException, ValueError, UnicodeError) as exc:
+        return f"unparsable CAA record {record[:80]!r}: {exc}"
+    tag = bytes(getattr(rd, "tag", b"")).decode("ascii", errors="replace")
+    value = bytes(getattr(rd, "value", b"")).decode("utf-8", errors="replace")
+    return int(getattr(rd, "flags", 0)), tag, value
+
+
+KNOWN_CAA_TAGS = frozenset({"issue", "issuewild", "iodef", "issuemail", "issuevmc"})
+
+
+@check(
+    "dns.caa",
+    title="A CAA record names the certificate authorities allowed to issue",
+    category=Category.DNS,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 8659", "CA/Browser Forum Baseline Requirements 3.2.2.8"),
+    description="""
+CAA tells certificate authorities which of them may issue certificates for the agency's
+names; others must refuse. It limits the damage of a mis-issued certificate for a portal.
+The record set that applies is found by climbing from the name to its parents (RFC 8659
+section 3), stopping before the public suffix.
+""",
+    remediation={
+        "dns": 'Publish e.g. `example.gov.vn. IN CAA 0 issue "letsencrypt.org"` (one issue '
+        "line per CA you use, the CA's documented domain) and `IN CAA 0 iodef "
+        '"mailto:security@example.gov.vn"`. Windows DNS Server 2016+: add it as an '
+        "'Unknown record' type 257 or with PowerShell Add-DnsServerResourceRecord.",
+    },
+)
+def dns_caa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    if not obs.caa:
+        return Verdict.not_tested("CAA not looked up")
+    relevant = next((a for a in obs.caa if a.records), None)
+    trail = {a.qname: a.outcome for a in obs.caa}
+    if relevant is None:
+        last = obs.caa[-1]
+        if last.outcome in (Outcome.NODATA, Outcome.NXDOMAIN):
+            return Verdict.failed(
+                "no CAA record at " + ", ".join(a.qname for a in obs.caa), searched=trail
+            )
+        return Verdict.not_tested(
+            f"CAA lookup of {last.qname} failed: {last.outcome}", searched=trail
+        )
+    parsed: list[dict[str, Any]] = []
+    errors: list[str] = []
+    unknown_critical: list[str] = []
+    for rec in relevant.records:
+        p = parse_caa(rec)
+        if isinstance(p, str):
+            errors.append(p)
+            continue
+        flags, tag, value = p
+        parsed.append({"flags": flags, "tag": tag, "value": value})
+        # RFC 8659 section 4.1: an unknown tag with the critical bit (128) forbids issuance
+        if flags & 128 and tag.lower() not in KNOWN_CAA_TAGS:
+            unknown_critical.append(tag)
+    evidence: dict[str, Any] = {"name": relevant.qname, "records": parsed, "searched": trail}
+    if errors:
+        return Verdict.failed("CAA present but does not parse: " + "; ".join(errors), **evidence)
+    issuers = [r["value"] for r in parsed if r["tag"].lower() in ("issue", "issuewild")]
+    if unknown_critical:
+        return Verdict.warn(
+            "CAA has critical unknown tags (" + ", ".join(unknown_critical) + "): every CA "
+            "must refuse to issue",
+            **evidence,
+        )
+    where = "" if relevant.qname == obs.zone else f" (inherited from {relevant.qname})"
+    return Verdict.passed(
+        f"CAA present{where}: " + (", ".join(issuers) if issuers else "no issue tag"),
+        **evidence,
+    )

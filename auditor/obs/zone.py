@@ -1,12 +1,132 @@
-"""Zone observations: NS, MX, DNSSEC, CAA, mail policy (owned by the DNS family)."""
+"""Zone observations: NS, MX, DNSSEC, CAA, mail policy (owned by the DNS family).
+
+Every field has a default so scans stored by older versions still load. ``None`` means
+"not probed" (the profile did not need it, or the deadline cut probing short); a probed
+lookup that failed is a :class:`DnsAnswer` whose ``outcome`` says how it failed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditor.obs.core import DnsAnswer, Outcome
+
+
+@dataclass(frozen=True)
+class ServerHost:
+    """A name server or mail exchanger name with its A and AAAA answers."""
+
+    name: str
+    a: DnsAnswer
+    aaaa: DnsAnswer
+    preference: int | None = None  # MX preference; None for name servers
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.a.records + self.aaaa.records
+
+
+@dataclass(frozen=True)
+class NsQuery:
+    """One direct, non-recursive SOA query to one authoritative address over one transport."""
+
+    ns: str  # name server name
+    address: str  # literal address queried
+    transport: str  # "udp" | "tcp"
+    # answered (AA set, SOA of the zone) / not_authoritative / dns_refused / servfail /
+    # timeout / unreachable / refused (TCP RST) / blocked / error
+    outcome: str
+    rcode: str | None = None
+    aa: bool | None = None
+    rtt_ms: float | None = None
+    detail: str = ""
+
+
+class NsOutcome:
+    ANSWERED = "answered"  # authoritative answer (AA bit) for the zone
+    NOT_AUTHORITATIVE = "not_authoritative"  # answered, but without AA (lame)
+
+
+@dataclass(frozen=True)
+class DnssecStatus:
+    """DNSSEC status of one name (the zone apex, or a host's CNAME target)."""
+
+    name: str
+    # secure / insecure / bogus / indeterminate (resolver failed in a way that does not
+    # tell) / unvalidated (the data is signed but the resolver does not validate)
+    status: str
+    method: str = "resolver"  # resolver (AD bit, CD retry) | auditor (own validation)
+    ds_present: bool | None = None  # DS RRset at the parent
+    dnskey_algorithms: tuple[int, ...] = ()
+    rrsig_expiry: str | None = None  # earliest RRSIG expiration seen (ISO 8601)
+    detail: str = ""
+
+
+class Dnssec:
+    SECURE = "secure"
+    INSECURE = "insecure"
+    BOGUS = "bogus"
+    INDETERMINATE = "indeterminate"
+    UNVALIDATED = "unvalidated"
+
+
+@dataclass(frozen=True)
+class SmtpProbe:
+    """Greeting and EHLO on port 25 of one MX address."""
+
+    mx: str
+    address: str
+    outcome: str  # ok (220 greeting) / timeout / refused / unreachable / protocol_error / ...
+    greeting_code: int | None = None
+    banner: str = ""  # first greeting line, capped
+    ehlo_ok: bool | None = None
+    starttls: bool | None = None  # STARTTLS in the EHLO keywords (None: EHLO not reached)
+    rtt_ms: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MtaStsFetch:
+    """https://mta-sts.<zone>/.well-known/mta-sts.txt fetched from one literal address."""
+
+    address: str
+    outcome: str  # ok / timeout / refused / tls_error / too_large / protocol_error / ...
+    status: int | None = None
+    content_type: str = ""
+    body: str = ""  # capped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MtaStsObservation:
+    txt: DnsAnswer
+    host: str = ""  # mta-sts.<zone>
+    host_dns: ServerHost | None = None
+    fetch: MtaStsFetch | None = None  # first address that answered (or the last failure)
+
 
 @dataclass(frozen=True)
 class ZoneObservations:
     zone: str
-    outcome: str = "ok"
+    outcome: str = Outcome.OK
     detail: str = ""
+    soa: DnsAnswer | None = None
+    # The enclosing zone cut (the name itself when it is a zone apex) whose NS were used.
+    apex: str | None = None
+    ns: DnsAnswer | None = None  # NS RRset of the zone (of ``apex``)
+    ns_hosts: tuple[ServerHost, ...] = ()
+    ns_queries: tuple[NsQuery, ...] = ()  # direct queries to each NS IPv6 address
+    dnssec: DnssecStatus | None = None  # of the zone apex
+    # CAA lookups from the zone up to (excluding) the public suffix, in order; the first
+    # one with records is the relevant set (RFC 8659 section 3).
+    caa: tuple[DnsAnswer, ...] = ()
+    mx: DnsAnswer | None = None
+    mx_hosts: tuple[ServerHost, ...] = ()
+    smtp: tuple[SmtpProbe, ...] = ()
+    spf: DnsAnswer | None = None  # TXT at the zone apex
+    # TXT of include:/redirect= targets and A/MX of a:/mx: terms, fetched recursively
+    spf_lookups: tuple[DnsAnswer, ...] = ()
+    dmarc: DnsAnswer | None = None  # TXT at _dmarc.<zone>
+    org_domain: str | None = None  # organisational domain (Public Suffix List)
+    dmarc_org: DnsAnswer | None = None  # TXT at _dmarc.<org domain> when it differs
+    mta_sts: MtaStsObservation | None = None

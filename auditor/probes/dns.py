@@ -7,8 +7,11 @@ NODATA, SERVFAIL, REFUSED and timeout apart: they are different facts.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections import Counter
+from dataclasses import dataclass
 
+import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.flags
@@ -17,8 +20,10 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
+import dns.rrset
 
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
+from auditor.obs.zone import NsOutcome, NsQuery
 from auditor.options import ScanOptions
 
 
@@ -114,6 +119,148 @@ class DnsClient:
             authenticated=ad,
             detail=detail,
         )
+
+    # -- raw messages (DNSSEC status needs flags and RRSIGs, not just the RRset) ----------
+    def _servers(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for ns in self.resolver.nameservers:
+            if isinstance(ns, str):
+                out.append((ns, self.resolver.port))
+            elif (addr := getattr(ns, "address", None)) is not None:
+                out.append((str(addr), int(getattr(ns, "port", self.resolver.port))))
+        return out
+
+    async def message(self, qname: str, rdtype: str, *, cd: bool = False) -> RawAnswer:
+        """One recursive query with DO (and CD when asked) through the configured resolver.
+
+        UDP first; a truncated answer is retried over TCP (RFC 7766). Never raises.
+        """
+        try:
+            query = dns.message.make_query(
+                qname, rdtype, use_edns=0, want_dnssec=True, payload=1232
+            )
+        except (dns.exception.DNSException, ValueError) as exc:
+            return RawAnswer(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
+        query.flags = dns.flags.RD | dns.flags.AD | (dns.flags.CD if cd else 0)
+        last = RawAnswer(Outcome.ERROR, None, "no resolver configured")
+        for addr, port in self._servers()[:3]:
+            self.stats["dns_queries"] += 1
+            try:
+                response, _tcp = await dns.asyncquery.udp_with_fallback(
+                    query, addr, timeout=self.options.timeout, port=port
+                )
+            except dns.exception.Timeout:
+                last = RawAnswer(Outcome.TIMEOUT, None, "no answer from the resolver")
+                continue
+            except (dns.exception.DNSException, OSError, ValueError, EOFError) as exc:
+                last = RawAnswer(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
+                continue
+            return RawAnswer(_rcode_outcome(response, qname, rdtype), response)
+        return last
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """A resolver response with its flags (internal to the probes, not stored)."""
+
+    outcome: str  # Outcome.OK / NODATA / NXDOMAIN / SERVFAIL / DNS_REFUSED / TIMEOUT / ERROR
+    message: dns.message.Message | None
+    detail: str = ""
+
+    @property
+    def ad(self) -> bool:
+        return self.message is not None and bool(self.message.flags & dns.flags.AD)
+
+    def rrset(self, rdtype: str) -> dns.rrset.RRset | None:
+        """The final RRset of ``rdtype`` in the answer section (after any CNAMEs)."""
+        if self.message is None:
+            return None
+        want = dns.rdatatype.from_text(rdtype)
+        for rrset in self.message.answer:
+            if rrset.rdtype == want:
+                return rrset
+        return None
+
+    def rrsigs(self) -> list[dns.rrset.RRset]:
+        if self.message is None:
+            return []
+        return [r for r in self.message.answer if r.rdtype == dns.rdatatype.RRSIG]
+
+
+def _rcode_outcome(response: dns.message.Message, qname: str, rdtype: str) -> str:
+    rcode = response.rcode()
+    if rcode == dns.rcode.NXDOMAIN:
+        return Outcome.NXDOMAIN
+    if rcode == dns.rcode.SERVFAIL:
+        return Outcome.SERVFAIL
+    if rcode == dns.rcode.REFUSED:
+        return Outcome.DNS_REFUSED
+    if rcode != dns.rcode.NOERROR:
+        return Outcome.ERROR
+    want = dns.rdatatype.from_text(rdtype)
+    if any(r.rdtype == want for r in response.answer):
+        return Outcome.OK
+    return Outcome.NODATA
+
+
+async def query_authoritative(
+    guard_refusal: str | None,
+    ns: str,
+    address: str,
+    zone: str,
+    transport: str,
+    *,
+    timeout: float,
+    port: int = 53,
+) -> NsQuery:
+    """Ask one authoritative address for the zone's SOA, RD clear, over UDP or TCP.
+
+    The caller holds the per-address slot and has asked the address guard
+    (``guard_refusal`` is its answer: a refused address is never queried).
+    """
+    if guard_refusal:
+        return NsQuery(ns, address, transport, Outcome.BLOCKED, detail=guard_refusal)
+    query = dns.message.make_query(zone, "SOA", use_edns=0, payload=1232)
+    query.flags = 0  # RD clear: an authoritative server must answer from its own data
+    start = time.perf_counter()
+    try:
+        if transport == "tcp":
+            response = await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
+        else:
+            response = await dns.asyncquery.udp(query, address, timeout=timeout, port=port)
+    except dns.exception.Timeout:
+        return NsQuery(
+            ns, address, transport, Outcome.TIMEOUT, detail="no answer before the timeout"
+        )
+    except OSError as exc:
+        from auditor.probes.tcp import classify_os_error
+
+        outcome, detail = classify_os_error(exc)
+        return NsQuery(ns, address, transport, outcome, detail=detail)
+    except (dns.exception.DNSException, ValueError, EOFError) as exc:
+        outcome = Outcome.RESET if isinstance(exc, EOFError) else Outcome.PROTOCOL_ERROR
+        return NsQuery(ns, address, transport, outcome, detail=f"{type(exc).__name__}: {exc}")
+    rtt = round((time.perf_counter() - start) * 1000, 2)
+    rcode = dns.rcode.to_text(response.rcode())
+    aa = bool(response.flags & dns.flags.AA)
+
+    def seen(outcome: str, detail: str = "") -> NsQuery:
+        return NsQuery(ns, address, transport, outcome, rcode, aa, rtt, detail)
+
+    if response.rcode() == dns.rcode.REFUSED:
+        return seen(Outcome.DNS_REFUSED, "the server refused the query (not serving the zone?)")
+    if response.rcode() == dns.rcode.SERVFAIL:
+        return seen(Outcome.SERVFAIL, "the server answered SERVFAIL")
+    if response.rcode() != dns.rcode.NOERROR:
+        return seen(Outcome.ERROR, f"rcode {rcode}")
+    zname = dns.name.from_text(zone)
+    has_soa = any(r.rdtype == dns.rdatatype.SOA and r.name == zname for r in response.answer)
+    if aa and has_soa:
+        return seen(NsOutcome.ANSWERED)
+    why = "no AA bit" if not aa else "no SOA for the zone in the answer"
+    return seen(
+        NsOutcome.NOT_AUTHORITATIVE, f"answered but not authoritatively ({why}): lame delegation"
+    )
 
 
 def _normalise_ip(text: str) -> str:

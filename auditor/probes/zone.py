@@ -1,11 +1,330 @@
-"""Zone probe (placeholder until the DNS family lands)."""
+"""Zone probe: SOA, NS (+ their addresses), DNSSEC, CAA, MX (+ addresses), SPF, DMARC,
+and, when the checks need them, direct queries to each name server over IPv6, SMTP
+greetings on each MX address and the MTA-STS policy.
+
+Everything observed is kept even when the target deadline cuts probing short: the
+builder is filled as answers arrive, and ``deadline_hit`` marks what is missing.
+"""
 
 from __future__ import annotations
 
-from auditor.obs.core import Outcome
-from auditor.obs.zone import ZoneObservations
+import functools
+from dataclasses import dataclass, field
+
+import anyio
+
+from auditor.obs.core import DnsAnswer, HostDns, Outcome
+from auditor.obs.zone import (
+    DnssecStatus,
+    MtaStsObservation,
+    NsQuery,
+    ServerHost,
+    SmtpProbe,
+    ZoneObservations,
+)
 from auditor.probes.context import ProbeContext
+from auditor.registry import Probe
+
+MAX_NS = 13  # a delegation rarely has more; the root has 13
+MAX_MX = 10
+MAX_CLIMB = 8  # labels climbed for the enclosing zone and for CAA
+MAX_SPF_LOOKUPS = 40  # RFC 7208 allows 10 (+ 2 void); fetch a few more to show the excess
+
+
+@functools.cache
+def _psl() -> object:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def public_suffix(name: str) -> str | None:
+    """The public suffix of ``name`` per the Public Suffix List package (None if unknown)."""
+    psl = _psl()
+    return psl.publicsuffix(name.rstrip(".").lower())  # type: ignore[attr-defined,no-any-return]
+
+
+def organisational_domain(name: str) -> str:
+    """RFC 7489 section 3.2: the public suffix plus one label (the name itself if none)."""
+    psl = _psl()
+    org = psl.privatesuffix(name.rstrip(".").lower())  # type: ignore[attr-defined]
+    return str(org) if org else name.rstrip(".").lower()
+
+
+def _parents(name: str) -> list[str]:
+    """``name`` and its ancestors, stopping before the public suffix (never the root)."""
+    name = name.rstrip(".").lower()
+    suffix = public_suffix(name)
+    out: list[str] = []
+    labels = name.split(".")
+    for i in range(min(len(labels), MAX_CLIMB)):
+        candidate = ".".join(labels[i:])
+        if not candidate or candidate == suffix:
+            break
+        out.append(candidate)
+    return out or [name]
+
+
+@dataclass
+class _ZoneBuilder:
+    zone: str
+    soa: DnsAnswer | None = None
+    apex: str | None = None
+    ns: DnsAnswer | None = None
+    ns_hosts: list[ServerHost] = field(default_factory=list)
+    ns_queries: list[NsQuery] = field(default_factory=list)
+    dnssec: DnssecStatus | None = None
+    caa: list[DnsAnswer] = field(default_factory=list)
+    mx: DnsAnswer | None = None
+    mx_hosts: list[ServerHost] = field(default_factory=list)
+    smtp: list[SmtpProbe] = field(default_factory=list)
+    spf: DnsAnswer | None = None
+    spf_lookups: list[DnsAnswer] = field(default_factory=list)
+    dmarc: DnsAnswer | None = None
+    org_domain: str | None = None
+    dmarc_org: DnsAnswer | None = None
+    mta_sts: MtaStsObservation | None = None
+
+    def build(self, deadline_hit: bool) -> ZoneObservations:
+        ns_order = {h.name: i for i, h in enumerate(self.ns_hosts)}
+        return ZoneObservations(
+            zone=self.zone,
+            outcome=Outcome.TIMEOUT if deadline_hit else Outcome.OK,
+            detail="target deadline passed; later observations are missing" if deadline_hit else "",
+            soa=self.soa,
+            apex=self.apex,
+            ns=self.ns,
+            ns_hosts=tuple(self.ns_hosts),
+            ns_queries=tuple(
+                sorted(
+                    self.ns_queries,
+                    key=lambda q: (ns_order.get(q.ns, 99), q.address, q.transport),
+                )
+            ),
+            dnssec=self.dnssec,
+            caa=tuple(self.caa),
+            mx=self.mx,
+            mx_hosts=tuple(sorted(self.mx_hosts, key=lambda h: (h.preference or 0, h.name))),
+            smtp=tuple(sorted(self.smtp, key=lambda s: (s.mx, s.address))),
+            spf=self.spf,
+            spf_lookups=tuple(self.spf_lookups),
+            dmarc=self.dmarc,
+            org_domain=self.org_domain,
+            dmarc_org=self.dmarc_org,
+            mta_sts=self.mta_sts,
+        )
 
 
 async def probe_zone(ctx: ProbeContext, zone: str, needs: frozenset[str]) -> ZoneObservations:
-    return ZoneObservations(zone, outcome=Outcome.SKIPPED, detail="zone probe not implemented yet")
+    """All observations of one zone. Stops a little before the engine's own deadline so
+    the partial result is returned rather than discarded."""
+    b = _ZoneBuilder(zone.rstrip(".").lower())
+    with anyio.move_on_after(ctx.options.target_deadline * 0.95) as scope:
+        await _probe_into(ctx, b, needs)
+    return b.build(scope.cancelled_caught)
+
+
+async def _query(ctx: ProbeContext, qname: str, rdtype: str) -> DnsAnswer:
+    """A resolver lookup shared scan-wide (zones share includes, name servers, MX hosts)."""
+    key = ("dns", qname.rstrip(".").lower(), rdtype)
+    answer: DnsAnswer = await ctx.once(key, lambda: ctx.dns.query(qname, rdtype))
+    return answer
+
+
+async def _server_host(ctx: ProbeContext, name: str, preference: int | None) -> ServerHost:
+    from auditor.probes.dns import resolve_host
+
+    host = name.rstrip(".").lower()
+    hd: HostDns = await ctx.once(("host-dns", host), lambda: resolve_host(ctx.dns, host))
+    return ServerHost(host, hd.a, hd.aaaa, preference)
+
+
+async def _probe_into(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
+    want_zone = Probe.ZONE in needs or not needs
+    async with anyio.create_task_group() as tg:
+        if want_zone or Probe.NS_REACH in needs:
+            tg.start_soon(_ns_part, ctx, b, needs)
+        if want_zone:
+            tg.start_soon(_caa_part, ctx, b)
+            tg.start_soon(_spf_part, ctx, b)
+            tg.start_soon(_dmarc_part, ctx, b)
+        if want_zone or Probe.SMTP in needs:
+            tg.start_soon(_mx_part, ctx, b, needs)
+        if Probe.MTA_STS in needs:
+            tg.start_soon(_mta_sts_part, ctx, b)
+
+
+# -- name servers ------------------------------------------------------------------------
+
+
+async def _ns_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
+    b.soa = await _query(ctx, b.zone, "SOA")
+    # The enclosing zone cut: the name itself when it has NS, else climb (a host name or
+    # a delegated-less subdomain listed as a domain in the inventory).
+    for candidate in _parents(b.zone):
+        answer = await _query(ctx, candidate, "NS")
+        if answer.outcome == Outcome.NODATA or (
+            answer.outcome == Outcome.OK and answer.cname_chain
+        ):
+            continue
+        b.apex, b.ns = candidate, answer
+        break
+    names = [r.rstrip(".").lower() for r in (b.ns.records if b.ns else ())][:MAX_NS]
+    hosts: dict[str, ServerHost] = {}
+
+    async def one(name: str) -> None:
+        hosts[name] = await _server_host(ctx, name, None)
+
+    async with anyio.create_task_group() as tg:
+        if Probe.ZONE in needs or not needs:
+            tg.start_soon(_dnssec_part, ctx, b)
+        for name in names:
+            tg.start_soon(one, name)
+    b.ns_hosts = [hosts[n] for n in names if n in hosts]
+    if Probe.NS_REACH in needs:
+        await _ns_reach(ctx, b)
+
+
+async def _dnssec_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    from auditor.probes.dnssec import resolver_status
+
+    name = b.apex or b.zone
+    b.dnssec = await ctx.once(("dnssec", name), lambda: resolver_status(ctx.dns, name))
+
+
+async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
+    """SOA with RD=0 to every usable IPv6 address of every NS, over UDP and over TCP."""
+    from auditor.probes.dns import query_authoritative
+    from checks._common import is_usable_v6
+
+    zone = b.apex or b.zone
+
+    async def one(ns: str, address: str) -> None:
+        for transport in ("udp", "tcp"):
+
+            async def run(transport: str = transport) -> NsQuery:
+                refusal = ctx.guard.refusal(address)
+                if refusal:
+                    return await query_authoritative(
+                        refusal, ns, address, zone, transport, timeout=ctx.options.timeout
+                    )
+                async with ctx.address_slot(address):
+                    ctx.stats["dns_queries"] += 1
+                    if transport == "tcp":
+                        ctx.stats["connections"] += 1
+                    return await query_authoritative(
+                        None, ns, address, zone, transport, timeout=ctx.options.timeout, port=port
+                    )
+
+            q: NsQuery = await ctx.once(("ns-query", address, port, zone, transport), run)
+            # the cached query may have been made for another NS name with this address
+            b.ns_queries.append(q if q.ns == ns else _renamed(q, ns))
+
+    async with anyio.create_task_group() as tg:
+        for host in b.ns_hosts:
+            for address in host.aaaa.records:
+                if is_usable_v6(address):
+                    tg.start_soon(one, host.name, address)
+
+
+def _renamed(q: NsQuery, ns: str) -> NsQuery:
+    from dataclasses import replace
+
+    return replace(q, ns=ns)
+
+
+# -- CAA -----------------------------------------------------------------------------------
+
+
+async def _caa_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """RFC 8659 section 3: the relevant CAA set is the first found climbing to the parent;
+    we stop before the public suffix (agencies do not control gov.vn)."""
+    for name in _parents(b.zone):
+        answer = await _query(ctx, name, "CAA")
+        b.caa.append(answer)
+        if answer.records or answer.outcome not in (Outcome.NODATA, Outcome.NXDOMAIN):
+            break
+
+
+# -- mail ----------------------------------------------------------------------------------
+
+
+def parse_mx(record: str) -> tuple[int, str] | None:
+    parts = record.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return None
+    return int(parts[0]), parts[1].rstrip(".").lower()
+
+
+async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
+    from auditor.probes.smtp import probe_smtp
+
+    b.mx = await _query(ctx, b.zone, "MX")
+    parsed = sorted(p for r in b.mx.records if (p := parse_mx(r)) is not None)
+    # RFC 7505: a single "0 ." is a null MX (the domain accepts no mail): nothing to probe.
+    targets = [(pref, name) for pref, name in parsed if name not in ("", ".")][:MAX_MX]
+    hosts: dict[str, ServerHost] = {}
+
+    async def one(pref: int, name: str) -> None:
+        hosts[name] = await _server_host(ctx, name, pref)
+
+    async with anyio.create_task_group() as tg:
+        for pref, name in targets:
+            if name not in hosts:
+                tg.start_soon(one, pref, name)
+    b.mx_hosts = list(hosts.values())
+    if Probe.SMTP not in needs:
+        return
+
+    async def greet(host: ServerHost) -> None:
+        # one MX at a time per MX name: probe_smtp holds the MX lock per connection, and
+        # the addresses of one MX are visited in turn here
+        for address in host.aaaa.records + host.a.records:
+            b.smtp.append(await probe_smtp(ctx, host.name, address))
+
+    async with anyio.create_task_group() as tg:
+        for host in b.mx_hosts:
+            tg.start_soon(greet, host)
+
+
+async def _spf_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """The zone's TXT, then the targets of include/redirect (recursively) and of a/mx/exists
+    terms, so the check can count lookups and void lookups as a receiver would."""
+    from checks._mailparse import parse_spf, spf_records, spf_targets, txt_texts
+
+    b.spf = await _query(ctx, b.zone, "TXT")
+    records = spf_records(txt_texts(b.spf.records))
+    if len(records) != 1:
+        return
+    queue: list[tuple[str, str]] = spf_targets(parse_spf(records[0]), b.zone)
+    done: set[tuple[str, str]] = set()
+    while queue and len(done) < MAX_SPF_LOOKUPS:
+        qname, rdtype = queue.pop(0)
+        if (qname, rdtype) in done:
+            continue
+        done.add((qname, rdtype))
+        answer = await _query(ctx, qname, rdtype)
+        b.spf_lookups.append(answer)
+        if rdtype == "TXT":
+            nested = spf_records(txt_texts(answer.records))
+            if len(nested) == 1:
+                queue.extend(spf_targets(parse_spf(nested[0]), qname))
+
+
+async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """_dmarc.<zone>; without a DMARC record there, the organisational domain's
+    (RFC 7489 section 6.6.3), found with the Public Suffix List."""
+    from checks._mailparse import dmarc_records, txt_texts
+
+    b.dmarc = await _query(ctx, f"_dmarc.{b.zone}", "TXT")
+    b.org_domain = organisational_domain(b.zone)
+    if dmarc_records(txt_texts(b.dmarc.records)):
+        return
+    if b.org_domain != b.zone and b.dmarc.outcome in (Outcome.NXDOMAIN, Outcome.NODATA, Outcome.OK):
+        b.dmarc_org = await _query(ctx, f"_dmarc.{b.org_domain}", "TXT")
+
+
+async def _mta_sts_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    from auditor.probes.mta_sts import probe_mta_sts
+
+    b.mta_sts = await probe_mta_sts(ctx, b.zone)

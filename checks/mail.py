@@ -1,0 +1,380 @@
+"""Mail checks (per zone): SPF, DMARC, STARTTLS on the MX, MTA-STS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.model import Category, Level, Scope, Verdict
+from auditor.obs.core import DnsAnswer, Outcome
+from auditor.obs.zone import ZoneObservations
+from auditor.registry import CheckContext, Probe, check
+from checks._common import UNDECIDED, describe_failure
+from checks._mailparse import (
+    SpfLookupAnswer,
+    dmarc_records,
+    evaluate_spf,
+    is_mta_sts_txt,
+    mx_matches,
+    parse_dmarc,
+    parse_mta_sts_policy,
+    parse_mta_sts_txt,
+    parse_spf,
+    spf_records,
+    txt_texts,
+)
+from checks.ipv6 import is_null_mx
+
+# RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
+SPF_MAX_LOOKUPS = 10
+SPF_MAX_VOID = 2
+
+_FAILED_LOOKUP = (Outcome.TIMEOUT, Outcome.DNS_REFUSED, Outcome.ERROR, Outcome.SERVFAIL)
+
+
+def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
+    if answer is None:
+        return Verdict.not_tested(f"{what} not looked up")
+    if answer.outcome in _FAILED_LOOKUP:
+        return Verdict.not_tested(
+            f"{what} lookup of {answer.qname} failed: {answer.outcome} {answer.detail}".strip()
+        )
+    return None
+
+
+@check(
+    "mail.spf",
+    title="One valid SPF record that ends in -all or ~all, within 10 DNS lookups",
+    category=Category.MAIL,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 7208", "BOD 18-01"),
+    params={"max_lookups": SPF_MAX_LOOKUPS, "max_void": SPF_MAX_VOID},
+    description="""
+SPF lists the servers allowed to send mail as the agency's domain; without it anyone can
+send convincing phishing 'from' the agency to citizens. It must end with -all (or ~all)
+so other senders are rejected; +all or ?all allow everyone. Receivers stop evaluating
+after 10 DNS lookups (counted through every include), and then treat the record as broken
+(permerror), so a record with too many includes protects nothing. A domain that sends no
+mail should publish `v=spf1 -all`.
+""",
+    remediation={
+        "dns": 'Publish exactly one TXT record at the domain, e.g. `@ IN TXT "v=spf1 mx '
+        'ip4:203.0.113.25 ip6:2001:db8::25 include:_spf.mail-provider.vn -all"`; for a '
+        'domain that never sends mail: `"v=spf1 -all"`. Replace includes by ip4:/ip6: ranges '
+        "to stay under 10 lookups.",
+        "general": "Merge duplicate SPF records into one; remove `+all`/`?all`; check the "
+        "count with `dig TXT` on every include.",
+    },
+)
+def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    failed = _lookup_failed(obs.spf, "TXT")
+    if failed:
+        return failed
+    assert obs.spf is not None
+    records = spf_records(txt_texts(obs.spf.records))
+    if not records:
+        return Verdict.failed("no SPF record (v=spf1)", txt=list(txt_texts(obs.spf.records)))
+    if len(records) > 1:
+        # RFC 7208 section 4.5: more than one record is a permerror
+        return Verdict.failed(f"{len(records)} SPF records (must be exactly one)", spf=records)
+    record = parse_spf(records[0])
+    answers = {(a.qname.rstrip(".").lower(), a.rdtype): a for a in obs.spf_lookups}
+
+    def lookup(qname: str, rdtype: str) -> SpfLookupAnswer | None:
+        a = answers.get((qname, rdtype))
+        return None if a is None else SpfLookupAnswer(a.outcome, a.records)
+
+    ev = evaluate_spf(record, obs.zone, lookup)
+    max_lookups = int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS))
+    max_void = int(ctx.params.get("max_void", SPF_MAX_VOID))
+    evidence: dict[str, Any] = {
+        "spf": records[0],
+        "lookups": ev.lookups,
+        "void_lookups": ev.void_lookups,
+        "lookup_terms": ev.tree,
+        "errors": ev.errors,
+    }
+    if ev.unresolved:
+        evidence["not_fetched"] = ev.unresolved
+    problems: list[str] = []
+    all_term = record.all_term
+    if all_term is not None and all_term.qualifier in "+?":
+        problems.append(f"'{all_term.qualifier}all' lets any server send as the domain")
+    if all_term is None and record.redirect is None:
+        problems.append("no 'all' term and no redirect= (defaults to ?all: no protection)")
+    if ev.lookups > max_lookups:
+        problems.append(f"{ev.lookups} DNS-querying terms (limit {max_lookups}, RFC 7208 4.6.4)")
+    if ev.errors:
+        problems.append("; ".join(ev.errors[:5]))
+    if problems:
+        return Verdict.failed("SPF: " + "; ".join(problems), **evidence)
+    ending = f"{all_term.qualifier}all" if all_term else f"redirect={record.redirect}"
+    if ev.void_lookups > max_void:
+        return Verdict.warn(
+            f"SPF ends with {ending} but has {ev.void_lookups} void lookups (limit {max_void})",
+            **evidence,
+        )
+    if ev.unresolved and ev.lookups <= max_lookups:
+        return Verdict.not_tested(
+            "SPF includes not fetched (cap): " + ", ".join(ev.unresolved[:5]), **evidence
+        )
+    return Verdict.passed(f"SPF ends with {ending}, {ev.lookups} DNS lookup(s)", **evidence)
+
+
+@check(
+    "mail.dmarc",
+    title="DMARC policy quarantine or reject",
+    category=Category.MAIL,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 7489", "BOD 18-01 (p=reject)"),
+    description="""
+DMARC tells receiving mail servers what to do with mail that claims to come from the
+agency but fails SPF/DKIM: p=reject (or quarantine) stops phishing in the agency's name;
+p=none only monitors. rua= gives the agency reports of who sends in its name. Without a
+record at _dmarc.<domain>, the organisational domain's record applies (RFC 7489 6.6.3).
+""",
+    remediation={
+        "dns": 'Publish `_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.gov.vn"` '
+        "(start with p=quarantine if unsure, after reading the rua reports for a few weeks).",
+        "general": "For a domain that sends no mail: `v=DMARC1; p=reject;` with SPF `v=spf1 -all`.",
+    },
+)
+def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    failed = _lookup_failed(obs.dmarc, "DMARC TXT")
+    if failed:
+        return failed
+    assert obs.dmarc is not None
+    own = dmarc_records(txt_texts(obs.dmarc.records))
+    source = obs.dmarc.qname
+    records = own
+    via_org = False
+    if not own and obs.dmarc_org is not None:
+        failed = _lookup_failed(obs.dmarc_org, "organisational DMARC TXT")
+        if failed:
+            return failed
+        records = dmarc_records(txt_texts(obs.dmarc_org.records))
+        source = obs.dmarc_org.qname
+        via_org = bool(records)
+    if not records:
+        where = obs.dmarc.qname + (f" or {obs.dmarc_org.qname}" if obs.dmarc_org else "")
+        return Verdict.failed(f"no DMARC record at {where}")
+    if len(records) > 1:
+        # RFC 7489 section 6.6.3: several records -> no DMARC processing at all
+        return Verdict.failed(f"{len(records)} DMARC records at {source} (must be one)")
+    rec = parse_dmarc(records[0])
+    p = (rec.get("p") or "").lower()
+    sp = (rec.get("sp") or "").lower() or None
+    pct_text = rec.get("pct")
+    pct = int(pct_text) if pct_text and pct_text.isdigit() else 100
+    # for a subdomain using its organisational domain's record, sp= applies (6.6.3)
+    effective = (sp or p) if via_org else p
+    evidence: dict[str, Any] = {
+        "record": records[0],
+        "source": source,
+        "org_domain_fallback": via_org,
+        "p": p or None,
+        "sp": sp,
+        "pct": pct,
+        "rua": rec.get("rua"),
+        "ruf": rec.get("ruf"),
+        "effective_policy": effective,
+    }
+    if rec.errors:
+        return Verdict.failed("DMARC record invalid: " + "; ".join(rec.errors), **evidence)
+    via = f" (from {source})" if via_org else ""
+    if effective == "none":
+        return Verdict.failed(
+            f"DMARC policy is none{via}: spoofed mail is only monitored, not stopped",
+            score=0.5,
+            **evidence,
+        )
+    if pct < 100:
+        return Verdict.warn(
+            f"DMARC p={effective}{via} but applied to only pct={pct} % of failing mail",
+            score=0.75,
+            **evidence,
+        )
+    extra = "" if rec.get("rua") else "; no rua= (no aggregate reports)"
+    return Verdict.passed(f"DMARC p={effective}{via}{extra}", **evidence)
+
+
+def _mail_applicable(obs: ZoneObservations) -> Verdict | None:
+    mx = obs.mx
+    if mx is None:
+        return Verdict.not_tested("MX not looked up")
+    if mx.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
+        return Verdict.not_applicable("no MX record: the domain does not receive mail")
+    if mx.outcome != Outcome.OK:
+        return Verdict.not_tested(f"MX lookup failed: {mx.outcome}")
+    if is_null_mx(mx.records):
+        return Verdict.not_applicable("null MX (RFC 7505): the domain accepts no mail")
+    if not obs.mx_hosts:
+        return Verdict.not_tested("MX host names could not be read")
+    return None
+
+
+@check(
+    "mail.starttls",
+    title="Every mail exchanger offers STARTTLS, over IPv4 and over IPv6",
+    category=Category.MAIL,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.SMTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 3207", "BOD 18-01", "NCSC-NL"),
+    description="""
+Without STARTTLS, mail between other administrations, citizens' providers and the agency
+crosses the Internet in clear text. Each address of each MX (IPv4 and IPv6) is asked on
+port 25, one connection at a time per MX, whether it offers STARTTLS after EHLO.
+""",
+    remediation={
+        "general": "Postfix: `smtpd_tls_cert_file`/`smtpd_tls_key_file` set and "
+        "`smtpd_tls_security_level = may`. Exchange: a certificate with the SMTP service "
+        "assigned (`Enable-ExchangeCertificate -Services SMTP`) on the receive connector. "
+        "Check every address: `openssl s_client -starttls smtp -connect [<ipv6>]:25`.",
+    },
+)
+def mail_starttls(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    early = _mail_applicable(obs)
+    if early:
+        return early
+    rows: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    unreached: list[str] = []
+    reached_per_mx: dict[str, int] = {}
+    offered = 0
+    for h in obs.mx_hosts:
+        reached_per_mx[h.name] = 0
+        for address in h.addresses:
+            fam = "v6" if ":" in address else "v4"
+            key = f"{h.name} [{address}]"
+            probe = next((p for p in obs.smtp if p.address == address), None)
+            if probe is None:
+                rows[key] = {"family": fam, "outcome": "not probed"}
+                unreached.append(f"{key}: not probed")
+                continue
+            rows[key] = {
+                "family": fam,
+                "outcome": probe.outcome,
+                "greeting": probe.greeting_code,
+                "starttls": probe.starttls,
+            }
+            if probe.starttls:
+                offered += 1
+                reached_per_mx[h.name] += 1
+            elif probe.ehlo_ok:
+                reached_per_mx[h.name] += 1
+                missing.append(f"{key} ({fam})")
+            elif probe.greeting_code == 220 and probe.ehlo_ok is False:
+                reached_per_mx[h.name] += 1
+                missing.append(f"{key} ({fam}: EHLO refused)")
+            else:
+                why = (
+                    "not probed"
+                    if probe.outcome in UNDECIDED
+                    else describe_failure(probe.outcome, probe.detail)
+                )
+                unreached.append(f"{key}: {why}")
+    evidence: dict[str, Any] = {"smtp": rows}
+    if unreached:
+        evidence["not_reached"] = unreached
+    if missing:
+        return Verdict.failed("no STARTTLS offered by " + ", ".join(missing), **evidence)
+    silent = [mx for mx, n in reached_per_mx.items() if n == 0]
+    if silent:
+        return Verdict.not_tested(
+            "could not reach " + ", ".join(silent) + " on port 25 to ask", **evidence
+        )
+    note = f" ({len(unreached)} address(es) not reached: see ipv6.mx.reach)" if unreached else ""
+    return Verdict.passed(f"STARTTLS offered on {offered} MX address(es){note}", **evidence)
+
+
+@check(
+    "mail.mta_sts",
+    title="MTA-STS: _mta-sts TXT record and a consistent policy over HTTPS",
+    category=Category.MAIL,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.MTA_STS),
+    level_hint=Level.INFORMATIONAL,
+    refs=("RFC 8461", "RFC 8460 (TLS-RPT)"),
+    description="""
+Informational. STARTTLS alone can be stripped by an attacker on the path; MTA-STS lets the
+agency tell sending servers to insist on a valid TLS certificate for its MX. A TXT record
+that announces a policy which cannot be fetched, or a policy that does not list the MX,
+makes careful senders report failures (or, in enforce mode, refuse delivery).
+""",
+    remediation={
+        "dns": '`_mta-sts IN TXT "v=STSv1; id=20260101T000000"` (change id at every policy '
+        "change) and `mta-sts IN A/AAAA <web server>`; optionally `_smtp._tls IN TXT "
+        '"v=TLSRPTv1; rua=mailto:tlsrpt@example.gov.vn"`.',
+        "nginx": "server { listen 443 ssl; listen [::]:443 ssl; server_name "
+        "mta-sts.example.gov.vn; location = /.well-known/mta-sts.txt { default_type "
+        'text/plain; return 200 "version: STSv1\\nmode: enforce\\nmx: mx1.example.gov.vn'
+        '\\nmax_age: 604800\\n"; } }',
+        "apache": "A VirtualHost for mta-sts.<domain> serving /.well-known/mta-sts.txt with "
+        "`AddType text/plain .txt`.",
+        "iis": "A site bound to mta-sts.<domain> (https, valid certificate) with the file "
+        "under .well-known and a MIME map `.txt -> text/plain`.",
+    },
+)
+def mail_mta_sts(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    early = _mail_applicable(obs)
+    if early and early.status != "not_tested":
+        return early
+    sts = obs.mta_sts
+    if sts is None:
+        return Verdict.not_tested("MTA-STS not probed")
+    failed = _lookup_failed(sts.txt, "_mta-sts TXT")
+    if failed:
+        return failed
+    txts = [t for t in txt_texts(sts.txt.records) if is_mta_sts_txt(t)]
+    if not txts:
+        return Verdict.info("no MTA-STS (_mta-sts TXT record absent)")
+    if len(txts) > 1:
+        return Verdict.failed(f"{len(txts)} _mta-sts TXT records (RFC 8461 3.1: exactly one)")
+    txt = parse_mta_sts_txt(txts[0])
+    evidence: dict[str, Any] = {"txt": txts[0], "policy_host": sts.host}
+    if txt.errors:
+        return Verdict.failed("_mta-sts TXT invalid: " + "; ".join(txt.errors), **evidence)
+    fetch = sts.fetch
+    if fetch is None:
+        return Verdict.not_tested("policy not fetched", **evidence)
+    evidence.update(
+        {
+            "address": fetch.address,
+            "outcome": fetch.outcome,
+            "status": fetch.status,
+            "content_type": fetch.content_type,
+        }
+    )
+    if fetch.outcome in UNDECIDED:
+        return Verdict.not_tested(f"policy not fetched: {fetch.detail}", **evidence)
+    if fetch.outcome != Outcome.OK:
+        return Verdict.failed(
+            f"TXT announces a policy but https://{sts.host}/.well-known/mta-sts.txt failed: "
+            f"{describe_failure(fetch.outcome, fetch.detail)}",
+            **evidence,
+        )
+    if fetch.status != 200:
+        return Verdict.failed(
+            f"TXT announces a policy but the policy file answered {fetch.status}", **evidence
+        )
+    problems: list[str] = []
+    if fetch.content_type.split(";")[0].strip().lower() != "text/plain":
+        problems.append(f"Content-Type {fetch.content_type!r} is not text/plain (RFC 8461 3.2)")
+    policy = parse_mta_sts_policy(fetch.body)
+    evidence.update({"mode": policy.mode, "max_age": policy.max_age, "mx": list(policy.mx)})
+    problems.extend(policy.errors)
+    if early is None and policy.mode in ("enforce", "testing"):
+        unmatched = [
+            h.name for h in obs.mx_hosts if not any(mx_matches(p, h.name) for p in policy.mx)
+        ]
+        if unmatched:
+            problems.append("MX not covered by the policy: " + ", ".join(unmatched))
+    if problems:
+        return Verdict.failed("MTA-STS policy inconsistent: " + "; ".join(problems), **evidence)
+    if policy.mode != "enforce":
+        return Verdict.info(f"MTA-STS policy in mode {policy.mode}", **evidence)
+    return Verdict.passed("MTA-STS policy in enforce mode, consistent with the MX", **evidence)
