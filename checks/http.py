@@ -1,0 +1,1073 @@
+"""HTTP checks (per address) and ipv6.web.parity (per host).
+
+All pure: they read :class:`auditor.obs.http.HttpObservation` (one per A and per AAAA,
+see ``auditor/probes/http.py``) and the TCP probes, and parse headers with
+:mod:`auditor.headers` (RFC-correct: duplicates, quoting, case, whitespace).
+
+Which response is judged:
+- http.https_redirect: the first response of ``http://host/`` and every later hop.
+- http.hsts: the first response of ``https://host/`` (RFC 6797 sec. 7.1: the HSTS host
+  sends the header on its HTTPS responses; pshtt and Internet.nl read the root response).
+- http.csp / xcto / frame / referrer_policy: the final same-host response of
+  ``https://host/`` (the document the browser renders). When the host only redirects to
+  another host, the document lives there: not_applicable (scan that host).
+- http.cookies: every Set-Cookie of the HTTPS chain on this host.
+- http.disclosure: every response seen from the address (http and https).
+When the port a check needs is not open on that address, the check is not_tested with
+the TCP outcome (no false fail): ipv6.web.reach judges reachability.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from auditor.headers import (
+    DISCLOSURE_HEADERS,
+    CspPolicy,
+    allows_any_host,
+    frame_ancestors_restrictive,
+    has_version,
+    media_type,
+    object_sources,
+    parse_csp,
+    parse_hsts,
+    parse_nosniff,
+    parse_referrer_policy,
+    parse_security_txt,
+    parse_set_cookie,
+    parse_xfo,
+    script_policy,
+)
+from auditor.model import Category, Level, Scope, Status, Verdict, worst
+from auditor.obs import HostObservations
+from auditor.obs.core import Outcome
+from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
+from auditor.registry import CheckContext, Probe, check
+from auditor.similarity import similarity
+from checks._common import unusable_v6_reason
+
+_REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
+_EV_MAX = 300  # characters of remote text kept in evidence/messages
+
+
+def _t(text: str, limit: int = _EV_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
+def _same_host(url: str, host: str) -> bool:
+    return _host(url) == host.rstrip(".").lower()
+
+
+# ---------------------------------------------------------------------------
+# Getting at the right observation, or saying why it is missing
+
+
+def _http_obs(obs: HostObservations, address: str) -> HttpObservation | None:
+    return obs.http_for(address)
+
+
+def _port_not_open(obs: HostObservations, address: str, port: int) -> str | None:
+    """Why ``port`` cannot be judged on ``address`` (None when it is open)."""
+    tcp = obs.tcp_for(address, port)
+    if tcp is None:
+        why = "target deadline passed" if obs.deadline_hit else "not probed"
+        return f"port {port} on {address}: {why}"
+    if tcp.open:
+        return None
+    detail = f": {tcp.detail}" if tcp.detail else ""
+    return f"port {port} on {address} is not open ({tcp.outcome}{detail})"
+
+
+def _fetch(
+    obs: HostObservations, ctx: CheckContext, scheme: str
+) -> tuple[HttpFetch | None, Verdict | None]:
+    """The fetch of ``scheme://host/`` on ctx.address, or the not_tested verdict."""
+    address = ctx.address or ""
+    port = 443 if scheme == "https" else 80
+    closed = _port_not_open(obs, address, port)
+    if closed:
+        return None, Verdict.not_tested(closed, address=address)
+    h = _http_obs(obs, address)
+    if h is None:
+        why = "target deadline passed" if obs.deadline_hit else "no HTTP observation"
+        return None, Verdict.not_tested(f"{scheme}://{ctx.target}/ not fetched: {why}")
+    fetch = h.https if scheme == "https" else h.http
+    if fetch is None:
+        return None, Verdict.not_tested(
+            f"{scheme}://{ctx.target}/ not fetched ({h.outcome}: {_t(h.detail)})"
+        )
+    if not fetch.hops:
+        return None, Verdict.not_tested(
+            f"{scheme}://{ctx.target}/ did not answer over {address}: "
+            f"{fetch.outcome} {_t(fetch.detail)}".strip(),
+            outcome=fetch.outcome,
+        )
+    return fetch, None
+
+
+def _document(
+    obs: HostObservations, ctx: CheckContext
+) -> tuple[HttpResponse | None, Verdict | None]:
+    """The final same-host HTTPS response (the rendered document), or why there is none."""
+    fetch, verdict = _fetch(obs, ctx, "https")
+    if fetch is None:
+        return None, verdict
+    last = fetch.last
+    assert last is not None
+    if not last.is_redirect:
+        return last, None
+    if fetch.stopped == "off-host":
+        return None, Verdict.not_applicable(
+            f"https://{ctx.target}/ redirects to another host ({_t(last.target)}); "
+            "the page and its headers are judged on that host",
+            redirect=_t(last.target),
+        )
+    reason = {
+        "loop": "a redirect loop",
+        "max-redirects": "too many redirects",
+        "bad-location": "an unusable Location header",
+        "scheme": "a redirect to a non-HTTP scheme",
+        "error": f"a failed redirect hop ({fetch.outcome} {_t(fetch.detail)})",
+    }.get(fetch.stopped, f"an unfinished redirect chain ({fetch.stopped})")
+    return None, Verdict.not_tested(
+        f"https://{ctx.target}/ ends in {reason}; no page to judge",
+        chain=_chain(fetch),
+    )
+
+
+def _chain(fetch: HttpFetch) -> list[str]:
+    out = []
+    for hop in fetch.hops:
+        text = f"{hop.status} {_t(hop.url, 200)}"
+        if hop.is_redirect:
+            text += f" -> {_t(hop.target or hop.location, 200)}"
+        out.append(text)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# http.https_redirect
+
+
+@check(
+    "http.https_redirect",
+    title="http:// redirects to https:// on the same host",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.MANDATORY,
+    refs=("BOD 18-01", "OMB M-15-13", "pshtt 'Redirect To HTTPS'", "Internet.nl https_redirect"),
+    description="""
+Citizens often type the bare name or follow old links, which start over plain HTTP. If
+http:// does not immediately redirect to https:// on the same host, the first request
+(and any form or cookie on it) travels unencrypted and can be altered on the way, e.g.
+on public Wi-Fi. Redirecting first to https on the *same* host is also what lets the HSTS
+header take effect and what the HSTS preload list requires. A redirect chain that later
+goes back to http:// (a downgrade) undoes the protection. Closing port 80 while 443 is
+open is also fine: nothing is served in clear text.
+""",
+    remediation={
+        "nginx": "server { listen 80; listen [::]:80; server_name portal.example.gov.vn; "
+        "return 301 https://$host$request_uri; }",
+        "apache": "<VirtualHost *:80>\n  ServerName portal.example.gov.vn\n"
+        "  Redirect permanent / https://portal.example.gov.vn/\n</VirtualHost>",
+        "iis": 'Install the URL Rewrite module and add to web.config: <rule name="HTTPS" '
+        'stopProcessing="true"><match url="(.*)" /><conditions><add input="{HTTPS}" '
+        'pattern="off" /></conditions><action type="Redirect" '
+        'url="https://{HTTP_HOST}/{R:1}" redirectType="Permanent" /></rule> '
+        "(do not use 'Require SSL' alone: it answers 403 instead of redirecting).",
+        "general": "Redirect to the same host name first (https://portal... , not "
+        "https://www.portal...), then to other names if needed; never link back to http://.",
+    },
+)
+def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    address = ctx.address or ""
+    host = ctx.target
+    tcp80 = obs.tcp_for(address, 80)
+    tcp443 = obs.tcp_for(address, 443)
+    if tcp80 is None or tcp443 is None:
+        return Verdict.not_tested(
+            _port_not_open(obs, address, 80 if tcp80 is None else 443) or "not probed"
+        )
+    # Refused, timed out or unreachable: nothing is served in clear text on port 80.
+    closed80 = tcp80.outcome in (Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE)
+    if not tcp80.open:
+        if closed80 and tcp443.open:
+            return Verdict.passed(
+                f"port 80 is closed ({tcp80.outcome}) while 443 is open",
+                port80=tcp80.outcome,
+                port443=tcp443.outcome,
+            )
+        return Verdict.not_tested(
+            f"neither port answers on {address}: 80 {tcp80.outcome}, 443 {tcp443.outcome}"
+            if closed80
+            else f"port 80 could not be probed ({tcp80.outcome}: {_t(tcp80.detail)})",
+            port80=tcp80.outcome,
+            port443=tcp443.outcome,
+        )
+    fetch, verdict = _fetch(obs, ctx, "http")
+    if fetch is None:
+        assert verdict is not None
+        return verdict
+    first = fetch.hops[0]
+    chain = _chain(fetch)
+    evidence: dict[str, Any] = {"chain": chain, "status": first.status}
+    # Any hop of either chain that goes from https back to http is a downgrade.
+    h = _http_obs(obs, address)
+    for f in (fetch, h.https if h else None):
+        if f is None:
+            continue
+        seen_https = _scheme(f.start_url) == "https"
+        for hop in f.hops:
+            seen_https = seen_https or _scheme(hop.url) == "https"
+            if hop.is_redirect and seen_https and _scheme(hop.target) == "http":
+                return Verdict.failed(
+                    f"downgrade: {_t(hop.url, 200)} redirects back to {_t(hop.target, 200)}",
+                    downgrade=_t(hop.target),
+                    **evidence,
+                )
+    if not first.is_redirect:
+        return Verdict.failed(
+            f"http://{host}/ answers {first.status} without redirecting to https",
+            **evidence,
+        )
+    target = first.target
+    if _scheme(target) != "https":
+        return Verdict.failed(
+            f"the first redirect goes to {_t(target, 200)}, not to https://",
+            first_target=_t(target),
+            **evidence,
+        )
+    if not _same_host(target, host):
+        return Verdict.failed(
+            f"the first redirect goes to another host ({_t(target, 200)}); redirect to "
+            f"https://{host}/ first (HSTS and the preload list need it)",
+            first_target=_t(target),
+            **evidence,
+        )
+    try:
+        port = urlsplit(target).port or 443
+    except ValueError:
+        port = 443
+    if port == 443 and not tcp443.open:
+        return Verdict.failed(
+            f"redirects to https://{host}/ but port 443 is not open ({tcp443.outcome})",
+            first_target=_t(target),
+            **evidence,
+        )
+    return Verdict.passed(
+        f"http://{host}/ redirects ({first.status}) to {_t(target, 200)}",
+        first_target=_t(target),
+        **evidence,
+    )
+
+
+# ---------------------------------------------------------------------------
+# http.hsts
+
+HSTS_MIN_AGE = 31536000  # 1 year: OMB M-15-13, BOD 18-01, pshtt "strong HSTS", hstspreload.org
+
+
+@check(
+    "http.hsts",
+    title="HTTPS responses carry a strong Strict-Transport-Security header",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.MANDATORY,
+    refs=("RFC 6797", "BOD 18-01", "OMB M-15-13", "pshtt 'Strong HSTS'", "Internet.nl"),
+    params={"min_max_age": HSTS_MIN_AGE},
+    description="""
+HSTS tells browsers to use only HTTPS for this host for max-age seconds, so later visits
+never start in clear text and a certificate warning cannot be clicked through. A short
+max-age (days or weeks) lets the protection lapse between visits of citizens who come
+rarely; US federal policy (M-15-13, BOD 18-01) and the HSTS preload list require at
+least one year. includeSubDomains and preload are reported: they extend the protection
+to every subdomain and to first visits.
+""",
+    remediation={
+        "nginx": 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" '
+        "always;  (in the HTTPS server block only; 'always' also covers error pages)",
+        "apache": 'Header always set Strict-Transport-Security "max-age=31536000; '
+        'includeSubDomains"  (in the :443 VirtualHost; needs mod_headers)',
+        "iis": "IIS 10 1709+: Site > HSTS: enable, Max-Age 31536000, IncludeSubDomains "
+        '(or web.config <hsts enabled="true" max-age="31536000" includeSubDomains="true" '
+        '/> under <site>). Older IIS: customHeaders <add name="Strict-Transport-Security" '
+        'value="max-age=31536000; includeSubDomains" /> on the HTTPS site only.',
+        "general": "Send exactly one Strict-Transport-Security header (browsers use only the "
+        "first); do not add it twice in the application and the proxy.",
+    },
+)
+def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    fetch, verdict = _fetch(obs, ctx, "https")
+    if fetch is None:
+        assert verdict is not None
+        return verdict
+    first = fetch.hops[0]
+    values = first.header_values("strict-transport-security")
+    parsed = parse_hsts(values)
+    minimum = int(ctx.params.get("min_max_age", HSTS_MIN_AGE))
+    evidence: dict[str, Any] = {"url": _t(first.url), "status": first.status}
+    if parsed is None:
+        return Verdict.failed("no Strict-Transport-Security header", score=0.0, **evidence)
+    evidence.update(
+        header=_t(parsed.raw),
+        fields=parsed.fields,
+        include_subdomains=parsed.include_subdomains,
+        preload=parsed.preload,
+    )
+    if parsed.fields > 1:
+        evidence["note"] = "several STS headers: browsers process only the first (RFC 6797 8.1)"
+    if not parsed.valid:
+        return Verdict.failed(
+            f"invalid Strict-Transport-Security header, ignored by browsers: {parsed.error}",
+            score=0.0,
+            **evidence,
+        )
+    age = parsed.max_age or 0
+    evidence["max_age"] = age
+    extras = ", ".join(
+        x
+        for x, on in (("includeSubDomains", parsed.include_subdomains), ("preload", parsed.preload))
+        if on
+    )
+    suffix = f" ({extras})" if extras else ""
+    if fetch.tls_verified is False:
+        # RFC 6797 sec. 8.1: UAs ignore STS received over a connection with cert errors.
+        evidence["tls_verified"] = False
+        suffix += "; the certificate did not verify, so browsers ignore it until it does"
+    if age < minimum:
+        return Verdict.failed(
+            f"HSTS max-age={age} is shorter than {minimum} s (1 year){suffix}",
+            score=round(min(1.0, age / minimum), 3) if minimum else 0.0,
+            **evidence,
+        )
+    return Verdict.passed(f"HSTS max-age={age}{suffix}", **evidence)
+
+
+# ---------------------------------------------------------------------------
+# http.csp
+
+# Quality rules (Mozilla Observatory "csp" test, Google CSP Evaluator, OWASP). Internet.nl
+# treats CSP as a recommendation and checks the same properties.
+CSP_RULES = {
+    "default-src": "no default-src directive (fallback for every fetch directive)",
+    "script-unrestricted": "neither script-src nor default-src: scripts are not restricted",
+    "unsafe-inline": "'unsafe-inline' scripts allowed (no nonce, hash or 'strict-dynamic')",
+    "unsafe-eval": "'unsafe-eval' allowed for scripts",
+    "wildcard-source": "a source that allows any host (*, https:, http:) in "
+    "script-src/default-src/object-src",
+    "frame-ancestors": "no frame-ancestors directive (clickjacking protection)",
+}
+
+
+def csp_problems(policies: tuple[CspPolicy, ...]) -> dict[str, list[str]]:
+    """Rules broken by *every* enforced policy, with details.
+
+    Several policies are all enforced (CSP3 sec. 2.2): content must pass each of them,
+    so a rule is satisfied when at least one policy satisfies it.
+    """
+    per_policy: list[dict[str, list[str]]] = []
+    for policy in policies:
+        broken: dict[str, list[str]] = {}
+        if not policy.has("default-src"):
+            broken["default-src"] = []
+        sp = script_policy(policy)
+        if sp.directive is None:
+            broken["script-unrestricted"] = []
+        if sp.unsafe_inline:
+            broken["unsafe-inline"] = [sp.directive or ""]
+        if sp.unsafe_eval:
+            broken["unsafe-eval"] = [sp.directive or ""]
+        wild = [f"{sp.directive}: {s}" for s in sp.any_host]
+        obj_name, obj_sources = object_sources(policy)
+        if obj_sources is not None:
+            wild += [f"{obj_name}: {s}" for s in obj_sources if allows_any_host(s)]
+        if wild:
+            broken["wildcard-source"] = sorted(set(wild))
+        if not policy.has("frame-ancestors"):
+            broken["frame-ancestors"] = []
+        per_policy.append(broken)
+    if not per_policy:
+        return {}
+    common = set(per_policy[0])
+    for broken in per_policy[1:]:
+        common &= set(broken)
+    return {
+        rule: sorted({d for b in per_policy for d in b.get(rule, [])})
+        for rule in CSP_RULES
+        if rule in common
+    }
+
+
+@check(
+    "http.csp",
+    title="Content-Security-Policy is set and restricts scripts and framing",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("W3C CSP Level 3", *_REFS_HEADERS),
+    params={"severity": "warn"},
+    description="""
+A Content-Security-Policy limits where a page may load scripts, objects and frames from.
+When an attacker manages to inject HTML into a portal (a comment field, a search page, a
+compromised plugin), a good CSP stops the injected script from running: it is the main
+defence against cross-site scripting, the most common web flaw in audits of government
+portals. A policy with 'unsafe-inline', 'unsafe-eval' or wildcard sources gives little
+protection; each broken rule is named. A missing policy is a warning (CSP is a
+recommendation in Internet.nl and Mozilla Observatory), as is a weak one; profiles may
+raise the severity to fail.
+""",
+    remediation={
+        "nginx": "add_header Content-Security-Policy \"default-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'self'\" always;  Start with "
+        "Content-Security-Policy-Report-Only to find what breaks.",
+        "apache": "Header always set Content-Security-Policy \"default-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'\"",
+        "iis": "web.config <system.webServer><httpProtocol><customHeaders><add "
+        "name=\"Content-Security-Policy\" value=\"default-src 'self'; script-src 'self'; "
+        "object-src 'none'; frame-ancestors 'self'\" /></customHeaders></httpProtocol>. "
+        "ASP.NET WebForms pages with inline scripts need nonces (or hashes) instead of "
+        "'unsafe-inline'.",
+        "general": "Move inline scripts to files, or give them a per-response nonce and use "
+        "script-src 'nonce-...' 'strict-dynamic'; replace eval(); never list *, https: or "
+        "http: as a script source.",
+    },
+)
+def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    doc, verdict = _document(obs, ctx)
+    if doc is None:
+        assert verdict is not None
+        return verdict
+    values = doc.header_values("content-security-policy")
+    policies = parse_csp(values)
+    report_only = doc.header_values("content-security-policy-report-only")
+    evidence: dict[str, Any] = {"url": _t(doc.url), "status": doc.status}
+    if report_only:
+        evidence["report_only"] = [_t(v) for v in report_only]
+    severity = Status(str(ctx.params.get("severity", "warn")))
+    if not policies:
+        note = (
+            " (only Content-Security-Policy-Report-Only, which enforces nothing)"
+            if report_only
+            else ""
+        )
+        return Verdict(Status.WARN, f"no Content-Security-Policy header{note}", evidence, 0.0)
+    evidence["policies"] = [_t(p.raw) for p in policies]
+    problems = csp_problems(policies)
+    sps = [script_policy(p) for p in policies]
+    evidence["strict_dynamic"] = any(s.strict_dynamic for s in sps)
+    neutral = sorted({s.inline_neutralised_by for s in sps if s.inline_neutralised_by})
+    if neutral:
+        evidence["unsafe_inline_ignored_by"] = neutral
+    if not problems:
+        return Verdict.passed("Content-Security-Policy meets every quality rule", **evidence)
+    evidence["broken_rules"] = {rule: details for rule, details in problems.items()}
+    names = ", ".join(problems)
+    score = round(1 - len(problems) / len(CSP_RULES), 3)
+    detail = "; ".join(
+        CSP_RULES[r] + (f" [{', '.join(d)}]" if d else "") for r, d in problems.items()
+    )
+    return Verdict(
+        severity if severity in (Status.WARN, Status.FAIL) else Status.WARN,
+        _t(f"Content-Security-Policy breaks {len(problems)} rule(s): {names} - {detail}", 600),
+        evidence,
+        score,
+    )
+
+
+# ---------------------------------------------------------------------------
+# http.xcto
+
+
+@check(
+    "http.xcto",
+    title="X-Content-Type-Options: nosniff",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("WHATWG Fetch 'X-Content-Type-Options'", *_REFS_HEADERS),
+    description="""
+Without nosniff, browsers may guess ("sniff") the type of a response and run an uploaded
+file (an attachment, an avatar) as a script or a style sheet. Portals that let citizens
+upload documents are exposed. The header is one line of configuration.
+""",
+    remediation={
+        "nginx": 'add_header X-Content-Type-Options "nosniff" always;',
+        "apache": 'Header always set X-Content-Type-Options "nosniff"',
+        "iis": 'web.config customHeaders: <add name="X-Content-Type-Options" value="nosniff" />',
+    },
+)
+def xcto(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    doc, verdict = _document(obs, ctx)
+    if doc is None:
+        assert verdict is not None
+        return verdict
+    values = doc.header_values("x-content-type-options")
+    evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
+    if parse_nosniff(values):
+        return Verdict.passed("X-Content-Type-Options: nosniff", **evidence)
+    if not values:
+        return Verdict.failed("no X-Content-Type-Options header", **evidence)
+    return Verdict.failed(
+        f"X-Content-Type-Options is not nosniff: {_t(', '.join(values), 120)!r}", **evidence
+    )
+
+
+# ---------------------------------------------------------------------------
+# http.frame
+
+
+@check(
+    "http.frame",
+    title="Framing restricted (CSP frame-ancestors or X-Frame-Options)",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("W3C CSP Level 3 frame-ancestors", "RFC 7034", "HTML Living Standard", *_REFS_HEADERS),
+    description="""
+If any site may show the portal in a frame, an attacker can overlay it with a fake page
+and trick users into clicking buttons they do not see (clickjacking), e.g. submitting a
+form of an online public service. CSP frame-ancestors (which supersedes X-Frame-Options
+in modern browsers) or X-Frame-Options DENY/SAMEORIGIN prevents it.
+""",
+    remediation={
+        "nginx": "add_header Content-Security-Policy \"frame-ancestors 'self'\" always; "
+        'and for old browsers add_header X-Frame-Options "SAMEORIGIN" always;',
+        "apache": "Header always set Content-Security-Policy \"frame-ancestors 'self'\" and "
+        'Header always set X-Frame-Options "SAMEORIGIN"',
+        "iis": 'web.config customHeaders: <add name="X-Frame-Options" value="SAMEORIGIN" /> '
+        "and frame-ancestors 'self' in the Content-Security-Policy value.",
+        "general": "Send one X-Frame-Options value only; ALLOW-FROM is ignored by browsers: "
+        "use frame-ancestors with the allowed origins instead.",
+    },
+)
+def frame(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    doc, verdict = _document(obs, ctx)
+    if doc is None:
+        assert verdict is not None
+        return verdict
+    policies = parse_csp(doc.header_values("content-security-policy"))
+    xfo_values = doc.header_values("x-frame-options")
+    evidence: dict[str, Any] = {"url": _t(doc.url), "x_frame_options": [_t(v) for v in xfo_values]}
+    ancestors = [p.get("frame-ancestors") for p in policies if p.has("frame-ancestors")]
+    if ancestors:
+        # HTML: any enforced frame-ancestors makes the browser ignore X-Frame-Options.
+        evidence["frame_ancestors"] = [" ".join(a or ()) for a in ancestors]
+        if any(frame_ancestors_restrictive(a or ()) for a in ancestors):
+            return Verdict.passed(
+                f"CSP frame-ancestors {_t(' '.join(ancestors[0] or ()) or '(empty)', 120)}",
+                **evidence,
+            )
+        return Verdict.failed(
+            "CSP frame-ancestors allows any site to frame the page (and overrides X-Frame-Options)",
+            **evidence,
+        )
+    mode = parse_xfo(xfo_values)
+    if mode:
+        return Verdict.passed(f"X-Frame-Options {mode.upper()}", mode=mode, **evidence)
+    if xfo_values:
+        return Verdict.failed(
+            f"X-Frame-Options {_t(', '.join(xfo_values), 120)!r} gives no protection "
+            "(ALLOW-FROM and unknown values are ignored by browsers)",
+            **evidence,
+        )
+    return Verdict.failed("neither CSP frame-ancestors nor X-Frame-Options", **evidence)
+
+
+# ---------------------------------------------------------------------------
+# http.referrer_policy
+
+REFERRER_GOOD = ("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin")
+
+
+@check(
+    "http.referrer_policy",
+    title="Referrer-Policy limits what leaks to other sites",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("W3C Referrer Policy", *_REFS_HEADERS),
+    params={"weak_status": "warn", "missing_status": "warn"},
+    description="""
+When a user follows a link or the page loads a third-party resource, the browser sends
+the page address as Referer. Addresses of public-service pages can carry case numbers,
+names or search terms. no-referrer, same-origin, strict-origin or
+strict-origin-when-cross-origin keep the path inside the portal. unsafe-url, origin,
+origin-when-cross-origin and no-referrer-when-downgrade are warnings (CHECKS.md). A
+missing header is a warning too: current browsers default to
+strict-origin-when-cross-origin, but older ones still in use on government desktops send
+the full address; Internet.nl recommends setting it explicitly.
+""",
+    remediation={
+        "nginx": 'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+        "apache": 'Header always set Referrer-Policy "strict-origin-when-cross-origin"',
+        "iis": 'web.config customHeaders: <add name="Referrer-Policy" '
+        'value="strict-origin-when-cross-origin" />',
+    },
+)
+def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    doc, verdict = _document(obs, ctx)
+    if doc is None:
+        assert verdict is not None
+        return verdict
+    values = doc.header_values("referrer-policy")
+    policy = parse_referrer_policy(values)
+    evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
+    weak = Status(str(ctx.params.get("weak_status", "warn")))
+    missing = Status(str(ctx.params.get("missing_status", "warn")))
+    if policy in REFERRER_GOOD:
+        return Verdict.passed(f"Referrer-Policy: {policy}", policy=policy, **evidence)
+    if policy:
+        return Verdict(
+            weak, f"Referrer-Policy {policy} leaks the page address", {"policy": policy, **evidence}
+        )
+    if values:
+        return Verdict(
+            missing,
+            f"Referrer-Policy has no valid token ({_t(', '.join(values), 120)!r}); browsers "
+            "fall back to their default",
+            evidence,
+        )
+    return Verdict(missing, "no Referrer-Policy header", evidence)
+
+
+# ---------------------------------------------------------------------------
+# http.security_txt
+
+SECURITY_TXT_MAX_DAYS = 365  # RFC 9116 sec. 2.5.5: Expires "less than a year into the future"
+
+
+@check(
+    "http.security_txt",
+    title="security.txt (RFC 9116) published and current",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 9116", "Internet.nl security.txt", "CISA BOD 20-01"),
+    params={"max_expires_days": SECURITY_TXT_MAX_DAYS},
+    description="""
+security.txt tells whoever finds a vulnerability in the portal (a researcher, VNCERT/CC, a
+citizen) whom to contact. Without it, reports get lost or are published instead. RFC 9116
+requires it at /.well-known/security.txt over HTTPS, as text/plain, with at least one
+Contact and exactly one Expires date in the future; a file that expires more than a year
+ahead is a warning (the RFC recommends less, so that stale contacts are noticed).
+""",
+    remediation={
+        "nginx": "location = /.well-known/security.txt { default_type text/plain; "
+        "alias /etc/nginx/security.txt; }  with e.g.\nContact: mailto:security@example.gov.vn"
+        "\nExpires: 2026-12-31T17:00:00.000Z\nPreferred-Languages: vi, en\nCanonical: "
+        "https://portal.example.gov.vn/.well-known/security.txt",
+        "apache": "Place the file at DocumentRoot/.well-known/security.txt and add "
+        '<Files "security.txt"> ForceType "text/plain; charset=utf-8" </Files>',
+        "iis": "Create .well-known\\security.txt in the site root and add a MIME map for the "
+        "extensionless path or '.txt' -> text/plain; web.config: <location "
+        'path=".well-known/security.txt"><system.webServer><staticContent><remove '
+        'fileExtension=".txt" /><mimeMap fileExtension=".txt" mimeType="text/plain; '
+        'charset=utf-8" /></staticContent></system.webServer></location>',
+        "general": "Renew Expires before it passes (calendar it); sign the file with OpenPGP "
+        "if you can.",
+    },
+)
+def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    address = ctx.address or ""
+    closed = _port_not_open(obs, address, 443)
+    if closed:
+        return Verdict.not_tested(closed)
+    h = _http_obs(obs, address)
+    st = h.security_txt if h else None
+    if st is None:
+        why = (
+            h.detail
+            if h
+            else ("target deadline passed" if obs.deadline_hit else "no HTTP observation")
+        )
+        return Verdict.not_tested(f"security.txt not fetched: {_t(why)}")
+    if st.status is None:
+        return Verdict.not_tested(
+            f"security.txt fetch failed: {st.outcome} {_t(st.detail)}".strip(), outcome=st.outcome
+        )
+    evidence: dict[str, Any] = {"url": _t(st.url), "status": st.status}
+    if st.redirects:
+        evidence["redirects"] = [_t(r) for r in st.redirects]
+    if 300 <= st.status < 400:
+        return Verdict.warn(
+            f"/.well-known/security.txt redirects off the host or to http ({_t(st.detail)}); "
+            "RFC 9116 wants it served over HTTPS on the host itself",
+            **evidence,
+        )
+    if st.status != 200:
+        return Verdict.failed(f"/.well-known/security.txt answers {st.status}", **evidence)
+    mtype, params = media_type(st.content_type)
+    evidence["content_type"] = _t(st.content_type, 120)
+    if mtype != "text/plain":
+        return Verdict.failed(
+            f"security.txt is served as {_t(mtype or '(no Content-Type)', 80)}, "
+            "not text/plain (RFC 9116 sec. 3)",
+            **evidence,
+        )
+    parsed = parse_security_txt(st.text)
+    evidence.update(
+        contacts=[_t(c, 200) for c in parsed.contacts[:10]],
+        expires=[_t(e, 60) for e in parsed.expires_raw[:3]],
+        canonical=[_t(c, 200) for c in parsed.canonical[:10]],
+        signed=parsed.signed,
+    )
+    if parsed.errors:
+        evidence["parse_errors"] = [_t(e, 120) for e in parsed.errors[:10]]
+    if st.truncated:
+        evidence["truncated"] = True
+    problems: list[str] = []
+    if not parsed.contacts:
+        problems.append("no Contact field (required, RFC 9116 sec. 2.5.3)")
+    if not parsed.expires_raw:
+        problems.append("no Expires field (required, RFC 9116 sec. 2.5.5)")
+    elif len(parsed.expires_raw) > 1:
+        problems.append("Expires appears more than once (RFC 9116 sec. 2.5.5)")
+    elif parsed.expires is None:
+        problems.append(f"Expires is not an RFC 3339 date-time: {_t(parsed.expires_raw[0], 60)!r}")
+    elif parsed.expires <= ctx.now:
+        problems.append(f"expired on {parsed.expires.isoformat()}")
+    if problems:
+        return Verdict.failed("security.txt: " + "; ".join(problems), **evidence)
+    warnings: list[str] = []
+    assert parsed.expires is not None
+    max_days = int(ctx.params.get("max_expires_days", SECURITY_TXT_MAX_DAYS))
+    if parsed.expires > ctx.now + timedelta(days=max_days):
+        warnings.append(
+            f"Expires {parsed.expires.date().isoformat()} is more than {max_days} days ahead "
+            "(RFC 9116 sec. 2.5.5 recommends less than a year)"
+        )
+    charset = params.get("charset", "").lower()
+    if charset and charset not in ("utf-8", "utf8"):
+        warnings.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+    if parsed.canonical:
+        here = (_host(st.url), urlsplit(st.url).path)
+        if not any(
+            (_host(c), _path(c)) == here and _scheme(c) == "https" for c in parsed.canonical
+        ):
+            warnings.append("no Canonical field names this URL (RFC 9116 sec. 2.5.2)")
+    if warnings:
+        return Verdict.warn("security.txt: " + "; ".join(warnings), **evidence)
+    return Verdict.passed(
+        f"security.txt with {len(parsed.contacts)} contact(s), expires "
+        f"{parsed.expires.date().isoformat()}" + (", signed" if parsed.signed else ""),
+        **evidence,
+    )
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
+
+
+# ---------------------------------------------------------------------------
+# http.cookies
+
+
+@check(
+    "http.cookies",
+    title="Cookies set over HTTPS are Secure, HttpOnly and SameSite",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.RECOMMENDED,
+    refs=("RFC 6265 / RFC 6265bis", "OWASP Session Management Cheat Sheet", "Internet.nl"),
+    description="""
+Session cookies of e-government portals identify a logged-in citizen or official.
+Without Secure a cookie is also sent over plain HTTP, where it can be stolen; without
+HttpOnly any injected script can read it; without SameSite it rides along on requests
+forged by other sites (CSRF). Every cookie the landing page sets over HTTPS is checked and
+the offending ones are named. A page that sets no cookie is not_applicable (nothing to
+protect; Internet.nl likewise shows no cookie verdict then).
+""",
+    remediation={
+        "nginx": "Fix it in the application; for a proxied app: proxy_cookie_flags ~ secure "
+        "httponly samesite=lax;  (nginx >= 1.19.3)",
+        "apache": 'Header always edit Set-Cookie ^(.*)$ "$1; Secure; HttpOnly; SameSite=Lax" '
+        "(mod_headers), or set the flags in the application.",
+        "iis": 'web.config: <system.web><httpCookies requireSSL="true" httpOnlyCookies="true" '
+        'sameSite="Lax" /><sessionState cookieSameSite="Lax" /><authentication><forms '
+        'requireSSL="true" cookieSameSite="Lax" /></authentication></system.web>',
+        "general": "PHP: session.cookie_secure=1, session.cookie_httponly=1, "
+        "session.cookie_samesite=Lax; Java: <cookie-config><secure>true</secure>"
+        "<http-only>true</http-only></cookie-config>.",
+    },
+)
+def cookies(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    fetch, verdict = _fetch(obs, ctx, "https")
+    if fetch is None:
+        assert verdict is not None
+        return verdict
+    seen: dict[str, list[str]] = {}
+    for hop in fetch.hops:
+        for raw in hop.header_values("set-cookie"):
+            cookie = parse_set_cookie(raw)
+            if cookie is None or cookie.deletes:
+                continue
+            missing = [
+                flag
+                for flag, ok in (
+                    ("Secure", cookie.secure),
+                    ("HttpOnly", cookie.http_only),
+                    ("SameSite", bool(cookie.same_site)),
+                )
+                if not ok
+            ]
+            seen[_t(cookie.name, 100) or "(nameless)"] = missing
+    if not seen:
+        return Verdict.not_applicable("no cookies set over HTTPS on the landing page")
+    bad = {name: missing for name, missing in seen.items() if missing}
+    evidence: dict[str, Any] = {"cookies": sorted(seen), "missing": bad}
+    if not bad:
+        return Verdict.passed(
+            f"{len(seen)} cookie(s), all Secure, HttpOnly and SameSite", **evidence
+        )
+    listed = "; ".join(f"{name}: no {', '.join(m)}" for name, m in list(bad.items())[:10])
+    return Verdict.failed(
+        _t(f"{len(bad)} of {len(seen)} cookie(s) lack flags - {listed}", 600),
+        score=round(1 - len(bad) / len(seen), 3),
+        **evidence,
+    )
+
+
+# ---------------------------------------------------------------------------
+# http.disclosure
+
+
+@check(
+    "http.disclosure",
+    title="No software version numbers in response headers",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.INFORMATIONAL,
+    scored=False,
+    refs=("OWASP Secure Headers Project", "OWASP WSTG-INFO-02"),
+    params={"found_status": "info"},
+    description="""
+Version numbers in Server, X-Powered-By, X-AspNet-Version or X-AspNetMvc-Version let an
+attacker pick exploits for exactly that version without probing. Hiding them does not
+fix an outdated server, but it removes a free hint; the finding is informational.
+""",
+    remediation={
+        "nginx": "server_tokens off;  (http block); remove X-Powered-By from the application "
+        "or with proxy_hide_header X-Powered-By; / fastcgi_hide_header X-Powered-By;",
+        "apache": "ServerTokens Prod and ServerSignature Off; Header always unset X-Powered-By; "
+        "PHP: expose_php = Off",
+        "iis": 'web.config: <system.web><httpRuntime enableVersionHeader="false" />; '
+        '<system.webServer><security><requestFiltering removeServerHeader="true" />'
+        '</security><httpProtocol><customHeaders><remove name="X-Powered-By" />'
+        "</customHeaders></httpProtocol>; MVC: MvcHandler.DisableMvcResponseHeader = true "
+        "in Application_Start.",
+    },
+)
+def disclosure(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    address = ctx.address or ""
+    h = _http_obs(obs, address)
+    fetches = [f for f in ((h.https, h.http) if h else ()) if f is not None and f.hops]
+    if not fetches:
+        reasons = [r for p in (80, 443) if (r := _port_not_open(obs, address, p))]
+        why = "; ".join(reasons) or (f"{h.outcome}: {_t(h.detail)}" if h else "no HTTP observation")
+        return Verdict.not_tested(f"no HTTP response from {address}: {why}")
+    found: dict[str, str] = {}
+    for f in fetches:
+        for hop in f.hops:
+            for name, value in hop.headers:
+                low = name.lower()
+                if low in DISCLOSURE_HEADERS and has_version(value):
+                    found.setdefault(f"{low}: {_t(value, 120)}", name)
+    if not found:
+        return Verdict.passed("no version numbers in Server / X-Powered-By / X-AspNet-Version")
+    status = Status(str(ctx.params.get("found_status", "info")))
+    items = sorted(found)
+    return Verdict(status, _t("version disclosed: " + "; ".join(items), 600), {"headers": items})
+
+
+# ---------------------------------------------------------------------------
+# ipv6.web.parity
+
+PARITY_MIN_SIMILARITY = 0.90  # Internet.nl web_ipv6_ws_similar: 90 % similar content
+
+
+def _first_status(f: HttpFetch | None) -> tuple[int | None, str]:
+    if f is None or not f.hops:
+        return None, ""
+    first = f.hops[0]
+    return first.status, first.target if first.is_redirect else ""
+
+
+def _compare(
+    obs: HostObservations, ref: str, v6: str, min_sim: float
+) -> tuple[Status, list[str], dict[str, Any]]:
+    ev: dict[str, Any] = {"address": v6, "reference": ref}
+    problems: list[str] = []
+    ports4 = {p.port: p.outcome for p in obs.tcp if p.address == ref}
+    ports6 = {p.port: p.outcome for p in obs.tcp if p.address == v6}
+    if not ports6:
+        return Status.NOT_TESTED, ["no TCP probe of this address"], ev
+    open4 = sorted(p for p, o in ports4.items() if o == Outcome.OPEN)
+    open6 = sorted(p for p, o in ports6.items() if o == Outcome.OPEN)
+    ev["open_ports"] = {"v4": open4, "v6": open6}
+    if any(o == Outcome.BLOCKED for o in ports6.values()):
+        return Status.NOT_TESTED, ["address refused by the scanner's address guard"], ev
+    if open4 != open6:
+        problems.append(f"open ports differ: v4 {open4}, v6 {open6}")
+    h4, h6 = obs.http_for(ref), obs.http_for(v6)
+    if h6 is None:
+        if open6:
+            return Status.NOT_TESTED, ["no HTTP observation (deadline?)"], ev
+        return (
+            (Status.FAIL if problems else Status.NOT_TESTED),
+            problems or ["no HTTP over IPv6"],
+            ev,
+        )
+    sims: dict[str, Any] = {}
+    for scheme in ("https", "http"):
+        f4 = getattr(h4, scheme) if h4 else None
+        f6 = getattr(h6, scheme)
+        if f4 is None or not f4.hops:
+            continue  # nothing to compare against on this scheme
+        if f6 is None:
+            continue  # port not open over v6: already a port difference
+        if not f6.hops:
+            problems.append(
+                f"{scheme}: no response over IPv6 ({f6.outcome} {_t(f6.detail, 120)}) while IPv4 "
+                f"answers {f4.hops[0].status}"
+            )
+            continue
+        s4, t4 = _first_status(f4)
+        s6, t6 = _first_status(f6)
+        ev[scheme] = {
+            "v4": {"status": s4, "redirect": _t(t4)},
+            "v6": {"status": s6, "redirect": _t(t6)},
+        }
+        if s4 != s6:
+            problems.append(f"{scheme}: status {s4} over IPv4, {s6} over IPv6")
+        elif t4 != t6:
+            problems.append(f"{scheme}: first redirect differs: {_t(t4, 120)} vs {_t(t6, 120)}")
+        if f4.body is not None and f6.body is not None and scheme not in sims:
+            sim = similarity(f4.body, f6.body)
+            sims[scheme] = {
+                "similarity": round(sim.value, 3),
+                "exact": sim.exact,
+                "length": {"v4": f4.body.length, "v6": f6.body.length},
+            }
+    if sims:
+        ev["body"] = sims
+    if problems:
+        return Status.FAIL, problems, ev
+    low = {s: v["similarity"] for s, v in sims.items() if v["similarity"] < min_sim}
+    if low:
+        return (
+            Status.WARN,
+            [f"{s}: page similarity {v:.0%} < {min_sim:.0%}" for s, v in low.items()],
+            ev,
+        )
+    return Status.PASS, [], ev
+
+
+@check(
+    "ipv6.web.parity",
+    title="The site is the same over IPv4 and IPv6",
+    category=Category.IPV6_WEB,
+    scope=Scope.HOST,
+    needs=(Probe.DNS, Probe.TCP, Probe.HTTP),
+    level_hint=Level.MANDATORY,
+    refs=("Internet.nl web_ipv6_ws_similar", "QD 38/QD-BTTTT (IPv6 For Gov, 2021)", "OMB M-21-07"),
+    params={"min_similarity": PARITY_MIN_SIMILARITY},
+    description="""
+"Works well over IPv6" means an IPv6 user gets the same portal as an IPv4 user: the same
+ports open, the same status codes, the same first redirect and (nearly) the same page.
+A common failure is an AAAA pointing at an old server, a default web-server page or a
+load balancer without the site's virtual host, or an IPv6 path that connects but never
+delivers the page (MTU problems); these pass a mere "has AAAA" test but serve citizens
+something else. Each AAAA is compared with the first IPv4 address that answered (per
+AAAA evidence); page similarity is estimated from a MinHash sketch of the normalised page
+(nonces, tokens, dates removed) and below 90 % is a warning. An IPv6-only host passes.
+""",
+    remediation={
+        "nginx": "Give every server block the same listen lines for both families: "
+        "listen 443 ssl; listen [::]:443 ssl; (a server block with only 'listen 443' is not "
+        "used for IPv6 clients, who then get the default server).",
+        "apache": "Use <VirtualHost *:443> (or list both addresses: <VirtualHost "
+        "192.0.2.10:443 [2001:db8::10]:443>) so both families reach the same site.",
+        "iis": "Site bindings: bind https/http to 'All Unassigned' or add the IPv6 address "
+        "with the same host name and certificate as the IPv4 binding.",
+        "dns": "Point the AAAA at the same service (same server, load balancer or CDN) as "
+        "the A record; remove AAAA records of decommissioned servers.",
+        "general": "If IPv6 connects but pages hang, check the path MTU: allow ICMPv6 "
+        "Packet Too Big (type 2) through firewalls (RFC 4890).",
+    },
+)
+def web_parity(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    v6 = [a for a in obs.v6 if unusable_v6_reason(a) is None]
+    if not v6:
+        return Verdict.not_applicable("no usable AAAA: nothing to compare (see ipv6.web.aaaa)")
+    if not obs.v4:
+        return Verdict.passed("IPv6-only host: nothing to compare with", addresses=v6)
+    ref = next(
+        (
+            a
+            for a in obs.v4
+            if (h := obs.http_for(a)) is not None
+            and ((h.http and h.http.hops) or (h.https and h.https.hops))
+        ),
+        None,
+    )
+    if ref is None:
+        return Verdict.not_tested(
+            "no IPv4 address answered HTTP(S): nothing to compare IPv6 with",
+            v4=list(obs.v4),
+        )
+    min_sim = float(ctx.params.get("min_similarity", PARITY_MIN_SIMILARITY))
+    results: dict[str, dict[str, Any]] = {}
+    statuses: list[Status] = []
+    credit = 0.0
+    for address in v6:
+        status, problems, ev = _compare(obs, ref, address, min_sim)
+        ev["status"] = status.value
+        if problems:
+            ev["problems"] = problems
+        results[address] = ev
+        statuses.append(status)
+        if status == Status.PASS:
+            credit += 1
+        elif status == Status.WARN:
+            sims = [v["similarity"] for v in ev.get("body", {}).values()]
+            credit += min(sims) if sims else 0.5
+    overall = worst(statuses)
+    evidence: dict[str, Any] = {"reference": ref, "per_address": results, "min_similarity": min_sim}
+    bad = {a: r["problems"] for a, r in results.items() if r.get("problems")}
+    if overall == Status.PASS:
+        sims = [s["similarity"] for r in results.values() for s in r.get("body", {}).values()]
+        extra = f", page similarity {min(sims):.0%}" if sims else ""
+        return Verdict.passed(f"{len(v6)} AAAA serve the same site as {ref}{extra}", **evidence)
+    listed = "; ".join(f"{a}: {', '.join(p)}" for a, p in bad.items())
+    score = round(credit / len(v6), 3)
+    if overall == Status.NOT_TESTED:
+        return Verdict.not_tested(_t(listed or "could not compare", 600), **evidence)
+    return Verdict(overall, _t(listed, 600), evidence, score)
