@@ -114,6 +114,9 @@ class TlsObservation:
     # OCSP stapling: None = could not tell (no status_request answer observed at all).
     ocsp_stapled: bool | None = None
     ocsp_detail: str = ""
+    # Stapled response: good / revoked / unknown (certificate status), or the OCSP response
+    # status when not successful (e.g. try_later), or "unparsed".
+    ocsp_status: str = ""
 
     def version(self, label: str) -> VersionResult | None:
         for v in self.versions:

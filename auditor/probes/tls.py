@@ -103,7 +103,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
     chain_der, source = _pick_chain(hellos)
     chain = tuple(cert_info(der) for der in chain_der)
     trust, trust_detail, path, anchor = judge_chain(chain_der, trust_store(ctx.options.ca_file))
-    stapled, ocsp_detail = _stapling(hellos, source)
+    stapled, ocsp_detail, ocsp_status = _stapling(hellos, source)
     return TlsObservation(
         address=address,
         port=port,
@@ -124,6 +124,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         trust_anchor=anchor,
         ocsp_stapled=stapled,
         ocsp_detail=ocsp_detail,
+        ocsp_status=ocsp_status,
     )
 
 
@@ -303,28 +304,32 @@ def _pick_chain(hellos: dict[str, HelloResult]) -> tuple[tuple[bytes, ...], str]
     return (), ""
 
 
-def _stapling(hellos: dict[str, HelloResult], source: str) -> tuple[bool | None, str]:
+def _stapling(hellos: dict[str, HelloResult], source: str) -> tuple[bool | None, str, str]:
     r = hellos.get(source)
     if r is None:
-        return None, "no certificate flight was read"
+        return None, "no certificate flight was read", ""
     if r.ocsp is not None:
-        return True, describe_ocsp(r.ocsp)
+        return True, *describe_ocsp(r.ocsp)
     if r.status_seen:
-        return False, f"no OCSP response stapled ({source})"
-    return None, f"the {source} flight was not read to the end: {r.detail}".strip()
+        return False, f"no OCSP response stapled ({source})", ""
+    return None, f"the {source} flight was not read to the end: {r.detail}".strip(), ""
 
 
-def describe_ocsp(der: bytes) -> str:
+def describe_ocsp(der: bytes) -> tuple[str, str]:
+    """(human detail, status) of a stapled OCSP response."""
     try:
         resp = load_der_ocsp_response(der)
         if resp.response_status != OCSPResponseStatus.SUCCESSFUL:
-            return f"stapled OCSP response status {resp.response_status.name}"
+            status = resp.response_status.name.lower()
+            return f"stapled OCSP response status {status}", status
         status = resp.certificate_status.name.lower()
         nxt = resp.next_update_utc
         until = f", next update {nxt.isoformat()}" if nxt else ""
-        return f"stapled OCSP response: certificate {status}{until}"
+        return f"stapled OCSP response: certificate {status}{until}", status
     except Exception as exc:  # a stapled blob we cannot parse is still a staple
-        return f"stapled OCSP response ({len(der)} bytes, unparsed: {type(exc).__name__})"
+        return f"stapled OCSP response ({len(der)} bytes, unparsed: {type(exc).__name__})", (
+            "unparsed"
+        )
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int, str]:
