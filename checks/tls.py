@@ -310,6 +310,14 @@ def protocols_legacy(obs: HostObservations, ctx: CheckContext) -> Verdict:
             accepted=accepted,
             versions=versions,
         )
+    if not t.accepted_versions() and t.outcome != Outcome.OK:
+        # Nothing speaks TLS here (plain HTTP on 443, a broken terminator): "refused" would
+        # be a vacuous pass. tls.available reports the actual failure.
+        return Verdict.not_tested(
+            f"{t.address} accepts no TLS version at all ({t.outcome}: {t.detail})",
+            address=t.address,
+            versions=versions,
+        )
     unknown = _undetermined(t, LEGACY_VERSIONS)
     if unknown:
         return Verdict.not_tested(

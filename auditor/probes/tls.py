@@ -32,7 +32,7 @@ import anyio
 from anyio.streams.tls import TLSAttribute, TLSStream
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.ocsp import OCSPResponseStatus, load_der_ocsp_response
 from cryptography.x509.oid import NameOID
 
@@ -368,8 +368,30 @@ def _sig(cert: x509.Certificate) -> tuple[str, str]:
 
 
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Did ``issuer`` sign ``child``? Weak algorithms (SHA-1, MD5) are verified too: the
+    cryptography package's own check refuses them, but their weakness is judged by
+    tls.cert.signature, not hidden as an untrusted chain."""
+    if child.issuer != issuer.subject:
+        return False
     try:
         child.verify_directly_issued_by(issuer)
+        return True
+    except Exception:
+        pass
+    try:
+        pub = issuer.public_key()
+        algo = child.signature_hash_algorithm
+        sig, tbs = child.signature, child.tbs_certificate_bytes
+        if isinstance(pub, rsa.RSAPublicKey) and algo is not None:
+            params = child.signature_algorithm_parameters
+            pad = params if isinstance(params, padding.PSS) else padding.PKCS1v15()
+            pub.verify(sig, tbs, pad, algo)
+        elif isinstance(pub, ec.EllipticCurvePublicKey) and algo is not None:
+            pub.verify(sig, tbs, ec.ECDSA(algo))
+        elif isinstance(pub, dsa.DSAPublicKey) and algo is not None:
+            pub.verify(sig, tbs, algo)
+        else:
+            return False
     except Exception:
         return False
     return True
