@@ -88,6 +88,8 @@ class Dns:
     def knot_addresses() -> list[str]:
         out: list[str] = []
         for ns in NAME_SERVERS:
+            if ns.blackhole:
+                continue
             if ns.v4:
                 out.append(ns.v4)
             if ns.v6 and ns.listen_v6:
@@ -127,6 +129,8 @@ class Dns:
             "zone:",
         ]
         for name, zd in self.zones.items():
+            if not zd.spec.served:
+                continue
             out.append(f"  - domain: {fqdn(name) if name != '.' else '.'}")
             out.append(f"    file: {self._zone_file(name)}")
             if zd.spec.signing in ("knot", "bogus_ds"):

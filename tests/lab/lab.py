@@ -308,6 +308,10 @@ class Lab:
                     rules.append(f"    {match} {addr} drop")
                 elif w.block == "reset":
                     rules.append(f"    {match} {addr} meta l4proto tcp reject with tcp reset")
+        for ns in NAME_SERVERS:
+            if ns.blackhole:
+                rules += [f"    ip daddr {ns.v4} drop"] if ns.v4 else []
+                rules += [f"    ip6 daddr {ns.v6} drop"] if ns.v6 else []
         ruleset = (
             "table inet auditorlab {\n  chain input {\n"
             "    type filter hook input priority 0; policy accept;\n"

@@ -115,6 +115,9 @@ class Zone:
     ns: tuple[str, ...] = ("ns1.nic.gov.vn", "ns2.nic.gov.vn")
     records: tuple[str, ...] = ()  # extra zone-file lines, owner relative to the zone
     caa: bool = False
+    # False: delegated but not served by the lab's Knot (which would otherwise answer for it
+    # on every address, bypassing the delegation)
+    served: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class NameServer:
     v4: str | None
     v6: str | None
     listen_v6: bool = True  # False: AAAA published but nothing answers on it
+    blackhole: bool = False  # nothing listens and nftables drops every packet to it
 
 
 NAME_SERVERS: tuple[NameServer, ...] = (
@@ -154,6 +158,8 @@ NAME_SERVERS: tuple[NameServer, ...] = (
     NameServer("ns1b.nic.gov.vn", "192.0.2.55", "2001:db8:53::55"),
     # AAAA published, nothing answers on it over IPv6
     NameServer("nsdead6.nic.gov.vn", "198.51.100.56", "2001:db8:153::dead", listen_v6=False),
+    # a black hole: delegations to it time out (lame zone)
+    NameServer("nsblack.nic.gov.vn", "198.51.100.57", "2001:db8:153::57", blackhole=True),
 )
 RESOLVER_V4 = "192.0.2.253"
 RESOLVER_V6 = "2001:db8:253::53"
@@ -749,6 +755,17 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
 
     # ---- DNS zones --------------------------------------------------------------------------
+    add(
+        Scenario(
+            name="lame",
+            description="zone delegated only to a name server that drops every packet: "
+            "its host cannot be resolved (resolver SERVFAIL or timeout)",
+            zones=(Zone("lame.gov.vn", signing="none", ns=("nsblack.nic.gov.vn",), served=False),),
+            hosts=(Host("www.lame.gov.vn"),),
+            inventory_hosts=("www.lame.gov.vn",),
+            expected={"www.lame.gov.vn": _e(dns__resolve="fail", tls__available="not_tested")},
+        )
+    )
     add(
         _zone_scn(
             "unsigned",
