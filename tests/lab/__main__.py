@@ -70,6 +70,22 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
+def update_readme() -> None:
+    readme = Path(__file__).parent / "README.md"
+    text = readme.read_text()
+    start = text.index("### Scenarios")
+    end = text.index("\nSupport hosts that are not inventory targets")
+    scn, hosts = markdown_table().split("\n\n", 1)
+    new = (
+        "### Scenarios\n\n(`python -m tests.lab table -- --write` regenerates both tables.)\n\n"
+        + scn.strip()
+        + "\n\n### Host addresses (as allocated)\n\n"
+        + hosts.strip()
+        + "\n"
+    )
+    readme.write_text(text[:start] + new + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tests.lab",
@@ -87,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.command == "table":
-        print(markdown_table())
+        if "--write" in rest:
+            update_readme()
+        else:
+            print(markdown_table())
         return 0
 
     if args.command == "check":

@@ -84,4 +84,6 @@ def test_readme_tables_are_current() -> None:
 
     readme = (Path(__file__).parent / "README.md").read_text()
     stale = [line for line in markdown_table().splitlines() if line and line not in readme]
-    assert not stale, "README.md is stale: run `python -m tests.lab table`:\n" + "\n".join(stale)
+    assert not stale, (
+        "README.md is stale: run `python -m tests.lab table -- --write`:\n" + "\n".join(stale)
+    )
