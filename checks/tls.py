@@ -68,7 +68,7 @@ def _undetermined(t: TlsObservation, versions: tuple[str, ...]) -> list[str]:
     out = []
     for label in versions:
         v = t.version(label)
-        if v is None or (v.outcome == VersionOutcome.ERROR and v.detail.startswith("connect")):
+        if v is None or (v.outcome == VersionOutcome.ERROR and v.detail.startswith("connect:")):
             out.append(label)
     return out
 
@@ -107,10 +107,28 @@ def normalize_name(name: str) -> str:
         return ""
     if n.isascii():
         return n
-    try:
-        return idna.encode(n, uts46=True).decode("ascii").lower()
-    except idna.IDNAError:
-        return ""
+    out = []
+    for label in n.split("."):  # label by label, so that a "*" label survives
+        if label.isascii():
+            out.append(label)
+            continue
+        try:
+            out.append(idna.encode(label, uts46=True).decode("ascii").lower())
+        except idna.IDNAError:
+            return ""
+    return ".".join(out)
+
+
+_PSL: Any = None
+
+
+def _is_public_suffix(name: str) -> bool:
+    global _PSL
+    if _PSL is None:
+        from publicsuffixlist import PublicSuffixList
+
+        _PSL = PublicSuffixList()
+    return bool(_PSL.is_public(name))
 
 
 def name_matches(pattern: str, host: str) -> bool:
@@ -126,6 +144,8 @@ def name_matches(pattern: str, host: str) -> bool:
     labels = p.split(".")
     if labels[0] != "*" or "*" in ".".join(labels[1:]) or len(labels) < 3:
         return False
+    if _is_public_suffix(".".join(labels[1:])):
+        return False  # "*.gov.vn" would cover every agency: never honoured (CA/B BR 3.2.2.6)
     hl = h.split(".")
     return len(hl) == len(labels) and bool(hl[0]) and hl[1:] == labels[1:]
 
@@ -249,7 +269,7 @@ def tls_available(obs: HostObservations, ctx: CheckContext) -> Verdict:
             cipher=t.handshake_cipher,
             **ev,
         )
-    if t.detail.startswith("connect"):
+    if t.detail.startswith("connect:"):
         # TCP 443 answered the connect probe but not the reconnect: we could not test.
         return Verdict.not_tested(f"could not reconnect to {t.address}:443: {t.detail}", **ev)
     hello = [v.version for v in t.versions if v.outcome == VersionOutcome.ACCEPTED]
@@ -876,7 +896,7 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
             unknown[address] = "TLS not probed" + (f" ({t.detail})" if t else "")
             continue
         if t.outcome != Outcome.OK:
-            if t.detail.startswith("connect"):
+            if t.detail.startswith("connect:"):
                 unknown[address] = f"could not reconnect ({t.detail})"
             else:
                 failures[address] = f"TLS handshake failed ({t.outcome}: {t.detail})"

@@ -168,7 +168,7 @@ async def _hello(
             return res
         except OSError as exc:
             outcome, detail = classify_os_error(exc)
-            res.detail = f"connect {outcome}: {detail}"
+            res.detail = f"connect: {outcome}: {detail}"
             return res
         try:
             with anyio.fail_after(ctx.options.timeout):
