@@ -1,0 +1,601 @@
+"""Scoring (pure): findings + profile + inventory snapshot -> results, scores, grades, KPIs.
+
+Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
+
+- **Check result of a target.** For a host, the findings of one check (one per address for
+  ADDRESS-scope checks) are combined into their worst status; its credit is the smallest
+  credit among them. A check with no stored finding for a target that should have one
+  (interrupted scan, a profile evaluated against an older scan) is ``not_tested``.
+- **Pairs.** A requirement is scored per *(target, requirement)* pair. Its host-scope and
+  address-scope checks make a (host, requirement) pair for each host of the agency; its
+  zone-scope checks make a (zone, requirement) pair for each zone (domain) of the agency.
+  A requirement that mixes both kinds therefore yields both kinds of pairs, each judged only
+  on its own checks. A host owned by several agencies counts for each of them.
+- **Pair status** = the worst of its checks, in the compliance order
+  ``fail > incomplete > warn > pass > not_applicable``: one failing check fails the pair;
+  a ``not_tested``/``error`` check makes it *incomplete* (never a failure) unless another
+  check already fails; ``info`` counts as pass. When every check that does not pass is
+  covered by a valid waiver, the pair is *waived*.
+- **Credit** of a pair: 1 for pass, the partial score (or the profile's ``warn_credit``) for
+  warn, the partial score (default 0) for fail.
+- **Agency score** (0-100) = 100 x sum(weight x credit) / sum(weight) over the agency's
+  pairs of scored requirements (level mandatory or recommended, weight > 0) whose status is
+  pass, warn or fail. Incomplete, waived and not-applicable pairs are left out of both sums
+  and counted separately; informational requirements are shown, never scored. No countable
+  pair: no score (shown as "-").
+- **Grade** from the profile's bands; a failing mandatory pair caps the grade at the
+  profile's ``mandatory_fail_cap`` when it sets one.
+- **KPI** "works well over IPv6" = every host of the agency passes every KPI check (waivers
+  do not change facts): ``yes``; any KPI check fails or warns on any host: ``no``; otherwise,
+  when some result is missing: ``incomplete``; an agency without hosts: ``n/a``.
+- **Category sub-scores**: the same weighted share, over (target, check) results of scored
+  requirements, grouped by the check's category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from auditor.inventory import Waiver
+from auditor.model import Finding, Level, Scope, Status, TargetKind
+from auditor.profiles import Profile, Requirement
+
+__all__ = [
+    "AgencyInfo",
+    "AgencyScore",
+    "CheckResult",
+    "PairResult",
+    "ReqStatus",
+    "RequirementShare",
+    "ScanScore",
+    "agencies_from_snapshot",
+    "check_result",
+    "pair_status",
+    "score_scan",
+]
+
+
+class ReqStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+    WAIVED = "waived"
+    NOT_APPLICABLE = "not_applicable"
+
+
+# Compliance order, worst last ("is it compliant?", not "could we decide?").
+_ORDER = {
+    ReqStatus.NOT_APPLICABLE: 0,
+    ReqStatus.WAIVED: 1,
+    ReqStatus.PASS: 2,
+    ReqStatus.WARN: 3,
+    ReqStatus.INCOMPLETE: 4,
+    ReqStatus.FAIL: 5,
+}
+
+_FROM_STATUS = {
+    Status.PASS: ReqStatus.PASS,
+    Status.INFO: ReqStatus.PASS,
+    Status.WARN: ReqStatus.WARN,
+    Status.FAIL: ReqStatus.FAIL,
+    Status.NOT_TESTED: ReqStatus.INCOMPLETE,
+    Status.ERROR: ReqStatus.INCOMPLETE,
+    Status.NOT_APPLICABLE: ReqStatus.NOT_APPLICABLE,
+}
+
+COUNTED = (ReqStatus.PASS, ReqStatus.WARN, ReqStatus.FAIL)
+
+
+@dataclass(frozen=True)
+class AgencyInfo:
+    """An agency as stored in the scan's inventory snapshot."""
+
+    id: str
+    name: str
+    name_en: str | None
+    hosts: tuple[str, ...]
+    zones: tuple[str, ...]
+    waivers: tuple[Waiver, ...] = ()
+    parent: str | None = None
+    contact: str | None = None
+    display: Mapping[str, str] = field(default_factory=dict)  # A-label -> Unicode
+
+
+def _date(text: Any) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def agencies_from_snapshot(inventory: Mapping[str, Any]) -> tuple[AgencyInfo, ...]:
+    """Agencies of ``Inventory.to_dict()`` (as stored in ``scans.inventory_json``)."""
+    out: list[AgencyInfo] = []
+    for a in inventory.get("agencies", []) or []:
+        hosts: list[str] = []
+        display: dict[str, str] = {}
+        for h in a.get("hosts", []) or []:
+            name = str(h["host"]) if isinstance(h, Mapping) else str(h)
+            if name not in hosts:
+                hosts.append(name)
+            if isinstance(h, Mapping) and h.get("display"):
+                display[name] = str(h["display"])
+        waivers = tuple(
+            Waiver(
+                check=str(w.get("check", "")),
+                hosts=tuple(str(x) for x in w.get("hosts", []) or []),
+                reason=str(w.get("reason", "")),
+                approved_by=str(w.get("approved_by", "")),
+                expires=_date(w.get("expires")),
+                line=int(w.get("line", 0) or 0),
+            )
+            for w in a.get("waivers", []) or []
+            if isinstance(w, Mapping)
+        )
+        out.append(
+            AgencyInfo(
+                id=str(a.get("id", "")),
+                name=str(a.get("name", a.get("id", ""))),
+                name_en=a.get("name_en"),
+                hosts=tuple(hosts),
+                zones=tuple(dict.fromkeys(str(z) for z in a.get("domains", []) or [])),
+                waivers=waivers,
+                parent=a.get("parent"),
+                contact=a.get("contact"),
+                display=display,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one target (host or zone): its findings combined."""
+
+    check: str
+    target: str
+    target_kind: TargetKind
+    status: Status
+    credit: float
+    message: str
+    findings: tuple[Finding, ...]
+    waiver: Waiver | None = None  # valid waiver covering a non-passing result
+    expired_waiver: Waiver | None = None  # a matching waiver whose expiry has passed
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
+
+    @property
+    def req_status(self) -> ReqStatus:
+        if self.waiver is not None:
+            return ReqStatus.WAIVED
+        return _FROM_STATUS[self.status]
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """One (target, requirement) pair of one agency."""
+
+    target: str
+    target_kind: TargetKind
+    requirement: Requirement
+    status: ReqStatus
+    credit: float
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def counted(self) -> bool:
+        return self.requirement.scored and self.status in COUNTED
+
+
+@dataclass(frozen=True)
+class AgencyScore:
+    agency: AgencyInfo
+    score: float | None  # 0-100, None when nothing could be counted
+    grade: str | None
+    kpi: str  # yes | no | incomplete | n/a
+    pairs: tuple[PairResult, ...]
+    categories: Mapping[str, float | None]
+    counts: Mapping[str, int]  # pair statuses of scored requirements
+    capped: bool = False  # the grade was capped by a failing mandatory requirement
+
+    @property
+    def id(self) -> str:
+        return self.agency.id
+
+    def pairs_for(self, target: str) -> tuple[PairResult, ...]:
+        return tuple(p for p in self.pairs if p.target == target)
+
+    def failing(self) -> list[CheckResult]:
+        """Non-passing check results of scored requirements (fail first, then warn)."""
+        seen: set[tuple[str, str]] = set()
+        out: list[CheckResult] = []
+        for p in self.pairs:
+            if not p.requirement.scored:
+                continue
+            for c in p.checks:
+                if c.waiver is None and c.status in (Status.FAIL, Status.WARN):
+                    key = (c.target, c.check)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(c)
+        out.sort(key=lambda c: (c.status != Status.FAIL, c.check, c.target))
+        return out
+
+    def incomplete(self) -> list[CheckResult]:
+        seen: set[tuple[str, str]] = set()
+        out: list[CheckResult] = []
+        for p in self.pairs:
+            for c in p.checks:
+                if (
+                    c.status in (Status.NOT_TESTED, Status.ERROR)
+                    and (c.target, c.check) not in seen
+                ):
+                    seen.add((c.target, c.check))
+                    out.append(c)
+        return out
+
+    def waived(self) -> list[CheckResult]:
+        seen: set[tuple[str, str]] = set()
+        out: list[CheckResult] = []
+        for p in self.pairs:
+            for c in p.checks:
+                if (c.waiver or c.expired_waiver) and (c.target, c.check) not in seen:
+                    seen.add((c.target, c.check))
+                    out.append(c)
+        return out
+
+
+@dataclass(frozen=True)
+class RequirementShare:
+    """Province-wide: how many agencies and targets pass one requirement."""
+
+    requirement: Requirement
+    agencies_pass: int
+    agencies_total: int
+    targets_pass: int
+    targets_total: int
+
+    @property
+    def agency_share(self) -> float | None:
+        return self.agencies_pass / self.agencies_total if self.agencies_total else None
+
+    @property
+    def target_share(self) -> float | None:
+        return self.targets_pass / self.targets_total if self.targets_total else None
+
+
+@dataclass(frozen=True)
+class ScanScore:
+    profile: Profile
+    today: date
+    agencies: tuple[AgencyScore, ...]
+    shares: tuple[RequirementShare, ...]
+    check_results: Mapping[tuple[str, str, str], CheckResult]  # (kind, target, check)
+
+    def agency(self, agency_id: str) -> AgencyScore:
+        for a in self.agencies:
+            if a.id == agency_id:
+                return a
+        raise KeyError(agency_id)
+
+    def ranked(self) -> list[AgencyScore]:
+        """Best first; agencies without a score last."""
+        return sorted(
+            self.agencies,
+            key=lambda a: (a.score is None, -(a.score or 0.0), a.agency.name.lower()),
+        )
+
+    def kpi_share(self) -> tuple[int, int]:
+        """(agencies with KPI yes, agencies with a KPI answer other than n/a)."""
+        decided = [a for a in self.agencies if a.kpi != "n/a"]
+        return sum(1 for a in decided if a.kpi == "yes"), len(decided)
+
+
+# --------------------------------------------------------------------------- computing
+
+
+ScopeOf = Callable[[str], Scope | None]
+
+
+def _registry_scope(check_id: str) -> Scope | None:
+    from auditor.registry import get_check, is_known
+
+    return get_check(check_id).scope if is_known(check_id) else None
+
+
+def _registry_category(check_id: str) -> str:
+    from auditor.registry import get_check, is_known
+
+    if is_known(check_id):
+        return get_check(check_id).category.value
+    return check_id.split(".", 1)[0]
+
+
+def check_result(
+    check: str,
+    kind: TargetKind,
+    target: str,
+    findings: Sequence[Finding],
+    *,
+    waivers: Iterable[Waiver] = (),
+    today: date,
+) -> CheckResult:
+    """Combine the findings of one check on one target; apply waivers."""
+    if not findings:
+        return CheckResult(
+            check, target, kind, Status.NOT_TESTED, 0.0, "no result stored for this check", ()
+        )
+    worst = max(findings, key=lambda f: (_ORDER[_FROM_STATUS[f.status]], -f.credit))
+    status = worst.status
+    credit = min(f.credit for f in findings)
+    if status == Status.WARN and all(f.score is None for f in findings if f.status == Status.WARN):
+        credit = -1.0  # marker: the profile's warn_credit applies (set in _pair)
+    message = worst.message
+    if len(findings) > 1 and worst.address:
+        message = f"{worst.address}: {worst.message}"
+    waiver = expired = None
+    if status in (Status.FAIL, Status.WARN):
+        for w in waivers:
+            if w.check != check:
+                continue
+            if w.matches(check, target, today):
+                waiver = w
+                break
+            if w.expired(today) and _matches_ignoring_expiry(w, check, target):
+                expired = w
+    return CheckResult(
+        check, target, kind, status, credit, message, tuple(findings), waiver, expired
+    )
+
+
+def _matches_ignoring_expiry(w: Waiver, check: str, target: str) -> bool:
+    return w.matches(check, target, w.expires or date.min)
+
+
+def pair_status(results: Sequence[CheckResult]) -> ReqStatus:
+    """Worst status of a pair's checks in the compliance order (see the module docstring)."""
+    if not results:
+        return ReqStatus.NOT_APPLICABLE
+    statuses = [r.req_status for r in results]
+    worst = max(statuses, key=lambda s: _ORDER[s])
+    if worst == ReqStatus.WAIVED:
+        return ReqStatus.WAIVED
+    if worst == ReqStatus.PASS and ReqStatus.WAIVED in statuses:
+        # Every non-passing check is waived, the rest pass: the pair is waived.
+        return ReqStatus.WAIVED
+    return worst
+
+
+def _credit(status: ReqStatus, results: Sequence[CheckResult], warn_credit: float) -> float:
+    if status == ReqStatus.PASS:
+        return 1.0
+    if status not in (ReqStatus.WARN, ReqStatus.FAIL):
+        return 0.0
+    credits = []
+    for r in results:
+        if r.waiver is not None or r.status in (Status.NOT_APPLICABLE,):
+            continue
+        credits.append(warn_credit if r.credit < 0 else r.credit)
+    return max(0.0, min(1.0, min(credits))) if credits else 0.0
+
+
+def _pair(
+    profile: Profile,
+    req: Requirement,
+    kind: TargetKind,
+    target: str,
+    checks: Sequence[str],
+    findings: Mapping[tuple[str, str, str], list[Finding]],
+    agency: AgencyInfo,
+    today: date,
+    cache: dict[tuple[str, str, str, str], CheckResult],
+) -> PairResult:
+    results = []
+    waivers = agency.waivers
+    for c in checks:
+        key = (kind.value, target, c)
+        # Waivers belong to an agency: a shared host may be waived for one owner only.
+        ckey = (kind.value, target, c, agency.id)
+        if ckey not in cache:
+            cache[ckey] = check_result(
+                c, kind, target, findings.get(key, []), waivers=waivers, today=today
+            )
+        results.append(cache[ckey])
+    status = pair_status(results)
+    credit = _credit(status, results, profile.warn_credit)
+    fixed = tuple(r if r.credit >= 0 else _with_credit(r, profile.warn_credit) for r in results)
+    return PairResult(target, kind, req, status, credit, fixed)
+
+
+def _with_credit(r: CheckResult, credit: float) -> CheckResult:
+    return CheckResult(
+        r.check,
+        r.target,
+        r.target_kind,
+        r.status,
+        credit,
+        r.message,
+        r.findings,
+        r.waiver,
+        r.expired_waiver,
+    )
+
+
+def _split(
+    req: Requirement, scope_of: ScopeOf, seen_kinds: Mapping[str, set[str]]
+) -> tuple[list[str], list[str]]:
+    host_checks: list[str] = []
+    zone_checks: list[str] = []
+    for c in req.checks:
+        scope = scope_of(c)
+        if scope is None:
+            # Not in the registry (an old id): trust what the stored findings say.
+            kinds = seen_kinds.get(c, set())
+            scope = Scope.ZONE if kinds == {"zone"} else Scope.HOST
+        (zone_checks if scope == Scope.ZONE else host_checks).append(c)
+    return host_checks, zone_checks
+
+
+def _weighted(pairs: Iterable[tuple[float, float]]) -> float | None:
+    total = 0.0
+    got = 0.0
+    for weight, credit in pairs:
+        total += weight
+        got += weight * credit
+    return round(100.0 * got / total, 1) if total > 0 else None
+
+
+def score_scan(
+    profile: Profile,
+    inventory: Mapping[str, Any],
+    findings: Iterable[Finding],
+    today: date,
+    *,
+    scope_of: ScopeOf = _registry_scope,
+    category_of: Callable[[str], str] = _registry_category,
+) -> ScanScore:
+    """Score every agency of the inventory snapshot. Pure (the registry is only read)."""
+    by_key: dict[tuple[str, str, str], list[Finding]] = {}
+    seen_kinds: dict[str, set[str]] = {}
+    for f in findings:
+        by_key.setdefault((f.target_kind.value, f.target, f.check), []).append(f)
+        seen_kinds.setdefault(f.check, set()).add(f.target_kind.value)
+    agencies = agencies_from_snapshot(inventory)
+    split = {r.id: _split(r, scope_of, seen_kinds) for r in profile.requirements}
+    cache: dict[tuple[str, str, str, str], CheckResult] = {}
+    scores: list[AgencyScore] = []
+    for agency in agencies:
+        pairs: list[PairResult] = []
+        for req in profile.requirements:
+            host_checks, zone_checks = split[req.id]
+            if host_checks:
+                for host in agency.hosts:
+                    pairs.append(
+                        _pair(
+                            profile,
+                            req,
+                            TargetKind.HOST,
+                            host,
+                            host_checks,
+                            by_key,
+                            agency,
+                            today,
+                            cache,
+                        )
+                    )
+            if zone_checks:
+                for zone in agency.zones:
+                    pairs.append(
+                        _pair(
+                            profile,
+                            req,
+                            TargetKind.ZONE,
+                            zone,
+                            zone_checks,
+                            by_key,
+                            agency,
+                            today,
+                            cache,
+                        )
+                    )
+        scores.append(_agency_score(profile, agency, pairs, by_key, today, category_of))
+    shares = _shares(profile, scores)
+    results: dict[tuple[str, str, str], CheckResult] = {}
+    for kind, target, c, _agency in cache:
+        if (kind, target, c) not in results:
+            raw = check_result(
+                c, TargetKind(kind), target, by_key.get((kind, target, c), []), today=today
+            )
+            results[(kind, target, c)] = (
+                raw if raw.credit >= 0 else _with_credit(raw, profile.warn_credit)
+            )
+    return ScanScore(profile, today, tuple(scores), shares, results)
+
+
+def _agency_score(
+    profile: Profile,
+    agency: AgencyInfo,
+    pairs: list[PairResult],
+    by_key: Mapping[tuple[str, str, str], list[Finding]],
+    today: date,
+    category_of: Callable[[str], str],
+) -> AgencyScore:
+    counted = [p for p in pairs if p.counted]
+    score = _weighted((p.requirement.weight, p.credit) for p in counted)
+    grade = profile.grade_for(score) if score is not None else None
+    capped = False
+    cap = profile.mandatory_fail_cap
+    if (
+        grade is not None
+        and cap is not None
+        and any(
+            p.status == ReqStatus.FAIL and p.requirement.level == Level.MANDATORY for p in counted
+        )
+        and profile.grade_rank(grade) < profile.grade_rank(cap)
+    ):
+        grade = cap
+        capped = True
+    counts: dict[str, int] = {s.value: 0 for s in ReqStatus}
+    for p in pairs:
+        if p.requirement.scored:
+            counts[p.status.value] += 1
+    # KPI: facts about every host, waivers do not apply.
+    kpi = "n/a"
+    if profile.kpi is not None and agency.hosts:
+        statuses = []
+        for host in agency.hosts:
+            for kc in profile.kpi.checks:
+                r = check_result(
+                    kc, TargetKind.HOST, host, by_key.get(("host", host, kc), []), today=today
+                )
+                statuses.append(r.status)
+        if any(s in (Status.FAIL, Status.WARN) for s in statuses):
+            kpi = "no"
+        elif all(s in (Status.PASS, Status.INFO) for s in statuses):
+            kpi = "yes"
+        else:
+            kpi = "incomplete"
+    # Category sub-scores over (target, check) results of scored requirements.
+    cats: dict[str, list[tuple[float, float]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for p in pairs:
+        if not p.requirement.scored:
+            continue
+        for c in p.checks:
+            if (c.target, c.check) in seen:
+                continue
+            seen.add((c.target, c.check))
+            cat = category_of(c.check)
+            bucket = cats.setdefault(cat, [])
+            rs = c.req_status
+            if rs in COUNTED:
+                bucket.append((p.requirement.weight, c.credit if rs != ReqStatus.PASS else 1.0))
+    categories = {cat: _weighted(v) for cat, v in sorted(cats.items())}
+    return AgencyScore(agency, score, grade, kpi, tuple(pairs), categories, counts, capped)
+
+
+def _shares(profile: Profile, scores: Sequence[AgencyScore]) -> tuple[RequirementShare, ...]:
+    out = []
+    for req in profile.requirements:
+        agencies_pass = agencies_total = 0
+        targets: dict[tuple[str, str], ReqStatus] = {}
+        for a in scores:
+            mine = [p for p in a.pairs if p.requirement.id == req.id and p.status in COUNTED]
+            if mine:
+                agencies_total += 1
+                if all(p.status == ReqStatus.PASS for p in mine):
+                    agencies_pass += 1
+            for p in mine:
+                targets[(p.target_kind.value, p.target)] = p.status
+        targets_pass = sum(1 for s in targets.values() if s == ReqStatus.PASS)
+        out.append(RequirementShare(req, agencies_pass, agencies_total, targets_pass, len(targets)))
+    return tuple(out)
