@@ -112,6 +112,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
 def options_from_args(
     args: argparse.Namespace,
     pins: dict[str, tuple[str, ...]] | None = None,
+    ports: tuple[int, ...] = (80, 443),
 ) -> ScanOptions:
     if args.timeout <= 0 or args.timeout > 300:
         raise UsageError("--timeout must be between 0 and 300 seconds")
@@ -149,6 +150,7 @@ def options_from_args(
         icmp=not args.no_icmp,
         trust_anchor_file=args.trust_anchor,
         pins=pins or {},
+        ports=tuple(ports),
         **kwargs,
     )
 
@@ -245,59 +247,87 @@ def cmd_scan(args: argparse.Namespace) -> int:
             inventory = inventory.only(args.only)
         except (ValueError, KeyError) as exc:
             raise UsageError(f"--only: {exc}") from None
-    options = options_from_args(args)
+    options = options_from_args(args, ports=inventory.defaults.ports)
     profile = _profile(args.profile or inventory.profile or "vn-gov")
-    plan = _plan_for(inventory, profile)
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
     with Store(db_path) as store:
-        skip: set[tuple[str, str]] = set()
-        scan_id: int | None = None
-        if args.resume:
-            previous = store.unfinished_scan(inv_path)
-            if previous is None:
-                print("auditor: nothing to resume: starting a new scan", file=sys.stderr)
-            else:
-                scan_id = previous.id
-                skip = store.done_targets(scan_id)
-                store.reopen_scan(scan_id)
-                print(
-                    f"auditor: resuming scan {scan_id}: {len(skip)} target(s) already done",
-                    file=sys.stderr,
-                )
-        if scan_id is None:
-            scan_id = store.begin_scan(
-                profile=profile.name,
-                inventory_path=inv_path,
-                inventory_name=inventory.name,
-                inventory=inventory.to_dict(),
-                options=_options_record(options),
-            )
-        total = len(plan.hosts) + len(plan.zones) - len(skip)
-        ctx = ProbeContext(options)
-        status = "failed"
-        try:
-            with Progress(total, enabled=not args.quiet) as progress:
-                anyio.run(
-                    lambda: run_scan(ctx, plan, store, scan_id, skip=skip, on_done=progress.update),
-                    backend="asyncio",
-                )
-            status = "complete"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            store.finish_scan(scan_id, status, dict(ctx.stats))
+        scan_id, status = execute_scan(
+            store,
+            inventory,
+            inv_path,
+            profile,
+            options,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+        if status == "interrupted":
             print(
                 f"auditor: interrupted; finished targets are kept in {db_path} "
                 f"(scan {scan_id}); continue with --resume",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
-        finally:
-            if status != "interrupted":
-                store.finish_scan(scan_id, status, dict(ctx.stats))
         _write_outputs(store, scan_id, args)
         _summary(store, scan_id, db_path)
     return EXIT_OK
+
+
+def execute_scan(
+    store: Store,
+    inventory: Inventory,
+    inv_path: str,
+    profile: Any,
+    options: ScanOptions,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    kind: str = "scan",
+) -> tuple[int, str]:
+    """Probe, evaluate and store every target; returns (scan id, final status).
+
+    Each finished target is committed on its own, so Ctrl-C (status "interrupted") or a
+    crash keeps every finished target and ``--resume`` continues the same scan.
+    """
+    plan = _plan_for(inventory, profile)
+    skip: set[tuple[str, str]] = set()
+    scan_id: int | None = None
+    if resume:
+        previous = store.unfinished_scan(inv_path)
+        if previous is None:
+            print("auditor: nothing to resume: starting a new scan", file=sys.stderr)
+        else:
+            scan_id = previous.id
+            skip = store.done_targets(scan_id)
+            store.reopen_scan(scan_id)
+            print(
+                f"auditor: resuming scan {scan_id}: {len(skip)} target(s) already done",
+                file=sys.stderr,
+            )
+    if scan_id is None:
+        scan_id = store.begin_scan(
+            profile=profile.name,
+            inventory_path=inv_path,
+            inventory_name=inventory.name,
+            inventory=inventory.to_dict(),
+            options=_options_record(options),
+            kind=kind,
+        )
+    total = len(plan.hosts) + len(plan.zones) - len(skip)
+    ctx = ProbeContext(options)
+    status = "failed"
+    try:
+        with Progress(total, enabled=progress) as bar:
+            anyio.run(
+                lambda: run_scan(ctx, plan, store, scan_id, skip=skip, on_done=bar.update),
+                backend="asyncio",
+            )
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        store.finish_scan(scan_id, status, dict(ctx.stats))
+    return scan_id, status
 
 
 def _options_record(options: ScanOptions) -> dict[str, Any]:
@@ -395,7 +425,10 @@ def cmd_checks(args: argparse.Namespace) -> int:
 Command = Callable[[argparse.Namespace], int]
 # Other modules add their sub-commands here: (module, function name) with
 # ``register(subparsers) -> None``. Keeps this file small and merge-friendly.
-EXTRA_COMMANDS: tuple[tuple[str, str], ...] = ()
+EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("auditor.cmd_reports", "register"),
+    ("auditor.gate", "register"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,7 +486,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        if getattr(args, "command", None) == "gate":
+            # The gate documents exit code 3 for usage errors (CI scripts rely on it).
+            print(f"auditor gate: error: {message}", file=sys.stderr)
+            return 3
+        parser.error(message)
     try:
         code: int = args.func(args)
     except UsageError as exc:

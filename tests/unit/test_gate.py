@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from auditor.gate import (
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_PASSED,
+    GateUsageError,
+    decide,
+    gate_inventory,
+    junit_xml,
+    markdown_summary,
+    parse_resolve,
+    parse_target,
+    registrable_domain,
+)
+from auditor.model import Finding, Scope, Status, TargetKind
+from auditor.profiles import load_profile
+from auditor.registry import get_check
+from auditor.scoring import score_scan
+
+XSD = Path(__file__).resolve().parents[1] / "data" / "junit.xsd"
+HOST = "www.example.gov.vn"
+ZONE = "example.gov.vn"
+TODAY = date(2026, 11, 27)
+
+
+def _findings(overrides: dict[str, Status] | None = None) -> list[Finding]:
+    """A PASS finding for every check of vn-gov, on the right kind of target."""
+    overrides = overrides or {}
+    out = []
+    for check_id in load_profile("vn-gov").check_ids():
+        spec = get_check(check_id)
+        status = overrides.get(check_id, Status.PASS)
+        msg = f"{check_id} <b>|</b> says {status.value}"
+        if spec.scope == Scope.ZONE:
+            out.append(Finding(check_id, TargetKind.ZONE, ZONE, None, status, msg))
+        elif spec.scope == Scope.ADDRESS:
+            for addr in ("192.0.2.10", "2001:db8::10"):
+                out.append(Finding(check_id, TargetKind.HOST, HOST, addr, status, msg))
+        else:
+            out.append(Finding(check_id, TargetKind.HOST, HOST, None, status, msg))
+    return out
+
+
+def _verdict(
+    overrides: dict[str, Status] | None = None,
+    fail_on: str = "mandatory",
+    min_score: float | None = None,
+):  # type: ignore[no-untyped-def]
+    profile = load_profile("vn-gov")
+    inv = gate_inventory([HOST], [ZONE]).to_dict()
+    return decide(score_scan(profile, inv, _findings(overrides), TODAY), fail_on, min_score)
+
+
+def test_all_pass_exits_0() -> None:
+    v = _verdict()
+    assert v.code == EXIT_PASSED and v.score == 100.0
+    assert all(i.status == "pass" for i in v.items)
+
+
+def test_mandatory_failure_exits_1_naming_the_requirement() -> None:
+    v = _verdict({"tls.protocols.legacy": Status.FAIL})
+    assert v.code == EXIT_FAILED
+    assert any("tls" in r and HOST in r for r in v.reasons)
+
+
+def test_recommended_failure_only_fails_with_fail_on_recommended() -> None:
+    rec = next(r for r in load_profile("vn-gov").requirements if r.level.value == "recommended")
+    overrides = dict.fromkeys(rec.checks, Status.FAIL)
+    assert _verdict(overrides).code == EXIT_PASSED
+    assert _verdict(overrides, fail_on="recommended").code == EXIT_FAILED
+
+
+def test_not_tested_exits_2_unless_something_failed() -> None:
+    assert _verdict({"ipv6.web.reach": Status.NOT_TESTED}).code == EXIT_INCOMPLETE
+    both = {"ipv6.web.reach": Status.NOT_TESTED, "tls.cert.trusted": Status.FAIL}
+    assert _verdict(both).code == EXIT_FAILED
+
+
+def test_min_score() -> None:
+    rec = [r for r in load_profile("vn-gov").requirements if r.level.value == "recommended"]
+    overrides = {c: Status.FAIL for r in rec for c in r.checks}
+    v = _verdict(overrides)
+    assert v.code == EXIT_PASSED and v.score is not None and v.score < 100
+    assert _verdict(overrides, min_score=v.score).code == EXIT_PASSED
+    assert _verdict(overrides, min_score=v.score + 1).code == EXIT_FAILED
+    # With a requirement untested, a score that might still reach the bar is "incomplete".
+    overrides["dns.dnssec"] = Status.NOT_TESTED
+    assert _verdict(overrides, min_score=v.score + 0.5).code in (EXIT_INCOMPLETE, EXIT_FAILED)
+
+
+def test_junit_validates_and_says_what_to_fix() -> None:
+    v = _verdict({"tls.protocols.legacy": Status.FAIL, "ipv6.web.reach": Status.NOT_TESTED})
+    xml = junit_xml(v, "vn-gov")
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    doc = etree.fromstring(xml)
+    schema.assertValid(doc)
+    failures = doc.findall(".//failure")
+    assert failures and "tls.protocols.legacy" in failures[0].get("message")
+    assert "Fix:" in (failures[0].text or "") and "nginx" in (failures[0].text or "")
+    assert doc.findall(".//skipped")
+    assert int(doc.get("tests")) == len(v.items)
+    assert int(doc.get("failures")) == len(failures)
+
+
+def test_junit_rejects_what_the_schema_forbids() -> None:
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    assert not schema.validate(etree.fromstring(b"<testsuites><testsuite name='x'/></testsuites>"))
+
+
+def test_markdown_escapes_remote_text() -> None:
+    v = _verdict({"http.hsts": Status.FAIL})
+    md = markdown_summary(v, "vn-gov", [HOST])
+    assert "<b>" not in md and "&lt;b&gt;" in md and "\\|" in md
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("www.example.gov.vn", "www.example.gov.vn"),
+        ("https://WWW.Example.gov.vn/path?q=1", "www.example.gov.vn"),
+        ("http://dịchvụcông.vn/", "xn--dchvcng-x0a0689dsha.vn"),
+    ],
+)
+def test_parse_target(text: str, host: str) -> None:
+    assert parse_target(text) == host
+
+
+@pytest.mark.parametrize("text", ["ftp://x.vn/", "https://x.vn:8443/", "not a host", ""])
+def test_parse_target_errors(text: str) -> None:
+    with pytest.raises(GateUsageError):
+        parse_target(text)
+
+
+def test_parse_resolve() -> None:
+    assert parse_resolve("new.example.vn:2001:db8::5") == ("new.example.vn", "2001:db8::5")
+    assert parse_resolve("new.example.vn:[2001:db8::5]") == ("new.example.vn", "2001:db8::5")
+    assert parse_resolve("new.example.vn:192.0.2.1") == ("new.example.vn", "192.0.2.1")
+    for bad in ("new.example.vn", "new.example.vn:443", "new.example.vn:nope"):
+        with pytest.raises(GateUsageError):
+            parse_resolve(bad)
+
+
+def test_registrable_domain_fallback() -> None:
+    assert registrable_domain("staging.newagency.gov.vn") == "newagency.gov.vn"
