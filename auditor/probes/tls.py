@@ -228,8 +228,9 @@ def permissive_context() -> ssl.SSLContext:
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     sctx.check_hostname = False
     sctx.verify_mode = ssl.CERT_NONE
-    with contextlib.suppress(ValueError, ssl.SSLError):  # a build without TLS 1.0 support
-        sctx.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings(), contextlib.suppress(ValueError, ssl.SSLError):
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated is what we look for
+        sctx.minimum_version = ssl.TLSVersion.TLSv1  # (a build without TLS 1.0 raises)
     sctx.set_ciphers("ALL:@SECLEVEL=0")
     sctx.options |= _OP_LEGACY_SERVER_CONNECT
     return sctx
