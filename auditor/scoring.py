@@ -35,7 +35,7 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -168,6 +168,7 @@ class CheckResult:
     findings: tuple[Finding, ...]
     waiver: Waiver | None = None  # valid waiver covering a non-passing result
     expired_waiver: Waiver | None = None  # a matching waiver whose expiry has passed
+    scored: bool = True  # False for checks registered as never scored (ipv6.web.icmp)
 
     @property
     def waived(self) -> bool:
@@ -222,7 +223,7 @@ class AgencyScore:
             if not p.requirement.scored:
                 continue
             for c in p.checks:
-                if c.waiver is None and c.status in (Status.FAIL, Status.WARN):
+                if c.scored and c.waiver is None and c.status in (Status.FAIL, Status.WARN):
                     key = (c.target, c.check)
                     if key not in seen:
                         seen.add(key)
@@ -312,6 +313,12 @@ def _registry_scope(check_id: str) -> Scope | None:
     return get_check(check_id).scope if is_known(check_id) else None
 
 
+def _registry_scored(check_id: str) -> bool:
+    from auditor.registry import get_check, is_known
+
+    return get_check(check_id).scored if is_known(check_id) else True
+
+
 def _registry_category(check_id: str) -> str:
     from auditor.registry import get_check, is_known
 
@@ -398,6 +405,7 @@ def _pair(
     agency: AgencyInfo,
     today: date,
     cache: dict[tuple[str, str, str, str], CheckResult],
+    scored_of: Callable[[str], bool] = _registry_scored,
 ) -> PairResult:
     results = []
     waivers = agency.waivers
@@ -410,24 +418,17 @@ def _pair(
                 c, kind, target, findings.get(key, []), waivers=waivers, today=today
             )
         results.append(cache[ckey])
-    status = pair_status(results)
-    credit = _credit(status, results, profile.warn_credit)
+    # Checks registered as never scored (ipv6.web.icmp) are shown, never decide a pair.
+    results = [r if scored_of(r.check) else replace(r, scored=False) for r in results]
+    deciding = [r for r in results if r.scored]
+    status = pair_status(deciding)
+    credit = _credit(status, deciding, profile.warn_credit)
     fixed = tuple(r if r.credit >= 0 else _with_credit(r, profile.warn_credit) for r in results)
     return PairResult(target, kind, req, status, credit, fixed)
 
 
 def _with_credit(r: CheckResult, credit: float) -> CheckResult:
-    return CheckResult(
-        r.check,
-        r.target,
-        r.target_kind,
-        r.status,
-        credit,
-        r.message,
-        r.findings,
-        r.waiver,
-        r.expired_waiver,
-    )
+    return replace(r, credit=credit)
 
 
 def _split(
@@ -462,6 +463,7 @@ def score_scan(
     *,
     scope_of: ScopeOf = _registry_scope,
     category_of: Callable[[str], str] = _registry_category,
+    scored_of: Callable[[str], bool] = _registry_scored,
 ) -> ScanScore:
     """Score every agency of the inventory snapshot. Pure (the registry is only read)."""
     by_key: dict[tuple[str, str, str], list[Finding]] = {}
@@ -490,6 +492,7 @@ def score_scan(
                             agency,
                             today,
                             cache,
+                            scored_of,
                         )
                     )
             if zone_checks:
@@ -505,6 +508,7 @@ def score_scan(
                             agency,
                             today,
                             cache,
+                            scored_of,
                         )
                     )
         scores.append(_agency_score(profile, agency, pairs, by_key, today, category_of))
@@ -571,7 +575,7 @@ def _agency_score(
         if not p.requirement.scored:
             continue
         for c in p.checks:
-            if (c.target, c.check) in seen:
+            if (c.target, c.check) in seen or not c.scored:
                 continue
             seen.add((c.target, c.check))
             cat = category_of(c.check)

@@ -1,29 +1,22 @@
-"""Report renderers: HTML scorecards, JSON, CSV, JUnit, Markdown."""
+"""Report renderers: HTML scorecards, JSON, CSV, Markdown (see docs/JSON-SCHEMA.md)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from auditor.store import Store
 
 
-def render_all(store: Store, scan_id: int, out_dir: Path, lang: str = "vi") -> list[Path]:
-    """Write the HTML scorecards for one scan (minimal page until the scorecards land)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scan = store.scan(scan_id)
-    rows = "".join(
-        f"<tr><td>{html.escape(f.target)}</td><td>{html.escape(f.address or '')}</td>"
-        f"<td>{html.escape(f.check)}</td><td>{html.escape(f.status.value)}</td>"
-        f"<td>{html.escape(f.message)}</td></tr>"
-        for f in store.findings(scan_id)
-    )
-    page = out_dir / "index.html"
-    page.write_text(
-        f"<!doctype html><html lang='{html.escape(lang)}'><meta charset='utf-8'>"
-        f"<title>Scan {scan.id}</title><h1>{html.escape(scan.inventory_name)}</h1>"
-        "<table><tr><th>target</th><th>address</th><th>check</th><th>status</th>"
-        f"<th>message</th></tr>{rows}</table></html>",
-        encoding="utf-8",
-    )
-    return [page]
+def render_all(
+    store: Store, scan_id: int, out_dir: Path, lang: str = "vi", profile: str | None = None
+) -> list[Path]:
+    """Write the HTML scorecards of one stored scan to ``out_dir``; return the pages written.
+
+    ``profile`` overrides the scan's own profile (a name or a YAML path). The inventory used is
+    the scan's stored snapshot, so past scans render as they were.
+    """
+    from reports.data import load_report
+    from reports.html import render_html
+
+    data = load_report(store, scan_id, profile)
+    return render_html(data, Path(out_dir), lang)

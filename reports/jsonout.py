@@ -1,4 +1,11 @@
-"""The scan's JSON output (``--json``): stable, versioned, one finding per agency."""
+"""The scan's JSON output (``--json``): stable, versioned; documented in docs/JSON-SCHEMA.md
+(JSON Schema: docs/scan.schema.json).
+
+Shape: ``schema_version``, ``scan``, ``findings`` (one per agency x finding: a host shared by
+two agencies appears once for each), and the scoring results: ``profile``, ``agencies``
+(score, grade, KPI, sub-scores, one entry per (target, requirement) pair) and
+``requirements`` (province-wide shares). Keys are only ever added within a schema version.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,32 @@ import json
 from pathlib import Path
 from typing import Any
 
+from auditor.profiles import Profile, ProfileError
+from auditor.scoring import AgencyScore, ScanScore
 from auditor.store import Store
 
 JSON_SCHEMA_VERSION = 1
 
 
-def scan_document(store: Store, scan_id: int) -> dict[str, Any]:
+def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dict[str, Any]:
     scan = store.scan(scan_id)
     owners = _owners(scan.inventory)
+    report = None
+    scoring_error = None
+    try:
+        from reports.data import load_report
+
+        report = load_report(store, scan_id, profile)
+    except (ProfileError, KeyError, ValueError) as exc:
+        # The findings are still worth writing when the profile cannot be loaded.
+        scoring_error = str(exc)
+    waived: set[tuple[str, str, str, str]] = set()
+    if report is not None:
+        for a in report.score.agencies:
+            for p in a.pairs:
+                for c in p.checks:
+                    if c.waiver is not None:
+                        waived.add((a.id, c.target_kind.value, c.target, c.check))
     findings = []
     for f in store.findings(scan_id):
         key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
@@ -29,15 +54,18 @@ def scan_document(store: Store, scan_id: int) -> dict[str, Any]:
                     "message": f.message,
                     "evidence": f.evidence,
                     "score": f.score,
+                    "waived": (agency, f.target_kind.value, f.target, f.check) in waived,
                 }
             )
-    return {
+    doc: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "scan": {
             "id": scan.id,
             "started": scan.started,
             "finished": scan.finished,
             "status": scan.status,
+            "kind": scan.kind,
+            "source_scan": scan.source_scan,
             "profile": scan.profile,
             "inventory": scan.inventory_path,
             "inventory_name": scan.inventory_name,
@@ -46,6 +74,92 @@ def scan_document(store: Store, scan_id: int) -> dict[str, Any]:
         },
         "findings": findings,
     }
+    if report is None:
+        doc["scoring_error"] = scoring_error
+        return doc
+    doc["previous_scan"] = report.previous_scan.id if report.previous_scan else None
+    doc["profile"] = profile_document(report.profile)
+    doc["agencies"] = [agency_document(a, report.agency_delta(a.id)) for a in report.score.ranked()]
+    doc["requirements"] = shares_document(report.score)
+    return doc
+
+
+def profile_document(profile: Profile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "title": profile.title,
+        "grades": [{"grade": b.grade, "min": b.min_score} for b in profile.grades],
+        "mandatory_fail_cap": profile.mandatory_fail_cap,
+        "warn_credit": profile.warn_credit,
+        "kpi": (
+            {"id": profile.kpi.id, "title": profile.kpi.title, "checks": list(profile.kpi.checks)}
+            if profile.kpi
+            else None
+        ),
+        "requirements": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "level": r.level.value,
+                "weight": r.weight,
+                "scored": r.scored,
+                "checks": list(r.checks),
+            }
+            for r in profile.requirements
+        ],
+        "params": profile.params,
+    }
+
+
+def agency_document(a: AgencyScore, delta: float | None) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "name": a.agency.name,
+        "name_en": a.agency.name_en,
+        "score": a.score,
+        "grade": a.grade,
+        "grade_capped": a.capped,
+        "kpi": a.kpi,
+        "change": delta,
+        "categories": dict(a.categories),
+        "counts": dict(a.counts),
+        "hosts": list(a.agency.hosts),
+        "zones": list(a.agency.zones),
+        "results": [
+            {
+                "requirement": p.requirement.id,
+                "target": p.target,
+                "target_kind": p.target_kind.value,
+                "status": p.status.value,
+                "credit": round(p.credit, 4),
+                "checks": [
+                    {
+                        "check": c.check,
+                        "status": c.status.value,
+                        "waived": c.waived,
+                        "waiver_expired": c.expired_waiver is not None,
+                        "message": c.message,
+                    }
+                    for c in p.checks
+                ],
+            }
+            for p in a.pairs
+        ],
+        "waivers": [w.to_dict() for w in a.agency.waivers],
+    }
+
+
+def shares_document(score: ScanScore) -> list[dict[str, Any]]:
+    return [
+        {
+            "requirement": s.requirement.id,
+            "agencies_pass": s.agencies_pass,
+            "agencies_total": s.agencies_total,
+            "targets_pass": s.targets_pass,
+            "targets_total": s.targets_total,
+        }
+        for s in score.shares
+    ]
 
 
 def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -59,7 +173,7 @@ def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]
     return {k: tuple(v) for k, v in owners.items()}
 
 
-def write_json(store: Store, scan_id: int, path: str | Path) -> None:
-    doc = scan_document(store, scan_id)
+def write_json(store: Store, scan_id: int, path: str | Path, profile: str | None = None) -> None:
+    doc = scan_document(store, scan_id, profile)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -308,3 +308,20 @@ def test_pair_status_order(statuses: list[Status], expected: ReqStatus) -> None:
         check_result("h.a", TargetKind.HOST, "w", [f("h.a", "w", s)], today=TODAY) for s in statuses
     ]
     assert pair_status(results) == expected
+
+
+def test_never_scored_checks_do_not_decide_a_pair() -> None:
+    reqs = (Requirement("ra", "A", Level.MANDATORY, 1.0, ("h.a", "i.i")),)
+    findings = [f("h.a", "w.example", Status.PASS), f("i.i", "w.example", Status.FAIL)]
+    s = score_scan(
+        profile(requirements=reqs),
+        inv(["w.example"], []),
+        findings,
+        TODAY,
+        scope_of=SCOPES.get,
+        scored_of=lambda c: c != "i.i",
+    ).agency("ag")
+    (pair,) = s.pairs
+    assert pair.status == ReqStatus.PASS and s.score == 100.0
+    assert [c.scored for c in pair.checks] == [True, False]
+    assert s.failing() == []

@@ -1,0 +1,238 @@
+"""Sub-commands ``auditor profiles | history | diff | report`` (registered by auditor.cli).
+
+- ``auditor profiles [NAME] [--json]``: the bundled profiles, or one profile's requirements;
+- ``auditor history --db DB [--json]``: every stored scan;
+- ``auditor diff --db DB [--from ID] [--to ID] [--json]``: regressions and improvements per
+  agency, host and check (default: the last two complete scans of one inventory);
+- ``auditor report --db DB [--scan ID] [--out DIR] [--lang vi|en] [--json F] [--csv F]
+  [--markdown F]``: re-render any stored scan from its own inventory snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from auditor.profiles import ProfileError, list_profiles, load_profile
+from auditor.store import Store
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+
+
+def _fail(message: str) -> int:
+    print(f"auditor: error: {message}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _open(db: str) -> Store | None:
+    if db != ":memory:" and not Path(db).is_file():
+        return None
+    return Store(db)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("profiles", help="list the compliance profiles (or show one)")
+    p.add_argument("name", nargs="?", help="a profile name or YAML file to show")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("history", help="list the scans kept in a store")
+    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("diff", help="regressions and improvements between two scans")
+    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--from", dest="from_id", type=int, metavar="ID", help="earlier scan")
+    p.add_argument("--to", dest="to_id", type=int, metavar="ID", help="later scan")
+    p.add_argument("--profile", help="score both with this profile (default: the later scan's)")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("report", help="render the reports of a stored scan")
+    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--scan", type=int, help="scan id (default: the latest complete scan)")
+    p.add_argument("--profile", help="score with this profile (default: the scan's)")
+    p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
+    p.add_argument("--json", metavar="FILE", help="write the JSON document")
+    p.add_argument("--csv", metavar="FILE", help="write one row per host x requirement")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else list_profiles()
+    loaded = []
+    for name in names:
+        try:
+            loaded.append(load_profile(name))
+        except ProfileError as exc:
+            return _fail(str(exc))
+    if args.json:
+        from reports.jsonout import profile_document
+
+        print(json.dumps([profile_document(p) for p in loaded], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not args.name:
+        width = max(len(p.name) for p in loaded)
+        for p in loaded:
+            default = " (default)" if p.name == list_profiles()[0] else ""
+            print(f"{p.name:<{width}}  {len(p.requirements):>2} requirements  {p.title}{default}")
+        return EXIT_OK
+    p = loaded[0]
+    print(f"{p.name}: {p.title}")
+    print("grades: " + ", ".join(f"{b.grade} >= {b.min_score:g}" for b in p.grades))
+    if p.kpi:
+        print(f"KPI {p.kpi.title}: {', '.join(p.kpi.checks)}")
+    for r in p.requirements:
+        print(f"  {r.id:<18} {r.level.value:<13} w={r.weight:<4g} {', '.join(r.checks)}")
+    for cid, values in p.params.items():
+        print(f"  params {cid}: {values}")
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from auditor.history import summarize
+
+    store = _open(args.db)
+    if store is None:
+        return _fail(f"no store at {args.db}")
+    with store:
+        rows = [summarize(s, store.findings(s.id)) for s in store.scans()]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(f"no scans in {args.db}")
+        return EXIT_OK
+    for r in rows:
+        counts = ", ".join(f"{v} {k}" for k, v in r.counts.items())
+        source = f" of #{r.source_scan}" if r.source_scan else ""
+        print(
+            f"#{r.id:<4} {r.started}  {r.kind}{source:<6} {r.status:<11} {r.profile:<14} "
+            f"{r.inventory_name}  [{counts or 'no findings'}]"
+        )
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from auditor.history import default_pair, diff_scans
+    from reports.data import resolve_profile, score_of
+
+    store = _open(args.db)
+    if store is None:
+        return _fail(f"no store at {args.db}")
+    with store:
+        try:
+            if args.from_id is None and args.to_id is None:
+                pair = default_pair(store.scans())
+                if pair is None:
+                    return _fail(f"{args.db}: need two complete scans of one inventory to diff")
+                before, after = pair
+            else:
+                latest = store.scan(args.to_id) if args.to_id is not None else store.latest_scan()
+                if latest is None:
+                    return _fail(f"no complete scan in {args.db}")
+                after = latest
+                if args.from_id is not None:
+                    before = store.scan(args.from_id)
+                else:
+                    prev = store.previous_scan(after.id)
+                    if prev is None:
+                        return _fail(f"no complete scan before #{after.id} to compare with")
+                    before = prev
+            profile, _note = resolve_profile(args.profile, after)
+        except KeyError as exc:
+            return _fail(str(exc).strip("'\""))
+        except ProfileError as exc:
+            return _fail(str(exc))
+        diff = diff_scans(
+            before.id,
+            after.id,
+            store.findings(before.id),
+            store.findings(after.id),
+            score_of(store, before, profile),
+            score_of(store, after, profile),
+        )
+    if args.json:
+        print(json.dumps(diff.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(
+        f"scan #{before.id} ({before.started}) -> #{after.id} ({after.started}), "
+        f"profile {profile.name}: {diff.count('regression')} regression(s), "
+        f"{diff.count('improvement')} improvement(s), {diff.count('changed')} other change(s)"
+    )
+    for a in diff.agencies:
+        if not a.changed:
+            continue
+        score = f"{_num(a.score_before)} -> {_num(a.score_after)}"
+        grade = f"{a.grade_before or '-'} -> {a.grade_after or '-'}"
+        print(
+            f"\n{a.name} [{a.id}]: score {score}, grade {grade}, KPI {a.kpi_before} -> "
+            f"{a.kpi_after}"
+        )
+        for kind, target, req, b, af in a.requirements:
+            print(f"  {target} ({kind}) {req}: {b or '-'} -> {af or '-'}")
+        for c in a.changes:
+            where = f"{c.target}" + (f" [{c.address}]" if c.address else "")
+            print(
+                f"  {c.kind:<11} {where} {c.check}: {c.before or '-'} -> {c.after or '-'}"
+                f"  ({_one_line(c.message)})"
+            )
+    orphans = [c for c in diff.changes if not any(c in a.changes for a in diff.agencies)]
+    for c in orphans:
+        print(f"  {c.kind:<11} {c.target} {c.check}: {c.before or '-'} -> {c.after or '-'}")
+    return EXIT_OK
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    # Remote text on a terminal: no control characters, one line, capped.
+    clean = "".join(ch if ch.isprintable() else " " for ch in text)
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[:limit] + "…"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.csvout import write_csv
+    from reports.data import load_report
+    from reports.html import render_html
+    from reports.jsonout import write_json
+    from reports.markdown import markdown_text, write_markdown
+
+    if not (args.out or args.json or args.csv or args.markdown):
+        return _fail("nothing to write: give --out DIR, --json FILE, --csv FILE or --markdown FILE")
+    store = _open(args.db)
+    if store is None:
+        return _fail(f"no store at {args.db}")
+    with store:
+        try:
+            scan = store.scan(args.scan) if args.scan is not None else store.latest_scan()
+        except KeyError as exc:
+            return _fail(str(exc).strip("'\""))
+        if scan is None:
+            return _fail(f"no complete scan in {args.db}")
+        try:
+            data = load_report(store, scan.id, args.profile)
+        except ProfileError as exc:
+            return _fail(str(exc))
+        if args.out:
+            pages = render_html(data, Path(args.out), args.lang)
+            print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
+        if args.json:
+            write_json(store, scan.id, args.json, args.profile)
+        if args.csv:
+            write_csv(data, args.csv)
+        if args.markdown == "-":
+            sys.stdout.write(markdown_text(data, args.lang))
+        elif args.markdown:
+            write_markdown(data, args.markdown, args.lang)
+    return EXIT_OK

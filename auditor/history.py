@@ -1,0 +1,273 @@
+"""Scan history and scan-to-scan differences (pure: works on store records and scores).
+
+``auditor history`` lists every stored scan; ``auditor diff`` compares two scans and says,
+per agency, host (or domain) and check, what got worse (regressions), what got better
+(improvements) and what changed otherwise (e.g. became not testable). Status order used:
+``pass/info < warn < fail``; moves to or from ``not_tested``/``error``/``not_applicable``
+are "changed", never a regression or an improvement (an unreachable resolver is not a
+compliance change).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.model import Finding, Status
+from auditor.scoring import ScanScore
+from auditor.store import ScanRecord
+
+__all__ = [
+    "CheckChange",
+    "Diff",
+    "ScanDiffAgency",
+    "ScanSummary",
+    "default_pair",
+    "diff_scans",
+    "summarize",
+]
+
+_RANK = {Status.PASS: 0, Status.INFO: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    id: int
+    started: str
+    finished: str | None
+    status: str
+    kind: str
+    source_scan: int | None
+    profile: str
+    inventory_name: str
+    inventory_path: str
+    counts: dict[str, int]  # findings per status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started": self.started,
+            "finished": self.finished,
+            "status": self.status,
+            "kind": self.kind,
+            "source_scan": self.source_scan,
+            "profile": self.profile,
+            "inventory_name": self.inventory_name,
+            "inventory": self.inventory_path,
+            "findings": self.counts,
+        }
+
+
+def summarize(scan: ScanRecord, findings: Iterable[Finding]) -> ScanSummary:
+    counts = Counter(f.status.value for f in findings)
+    return ScanSummary(
+        id=scan.id,
+        started=scan.started,
+        finished=scan.finished,
+        status=scan.status,
+        kind=scan.kind,
+        source_scan=scan.source_scan,
+        profile=scan.profile,
+        inventory_name=scan.inventory_name,
+        inventory_path=scan.inventory_path,
+        counts=dict(sorted(counts.items())),
+    )
+
+
+def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] | None:
+    """The last two complete scans of the same inventory (latest complete scan last)."""
+    complete = [s for s in scans if s.status == "complete"]
+    if not complete:
+        return None
+    to = complete[-1]
+    before = [s for s in complete[:-1] if s.inventory_path == to.inventory_path]
+    if not before:
+        return None
+    return before[-1], to
+
+
+@dataclass(frozen=True)
+class CheckChange:
+    """One (target, check, address) whose status changed between the two scans."""
+
+    kind: str  # regression | improvement | changed | added | removed
+    target_kind: str
+    target: str
+    check: str
+    address: str | None
+    before: str | None  # status, None when absent
+    after: str | None
+    message: str  # the message of the later scan (or of the earlier when removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "target_kind": self.target_kind,
+            "target": self.target,
+            "check": self.check,
+            "address": self.address,
+            "before": self.before,
+            "after": self.after,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ScanDiffAgency:
+    id: str
+    name: str
+    score_before: float | None
+    score_after: float | None
+    grade_before: str | None
+    grade_after: str | None
+    kpi_before: str | None
+    kpi_after: str | None
+    # (target_kind, target, requirement, before, after) for pairs whose status changed
+    requirements: tuple[tuple[str, str, str, str | None, str | None], ...]
+    changes: tuple[CheckChange, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.changes
+            or self.requirements
+            or self.score_before != self.score_after
+            or self.grade_before != self.grade_after
+            or self.kpi_before != self.kpi_after
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "score": {"before": self.score_before, "after": self.score_after},
+            "grade": {"before": self.grade_before, "after": self.grade_after},
+            "kpi": {"before": self.kpi_before, "after": self.kpi_after},
+            "requirements": [
+                {"target_kind": k, "target": t, "requirement": r, "before": b, "after": a}
+                for k, t, r, b, a in self.requirements
+            ],
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class Diff:
+    before: int
+    after: int
+    agencies: tuple[ScanDiffAgency, ...]
+    changes: tuple[CheckChange, ...] = field(default=())  # every target, owned or not
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.before,
+            "to": self.after,
+            "summary": {
+                k: self.count(k)
+                for k in ("regression", "improvement", "changed", "added", "removed")
+            },
+            "agencies": [a.to_dict() for a in self.agencies if a.changed],
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def _classify(before: Status | None, after: Status | None) -> str | None:
+    if before == after:
+        return None
+    if before is None:
+        return "added"
+    if after is None:
+        return "removed"
+    if before in _RANK and after in _RANK:
+        if _RANK[after] > _RANK[before]:
+            return "regression"
+        if _RANK[after] < _RANK[before]:
+            return "improvement"
+        return None  # pass <-> info
+    return "changed"
+
+
+def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> list[CheckChange]:
+    """Status changes per (target kind, target, check, address)."""
+
+    def key(f: Finding) -> tuple[str, str, str, str]:
+        return (f.target_kind.value, f.target, f.check, f.address or "")
+
+    old = {key(f): f for f in before}
+    new = {key(f): f for f in after}
+    out: list[CheckChange] = []
+    for k in sorted(set(old) | set(new)):
+        fo, fn = old.get(k), new.get(k)
+        kind = _classify(fo.status if fo else None, fn.status if fn else None)
+        if kind is None:
+            continue
+        ref = fn or fo
+        assert ref is not None
+        out.append(
+            CheckChange(
+                kind=kind,
+                target_kind=k[0],
+                target=k[1],
+                check=k[2],
+                address=k[3] or None,
+                before=fo.status.value if fo else None,
+                after=fn.status.value if fn else None,
+                message=ref.message,
+            )
+        )
+    order = {"regression": 0, "improvement": 1, "changed": 2, "added": 3, "removed": 4}
+    out.sort(key=lambda c: (order[c.kind], c.target, c.check, c.address or ""))
+    return out
+
+
+def diff_scans(
+    before_id: int,
+    after_id: int,
+    before_findings: Sequence[Finding],
+    after_findings: Sequence[Finding],
+    before_score: ScanScore,
+    after_score: ScanScore,
+) -> Diff:
+    changes = finding_changes(before_findings, after_findings)
+    agencies: list[ScanDiffAgency] = []
+    old_agencies = {a.id: a for a in before_score.agencies}
+    for a in after_score.agencies:
+        o = old_agencies.get(a.id)
+        mine = {("host", h) for h in a.agency.hosts} | {("zone", z) for z in a.agency.zones}
+        old_pairs = (
+            {(p.target_kind.value, p.target, p.requirement.id): p.status.value for p in o.pairs}
+            if o
+            else {}
+        )
+        req_changes = []
+        for p in a.pairs:
+            k = (p.target_kind.value, p.target, p.requirement.id)
+            if old_pairs.get(k) != p.status.value:
+                req_changes.append((*k, old_pairs.get(k), p.status.value))
+        agencies.append(
+            ScanDiffAgency(
+                id=a.id,
+                name=a.agency.name,
+                score_before=o.score if o else None,
+                score_after=a.score,
+                grade_before=o.grade if o else None,
+                grade_after=a.grade,
+                kpi_before=o.kpi if o else None,
+                kpi_after=a.kpi,
+                requirements=tuple(req_changes),
+                changes=tuple(c for c in changes if (c.target_kind, c.target) in mine),
+            )
+        )
+    for aid, o in old_agencies.items():
+        if all(a.id != aid for a in after_score.agencies):
+            agencies.append(
+                ScanDiffAgency(
+                    aid, o.agency.name, o.score, None, o.grade, None, o.kpi, None, (), ()
+                )
+            )
+    return Diff(before_id, after_id, tuple(agencies), tuple(changes))

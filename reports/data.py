@@ -1,0 +1,125 @@
+"""What every renderer needs about one stored scan: the scan, its score, the previous scan's
+score and the trend. Read from the store only; the inventory is the scan's own snapshot
+(``scans.inventory_json``), never the file on disk, so past scans render as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from auditor.model import Finding
+from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
+from auditor.scoring import ScanScore, score_scan
+from auditor.store import ScanRecord, Store
+
+TREND_SCANS = 12  # scans shown in the trend (the latest ones)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    scan: ScanRecord
+    profile: Profile
+    profile_note: str  # why another profile than the scan's was used ("" normally)
+    score: ScanScore
+    findings: tuple[Finding, ...]
+    previous_scan: ScanRecord | None
+    previous: ScanScore | None
+    # (scan, score) oldest first, the current scan last.
+    history: tuple[tuple[ScanRecord, ScanScore], ...]
+    observations: dict[tuple[str, str], dict[str, Any]]  # (kind, name) -> stored JSON
+
+    def agency_delta(self, agency_id: str) -> float | None:
+        """Score change since the previous scan (None: no previous score)."""
+        if self.previous is None:
+            return None
+        try:
+            before = self.previous.agency(agency_id).score
+        except KeyError:
+            return None
+        now = self.score.agency(agency_id).score
+        if before is None or now is None:
+            return None
+        return round(now - before, 1)
+
+    def agency_trend(self, agency_id: str) -> list[tuple[ScanRecord, float | None]]:
+        out = []
+        for scan, score in self.history:
+            try:
+                out.append((scan, score.agency(agency_id).score))
+            except KeyError:
+                continue
+        return out
+
+
+def scan_day(scan: ScanRecord) -> date:
+    """The day a scan ran: waivers are judged against it, so re-renders do not change."""
+    try:
+        return date.fromisoformat(scan.started[:10])
+    except ValueError:
+        return date.today()
+
+
+def resolve_profile(name: str | None, scan: ScanRecord) -> tuple[Profile, str]:
+    """The profile to score with: the one asked for, else the scan's, else the default."""
+    wanted = name or scan.profile or DEFAULT_PROFILE
+    try:
+        return load_profile(wanted), ""
+    except ProfileError as exc:
+        if name:
+            raise
+        note = f"profile {wanted!r} of scan {scan.id} could not be loaded ({exc}); used the default"
+        return load_profile(DEFAULT_PROFILE), note
+
+
+def score_of(store: Store, scan: ScanRecord, profile: Profile) -> ScanScore:
+    return score_scan(profile, scan.inventory, store.findings(scan.id), scan_day(scan))
+
+
+def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> ReportData:
+    scan = store.scan(scan_id)
+    profile, note = resolve_profile(profile_name, scan)
+    findings = tuple(store.findings(scan_id))
+    score = score_scan(profile, scan.inventory, findings, scan_day(scan))
+    previous_scan = store.previous_scan(scan_id)
+    previous = score_of(store, previous_scan, profile) if previous_scan else None
+    earlier = [
+        s
+        for s in store.scans()
+        if s.id < scan_id
+        and s.inventory_path == scan.inventory_path
+        and s.status == "complete"
+        and s.kind == "scan"
+    ][-(TREND_SCANS - 1) :]
+    history: list[tuple[ScanRecord, ScanScore]] = []
+    for s in earlier:
+        history.append(
+            (
+                s,
+                previous
+                if previous_scan and s.id == previous_scan.id and previous
+                else score_of(store, s, profile),
+            )
+        )
+    history.append((scan, score))
+    observations: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, name, text in store.observations(scan_id):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            observations[(kind.value, name)] = doc
+    return ReportData(
+        scan=scan,
+        profile=profile,
+        profile_note=note,
+        score=score,
+        findings=findings,
+        previous_scan=previous_scan,
+        previous=previous,
+        history=tuple(history),
+        observations=observations,
+    )

@@ -1,0 +1,89 @@
+"""Markdown summary of one scan (for a CI job summary, an issue or an e-mail)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reports.data import ReportData
+from reports.html import fmt_number
+from reports.i18n import Catalog
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def md_escape(text: object) -> str:
+    """Plain text for a Markdown table cell: no markup, no HTML, one line."""
+    one_line = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", one_line)[:500]
+
+
+def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> str:
+    cat = Catalog(lang)
+    score = data.score
+
+    def num(value: float | None) -> str:
+        return fmt_number(value, lang)
+
+    out: list[str] = []
+    out.append(f"# {md_escape(cat.t('report_title', name=data.scan.inventory_name))}")
+    out.append("")
+    out.append(
+        f"{md_escape(cat.t('scan_of', id=data.scan.id, date=data.scan.started[:10]))} · "
+        f"{md_escape(cat.t('profile'))}: `{data.profile.name}`"
+    )
+    yes, total = score.kpi_share()
+    out.append("")
+    out.append(md_escape(cat.t("kpi_share", yes=yes, total=total)))
+    out.append("")
+    kpi_title = data.profile.kpi.title if data.profile.kpi else "KPI"
+    out.append(
+        f"| # | {cat.t('agency')} | {cat.t('score')} | {cat.t('grade')} | "
+        f"{md_escape(kpi_title)} | {cat.t('change')} |"
+    )
+    out.append("|---:|---|---:|---|---|---:|")
+    for i, a in enumerate(score.ranked(), 1):
+        delta = data.agency_delta(a.id)
+        change = "" if delta is None else (f"+{num(delta)}" if delta > 0 else num(delta))
+        kpi = cat.t("kpi_" + ("na" if a.kpi == "n/a" else a.kpi))
+        out.append(
+            f"| {i} | {md_escape(a.agency.name)} | {num(a.score)} | {md_escape(a.grade or '-')} | "
+            f"{md_escape(kpi)} | {change} |"
+        )
+    out.append("")
+    out.append(f"## {md_escape(cat.t('province_heading'))}")
+    out.append("")
+    out.append(
+        f"| {cat.t('requirement')} | {cat.t('level')} | {cat.t('share_agencies')} | "
+        f"{cat.t('share_targets')} |"
+    )
+    out.append("|---|---|---:|---:|")
+    for s in score.shares:
+        out.append(
+            f"| {md_escape(cat.requirement_title(s.requirement))} | "
+            f"{md_escape(cat.level(s.requirement.level.value))} | "
+            f"{s.agencies_pass}/{s.agencies_total} | {s.targets_pass}/{s.targets_total} |"
+        )
+    out.append("")
+    out.append(f"## {md_escape(cat.t('failing_heading'))}")
+    for a in score.ranked():
+        failing = a.failing()
+        if not failing:
+            continue
+        out.append("")
+        out.append(f"### {md_escape(a.agency.name)} ({num(a.score)}, {md_escape(a.grade or '-')})")
+        out.append("")
+        for c in failing[:max_failures]:
+            out.append(
+                f"- **{md_escape(cat.status(c.status.value))}** `{c.check}` "
+                f"{md_escape(c.target)}: {md_escape(c.message)}"
+            )
+        if len(failing) > max_failures:
+            out.append(f"- … (+{len(failing) - max_failures})")
+    out.append("")
+    return "\n".join(out)
+
+
+def write_markdown(data: ReportData, path: str | Path, lang: str = "en") -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(markdown_text(data, lang), encoding="utf-8")

@@ -1,0 +1,259 @@
+"""Reports from a synthetic store: HTML (vi/en, escaping, CSP, self-contained), JSON, CSV,
+Markdown, and `auditor report` / `auditor profiles`."""
+
+from __future__ import annotations
+
+import csv
+import html as html_lib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from auditor.model import Status
+from reports import render_all
+from reports.csvout import csv_text
+from reports.data import load_report
+from reports.html import CSP, flatten
+from reports.jsonout import scan_document
+from reports.markdown import markdown_text, md_escape
+from tests.unit._report_fixtures import HOSTILE, V6, full_registry, make_store
+
+__all__ = ["full_registry"]
+
+S = Status
+PORTAL = "portal.example.gov.vn"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+WAIVERS = [
+    {
+        "check": "http.hsts",
+        "hosts": ["snv.*"],
+        "reason": f"migrating {HOSTILE}",
+        "approved_by": "CIO",
+        "expires": "2099-01-01",
+        "line": 5,
+    },
+    {
+        "check": "dns.dnssec",
+        "hosts": ["*"],
+        "reason": "old",
+        "approved_by": "CIO",
+        "expires": "2020-01-01",
+        "line": 9,
+    },
+]
+SECOND = {
+    (PORTAL, "ipv6.web.reach"): S.FAIL,
+    ("snv.example.gov.vn", "http.hsts"): S.FAIL,
+    ("snv.example.gov.vn", "dns.dnssec"): S.FAIL,
+    (f"{PORTAL}@{V6}", "tls.cert.expiry"): S.WARN,
+    ("snv.example.gov.vn", "http.csp"): S.NOT_TESTED,
+    ("ubnd.example.gov.vn", "mail.dmarc"): S.FAIL,
+}
+
+
+@pytest.fixture
+def store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store, ids = make_store(
+        tmp_path / "s.db", scans=[{(PORTAL, "ipv6.web.reach"): S.FAIL}, SECOND], waivers=WAIVERS
+    )
+    with store:
+        yield store, ids
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    out = tmp_path / lang
+    pages = render_all(st, ids[-1], out, lang)
+    names = sorted(str(p.relative_to(out)) for p in pages)
+    assert names == [
+        "agencies/empty.html",
+        "agencies/so-noi-vu.html",
+        "agencies/ubnd.html",
+        "hosts/portal.example.gov.vn.html",
+        "hosts/snv.example.gov.vn.html",
+        "index.html",
+        "zones/snv.example.gov.vn.html",
+        "zones/ubnd.example.gov.vn.html",
+    ]
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "<script" not in html.lower(), page
+        assert HOSTILE not in html, page
+        csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
+        assert csp is not None and html_lib.unescape(csp.group(1)) == CSP
+        assert f'<html lang="{lang}">' in html
+        # self-contained: no external resources, links stay inside the report
+        assert not re.search(r"\s(src|srcset|action|data)=", html), page
+        for href in re.findall(r'href="([^"]*)"', html):
+            assert not re.match(r"[a-z]+:", href) and not href.startswith("//"), (page, href)
+            if not href.startswith("#"):
+                assert (page.parent / href).resolve().is_file(), (page, href)
+        assert "@import" not in html and "url(" not in html
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert f"UBND {ESCAPED}" in index  # agency name from the inventory
+    agency = (out / "agencies/so-noi-vu.html").read_text(encoding="utf-8")
+    assert ESCAPED in agency  # check messages
+    assert f"migrating {ESCAPED}" in agency  # waiver reason
+    host = (out / f"hosts/{PORTAL}.html").read_text(encoding="utf-8")
+    assert f"CN={ESCAPED}" in host  # certificate subject
+    assert f"O={ESCAPED}" in host  # certificate issuer
+    assert f"<td>server</td><td>{ESCAPED}</td>" in host  # response header value
+    assert f"<td>{ESCAPED}</td><td>x</td>" in host  # response header name
+    zone = (out / "zones/ubnd.example.gov.vn.html").read_text(encoding="utf-8")
+    assert ESCAPED in zone  # zone observation detail and messages
+
+
+def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    render_all(st, ids[-1], tmp_path, "vi")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Bảng điểm tuân thủ" in index and "Tất cả cơ quan, đơn vị" in index
+    assert "<svg" in index  # the distribution chart, inline
+    agency = (tmp_path / "agencies/so-noi-vu.html").read_text(encoding="utf-8")
+    # what fails comes first, with why and how to fix it (translated), then the matrix
+    assert agency.index('id="failing"') < agency.index('id="matrix"')
+    assert "Máy chủ web truy cập được qua IPv6" in agency
+    assert "Cách khắc phục" in agency and "<code>listen [::]:80;</code>" in agency
+    assert "đã hết hạn" in agency  # the expired DNSSEC waiver
+    assert "bị giới hạn" in agency  # grade capped by a mandatory failure
+    assert 'id="untested"' in agency and "http.csp" in agency
+    assert "polyline" in agency  # trend over the two scans
+
+
+def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    render_all(st, ids[-1], tmp_path, "en")
+    agency = (tmp_path / "agencies/so-noi-vu.html").read_text(encoding="utf-8")
+    assert "What fails, and how to fix it" in agency
+    assert "Why it matters" in agency
+    assert "IIS" in agency and "nginx" in agency
+
+
+def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    st.db.execute(
+        "UPDATE scans SET inventory_json = ? WHERE id = ?",
+        (
+            json.dumps(
+                {"agencies": [{"id": "only-old", "name": "Old", "hosts": [], "domains": []}]}
+            ),
+            ids[0],
+        ),
+    )
+    render_all(st, ids[0], tmp_path, "en")
+    assert (tmp_path / "agencies/only-old.html").is_file()
+    assert not (tmp_path / "agencies/ubnd.html").exists()
+
+
+def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    doc = scan_document(st, ids[-1])
+    assert doc["schema_version"] == 1
+    assert doc["scan"]["id"] == ids[-1]
+    f0 = doc["findings"][0]
+    assert set(f0) >= {"agency", "target", "address", "check", "status", "message", "evidence"}
+    waived = [f for f in doc["findings"] if f["waived"]]
+    assert {(f["agency"], f["check"]) for f in waived} == {("so-noi-vu", "http.hsts")}
+    agencies = {a["id"]: a for a in doc["agencies"]}
+    assert agencies["so-noi-vu"]["grade"] == "C" and agencies["so-noi-vu"]["grade_capped"]
+    assert agencies["empty"]["score"] is None
+    assert doc["profile"]["name"] == "vn-gov"
+    assert doc["previous_scan"] == ids[0]
+    assert {r["requirement"] for r in doc["requirements"]} >= {"ipv6-web-reach", "dnssec"}
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs/scan.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+
+
+def test_csv_one_row_per_target_requirement(store) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    data = load_report(st, ids[-1])
+    rows = list(csv.DictReader(io.StringIO(csv_text(data))))
+    assert len(rows) == sum(len(a.pairs) for a in data.score.agencies)
+    row = next(
+        r
+        for r in rows
+        if r["agency_id"] == "ubnd"
+        and r["target"] == PORTAL
+        and r["requirement_id"] == "ipv6-web-reach"
+    )
+    assert row["status"] == "fail" and row["failing_checks"] == "ipv6.web.reach"
+    # remote text cannot become a spreadsheet formula
+    for r in rows:
+        for value in r.values():
+            assert not value.startswith(("=", "+", "@")) or value.startswith("'")
+
+
+def test_csv_formula_injection() -> None:
+    from reports.csvout import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("-1+1") == "'-1+1"
+    assert _cell(-1.5) == "-1.5"
+
+
+def test_markdown(store) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    text = markdown_text(load_report(st, ids[-1]), "en")
+    assert text.startswith("# Compliance scorecards")
+    assert HOSTILE not in text and "\\<script\\>" in text
+    assert "| 1 |" in text
+    assert md_escape("a|b\nc") == "a\\|b c"
+
+
+def test_flatten_caps() -> None:
+    rows = flatten({"a": {"b": [1, 2]}, "long": "x" * 5000, "many": [{"k": i} for i in range(500)]})
+    assert ("a.b", "1, 2") in rows
+    assert len(rows) <= 201
+    assert all(len(v) <= 601 for _, v in rows)
+
+
+def test_cli_report_and_profiles(
+    store,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    st, ids = store
+    db = st.path
+    out = tmp_path / "out"
+    code = main(
+        [
+            "report",
+            "--db",
+            db,
+            "--scan",
+            str(ids[0]),
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--csv",
+            str(tmp_path / "r.csv"),
+            "--markdown",
+            str(tmp_path / "r.md"),
+        ]
+    )
+    assert code == 0
+    assert (out / "index.html").is_file()
+    assert json.loads((tmp_path / "r.json").read_text())["scan"]["id"] == ids[0]
+    assert (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbfscan_id,")
+    assert (tmp_path / "r.md").read_text().startswith("# ")
+    assert main(["report", "--db", db]) == 2
+    assert main(["report", "--db", db, "--scan", "99", "--out", str(out)]) == 2
+    assert main(["report", "--db", db, "--profile", "nope", "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert main(["profiles"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("vn-gov", "us-bod-18-01", "us-omb-m-21-07", "ncsc-nl"):
+        assert name in listed
+    assert main(["profiles", "vn-gov"]) == 0
+    assert "ipv6-web-aaaa" in capsys.readouterr().out
+    assert main(["profiles", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) >= 4
