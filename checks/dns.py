@@ -70,8 +70,18 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
     for ans in (dns.a, dns.aaaa):
         if ans.outcome == Outcome.SERVFAIL:
             return Verdict.failed(_NEGATIVE[Outcome.SERVFAIL], **evidence)
-    # A timeout or REFUSED may be our own resolver's problem, not the host's: never
-    # a false verdict, so the host is reported as not tested, with the reason.
+    # A timeout while the resolver answers for the name's public suffix: the name's own
+    # servers do not respond (lame or unreachable delegation). That is the zone's fault.
+    timeouts = [a for a in (dns.a, dns.aaaa) if a.outcome == Outcome.TIMEOUT]
+    if timeouts and all(a.resolver_ok for a in timeouts):
+        evidence["resolver_ok"] = True
+        return Verdict.failed(
+            "no DNS answer before the timeout, although the resolver answers for the parent "
+            "zone: the name's authoritative servers do not respond (lame delegation?)",
+            **evidence,
+        )
+    # Otherwise a timeout or REFUSED may be our own resolver's problem, not the host's:
+    # never a false verdict, so the host is reported as not tested, with the reason.
     for ans in (dns.a, dns.aaaa):
         if ans.outcome in (Outcome.TIMEOUT, Outcome.DNS_REFUSED):
             return Verdict.not_tested(_NEGATIVE[ans.outcome], **evidence)
@@ -127,23 +137,54 @@ def dns_dnssec(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         "rrsig_expiry": st.rrsig_expiry,
         "detail": st.detail,
     }
-    if st.status == Dnssec.SECURE:
-        expiry = _parse_time(st.rrsig_expiry)
-        days = float(ctx.params.get("rrsig_warn_days", 3))
-        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=dt.UTC)
-        if expiry is not None and expiry - now < dt.timedelta(days=days):
-            return Verdict.warn(
-                f"secure, but a signature expires at {st.rrsig_expiry} (less than {days:g} "
-                "days): is the signer still running?",
-                **evidence,
-            )
-        return Verdict.passed(f"{st.name} is DNSSEC-secure (chain validates)", **evidence)
+    # CHECKS.md: "follow CNAMEs: the target zone counts too"
+    if obs.cname_dnssec:
+        evidence["cnames"] = {
+            c.name: {"status": c.status, "chain": list(c.cname_chain), "detail": c.detail}
+            for c in obs.cname_dnssec
+        }
+    bad_cnames = {
+        s: [c for c in obs.cname_dnssec if c.status == s] for s in (Dnssec.BOGUS, Dnssec.INSECURE)
+    }
+
+    def cname_text(items: list[Any]) -> str:
+        return "; ".join(f"{c.name} -> {' -> '.join(c.cname_chain)}: {c.detail}" for c in items)
+
+    if st.status == Dnssec.BOGUS:
+        return Verdict.failed(f"{st.name} is bogus: {st.detail}", score=0.0, **evidence)
+    if bad_cnames[Dnssec.BOGUS]:
+        return Verdict.failed(
+            "CNAME target does not validate (bogus): " + cname_text(bad_cnames[Dnssec.BOGUS]),
+            score=0.0,
+            **evidence,
+        )
     if st.status == Dnssec.INSECURE:
         # catalogue: insecure = fail (partial)
         return Verdict.failed(f"{st.name} is insecure: {st.detail}", score=0.5, **evidence)
-    if st.status == Dnssec.BOGUS:
-        return Verdict.failed(f"{st.name} is bogus: {st.detail}", score=0.0, **evidence)
-    return Verdict.not_tested(f"DNSSEC status unknown ({st.status}): {st.detail}", **evidence)
+    if st.status != Dnssec.SECURE:
+        return Verdict.not_tested(f"DNSSEC status unknown ({st.status}): {st.detail}", **evidence)
+    if bad_cnames[Dnssec.INSECURE]:
+        return Verdict.failed(
+            f"{st.name} is secure, but a CNAME leads into an insecure zone: "
+            + cname_text(bad_cnames[Dnssec.INSECURE]),
+            score=0.5,
+            **evidence,
+        )
+    undecided = [c for c in obs.cname_dnssec if c.status != Dnssec.SECURE]
+    if undecided:
+        return Verdict.not_tested(
+            f"{st.name} is secure; CNAME status unknown: " + cname_text(undecided), **evidence
+        )
+    expiry = _parse_time(st.rrsig_expiry)
+    days = float(ctx.params.get("rrsig_warn_days", 3))
+    now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=dt.UTC)
+    if expiry is not None and expiry - now < dt.timedelta(days=days):
+        return Verdict.warn(
+            f"secure, but a signature expires at {st.rrsig_expiry} (less than {days:g} "
+            "days): is the signer still running?",
+            **evidence,
+        )
+    return Verdict.passed(f"{st.name} is DNSSEC-secure (chain validates)", **evidence)
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -238,6 +279,8 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     v6p = int(ctx.params.get("v6_prefix", 48))  # and /48 (a site's IPv6 allocation)
     v4_nets: set[str] = set()
     v6_nets: set[str] = set()
+    v4_addrs = {a for h in obs.ns_hosts for a in h.a.records}
+    v6_addrs = {a for h in obs.ns_hosts for a in h.aaaa.records}
     for h in obs.ns_hosts:
         for a in h.a.records:
             with contextlib.suppress(ValueError):
@@ -255,10 +298,12 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
             f"{len(names)} name server(s); at least {minimum} are needed (RFC 2182)",
             **evidence,
         )
+    # Diversity is judged per family among two or more addresses: a single IPv6 name
+    # server is ipv6.ns.aaaa's finding, not a diversity problem.
     same: list[str] = []
-    if len(v4_nets) == 1:
+    if len(v4_nets) == 1 and len(v4_addrs) > 1:
         same.append(f"all IPv4 addresses in {next(iter(v4_nets))}")
-    if len(v6_nets) == 1:
+    if len(v6_nets) == 1 and len(v6_addrs) > 1:
         same.append(f"all IPv6 addresses in {next(iter(v6_nets))}")
     if same:
         return Verdict.warn(

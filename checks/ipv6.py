@@ -394,9 +394,9 @@ def ns_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested("AAAA lookup failed for " + ", ".join(unknown), **evidence)
     without = [h.name for h in hosts if h.name not in with_v6]
     if with_v6:
+        rest = f"; no AAAA: {', '.join(without)}" if without else " (the only name server)"
         return Verdict.failed(
-            f"only {len(with_v6)} name server with an AAAA ({', '.join(with_v6)}); "
-            f"no AAAA: {', '.join(without)}",
+            f"only {len(with_v6)} name server with an AAAA ({', '.join(with_v6)}){rest}",
             score=len(with_v6) / minimum,
             **evidence,
         )

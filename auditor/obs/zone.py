@@ -60,6 +60,7 @@ class DnssecStatus:
     dnskey_algorithms: tuple[int, ...] = ()
     rrsig_expiry: str | None = None  # earliest RRSIG expiration seen (ISO 8601)
     detail: str = ""
+    cname_chain: tuple[str, ...] = ()  # CNAME targets followed from ``name``
 
 
 class Dnssec:
@@ -117,6 +118,9 @@ class ZoneObservations:
     ns_hosts: tuple[ServerHost, ...] = ()
     ns_queries: tuple[NsQuery, ...] = ()  # direct queries to each NS IPv6 address
     dnssec: DnssecStatus | None = None  # of the zone apex
+    # Names of the zone that are CNAMEs (the apex, www.<zone>, and any inventory hosts the
+    # engine passes): the answer is only as secure as the CNAME target's zone.
+    cname_dnssec: tuple[DnssecStatus, ...] = ()
     # CAA lookups from the zone up to (excluding) the public suffix, in order; the first
     # one with records is the relevant set (RFC 8659 section 3).
     caa: tuple[DnsAnswer, ...] = ()

@@ -6,10 +6,12 @@ NODATA, SERVFAIL, REFUSED and timeout apart: they are different facts.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -64,6 +66,7 @@ class DnsClient:
         resolver.lifetime = options.timeout * 2
         resolver.cache = None  # the probe cache in ProbeContext already shares lookups
         self.resolver = resolver
+        self._health: dict[str, bool] = {}
 
     async def query(self, qname: str, rdtype: str) -> DnsAnswer:
         self.stats["dns_queries"] += 1
@@ -119,6 +122,16 @@ class DnsClient:
             authenticated=ad,
             detail=detail,
         )
+
+    async def resolver_answers_near(self, name: str) -> bool:
+        """Does the resolver answer for the public suffix of ``name`` (cached per client)?"""
+        control = public_suffix(name) or "."
+        cached = self._health.get(control)
+        if cached is None:
+            answer = await self.query(control, "SOA")
+            cached = answer.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN)
+            self._health[control] = cached
+        return cached
 
     # -- raw messages (DNSSEC status needs flags and RRSIGs, not just the RRset) ----------
     def _servers(self) -> list[tuple[str, int]]:
@@ -310,15 +323,51 @@ def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]
 
 
 async def resolve_host(client: DnsClient, name: str) -> HostDns:
-    """A and AAAA of a host, in parallel."""
+    """A and AAAA of a host, in parallel.
+
+    When a lookup times out, the resolver is asked a control question (the SOA of the
+    name's public suffix): if it answers that, the timeout is the name's fault (its
+    authoritative servers do not respond) and ``resolver_ok`` says so.
+    """
     import anyio
 
     results: dict[str, DnsAnswer] = {}
 
     async def one(rdtype: str) -> None:
-        results[rdtype] = await client.query(name, rdtype)
+        answer = await client.query(name, rdtype)
+        if answer.outcome == Outcome.TIMEOUT:
+            # ask once more: a recursive resolver often finishes in the background and
+            # has the answer (or its SERVFAIL) cached by now
+            answer = await client.query(name, rdtype)
+        results[rdtype] = answer
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(one, "A")
         tg.start_soon(one, "AAAA")
-    return HostDns(name=name, a=results["A"], aaaa=results["AAAA"])
+    a, aaaa = results["A"], results["AAAA"]
+    if Outcome.TIMEOUT in (a.outcome, aaaa.outcome):
+        ok = await client.resolver_answers_near(name)
+        if a.outcome == Outcome.TIMEOUT:
+            a = replace(a, resolver_ok=ok)
+        if aaaa.outcome == Outcome.TIMEOUT:
+            aaaa = replace(aaaa, resolver_ok=ok)
+    return HostDns(name=name, a=a, aaaa=aaaa)
+
+
+@functools.cache
+def _psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def public_suffix(name: str) -> str | None:
+    """The public suffix of ``name`` per the Public Suffix List package (None if unknown)."""
+    suffix = _psl().publicsuffix(name.rstrip(".").lower())
+    return str(suffix) if suffix else None
+
+
+def organisational_domain(name: str) -> str:
+    """RFC 7489 section 3.2: the public suffix plus one label (the name itself if none)."""
+    org = _psl().privatesuffix(name.rstrip(".").lower())
+    return str(org) if org else name.rstrip(".").lower()

@@ -114,3 +114,67 @@ async def resolver_status(client: DnsClient, name: str, rdtype: str = "SOA") -> 
         rrsig_expiry=expiry,
         detail="no DS record at the parent: the delegation is insecure" + note,
     )
+
+
+async def chain_status(
+    client: DnsClient, name: str, resolver_validates: bool | None
+) -> DnssecStatus | None:
+    """Status of ``name``'s A answer when it is a CNAME chain (None when it is not).
+
+    AD=1 means every RRset of the chain validated. AD=0 with a resolver known to validate
+    (it validated the apex) means some zone of the chain is insecure; with a resolver not
+    known to validate it stays "unvalidated".
+    """
+    first = await client.message(name, "A")
+    chain = _chain(first)
+    if first.outcome == Outcome.SERVFAIL:
+        retry = await client.message(name, "A", cd=True)
+        chain = _chain(retry)
+        if not chain:
+            return None
+        if retry.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
+            return DnssecStatus(
+                name,
+                Dnssec.BOGUS,
+                detail=f"the CNAME chain to {chain[-1]} does not validate (SERVFAIL, data "
+                "returned with CD)",
+                cname_chain=chain,
+            )
+        return DnssecStatus(name, Dnssec.INDETERMINATE, detail="SERVFAIL", cname_chain=chain)
+    if not chain:
+        return None
+    if first.outcome not in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
+        return DnssecStatus(
+            name, Dnssec.INDETERMINATE, detail=f"A lookup: {first.outcome}", cname_chain=chain
+        )
+    if first.ad:
+        return DnssecStatus(
+            name,
+            Dnssec.SECURE,
+            rrsig_expiry=_expiry([first]),
+            detail=f"the CNAME chain to {chain[-1]} validates",
+            cname_chain=chain,
+        )
+    if resolver_validates:
+        return DnssecStatus(
+            name,
+            Dnssec.INSECURE,
+            detail=f"CNAME to {chain[-1]}, whose zone is not signed (or not delegated "
+            "securely): the answer is not protected",
+            cname_chain=chain,
+        )
+    return DnssecStatus(
+        name,
+        Dnssec.UNVALIDATED,
+        detail="the resolver did not validate the CNAME chain",
+        cname_chain=chain,
+    )
+
+
+def _chain(ans: RawAnswer) -> tuple[str, ...]:
+    if ans.message is None:
+        return ()
+    from auditor.probes.dns import _cname_chain
+
+    qname = ans.message.question[0].name.to_text() if ans.message.question else ""
+    return _cname_chain(ans.message, qname) if qname else ()

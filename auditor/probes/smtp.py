@@ -45,8 +45,15 @@ async def probe_smtp(ctx: ProbeContext, mx: str, address: str, port: int = 25) -
 
     async def run() -> SmtpProbe:
         lock = await mx_lock(ctx, mx)
-        async with lock:
-            return await _probe(ctx, mx, address, port)
+        result = SmtpProbe(mx, address, Outcome.SKIPPED)
+        for _attempt in range(2):
+            async with lock:
+                result = await _probe(ctx, mx, address, port)
+            # one retry when nothing came back at all (lost SYN, busy gateway); a refusal
+            # or any SMTP reply is final
+            if result.outcome != Outcome.TIMEOUT or result.greeting_code is not None:
+                break
+        return result
 
     return await ctx.once(("smtp", address, port), run)
 

@@ -8,7 +8,6 @@ builder is filled as answers arrive, and ``deadline_hit`` marks what is missing.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import anyio
@@ -23,32 +22,13 @@ from auditor.obs.zone import (
     ZoneObservations,
 )
 from auditor.probes.context import ProbeContext
+from auditor.probes.dns import organisational_domain, public_suffix
 from auditor.registry import Probe
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
 MAX_MX = 10
 MAX_CLIMB = 8  # labels climbed for the enclosing zone and for CAA
 MAX_SPF_LOOKUPS = 40  # RFC 7208 allows 10 (+ 2 void); fetch a few more to show the excess
-
-
-@functools.cache
-def _psl() -> object:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def public_suffix(name: str) -> str | None:
-    """The public suffix of ``name`` per the Public Suffix List package (None if unknown)."""
-    psl = _psl()
-    return psl.publicsuffix(name.rstrip(".").lower())  # type: ignore[attr-defined,no-any-return]
-
-
-def organisational_domain(name: str) -> str:
-    """RFC 7489 section 3.2: the public suffix plus one label (the name itself if none)."""
-    psl = _psl()
-    org = psl.privatesuffix(name.rstrip(".").lower())  # type: ignore[attr-defined]
-    return str(org) if org else name.rstrip(".").lower()
 
 
 def _parents(name: str) -> list[str]:
@@ -74,6 +54,7 @@ class _ZoneBuilder:
     ns_hosts: list[ServerHost] = field(default_factory=list)
     ns_queries: list[NsQuery] = field(default_factory=list)
     dnssec: DnssecStatus | None = None
+    cname_dnssec: list[DnssecStatus] = field(default_factory=list)
     caa: list[DnsAnswer] = field(default_factory=list)
     mx: DnsAnswer | None = None
     mx_hosts: list[ServerHost] = field(default_factory=list)
@@ -102,6 +83,7 @@ class _ZoneBuilder:
                 )
             ),
             dnssec=self.dnssec,
+            cname_dnssec=tuple(sorted(self.cname_dnssec, key=lambda d: d.name)),
             caa=tuple(self.caa),
             mx=self.mx,
             mx_hosts=tuple(sorted(self.mx_hosts, key=lambda h: (h.preference or 0, h.name))),
@@ -115,12 +97,18 @@ class _ZoneBuilder:
         )
 
 
-async def probe_zone(ctx: ProbeContext, zone: str, needs: frozenset[str]) -> ZoneObservations:
+async def probe_zone(
+    ctx: ProbeContext, zone: str, needs: frozenset[str], hosts: tuple[str, ...] = ()
+) -> ZoneObservations:
     """All observations of one zone. Stops a little before the engine's own deadline so
-    the partial result is returned rather than discarded."""
+    the partial result is returned rather than discarded.
+
+    ``hosts``: inventory hosts inside the zone, whose CNAME chains count for dns.dnssec
+    (the apex and www.<zone> are always looked at).
+    """
     b = _ZoneBuilder(zone.rstrip(".").lower())
     with anyio.move_on_after(ctx.options.target_deadline * 0.95) as scope:
-        await _probe_into(ctx, b, needs)
+        await _probe_into(ctx, b, needs, hosts)
     return b.build(scope.cancelled_caught)
 
 
@@ -139,11 +127,13 @@ async def _server_host(ctx: ProbeContext, name: str, preference: int | None) -> 
     return ServerHost(host, hd.a, hd.aaaa, preference)
 
 
-async def _probe_into(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
+async def _probe_into(
+    ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str], hosts: tuple[str, ...]
+) -> None:
     want_zone = Probe.ZONE in needs or not needs
     async with anyio.create_task_group() as tg:
         if want_zone or Probe.NS_REACH in needs:
-            tg.start_soon(_ns_part, ctx, b, needs)
+            tg.start_soon(_ns_part, ctx, b, needs, hosts)
         if want_zone:
             tg.start_soon(_caa_part, ctx, b)
             tg.start_soon(_spf_part, ctx, b)
@@ -157,7 +147,9 @@ async def _probe_into(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str])
 # -- name servers ------------------------------------------------------------------------
 
 
-async def _ns_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
+async def _ns_part(
+    ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str], hosts: tuple[str, ...]
+) -> None:
     b.soa = await _query(ctx, b.zone, "SOA")
     # The enclosing zone cut: the name itself when it has NS, else climb (a host name or
     # a delegated-less subdomain listed as a domain in the inventory).
@@ -170,26 +162,35 @@ async def _ns_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
         b.apex, b.ns = candidate, answer
         break
     names = [r.rstrip(".").lower() for r in (b.ns.records if b.ns else ())][:MAX_NS]
-    hosts: dict[str, ServerHost] = {}
+    found: dict[str, ServerHost] = {}
 
     async def one(name: str) -> None:
-        hosts[name] = await _server_host(ctx, name, None)
+        found[name] = await _server_host(ctx, name, None)
 
     async with anyio.create_task_group() as tg:
         if Probe.ZONE in needs or not needs:
-            tg.start_soon(_dnssec_part, ctx, b)
+            tg.start_soon(_dnssec_part, ctx, b, hosts)
         for name in names:
             tg.start_soon(one, name)
-    b.ns_hosts = [hosts[n] for n in names if n in hosts]
+    b.ns_hosts = [found[n] for n in names if n in found]
     if Probe.NS_REACH in needs:
         await _ns_reach(ctx, b)
 
 
-async def _dnssec_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
-    from auditor.probes.dnssec import resolver_status
+async def _dnssec_part(ctx: ProbeContext, b: _ZoneBuilder, hosts: tuple[str, ...]) -> None:
+    from auditor.obs.zone import Dnssec
+    from auditor.probes.dnssec import chain_status, resolver_status
 
     name = b.apex or b.zone
     b.dnssec = await ctx.once(("dnssec", name), lambda: resolver_status(ctx.dns, name))
+    # "follow CNAMEs: the target zone counts too" (CHECKS.md dns.dnssec)
+    validates = True if b.dnssec.status in (Dnssec.SECURE, Dnssec.BOGUS) else None
+    names = [b.zone, f"www.{b.zone}"]
+    names += [h.rstrip(".").lower() for h in hosts if h.rstrip(".").lower() not in names]
+    for host in names[:20]:
+        status = await chain_status(ctx.dns, host, validates)
+        if status is not None:
+            b.cname_dnssec.append(status)
 
 
 async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
@@ -217,6 +218,10 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
                     )
 
             q: NsQuery = await ctx.once(("ns-query", address, port, zone, transport), run)
+            if q.outcome == Outcome.TIMEOUT:
+                # RFC 1035 section 4.2.1: queries are retransmitted; one lost datagram (or
+                # a SYN lost on a busy link) is not a verdict
+                q = await ctx.once(("ns-query-retry", address, port, zone, transport), run)
             # the cached query may have been made for another NS name with this address
             b.ns_queries.append(q if q.ns == ns else _renamed(q, ns))
 
