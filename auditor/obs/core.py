@@ -50,6 +50,9 @@ class DnsAnswer:
     ttl: int | None = None
     authenticated: bool | None = None  # AD bit from a validating resolver
     detail: str = ""
+    # After a timeout: did the resolver answer a control query (the public suffix's SOA)?
+    # True means the timeout is the name's servers' fault, not the scanner's resolver.
+    resolver_ok: bool | None = None
 
 
 @dataclass(frozen=True)
