@@ -49,6 +49,9 @@ REQUIRED_BINARIES = (
     "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey",
 )  # fmt: skip
 START_TIMEOUT = 30.0
+# Per-step network timeout of the lab scans (`auditor scan --timeout`). Every lab answer takes
+# milliseconds; AUDITOR_LAB_TIMEOUT exists to tell a slow scanner from a broken lab.
+SCAN_TIMEOUT = os.environ.get("AUDITOR_LAB_TIMEOUT", "2")
 
 
 def missing_prerequisites() -> list[str]:
@@ -425,7 +428,8 @@ class Lab:
         args = [
             sys.executable, "-m", "auditor", "scan", str(self.inventory),
             "--db", str(out_dir / "lab.db"), "--json", str(out_dir / "scan.json"),
-            "--out", str(out_dir / "html"), "--ca-file", str(self.ca_file), "--timeout", "2",
+            "--out", str(out_dir / "html"), "--ca-file", str(self.ca_file),
+            "--timeout", SCAN_TIMEOUT,
         ]  # fmt: skip
         for net in self.allow_nets:
             args += ["--allow-net", net]

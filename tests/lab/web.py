@@ -216,13 +216,17 @@ def nginx_conf(d: Path, placed: list[Placed], mx_of_zone: dict[str, list[str]]) 
         "worker_processes 2;",
         "daemon off;",
         f"pid {d}/nginx.pid;",
-        f"error_log {d}/error.log notice;",
+        f"error_log {d}/error.log info;",
         "worker_rlimit_nofile 8192;",
         "events { worker_connections 2048; }",
         "http {",
         "  include /etc/nginx/mime.types;",
         "  default_type application/octet-stream;",
-        f"  access_log {d}/access.log;",
+        # which address/port/SNI a probe hit, and how long nginx took (debugging scans)
+        "  log_format lab '$msec $remote_addr -> $server_addr:$server_port $ssl_server_name "
+        '"$host" "$request" $status $body_bytes_sent $request_time $ssl_protocol '
+        "$ssl_cipher';",
+        f"  access_log {d}/access.log lab;",
         f"  client_body_temp_path {tmp}/body;",
         f"  proxy_temp_path {tmp}/proxy;",
         f"  fastcgi_temp_path {tmp}/fastcgi;",
