@@ -240,36 +240,65 @@ def unresolved_reason(dns: HostDns) -> str:
     return "host did not resolve - " + "; ".join(parts)
 
 
+# Probes that need the host to answer on the network; checks built on them cannot decide
+# anything about a host that answers nothing at all.
+_NETWORK_PROBES = frozenset({Probe.TCP, Probe.TLS, Probe.HTTP, Probe.SUBRESOURCES})
+_ANSWERED = frozenset({Outcome.OPEN, Outcome.REFUSED, Outcome.RESET})
+
+
+def unreachable_reason(obs: HostObservations) -> str | None:
+    """Why nothing can be said about a host that answered nothing, or None.
+
+    When every address times out (or is unreachable) on every port and no ICMPv6 echo came
+    back, the scanner cannot tell a host that is down from a broken network path on its own
+    side: reporting "fail" would be a guess. A refusal (RST) is an answer, and so is an
+    echo reply: then the host is there and the failures are findings.
+    """
+    if not obs.tcp or any(p.outcome in _ANSWERED for p in obs.tcp):
+        return None
+    if any(p.outcome == Outcome.OK for p in obs.icmp):
+        return None
+    if all(p.outcome == Outcome.BLOCKED for p in obs.tcp):
+        return "every address was refused by the scanner's address guard: " + obs.tcp[0].detail
+    outcomes = ", ".join(sorted({p.outcome for p in obs.tcp}))
+    return (
+        f"no address of the host answered on any port ({outcomes}): unreachable from the "
+        "scanner, which cannot tell a host that is down from a network problem on its own side"
+    )
+
+
+def _precondition(spec: CheckSpec, obs: HostObservations, unreachable: str | None) -> str | None:
+    if spec.id == "dns.resolve":  # judges resolution itself
+        return None
+    if not obs.dns.resolved:
+        return unresolved_reason(obs.dns)
+    if unreachable and _NETWORK_PROBES.intersection(spec.needs):
+        return unreachable
+    return None
+
+
 def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
-    resolved = obs.dns.resolved
+    unreachable = unreachable_reason(obs) if obs.dns.resolved else None
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
-        # dns.resolve judges resolution itself; everything else needs an address.
-        gate = not resolved and spec.id != "dns.resolve"
-        if spec.scope == Scope.HOST:
-            cctx = CheckContext(obs.host, params, now)
-            v = (
-                Verdict.not_tested(
-                    unresolved_reason(obs.dns),
-                    dns_a=obs.dns.a.outcome,
-                    dns_aaaa=obs.dns.aaaa.outcome,
+        reason = _precondition(spec, obs, unreachable)
+        if spec.scope == Scope.HOST or not obs.dns.resolved:
+            if reason:
+                v = Verdict.not_tested(
+                    reason, dns_a=obs.dns.a.outcome, dns_aaaa=obs.dns.aaaa.outcome
                 )
-                if gate
-                else _run(spec, obs, cctx)
-            )
+            else:
+                v = _run(spec, obs, CheckContext(obs.host, params, now))
             findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
-        if gate:
-            v = Verdict.not_tested(unresolved_reason(obs.dns))
-            findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
-            continue
         for address in obs.addresses:
-            cctx = CheckContext(obs.host, params, now, address=address)
-            findings.append(
-                _finding(spec, TargetKind.HOST, obs.host, address, _run(spec, obs, cctx))
-            )
+            if reason:
+                v = Verdict.not_tested(reason)
+            else:
+                v = _run(spec, obs, CheckContext(obs.host, params, now, address=address))
+            findings.append(_finding(spec, TargetKind.HOST, obs.host, address, v))
     return findings
 
 

@@ -192,8 +192,10 @@ def test_run_scan_stores_each_target_and_deadline_ends_stalled_targets(tmp_path:
     assert status[("v4.example.vn", "ipv6.web.aaaa")].status == Status.FAIL
     assert "SERVFAIL" in status[("broken.example.vn", "dns.resolve")].message
     assert status[("missing.example.vn", "dns.resolve")].status == Status.FAIL
-    # The resolver never answered: not a verdict about the host.
-    assert status[("stall.example.vn", "dns.resolve")].status == Status.NOT_TESTED
+    # The resolver answers for the parent but never for the name: a lame delegation, the
+    # zone's fault (a resolver that answers nothing at all gives not_tested instead).
+    assert status[("stall.example.vn", "dns.resolve")].status == Status.FAIL
+    assert "lame" in status[("stall.example.vn", "dns.resolve")].message
     assert ctx.stats["dns_queries"] >= 12
 
 
@@ -207,3 +209,41 @@ async def test_target_deadline_cuts_a_stalled_probe_short() -> None:
     assert obs.deadline_hit
     assert obs.dns.a.outcome == Outcome.TIMEOUT
     assert "deadline" in obs.dns.a.detail
+
+
+def _tcp_obs(*outcomes: str, icmp: str | None = None) -> HostObservations:
+    from auditor.obs import PingObservation, TcpProbe
+
+    base = _obs(a=("192.0.2.1",), aaaa=("2001:db8::1",))
+    tcp = tuple(
+        TcpProbe(addr, port, out)
+        for (addr, port), out in zip(
+            [("192.0.2.1", 80), ("192.0.2.1", 443), ("2001:db8::1", 80), ("2001:db8::1", 443)],
+            outcomes,
+            strict=True,
+        )
+    )
+    pings = (PingObservation("2001:db8::1", icmp),) if icmp else ()
+    return HostObservations(base.host, base.dns, tcp=tcp, icmp=pings)
+
+
+def test_host_answering_nothing_is_not_tested_not_failed() -> None:
+    from auditor.registry import all_checks
+
+    plan = make_plan(["h"], [], all_checks())
+    findings = evaluate_host(_tcp_obs("timeout", "timeout", "unreachable", "timeout"), plan, NOW)
+    by = _by_check(findings)
+    assert by["dns.resolve"][0].status == Status.PASS
+    assert by["ipv6.web.aaaa"][0].status == Status.PASS  # a DNS fact, still decided
+    for check_id in ("ipv6.web.reach", "ipv6.web.https", "tls.available", "http.hsts"):
+        assert {f.status for f in by[check_id]} == {Status.NOT_TESTED}, check_id
+        assert "unreachable from the scanner" in by[check_id][0].message
+    assert {f.address for f in by["tls.available"]} == {"192.0.2.1", "2001:db8::1"}
+
+
+def test_a_refusal_or_an_echo_reply_is_an_answer() -> None:
+    plan = make_plan(["h"], [], [get_check("ipv6.web.reach")])
+    refused = _tcp_obs("open", "open", "refused", "refused")
+    assert evaluate_host(refused, plan, NOW)[0].status == Status.FAIL
+    echoing = _tcp_obs("timeout", "timeout", "timeout", "timeout", icmp="ok")
+    assert evaluate_host(echoing, plan, NOW)[0].status != Status.NOT_TESTED
