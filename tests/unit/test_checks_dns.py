@@ -1,0 +1,174 @@
+"""dns.* checks from observation fixtures (no network)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from auditor.model import Status
+from auditor.obs import HostObservations
+from auditor.obs.core import DnsAnswer, HostDns, Outcome
+from auditor.obs.zone import DnssecStatus
+
+from ._zone_fixtures import NS1, ZONE, ans, good_zone, run, server
+
+HOST = "www.example.gov.vn"
+
+
+def host(a: DnsAnswer, aaaa: DnsAnswer, pinned: bool = False) -> HostObservations:
+    return HostObservations(HOST, HostDns(HOST, a, aaaa), pinned=pinned)
+
+
+# ---------------------------------------------------------------- dns.resolve
+
+
+def test_resolve_pass() -> None:
+    v = run("dns.resolve", host(ans(HOST, "A", "192.0.2.1"), ans(HOST, "AAAA")))
+    assert v.status == Status.PASS
+
+
+def test_resolve_nxdomain_and_nodata_fail() -> None:
+    nx = DnsAnswer(HOST, "A", Outcome.NXDOMAIN)
+    v = run("dns.resolve", host(nx, replace(nx, rdtype="AAAA")))
+    assert v.status == Status.FAIL and "NXDOMAIN" in v.message
+    v = run("dns.resolve", host(ans(HOST, "A"), ans(HOST, "AAAA")))
+    assert v.status == Status.FAIL and "no A or AAAA" in v.message
+
+
+def test_resolve_servfail_fails() -> None:
+    sf = DnsAnswer(HOST, "A", Outcome.SERVFAIL)
+    v = run("dns.resolve", host(sf, replace(sf, rdtype="AAAA")))
+    assert v.status == Status.FAIL and "SERVFAIL" in v.message
+
+
+def test_resolve_timeout_depends_on_resolver_health() -> None:
+    to = DnsAnswer(HOST, "A", Outcome.TIMEOUT)
+    # our resolver may be the problem: not tested
+    assert run("dns.resolve", host(to, replace(to, rdtype="AAAA"))).status == Status.NOT_TESTED
+    # the resolver answers for the parent: the name's servers are lame -> fail
+    ok = replace(to, resolver_ok=True)
+    v = run("dns.resolve", host(ok, replace(ok, rdtype="AAAA")))
+    assert v.status == Status.FAIL and "lame" in v.message
+
+
+def test_resolve_pinned_not_tested() -> None:
+    v = run("dns.resolve", host(ans(HOST, "A", "192.0.2.1"), ans(HOST, "AAAA"), pinned=True))
+    assert v.status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- dns.dnssec
+
+
+def dnssec(status: str, **kw: object) -> DnssecStatus:
+    return DnssecStatus(ZONE, status, **kw)  # type: ignore[arg-type]
+
+
+def test_dnssec_secure_pass() -> None:
+    v = run("dns.dnssec", good_zone())
+    assert v.status == Status.PASS and v.evidence["dnskey_algorithms"] == [13]
+
+
+def test_dnssec_insecure_partial_fail() -> None:
+    v = run("dns.dnssec", good_zone(dnssec=dnssec("insecure", ds_present=False, detail="no DS")))
+    assert v.status == Status.FAIL and v.score == 0.5
+
+
+def test_dnssec_bogus_fail() -> None:
+    v = run("dns.dnssec", good_zone(dnssec=dnssec("bogus", detail="sig expired")))
+    assert v.status == Status.FAIL and v.score == 0.0
+
+
+def test_dnssec_unknown_not_tested() -> None:
+    for st in ("indeterminate", "unvalidated"):
+        assert run("dns.dnssec", good_zone(dnssec=dnssec(st))).status == Status.NOT_TESTED
+    assert run("dns.dnssec", good_zone(dnssec=None)).status == Status.NOT_TESTED
+
+
+def test_dnssec_cname_into_insecure_zone_fails() -> None:
+    cname = DnssecStatus(
+        HOST, "insecure", detail="CNAME to web.cdn.vn", cname_chain=("web.cdn.vn",)
+    )
+    v = run("dns.dnssec", good_zone(cname_dnssec=(cname,)))
+    assert v.status == Status.FAIL and v.score == 0.5 and "web.cdn.vn" in v.message
+    ok = replace(cname, status="secure")
+    assert run("dns.dnssec", good_zone(cname_dnssec=(ok,))).status == Status.PASS
+
+
+def test_dnssec_signature_about_to_expire_warns() -> None:
+    z = good_zone(dnssec=dnssec("secure", rrsig_expiry="2026-11-28T00:00:00+00:00"))
+    assert run("dns.dnssec", z).status == Status.WARN
+
+
+def test_dnssec_host_follows_cname() -> None:
+    signed = ans(HOST, "A", "192.0.2.1")
+    signed = replace(signed, authenticated=True)
+    v = run("dns.dnssec.host", host(signed, replace(ans(HOST, "AAAA"), authenticated=True)))
+    assert v.status == Status.PASS
+    unsigned = replace(signed, authenticated=False, cname_chain=("web.cdn.vn",))
+    v = run("dns.dnssec.host", host(unsigned, replace(ans(HOST, "AAAA"), authenticated=False)))
+    assert v.status == Status.FAIL and "web.cdn.vn" in v.message
+
+
+# ---------------------------------------------------------------- dns.ns.count
+
+
+def test_ns_count_pass() -> None:
+    v = run("dns.ns.count", good_zone())
+    assert v.status == Status.PASS, v.message
+
+
+def test_ns_count_single_fails() -> None:
+    z = good_zone(ns=ans(ZONE, "NS", "ns1.example.gov.vn."), ns_hosts=(NS1,))
+    v = run("dns.ns.count", z)
+    assert v.status == Status.FAIL and "1 name server" in v.message
+
+
+def test_ns_count_same_network_warns() -> None:
+    twin = server("ns1b.example.gov.vn", ("192.0.2.54",), ("2001:db8:53::54",))
+    z = good_zone(ns=ans(ZONE, "NS", NS1.name + ".", twin.name + "."), ns_hosts=(NS1, twin))
+    v = run("dns.ns.count", z)
+    assert (
+        v.status == Status.WARN
+        and "192.0.2.0/24" in v.message
+        and "2001:db8:53::/48" in (v.message)
+    )
+
+
+def test_ns_count_single_v6_is_not_a_diversity_problem() -> None:
+    v4only = server("ns4.example.net.vn", ("198.51.100.54",))
+    z = good_zone(ns=ans(ZONE, "NS", NS1.name + ".", v4only.name + "."), ns_hosts=(NS1, v4only))
+    assert run("dns.ns.count", z).status == Status.PASS
+
+
+def test_ns_count_lookup_failed_not_tested() -> None:
+    z = good_zone(ns=ans(ZONE, "NS", outcome=Outcome.SERVFAIL))
+    assert run("dns.ns.count", z).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- dns.caa
+
+
+def test_caa_pass_and_inherited() -> None:
+    assert run("dns.caa", good_zone()).status == Status.PASS
+    sub = "so.example.gov.vn"
+    z = good_zone(zone=sub, caa=(ans(sub, "CAA"), ans(ZONE, "CAA", '0 issue "ca.vn"')))
+    v = run("dns.caa", z)
+    assert v.status == Status.PASS and "inherited from example.gov.vn" in v.message
+
+
+def test_caa_missing_fails() -> None:
+    v = run("dns.caa", good_zone(caa=(ans(ZONE, "CAA"),)))
+    assert v.status == Status.FAIL
+
+
+def test_caa_unparsable_fails_and_critical_unknown_warns() -> None:
+    assert run("dns.caa", good_zone(caa=(ans(ZONE, "CAA", "garbage here"),))).status == (
+        Status.FAIL
+    )
+    crit = good_zone(caa=(ans(ZONE, "CAA", '128 tbs "x"', '0 issue "ca.vn"'),))
+    assert run("dns.caa", crit).status == Status.WARN
+
+
+def test_caa_lookup_failed_not_tested() -> None:
+    z = good_zone(caa=(ans(ZONE, "CAA", outcome=Outcome.SERVFAIL),))
+    assert run("dns.caa", z).status == Status.NOT_TESTED
+    assert run("dns.caa", good_zone(caa=())).status == Status.NOT_TESTED

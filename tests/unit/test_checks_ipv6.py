@@ -1,0 +1,301 @@
+"""ipv6.* checks (web, name servers, MX) from observation fixtures (no network)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from auditor import serde
+from auditor.engine import evaluate_host, make_plan
+from auditor.model import Status
+from auditor.obs import HostObservations, PingObservation
+from auditor.obs.core import DnsAnswer, HostDns, Outcome, TcpProbe
+from auditor.obs.http import HttpObservation
+from auditor.obs.subresources import SubresourceHost, SubresourceObservation
+from auditor.obs.zone import NsQuery, SmtpProbe
+from auditor.registry import all_checks
+
+from ._zone_fixtures import MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
+
+HOST = "www.example.gov.vn"
+V4 = "192.0.2.10"
+V6 = "2001:db8:80::10"
+
+
+def tcp(address: str, port: int, outcome: str = Outcome.OPEN) -> TcpProbe:
+    return TcpProbe(address, port, outcome)
+
+
+def web(
+    v4: tuple[str, ...] = (V4,),
+    v6: tuple[str, ...] = (V6,),
+    probes: tuple[TcpProbe, ...] | None = None,
+    **kw: object,
+) -> HostObservations:
+    dns = HostDns(HOST, ans(HOST, "A", *v4), ans(HOST, "AAAA", *v6))
+    if probes is None:
+        probes = tuple(tcp(a, p) for a in v4 + v6 for p in (80, 443))
+    return HostObservations(HOST, dns, tcp=probes, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- ipv6.web.aaaa
+
+
+def test_web_aaaa_pass_and_fail() -> None:
+    assert run("ipv6.web.aaaa", web()).status == Status.PASS
+    assert run("ipv6.web.aaaa", web(v6=())).status == Status.FAIL
+    v = run("ipv6.web.aaaa", web(v6=("::ffff:192.0.2.10",)))
+    assert v.status == Status.FAIL and "IPv4-mapped" in v.message
+
+
+# ---------------------------------------------------------------- ipv6.web.reach
+
+
+def test_web_reach_pass() -> None:
+    v = run("ipv6.web.reach", web())
+    assert v.status == Status.PASS and v.evidence["ports_required"] == [80, 443]
+
+
+def test_web_reach_drop_and_refusal_are_told_apart() -> None:
+    dropped = web(
+        probes=(tcp(V4, 80), tcp(V4, 443), tcp(V6, 80, "timeout"), tcp(V6, 443, "timeout"))
+    )
+    refused = web(
+        probes=(tcp(V4, 80), tcp(V4, 443), tcp(V6, 80, "refused"), tcp(V6, 443, "refused"))
+    )
+    vd, vr = run("ipv6.web.reach", dropped), run("ipv6.web.reach", refused)
+    # IPv4 works, IPv6 does not: never a pass
+    assert vd.status == vr.status == Status.FAIL
+    assert "silently dropped" in vd.message and "refused" not in vd.message
+    assert "refused" in vr.message and "dropped" not in vr.message
+    assert vd.evidence["v6"][V6] == {"80": "timeout", "443": "timeout"}
+    assert vr.evidence["v6"][V6] == {"80": "refused", "443": "refused"}
+
+
+def test_web_reach_partial_is_fail_with_score() -> None:
+    v = run(
+        "ipv6.web.reach",
+        web(probes=(tcp(V4, 80), tcp(V4, 443), tcp(V6, 80), tcp(V6, 443, "refused"))),
+    )
+    assert v.status == Status.FAIL and v.score == 0.5 and ":443" in v.message
+
+
+def test_web_reach_only_ports_v4_serves() -> None:
+    # IPv4 serves only 443: IPv6 closed on 80 does not matter
+    probes = (tcp(V4, 80, "refused"), tcp(V4, 443), tcp(V6, 80, "refused"), tcp(V6, 443))
+    assert run("ipv6.web.reach", web(probes=probes)).status == Status.PASS
+
+
+def test_web_reach_ipv6_only_host() -> None:
+    assert run(
+        "ipv6.web.reach", web(v4=(), probes=(tcp(V6, 80, "refused"), tcp(V6, 443)))
+    ).status == (Status.PASS)
+    v = run("ipv6.web.reach", web(v4=(), probes=(tcp(V6, 80, "timeout"), tcp(V6, 443, "timeout"))))
+    assert v.status == Status.FAIL
+
+
+def test_web_reach_unreachable_and_blocked() -> None:
+    v = run("ipv6.web.reach", web(probes=(tcp(V4, 443), tcp(V6, 443, "unreachable"))))
+    assert v.status == Status.FAIL and "unreachable" in v.message
+    v = run("ipv6.web.reach", web(probes=(tcp(V4, 443), tcp(V6, 443, "blocked"))))
+    assert v.status == Status.NOT_TESTED
+
+
+def test_web_reach_no_aaaa_not_applicable() -> None:
+    assert run("ipv6.web.reach", web(v6=())).status == Status.NOT_APPLICABLE
+
+
+# ---------------------------------------------------------------- ipv6.web.icmp
+
+
+def test_web_icmp() -> None:
+    ok = web(icmp=(PingObservation(V6, Outcome.OK, 1.0),))
+    assert run("ipv6.web.icmp", ok).status == Status.PASS
+    silent = web(icmp=(PingObservation(V6, Outcome.TIMEOUT),))
+    assert run("ipv6.web.icmp", silent).status == Status.WARN
+    assert run("ipv6.web.icmp", silent, status_when_silent="fail").status == Status.FAIL
+    noperm = web(icmp=(PingObservation(V6, Outcome.SKIPPED, detail="no raw-socket privilege"),))
+    v = run("ipv6.web.icmp", noperm)
+    assert v.status == Status.NOT_TESTED and "privilege" in v.message
+    assert run("ipv6.web.icmp", web(v6=())).status == Status.NOT_APPLICABLE
+
+
+def test_icmp_check_is_not_scored() -> None:
+    assert next(c for c in all_checks() if c.id == "ipv6.web.icmp").scored is False
+
+
+# ---------------------------------------------------------------- ipv6.web.only
+
+
+def sub_host(name: str, v6: tuple[str, ...], outcome: str = Outcome.OPEN) -> SubresourceHost:
+    return SubresourceHost(
+        name, 443, ans(name, "AAAA", *v6), tuple(tcp(a, 443, outcome) for a in v6), ("script",)
+    )
+
+
+def with_subs(*hosts: SubresourceHost, outcome: str = Outcome.OK) -> HostObservations:
+    sub = SubresourceObservation(outcome, "", V6, f"https://{HOST}/", hosts)
+    return web(http=(HttpObservation(V6, Outcome.OK),), subresources=sub)
+
+
+def test_web_only_pass() -> None:
+    v = run("ipv6.web.only", with_subs(sub_host("static.cdn6.vn", ("2001:db8:cd::6",))))
+    assert v.status == Status.PASS
+    assert run("ipv6.web.only", with_subs()).status == Status.PASS
+
+
+def test_web_only_ipv4_only_resource_fails() -> None:
+    v = run(
+        "ipv6.web.only",
+        with_subs(sub_host("static.cdn6.vn", ("2001:db8:cd::6",)), sub_host("static.cdn4.vn", ())),
+    )
+    assert v.status == Status.FAIL and "static.cdn4.vn" in v.message and v.score == 0.5
+    assert v.evidence["broken"] == ["static.cdn4.vn (script): no AAAA record"]
+
+
+def test_web_only_dead_aaaa_fails() -> None:
+    v = run("ipv6.web.only", with_subs(sub_host("maps.x.vn", ("2001:db8:cd::9",), "timeout")))
+    assert v.status == Status.FAIL and "does not answer" in v.message
+
+
+def test_web_only_undecided() -> None:
+    assert run("ipv6.web.only", web()).status == Status.NOT_TESTED  # probe did not run
+    v = run("ipv6.web.only", with_subs(outcome=Outcome.SKIPPED))
+    assert v.status == Status.NOT_TESTED
+    blocked = run("ipv6.web.only", with_subs(sub_host("x.vn", ("fd00::1",), "blocked")))
+    assert blocked.status == Status.NOT_TESTED
+    assert run("ipv6.web.only", web(v6=())).status == Status.NOT_APPLICABLE
+
+
+# ---------------------------------------------------------------- ipv6.ns.aaaa
+
+
+def test_ns_aaaa() -> None:
+    assert run("ipv6.ns.aaaa", good_zone()).status == Status.PASS
+    v4ns = server("ns4.example.net.vn", ("198.51.100.54",))
+    one = good_zone(ns_hosts=(NS1, v4ns))
+    v = run("ipv6.ns.aaaa", one)
+    assert v.status == Status.FAIL and v.score == 0.5
+    v4b = server("ns4b.example.net.vn", ("198.51.100.55",))
+    v = run("ipv6.ns.aaaa", good_zone(ns_hosts=(v4ns, v4b)))
+    assert v.status == Status.FAIL and v.score == 0.0
+    unknown = server("ns9.example.net.vn", ("198.51.100.9",), aaaa_outcome=Outcome.TIMEOUT)
+    assert run("ipv6.ns.aaaa", good_zone(ns_hosts=(NS1, unknown))).status == Status.NOT_TESTED
+    assert run("ipv6.ns.aaaa", good_zone(ns=None)).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- ipv6.ns.reach
+
+
+def test_ns_reach_pass() -> None:
+    v = run("ipv6.ns.reach", good_zone())
+    assert v.status == Status.PASS and len(v.evidence["queries"]) == 4
+
+
+def test_ns_reach_per_address_per_transport() -> None:
+    z = good_zone()
+    queries = tuple(
+        replace(q, outcome="timeout", aa=None, rcode=None)
+        if q.ns == NS2.name and q.transport == "tcp"
+        else q
+        for q in z.ns_queries
+    )
+    v = run("ipv6.ns.reach", replace(z, ns_queries=queries))
+    assert v.status == Status.FAIL and v.score == 0.75
+    assert "2001:db8:153::53] tcp" in v.message and "udp" not in v.message
+
+
+def test_ns_reach_lame_and_refused() -> None:
+    z = good_zone()
+    lame = tuple(replace(q, outcome="not_authoritative", aa=False) for q in z.ns_queries)
+    v = run("ipv6.ns.reach", replace(z, ns_queries=lame))
+    assert v.status == Status.FAIL and "lame" in v.message
+
+
+def test_ns_reach_na_and_not_tested() -> None:
+    v4ns = server("ns4.example.net.vn", ("198.51.100.54",))
+    assert run("ipv6.ns.reach", good_zone(ns_hosts=(v4ns,), ns_queries=())).status == (
+        Status.NOT_APPLICABLE
+    )
+    assert run("ipv6.ns.reach", good_zone(ns_queries=())).status == Status.NOT_TESTED
+    blocked = tuple(
+        NsQuery(q.ns, q.address, q.transport, "blocked", detail="guard")
+        for q in good_zone().ns_queries
+    )
+    assert run("ipv6.ns.reach", good_zone(ns_queries=blocked)).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- ipv6.mx.aaaa / reach
+
+
+def test_mx_aaaa() -> None:
+    assert run("ipv6.mx.aaaa", good_zone()).status == Status.PASS
+    v4mx = server("mx2.example.gov.vn", ("192.0.2.26",), pref=20)
+    v = run("ipv6.mx.aaaa", good_zone(mx_hosts=(MX1, v4mx)))
+    assert v.status == Status.FAIL and "mx2.example.gov.vn" in v.message and v.score == 0.5
+
+
+def test_mx_not_applicable() -> None:
+    for mx in (ans(ZONE, "MX"), ans(ZONE, "MX", outcome=Outcome.NXDOMAIN), ans(ZONE, "MX", "0 .")):
+        z = good_zone(mx=mx, mx_hosts=())
+        assert run("ipv6.mx.aaaa", z).status == Status.NOT_APPLICABLE
+        assert run("ipv6.mx.reach", z).status == Status.NOT_APPLICABLE
+    assert run("ipv6.mx.aaaa", good_zone(mx=ans(ZONE, "MX", outcome=Outcome.TIMEOUT))).status == (
+        Status.NOT_TESTED
+    )
+
+
+def test_mx_reach() -> None:
+    assert run("ipv6.mx.reach", good_zone()).status == Status.PASS
+    z = good_zone()
+    dead = tuple(
+        SmtpProbe(p.mx, p.address, Outcome.REFUSED, detail="connection refused")
+        if ":" in p.address
+        else p
+        for p in z.smtp
+    )
+    v = run("ipv6.mx.reach", replace(z, smtp=dead))
+    assert v.status == Status.FAIL and "refused" in v.message
+    greet554 = tuple(
+        replace(p, outcome=Outcome.PROTOCOL_ERROR, greeting_code=554) if ":" in p.address else p
+        for p in z.smtp
+    )
+    v = run("ipv6.mx.reach", replace(z, smtp=greet554))
+    assert v.status == Status.FAIL and "554" in v.message
+    # no MX with IPv6: nothing to reach (ipv6.mx.aaaa fails instead)
+    v4mx = server("mx1.example.gov.vn", ("192.0.2.25",), pref=10)
+    assert run("ipv6.mx.reach", good_zone(mx_hosts=(v4mx,))).status == Status.NOT_APPLICABLE
+    assert run("ipv6.mx.reach", good_zone(smtp=())).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- through the engine
+
+
+def test_engine_and_round_trip() -> None:
+    obs = web(
+        icmp=(PingObservation(V6, Outcome.OK, 1.0),),
+        http=(HttpObservation(V6, Outcome.OK),),
+        subresources=SubresourceObservation(Outcome.OK, "", V6, f"https://{HOST}/", ()),
+    )
+    back = serde.loads(serde.dumps(obs), HostObservations)
+    assert back == obs
+    mine = [
+        c
+        for c in all_checks()
+        if c.id.startswith("ipv6.web.") and c.id not in ("ipv6.web.https", "ipv6.web.parity")
+    ]
+    plan = make_plan([HOST], [], mine)
+    findings = evaluate_host(back, plan, NOW)
+    assert {f.check: f.status for f in findings} == {
+        "ipv6.web.aaaa": Status.PASS,
+        "ipv6.web.reach": Status.PASS,
+        "ipv6.web.icmp": Status.PASS,
+        "ipv6.web.only": Status.PASS,
+    }
+
+
+def test_unresolved_host_is_not_tested_by_engine() -> None:
+    nx = DnsAnswer(HOST, "A", Outcome.NXDOMAIN)
+    obs = HostObservations(HOST, HostDns(HOST, nx, replace(nx, rdtype="AAAA")))
+    plan = make_plan([HOST], [], [c for c in all_checks() if c.id == "ipv6.web.reach"])
+    (f,) = evaluate_host(obs, plan, NOW)
+    assert f.status == Status.NOT_TESTED
