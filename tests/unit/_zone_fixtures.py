@@ -84,7 +84,7 @@ def good_zone(**changes: Any) -> ZoneObservations:
             dnskey_algorithms=(13,),
             rrsig_expiry="2026-12-20T00:00:00+00:00",
             detail="AD",
-        ),  # fmt: skip
+        ),
         caa=(ans(ZONE, "CAA", '0 issue "letsencrypt.org"'),),
         mx=ans(ZONE, "MX", "10 mx1.example.gov.vn."),
         mx_hosts=(MX1,),
