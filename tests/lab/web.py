@@ -123,6 +123,9 @@ def _headers(w: Web) -> list[str]:
 def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
     out: list[str] = []
     h = p.host
+    # the certificate's names too: a CNAME'd name lands on its target's server and is
+    # redirected to itself ($host), as a real shared front end does
+    names = " ".join(dict.fromkeys((h.name, *h.cert.names)))
     for family, addr in p.families():
         w = p.web_for(family)
         if w.block:
@@ -132,7 +135,7 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
         if w.listen80:
             out.append("  server {")
             out.append(_listen(family, addr, 80))
-            out += [f"    server_name {h.name};", f"    server_tokens {tokens};"]
+            out += [f"    server_name {names};", f"    server_tokens {tokens};"]
             out += [f"    root {docroot};", "    index index.html;"]
             out += [f"    more_set_headers {_q(x)};" for x in w.extra_headers]
             if w.redirect == "none":
@@ -142,14 +145,14 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
                     f"    location = /landing {{ default_type text/html; "
                     f"alias {docroot}/landing.html; }}"
                 )
-                out.append(f"    location / {{ return 301 https://{h.name}$request_uri; }}")
+                out.append("    location / { return 301 https://$host$request_uri; }")
             else:
-                out.append(f"    location / {{ return 301 https://{h.name}$request_uri; }}")
+                out.append("    location / { return 301 https://$host$request_uri; }")
             out.append("  }")
         if w.listen443 and not w.tls443:
             out.append("  server {")
             out.append(_listen(family, addr, 443))
-            out += [f"    server_name {h.name};", f"    root {docroot};", "    index index.html;"]
+            out += [f"    server_name {names};", f"    root {docroot};", "    index index.html;"]
             out.append("  }")
         elif w.listen443 and p.cert is not None:
             key_kind = h.cert.key
@@ -159,7 +162,7 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             out.append("  server {")
             out.append(_listen(family, addr, 443, ssl=True))
             out += [
-                f"    server_name {h.name};",
+                f"    server_name {names};",
                 f"    server_tokens {tokens};",
                 f"    ssl_certificate {p.cert.chain};",
                 f"    ssl_certificate_key {p.cert.key};",
@@ -175,7 +178,7 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             if w.status is not None:
                 out.append(f"    location = / {{ return {w.status} 'lab status {w.status}\\n'; }}")
             elif w.redirect == "downgrade":
-                out.append(f"    location = / {{ return 301 http://{h.name}/landing; }}")
+                out.append("    location = / { return 301 http://$host/landing; }")
             # RFC 9116 section 3: text/plain with charset=utf-8
             out.append(
                 "    location /.well-known/ { default_type text/plain; charset utf-8; "
