@@ -194,7 +194,11 @@ class PairResult:
 
     @property
     def counted(self) -> bool:
-        return self.requirement.scored and self.status in COUNTED
+        return (
+            self.requirement.scored
+            and self.status in COUNTED
+            and any(c.scored for c in self.checks)
+        )
 
 
 @dataclass(frozen=True)
@@ -420,7 +424,8 @@ def _pair(
         results.append(cache[ckey])
     # Checks registered as never scored (ipv6.web.icmp) are shown, never decide a pair.
     results = [r if scored_of(r.check) else replace(r, scored=False) for r in results]
-    deciding = [r for r in results if r.scored]
+    # (A requirement of never-scored checks only still shows their worst status.)
+    deciding = [r for r in results if r.scored] or results
     status = pair_status(deciding)
     credit = _credit(status, deciding, profile.warn_credit)
     fixed = tuple(r if r.credit >= 0 else _with_credit(r, profile.warn_credit) for r in results)

@@ -9,7 +9,7 @@ from reports.data import ReportData
 from reports.html import fmt_number
 from reports.i18n import Catalog
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md_escape(text: object) -> str:

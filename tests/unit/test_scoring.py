@@ -325,3 +325,22 @@ def test_never_scored_checks_do_not_decide_a_pair() -> None:
     assert pair.status == ReqStatus.PASS and s.score == 100.0
     assert [c.scored for c in pair.checks] == [True, False]
     assert s.failing() == []
+
+
+def test_requirement_of_never_scored_checks_shows_but_never_counts() -> None:
+    reqs = (
+        Requirement("ra", "A", Level.MANDATORY, 1.0, ("h.a",)),
+        Requirement("ri", "I", Level.MANDATORY, 1.0, ("i.i",)),
+    )
+    findings = [f("h.a", "w.example", Status.PASS), f("i.i", "w.example", Status.FAIL)]
+    s = score_scan(
+        profile(requirements=reqs),
+        inv(["w.example"], []),
+        findings,
+        TODAY,
+        scope_of=SCOPES.get,
+        scored_of=lambda c: c != "i.i",
+    ).agency("ag")
+    ri = next(p for p in s.pairs if p.requirement.id == "ri")
+    assert ri.status == ReqStatus.FAIL and not ri.counted
+    assert s.score == 100.0
