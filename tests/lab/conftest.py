@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .lab import Lab, missing_prerequisites
+from .lab import Lab, missing_prerequisites, reap_stale_test_labs
 
 
 def in_ci() -> bool:
@@ -32,6 +32,7 @@ def require_lab() -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     require_lab()
+    reap_stale_test_labs()
     lab = Lab(f"t{os.getpid()}"[:11])
     try:
         lab.up()

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -571,3 +572,20 @@ def _kill_namespace_leftovers(ns: Netns) -> None:
                     pids[f"{n}:{pid}"] = pid
     if pids:
         _stop_pids(pids, {}, timeout=3.0)
+
+
+def reap_stale_test_labs() -> list[str]:
+    """Tear down labs left by test sessions that died (SIGKILL, power loss): their tags are
+    t<pid>/u<pid>/c<pid> and that pid no longer runs. Labs brought up by hand (other tags)
+    and labs of live sessions are never touched."""
+    reaped = []
+    tags = set()
+    for ns in netns_list():
+        m = re.fullmatch(r"auditor-lab-([tuc]\d+)-(srv|cli)", ns)
+        if m:
+            tags.add(m[1])
+    for tag in sorted(tags):
+        if not _alive(int(tag[1:])):
+            Lab.down_from_state(Path(f"/tmp/auditor-lab-{tag}"), tag)
+            reaped.append(tag)
+    return reaped
