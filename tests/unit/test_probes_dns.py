@@ -1,0 +1,358 @@
+"""DNS probes against a small DNS server the test starts on 127.0.0.1 (UDP + TCP, one port).
+
+The server plays both roles: a "validating resolver" (AD bit, SERVFAIL unless CD) for
+DnsClient, resolve_host, the DNSSEC status and the zone probe, and an authoritative server
+(AA bit) for the direct NS queries. No traffic leaves loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+import pytest_asyncio
+
+from auditor.obs.core import Outcome
+from auditor.obs.zone import Dnssec, NsOutcome
+from auditor.options import ScanOptions
+from auditor.probes.context import ProbeContext
+from auditor.probes.dns import DnsClient, query_authoritative, resolve_host
+from auditor.probes.dnssec import chain_status, resolver_status
+from auditor.probes.zone import probe_zone
+from auditor.registry import Probe
+from checks._mailparse import txt_texts
+
+
+@dataclass
+class Rule:
+    answer: tuple[str, ...] = ()  # RR lines "name ttl IN TYPE rdata"
+    rcode: int = dns.rcode.NOERROR
+    ad: bool = False
+    aa: bool = True
+    drop: bool = False  # never answer (timeout)
+    tc_udp: bool = False  # truncated over UDP (forces TCP)
+    bogus: bool = False  # SERVFAIL unless CD is set, then the data
+
+
+@dataclass
+class FakeDns:
+    rules: dict[tuple[str, str], Rule] = field(default_factory=dict)
+    port: int = 0
+    seen: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, name: str, rdtype: str, *rrs: str, **kw: Any) -> None:
+        self.rules[(name.rstrip(".").lower(), rdtype)] = Rule(tuple(rrs), **kw)
+
+    def respond(self, wire: bytes, transport: str) -> bytes | None:
+        query = dns.message.from_wire(wire)
+        q = query.question[0]
+        name = q.name.to_text().rstrip(".").lower()
+        rdtype = dns.rdatatype.to_text(q.rdtype)
+        self.seen.append((name, rdtype, transport))
+        rule = self.rules.get((name, rdtype))
+        response = dns.message.make_response(query)
+        if rule is None:
+            # an NXDOMAIN for unknown names, NODATA for known owners
+            owners = {n for n, _ in self.rules}
+            response.set_rcode(dns.rcode.NOERROR if name in owners else dns.rcode.NXDOMAIN)
+            return response.to_wire()
+        if rule.drop:
+            return None
+        cd = bool(query.flags & dns.flags.CD)
+        if rule.bogus and not cd:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
+        response.set_rcode(rule.rcode)
+        if rule.aa:
+            response.flags |= dns.flags.AA
+        if rule.ad and not cd:
+            response.flags |= dns.flags.AD
+        if transport == "udp" and rule.tc_udp:
+            response.flags |= dns.flags.TC
+            return response.to_wire()
+        for line in rule.answer:
+            rrset = dns.rrset.from_text(*_split(line))
+            response.answer.append(rrset)
+        return response.to_wire()
+
+
+def _split(line: str) -> list[str]:
+    name, ttl, cls, rdtype, rdata = line.split(None, 4)
+    return [name, ttl, cls, rdtype, rdata]
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: FakeDns) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = self.server.respond(data, "udp")
+        if out is not None and self.transport is not None:
+            self.transport.sendto(out, addr)
+
+
+async def _tcp_handler(
+    server: FakeDns, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        while True:
+            head = await reader.readexactly(2)
+            wire = await reader.readexactly(int.from_bytes(head, "big"))
+            out = server.respond(wire, "tcp")
+            if out is None:
+                await asyncio.sleep(30)
+                return
+            writer.write(len(out).to_bytes(2, "big") + out)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeDns]:
+    server = FakeDns()
+    loop = asyncio.get_running_loop()
+    for _ in range(20):  # UDP and TCP on the same free port
+        udp, _proto = await loop.create_datagram_endpoint(
+            lambda: _Udp(server), local_addr=("127.0.0.1", 0)
+        )
+        port = udp.get_extra_info("sockname")[1]
+        try:
+            tcp = await asyncio.start_server(
+                lambda r, w: _tcp_handler(server, r, w), "127.0.0.1", port
+            )
+        except OSError:
+            udp.close()
+            continue
+        server.port = port
+        try:
+            yield server
+        finally:
+            udp.close()
+            tcp.close()
+        return
+    pytest.skip("no free port for the test DNS server")
+
+
+def client(fake: FakeDns, timeout: float = 1.0) -> DnsClient:
+    from collections import Counter
+
+    return DnsClient(ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=timeout), Counter())
+
+
+# ------------------------------------------------------------------ DnsClient.query
+
+
+@pytest.mark.asyncio
+async def test_query_outcomes_are_distinct(fake: FakeDns) -> None:
+    fake.add("www.x.vn", "A", "www.x.vn. 60 IN A 192.0.2.1", ad=True)
+    fake.add("www.x.vn", "AAAA")  # owner exists, no data
+    fake.add("sf.x.vn", "A", rcode=dns.rcode.SERVFAIL)
+    fake.add("rf.x.vn", "A", rcode=dns.rcode.REFUSED)
+    fake.add("slow.x.vn", "A", drop=True)
+    c = client(fake, timeout=0.3)
+    ok = await c.query("www.x.vn", "A")
+    assert ok.outcome == Outcome.OK and ok.records == ("192.0.2.1",) and ok.authenticated
+    assert (await c.query("www.x.vn", "AAAA")).outcome == Outcome.NODATA
+    assert (await c.query("none.x.vn", "A")).outcome == Outcome.NXDOMAIN
+    assert (await c.query("sf.x.vn", "A")).outcome == Outcome.SERVFAIL
+    assert (await c.query("rf.x.vn", "A")).outcome == Outcome.DNS_REFUSED
+    assert (await c.query("slow.x.vn", "A")).outcome == Outcome.TIMEOUT
+
+
+@pytest.mark.asyncio
+async def test_cname_chain_recorded(fake: FakeDns) -> None:
+    fake.add(
+        "www.x.vn",
+        "AAAA",
+        "www.x.vn. 60 IN CNAME web.cdn.vn.",
+        "web.cdn.vn. 60 IN CNAME edge.cdn.vn.",
+        "edge.cdn.vn. 60 IN AAAA 2001:db8::1",
+    )
+    ans = await client(fake).query("www.x.vn", "AAAA")
+    assert ans.cname_chain == ("web.cdn.vn", "edge.cdn.vn")
+    assert ans.records == ("2001:db8::1",)
+
+
+@pytest.mark.asyncio
+async def test_truncated_answer_falls_back_to_tcp(fake: FakeDns) -> None:
+    fake.add("big.x.vn", "TXT", 'big.x.vn. 60 IN TXT "' + "a" * 200 + '"', tc_udp=True)
+    raw = await client(fake).message("big.x.vn", "TXT")
+    assert raw.outcome == Outcome.OK
+    assert ("big.x.vn", "TXT", "tcp") in fake.seen
+
+
+@pytest.mark.asyncio
+async def test_resolve_host_marks_lame_timeouts(fake: FakeDns) -> None:
+    fake.add("www.lame.gov.vn", "A", drop=True)
+    fake.add("www.lame.gov.vn", "AAAA", drop=True)
+    fake.add("gov.vn", "SOA", "gov.vn. 60 IN SOA ns. h. 1 2 3 4 5")
+    hd = await resolve_host(client(fake, timeout=0.2), "www.lame.gov.vn")
+    assert hd.a.outcome == Outcome.TIMEOUT and hd.a.resolver_ok is True
+    assert hd.aaaa.resolver_ok is True
+
+
+@pytest.mark.asyncio
+async def test_resolve_host_dead_resolver_is_not_blamed_on_the_name(fake: FakeDns) -> None:
+    fake.add("www.x.gov.vn", "A", drop=True)
+    fake.add("www.x.gov.vn", "AAAA", drop=True)
+    fake.add("gov.vn", "SOA", drop=True)
+    hd = await resolve_host(client(fake, timeout=0.2), "www.x.gov.vn")
+    assert hd.a.resolver_ok is False
+
+
+# ------------------------------------------------------------------ DNSSEC status
+
+
+@pytest.mark.asyncio
+async def test_dnssec_secure(fake: FakeDns) -> None:
+    fake.add("s.vn", "SOA", "s.vn. 60 IN SOA ns. h. 1 2 3 4 5", ad=True)
+    fake.add("s.vn", "DS", "s.vn. 60 IN DS 12345 13 2 " + "ab" * 32, ad=True)
+    fake.add("s.vn", "DNSKEY", "s.vn. 60 IN DNSKEY 257 3 13 " + "AAAA" * 16, ad=True)
+    st = await resolver_status(client(fake), "s.vn")
+    assert st.status == Dnssec.SECURE and st.ds_present is True and st.dnskey_algorithms == (13,)
+
+
+@pytest.mark.asyncio
+async def test_dnssec_insecure(fake: FakeDns) -> None:
+    fake.add("u.vn", "SOA", "u.vn. 60 IN SOA ns. h. 1 2 3 4 5")
+    fake.add("u.vn", "DS")
+    st = await resolver_status(client(fake), "u.vn")
+    assert st.status == Dnssec.INSECURE and st.ds_present is False
+
+
+@pytest.mark.asyncio
+async def test_dnssec_bogus_told_from_broken(fake: FakeDns) -> None:
+    fake.add("b.vn", "SOA", "b.vn. 60 IN SOA ns. h. 1 2 3 4 5", bogus=True)
+    st = await resolver_status(client(fake), "b.vn")
+    assert st.status == Dnssec.BOGUS
+    fake.add("broken.vn", "SOA", rcode=dns.rcode.SERVFAIL)
+    st = await resolver_status(client(fake), "broken.vn")
+    assert st.status == Dnssec.INDETERMINATE
+
+
+@pytest.mark.asyncio
+async def test_dnssec_non_validating_resolver_is_not_insecure(fake: FakeDns) -> None:
+    fake.add("s.vn", "SOA", "s.vn. 60 IN SOA ns. h. 1 2 3 4 5")
+    fake.add("s.vn", "DS", "s.vn. 60 IN DS 12345 13 2 " + "ab" * 32)
+    st = await resolver_status(client(fake), "s.vn")
+    assert st.status == Dnssec.UNVALIDATED
+
+
+@pytest.mark.asyncio
+async def test_cname_chain_status(fake: FakeDns) -> None:
+    fake.add("www.s.vn", "A", "www.s.vn. 60 IN CNAME web.cdn.vn.", "web.cdn.vn. 60 IN A 192.0.2.1")
+    st = await chain_status(client(fake), "www.s.vn", resolver_validates=True)
+    assert st is not None and st.status == Dnssec.INSECURE and st.cname_chain == ("web.cdn.vn",)
+    fake.add("s.vn", "A", "s.vn. 60 IN A 192.0.2.2")
+    assert await chain_status(client(fake), "s.vn", resolver_validates=True) is None
+
+
+# ------------------------------------------------------------------ direct NS queries
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_authoritative_query(fake: FakeDns, transport: str) -> None:
+    fake.add("z.vn", "SOA", "z.vn. 60 IN SOA ns. h. 1 2 3 4 5")
+    q = await query_authoritative(
+        None, "ns1.z.vn", "127.0.0.1", "z.vn", transport, timeout=1, port=fake.port
+    )
+    assert q.outcome == NsOutcome.ANSWERED and q.aa is True and q.rtt_ms is not None
+    assert fake.seen[-1] == ("z.vn", "SOA", transport)
+
+
+@pytest.mark.asyncio
+async def test_authoritative_query_failures(fake: FakeDns) -> None:
+    fake.add("lame.vn", "SOA", "lame.vn. 60 IN SOA ns. h. 1 2 3 4 5", aa=False)
+    fake.add("ref.vn", "SOA", rcode=dns.rcode.REFUSED)
+    fake.add("drop.vn", "SOA", drop=True)
+
+    async def ask(zone: str, transport: str = "udp", port: int | None = None) -> str:
+        q = await query_authoritative(
+            None, "ns", "127.0.0.1", zone, transport, timeout=0.3, port=port or fake.port
+        )
+        return q.outcome
+
+    assert await ask("lame.vn") == NsOutcome.NOT_AUTHORITATIVE
+    assert await ask("ref.vn") == Outcome.DNS_REFUSED
+    assert await ask("drop.vn") == Outcome.TIMEOUT
+    # nothing listens on that TCP port: a refusal, told apart from a timeout
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert await ask("z.vn", "tcp", closed) == Outcome.REFUSED
+    blocked = await query_authoritative("guard says no", "ns", "10.0.0.1", "z.vn", "udp", timeout=1)
+    assert blocked.outcome == Outcome.BLOCKED
+
+
+# ------------------------------------------------------------------ the zone probe
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_end_to_end(fake: FakeDns) -> None:
+    z = "agency.gov.vn"
+    fake.add(z, "SOA", f"{z}. 60 IN SOA ns1.{z}. h. 1 2 3 4 5", ad=True)
+    fake.add(z, "NS", f"{z}. 60 IN NS ns1.{z}.", f"{z}. 60 IN NS ns2.other.vn.", ad=True)
+    fake.add(z, "DS", f"{z}. 60 IN DS 1 13 2 " + "ab" * 32, ad=True)
+    fake.add(f"ns1.{z}", "A", f"ns1.{z}. 60 IN A 192.0.2.53")
+    fake.add(f"ns1.{z}", "AAAA", f"ns1.{z}. 60 IN AAAA 2001:db8::53")
+    fake.add("ns2.other.vn", "A", "ns2.other.vn. 60 IN A 198.51.100.53")
+    fake.add(z, "MX", f"{z}. 60 IN MX 10 mx.{z}.")
+    fake.add(f"mx.{z}", "A", f"mx.{z}. 60 IN A 192.0.2.25")
+    fake.add(z, "TXT", f'{z}. 60 IN TXT "v=spf1 include:_spf.{z} mx -all"')
+    fake.add(f"_spf.{z}", "TXT", f'_spf.{z}. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"')
+    fake.add(f"_dmarc.{z}", "TXT", f'_dmarc.{z}. 60 IN TXT "v=DMARC1; p=reject"')
+    fake.add(f"www.{z}", "A", f"www.{z}. 60 IN CNAME web.cdn.vn.", "web.cdn.vn. 60 IN A 192.0.2.8")
+    ctx = ProbeContext(ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=1))
+    obs = await probe_zone(ctx, z, frozenset({Probe.ZONE}))
+    assert obs.apex == z and obs.outcome == Outcome.OK
+    assert [h.name for h in obs.ns_hosts] == [f"ns1.{z}", "ns2.other.vn"]
+    assert obs.ns_hosts[0].aaaa.records == ("2001:db8::53",)
+    assert obs.dnssec is not None and obs.dnssec.status == Dnssec.SECURE
+    # www is a CNAME into a zone the resolver did not validate: counted for dns.dnssec
+    assert [c.name for c in obs.cname_dnssec] == [f"www.{z}"]
+    assert obs.cname_dnssec[0].status == Dnssec.INSECURE
+    assert [h.name for h in obs.mx_hosts] == [f"mx.{z}"]
+    assert obs.spf is not None and "v=spf1 include:_spf.agency.gov.vn mx -all" in txt_texts(
+        obs.spf.records
+    )
+    looked = {(a.qname, a.rdtype) for a in obs.spf_lookups}
+    assert (f"_spf.{z}", "TXT") in looked and (z, "MX") in looked
+    assert obs.dmarc is not None and obs.dmarc.outcome == Outcome.OK
+    assert obs.org_domain == z
+    # CAA climbed from the zone and stopped before the public suffix gov.vn
+    assert [a.qname for a in obs.caa] == [z]
+    assert not any(name == "gov.vn" and t == "CAA" for name, t, _ in fake.seen)
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_subdomain_climbs_and_falls_back_for_dmarc(fake: FakeDns) -> None:
+    org = "agency.gov.vn"
+    sub = f"so.{org}"
+    fake.add(sub, "SOA")
+    fake.add(sub, "NS")  # not a zone cut
+    fake.add(org, "NS", f"{org}. 60 IN NS ns1.{org}.", ad=True)
+    fake.add(f"_dmarc.{org}", "TXT", f'_dmarc.{org}. 60 IN TXT "v=DMARC1; p=none; sp=reject"')
+    fake.add(org, "CAA", f'{org}. 60 IN CAA 0 issue "ca.vn"')
+    ctx = ProbeContext(ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=1))
+    obs = await probe_zone(ctx, sub, frozenset({Probe.ZONE}))
+    assert obs.apex == org
+    assert obs.dmarc is not None and obs.dmarc.outcome == Outcome.NXDOMAIN
+    assert obs.dmarc_org is not None and obs.dmarc_org.qname == f"_dmarc.{org}"
+    assert [a.qname for a in obs.caa] == [sub, org]

@@ -1,0 +1,76 @@
+"""ICMPv6 echo: ::1 when we have raw-socket privilege; parsing of answers; the guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+import pytest
+
+from auditor.obs.core import Outcome
+from auditor.options import ScanOptions
+from auditor.probes.context import ProbeContext
+from auditor.probes.icmp import _match, _observation, ping
+
+
+def _can_raw() -> bool:
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6).close()
+    except OSError:
+        return False
+    return True
+
+
+def _has_v6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not _can_raw(), reason="no raw-socket privilege (needs root/CAP_NET_RAW)")
+@pytest.mark.skipif(not _has_v6_loopback(), reason="no ::1")
+async def test_ping_loopback() -> None:
+    ctx = ProbeContext(ScanOptions(timeout=2, allow_nets=("::1/128",)))
+    obs = await ping(ctx, "::1")
+    assert obs.outcome == Outcome.OK and obs.icmp_type == 129 and obs.rtt_ms is not None
+    assert ctx.stats["icmp_echo"] == 1
+    assert await ping(ctx, "::1") is obs  # once per scan
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(_can_raw(), reason="only meaningful without raw-socket privilege")
+async def test_no_privilege_is_skipped_not_failed() -> None:
+    obs = await ping(ProbeContext(ScanOptions(timeout=1, allow_nets=("::1/128",))), "::1")
+    assert obs.outcome == Outcome.SKIPPED and "privilege" in obs.detail
+
+
+@pytest.mark.asyncio
+async def test_guard_blocks() -> None:
+    obs = await ping(ProbeContext(ScanOptions(timeout=1)), "::1")
+    assert obs.outcome == Outcome.BLOCKED
+
+
+TARGET = ipaddress.IPv6Address("2001:db8::80")
+
+
+def test_match_echo_reply_only_ours() -> None:
+    reply = struct.pack("!BBHHH", 129, 0, 0, 0x1234, 1) + b"payload"
+    assert _match(reply, "2001:db8::80", TARGET, 0x1234, 1) == (129, 0)
+    assert _match(reply, "2001:db8::81", TARGET, 0x1234, 1) is None  # another host
+    assert _match(reply, "2001:db8::80", TARGET, 0x9999, 1) is None  # another ping
+    assert _match(b"\x81", "2001:db8::80", TARGET, 0x1234, 1) is None  # truncated
+
+
+def test_match_destination_unreachable_carrying_our_echo() -> None:
+    inner_ip = bytes(8) + ipaddress.IPv6Address("2001:db8::2").packed + TARGET.packed
+    inner_echo = struct.pack("!BBHHH", 128, 0, 0, 0x1234, 1)
+    unreach = struct.pack("!BBHI", 1, 3, 0, 0) + inner_ip + inner_echo
+    seen = _match(unreach, "2001:db8::1", TARGET, 0x1234, 1)
+    assert seen == (1, 3)
+    obs = _observation("2001:db8::80", seen, 3.0)
+    assert obs.outcome == Outcome.UNREACHABLE and "address unreachable" in obs.detail
