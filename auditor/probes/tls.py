@@ -81,6 +81,11 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
     async with anyio.create_task_group() as tg:
         for version in ALL_VERSIONS:
             tg.start_soon(version_probe, version)
+    # A probe that could not connect or got no answer is tried once more, alone: a burst
+    # filter or a stalled event loop on a busy scanner must not turn into "unknown".
+    for version in ALL_VERSIONS:
+        if hellos[version].outcome == VersionOutcome.ERROR:
+            await version_probe(version)
 
     versions = tuple(_version_result(v, hellos[v]) for v in ALL_VERSIONS)
     accepted = [v.version for v in versions if v.outcome == VersionOutcome.ACCEPTED]
@@ -95,8 +100,14 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         if not complete:
             incomplete.append(f"{version}: {why}")
 
+    async def full_handshake() -> None:
+        await _full_handshake(ctx, address, port, sni, handshake)
+        if handshake.get("outcome") == Outcome.TIMEOUT:  # once more, as for the hellos
+            handshake.clear()
+            await _full_handshake(ctx, address, port, sni, handshake)
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_full_handshake, ctx, address, port, sni, handshake)
+        tg.start_soon(full_handshake)
         for version in accepted:
             tg.start_soon(enumerate_version, version)
 
@@ -217,6 +228,8 @@ async def _enumerate(
         if len(found) >= MAX_SUITES_PER_VERSION:
             return found, False, f"stopped after {MAX_SUITES_PER_VERSION} suites"
         result = await _hello(ctx, address, port, version, sni, remaining)
+        if result.outcome == VersionOutcome.ERROR:  # once more before calling it incomplete
+            result = await _hello(ctx, address, port, version, sni, remaining)
 
 
 # ---------------------------------------------------------------------------------------
