@@ -103,7 +103,13 @@ def _classify_connect(exc: httpx.ConnectError) -> tuple[str, None, str, str, str
     text = str(exc)
     if "CERTIFICATE" in text.upper() or "SSL" in text.upper() or "TLS" in text.upper():
         return Outcome.TLS_ERROR, None, "", "", text[:300]
-    outcome, detail = classify_os_error(exc)
+    # httpx wraps the socket error several times, through __cause__ and __context__
+    inner: BaseException | None = exc
+    for _ in range(10):
+        if inner is None or getattr(inner, "errno", None) is not None:
+            break
+        inner = inner.__cause__ or inner.__context__
+    outcome, detail = classify_os_error(inner if inner is not None else exc)
     if outcome == Outcome.ERROR:
         detail = text[:300] or detail
     return outcome, None, "", "", detail
