@@ -34,6 +34,7 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -286,11 +287,15 @@ class ScanScore:
     shares: tuple[RequirementShare, ...]
     check_results: Mapping[tuple[str, str, str], CheckResult]  # (kind, target, check)
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, AgencyScore]:
+        return {a.id: a for a in self.agencies}
+
     def agency(self, agency_id: str) -> AgencyScore:
-        for a in self.agencies:
-            if a.id == agency_id:
-                return a
-        raise KeyError(agency_id)
+        try:
+            return self._by_id[agency_id]
+        except KeyError:
+            raise KeyError(agency_id) from None
 
     def ranked(self) -> list[AgencyScore]:
         """Best first; agencies without a score last."""

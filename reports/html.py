@@ -511,6 +511,10 @@ class HtmlRenderer:
                 )
             )
         owners = self.owners()
+        # Findings indexed once per target: pages are rendered for thousands of hosts.
+        by_target: dict[tuple[str, str], list[Finding]] = {}
+        for f in d.findings:
+            by_target.setdefault((f.target_kind.value, f.target), []).append(f)
         for (kind, name), agencies in sorted(owners.items()):
             obs = d.observations.get((kind, name), {})
             written.append(
@@ -521,8 +525,8 @@ class HtmlRenderer:
                     kind=kind,
                     name=name,
                     agencies=agencies,
-                    rows=target_rows(kind, name, score, d.findings, self.cat),
-                    amatrix=address_matrix(kind, name, d.findings, self.cat),
+                    rows=target_rows(kind, name, score, by_target.get((kind, name), []), self.cat),
+                    amatrix=address_matrix(kind, name, by_target.get((kind, name), []), self.cat),
                     pairs=_target_pairs(agencies, kind, name),
                     obs=obs,
                     dns=obs.get("dns") if kind == "host" else None,
