@@ -52,7 +52,12 @@ def markdown_table() -> str:
             if set(exp) >= set(HOST_CHECKS) or set(exp) >= set(ZONE_CHECKS):
                 parts = ["every check `pass`"]
             else:
-                parts = [f"`{c}` {_fmt_expect(w)}" for c, w in exp.items()]
+                ev = s.evidence.get(target, {})
+                parts = [
+                    f"`{c}` {_fmt_expect(w)}"
+                    + (f" (mentions {' or '.join(ev[c])})" if c in ev else "")
+                    for c, w in exp.items()
+                ]
             desc = s.description.replace("|", "/")
             lines.append(f"| {s.name} | {target} | {desc} | {'; '.join(parts)} |")
     lab = Lab("doc")

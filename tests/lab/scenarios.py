@@ -129,6 +129,10 @@ class Scenario:
     inventory_domains: tuple[str, ...] = ()
     inventory_hosts: tuple[str, ...] = ()
     expected: dict[str, dict[str, Expect]] = field(default_factory=dict)
+    # target -> check -> words of which at least one must appear (case-insensitive) in the
+    # message or evidence of a worst-status finding: failures told apart ("timeout" vs
+    # "refused", NXDOMAIN vs SERVFAIL, "probably missing intermediate"...)
+    evidence: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def agency_id(self) -> str:
@@ -271,6 +275,7 @@ def _host_scn(
     host: Host | None = None,
     zone_kw: dict[str, Any] | None = None,
     extra_hosts: tuple[Host, ...] = (),
+    evidence: dict[str, tuple[str, ...]] | None = None,
     **host_kw: Any,
 ) -> Scenario:
     """A host scenario: zone <name>.gov.vn, host www.<name>.gov.vn."""
@@ -283,6 +288,7 @@ def _host_scn(
         hosts=(h, *extra_hosts),
         inventory_hosts=(h.name,),
         expected={h.name: expected},
+        evidence={h.name: evidence} if evidence else {},
     )
 
 
@@ -292,6 +298,7 @@ def _zone_scn(
     expected: dict[str, Expect],
     *,
     hosts: tuple[Host, ...] = (),
+    evidence: dict[str, tuple[str, ...]] | None = None,
     **zone_kw: Any,
 ) -> Scenario:
     zone = f"{name}.gov.vn"
@@ -302,6 +309,7 @@ def _zone_scn(
         hosts=hosts,
         inventory_domains=(zone,),
         expected={zone: expected},
+        evidence={zone: evidence} if evidence else {},
     )
 
 
@@ -375,6 +383,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 http__hsts={"v4": "pass", "v6": "not_tested"},
             ),
             web6=Web(block="drop"),
+            evidence={"ipv6.web.reach": ("timeout",)},
         )
     )
     add(
@@ -388,6 +397,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 tls__available={"v4": "pass", "v6": "not_tested"},
             ),
             web6=Web(block="reset"),
+            evidence={"ipv6.web.reach": ("refused", "reset", "rst")},
         )
     )
     add(
@@ -527,6 +537,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "self-signed certificate",
             _e(tls__cert__trusted="fail", ipv6__web__https="fail", tls__available="pass"),
             cert=CertSpec(issuer="self"),
+            evidence={"tls.cert.trusted": ("self-signed", "self signed", "self_signed")},
         )
     )
     add(
@@ -543,6 +554,8 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "intermediate certificate not sent",
             _e(tls__cert__trusted="fail", tls__cert__hostname="pass"),
             cert=CertSpec(send_chain=False),
+            # CHECKS.md: "probably missing intermediate" is its own message
+            evidence={"tls.cert.trusted": ("intermediate",)},
         )
     )
     add(
@@ -725,6 +738,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                     http__hsts="not_tested",
                 )
             },
+            evidence={"www.nxdomain.gov.vn": {"dns.resolve": ("nxdomain",)}},
         )
     )
     add(
@@ -754,6 +768,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                     dns__resolve="pass", dns__dnssec="fail", tls__cert__hostname="pass"
                 )
             },
+            evidence={"www.cname.gov.vn": {"dns.dnssec": ("unsigned-cdn.vn",)}},
         )
     )
 
@@ -773,6 +788,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                     dns__resolve=("fail", "not_tested"), tls__available="not_tested"
                 )
             },
+            evidence={"www.lame.gov.vn": {"dns.resolve": ("timeout", "lame")}},
         )
     )
     add(
@@ -781,6 +797,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "unsigned zone (insecure delegation)",
             _e(dns__dnssec="fail", dns__ns__count="pass"),
             signing="none",
+            evidence={"dns.dnssec": ("insecure",)},
         )
     )
     add(
@@ -796,6 +813,10 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 "bogusds.gov.vn": _e(dns__dnssec="fail"),
                 "www.bogusds.gov.vn": _e(dns__resolve="fail", tls__available="not_tested"),
             },
+            evidence={
+                "bogusds.gov.vn": {"dns.dnssec": ("bogus",)},
+                "www.bogusds.gov.vn": {"dns.resolve": ("servfail",)},
+            },
         )
     )
     add(
@@ -804,6 +825,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "RRSIGs expired (pre-signed with a past end time; bogus)",
             _e(dns__dnssec="fail"),
             signing="expired",
+            evidence={"dns.dnssec": ("bogus", "expired")},
         )
     )
     add(

@@ -87,3 +87,20 @@ def test_readme_tables_are_current() -> None:
     assert not stale, (
         "README.md is stale: run `python -m tests.lab table -- --write`:\n" + "\n".join(stale)
     )
+
+
+def test_evidence_words() -> None:
+    scn = Scenario(
+        name="x",
+        description="x",
+        expected={"www.x.gov.vn": {"ipv6.web.reach": "fail"}},
+        evidence={"www.x.gov.vn": {"ipv6.web.reach": ("timeout",)}},
+    )
+    refused = [f("www.x.gov.vn", "ipv6.web.reach", "fail")]
+    refused[0]["evidence"] = {"v6": {"2001:db8:80::9": {"443": "refused"}}}
+    assert (
+        "mentions any of ('timeout',)"
+        in check_expectations(LAB, scn, refused, {"ipv6.web.reach"})[0]
+    )
+    refused[0]["evidence"] = {"v6": {"2001:db8:80::9": {"443": "timeout"}}}
+    assert check_expectations(LAB, scn, refused, {"ipv6.web.reach"}) == []

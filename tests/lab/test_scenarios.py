@@ -77,7 +77,24 @@ def check_expectations(
                 problems.append(f"{target} {check}: no finding")
                 continue
             problems += _compare(lab, target, check, want, mine)
+            words = scn.evidence.get(target, {}).get(check)
+            if words:
+                problems += _evidence(target, check, words, mine)
     return problems
+
+
+def _evidence(
+    target: str, check: str, words: tuple[str, ...], mine: list[dict[str, Any]]
+) -> list[str]:
+    worst = _worst(mine)
+    texts = [
+        (str(f.get("message") or "") + " " + json.dumps(f.get("evidence"), default=str)).lower()
+        for f in mine
+        if f["status"] == worst
+    ]
+    if any(w.lower() in t for t in texts for w in words):
+        return []
+    return [f"{target} {check}: no {worst} finding mentions any of {words} ({_fmt(mine)})"]
 
 
 def _compare(
