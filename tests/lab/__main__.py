@@ -121,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "up":
         lab = Lab(args.tag, Path(args.dir) if args.dir else None)
+        if lab.netns.exists() and "--force" not in rest:
+            print(
+                f"lab '{args.tag}' is already up (namespaces exist): `python -m tests.lab down "
+                f"--tag {args.tag}` first, or `up --tag {args.tag} -- --force` to rebuild it",
+                file=sys.stderr,
+            )
+            return 1
         try:
             lab.up()
         except LabError as e:
