@@ -1,0 +1,148 @@
+"""The auditor's protocol detection agrees with testssl.sh on the lab's TLS scenarios.
+
+Runs in the lab (marker ``lab``): one ``auditor scan`` of the lab inventory from the client
+namespace, then ``testssl -p`` (Debian package, /usr/bin/testssl) against the same
+address and SNI for every TLS scenario and both families, and compares, version by
+version, "accepted" (auditor) with "offered" (testssl). docs/TLS-TESTSSL.md records a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.lab import Lab, missing_prerequisites
+
+pytestmark = pytest.mark.lab
+
+# Scenarios whose TLS setup differs (tests/lab/scenarios.py); www.<name>.gov.vn each.
+TLS_SCENARIOS = ("good", "tls10", "tls10v6", "tlsold", "no13", "nopfs", "cbcsha1", "rsa1024")
+# testssl JSON ids -> auditor version labels
+TESTSSL_IDS = {
+    "SSLv2": "SSLv2",
+    "SSLv3": "SSLv3",
+    "TLS1": "TLSv1.0",
+    "TLS1_1": "TLSv1.1",
+    "TLS1_2": "TLSv1.2",
+    "TLS1_3": "TLSv1.3",
+}
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _testssl() -> str | None:
+    return shutil.which("testssl") or shutil.which("testssl.sh")
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    why = missing_prerequisites()
+    if not _testssl():
+        why.append("testssl (Debian package testssl.sh) not installed")
+    if why:
+        reason = "lab unavailable: " + "; ".join(why)
+        if _ci():
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    lab = Lab(f"ts{os.getpid()}"[:11])
+    try:
+        lab.up()
+    except Exception as e:
+        pytest.fail(f"the lab failed to start: {e}", pytrace=False)
+    try:
+        yield lab
+    finally:
+        lab.down(keep_dir=os.environ.get("AUDITOR_LAB_KEEP") == "1")
+
+
+def offered_by_testssl(finding: str) -> bool | None:
+    """testssl's protocol finding -> offered? (None when it could not tell)."""
+    f = finding.strip().lower()
+    if f.startswith("not offered") or " is not offered" in f:
+        return False
+    if f.startswith("offered"):
+        return True
+    return None
+
+
+def run_testssl(lab: Lab, host: str, family: str, address: str, out: Path) -> dict[str, str]:
+    js = out / f"{host}-{family}.json"
+    cmd = [_testssl() or "testssl", "-p", "--quiet", "--warnings", "off", "--color", "0",
+           "--ip", address, "--jsonfile", str(js)]  # fmt: skip
+    if family == "v6":
+        cmd.insert(1, "-6")
+    cmd.append(f"https://{host}")
+    lab.run_in_client(cmd, timeout=300)
+    if not js.exists():
+        return {}
+    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
+    return {TESTSSL_IDS[r["id"]]: r["finding"] for r in rows if r.get("id") in TESTSSL_IDS}
+
+
+def compare(auditor: dict[str, str], testssl: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(version, auditor outcome, testssl finding) for every disagreement."""
+    diffs = []
+    for version, finding in testssl.items():
+        offered = offered_by_testssl(finding)
+        ours = auditor.get(version)
+        if offered is None or ours is None:
+            diffs.append((version, str(ours), finding))
+        elif offered != (ours == "accepted"):
+            diffs.append((version, ours, finding))
+    return diffs
+
+
+def test_protocol_acceptance_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None:
+    _r, data = lab.scan(tmp_path / "scan")
+    assert data is not None, _r.stderr[-2000:]
+    ours: dict[tuple[str, str], dict[str, str]] = {}
+    for f in data["findings"]:
+        if f["check"] == "tls.protocols.legacy" and "versions" in f["evidence"]:
+            ours[(f["target"], f["address"])] = f["evidence"]["versions"]
+    jobs = []
+    for name in TLS_SCENARIOS:
+        host = f"www.{name}.gov.vn"
+        for family, address in lab.addresses(host).items():
+            jobs.append((host, family, address))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        theirs = list(pool.map(lambda j: run_testssl(lab, *j, out=tmp_path), jobs))
+    report = []
+    table = [
+        "| host | address | " + " | ".join(TESTSSL_IDS.values()) + " |",
+        "|---|---|" + "---|" * len(TESTSSL_IDS),
+    ]
+    for (host, _family, address), ts in zip(jobs, theirs, strict=True):
+        assert ts, f"testssl gave no protocol result for {host} {address}"
+        mine = ours.get((host, address))
+        assert mine is not None, f"no auditor protocol result for {host} {address}"
+        for version, outcome, finding in compare(mine, ts):
+            report.append(f"{host} {address} {version}: auditor {outcome}, testssl {finding!r}")
+        cells = []
+        for version in TESTSSL_IDS.values():
+            a = "+" if mine.get(version) == "accepted" else "-"
+            b = {True: "+", False: "-", None: "?"}[offered_by_testssl(ts.get(version, ""))]
+            cells.append(f"{a}/{b}" if a == b else f"**{a}/{b}**")
+        table.append(f"| {host} | {address} | " + " | ".join(cells) + " |")
+    # auditor/testssl per version: + accepted/offered, - refused/not offered
+    out = os.environ.get("AUDITOR_TESTSSL_REPORT")
+    if out:
+        Path(out).write_text("\n".join(table) + "\n")
+    assert not report, "\n".join(report)
+
+
+def test_finding_parser() -> None:
+    assert offered_by_testssl("offered (deprecated)") is True
+    assert offered_by_testssl("offered with final") is True
+    assert offered_by_testssl("not offered") is False
+    downgraded = "TLSv1.1 is not offered, and downgraded to a weaker protocol"
+    assert offered_by_testssl(downgraded) is False
+    assert offered_by_testssl("connection failed") is None
