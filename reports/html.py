@@ -441,6 +441,12 @@ class HtmlRenderer:
             "profile_note": data.profile_note,
             "scan_date": str(scan_day(data.scan)),
             "inventory_name": data.scan.inventory_name,
+            "kpi_title": (
+                (data.profile.kpi.title_vi if lang == "vi" and data.profile.kpi.title_vi else None)
+                or data.profile.kpi.title
+                if data.profile.kpi
+                else self.cat.t("kpi_default")
+            ),
             "profile_title": (
                 data.profile.title_vi
                 if lang == "vi" and data.profile.title_vi

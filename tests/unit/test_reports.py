@@ -257,3 +257,30 @@ def test_cli_report_and_profiles(
     assert "ipv6-web-aaaa" in capsys.readouterr().out
     assert main(["profiles", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) >= 4
+
+
+def _keys(tree: dict, prefix: str = "") -> set[str]:  # type: ignore[type-arg]
+    out: set[str] = set()
+    for k, v in tree.items():
+        out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+    return out
+
+
+def test_catalogues_complete() -> None:
+    import yaml
+
+    from auditor.registry import all_checks
+
+    root = Path(__file__).resolve().parents[2] / "reports"
+    vi = yaml.safe_load((root / "locales/vi.yaml").read_text(encoding="utf-8"))
+    en = yaml.safe_load((root / "locales/en.yaml").read_text(encoding="utf-8"))
+    assert _keys(vi["ui"]) == _keys(en["ui"])
+    used: set[str] = set()
+    for template in (root / "templates").glob("*.j2"):
+        used |= set(re.findall(r"\bt\('([a-z_.]+)'", template.read_text(encoding="utf-8")))
+    dynamic = {k for k in used if k.endswith("_")}
+    assert used - dynamic <= _keys(en["ui"]), sorted(used - dynamic - _keys(en["ui"]))
+    # Every registered check (and so every CHECKS.md id) has a Vietnamese title, why and fix.
+    for spec in all_checks():
+        entry = vi["checks"].get(spec.id)
+        assert entry and entry.get("title") and entry.get("why") and entry.get("fix"), spec.id
