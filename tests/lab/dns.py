@@ -5,6 +5,7 @@ lab's."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ def zone_of(name: str, zones: list[str]) -> str:
 class ZoneData:
     spec: Zone
     lines: list[str] = field(default_factory=list)  # absolute-owner records
+
+
+def _stamp(days: int) -> str:
+    """YYYYMMDDHHMMSS (UTC), `days` from now: validity windows relative to the clock."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).strftime("%Y%m%d%H%M%S")
 
 
 def _run(args: list[str], cwd: Path | None = None) -> str:
@@ -160,7 +166,7 @@ class Dns:
         _run(
             [
                 "dnssec-signzone", "-P", "-z", "-d", str(d), "-o", fqdn(name), "-K", str(d),
-                "-s", "20250101000000", "-e", "20250201000000",
+                "-s", _stamp(-60), "-e", _stamp(-30),
                 "-f", str(self._zone_file(name)), str(unsigned), f"{d}/{keyname}.key",
             ]
         )  # fmt: skip
