@@ -433,6 +433,7 @@ class HtmlRenderer:
             category_of=_category,
             split_code=split_code,
             version=__version__,
+            aname=lambda a: (a.agency.name_en or a.agency.name) if lang == "en" else a.agency.name,
             ReqStatus=ReqStatus,
         )
         self.common = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from auditor.scoring import AgencyScore
 from reports.data import ReportData
 from reports.html import fmt_number
 from reports.i18n import Catalog
@@ -16,6 +17,10 @@ def md_escape(text: object) -> str:
     """Plain text for a Markdown table cell: no markup, no HTML, one line."""
     one_line = " ".join(str(text).split())
     return _MD_SPECIAL.sub(r"\\\1", one_line)[:500]
+
+
+def _name(a: AgencyScore, lang: str) -> str:
+    return (a.agency.name_en or a.agency.name) if lang == "en" else a.agency.name
 
 
 def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> str:
@@ -47,7 +52,7 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
         change = "" if delta is None else (f"+{num(delta)}" if delta > 0 else num(delta))
         kpi = cat.t("kpi_" + ("na" if a.kpi == "n/a" else a.kpi))
         out.append(
-            f"| {i} | {md_escape(a.agency.name)} | {num(a.score)} | {md_escape(a.grade or '-')} | "
+            f"| {i} | {md_escape(_name(a, lang))} | {num(a.score)} | {md_escape(a.grade or '-')} | "
             f"{md_escape(kpi)} | {change} |"
         )
     out.append("")
@@ -71,7 +76,7 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
         if not failing:
             continue
         out.append("")
-        out.append(f"### {md_escape(a.agency.name)} ({num(a.score)}, {md_escape(a.grade or '-')})")
+        out.append(f"### {md_escape(_name(a, lang))} ({num(a.score)}, {md_escape(a.grade or '-')})")
         out.append("")
         for c in failing[:max_failures]:
             out.append(
