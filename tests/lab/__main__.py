@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         import atexit
 
         atexit.unregister(lab._atexit_down)
-        print(f"lab '{lab.tag}' up in {lab.started_in:.1f} s")
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in lab.timings.items())
+        print(f"lab '{lab.tag}' up in {lab.started_in:.1f} s ({phases})")
         print(f"  state dir     {lab.dir}")
         print(f"  client netns  {lab.client_ns}   (ip netns exec {lab.client_ns} bash)")
         print(f"  server netns  {lab.server_ns}")

@@ -132,6 +132,8 @@ class Lab:
         self.pids: dict[str, int] = {}
         self.placed: dict[str, Placed] = {}
         self.started_in: float | None = None
+        self.timings: dict[str, float] = {}  # seconds per start-up phase
+        self._t_last = 0.0
         self._atexit = False
 
     # -- paths and facts tests use ----------------------------------------------------------
@@ -235,10 +237,18 @@ class Lab:
         self._save_state()
         return self
 
+    def _mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.timings[phase] = round(now - self._t_last, 3)
+        self._t_last = now
+
     def _up(self) -> None:
+        self._t_last = time.monotonic()
         self.placed = self.place()
         self._save_state()  # so a half-started lab can be torn down from another process
+        mark = self._mark
         self.netns.create(self.service_addresses(), [RESOLVER_V4, RESOLVER_V6])
+        mark("netns")
         self._save_state()
         # PKI: root + intermediate, then every leaf in parallel
         self.pki = Pki(self.dir / "pki")
@@ -249,6 +259,7 @@ class Lab:
             if (p.serves_web or p.host.smtp) and not p.host.dns_only
         }
         issued = self.pki.issue_many(jobs)
+        mark("pki")
         self.placed = {n: replace(p, cert=issued.get(n)) for n, p in self.placed.items()}
         # DNS
         zones = [z for s in self.scenarios for z in s.zones]
@@ -265,6 +276,7 @@ class Lab:
         self.dns.generate_keys()
         self.dns.write_zones()
         self.dns.write_unbound_conf()
+        mark("dns-keys-zones")
         # web + mail
         self.nginx_dir = self.dir / "nginx"
         self.nginx_dir.mkdir()
@@ -279,7 +291,9 @@ class Lab:
             self.nginx_dir / "nginx.out",
         )
         self._save_state()
+        mark("configs-started")
         self._wait_ready()
+        mark("ready")
         self.write_inventory()
 
     def _mx_of_zone(self) -> dict[str, list[str]]:
@@ -504,6 +518,7 @@ class Lab:
             "resolvers": list(self.resolvers),
             "allow_nets": list(self.allow_nets),
             "started_in": self.started_in,
+            "timings": self.timings,
         }
         self.state_file.write_text(json.dumps(state, indent=2))
 
