@@ -9,6 +9,7 @@ builder is filled as answers arrive, and ``deadline_hit`` marks what is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -182,15 +183,62 @@ async def _dnssec_part(ctx: ProbeContext, b: _ZoneBuilder, hosts: tuple[str, ...
     from auditor.probes.dnssec import chain_status, resolver_status
 
     name = b.apex or b.zone
-    b.dnssec = await ctx.once(("dnssec", name), lambda: resolver_status(ctx.dns, name))
+    if ctx.options.trust_anchor_file:
+        b.dnssec = await ctx.once(("dnssec-own", name), lambda: _own_status(ctx, name))
+    else:
+        b.dnssec = await ctx.once(("dnssec", name), lambda: resolver_status(ctx.dns, name))
     # "follow CNAMEs: the target zone counts too" (CHECKS.md dns.dnssec)
-    validates = True if b.dnssec.status in (Dnssec.SECURE, Dnssec.BOGUS) else None
+    # the resolver is known to validate when it set AD (or refused bogus data) for the apex
+    validates = (
+        True
+        if b.dnssec.method == "resolver" and b.dnssec.status in (Dnssec.SECURE, Dnssec.BOGUS)
+        else None
+    )
     names = [b.zone, f"www.{b.zone}"]
     names += [h.rstrip(".").lower() for h in hosts if h.rstrip(".").lower() not in names]
+    own = ctx.options.trust_anchor_file and b.dnssec.method == "auditor"
     for host in names[:20]:
         status = await chain_status(ctx.dns, host, validates)
+        if status is not None and own:
+            status = await _own_chain(ctx, status)
         if status is not None:
             b.cname_dnssec.append(status)
+
+
+async def _anchors(ctx: ProbeContext) -> dict[str, list[tuple[str, Any]]] | str:
+    """The --trust-anchor file, read once per scan (or why it could not be read)."""
+    from auditor.probes.dnssec import AnchorError, load_trust_anchors
+
+    path = ctx.options.trust_anchor_file or ""
+
+    async def load() -> dict[str, list[tuple[str, Any]]] | str:
+        try:
+            return load_trust_anchors(path)
+        except AnchorError as exc:
+            return str(exc)
+
+    result: dict[str, list[tuple[str, Any]]] | str = await ctx.once(("trust-anchors", path), load)
+    return result
+
+
+async def _own_status(ctx: ProbeContext, name: str) -> DnssecStatus:
+    """--trust-anchor: the auditor validates the chain itself."""
+    from auditor.obs.zone import Dnssec
+    from auditor.probes.dnssec import auditor_status
+
+    anchors = await _anchors(ctx)
+    if isinstance(anchors, str):
+        return DnssecStatus(name, Dnssec.INDETERMINATE, "auditor", detail=anchors)
+    return await auditor_status(ctx.dns, name, anchors)
+
+
+async def _own_chain(ctx: ProbeContext, status: DnssecStatus) -> DnssecStatus:
+    from auditor.probes.dnssec import auditor_chain_status
+
+    anchors = await _anchors(ctx)
+    if isinstance(anchors, str):
+        return status
+    return await auditor_chain_status(ctx.dns, status, anchors)
 
 
 async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:

@@ -8,16 +8,21 @@ DnsClient, resolve_host, the DNSSEC status and the zone probe, and an authoritat
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import dns.zone
 import pytest
 import pytest_asyncio
 
@@ -26,7 +31,13 @@ from auditor.obs.zone import Dnssec, NsOutcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.dns import DnsClient, query_authoritative, resolve_host
-from auditor.probes.dnssec import chain_status, resolver_status
+from auditor.probes.dnssec import (
+    AnchorError,
+    auditor_status,
+    chain_status,
+    load_trust_anchors,
+    resolver_status,
+)
 from auditor.probes.zone import probe_zone
 from auditor.registry import Probe
 from checks._mailparse import txt_texts
@@ -356,3 +367,100 @@ async def test_probe_zone_subdomain_climbs_and_falls_back_for_dmarc(fake: FakeDn
     assert obs.dmarc is not None and obs.dmarc.outcome == Outcome.NXDOMAIN
     assert obs.dmarc_org is not None and obs.dmarc_org.qname == f"_dmarc.{org}"
     assert [a.qname for a in obs.caa] == [sub, org]
+
+
+# ------------------------------------------------------------------ own validation (--trust-anchor)
+
+_BIND_TOOLS = ("dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey")
+
+
+def _signed_zones(d: Path) -> tuple[dict[str, Any], str]:
+    """A root and a child zone ``test.`` signed by BIND's tools (independent of our code)."""
+
+    def run(*cmd: str) -> str:
+        return subprocess.run(cmd, cwd=d, check=True, capture_output=True, text=True).stdout
+
+    root_key = run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-n", "ZONE", ".").strip()
+    test_key = run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-n", "ZONE", "test").strip()
+    child_ds = run("dnssec-dsfromkey", "-2", f"{test_key}.key")
+    (d / "root.db").write_text(
+        "$TTL 60\n. IN SOA a.root. h.root. 1 60 60 600 60\n. IN NS a.root.\n"
+        "a.root. IN A 192.0.2.1\ntest. IN NS ns.test.\nns.test. IN A 192.0.2.2\n"
+        f"$INCLUDE {root_key}.key\n{child_ds}"
+    )
+    (d / "test.db").write_text(
+        "$TTL 60\ntest. IN SOA ns.test. h.test. 1 60 60 600 60\ntest. IN NS ns.test.\n"
+        f"ns.test. IN A 192.0.2.2\n$INCLUDE {test_key}.key\n"
+    )
+    run("dnssec-signzone", "-q", "-z", "-o", ".", "-f", "root.signed", "root.db", root_key)
+    run("dnssec-signzone", "-q", "-z", "-o", "test", "-f", "test.signed", "test.db", test_key)
+    anchor = run("dnssec-dsfromkey", "-2", f"{root_key}.key")
+    zones = {
+        ".": dns.zone.from_file(str(d / "root.signed"), ".", relativize=False),
+        "test": dns.zone.from_file(str(d / "test.signed"), "test.", relativize=False),
+    }
+    return zones, anchor
+
+
+def _serve_zone(fake: FakeDns, zone: Any, names: list[tuple[str, str]]) -> None:
+    for name, rdtype in names:
+        node = zone.get_node(dns.name.from_text(name))
+        want = dns.rdatatype.from_text(rdtype)
+        lines = []
+        for rds in node.rdatasets:
+            if rds.rdtype == want or (rds.rdtype == dns.rdatatype.RRSIG and rds.covers == want):
+                kind = dns.rdatatype.to_text(rds.rdtype)
+                lines += [f"{name} {rds.ttl} IN {kind} {r.to_text()}" for r in rds]
+        fake.add(name, rdtype, *lines)
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in _BIND_TOOLS), reason="BIND dnssec tools missing"
+)
+async def test_own_validation_against_bind_signed_zones(fake: FakeDns, tmp_path: Path) -> None:
+    zones, anchor_line = _signed_zones(tmp_path)
+    _serve_zone(fake, zones["."], [(".", "DNSKEY"), ("test.", "DS")])
+    _serve_zone(fake, zones["test"], [("test.", "DNSKEY"), ("test.", "SOA")])
+    (tmp_path / "anchor").write_text("; root KSK\n" + anchor_line)
+    anchors = load_trust_anchors(str(tmp_path / "anchor"))
+    st = await auditor_status(client(fake), "test", anchors)
+    assert st.status == Dnssec.SECURE and st.method == "auditor", st.detail
+    assert st.dnskey_algorithms == (13,)
+
+    # the parent publishes no DS for the child apex: insecure
+    ds_rule = fake.rules[("test", "DS")]
+    fake.rules[("test", "DS")] = Rule(())
+    st = await auditor_status(client(fake), "test", anchors)
+    assert st.status == Dnssec.INSECURE and st.ds_present is False
+    fake.rules[("test", "DS")] = ds_rule
+
+    # a forged SOA signature: bogus
+    soa_rule = fake.rules[("test", "SOA")]
+    forged = tuple(
+        line[:-8] + ("AAAAAAAA" if not line.endswith("AAAAAAAA") else "BBBBBBBB")
+        if " RRSIG " in line
+        else line
+        for line in soa_rule.answer
+    )
+    fake.rules[("test", "SOA")] = Rule(forged)
+    st = await auditor_status(client(fake), "test", anchors)
+    assert st.status == Dnssec.BOGUS and "SOA" in st.detail
+
+    # a wrong trust anchor: bogus at the root
+    (tmp_path / "bad").write_text(". IN DS 1 13 2 " + "00" * 32 + "\n")
+    st = await auditor_status(client(fake), "test", load_trust_anchors(str(tmp_path / "bad")))
+    assert st.status == Dnssec.BOGUS and "matches" in st.detail
+
+
+def test_trust_anchor_file_errors(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("not a record\n")
+    with pytest.raises(AnchorError):
+        load_trust_anchors(str(tmp_path / "a"))
+    with pytest.raises(AnchorError):
+        load_trust_anchors(str(tmp_path / "missing"))
+    # unbound.conf's own syntax is accepted too
+    (tmp_path / "b").write_text('trust-anchor: ". DS 7380 13 2 ' + "ab" * 32 + '"\n')
+    assert list(load_trust_anchors(str(tmp_path / "b"))) == ["."]
+    (tmp_path / "c").write_text('". DS 7380 13 2 ' + "ab" * 32 + '"\n')
+    assert list(load_trust_anchors(str(tmp_path / "c"))) == ["."]
