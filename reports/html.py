@@ -179,6 +179,17 @@ def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
     return {"width": width, "height": height, "pad": pad, "dots": dots, "line": line}
 
 
+def province_trend(data: ReportData) -> list[tuple[Any, float | None, str]]:
+    """Per scan: the mean agency score and "agencies working well over IPv6" (yes/decided)."""
+    out = []
+    for scan, score in data.history:
+        scores = [a.score for a in score.agencies if a.score is not None]
+        mean = round(sum(scores) / len(scores), 1) if scores else None
+        yes, total = score.kpi_share()
+        out.append((scan, mean, f"{yes}/{total}"))
+    return out
+
+
 @dataclass(frozen=True)
 class FailGroup:
     """One failing check of an agency, with every target it fails on."""
@@ -495,6 +506,8 @@ class HtmlRenderer:
                 n_zones=len(zones),
                 kpi_yes=kpi_yes,
                 kpi_total=kpi_total,
+                trend=province_trend(d),
+                chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
             )
         )
         for a in score.agencies:
