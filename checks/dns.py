@@ -271,6 +271,9 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     ns = obs.ns
     if ns is None:
         return Verdict.not_tested("NS of the zone not looked up")
+    if ns.outcome == Outcome.NXDOMAIN:
+        # an authoritative "no such domain": the inventory lists a domain that is not delegated
+        return Verdict.failed(f"{ns.qname} does not exist (NXDOMAIN): no delegation", ns=[])
     if ns.outcome != Outcome.OK:
         return Verdict.not_tested(f"NS lookup failed: {ns.outcome} {ns.detail}".strip())
     names = sorted({r.rstrip(".").lower() for r in ns.records})

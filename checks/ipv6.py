@@ -372,7 +372,8 @@ server, one outage makes the whole domain disappear for IPv6-only users.
     remediation={
         "dns": "Give at least two of the NS hosts an AAAA record (and glue AAAA at the parent "
         "for in-zone NS names): ask the registry/VNNIC or the DNS hosting provider. "
-        "Knot: `listen: [0.0.0.0@53, ::@53]`; BIND: `listen-on-v6 { any; };`.",
+        "Knot: `listen: [0.0.0.0@53, ::@53]`; BIND: `listen-on-v6 { any; };`; Windows DNS "
+        "Server: DNS Manager > server Properties > Interfaces: listen on the IPv6 address too.",
         "general": "Check with `dig NS example.gov.vn` then `dig AAAA <ns-name>` for each.",
     },
 )
@@ -421,7 +422,8 @@ that only open UDP 53 for IPv6 break signed zones for IPv6 resolvers.
 """,
     remediation={
         "dns": "Make the server listen on its IPv6 address (Knot `listen: ::@53`, BIND "
-        "`listen-on-v6 { any; };`, NSD `ip-address: ::`), and allow UDP and TCP 53 over IPv6 "
+        "`listen-on-v6 { any; };`, NSD `ip-address: ::`, Windows DNS Server: Interfaces tab, "
+        "'All IP addresses' or the IPv6 one), and allow UDP and TCP 53 over IPv6 "
         "in every firewall. Test: `dig @<ipv6> example.gov.vn SOA +norec` and the same with "
         "`+tcp`; the flags must include `aa`.",
         "general": "'timeout' means the packets are dropped (firewall); 'refused' means "

@@ -144,6 +144,11 @@ def test_ns_count_lookup_failed_not_tested() -> None:
     assert run("dns.ns.count", z).status == Status.NOT_TESTED
 
 
+def test_ns_count_domain_missing_fails() -> None:
+    z = good_zone(ns=ans(ZONE, "NS", outcome=Outcome.NXDOMAIN), ns_hosts=())
+    assert run("dns.ns.count", z).status == Status.FAIL
+
+
 # ---------------------------------------------------------------- dns.caa
 
 
