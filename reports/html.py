@@ -362,6 +362,55 @@ def address_matrix(
     }
 
 
+def _answer(ans: Any) -> dict[str, Any] | None:
+    if not isinstance(ans, Mapping):
+        return None
+    return {
+        "qname": ans.get("qname", ""),
+        "rdtype": ans.get("rdtype", ""),
+        "outcome": ans.get("outcome", ""),
+        "detail": ans.get("detail", ""),
+        "records": [_clip(str(r)) for r in (ans.get("records") or [])][:50],
+        "secure": ans.get("authenticated"),
+    }
+
+
+def zone_view(obs: Mapping[str, Any]) -> dict[str, Any]:
+    """Key facts of a stored zone observation: records, servers, DNSSEC, SMTP."""
+    records = []
+    for key in ("soa", "ns", "mx", "spf", "dmarc", "dmarc_org"):
+        a = _answer(obs.get(key))
+        if a is not None:
+            records.append(a)
+    caa = [x for x in (_answer(c) for c in obs.get("caa") or []) if x is not None]
+    relevant = next((c for c in caa if c["records"]), caa[-1] if caa else None)
+    if relevant is not None:
+        records.append(relevant)
+    servers = []
+    for role, key in (("NS", "ns_hosts"), ("MX", "mx_hosts")):
+        for s in obs.get(key) or []:
+            if not isinstance(s, Mapping):
+                continue
+            a, aaaa = _answer(s.get("a")), _answer(s.get("aaaa"))
+            servers.append(
+                {
+                    "role": role,
+                    "name": s.get("name", ""),
+                    "preference": s.get("preference"),
+                    "a": a["records"] if a else [],
+                    "aaaa": aaaa["records"] if aaaa else [],
+                }
+            )
+    dnssec = obs.get("dnssec") if isinstance(obs.get("dnssec"), Mapping) else None
+    return {
+        "records": records,
+        "servers": servers,
+        "ns_queries": [q for q in obs.get("ns_queries") or [] if isinstance(q, Mapping)][:100],
+        "dnssec": dnssec,
+        "smtp": [s for s in obs.get("smtp") or [] if isinstance(s, Mapping)][:50],
+    }
+
+
 @dataclass(frozen=True)
 class Row:
     requirement: str
@@ -553,6 +602,7 @@ class HtmlRenderer:
                     tcp=[x for x in obs.get("tcp", []) or [] if isinstance(x, Mapping)],
                     tls=tls_view(obs) if kind == "host" else [],
                     http=http_view(obs) if kind == "host" else [],
+                    zone=zone_view(obs) if kind == "zone" else None,
                     other=flatten(
                         {
                             k: v

@@ -288,7 +288,21 @@ def make_store(
             obs = (
                 host_observation(name)
                 if kind == TargetKind.HOST
-                else {"zone": name, "outcome": "ok", "detail": HOSTILE}
+                else {
+                    "zone": name,
+                    "outcome": "ok",
+                    "detail": HOSTILE,
+                    "spf": {"qname": name, "rdtype": "TXT", "outcome": "ok", "records": [HOSTILE]},
+                    "mx_hosts": [
+                        {
+                            "name": HOSTILE,
+                            "a": {"qname": "x", "rdtype": "A", "outcome": "ok", "records": []},
+                            "aaaa": {"qname": "x", "rdtype": "AAAA", "outcome": "nodata"},
+                            "preference": 10,
+                        }
+                    ],
+                    "smtp": [{"mx": "mx", "address": V6, "outcome": "ok", "banner": HOSTILE}],
+                }
             )
             store.save_target(
                 scan_id, kind, name, json.dumps(obs), items, "2026-01-01T00:00:00+00:00"

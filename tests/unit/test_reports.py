@@ -106,6 +106,8 @@ def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str)
     assert f"<td>{ESCAPED}</td><td>x</td>" in host  # response header name
     zone = (out / "zones/ubnd.example.gov.vn.html").read_text(encoding="utf-8")
     assert ESCAPED in zone  # zone observation detail and messages
+    assert f"<code>{ESCAPED}</code>" in zone  # a TXT record and an MX name
+    assert f"<td>{ESCAPED} </td>" in zone  # an SMTP banner
 
 
 def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
