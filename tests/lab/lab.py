@@ -133,6 +133,7 @@ class Lab:
         self.placed: dict[str, Placed] = {}
         self.started_in: float | None = None
         self.timings: dict[str, float] = {}  # seconds per start-up phase
+        self.stopped_pids: dict[str, int] = {}  # what down() stopped (for leftovers())
         self._t_last = 0.0
         self._atexit = False
 
@@ -539,6 +540,7 @@ class Lab:
         self.procs.clear()
         _kill_namespace_leftovers(self.netns)
         self.netns.delete()
+        self.stopped_pids.update(self.pids)
         self.pids = {}
         if not keep_dir and self.dir.exists():
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -569,7 +571,8 @@ class Lab:
         out = []
         names = netns_list()
         out += [f"netns {n}" for n in (self.netns.srv, self.netns.cli) if n in names]
-        out += [f"pid {n}={p}" for n, p in self.pids.items() if _alive(p)]
+        pids = {**self.stopped_pids, **self.pids}
+        out += [f"pid {n}={p}" for n, p in pids.items() if _alive(p)]
         if self.netns.etc_dir.exists():
             out.append(str(self.netns.etc_dir))
         return out

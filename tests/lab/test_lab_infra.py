@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require_lab
-from .lab import REPO_ROOT, Lab, _alive
+from .lab import REPO_ROOT, Lab, LabError, _alive
 from .netns import netns_list
 from .scenarios import RESOLVER_V4
 
@@ -268,3 +268,20 @@ def test_cli_up_scan_down_leaves_nothing() -> None:
     assert not [n for n in netns_list() if n.startswith(f"auditor-lab-{tag}-")]
     assert not f.exists()
     assert not Path(f"/etc/netns/auditor-lab-{tag}-cli").exists()
+
+
+class _BrokenNginxLab(Lab):
+    def _write_nginx_conf(self) -> None:
+        self.nginx_conf.write_text("this is not an nginx configuration;\n")
+
+
+def test_half_started_lab_is_torn_down() -> None:
+    """nginx refuses its config after Knot and Unbound started: up() fails loudly and
+    leaves nothing behind."""
+    require_lab()
+    broken = _BrokenNginxLab(f"h{os.getpid()}"[:11])
+    with pytest.raises(LabError, match="nginx exited"):
+        broken.up()
+    assert set(broken.stopped_pids) == {"knotd", "unbound", "nginx"}
+    assert broken.leftovers() == []
+    assert not broken.dir.exists()
