@@ -83,26 +83,21 @@ def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> 
     profile, note = resolve_profile(profile_name, scan)
     findings = tuple(store.findings(scan_id))
     score = score_scan(profile, scan.inventory, findings, scan_day(scan))
-    previous_scan = store.previous_scan(scan_id)
-    previous = score_of(store, previous_scan, profile) if previous_scan else None
+    # Earlier network scans of the same inventory. An evaluation re-scores the observations
+    # of its source scan, so "before" means before that source scan.
+    base = scan.source_scan or scan.id
     earlier = [
         s
         for s in store.scans()
-        if s.id < scan_id
+        if s.id < base
         and s.inventory_path == scan.inventory_path
         and s.status == "complete"
         and s.kind == "scan"
     ][-(TREND_SCANS - 1) :]
-    history: list[tuple[ScanRecord, ScanScore]] = []
-    for s in earlier:
-        history.append(
-            (
-                s,
-                previous
-                if previous_scan and s.id == previous_scan.id and previous
-                else score_of(store, s, profile),
-            )
-        )
+    history: list[tuple[ScanRecord, ScanScore]] = [
+        (s, score_of(store, s, profile)) for s in earlier
+    ]
+    previous_scan, previous = history[-1] if history else (None, None)
     history.append((scan, score))
     observations: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, name, text in store.observations(scan_id):

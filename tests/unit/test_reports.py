@@ -286,3 +286,32 @@ def test_catalogues_complete() -> None:
     for spec in all_checks():
         entry = vi["checks"].get(spec.id)
         assert entry and entry.get("title") and entry.get("why") and entry.get("fix"), spec.id
+
+
+def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit._report_fixtures import inventory
+
+    st, ids = store
+    ev = st.begin_scan(
+        profile="vn-gov",
+        inventory_path="/tmp/inv.yaml",
+        inventory_name="x",
+        inventory=inventory(WAIVERS),
+        options={},
+        kind="evaluation",
+        source_scan=ids[1],
+    )
+    st.replace_findings(ev, st.findings(ids[1]))
+    st.finish_scan(ev, "complete", {})
+    data = load_report(st, ev)
+    assert data.previous_scan is not None and data.previous_scan.id == ids[0]
+    assert [s.id for s, _ in data.history] == [ids[0], ev]
+
+
+def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    st, ids = store
+    st.db.execute("UPDATE scans SET profile = 'gone' WHERE id = ?", (ids[1],))
+    data = load_report(st, ids[1])
+    assert data.profile.name == "vn-gov" and "'gone'" in data.profile_note
+    render_all(st, ids[1], tmp_path, "en")
+    assert "used the default" in (tmp_path / "index.html").read_text(encoding="utf-8")
