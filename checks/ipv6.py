@@ -101,7 +101,8 @@ def web_reach(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if not v6:
         return Verdict.not_applicable("no usable AAAA record (see ipv6.web.aaaa)")
     # Ports IPv4 serves: what any A accepts. Unknown when no A was probed.
-    v4_probes = [p for a in obs.v4 for port in (80, 443) if (p := obs.tcp_for(a, port))]
+    v4 = set(obs.v4)
+    v4_probes = [p for p in obs.tcp if p.address in v4]  # every port probed (80, 443, ...)
     v4_known = [p for p in v4_probes if p.outcome not in UNDECIDED]
     needed = sorted({p.port for p in v4_known if p.open})
     rule = "ports IPv4 accepts"

@@ -299,3 +299,14 @@ def test_unresolved_host_is_not_tested_by_engine() -> None:
     plan = make_plan([HOST], [], [c for c in all_checks() if c.id == "ipv6.web.reach"])
     (f,) = evaluate_host(obs, plan, NOW)
     assert f.status == Status.NOT_TESTED
+
+
+def test_web_reach_follows_any_port_ipv4_serves() -> None:
+    # a scan with --ports 80,443,8443: IPv6 must serve 8443 too when IPv4 does
+    probes = (
+        *(tcp(a, p) for a in (V4, V6) for p in (80, 443)),
+        tcp(V4, 8443),
+        tcp(V6, 8443, "timeout"),
+    )
+    v = run("ipv6.web.reach", web(probes=probes))
+    assert v.status == Status.FAIL and ":8443" in v.message
