@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,7 @@ class Dns:
         self.zones: dict[str, ZoneData] = {z.name: ZoneData(z) for z in infra + list(zones)}
         self.names = list(self.zones)
         self.ds: dict[str, list[str]] = {}
+        self.serial = int(time.time())  # goes up on every edit: Knot reloads the zone
         self.conf = self.kdir / "knot.conf"
         self.uconf = self.udir / "unbound.conf"
 
@@ -114,6 +117,8 @@ class Dns:
             f"  rundir: {k}",
             f"  pidfile: {k}/knot.pid",
             f"  listen: [ {listen} ]",
+            "control:",
+            f"  listen: {k}/knot.sock",
             "database:",
             f"  storage: {k}/db",
             f"  kasp-db: {k}/keys",
@@ -190,61 +195,69 @@ class Dns:
     def _soa(self, name: str, ns: tuple[str, ...]) -> str:
         owner = fqdn(name) if name != "." else "."
         mbox = "hostmaster." + (fqdn(name) if name != "." else "lab.")
-        return f"{owner} {TTL} IN SOA {fqdn(ns[0])} {mbox} 1 60 30 3600 {TTL}"
+        return f"{owner} {TTL} IN SOA {fqdn(ns[0])} {mbox} {self.serial} 60 30 3600 {TTL}"
+
+    def zone_text(self, name: str) -> str:
+        zd = self.zones[name]
+        z = zd.spec
+        owner = fqdn(name) if name != "." else "."
+        lines = [f"$TTL {TTL}", self._soa(name, z.ns)]
+        lines += [f"{owner} {TTL} IN NS {fqdn(n)}" for n in z.ns]
+        if z.caa:
+            lines.append(f'{owner} {TTL} IN CAA 0 issue "lab-ca.gov.vn"')
+            lines.append(f'{owner} {TTL} IN CAA 0 iodef "mailto:security@{name}"')
+        for rec in z.records:
+            o, rest = rec.split(" ", 1)
+            o = owner if o == "@" else f"{o}.{owner}"
+            lines.append(f"{o} {TTL} IN {rest}")
+        lines += zd.lines
+        # delegations to child zones, with DS where signed
+        for child, cd in self.zones.items():
+            if child != name and parent_of(child, self.names) == name:
+                lines += [f"{fqdn(child)} {TTL} IN NS {fqdn(n)}" for n in cd.spec.ns]
+                for d in self.ds.get(child, []):
+                    head, rest = d.split(" ", 1)
+                    lines.append(f"{head} {TTL} IN {rest}")
+        return "\n".join(lines) + "\n"
 
     def write_zones(self) -> None:
-        expired: list[str] = []
+        # Pre-signed zones first: their DS (from dnssec-keygen) goes into their parents.
         for name, zd in self.zones.items():
-            z = zd.spec
-            owner = fqdn(name) if name != "." else "."
-            lines = [f"$TTL {TTL}", self._soa(name, z.ns)]
-            lines += [f"{owner} {TTL} IN NS {fqdn(n)}" for n in z.ns]
-            if z.caa:
-                lines.append(f'{owner} {TTL} IN CAA 0 issue "lab-ca.gov.vn"')
-                lines.append(f'{owner} {TTL} IN CAA 0 iodef "mailto:security@{name}"')
-            for rec in z.records:
-                o, rest = rec.split(" ", 1)
-                o = owner if o == "@" else f"{o}.{owner}"
-                lines.append(f"{o} {TTL} IN {rest}")
-            lines += zd.lines
-            # delegations to child zones, with DS where signed
-            for child, cd in self.zones.items():
-                if parent_of(child, self.names) == name and child != name:
-                    lines += [f"{fqdn(child)} {TTL} IN NS {fqdn(n)}" for n in cd.spec.ns]
-                    if cd.spec.signing != "expired":
-                        lines += [
-                            f"{d.split(' ', 1)[0]} {TTL} IN {d.split(' ', 1)[1]}"
-                            for d in self.ds.get(child, [])
-                        ]
-                    else:
-                        lines.append(f"@EXPIRED_DS {child}")
-            text = "\n".join(lines) + "\n"
-            if z.signing == "expired":
-                (self.zdir / f"{name}.unsigned").write_text(text)
-                expired.append(name)
-            else:
-                self._zone_file(name).write_text(text)
-        for name in expired:
-            self.ds[name] = self._presign_expired(name)
-        # fill in DS of pre-signed children now that their keys exist
-        for name in self.zones:
-            f = self._zone_file(name)
-            if self.zones[name].spec.signing == "expired" or not f.exists():
-                continue
-            text = f.read_text()
-            if "@EXPIRED_DS" not in text:
-                continue
-            out = []
-            for line in text.splitlines():
-                if line.startswith("@EXPIRED_DS "):
-                    child = line.split()[1]
-                    out += [
-                        f"{d.split(' ', 1)[0]} {TTL} IN {d.split(' ', 1)[1]}"
-                        for d in self.ds[child]
-                    ]
-                else:
-                    out.append(line)
-            f.write_text("\n".join(out) + "\n")
+            if zd.spec.signing == "expired":
+                (self.zdir / f"{name}.unsigned").write_text(self.zone_text(name))
+                self.ds[name] = self._presign_expired(name)
+        for name, zd in self.zones.items():
+            if zd.spec.signing != "expired":
+                self._zone_file(name).write_text(self.zone_text(name))
+
+    def edit_zone(
+        self, name: str, add: Sequence[str] = (), remove: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Change a zone served by Knot: `add` zone-file lines with absolute owners
+        ("www.x.gov.vn. AAAA 2001:db8:80::99" or with TTL/class), `remove` (owner, type)
+        pairs. The serial goes up; reload with `knotc_reload_cmd`."""
+        zd = self.zones[name]
+        if zd.spec.signing == "expired":
+            raise ValueError("pre-signed zones cannot be edited")
+        gone = {(fqdn(o).lower(), t.upper()) for o, t in remove}
+        keep = [
+            ln for ln in zd.lines
+            if (ln.split()[0].lower(), ln.split()[3].upper()) not in gone
+        ]  # fmt: skip
+        for ln in add:
+            parts = ln.split()
+            if not parts[1].isdigit():
+                parts = [parts[0], str(TTL), "IN", *parts[1:]]
+            keep.append(" ".join(parts))
+        zd.lines = keep
+        self.serial += 1
+        self._zone_file(name).write_text(self.zone_text(name))
+
+    def knotc_reload_cmd(self, name: str) -> list[str]:
+        return ["knotc", "-c", str(self.conf), "-b", "zone-reload", fqdn(name)]
+
+    def unbound_flush_cmd(self, name: str) -> list[str]:
+        return ["unbound-control", "-c", str(self.uconf), "flush_zone", fqdn(name)]
 
     def knot_cmd(self) -> list[str]:
         return ["knotd", "-c", str(self.conf)]
@@ -296,7 +309,9 @@ class Dns:
   outgoing-num-tcp: 32
   incoming-num-tcp: 64
 remote-control:
-  control-enable: no
+  control-enable: yes
+  control-interface: "{u}/unbound.ctl"
+  control-use-cert: no
 """
         )
 

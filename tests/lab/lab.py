@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -491,6 +492,44 @@ class Lab:
         self.reload_nginx()
 
     reconfigure_nginx = reconfigure_web
+
+    def change_dns(
+        self,
+        zone: str,
+        add: Sequence[str] = (),
+        remove: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Change records of a lab zone between two scans, e.g.
+        `lab.change_dns("v4only.gov.vn", add=["www.v4only.gov.vn. AAAA 2001:db8:80::99"])`
+        or `remove=[("www.good.gov.vn", "AAAA")]`. Knot reloads (and re-signs) the zone and
+        Unbound forgets what it cached under it. (An added address gets no listener.)"""
+        self.dns.edit_zone(zone, add, remove)
+        for cmd in (self.dns.knotc_reload_cmd(zone), self.dns.unbound_flush_cmd(zone)):
+            r = subprocess.run(
+                self.netns.exec_srv(cmd), capture_output=True, text=True, check=False
+            )
+            if r.returncode != 0:
+                raise LabError(f"{' '.join(cmd)}: {r.stdout}{r.stderr}")
+        want = str(self.dns.serial)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = subprocess.run(
+                self.netns.exec_srv(
+                    ["dig", "@" + NAME_SERVERS[3].v4, "+short", "+norec", "SOA", zone + "."]
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            serial = r.stdout.split()[2] if len(r.stdout.split()) > 2 else ""
+            if serial.isdigit() and int(serial) >= int(want):
+                break
+            time.sleep(0.1)
+        else:
+            raise LabError(f"{zone}: Knot did not serve serial {want}")
+        subprocess.run(
+            self.netns.exec_srv(self.dns.unbound_flush_cmd(zone)), capture_output=True, check=False
+        )
 
     def reload_nginx(self) -> None:
         self._write_nginx_conf()

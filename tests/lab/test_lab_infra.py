@@ -216,6 +216,20 @@ def test_reconfigure_web_between_scans(lab: Lab) -> None:
     assert hsts() == ""
 
 
+def test_change_dns_between_scans(lab: Lab) -> None:
+    def aaaa() -> str:
+        return dig(lab, "+dnssec", "+short", "www.v4only.gov.vn", "AAAA").strip()
+
+    assert aaaa() == ""
+    lab.change_dns("v4only.gov.vn", add=["www.v4only.gov.vn. AAAA 2001:db8:80::99"])
+    try:
+        assert aaaa().startswith("2001:db8:80::99")  # with its new RRSIG
+        assert " ad;" in dig(lab, "+dnssec", "www.v4only.gov.vn", "AAAA")
+    finally:
+        lab.change_dns("v4only.gov.vn", remove=[("www.v4only.gov.vn", "AAAA")])
+    assert aaaa() == ""
+
+
 def test_second_lab_comes_up_and_leaves_nothing() -> None:
     require_lab()
     other = Lab(f"u{os.getpid()}"[:11])
