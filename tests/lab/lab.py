@@ -47,8 +47,8 @@ from .web import MODULES, Placed, nginx_conf
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_BINARIES = (
-    "ip", "nft", "nginx", "knotd", "keymgr", "unbound", "openssl", "dig",
-    "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey",
+    "ip", "nft", "nginx", "knotd", "keymgr", "knotc", "unbound", "unbound-control",
+    "openssl", "dig", "curl", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey",
 )  # fmt: skip
 START_TIMEOUT = 30.0
 # Per-step network timeout of the lab scans (`auditor scan --timeout`). Every lab answer takes
