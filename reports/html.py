@@ -423,6 +423,17 @@ class Row:
     waived: bool
 
 
+_ROW_ORDER = {
+    "fail": 0,
+    "error": 1,
+    "warn": 2,
+    "not_tested": 3,
+    "info": 4,
+    "pass": 5,
+    "not_applicable": 6,
+}
+
+
 def target_rows(
     kind: str, name: str, score: ScanScore, findings: Iterable[Finding], cat: Catalog
 ) -> list[Row]:
@@ -440,7 +451,7 @@ def target_rows(
             if fs is None:
                 continue
             seen.add(c)
-            for f in sorted(fs, key=lambda x: x.address or ""):
+            for f in sorted(fs, key=lambda x: (":" in (x.address or ""), x.address or "")):
                 rows.append(
                     Row(
                         cat.requirement_title(req),
@@ -453,6 +464,8 @@ def target_rows(
                         False,
                     )
                 )
+    # What does not pass first (fail, warn, not tested); profile order within each status.
+    rows.sort(key=lambda r: _ROW_ORDER.get(r.status, 9))
     for c in sorted(set(by_check) - seen):  # stored, but not in this profile
         for f in by_check[c]:
             rows.append(
