@@ -38,15 +38,17 @@ _UNREACH_CODES = {
     5: "source address failed ingress/egress policy",
     6: "reject route to destination",
 }
-_limiter: anyio.CapacityLimiter | None = None
+THREADS = 8  # one raw socket and one blocking thread per echo in flight: keep them few
 
 
-def _threads() -> anyio.CapacityLimiter:
-    # one raw socket and one blocking thread per echo in flight: keep them few.
-    global _limiter
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(8)
-    return _limiter
+async def _threads(ctx: ProbeContext) -> anyio.CapacityLimiter:
+    """The scan's limiter for ICMP worker threads (one per scan and event loop)."""
+
+    async def make() -> anyio.CapacityLimiter:
+        return anyio.CapacityLimiter(THREADS)
+
+    limiter: anyio.CapacityLimiter = await ctx.once(("icmp-threads",), make)
+    return limiter
 
 
 async def ping(ctx: ProbeContext, address: str) -> PingObservation:
@@ -62,11 +64,12 @@ async def _ping(ctx: ProbeContext, address: str) -> PingObservation:
         return PingObservation(address, Outcome.SKIPPED, detail="ICMPv6 probing disabled")
     timeout = ctx.options.timeout
     last = PingObservation(address, Outcome.TIMEOUT, detail="no echo reply before the timeout")
+    threads = await _threads(ctx)
     async with ctx.address_slot(address):
         for attempt in range(ATTEMPTS):
             ctx.stats["icmp_echo"] += 1
             last = await anyio.to_thread.run_sync(
-                _echo, address, timeout, attempt, limiter=_threads(), abandon_on_cancel=True
+                _echo, address, timeout, attempt, limiter=threads, abandon_on_cancel=True
             )
             if last.outcome != Outcome.TIMEOUT:
                 break
