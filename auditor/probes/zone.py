@@ -3,7 +3,8 @@ and, when the checks need them, direct queries to each name server over IPv6, SM
 greetings on each MX address and the MTA-STS policy.
 
 Everything observed is kept even when the target deadline cuts probing short: the
-builder is filled as answers arrive, and ``deadline_hit`` marks what is missing.
+builder is filled as answers arrive, and ``outcome == "timeout"`` on the observation marks
+that later parts are missing (``None`` fields: not observed).
 """
 
 from __future__ import annotations
