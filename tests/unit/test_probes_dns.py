@@ -464,3 +464,19 @@ def test_trust_anchor_file_errors(tmp_path: Path) -> None:
     assert list(load_trust_anchors(str(tmp_path / "b"))) == ["."]
     (tmp_path / "c").write_text('". DS 7380 13 2 ' + "ab" * 32 + '"\n')
     assert list(load_trust_anchors(str(tmp_path / "c"))) == ["."]
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_deadline_keeps_partial_observations(fake: FakeDns) -> None:
+    z = "slow.gov.vn"
+    fake.add(z, "SOA", f"{z}. 60 IN SOA ns. h. 1 2 3 4 5")
+    fake.add(z, "NS", f"{z}. 60 IN NS ns1.{z}.")
+    fake.add(z, "MX", f"{z}. 60 IN MX 10 mx.{z}.")
+    fake.add(f"ns1.{z}", "A", drop=True)  # the NS address lookups never answer
+    fake.add(f"ns1.{z}", "AAAA", drop=True)
+    opts = ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=5, target_deadline=1.0)
+    obs = await probe_zone(ProbeContext(opts), z, frozenset({Probe.ZONE}))
+    assert obs.outcome == Outcome.TIMEOUT and "deadline" in obs.detail
+    assert obs.soa is not None and obs.soa.outcome == Outcome.OK  # what was seen is kept
+    assert obs.mx is not None and obs.mx.records == (f"10 mx.{z}.",)
+    assert obs.ns_hosts == ()
