@@ -352,7 +352,11 @@ def check_result(
         )
     worst = max(findings, key=lambda f: (_ORDER[_FROM_STATUS[f.status]], -f.credit))
     status = worst.status
-    credit = min(f.credit for f in findings)
+    # Credit of the judged findings only (a not-applicable address earns nothing, loses nothing).
+    judged = [
+        f for f in findings if f.status in (Status.PASS, Status.INFO, Status.WARN, Status.FAIL)
+    ]
+    credit = min((f.credit for f in judged), default=0.0)
     if status == Status.WARN and all(f.score is None for f in findings if f.status == Status.WARN):
         credit = -1.0  # marker: the profile's warn_credit applies (set in _pair)
     message = worst.message
@@ -396,9 +400,10 @@ def _credit(status: ReqStatus, results: Sequence[CheckResult], warn_credit: floa
         return 1.0
     if status not in (ReqStatus.WARN, ReqStatus.FAIL):
         return 0.0
+    # The pair earns the smallest credit among its non-passing, non-waived checks.
     credits = []
     for r in results:
-        if r.waiver is not None or r.status in (Status.NOT_APPLICABLE,):
+        if r.waiver is not None or r.status not in (Status.WARN, Status.FAIL):
             continue
         credits.append(warn_credit if r.credit < 0 else r.credit)
     return max(0.0, min(1.0, min(credits))) if credits else 0.0

@@ -344,3 +344,24 @@ def test_requirement_of_never_scored_checks_shows_but_never_counts() -> None:
     ri = next(p for p in s.pairs if p.requirement.id == "ri")
     assert ri.status == ReqStatus.FAIL and not ri.counted
     assert s.score == 100.0
+
+
+def test_credit_ignores_not_applicable_and_untested_checks() -> None:
+    reqs = (Requirement("rb", "B", Level.MANDATORY, 1.0, ("h.b", "h.c", "a.x")),)
+    findings = [
+        f("h.b", "w.example", Status.WARN, score=0.75),
+        f("h.c", "w.example", Status.NOT_TESTED),
+        f("a.x", "w.example", Status.PASS, address="192.0.2.1"),
+        f("a.x", "w.example", Status.NOT_APPLICABLE, address="2001:db8::1"),
+    ]
+    a = score(findings, profile(requirements=reqs))
+    (pair,) = a.pairs
+    # warn + not_tested = incomplete (not counted); make h.c pass and the warn's credit counts
+    assert pair.status == ReqStatus.INCOMPLETE
+    findings[1] = f("h.c", "w.example", Status.PASS)
+    a = score(findings, profile(requirements=reqs))
+    (pair,) = a.pairs
+    assert pair.status == ReqStatus.WARN and pair.credit == 0.75
+    assert a.score == 75.0
+    ax = next(c for c in pair.checks if c.check == "a.x")
+    assert ax.status == Status.PASS and ax.credit == 1.0
