@@ -81,10 +81,12 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
     async with anyio.create_task_group() as tg:
         for version in ALL_VERSIONS:
             tg.start_soon(version_probe, version)
-    # A probe that could not connect or got no answer is tried once more, alone: a burst
-    # filter or a stalled event loop on a busy scanner must not turn into "unknown".
+    # A probe that could not connect or got no answer is tried once more, alone, when the
+    # server did answer other hellos: a burst filter or a stalled event loop on a busy
+    # scanner must not turn into "unknown". A server silent to every hello is not retried.
+    responsive = any(r.outcome != VersionOutcome.ERROR for r in hellos.values())
     for version in ALL_VERSIONS:
-        if hellos[version].outcome == VersionOutcome.ERROR:
+        if responsive and hellos[version].outcome == VersionOutcome.ERROR:
             await version_probe(version)
 
     versions = tuple(_version_result(v, hellos[v]) for v in ALL_VERSIONS)
@@ -102,7 +104,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
 
     async def full_handshake() -> None:
         await _full_handshake(ctx, address, port, sni, handshake)
-        if handshake.get("outcome") == Outcome.TIMEOUT:  # once more, as for the hellos
+        if handshake.get("outcome") == Outcome.TIMEOUT and responsive:  # as for the hellos
             handshake.clear()
             await _full_handshake(ctx, address, port, sni, handshake)
 
