@@ -26,7 +26,8 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
 - **Grade** from the profile's bands; a failing mandatory pair caps the grade at the
   profile's ``mandatory_fail_cap`` when it sets one.
 - **KPI** "works well over IPv6" = every host of the agency passes every KPI check (waivers
-  do not change facts): ``yes``; any KPI check fails or warns on any host: ``no``; otherwise,
+  do not change facts): ``yes``; any KPI check fails or warns on any host, or a host's name
+  does not resolve (``dns.resolve`` fails): ``no``; otherwise,
   when some result is missing: ``incomplete``; an agency without hosts: ``n/a``.
 - **Category sub-scores**: the same weighted share, over (target, check) results of scored
   requirements, grouped by the check's category.
@@ -577,6 +578,11 @@ def _agency_score(
                     kc, TargetKind.HOST, host, by_key.get(("host", host, kc), []), today=today
                 )
                 statuses.append(r.status)
+            # A host whose name does not resolve (NXDOMAIN, SERVFAIL: a dns.resolve failure)
+            # does not work over IPv6 either, although its IPv6 checks are "not tested".
+            resolve = by_key.get(("host", host, "dns.resolve"), [])
+            if any(f.status == Status.FAIL for f in resolve):
+                statuses.append(Status.FAIL)
         if any(s in (Status.FAIL, Status.WARN) for s in statuses):
             kpi = "no"
         elif all(s in (Status.PASS, Status.INFO) for s in statuses):

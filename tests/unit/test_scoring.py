@@ -365,3 +365,11 @@ def test_credit_ignores_not_applicable_and_untested_checks() -> None:
     assert a.score == 75.0
     ax = next(c for c in pair.checks if c.check == "a.x")
     assert ax.status == Status.PASS and ax.credit == 1.0
+
+
+def test_kpi_no_when_a_host_does_not_resolve() -> None:
+    reqs = (Requirement("ra", "A", Level.MANDATORY, 1.0, ("h.a",)),)
+    gated = [f("h.a", "w.example", Status.NOT_TESTED), f("a.x", "w.example", Status.NOT_TESTED)]
+    assert score(gated, profile(requirements=reqs)).kpi == "incomplete"
+    resolve_failed = Finding("dns.resolve", TargetKind.HOST, "w.example", None, Status.FAIL, "nx")
+    assert score([*gated, resolve_failed], profile(requirements=reqs)).kpi == "no"
