@@ -8,6 +8,7 @@ against the trust store. Every function here is pure.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Any
 
@@ -156,7 +157,18 @@ def presented_names(leaf: CertInfo) -> tuple[str, ...]:
 
 
 def hostname_ok(leaf: CertInfo, host: str) -> bool:
-    return any(name_matches(n, host) for n in presented_names(leaf))
+    try:  # an address-literal target matches iPAddress SANs only (RFC 6125 sec. 1.7.2)
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return any(name_matches(n, host) for n in presented_names(leaf))
+    return any(_same_ip(ip, literal) for ip in leaf.san_ips)
+
+
+def _same_ip(text: str, literal: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    try:
+        return ipaddress.ip_address(text) == literal
+    except ValueError:
+        return False
 
 
 def _validity(leaf: CertInfo, now: datetime) -> str | None:

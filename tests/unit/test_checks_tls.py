@@ -401,6 +401,14 @@ def test_hostname_statuses() -> None:
     assert one("tls.cert.hostname", tls(chain=())).status == Status.NOT_TESTED
 
 
+def test_hostname_address_literal_uses_ip_sans() -> None:
+    from checks.tls import hostname_ok
+
+    cert = leaf(san=("192.0.2.10",), san_ips=("192.0.2.10", "2001:db8::10"))
+    assert hostname_ok(cert, "192.0.2.10") and hostname_ok(cert, "2001:db8:0::10")
+    assert not hostname_ok(leaf(san=("192.0.2.10",)), "192.0.2.10")  # dNSName is not an IP
+
+
 @pytest.mark.parametrize(
     ("pattern", "name", "ok"),
     [

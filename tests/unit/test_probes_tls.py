@@ -338,3 +338,59 @@ def test_non_tls_peers(kind: str) -> None:
     assert v["tls.protocols.legacy"] == Status.NOT_TESTED
     if kind == "silent":
         assert {r.outcome for r in t.versions} == {VersionOutcome.ERROR}
+
+
+# ---------------------------------------------------------------------------------------
+# path building (pure: certificates made here, a store given)
+
+
+def _der(*certs: x509.Certificate) -> list[bytes]:
+    return [c.public_bytes(serialization.Encoding.DER) for c in certs]
+
+
+def _store(*certs: x509.Certificate) -> dict[bytes, list[x509.Certificate]]:
+    out: dict[bytes, list[x509.Certificate]] = {}
+    for c in certs:
+        out.setdefault(c.subject.public_bytes(), []).append(c)
+    return out
+
+
+def test_judge_chain_outcomes() -> None:
+    from auditor.probes.tls import judge_chain
+    from tests.unit._tls_fixtures import make_cert
+
+    pki = Pki.create()
+    leaf, _k = pki.leaf(("a.test",))
+    store = _store(pki.root)
+    trust, _detail, path, anchor = judge_chain(_der(leaf, pki.inter), store)
+    assert trust == Trust.TRUSTED and anchor == "CN=Test Root CA" and len(path) == 2
+    # the intermediate is served but the root is unknown here
+    assert judge_chain(_der(leaf, pki.inter), {})[0] == Trust.UNTRUSTED_ROOT
+    # the served root does not make itself trusted
+    assert judge_chain(_der(leaf, pki.inter, pki.root), {})[0] == Trust.UNTRUSTED_ROOT
+    assert judge_chain(_der(leaf), store)[0] == Trust.MISSING_INTERMEDIATE
+    # an impostor "Test Intermediate CA" (same name, other key) did not sign the leaf
+    ik = make_key("ec")
+    fake = make_cert("Test Intermediate CA", ik, pki.root, pki.root_key, ca=True)
+    assert judge_chain(_der(leaf, fake), store)[0] == Trust.BAD_SIGNATURE
+    # a self-signed leaf: untrusted, unless pinned with --ca-file
+    sk = make_key("ec")
+    selfsigned = make_cert("s.test", sk, None, sk, sans=("s.test",))
+    assert judge_chain(_der(selfsigned), store)[0] == Trust.SELF_SIGNED
+    assert judge_chain(_der(selfsigned), _store(selfsigned))[0] == Trust.TRUSTED
+    assert judge_chain([], store)[0] == Trust.NO_CHAIN
+    assert judge_chain([b"garbage"], store)[0] == Trust.ERROR
+
+
+def test_cert_info_fields() -> None:
+    from auditor.probes.tls import cert_info
+
+    pki = Pki.create()
+    leaf, _k = pki.leaf(("a.test", "b.test"), kind="rsa2048")
+    info = cert_info(leaf.public_bytes(serialization.Encoding.DER))
+    assert info.san == ("a.test", "b.test") and info.cn == ("a.test",)
+    assert (info.key_type, info.key_bits) == ("RSA", 2048)
+    assert info.sig_hash == "sha256" and not info.is_ca and not info.self_signed
+    assert info.not_after is not None and info.not_after.tzinfo is not None
+    bad = cert_info(b"\x30\x03\x02\x01\x01")
+    assert bad.parse_error and bad.sha256
