@@ -39,6 +39,9 @@ class ProbeContext:
         # Counters for benchmarks and reports: connections, dns_queries, ...
         self.stats: Counter[str] = Counter()
         self._dns: Any = None  # auditor.probes.dns.DnsClient, built lazily
+        self._trust: ssl.SSLContext | None = None
+        self._lenient_trust: ssl.SSLContext | None = None
+        self._unverified: ssl.SSLContext | None = None
 
     # -- limits -------------------------------------------------------------
     @asynccontextmanager
@@ -89,9 +92,43 @@ class ProbeContext:
         return self._dns
 
     # -- TLS trust ----------------------------------------------------------------
+    # Loading the system trust store costs milliseconds of CPU on the event loop (it was the
+    # top entry of a scan profile); an SSLContext is safe to share, so build each kind once.
     def trust_context(self) -> ssl.SSLContext:
-        """A verifying context: the system store plus --ca-file (and SSL_CERT_FILE)."""
+        """A verifying context: the system store plus --ca-file (and SSL_CERT_FILE). Shared:
+        do not modify it; use :meth:`lenient_trust_context` for weak servers."""
+        if self._trust is None:
+            self._trust = self._new_trust_context()
+        return self._trust
+
+    def lenient_trust_context(self) -> ssl.SSLContext:
+        """Verifying, but willing to talk to weak servers (old protocols, @SECLEVEL=0), so a
+        weakness is observed and judged by the checks instead of hiding as an error."""
+        if self._lenient_trust is None:
+            self._lenient_trust = lenient(self._new_trust_context())
+        return self._lenient_trust
+
+    def unverified_context(self) -> ssl.SSLContext:
+        """No verification at all (the TLS family judges certificates), lenient."""
+        if self._unverified is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self._unverified = lenient(ctx)
+        return self._unverified
+
+    def _new_trust_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
         if self.options.ca_file:
             ctx.load_verify_locations(cafile=self.options.ca_file)
         return ctx
+
+
+def lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """Accept every protocol version and cipher the local OpenSSL still has."""
+    try:
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ssl.SSLError, ValueError):  # a build without these knobs: keep its defaults
+        pass
+    return ctx

@@ -77,24 +77,6 @@ def _norm_host(name: str | None) -> str:
 # TLS contexts: lenient on purpose (weak servers must still answer the HTTP probe)
 
 
-def _lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:
-    try:
-        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ssl.SSLError, ValueError):  # a build without these knobs: keep its defaults
-        pass
-    return ctx
-
-
-def _verifying_context(pctx: ProbeContext) -> ssl.SSLContext:
-    return _lenient(pctx.trust_context())
-
-
-def _unverified_context() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return _lenient(ctx)
 
 
 # ---------------------------------------------------------------------------
@@ -342,7 +324,7 @@ class _Fetcher:
     def _client(self, verify: bool) -> httpx.AsyncClient:
         client = self._clients.get(verify)
         if client is None:
-            tls = _verifying_context(self.ctx) if verify else _unverified_context()
+            tls = self.ctx.lenient_trust_context() if verify else self.ctx.unverified_context()
             client = httpx.AsyncClient(
                 verify=tls,
                 timeout=httpx.Timeout(self.ctx.options.timeout),
