@@ -198,12 +198,14 @@ async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> Hos
     return b.build(deadline_hit=scope.cancelled_caught)
 
 
-async def probe_zone(ctx: ProbeContext, zone: str, needs: frozenset[str]) -> ZoneObservations:
+async def probe_zone(
+    ctx: ProbeContext, zone: str, needs: frozenset[str], hosts: tuple[str, ...] = ()
+) -> ZoneObservations:
     from auditor.probes import zone as zone_probe
 
     result: ZoneObservations | None = None
     with anyio.move_on_after(ctx.options.target_deadline):
-        result = await zone_probe.probe_zone(ctx, zone, needs)
+        result = await zone_probe.probe_zone(ctx, zone, needs, hosts)
     if result is None:
         return ZoneObservations(zone, outcome=Outcome.TIMEOUT, detail="target deadline passed")
     return result
@@ -362,7 +364,9 @@ async def run_scan(
     async def zone_task(zone: str) -> None:
         async with limiter:
             started = _stamp()
-            obs = await probe_zone(ctx, zone, zone_needs)
+            # The zone's inventory hosts: their CNAME chains count for dns.dnssec.
+            hosts = tuple(h for h in plan.hosts if h == zone or h.endswith("." + zone))
+            obs = await probe_zone(ctx, zone, zone_needs, hosts)
             findings = evaluate_zone(obs, plan, datetime.now(UTC))
             store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
         if on_done:
