@@ -115,7 +115,10 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
 
     chain_der, source = _pick_chain(hellos)
     chain = tuple(cert_info(der) for der in chain_der)
-    trust, trust_detail, path, anchor = judge_chain(chain_der, trust_store(ctx.options.ca_file))
+    try:
+        trust, trust_detail, path, anchor = judge_chain(chain_der, trust_store(ctx.options.ca_file))
+    except Exception as exc:  # never lose the observation over the judgement
+        trust, trust_detail, path, anchor = Trust.ERROR, f"{type(exc).__name__}: {exc}", (), ""
     stapled, ocsp_detail, ocsp_status = _stapling(hellos, source)
     return TlsObservation(
         address=address,
@@ -200,6 +203,10 @@ async def _hello(
             if res.outcome != VersionOutcome.ACCEPTED:
                 res.outcome = VersionOutcome.REJECTED
                 res.detail = "connection closed without a ServerHello"
+            return res
+        except Exception as exc:  # hostile bytes we did not foresee: an observation too
+            res.detail = (res.detail + f"; probe error {type(exc).__name__}: {exc}")[:300]
+            res.detail = res.detail.lstrip("; ")
             return res
         finally:
             with anyio.CancelScope(shield=True):
@@ -298,6 +305,9 @@ async def _full_handshake(
         except OSError as exc:
             outcome, detail = classify_os_error(exc)
             out.update(outcome=outcome, detail=f"handshake: {detail}")
+        except Exception as exc:
+            why = f"handshake: {type(exc).__name__}: {exc}"
+            out.update(outcome=Outcome.ERROR, detail=why[:300])
         finally:
             with anyio.CancelScope(shield=True):
                 await (tls.aclose() if tls is not None else stream.aclose())

@@ -394,3 +394,40 @@ def test_cert_info_fields() -> None:
     assert info.not_after is not None and info.not_after.tzinfo is not None
     bad = cert_info(b"\x30\x03\x02\x01\x01")
     assert bad.parse_error and bad.sha256
+
+
+def test_hostile_tls13_key_share_is_an_observation() -> None:
+    """A TLS 1.3 ServerHello with a low-order x25519 share: no exception escapes."""
+    import struct
+
+    def server_hello() -> bytes:
+        exts = struct.pack("!HHH", 43, 2, 0x0304) + struct.pack("!HHHH", 51, 36, 0x001D, 32)
+        exts += b"\x00" * 32
+        body = b"\x03\x03" + b"R" * 32 + b"\x00" + struct.pack("!HB", 0x1301, 0)
+        body += struct.pack("!H", len(exts)) + exts
+        msg = b"\x02" + len(body).to_bytes(3, "big") + body
+        return b"\x16\x03\x03" + struct.pack("!H", len(msg)) + msg
+
+    async def main() -> TlsObservation:
+        async def handle(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                try:
+                    await stream.receive()
+                    await stream.send(server_hello())
+                    await anyio.sleep(1)
+                except Exception:
+                    pass
+
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        ctx = ProbeContext(ScanOptions(timeout=0.5, allow_nets=ALLOW))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, handle)
+            t = await probe_tls(ctx, "x.test", "127.0.0.1", port)
+            tg.cancel_scope.cancel()
+        return t
+
+    t = anyio.run(main)
+    v13 = t.version("TLSv1.3")
+    assert v13 is not None and v13.outcome == VersionOutcome.ACCEPTED
+    assert t.chain == ()
