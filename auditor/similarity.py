@@ -28,27 +28,18 @@ K = 128  # hashes per sketch: standard error of the estimate ~ 1/sqrt(K) ~ 9 %, 
 SHINGLE = 4  # words per shingle
 _MASK = (1 << 52) - 1  # JSON-safe integers (IEEE double mantissa)
 
+# Every pattern is linear-time on hostile input (bounded repetitions, no nested
+# quantifiers that can backtrack): the body is remote text, up to ScanOptions.max_body.
+_TOKEN_TAG = re.compile(r"<(?:input|meta)\b[^<>]{0,2048}>", re.I)
+_TOKEN_WORDS = ("csrf", "token", "viewstate", "eventvalidation", "nonce", "session", "sid")
 _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
-    # nonce="..." on script/style tags, and CSP-like 'nonce-...'
-    (re.compile(r"""nonce\s*=\s*["']?[^"'\s>]*["']?""", re.I), "nonce=_"),
-    # hidden form fields carrying tokens: csrf, _token, authenticity_token,
-    # __RequestVerificationToken, __VIEWSTATE, __EVENTVALIDATION, ...
+    # nonce="..." on script/style tags
+    (re.compile(r"""nonce\s{0,8}=\s{0,8}["']?[^"'\s>]{0,256}["']?""", re.I), "nonce=_"),
+    # session ids in URLs: jsessionid=..., PHPSESSID=..., sid=...
     (
         re.compile(
-            r"""(<input\b[^>]*\bname\s*=\s*["']?[^"'\s>]*(?:csrf|token|viewstate|"""
-            r"""eventvalidation|nonce|session|sid)[^>]*>)""",
-            re.I,
+            r"(?:jsessionid|phpsessid|aspsessionid\w{0,16}|sid|sessionid)=[^&\"'\s;>]{0,256}", re.I
         ),
-        "<input token>",
-    ),
-    # <meta name="csrf-token" content="...">
-    (
-        re.compile(r"""<meta\b[^>]*(?:csrf|token|nonce)[^>]*>""", re.I),
-        "<meta token>",
-    ),
-    # session ids in URLs and cookies-in-URLs
-    (
-        re.compile(r"(?:jsessionid|phpsessid|aspsessionid\w*|sid|sessionid)=[^&\"'\s;>]*", re.I),
         "sid=_",
     ),
     # long hex / base64-ish tokens (hashes, cache busters, signed URLs)
@@ -56,12 +47,21 @@ _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     # any run of digits: dates, times, counters, ids
     (re.compile(r"\d+"), "0"),
 )
+
+
+def _token_tag(m: re.Match[str]) -> str:
+    # hidden form fields and meta tags carrying tokens: csrf, _token, authenticity_token,
+    # __RequestVerificationToken, __VIEWSTATE, __EVENTVALIDATION (ASP.NET on IIS), ...
+    low = m.group(0).lower()
+    return "<token>" if any(w in low for w in _TOKEN_WORDS) else m.group(0)
+
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def normalise(text: str) -> str:
     """Lower-cased text with volatile parts replaced by fixed placeholders."""
-    out = text
+    out = _TOKEN_TAG.sub(_token_tag, text)
     for pattern, repl in _VOLATILE:
         out = pattern.sub(repl, out)
     return " ".join(_WORD.findall(out.lower()))

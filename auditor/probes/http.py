@@ -29,7 +29,7 @@ import ssl
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from html import unescape as html_unescape
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -75,8 +75,6 @@ def _norm_host(name: str | None) -> str:
 
 # ---------------------------------------------------------------------------
 # TLS contexts: lenient on purpose (weak servers must still answer the HTTP probe)
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -202,9 +200,47 @@ def decode_body(data: bytes, content_type: str) -> str:
 _LINK_RELS = frozenset({"stylesheet", "icon", "preload", "modulepreload", "apple-touch-icon"})
 
 
-class _RefParser(HTMLParser):
+# A linear-time tag scanner instead of html.parser: CPython's HTMLParser is quadratic on
+# some hostile inputs (minutes for 500 KiB of "<input name="), and the page is remote
+# text. Tags are matched up to the next "<" or ">" (non-overlapping, so linear), their
+# attributes with one bounded regex; comments are skipped with str.find (linear).
+_TAG = re.compile(
+    r"<(base|script|link|img|source|iframe|audio|embed|video|object)\b([^<>]{0,4096})>",
+    re.I,
+)
+_ATTR = re.compile(r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+
+
+def _attributes(text: str) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    for m in _ATTR.finditer(text):
+        name = m.group(1).lower()
+        if name not in attrs:  # HTML: the first of duplicate attributes wins
+            value = m.group(2) if m.group(2) is not None else m.group(3)
+            if value is None:
+                value = m.group(4) or ""
+            attrs[name] = html_unescape(value)
+    return attrs
+
+
+def _without_comments(html: str) -> str:
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = html.find("<!--", pos)
+        if start < 0:
+            out.append(html[pos:])
+            break
+        out.append(html[pos:start])
+        end = html.find("-->", start + 4)
+        if end < 0:
+            break  # an unterminated comment runs to the end of the document
+        pos = end + 3
+    return "".join(out)
+
+
+class _RefCollector:
     def __init__(self, page_url: str, page_host: str) -> None:
-        super().__init__(convert_charrefs=True)
         self.base = page_url
         self.base_seen = False
         self.page_host = page_host
@@ -234,12 +270,11 @@ class _RefParser(HTMLParser):
             if words:
                 self._add(tag, words[0])
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): v for k, v in attrs}
+    def tag(self, tag: str, a: dict[str, str]) -> None:
         if tag == "base" and not self.base_seen and a.get("href"):
             self.base_seen = True
             with contextlib.suppress(ValueError):
-                self.base = urljoin(self.base, (a["href"] or "")[:MAX_URL])
+                self.base = urljoin(self.base, a["href"][:MAX_URL])
         elif tag == "script":
             self._add(tag, a.get("src"))
         elif tag == "link":
@@ -257,18 +292,15 @@ class _RefParser(HTMLParser):
         elif tag == "object":
             self._add(tag, a.get("data"))
 
-    handle_startendtag = handle_starttag
-
 
 def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:
     """Subresources of a page hosted on *other* hosts, absolute, de-duplicated, capped."""
-    parser = _RefParser(page_url, _norm_host(page_host))
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # html.parser is lenient, but the input is hostile: keep what we have
-        pass
-    return tuple(parser.refs.values())
+    collector = _RefCollector(page_url, _norm_host(page_host))
+    for m in _TAG.finditer(_without_comments(html)):
+        collector.tag(m.group(1).lower(), _attributes(m.group(2)))
+        if len(collector.refs) >= MAX_SUBRESOURCES:
+            break
+    return tuple(collector.refs.values())
 
 
 # ---------------------------------------------------------------------------
@@ -291,6 +323,11 @@ class _Page:
     text: str
     length: int
     truncated: bool
+
+
+def _digest(body: _Body, content_type: str) -> tuple[str, BodySketch]:
+    text = decode_body(body.data, content_type)
+    return text, sketch(text, len(body.data), body.truncated)
 
 
 def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> tuple[tuple[tuple[str, str], ...], bool]:
@@ -446,8 +483,11 @@ class _Fetcher:
             hops.append(r)
             if not r.is_redirect:
                 if res.body is not None:
-                    text = decode_body(res.body.data, res.content_type)
-                    body_sketch = sketch(text, len(res.body.data), res.body.truncated)
+                    # CPU work on up to max_body bytes: off the event loop, so other probes'
+                    # timers stay honest.
+                    text, body_sketch = await anyio.to_thread.run_sync(
+                        _digest, res.body, res.content_type
+                    )
                     page = _Page(r.url, text, len(res.body.data), res.body.truncated)
                     if res.body.error:
                         detail = res.body.error
@@ -594,7 +634,9 @@ async def probe_http(
             break
     subresources: tuple[SubresourceRef, ...] = ()
     if landing is not None:
-        subresources = extract_subresources(landing.text, landing.url, host)
+        subresources = await anyio.to_thread.run_sync(
+            extract_subresources, landing.text, landing.url, host
+        )
     if answered:
         outcome, detail = Outcome.OK, ""
     else:

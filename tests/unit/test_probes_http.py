@@ -31,7 +31,7 @@ from auditor.obs.core import Outcome, TcpProbe
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.http import decode_body, extract_subresources, probe_http
-from auditor.similarity import similarity
+from auditor.similarity import similarity, sketch
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 HOST = "good.test"
@@ -514,3 +514,36 @@ def test_extract_subresources_cap_and_garbage() -> None:
     assert len(refs) == 200
     assert extract_subresources("<script src=//A.TEST/x.js>", "https://a.test/", "a.test") == ()
     assert extract_subresources("<<<>>><img src=", "https://a.test/", "a.test") == ()
+
+
+def test_subresources_comments_entities_and_attribute_quirks() -> None:
+    html = (
+        "<!-- <script src='https://old.example/x.js'></script> -->"
+        '<IMG SRC="https://img.example/a.png?x=1&amp;y=2" src="https://second.example/">'
+        "<img/src=https://slash.example/p.png>"
+        "<script src=https://bare.example/s.js async></script>"
+        "<scripts src=https://not-a-tag.example/></scripts>"
+        "<!-- unterminated <script src='https://hidden.example/'>"
+    )
+    refs = {r.url for r in extract_subresources(html, "https://a.test/", "a.test")}
+    assert refs == {
+        "https://img.example/a.png?x=1&y=2",
+        "https://slash.example/p.png",
+        "https://bare.example/s.js",
+    }
+
+
+def test_hostile_html_is_handled_in_linear_time() -> None:
+    # These made CPython's html.parser (and a naive token regex) take minutes; the page is
+    # remote text up to max_body. Only the results are asserted (speed is not), but a
+    # regression would hang here.
+    for hostile in (
+        "<input name=" * 40000,
+        "<meta " * 80000,
+        "<img src=" * 50000,
+        '<img a="' * 60000,
+        "<!--" * 100000,
+        "<" * 400000,
+    ):
+        assert extract_subresources(hostile, "https://a.test/", "a.test") == ()
+        assert sketch(hostile, len(hostile)).shingles >= 0
