@@ -439,7 +439,8 @@ def parse_set_cookie(value: str) -> Cookie | None:
 # Version disclosure (Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version)
 
 DISCLOSURE_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version")
-_VERSION = re.compile(r"\d+(?:\.\d+)+|/\s*v?\d+")
+# Bounded repetitions: header values are remote text (no quadratic backtracking).
+_VERSION = re.compile(r"\d{1,12}(?:\.\d{1,12})+|/[ \t]{0,4}v?\d")
 
 
 def has_version(value: str) -> bool:
@@ -452,7 +453,7 @@ def has_version(value: str) -> bool:
 
 _PGP_BEGIN = "-----BEGIN PGP SIGNED MESSAGE-----"
 _PGP_SIG = "-----BEGIN PGP SIGNATURE-----"
-_FIELD = re.compile(r"^([A-Za-z0-9!#$%&'*+.^_`|~-]+):[ \t]*(.*?)[ \t]*$")
+_FIELD = re.compile(r"([A-Za-z0-9!#$%&'*+.^_`|~-]+):(.*)")  # value stripped in Python
 
 
 @dataclass(frozen=True)
@@ -517,12 +518,12 @@ def parse_security_txt(text: str) -> SecurityTxt:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        m = _FIELD.match(line)
+        m = _FIELD.fullmatch(line)
         if not m:
             if len(errors) < 20:
                 errors.append(f"line {n}: not a field: {stripped[:80]!r}")
             continue
-        fields.append((m.group(1).lower(), m.group(2)))
+        fields.append((m.group(1).lower(), m.group(2).strip(" \t")))
     contacts = tuple(v for k, v in fields if k == "contact")
     expires_raw = tuple(v for k, v in fields if k == "expires")
     expires: datetime | None = None

@@ -607,8 +607,16 @@ async def probe_http(
     async def run_https() -> None:
         nonlocal https, sectxt
         https = await fetcher.chain(f"{base_https}/")
+        url = f"{base_https}{SECURITY_TXT_PATH}"
+        first = https[0]
+        if not first.hops:
+            # https://host/ did not answer (TLS failure, timeout...): asking again for
+            # security.txt would only wait for the same failure.
+            reason = f"not fetched: https://{host}/ failed ({first.outcome})"
+            sectxt = SecurityTxtFetch(url, Outcome.SKIPPED, reason)
+            return
         # after the landing page, so the TLS trust decision is learned once
-        sectxt = await fetcher.security_txt(f"{base_https}{SECURITY_TXT_PATH}")
+        sectxt = await fetcher.security_txt(url)
 
     async def run_http() -> None:
         nonlocal http

@@ -547,3 +547,28 @@ def test_hostile_html_is_handled_in_linear_time() -> None:
     ):
         assert extract_subresources(hostile, "https://a.test/", "a.test") == ()
         assert sketch(hostile, len(hostile)).shingles >= 0
+
+
+@pytest.mark.asyncio
+async def test_plain_http_on_443_is_a_tls_failure_and_skips_security_txt() -> None:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await w.drain()
+
+    async def raw(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            await r.read(1024)  # the ClientHello
+            await handler(r, w)
+        finally:
+            w.close()
+
+    server = await asyncio.start_server(raw, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        obs = await probe_http(_ctx(), HOST, "127.0.0.1", None, _open("127.0.0.1", port))
+    finally:
+        server.close()
+    assert obs.https is not None and obs.https.hops == ()
+    assert obs.https.outcome in (Outcome.TLS_ERROR, Outcome.TLS_ALERT, Outcome.PROTOCOL_ERROR)
+    assert obs.outcome == obs.https.outcome
+    assert obs.security_txt is not None and obs.security_txt.outcome == Outcome.SKIPPED
