@@ -57,7 +57,11 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
         "cname_chain": list(dns.a.cname_chain or dns.aaaa.cname_chain),
     }
     if obs.pinned:
-        return Verdict.not_tested("addresses pinned with --resolve; DNS was not asked", **evidence)
+        # The operator bypassed DNS on purpose (a site before its DNS change): the question
+        # does not apply, and saying "not tested" would make every such gate incomplete.
+        return Verdict.not_applicable(
+            "addresses pinned with --resolve; DNS was not asked", **evidence
+        )
     if dns.resolved:
         n = len(dns.addresses)
         return Verdict.passed(f"resolves to {n} address(es)", **evidence)
@@ -220,7 +224,7 @@ judges the zone apex). Needs a validating resolver.
 )
 def dns_dnssec_host(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if obs.pinned:
-        return Verdict.not_tested("addresses pinned with --resolve; DNS was not asked")
+        return Verdict.not_applicable("addresses pinned with --resolve; DNS was not asked")
     answers = [a for a in (obs.dns.a, obs.dns.aaaa) if a.outcome in (Outcome.OK, Outcome.NODATA)]
     chain = list(obs.dns.a.cname_chain or obs.dns.aaaa.cname_chain)
     evidence: dict[str, Any] = {

@@ -432,6 +432,22 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
     add(
         _host_scn(
+            "prelaunch",
+            "good site whose certificate also covers new.prelaunch.gov.vn, a name not in DNS "
+            "yet: `auditor gate --resolve` tests it before the DNS change",
+            _e(
+                dns__resolve="pass",
+                ipv6__web__aaaa="pass",
+                ipv6__web__reach="pass",
+                ipv6__web__https="pass",
+                tls__cert__hostname="pass",
+                tls__cert__trusted="pass",
+            ),
+            cert=CertSpec(names=("www.prelaunch.gov.vn", "new.prelaunch.gov.vn")),
+        )
+    )
+    add(
+        _host_scn(
             "v6only",
             "IPv6-only web host (no A): parity passes, TLS over v6 fine",
             _e(
