@@ -411,8 +411,19 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
         raise ProfileError(
             file, [(line, "document", f"YAML syntax error: {exc.problem or exc.context}")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # e.g. a control character: one line, like the inventory loader's message
+        line = text[: exc.position].count("\n") + 1
+        char = exc.character
+        num = ord(char) if isinstance(char, str) and len(char) == 1 else char
+        code = f" #x{num:04x}" if isinstance(num, int) else ""
+        raise ProfileError(
+            file, [(line, "document", f"invalid character{code} in YAML: {exc.reason}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise ProfileError(file, [(1, "document", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ProfileError(file, [(1, "document", "YAML nesting is too deep")]) from None
     if root is None:
         raise ProfileError(file, [(1, "document", "empty profile")])
     top = _mapping(ctx, root, "document", _TOP_KEYS, ("name", "title", "requirements"))
