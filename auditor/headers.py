@@ -171,6 +171,7 @@ def parse_hsts(values: Sequence[str]) -> Hsts | None:
 # ---------------------------------------------------------------------------
 # Content-Security-Policy (W3C CSP Level 3)
 
+_ASCII_WS = re.compile(r"[\t\n\f\r ]+")
 _DIRECTIVE_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _NONCE = re.compile(r"^'nonce-[A-Za-z0-9+/_-]+={0,2}'$", re.IGNORECASE)
 _HASH = re.compile(r"^'(sha256|sha384|sha512)-[A-Za-z0-9+/_-]+={0,2}'$", re.IGNORECASE)
@@ -213,7 +214,10 @@ def parse_csp(values: Sequence[str]) -> tuple[CspPolicy, ...]:
                 token = token.strip(" \t\n\r\f")
                 if not token:
                     continue
-                parts = token.split()
+                # CSP3: ASCII whitespace only (str.split() would also split on \x1c-\x1f)
+                parts = [t for t in _ASCII_WS.split(token) if t]
+                if not parts:
+                    continue
                 name = parts[0].lower()
                 if not _DIRECTIVE_NAME.match(name):
                     continue

@@ -123,6 +123,9 @@ def test_csp_policy_list_and_duplicates() -> None:
     assert first.duplicates == ("script-src",)
     assert pols[2].get("frame-ancestors") == ("'none'",)
     assert parse_csp(["", " ; ; "]) == ()
+    # only ASCII whitespace separates tokens (\x1f is not a separator, nor a directive)
+    assert parse_csp(["\x1f", "\x1f;\x0b"]) == ()
+    assert parse_csp(["script-src\x1fa.example 'self'"]) == ()  # not a directive name
 
 
 def test_csp_nonce_neutralises_unsafe_inline() -> None:
