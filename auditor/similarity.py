@@ -35,10 +35,12 @@ _TOKEN_WORDS = ("csrf", "token", "viewstate", "eventvalidation", "nonce", "sessi
 _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     # nonce="..." on script/style tags
     (re.compile(r"""nonce\s{0,8}=\s{0,8}["']?[^"'\s>]{0,256}["']?""", re.I), "nonce=_"),
-    # session ids in URLs: jsessionid=..., PHPSESSID=..., sid=...
+    # session ids and tokens in URLs: jsessionid=..., PHPSESSID=..., p_auth=... (Liferay)
     (
         re.compile(
-            r"(?:jsessionid|phpsessid|aspsessionid\w{0,16}|sid|sessionid)=[^&\"'\s;>]{0,256}", re.I
+            r"(?:jsessionid|phpsessid|aspsessionid\w{0,16}|sid|sessionid|p_auth|csrf\w{0,16}"
+            r"|_?token)=[^&\"'\s;>?#]{0,256}",
+            re.I,
         ),
         "sid=_",
     ),
@@ -49,6 +51,9 @@ _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SESSION_IN_URL = _VOLATILE[1][0]
+
+
 def _token_tag(m: re.Match[str]) -> str:
     # hidden form fields and meta tags carrying tokens: csrf, _token, authenticity_token,
     # __RequestVerificationToken, __VIEWSTATE, __EVENTVALIDATION (ASP.NET on IIS), ...
@@ -57,6 +62,11 @@ def _token_tag(m: re.Match[str]) -> str:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalise_url(url: str) -> str:
+    """A redirect target without session ids and tokens (they differ on every fetch)."""
+    return _SESSION_IN_URL.sub("sid=_", url)
 
 
 def normalise(text: str) -> str:

@@ -45,7 +45,7 @@ from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.registry import CheckContext, Probe, check
-from auditor.similarity import similarity
+from auditor.similarity import normalise_url, similarity
 from checks._common import unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
@@ -917,7 +917,8 @@ def _first_status(f: HttpFetch | None) -> tuple[int | None, str]:
     if f is None or not f.hops:
         return None, ""
     first = f.hops[0]
-    return first.status, first.target if first.is_redirect else ""
+    # Session ids in a Location (Java portals: /;jsessionid=...) differ on every fetch.
+    return first.status, normalise_url(first.target) if first.is_redirect else ""
 
 
 def _compare(

@@ -715,3 +715,15 @@ def test_catalogue_text_present() -> None:
             for server in ("nginx", "apache", "iis"):
                 assert spec.remediation.get(server), (spec.id, server)
             assert spec.refs, spec.id
+
+
+def test_parity_session_ids_in_redirects_do_not_count() -> None:
+    def chain(sid: str) -> HttpFetch:
+        return fetch(
+            f"http://{HOST}/",
+            resp(f"http://{HOST}/", 302, location=f"https://{HOST}/web/guest;jsessionid={sid}"),
+            resp(f"https://{HOST}/web/guest;jsessionid={sid}", 200),
+        )
+
+    v = parity(host(full(V4, http=chain("A1B2C3")), full(V6, http=chain("Z9Y8X7"))))
+    assert v.status == Status.PASS
