@@ -57,6 +57,10 @@ MAX_VALUE = 8 * 1024  # characters kept per header value (a long CSP is ~4 KiB)
 MAX_URL = 2048
 MAX_DETAIL = 300
 STEPS_PER_REQUEST = 3  # overall budget of one request, in ScanOptions.timeout units
+# Shares of the target deadline for one redirect chain and for security.txt: together they
+# leave room for DNS and TCP, so a slow server costs its own findings, not the host's.
+CHAIN_SHARE = 0.4
+SECURITY_TXT_SHARE = 0.15
 
 _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -471,45 +475,54 @@ class _Fetcher:
         page: _Page | None = None
         body_sketch: BodySketch | None = None
         max_redirects = max(0, self.ctx.options.max_redirects)
-        for i in range(max_redirects + 1):
-            res = await self.request(url, self.ctx.options.max_body)
-            if res.tls_verified is not None:
-                verified = res.tls_verified if verified is None else verified and res.tls_verified
-            if res.response is None:
-                outcome, detail = res.outcome, res.detail
-                stopped = "error" if hops else ""
-                break
-            r = res.response
-            hops.append(r)
-            if not r.is_redirect:
-                if res.body is not None:
-                    # CPU work on up to max_body bytes: off the event loop, so other probes'
-                    # timers stay honest.
-                    text, body_sketch = await anyio.to_thread.run_sync(
-                        _digest, res.body, res.content_type
+        # A whole chain has a budget too (slow-drip redirects), so what was seen survives
+        # instead of being lost to the target deadline.
+        with anyio.move_on_after(self._budget(CHAIN_SHARE)) as scope:
+            for i in range(max_redirects + 1):
+                res = await self.request(url, self.ctx.options.max_body)
+                if res.tls_verified is not None:
+                    verified = (
+                        res.tls_verified if verified is None else verified and res.tls_verified
                     )
-                    page = _Page(r.url, text, len(res.body.data), res.body.truncated)
-                    if res.body.error:
-                        detail = res.body.error
-                break
-            if not r.target:
-                stopped = "bad-location"
-                break
-            nxt = urlsplit(r.target)
-            if nxt.scheme not in ("http", "https"):
-                stopped = "scheme"
-                break
-            if _norm_host(nxt.hostname) != _norm_host(self.host):
-                stopped = "off-host"
-                break
-            if r.target in seen:
-                stopped = "loop"
-                break
-            if i == max_redirects:
-                stopped = "max-redirects"
-                break
-            seen.add(r.target)
-            url = r.target
+                if res.response is None:
+                    outcome, detail = res.outcome, res.detail
+                    stopped = "error" if hops else ""
+                    break
+                r = res.response
+                hops.append(r)
+                if not r.is_redirect:
+                    if res.body is not None:
+                        # CPU work on up to max_body bytes: off the event loop, so other probes'
+                        # timers stay honest.
+                        text, body_sketch = await anyio.to_thread.run_sync(
+                            _digest, res.body, res.content_type
+                        )
+                        page = _Page(r.url, text, len(res.body.data), res.body.truncated)
+                        if res.body.error:
+                            detail = res.body.error
+                    break
+                if not r.target:
+                    stopped = "bad-location"
+                    break
+                nxt = urlsplit(r.target)
+                if nxt.scheme not in ("http", "https"):
+                    stopped = "scheme"
+                    break
+                if _norm_host(nxt.hostname) != _norm_host(self.host):
+                    stopped = "off-host"
+                    break
+                if r.target in seen:
+                    stopped = "loop"
+                    break
+                if i == max_redirects:
+                    stopped = "max-redirects"
+                    break
+                seen.add(r.target)
+                url = r.target
+        if scope.cancelled_caught:
+            outcome = Outcome.TIMEOUT
+            detail = f"redirect chain exceeded its time budget ({self._budget(CHAIN_SHARE):.0f} s)"
+            stopped = "error" if hops else ""
         fetch = HttpFetch(
             start_url=start_url,
             outcome=outcome,
@@ -522,6 +535,19 @@ class _Fetcher:
         return fetch, page
 
     async def security_txt(self, url: str) -> SecurityTxtFetch:
+        result: SecurityTxtFetch | None = None
+        with anyio.move_on_after(self._budget(SECURITY_TXT_SHARE)):
+            result = await self._security_txt(url)
+        if result is None:
+            return SecurityTxtFetch(url, Outcome.TIMEOUT, "security.txt fetch exceeded its budget")
+        return result
+
+    def _budget(self, share: float) -> float:
+        """Seconds for one chain: a share of the target deadline, at least one request."""
+        opts = self.ctx.options
+        return max(opts.timeout * STEPS_PER_REQUEST, opts.target_deadline * share)
+
+    async def _security_txt(self, url: str) -> SecurityTxtFetch:
         redirects: list[str] = []
         for _ in range(5):  # a few same-host redirects (e.g. to /security.txt)
             res = await self.request(url, SECURITY_TXT_CAP)

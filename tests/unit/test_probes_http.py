@@ -572,3 +572,23 @@ async def test_plain_http_on_443_is_a_tls_failure_and_skips_security_txt() -> No
     assert obs.https.outcome in (Outcome.TLS_ERROR, Outcome.TLS_ALERT, Outcome.PROTOCOL_ERROR)
     assert obs.outcome == obs.https.outcome
     assert obs.security_txt is not None and obs.security_txt.outcome == Outcome.SKIPPED
+
+
+@pytest.mark.asyncio
+async def test_slow_redirect_chain_keeps_its_hops_within_its_budget() -> None:
+    counter = iter(range(1000))
+
+    async def slow(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        w.write(
+            b"HTTP/1.1 302 Found\r\nLocation: /p%d\r\nContent-Length: 0\r\n\r\n" % next(counter)
+        )
+        await w.drain()
+
+    # chain budget: max(3 x 0.5 s, 0.4 x 2 s) = 1.5 s, each hop takes 0.3 s
+    obs = await _probe_http_only(slow, timeout=0.5, target_deadline=2.0, max_redirects=50)
+    chain = obs.http  # type: ignore[attr-defined]
+    assert chain.outcome == Outcome.TIMEOUT and "budget" in chain.detail
+    assert chain.stopped == "error"
+    assert 2 <= len(chain.hops) < 50
+    assert obs.outcome == Outcome.OK  # type: ignore[attr-defined]  # hops were answered
