@@ -243,6 +243,12 @@ def allows_any_host(source: str) -> bool:
     return bool(_ANY_HOST.match(source))
 
 
+def unsafe_script_source(source: str) -> bool:
+    """A script/object source that lets an attacker supply code: any host, or data:
+    (Mozilla Observatory and Google's CSP Evaluator flag data: in script-src)."""
+    return allows_any_host(source) or source.lower() == "data:"
+
+
 @dataclass(frozen=True)
 class ScriptPolicy:
     """How one policy governs scripts (the effective directive, CSP3 sec. 6.8.1)."""
@@ -287,7 +293,7 @@ def script_policy(policy: CspPolicy) -> ScriptPolicy:
             by = "nonce"
         elif hashes:
             by = "hash"
-    any_host = () if strict else tuple(s for s in sources if allows_any_host(s))
+    any_host = () if strict else tuple(s for s in sources if unsafe_script_source(s))
     return ScriptPolicy(
         directive=name,
         unsafe_inline=inline and not by,

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from auditor.headers import (
     DISCLOSURE_HEADERS,
     CspPolicy,
-    allows_any_host,
     frame_ancestors_restrictive,
     has_version,
     media_type,
@@ -39,6 +38,7 @@ from auditor.headers import (
     parse_set_cookie,
     parse_xfo,
     script_policy,
+    unsafe_script_source,
 )
 from auditor.model import Category, Level, Scope, Status, Verdict, worst
 from auditor.obs import HostObservations
@@ -371,7 +371,7 @@ CSP_RULES = {
     "script-unrestricted": "neither script-src nor default-src: scripts are not restricted",
     "unsafe-inline": "'unsafe-inline' scripts allowed (no nonce, hash or 'strict-dynamic')",
     "unsafe-eval": "'unsafe-eval' allowed for scripts",
-    "wildcard-source": "a source that allows any host (*, https:, http:) in "
+    "wildcard-source": "a source that allows any host or inline code (*, https:, http:, data:) in "
     "script-src/default-src/object-src",
     "frame-ancestors": "no frame-ancestors directive (clickjacking protection)",
 }
@@ -398,7 +398,7 @@ def csp_problems(policies: tuple[CspPolicy, ...]) -> dict[str, list[str]]:
         wild = [f"{sp.directive}: {s}" for s in sp.any_host]
         obj_name, obj_sources = object_sources(policy)
         if obj_sources is not None:
-            wild += [f"{obj_name}: {s}" for s in obj_sources if allows_any_host(s)]
+            wild += [f"{obj_name}: {s}" for s in obj_sources if unsafe_script_source(s)]
         if wild:
             broken["wildcard-source"] = sorted(set(wild))
         if not policy.has("frame-ancestors"):

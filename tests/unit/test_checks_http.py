@@ -377,6 +377,15 @@ def test_csp_object_src_wildcard_and_nonce_still_flags_hosts() -> None:
     assert "unsafe-inline" not in v.evidence["broken_rules"]
 
 
+def test_csp_data_scheme_in_scripts_is_flagged_unless_strict_dynamic() -> None:
+    v = _csp("default-src 'self'; script-src 'self' data:; frame-ancestors 'none'")
+    assert v.evidence["broken_rules"] == {"wildcard-source": ["script-src: data:"]}
+    v = _csp(
+        "default-src 'self'; script-src 'nonce-x' 'strict-dynamic' data:; frame-ancestors 'none'"
+    )
+    assert v.status == Status.PASS
+
+
 def test_csp_several_policies_combine() -> None:
     # Both policies are enforced: a rule met by one of them is met.
     v = _csp("default-src 'self'", "frame-ancestors 'none'")
