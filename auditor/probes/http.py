@@ -101,6 +101,8 @@ def _cert_error(exc: BaseException) -> bool:
 def classify_http_error(exc: BaseException) -> tuple[str, str]:
     """Map an httpx / ssl / socket failure to (Outcome, detail)."""
     for e in _chain(exc):
+        if isinstance(e, ssl.SSLWantReadError | ssl.SSLWantWriteError):
+            continue  # "no data yet": the context of a handshake the timeout cut (a stall)
         if isinstance(e, ssl.SSLCertVerificationError):
             return Outcome.TLS_ERROR, _cut(f"certificate verification failed: {e}")
         if isinstance(e, ssl.SSLError):
