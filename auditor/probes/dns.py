@@ -311,6 +311,15 @@ def _chain_from_nxdomain(exc: dns.resolver.NXDOMAIN, qname: str) -> tuple[str, .
 
 def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]:
     errors = exc.kwargs.get("errors", []) if hasattr(exc, "kwargs") else []
+    # A broken server, not a SERVFAIL: tell the hostile cases apart (robustness lab).
+    causes = [error[3] for error in errors if len(error) > 3]
+    if any(isinstance(c, dns.message.ChainTooLong) for c in causes):
+        return Outcome.ERROR, "CNAME loop or chain too long in the answer"
+    if any(isinstance(c, EOFError | ConnectionError) for c in causes):
+        how = "connection reset" if any(isinstance(c, ConnectionError) for c in causes) else "EOF"
+        tcp = any(len(e) > 1 and e[1] for e in errors)
+        what = "truncated UDP answer; the TCP retry failed" if tcp else "the connection failed"
+        return Outcome.ERROR, f"{what} ({how})"
     for error in errors:
         answer = error[4] if len(error) > 4 else None
         if isinstance(answer, dns.message.Message):
