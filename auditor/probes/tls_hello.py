@@ -428,8 +428,11 @@ def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
                 ext = eb.vec16()
                 if t == EXT_STATUS_REQUEST and len(chain) == 1:
                     ocsp = parse_certificate_status(ext)
-        if len(chain) > 16:
-            raise HelloParseError("more than 16 certificates in the chain")
+        if len(chain) >= 16:
+            # A longer chain (hostile or broken: 50 certificates) is kept capped at its first
+            # 16, so the leaf is still judged (trust then fails without the rest) instead of
+            # the whole flight being dropped and every certificate check left untested.
+            break
     return CertificateMessage(tuple(chain), ocsp)
 
 
