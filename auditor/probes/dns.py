@@ -260,6 +260,10 @@ async def query_authoritative(
     def seen(outcome: str, detail: str = "") -> NsQuery:
         return NsQuery(ns, address, transport, outcome, rcode, aa, rtt, detail)
 
+    if transport == "udp" and response.flags & dns.flags.TC:
+        # RFC 7766: a truncated UDP answer means "ask over TCP" (the TCP query decides); it is
+        # not a lame delegation
+        return seen(NsOutcome.ANSWERED, "truncated answer (TC): the full answer needs TCP")
     if response.rcode() == dns.rcode.REFUSED:
         return seen(Outcome.DNS_REFUSED, "the server refused the query (not serving the zone?)")
     if response.rcode() == dns.rcode.SERVFAIL:
