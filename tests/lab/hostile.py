@@ -54,6 +54,7 @@ class Case:
     test: str  # the test that asserts it
     kind: str = ""  # hostile_server kind (lab cases)
     host: str = ""  # the inventory target (lab cases)
+    domain: bool = False  # the target is an inventory domain (a zone), not a host
 
 
 def _web(n: int, kind: str, tried: str, outcome: str, section: str) -> Case:
@@ -227,6 +228,36 @@ LAB_CASES: tuple[Case, ...] = (
         f"cloop1.{ZONE}",
     ),
     Case(
+        "fault: DNS",
+        "ns-timeout",
+        "a zone whose only name server never answers",
+        "NS and SOA lookups `timeout`; zone checks `not_tested` naming the timeout",
+        "tests/lab/test_hostile.py::test_case",
+        "dns",
+        f"timeout.{ZONE}",
+        domain=True,
+    ),
+    Case(
+        "fault: DNS",
+        "ns-trunc",
+        "a zone whose name server truncates every UDP answer and resets TCP",
+        "NS-reach: udp `answered` (TC, needs TCP), tcp `reset`; `ipv6.ns.reach` fail",
+        "tests/lab/test_hostile.py::test_case",
+        "dns",
+        f"trunc.{ZONE}",
+        domain=True,
+    ),
+    Case(
+        "fault: DNS",
+        "ns-malformed",
+        "a zone whose name server answers SOA queries with malformed messages",
+        "NS-reach: udp and tcp `protocol_error`; `ipv6.ns.reach` fail",
+        "tests/lab/test_hostile.py::test_case",
+        "dns",
+        f"malformed.{ZONE}",
+        domain=True,
+    ),
+    Case(
         "fault: SMTP",
         "smtp-tarpit",
         "MX whose 220 greeting comes one byte per second",
@@ -234,6 +265,7 @@ LAB_CASES: tuple[Case, ...] = (
         "tests/lab/test_hostile.py::test_case",
         "smtp-tarpit",
         ZONE,
+        domain=True,
     ),
 )
 

@@ -352,6 +352,12 @@ def _dns_answer(wire: bytes, tcp: bool) -> bytes | None:
     resp.flags |= dns.flags.AA
     if how == "timeout":
         return None
+    zone = ".".join(qname.rstrip(".").split(".")[-3:]) + "."
+    if q.rdtype == dns.rdatatype.NS and qname.lower() == zone:
+        # the zone's NS are answered properly (so a resolver finds the name servers and the
+        # auditor's NS-reach probe queries them directly); everything else misbehaves
+        resp.answer.append(dns.rrset.from_text(zone, 30, "IN", "NS", "ns.dnsh.hostile.vn."))
+        return resp.to_wire()
     if how == "trunc":
         if tcp:
             return b"broken"  # handled by the TCP server: half a length prefix, then close
@@ -360,10 +366,6 @@ def _dns_answer(wire: bytes, tcp: bool) -> bytes | None:
     if how == "malformed":
         # the right id and flags (a response), then counts that lie and noise
         return wire[:2] + b"\x84\x00" + b"\x00\x01\x00\x05\x00\x00\x00\x00" + os.urandom(40)
-    zone = ".".join(qname.rstrip(".").split(".")[-3:]) + "."
-    if q.rdtype == dns.rdatatype.NS and qname.lower() == zone:
-        resp.answer.append(dns.rrset.from_text(zone, 30, "IN", "NS", "ns.dnsh.hostile.vn."))
-        return resp.to_wire()
     if q.rdtype == dns.rdatatype.SOA and qname.lower() == zone:
         resp.answer.append(
             dns.rrset.from_text(

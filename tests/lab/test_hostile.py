@@ -254,7 +254,36 @@ def _tarpit(s: Scan, host: str, o: Obs) -> None:
     _not_pass(s, host, "mail.starttls")
 
 
+def _ns_timeout(s: Scan, zone: str, o: Obs) -> None:
+    assert o["ns"]["outcome"] == "timeout", o["ns"]
+    for check in ("dns.ns.count", "ipv6.ns.reach"):
+        found = s.of(zone, check)
+        assert found and {st for _, st, _ in found} == {"not_tested"}, found
+        assert "timeout" in " ".join(m for _, _, m in found)
+
+
+def _ns_queries(o: Obs) -> dict[str, Obs]:
+    return {q["transport"]: q for q in o["ns_queries"]}
+
+
+def _ns_trunc(s: Scan, zone: str, o: Obs) -> None:
+    q = _ns_queries(o)
+    assert q["udp"]["outcome"] == "answered" and "TC" in q["udp"]["detail"], q["udp"]
+    assert q["tcp"]["outcome"] == "reset", q["tcp"]
+    _not_pass(s, zone, "ipv6.ns.reach", "reset")
+
+
+def _ns_malformed(s: Scan, zone: str, o: Obs) -> None:
+    q = _ns_queries(o)
+    assert q["udp"]["outcome"] == "protocol_error", q["udp"]
+    assert q["tcp"]["outcome"] == "protocol_error", q["tcp"]
+    _not_pass(s, zone, "ipv6.ns.reach")
+
+
 CHECKS: dict[str, Callable[[Scan, str, Obs], None]] = {
+    "ns-timeout": _ns_timeout,
+    "ns-trunc": _ns_trunc,
+    "ns-malformed": _ns_malformed,
     "silent": _silent,
     "drip": _drip,
     "reset": _reset,
@@ -314,12 +343,13 @@ def _reap_stale_hostile_labs() -> None:
             Lab.down_from_state(Path(f"/tmp/auditor-lab-{m[1]}"), m[1])
 
 
-MAIN_TARGETS = [c.host for c in H.LAB_CASES if c.host and c.host != H.ZONE]
+MAIN_HOSTS = [c.host for c in H.LAB_CASES if c.host and not c.domain]
+MAIN_DOMAINS = [c.host for c in H.LAB_CASES if c.host and c.domain]
 
 
 @pytest.fixture(scope="module")
 def main_scan(hostile_lab: H.HostileLab) -> Scan:
-    inv = hostile_lab.inventory("main", MAIN_TARGETS, [H.ZONE])
+    inv = hostile_lab.inventory("main", MAIN_HOSTS, MAIN_DOMAINS)
     run = hostile_lab.run_scan(
         "main",
         inv,
@@ -335,7 +365,7 @@ def main_scan(hostile_lab: H.HostileLab) -> Scan:
 
 @pytest.mark.lab
 def test_scan_ends_in_time(main_scan: Scan) -> None:
-    _assert_clean_run(main_scan, len(MAIN_TARGETS) + 1, H.CONCURRENCY, H.DEADLINE)
+    _assert_clean_run(main_scan, len(MAIN_HOSTS) + len(MAIN_DOMAINS), H.CONCURRENCY, H.DEADLINE)
 
 
 @pytest.mark.lab
