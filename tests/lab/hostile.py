@@ -195,7 +195,7 @@ LAB_CASES: tuple[Case, ...] = (
     _dns(
         "timeout",
         "delegated zone whose name server never answers",
-        "`dns.resolve` not pass; via Unbound `timeout`/`servfail`, direct `timeout`",
+        "`dns.resolve` not pass; via Unbound `timeout`/`servfail`; direct `timeout`",
     ),
     _dns(
         "trunc",
@@ -205,7 +205,7 @@ LAB_CASES: tuple[Case, ...] = (
     _dns(
         "malformed",
         "answers whose counts lie and whose records are noise",
-        "via Unbound `servfail`; direct: dropped like a spoofed packet, `timeout`",
+        "via Unbound `servfail`/`timeout`; direct: dropped like a spoofed packet, `timeout`",
     ),
     _dns(
         "loop",
