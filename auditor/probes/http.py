@@ -363,6 +363,7 @@ class _Fetcher:
         self.address = address
         self.verify_works: bool | None = None
         self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._shared: dict[tuple[str, int], tuple[anyio.Event, list[_Result]]] = {}
 
     def _client(self, verify: bool) -> httpx.AsyncClient:
         client = self._clients.get(verify)
@@ -384,6 +385,26 @@ class _Fetcher:
             await client.aclose()
 
     async def request(self, url: str, body_cap: int) -> _Result:
+        """GET ``url`` once per probe: the http:// chain's redirect to https://host/ and the
+        https:// chain ask the same address for the same URL; one request serves both (a TLS
+        handshake and an httpx request fewer per address: the top of a scan profile)."""
+        key = (url, body_cap)
+        shared = self._shared.get(key)
+        if shared is not None:
+            await shared[0].wait()
+            if shared[1]:
+                return shared[1][0]
+            return await self._request(url, body_cap)  # the first asker was cancelled
+        shared = (anyio.Event(), [])
+        self._shared[key] = shared
+        try:
+            result = await self._request(url, body_cap)
+            shared[1].append(result)
+            return result
+        finally:
+            shared[0].set()
+
+    async def _request(self, url: str, body_cap: int) -> _Result:
         """GET ``url`` (written with the host name) from the pinned address."""
         try:
             parts = urlsplit(url)
