@@ -675,18 +675,20 @@ class HostileLab:
         path.write_text(yaml.safe_dump(inv, sort_keys=False))
         return path
 
-    def run_scan(self, name: str, inventory: Path, *extra: str, timeout: float = 600) -> ScanRun:
+    def run_scan(
+        self, name: str, inventory: Path, *extra: str, timeout: float = 600, reports: bool = True
+    ) -> ScanRun:
+        """`auditor scan` in the client namespace; `reports=False`: no --json/--out (only the
+        store), when the test measures the scan itself."""
         out = self.dir / f"out-{name}"
         out.mkdir(parents=True, exist_ok=True)
+        outputs = ["--json", str(out / "scan.json"), "--out", str(out / "html")]
         args = [
             "scan",
             str(inventory),
             "--db",
             str(out / "scan.db"),
-            "--json",
-            str(out / "scan.json"),
-            "--out",
-            str(out / "html"),
+            *(outputs if reports else []),
             "--ca-file",
             str(self.lab.ca_file),
             "--quiet",

@@ -81,6 +81,10 @@ def _assert_clean_run(scan: Scan, targets: int, concurrency: int, deadline: floa
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     bound = (targets / concurrency + 1) * deadline
+    print(
+        f"scan of {targets} targets: {run.wall:.1f} s (bound {bound:.1f} s), "
+        f"peak RSS {run.max_rss_kb // 1024} MB"
+    )
     assert run.wall <= bound, f"scan took {run.wall:.1f} s, promise: <= {bound:.1f} s"
     assert 0 < run.max_rss_kb < H.MAX_RSS_MB * 1024, f"peak RSS {run.max_rss_kb} KiB"
     assert len(scan.obs) == targets, "every target stored"
@@ -391,6 +395,7 @@ def test_whole_scan_stalls(hostile_lab: H.HostileLab) -> None:
         str(H.STALL_DEADLINE),
         "--concurrency",
         str(H.STALL_CONCURRENCY),
+        reports=False,
     )
     scan = _read(run)
     _assert_clean_run(scan, H.STALL_HOSTS, H.STALL_CONCURRENCY, H.STALL_DEADLINE)
