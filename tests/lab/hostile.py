@@ -315,6 +315,14 @@ OTHER_CASES: tuple[Case, ...] = (
         "and_resumes[SIGKILL]",
     ),
     Case(
+        "interruption",
+        "sigkill-lab",
+        "SIGKILL an `auditor scan` of hostile hosts while stalling targets hang",
+        "finished targets in the store, integrity ok; `--resume` completes the scan and "
+        "connects only to the unfinished targets (the hostile servers' connection log)",
+        "tests/lab/test_hostile.py::test_sigkill_then_resume",
+    ),
+    Case(
         "concurrency",
         "two-connections",
         "two writers (connections) on one store in one process",
@@ -591,6 +599,17 @@ class HostileLab:
     def dir(self) -> Path:
         return self.lab.dir
 
+    @property
+    def connection_log(self) -> Path:
+        """Every TCP connection the hostile servers accepted: "ADDRESS PORT" lines."""
+        return self.dir / "connections.log"
+
+    def connections(self) -> list[tuple[str, int]]:
+        if not self.connection_log.exists():
+            return []
+        lines = self.connection_log.read_text(encoding="ascii").splitlines()
+        return [(a, int(p)) for a, p in (ln.split() for ln in lines if ln.strip())]
+
     def up(self) -> HostileLab:
         from .lab import LabError
 
@@ -621,6 +640,8 @@ class HostileLab:
                         "tests.lab.hostile_server",
                         "--certs",
                         str(certs),
+                        "--connections",
+                        str(self.connection_log),
                         *server_specs(),
                     ]
                 ),

@@ -455,8 +455,21 @@ HANDLERS: dict[str, Handler] = {
 KINDS = (*HANDLERS, "dns", "smtp-tarpit")
 
 
+CONNECTION_LOG: Path | None = None  # --connections: one "ADDRESS PORT" line per accept
+
+
+def _log_connection(writer: asyncio.StreamWriter) -> None:
+    if CONNECTION_LOG is None:
+        return
+    local = writer.get_extra_info("sockname")
+    if local:
+        with open(CONNECTION_LOG, "a", encoding="ascii") as f:
+            f.write(f"{local[0]} {local[1]}\n")
+
+
 def _safe(handler: Handler) -> Handler:
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _log_connection(writer)
         try:
             await handler(reader, writer)
         except (ConnectionError, asyncio.CancelledError, ssl.SSLError, OSError):
@@ -502,8 +515,11 @@ async def serve(specs: list[tuple[str, str]], cert_dir: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     p.add_argument("--certs", type=Path, help="directory with tls-chain50/tls-absurd .pem/.key")
+    p.add_argument("--connections", type=Path, help="log every accepted TCP connection here")
     p.add_argument("specs", nargs="+", metavar="KIND@ADDRESS")
     args = p.parse_args(argv)
+    global CONNECTION_LOG
+    CONNECTION_LOG = args.connections
     specs = []
     for s in args.specs:
         kind, _, addr = s.partition("@")

@@ -15,7 +15,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -433,3 +437,87 @@ def test_direct_resolver(hostile_lab: H.HostileLab) -> None:
     assert "500 records" in a["big"]["detail"]
     for lbl in ("timeout", "malformed", "trunc", "loop"):
         _not_pass(scan, f"www.{lbl}.{H.ZONE}", "dns.resolve")
+
+
+RESUME_FAST = ["bad-status", "redirect-loop", "header-huge", "reset", "tls-alert", "tls-garbage"]
+RESUME_SLOW = 4
+
+
+@pytest.mark.lab
+def test_sigkill_then_resume(hostile_lab: H.HostileLab) -> None:
+    """SIGKILL a scan half-way (fast hostile hosts done, stalling ones in progress): the
+    finished targets are in the store, and `--resume` connects only to the unfinished ones
+    (the hostile servers log every connection they accept)."""
+    fast = [f"{k}.{H.ZONE}" for k in RESUME_FAST]
+    slow = [f"stall{i}.{H.ZONE}" for i in range(RESUME_SLOW)]
+    kinds = H.web_kinds()
+    fast_addrs = {H.web_address(kinds.index(k)) for k in RESUME_FAST}
+    slow_addrs = {H.stall_address(i) for i in range(RESUME_SLOW)}
+    inv = hostile_lab.inventory("resume", fast + slow)
+    out = hostile_lab.dir / "out-resume"
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "scan.db"
+    lab = hostile_lab.lab
+    args = [
+        sys.executable,
+        "-m",
+        "auditor",
+        "scan",
+        str(inv),
+        "--db",
+        str(db),
+        "--ca-file",
+        str(lab.ca_file),
+        "--timeout",
+        "20",
+        "--deadline",
+        "120",
+        "--concurrency",
+        "16",
+        "--quiet",
+    ]
+    for net in lab.allow_nets:
+        args += ["--allow-net", net]
+    proc = subprocess.Popen(
+        lab.client_cmd(args),
+        cwd=H.REPO_ROOT,
+        env=lab.auditor_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def done() -> set[str]:
+        if not db.exists():
+            return set()
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                return {r[0] for r in conn.execute("SELECT name FROM targets")}
+        except sqlite3.OperationalError:
+            return set()
+
+    deadline = time.monotonic() + 90
+    while done() != set(fast) and time.monotonic() < deadline:
+        assert proc.poll() is None, f"scan ended early: {proc.communicate()[1]}"
+        time.sleep(0.2)
+    assert done() == set(fast), "fast targets finish while the stalling ones hang"
+    proc.send_signal(signal.SIGKILL)  # `ip netns exec` execs: this is the auditor itself
+    proc.communicate(timeout=30)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT status FROM scans")] == ["running"]
+    assert done() == set(fast)
+
+    before = len(hostile_lab.connections())
+    run = hostile_lab.run_scan(
+        "resume", inv, "--resume", "--timeout", "1", "--deadline", "3", reports=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "resuming scan" in run.stderr
+    assert done() == set(fast + slow)
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT status FROM scans")] == ["complete"]
+    again = {a for a, _ in hostile_lab.connections()[before:]}
+    assert not again & fast_addrs, f"finished targets probed again: {again & fast_addrs}"
+    assert slow_addrs <= again, "the unfinished targets are probed on resume"
