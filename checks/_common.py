@@ -55,6 +55,10 @@ FAILURE_WORDS = {
 
 
 def describe_failure(outcome: str, detail: str = "") -> str:
+    if outcome == "timeout" and detail:
+        # A timeout after the connection opened (an SMTP tarpit, a slow HTTPS fetch) is not
+        # a silent drop: the probe's own detail says which step timed out.
+        return f"timeout: {detail}"
     words = FAILURE_WORDS.get(outcome, outcome)
     return f"{words}: {detail}" if detail and outcome in ("error", "protocol_error") else words
 

@@ -110,9 +110,19 @@ class DnsServer:
             allow_reuse_address = True
             daemon_threads = True
 
-        self.udp = UdpServer((host, 0), Udp)
-        port = self.udp.server_address[1]
-        self.tcp = TcpServer((host, port), Tcp)
+        # UDP and TCP on the same port number: take a random UDP port and retry when that
+        # number is already taken for TCP by something else on the machine.
+        for attempt in range(50):
+            self.udp = UdpServer((host, 0), Udp)
+            port = self.udp.server_address[1]
+            try:
+                self.tcp = TcpServer((host, port), Tcp)
+            except OSError:
+                self.udp.server_close()
+                if attempt == 49:
+                    raise
+                continue
+            break
         self.port = port
         self._threads = [
             threading.Thread(target=s.serve_forever, daemon=True) for s in (self.udp, self.tcp)
