@@ -374,7 +374,9 @@ class _Fetcher:
                 timeout=httpx.Timeout(self.ctx.options.timeout),
                 follow_redirects=False,
                 trust_env=False,  # never a proxy: the address is the point
-                limits=httpx.Limits(max_keepalive_connections=0),
+                # one idle connection kept: security.txt reuses the landing page's TLS
+                # connection (same address, SNI and trust) instead of a new handshake
+                limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=2.0),
                 http2=False,
             )
             self._clients[verify] = client
@@ -421,7 +423,6 @@ class _Fetcher:
             "User-Agent": self.ctx.options.user_agent,
             "Accept": _ACCEPT,
             "Accept-Encoding": "gzip, deflate",
-            "Connection": "close",
         }
         extensions = {"sni_hostname": self.host} if https else {}
         verify = https and self.verify_works is not False
