@@ -345,13 +345,18 @@ class ScaleLab(Lab):
         )
 
     # -- inventory --------------------------------------------------------------------------
-    def write_inventory(self, path: Path | None = None, hosts: int | None = None) -> Path:
+    def write_inventory(
+        self, path: Path | None = None, hosts: int | None = None, shard: tuple[int, int] = (0, 1)
+    ) -> Path:
         """The inventory: one agency per zone (its domain and its hosts). `hosts` limits it
-        to the first hosts (a sample on the same lab)."""
+        to the first hosts (a sample on the same lab); `shard=(i, k)` keeps the agencies
+        whose zone number is i modulo k (a k-way split, whole agencies)."""
         chosen = self.hosts[: hosts if hosts is not None else len(self.hosts)]
         by_zone: dict[str, list[str]] = {}
         for h in chosen:
-            by_zone.setdefault(h.zone, []).append(h.name)
+            if int(h.zone[1:5]) % shard[1] == shard[0]:
+                by_zone.setdefault(h.zone, []).append(h.name)
+        chosen = [h for h in chosen if h.zone in by_zone]
         agencies = [
             {
                 "id": z.split(".")[0],
