@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from auditor import __version__
 from auditor.inventory import to_display_name
@@ -47,6 +48,22 @@ STATUS_SYMBOL = {
 }
 
 
+# Control characters and bidirectional overrides from remote data (certificate names,
+# headers) are escaped by HTML escaping but still act: a right-to-left override can make
+# "moc.etis-live" read as another name (Unicode TR #36 sec. 2.3), a bell or escape byte hides
+# text. Show them as visible code points instead, in every {{ }} output.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def neutralise(value: Any) -> Any:
+    """Replace invisible and direction-changing characters by a visible ⟨U+XXXX⟩."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", value)
+    return value
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
@@ -54,6 +71,7 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=neutralise,
     )
     return env
 
