@@ -349,9 +349,7 @@ def _write_outputs(store: Store, scan_id: int, args: argparse.Namespace) -> None
 
 
 def _summary(store: Store, scan_id: int, db_path: str) -> None:
-    from auditor.engine import status_counts
-
-    counts = status_counts(store.findings(scan_id))
+    counts = store.status_counts(scan_id)
     shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     print(
         f"scan {scan_id} complete: {shown or 'no findings'}; stored in {db_path}", file=sys.stderr

@@ -311,6 +311,17 @@ class Store:
         ):
             yield TargetKind(kind), name, text
 
+    def status_counts(self, scan_id: int) -> dict[str, int]:
+        """Findings per status (every status, zeros included), counted by SQLite: the end of
+        a national scan must not load its half a million findings just to count them."""
+        counts = {s.value: 0 for s in Status}
+        rows = self.db.execute(
+            "SELECT status, COUNT(*) FROM findings WHERE scan_id = ? GROUP BY status", (scan_id,)
+        )
+        for status, n in rows:
+            counts[status] = counts.get(status, 0) + n
+        return counts
+
     def findings(self, scan_id: int) -> list[Finding]:
         rows = self.db.execute(
             "SELECT check_id, kind, target, address, status, message, evidence_json, score"
