@@ -247,3 +247,35 @@ def test_a_refusal_or_an_echo_reply_is_an_answer() -> None:
     assert evaluate_host(refused, plan, NOW)[0].status == Status.FAIL
     echoing = _tcp_obs("timeout", "timeout", "timeout", "timeout", icmp="ok")
     assert evaluate_host(echoing, plan, NOW)[0].status != Status.NOT_TESTED
+
+
+def test_hosts_by_zone_matches_names_at_and_below_the_zone() -> None:
+    from auditor.engine import hosts_by_zone
+
+    got = hosts_by_zone(
+        ["example.gov.vn", "gov.vn", "other.vn"],
+        ["www.example.gov.vn", "example.gov.vn", "notexample.gov.vn", "a.b.other.vn"],
+    )
+    assert got["example.gov.vn"] == ("www.example.gov.vn", "example.gov.vn")
+    assert got["gov.vn"] == ("www.example.gov.vn", "example.gov.vn", "notexample.gov.vn")
+    assert got["other.vn"] == ("a.b.other.vn",)
+
+
+@pytest.mark.asyncio
+async def test_workers_take_every_target_once_with_bounded_concurrency(tmp_path: Path) -> None:
+    zone = Zone()
+    hosts = [f"h{i}.example.vn" for i in range(30)]
+    for h in hosts:
+        zone.add(h, "A", ["192.0.2.1"])
+    with DnsServer(zone) as server, Store(tmp_path / "w.db") as store:
+        ctx = ProbeContext(ScanOptions(timeout=2, concurrency=3, resolver=server.spec))
+        plan = make_plan(hosts, [], [get_check("dns.resolve")])
+        scan = store.begin_scan(
+            profile="t", inventory_path="i", inventory_name="i", inventory={}, options={}
+        )
+        done: list[str] = []
+        await run_scan(ctx, plan, store, scan, on_done=lambda d: done.append(d.name))
+        assert sorted(done) == sorted(hosts)
+        assert store.done_targets(scan) == {("host", h) for h in hosts}
+    asked = [name for name, _ in zone.queries]
+    assert sorted(set(asked)) == sorted(hosts)
