@@ -30,6 +30,8 @@ class ScanOptions:
     max_header_bytes: int = 64 * 1024
     max_redirects: int = 10
     max_dns_records: int = 100
+    # Finished probe results kept for sharing between targets (LRU): memory flat in N.
+    probe_cache_entries: int = 4096
     # Probe families to run; empty = all that the selected checks need.
     icmp: bool = True
     trust_anchor_file: str | None = None

@@ -9,7 +9,7 @@ limit (``address_slot``) because government firewalls drop bursts.
 from __future__ import annotations
 
 import ssl
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,7 +35,11 @@ class ProbeContext:
         self.options = options
         self.guard = AddressGuard.build(options.allow_nets, options.allow_private)
         self._address_limiters: dict[str, anyio.CapacityLimiter] = {}
-        self._cache: dict[Hashable, _Pending] = {}
+        self._pending: dict[Hashable, _Pending] = {}
+        # Finished probes, least recently used first. Bounded so memory stays flat in the
+        # number of targets: what many targets share (name servers, MX hosts, CDN hosts) is
+        # asked again and again and stays; one host's own TLS and HTTP results age out.
+        self._done: OrderedDict[Hashable, Any] = OrderedDict()
         # Counters for benchmarks and reports: connections, dns_queries, ...
         self.stats: Counter[str] = Counter()
         self._dns: Any = None  # auditor.probes.dns.DnsClient, built lazily
@@ -56,31 +60,44 @@ class ProbeContext:
 
     # -- probe cache ----------------------------------------------------------
     async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
-        """Run ``factory`` once per scan for ``key``; concurrent callers share the result."""
-        pending = self._cache.get(key)
+        """Run ``factory`` once per scan for ``key``; concurrent callers share the result.
+
+        Finished results are kept in a bounded LRU (``ScanOptions.probe_cache_entries``):
+        a result evicted and asked for again much later is probed again.
+        """
+        if key in self._done:
+            self._done.move_to_end(key)
+            return self._done[key]  # type: ignore[no-any-return]
+        pending = self._pending.get(key)
         if pending is not None:
-            if not pending.done:
-                await pending.event.wait()
+            await pending.event.wait()
             if pending.done:
                 return pending.value  # type: ignore[no-any-return]
+            if key in self._done:  # pragma: no cover - finished by another caller meanwhile
+                return self._done[key]  # type: ignore[no-any-return]
         pending = _Pending()
-        self._cache[key] = pending
+        self._pending[key] = pending
         try:
             value = await factory()
         except BaseException:
             # Cancelled or crashed: let a later caller try again.
-            del self._cache[key]
+            self._pending.pop(key, None)
             pending.event.set()
             raise
         pending.value = value
         pending.done = True
+        self._pending.pop(key, None)
+        self._done[key] = value
+        if len(self._done) > self.options.probe_cache_entries:
+            self._done.popitem(last=False)
+            self.stats["probe_cache_evictions"] += 1
         pending.event.set()
         return value
 
     def forget(self, prefix: Hashable) -> None:
         """Drop cached probes whose key starts with ``prefix`` (bench and tests)."""
-        for key in [k for k in self._cache if isinstance(k, tuple) and k and k[0] == prefix]:
-            del self._cache[key]
+        for key in [k for k in self._done if isinstance(k, tuple) and k and k[0] == prefix]:
+            del self._done[key]
 
     # -- DNS --------------------------------------------------------------------
     @property

@@ -279,3 +279,26 @@ async def test_workers_take_every_target_once_with_bounded_concurrency(tmp_path:
         assert store.done_targets(scan) == {("host", h) for h in hosts}
     asked = [name for name, _ in zone.queries]
     assert sorted(set(asked)) == sorted(hosts)
+
+
+@pytest.mark.asyncio
+async def test_probe_cache_is_a_bounded_lru() -> None:
+    ctx = ProbeContext(ScanOptions(probe_cache_entries=2))
+    calls: list[str] = []
+
+    def factory(key: str):  # type: ignore[no-untyped-def]
+        async def run() -> str:
+            calls.append(key)
+            return key.upper()
+
+        return run
+
+    assert await ctx.once("a", factory("a")) == "A"
+    assert await ctx.once("b", factory("b")) == "B"
+    assert await ctx.once("a", factory("a")) == "A"  # hit: "a" is now the most recent
+    assert await ctx.once("c", factory("c")) == "C"  # evicts "b", the least recent
+    assert await ctx.once("a", factory("a")) == "A"
+    assert calls == ["a", "b", "c"]
+    assert await ctx.once("b", factory("b")) == "B"  # evicted: probed again
+    assert calls == ["a", "b", "c", "b"]
+    assert ctx.stats["probe_cache_evictions"] == 2
