@@ -225,7 +225,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ProfileError as exc:
             return _fail(str(exc))
         if args.out:
-            pages = render_html(data, Path(args.out), args.lang)
+            pages = render_html(data, Path(args.out), args.lang, store.observations(scan.id))
             print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
         if args.json:
             write_json(store, scan.id, args.json, args.profile)

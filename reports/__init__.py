@@ -19,4 +19,4 @@ def render_all(
     from reports.html import render_html
 
     data = load_report(store, scan_id, profile)
-    return render_html(data, Path(out_dir), lang)
+    return render_html(data, Path(out_dir), lang, store.observations(scan_id))

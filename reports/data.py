@@ -6,16 +6,41 @@ score and the trend. Read from the store only; the inventory is the scan's own s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from auditor.model import Finding
+from auditor.model import Finding, Status, TargetKind
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
 from auditor.store import ScanRecord, Store
 
 TREND_SCANS = 12  # scans shown in the trend (the latest ones)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What the trend and "change since the previous scan" need of a scan: per agency, its
+    score and KPI. Kept instead of whole scores so a long history stays small in memory."""
+
+    scores: Mapping[str, float | None]
+    kpis: Mapping[str, str]
+
+    @classmethod
+    def of(cls, score: ScanScore) -> ScoreSummary:
+        return cls(
+            scores={a.id: a.score for a in score.agencies},
+            kpis={a.id: a.kpi for a in score.agencies},
+        )
+
+    def mean(self) -> float | None:
+        values = [v for v in self.scores.values() if v is not None]
+        return round(sum(values) / len(values), 1) if values else None
+
+    def kpi_share(self) -> tuple[int, int]:
+        decided = [k for k in self.kpis.values() if k != "n/a"]
+        return sum(1 for k in decided if k == "yes"), len(decided)
 
 
 @dataclass(frozen=True)
@@ -26,32 +51,36 @@ class ReportData:
     score: ScanScore
     findings: tuple[Finding, ...]
     previous_scan: ScanRecord | None
-    previous: ScanScore | None
-    # (scan, score) oldest first, the current scan last.
-    history: tuple[tuple[ScanRecord, ScanScore], ...]
-    observations: dict[tuple[str, str], dict[str, Any]]  # (kind, name) -> stored JSON
+    previous: ScoreSummary | None
+    # (scan, summary) oldest first, the current scan last.
+    history: tuple[tuple[ScanRecord, ScoreSummary], ...]
 
     def agency_delta(self, agency_id: str) -> float | None:
         """Score change since the previous scan (None: no previous score)."""
         if self.previous is None:
             return None
-        try:
-            before = self.previous.agency(agency_id).score
-        except KeyError:
-            return None
+        before = self.previous.scores.get(agency_id)
         now = self.score.agency(agency_id).score
         if before is None or now is None:
             return None
         return round(now - before, 1)
 
     def agency_trend(self, agency_id: str) -> list[tuple[ScanRecord, float | None]]:
-        out = []
-        for scan, score in self.history:
-            try:
-                out.append((scan, score.agency(agency_id).score))
-            except KeyError:
-                continue
-        return out
+        return [(scan, s.scores[agency_id]) for scan, s in self.history if agency_id in s.scores]
+
+
+def observation_docs(
+    rows: Iterable[tuple[TargetKind, str, str]],
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Stored observations, parsed one at a time (a province's scan does not fit in memory
+    all at once): (kind, name, JSON object)."""
+    for kind, name, text in rows:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            yield kind.value, name, doc
 
 
 def scan_day(scan: ScanRecord) -> date:
@@ -78,6 +107,21 @@ def score_of(store: Store, scan: ScanRecord, profile: Profile) -> ScanScore:
     return score_scan(profile, scan.inventory, store.findings(scan.id), scan_day(scan))
 
 
+def _light_findings(store: Store, scan_id: int) -> list[Finding]:
+    """Findings without message and evidence: all that scoring needs (read-only SQL)."""
+    rows = store.db.execute(
+        "SELECT check_id, kind, target, address, status, score FROM findings WHERE scan_id = ?",
+        (scan_id,),
+    )
+    return [Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc) for c, k, t, a, s, sc in rows]
+
+
+def summary_of(store: Store, scan: ScanRecord, profile: Profile) -> ScoreSummary:
+    return ScoreSummary.of(
+        score_scan(profile, scan.inventory, _light_findings(store, scan.id), scan_day(scan))
+    )
+
+
 def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> ReportData:
     scan = store.scan(scan_id)
     profile, note = resolve_profile(profile_name, scan)
@@ -94,19 +138,9 @@ def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> 
         and s.status == "complete"
         and s.kind == "scan"
     ][-(TREND_SCANS - 1) :]
-    history: list[tuple[ScanRecord, ScanScore]] = [
-        (s, score_of(store, s, profile)) for s in earlier
-    ]
+    history = [(s, summary_of(store, s, profile)) for s in earlier]
     previous_scan, previous = history[-1] if history else (None, None)
-    history.append((scan, score))
-    observations: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind, name, text in store.observations(scan_id):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            observations[(kind.value, name)] = doc
+    history.append((scan, ScoreSummary.of(score)))
     return ReportData(
         scan=scan,
         profile=profile,
@@ -116,5 +150,4 @@ def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> 
         previous_scan=previous_scan,
         previous=previous,
         history=tuple(history),
-        observations=observations,
     )

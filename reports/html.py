@@ -9,6 +9,7 @@ score: everything they show is prepared here from :mod:`auditor.scoring` results
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from markupsafe import Markup
 
 from auditor import __version__
 from auditor.inventory import to_display_name
-from auditor.model import Finding, Status
+from auditor.model import Finding, Status, TargetKind
 from auditor.registry import get_check, is_known
 from auditor.scoring import AgencyScore, CheckResult, PairResult, ReqStatus, ScanScore
-from reports.data import ReportData, scan_day
+from reports.data import ReportData, observation_docs, scan_day
 from reports.i18n import Catalog, split_code
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -200,11 +201,9 @@ def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
 def province_trend(data: ReportData) -> list[tuple[Any, float | None, str]]:
     """Per scan: the mean agency score and "agencies working well over IPv6" (yes/decided)."""
     out = []
-    for scan, score in data.history:
-        scores = [a.score for a in score.agencies if a.score is not None]
-        mean = round(sum(scores) / len(scores), 1) if scores else None
-        yes, total = score.kpi_share()
-        out.append((scan, mean, f"{yes}/{total}"))
+    for scan, summary in data.history:
+        yes, total = summary.kpi_share()
+        out.append((scan, summary.mean(), f"{yes}/{total}"))
     return out
 
 
@@ -564,7 +563,9 @@ class HtmlRenderer:
                 out.setdefault(("zone", z), []).append(a)
         return out
 
-    def render(self, out_dir: Path) -> list[Path]:
+    def render(
+        self, out_dir: Path, observations: Iterable[tuple[TargetKind, str, str]] = ()
+    ) -> list[Path]:
         d = self.data
         score = d.score
         written = []
@@ -615,8 +616,22 @@ class HtmlRenderer:
         by_target: dict[tuple[str, str], list[Finding]] = {}
         for f in d.findings:
             by_target.setdefault((f.target_kind.value, f.target), []).append(f)
-        for (kind, name), agencies in sorted(owners.items()):
-            obs = d.observations.get((kind, name), {})
+        # The target's requirement results: the first owner's (only waivers differ by owner).
+        pairs_of: dict[tuple[str, str], list[PairResult]] = {}
+        for a in score.agencies:
+            for p in a.pairs:
+                key = (p.target_kind.value, p.target)
+                if owners.get(key, [None])[0] is a:
+                    pairs_of.setdefault(key, []).append(p)
+        done: set[tuple[str, str]] = set()
+        # Observations are streamed (parsed one at a time), then targets without any.
+        for kind, name, obs in itertools.chain(
+            observation_docs(observations), ((k, n, {}) for k, n in sorted(owners))
+        ):
+            if (kind, name) in done or (kind, name) not in owners:
+                continue
+            done.add((kind, name))
+            agencies = owners[(kind, name)]
             written.append(
                 self._write(
                     out_dir,
@@ -627,7 +642,7 @@ class HtmlRenderer:
                     agencies=agencies,
                     rows=target_rows(kind, name, score, by_target.get((kind, name), []), self.cat),
                     amatrix=address_matrix(kind, name, by_target.get((kind, name), []), self.cat),
-                    pairs=_target_pairs(agencies, kind, name),
+                    pairs=pairs_of.get((kind, name), []),
                     obs=obs,
                     dns=obs.get("dns") if kind == "host" else None,
                     tcp=[x for x in obs.get("tcp", []) or [] if isinstance(x, Mapping)],
@@ -647,13 +662,6 @@ class HtmlRenderer:
         return written
 
 
-def _target_pairs(agencies: Sequence[AgencyScore], kind: str, name: str) -> list[PairResult]:
-    """The target's requirement results (the first owner's: only waivers differ by owner)."""
-    if not agencies:
-        return []
-    return [p for p in agencies[0].pairs if p.target_kind.value == kind and p.target == name]
-
-
 def _addresses(obs: Mapping[str, Any]) -> list[tuple[str, str]]:
     dns = obs.get("dns")
     if not isinstance(dns, Mapping):
@@ -667,8 +675,15 @@ def _addresses(obs: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def render_html(data: ReportData, out_dir: Path, lang: str = "vi") -> list[Path]:
-    return HtmlRenderer(data, lang).render(out_dir)
+def render_html(
+    data: ReportData,
+    out_dir: Path,
+    lang: str = "vi",
+    observations: Iterable[tuple[TargetKind, str, str]] = (),
+) -> list[Path]:
+    """Write every page. ``observations``: the scan's stored observations, as
+    :meth:`auditor.store.Store.observations` yields them (streamed, for the target pages)."""
+    return HtmlRenderer(data, lang).render(out_dir, observations)
 
 
 __all__ = [
