@@ -633,12 +633,12 @@ def _kill_namespace_leftovers(ns: Netns) -> None:
 
 def reap_stale_test_labs() -> list[str]:
     """Tear down labs left by test sessions that died (SIGKILL, power loss): their tags are
-    t<pid>/u<pid>/c<pid> and that pid no longer runs. Labs brought up by hand (other tags)
-    and labs of live sessions are never touched."""
+    t<pid>/u<pid>/c<pid>/s<pid> (s: scale lab) and that pid no longer runs. Labs brought up
+    by hand (other tags) and labs of live sessions are never touched."""
     reaped = []
     tags = set()
     for ns in netns_list():
-        m = re.fullmatch(r"auditor-lab-([tuc]\d+)-(srv|cli)", ns)
+        m = re.fullmatch(r"auditor-lab-([tucs]\d+)-(srv|cli)", ns)
         if m:
             tags.add(m[1])
     for tag in sorted(tags):
