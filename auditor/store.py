@@ -7,17 +7,20 @@ every finished result and a second process can read (or write) at the same time.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from auditor import __version__
 from auditor.model import Finding, Status, TargetKind
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +70,19 @@ CREATE INDEX IF NOT EXISTS findings_scan ON findings(scan_id, kind, target);
 """
 
 
+def _retry(step: Callable[[], T], seconds: float = 30.0) -> T:
+    """Run a store set-up step, retrying while another process holds the lock."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.08)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -95,13 +111,19 @@ class Store:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per finished target.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
-        self.db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
+        # Two processes opening a new store at once: switching to WAL and creating the
+        # schema take locks for which SQLite may answer SQLITE_BUSY at once, without its busy
+        # handler (journal-mode change, schema read during recovery). Retry those steps.
+        if _retry(lambda: self.db.execute("PRAGMA journal_mode").fetchone()[0]) != "wal":
+            _retry(lambda: self.db.execute("PRAGMA journal_mode=WAL").fetchone())
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        _retry(lambda: self.db.executescript(_SCHEMA))
+        _retry(
+            lambda: self.db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
         )
 
     def close(self) -> None:

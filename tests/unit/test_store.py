@@ -83,3 +83,30 @@ def test_failed_transaction_keeps_earlier_targets(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             store.save_target(scan, TargetKind.HOST, "bad", "{}", [bad], "t")
         assert store.done_targets(scan) == {("host", "ok")}
+
+
+def _open_and_begin(path: str, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    with Store(path) as store:
+        _begin(store)
+
+
+def test_many_processes_creating_one_new_store_at_once(tmp_path: Path) -> None:
+    """Switching a new file to WAL answers SQLITE_BUSY without the busy handler when several
+    processes do it at once (seen as 'database is locked' in CI): Store retries those steps."""
+    import multiprocessing
+
+    mp = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        path = str(tmp_path / f"new{round_}.db")
+        barrier = mp.Barrier(6)
+        procs = [mp.Process(target=_open_and_begin, args=(path, barrier)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == 6
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
