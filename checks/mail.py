@@ -130,6 +130,9 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     needs=(Probe.ZONE,),
     level_hint=Level.RECOMMENDED,
     refs=("RFC 7489", "BOD 18-01 (p=reject)"),
+    # Which policy passes: "quarantine" (quarantine or reject; NCSC-NL, Internet.nl) or
+    # "reject" (BOD 18-01 section 2: p=reject); a weaker enforcing policy scores 0.75.
+    params={"required_policy": "quarantine"},
     description="""
 DMARC tells receiving mail servers what to do with mail that claims to come from the
 agency but fails SPF/DKIM: p=reject (or quarantine) stops phishing in the agency's name;
@@ -194,6 +197,13 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if pct < 100:
         return Verdict.warn(
             f"DMARC p={effective}{via} but applied to only pct={pct} % of failing mail",
+            score=0.75,
+            **evidence,
+        )
+    required = str(ctx.params.get("required_policy", "quarantine")).lower()
+    if required == "reject" and effective != "reject":
+        return Verdict.failed(
+            f"DMARC p={effective}{via}: this profile requires p=reject",
             score=0.75,
             **evidence,
         )

@@ -83,6 +83,17 @@ def test_dmarc_reject_pass() -> None:
     assert v.status == Status.PASS and v.evidence["p"] == "reject"
 
 
+def test_dmarc_required_policy_reject_for_bod_18_01() -> None:
+    quarantine = good_zone(dmarc=txt(f"_dmarc.{ZONE}", "v=DMARC1; p=quarantine"))
+    assert run("mail.dmarc", quarantine).status == Status.PASS  # default: quarantine suffices
+    v = run("mail.dmarc", quarantine, required_policy="reject")
+    assert v.status == Status.FAIL and v.score == 0.75 and "requires p=reject" in v.message
+    assert run("mail.dmarc", good_zone(), required_policy="reject").status == Status.PASS
+    from auditor.profiles import load_profile
+
+    assert load_profile("us-bod-18-01").params["mail.dmarc"] == {"required_policy": "reject"}
+
+
 def test_dmarc_none_partial_fail() -> None:
     v = run("mail.dmarc", good_zone(dmarc=txt(f"_dmarc.{ZONE}", "v=DMARC1; p=none")))
     assert v.status == Status.FAIL and v.score == 0.5
