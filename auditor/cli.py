@@ -232,6 +232,17 @@ def _profile(name: str) -> Any:
         raise UsageError(str(exc).strip("'\"")) from None
 
 
+def profile_ref(profile: Any) -> str:
+    """What the store keeps to find the profile again: a bundled profile's name, or the
+    absolute path of the user's own profile file (so ``auditor report`` re-scores with it)."""
+    from auditor.profiles import PROFILE_DIR
+
+    path = getattr(profile, "path", "")
+    if path and Path(path).resolve().parent != PROFILE_DIR.resolve():
+        return str(Path(path).resolve())
+    return str(profile.name)
+
+
 def _plan_for(inventory: Inventory, profile: Any) -> Any:
     ids = [c for c in profile.check_ids() if is_known(c)]
     specs = [get_check(c) for c in ids]
@@ -306,7 +317,7 @@ def execute_scan(
             )
     if scan_id is None:
         scan_id = store.begin_scan(
-            profile=profile.name,
+            profile=profile_ref(profile),
             inventory_path=inv_path,
             inventory_name=inventory.name,
             inventory=inventory.to_dict(),
@@ -368,7 +379,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         specs = [get_check(c) for c in profile.check_ids() if is_known(c)]
         plan = make_plan((), (), specs, getattr(profile, "params", {}))
         new_id = store.begin_scan(
-            profile=profile.name,
+            profile=profile_ref(profile),
             inventory_path=source.inventory_path,
             inventory_name=source.inventory_name,
             inventory=source.inventory,

@@ -181,10 +181,12 @@ def decide(score: Any, fail_on: str, min_score: float | None) -> GateVerdict:
                 continue
             seen.add(key)
             req = pair.requirement
+            # Never-scored checks (ipv6.web.icmp) are shown in reports, not gate problems.
             bad = [
                 c
                 for c in pair.checks
-                if c.req_status in (ReqStatus.FAIL, ReqStatus.WARN, ReqStatus.INCOMPLETE)
+                if c.scored
+                and c.req_status in (ReqStatus.FAIL, ReqStatus.WARN, ReqStatus.INCOMPLETE)
             ]
             items.append(
                 GateItem(

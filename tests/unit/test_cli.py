@@ -135,3 +135,47 @@ def test_missing_inventory_file(tmp_path: Path) -> None:
     result = run("scan", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
     assert "nope.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+CUSTOM_PROFILE = """\
+name: tinh-rieng
+title: A province's own profile
+grades:
+  - {grade: A, min: 90}
+  - {grade: E, min: 0}
+requirements:
+  - id: resolves
+    title: Resolves
+    level: mandatory
+    weight: 1
+    checks: [dns.resolve]
+"""
+
+
+def test_scan_with_own_profile_file_is_reported_with_it_later(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY, encoding="utf-8")
+    prof = tmp_path / "own.yaml"
+    prof.write_text(CUSTOM_PROFILE, encoding="utf-8")
+    zone = Zone()
+    zone.add("www.example.vn", "A", ["127.0.0.1"])
+    with DnsServer(zone) as server:
+        result = run(
+            "scan",
+            str(inv),
+            "--profile",
+            str(prof),
+            "--resolver",
+            server.spec,
+            "--timeout",
+            "1",
+            "--no-icmp",
+            "-q",
+        )
+    assert result.returncode == 0, result.stderr
+    db = tmp_path / "auditor.db"
+    report = run("report", "--db", str(db), "--json", str(tmp_path / "r.json"))
+    assert report.returncode == 0, report.stderr
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert doc["profile"]["name"] == "tinh-rieng"
+    assert {f["check"] for f in doc["findings"]} == {"dns.resolve"}
