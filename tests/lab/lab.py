@@ -284,7 +284,14 @@ class Lab:
         self.nginx_dir.mkdir()
         self._write_nginx_conf()
         self._load_nft()
-        # daemons
+        self._start_daemons()
+        mark("configs-started")
+        self._wait_ready()
+        mark("ready")
+        self.write_inventory()
+
+    def _start_daemons(self) -> None:
+        """Start Knot, Unbound and nginx on the configs written so far; record their PIDs."""
         self._start("knotd", self.dns.knot_cmd(), self.dns.kdir / "knotd.out")
         self._start("unbound", self.dns.unbound_cmd(), self.dns.udir / "unbound.out")
         self._start(
@@ -293,10 +300,6 @@ class Lab:
             self.nginx_dir / "nginx.out",
         )
         self._save_state()
-        mark("configs-started")
-        self._wait_ready()
-        mark("ready")
-        self.write_inventory()
 
     def _mx_of_zone(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

@@ -196,14 +196,7 @@ class ScaleLab(Lab):
         self.nginx_dir = self.dir / "nginx"
         self.nginx_dir.mkdir()
         self.nginx_conf.write_text(self.nginx_text())
-        self._start("knotd", self.dns.knot_cmd(), self.dns.kdir / "knotd.out")
-        self._start("unbound", self.dns.unbound_cmd(), self.dns.udir / "unbound.out")
-        self._start(
-            "nginx",
-            ["nginx", "-e", str(self.nginx_dir / "error.log"), "-c", str(self.nginx_conf)],
-            self.nginx_dir / "nginx.out",
-        )
-        self._save_state()
+        self._start_daemons()
         mark("configs-started")
         self._wait_ready()
         mark("ready")
