@@ -368,8 +368,10 @@ class Lab:
                 text = "".join(f.read_text()[-3000:] for f in logs if f.exists())
                 raise LabError(f"{name} exited with {p.returncode}:\n{text}")
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+    def _wait_ready(self, extra_seconds: float = 0.0, probe_zone: str = "good.gov.vn") -> None:
+        """Until Knot serves every signed zone, Unbound validates ``probe_zone`` (AD bit)
+        and nginx has written its PID."""
+        deadline = time.monotonic() + START_TIMEOUT + extra_seconds
         signed = self.dns.signed_zones()
         knot_ok = unbound_ok = nginx_ok = False
         while time.monotonic() < deadline:
@@ -386,7 +388,7 @@ class Lab:
             if knot_ok and not unbound_ok:
                 probe = ["dig", "@" + RESOLVER_V4, "+dnssec", "+time=1", "+tries=1", "SOA"]
                 r = subprocess.run(
-                    self.netns.exec_cli([*probe, "good.gov.vn"]),
+                    self.netns.exec_cli([*probe, probe_zone]),
                     capture_output=True,
                     text=True,
                     check=False,
@@ -398,8 +400,8 @@ class Lab:
                 return
             time.sleep(0.1)
         raise LabError(
-            f"lab not ready after {START_TIMEOUT}s: knot={knot_ok} unbound={unbound_ok} "
-            f"nginx={nginx_ok}; logs in {self.dir}"
+            f"{type(self).__name__} not ready after {START_TIMEOUT + extra_seconds:.0f}s: "
+            f"knot={knot_ok} unbound={unbound_ok} nginx={nginx_ok}; logs in {self.dir}"
         )
 
     # -- inventory --------------------------------------------------------------------------
