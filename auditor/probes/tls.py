@@ -22,6 +22,7 @@ signature with the cryptography package and stops at a store certificate.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import ssl
@@ -116,7 +117,9 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
     chain_der, source = _pick_chain(hellos)
     chain = tuple(cert_info(der) for der in chain_der)
     try:
-        trust, trust_detail, path, anchor = judge_chain(chain_der, trust_store(ctx.options.ca_file))
+        trust, trust_detail, path, anchor = judge_chain_cached(
+            tuple(chain_der), ctx.options.ca_file
+        )
     except Exception as exc:  # never lose the observation over the judgement
         trust, trust_detail, path, anchor = Trust.ERROR, f"{type(exc).__name__}: {exc}", (), ""
     stapled, ocsp_detail, ocsp_status = _stapling(hellos, source)
@@ -245,8 +248,12 @@ async def _enumerate(
 # The full handshake (tls.available)
 
 
+@functools.cache
 def permissive_context() -> ssl.SSLContext:
-    """An OpenSSL client that completes handshakes a browser would refuse, to observe them."""
+    """An OpenSSL client that completes handshakes a browser would refuse, to observe them.
+
+    One per process (an SSLContext is safe to share between connections): building it
+    per handshake was a third of the handshake's CPU."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     sctx.check_hostname = False
     sctx.verify_mode = ssl.CERT_NONE
@@ -433,7 +440,10 @@ def _is_ca(cert: x509.Certificate) -> bool | None:
     return bool(bc.ca)
 
 
+@functools.lru_cache(maxsize=1024)
 def cert_info(der: bytes) -> CertInfo:
+    """What the checks need of one certificate. Cached by DER: hosts behind one wildcard or
+    shared-hosting certificate (most of a province) serve the same chain."""
     sha = hashlib.sha256(der).hexdigest()
     try:
         cert = x509.load_der_x509_certificate(der)
@@ -536,6 +546,16 @@ def trust_store(ca_file: str | None) -> dict[bytes, list[x509.Certificate]]:
                 store.setdefault(cert.subject.public_bytes(), []).append(cert)
         _STORES[key] = store
     return store
+
+
+@functools.lru_cache(maxsize=512)
+def judge_chain_cached(
+    ders: tuple[bytes, ...], ca_file: str | None
+) -> tuple[str, str, tuple[str, ...], str]:
+    """:func:`judge_chain` against :func:`trust_store`, cached by the served chain: the
+    verdict depends on nothing else (expiry is judged apart), and hosts sharing a
+    certificate serve the same chain."""
+    return judge_chain(ders, trust_store(ca_file))
 
 
 def judge_chain(
