@@ -26,13 +26,16 @@ import codecs
 import contextlib
 import re
 import ssl
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from html import unescape as html_unescape
-from urllib.parse import urljoin, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, urljoin, urlsplit
 
 import anyio
+import h11
 import httpx
 
 from auditor.headers import media_type
@@ -46,8 +49,11 @@ from auditor.obs.http import (
     SubresourceRef,
 )
 from auditor.probes.context import ProbeContext
+from auditor.probes.http1 import Connection, ServerDisconnected
 from auditor.probes.tcp import classify_os_error
 from auditor.similarity import sketch
+
+T = TypeVar("T")
 
 SECURITY_TXT_PATH = "/.well-known/security.txt"  # RFC 9116 sec. 3
 SECURITY_TXT_CAP = 32 * 1024  # security.txt is small; RFC 9116 has no limit, 32 KiB is ample
@@ -61,6 +67,12 @@ STEPS_PER_REQUEST = 3  # overall budget of one request, in ScanOptions.timeout u
 # leave room for DNS and TCP, so a slow server costs its own findings, not the host's.
 CHAIN_SHARE = 0.4
 SECURITY_TXT_SHARE = 0.15
+
+INLINE_WORK_BYTES = 32 * 1024  # bodies up to this are digested on the event loop
+KEEPALIVE_EXPIRY = 2.0  # seconds an idle connection is kept for the next request
+# RFC 3986 characters left as they are in a request target (pchar, "/", "?", and "%" of
+# existing escapes); anything else is percent-encoded
+_TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 
 _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -99,7 +111,8 @@ def _cert_error(exc: BaseException) -> bool:
 
 
 def classify_http_error(exc: BaseException) -> tuple[str, str]:
-    """Map an httpx / ssl / socket failure to (Outcome, detail)."""
+    """Map an HTTP client / ssl / socket failure (h11, :mod:`auditor.probes.http1`, or
+    httpx for MTA-STS) to (Outcome, detail)."""
     for e in _chain(exc):
         if isinstance(e, ssl.SSLWantReadError | ssl.SSLWantWriteError):
             continue  # "no data yet": the context of a handshake the timeout cut (a stall)
@@ -111,16 +124,22 @@ def classify_http_error(exc: BaseException) -> tuple[str, str]:
             return kind, _cut(f"TLS: {e}")
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return Outcome.TIMEOUT, "no complete answer before the timeout"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, ServerDisconnected):
+        return Outcome.RESET, _cut(f"connection closed: {exc}")
+    if isinstance(exc, h11.RemoteProtocolError | httpx.RemoteProtocolError):
         text = str(exc)
         if "Receive buffer too long" in text:
             return Outcome.TOO_LARGE, "response header section larger than the cap"
         if "without sending a response" in text or "peer closed" in text.lower():
             return Outcome.RESET, _cut(f"connection closed: {text}")
         return Outcome.PROTOCOL_ERROR, _cut(f"not valid HTTP/1.1: {text}")
+    if isinstance(exc, h11.LocalProtocolError):
+        return Outcome.ERROR, _cut(f"request not sent: {exc}")
     for e in _chain(exc):
         if isinstance(e, OSError) and getattr(e, "errno", None):
             return classify_os_error(e)
+    if isinstance(exc, anyio.EndOfStream | anyio.BrokenResourceError | ConnectionError):
+        return Outcome.RESET, _cut(f"connection broken: {type(exc).__name__}")
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return Outcome.RESET, _cut(f"connection broken: {type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.ConnectError):
@@ -146,8 +165,8 @@ def _deflate_decoder(first: bytes) -> zlib._Decompress:
     return zlib.decompressobj(-zlib.MAX_WBITS)
 
 
-async def _read_body(resp: httpx.Response, cap: int) -> _Body:
-    encoding = resp.headers.get("content-encoding", "").strip().lower()
+async def _read_body(content_encoding: str, chunks: AsyncIterator[bytes], cap: int) -> _Body:
+    encoding = content_encoding.strip().lower()
     if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
         return _Body(error=f"unsupported content-encoding {encoding[:40]!r}")
     decoder: zlib._Decompress | None = None
@@ -156,7 +175,7 @@ async def _read_body(resp: httpx.Response, cap: int) -> _Body:
     out = bytearray()
     raw = 0
     try:
-        async for chunk in resp.aiter_raw():
+        async for chunk in chunks:
             raw += len(chunk)
             if encoding == "deflate" and decoder is None:
                 decoder = _deflate_decoder(chunk)
@@ -336,6 +355,25 @@ def _digest(body: _Body, content_type: str) -> tuple[str, BodySketch]:
     return text, sketch(text, len(body.data), body.truncated)
 
 
+def _request_target(path: str) -> str:
+    """What a browser sends for a Location with spaces or non-ASCII: the bytes as the
+    server sent them, percent-encoded. Header values are decoded as latin-1 (one char per
+    byte), so encoding back to latin-1 restores the server's (usually UTF-8) bytes."""
+    try:
+        return quote(path, safe=_TARGET_SAFE, encoding="latin-1")
+    except UnicodeEncodeError:  # a URL from elsewhere (the inventory): UTF-8, as browsers
+        return quote(path, safe=_TARGET_SAFE)
+
+
+async def _off_loop(size: int, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` on a worker thread when its input is large (up to max_body bytes
+    of CPU work: other probes' timers stay honest), inline when small: a thread hop costs
+    more than digesting a few KiB, and most pages are small."""
+    if size <= INLINE_WORK_BYTES:
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
 def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> tuple[tuple[tuple[str, str], ...], bool]:
     out: list[tuple[str, str]] = []
     used = 0
@@ -362,29 +400,53 @@ class _Fetcher:
         self.host = host
         self.address = address
         self.verify_works: bool | None = None
-        self._clients: dict[bool, httpx.AsyncClient] = {}
+        # One idle keep-alive connection per (scheme, port, verify): security.txt reuses
+        # the landing page's TLS connection (same address, SNI and trust) instead of a new
+        # handshake.
+        self._idle: dict[tuple[str, int, bool], Connection] = {}
         self._shared: dict[tuple[str, int], tuple[anyio.Event, list[_Result]]] = {}
-
-    def _client(self, verify: bool) -> httpx.AsyncClient:
-        client = self._clients.get(verify)
-        if client is None:
-            tls = self.ctx.lenient_trust_context() if verify else self.ctx.unverified_context()
-            client = httpx.AsyncClient(
-                verify=tls,
-                timeout=httpx.Timeout(self.ctx.options.timeout),
-                follow_redirects=False,
-                trust_env=False,  # never a proxy: the address is the point
-                # one idle connection kept: security.txt reuses the landing page's TLS
-                # connection (same address, SNI and trust) instead of a new handshake
-                limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=2.0),
-                http2=False,
-            )
-            self._clients[verify] = client
-        return client
+        self._digests: dict[int, tuple[_Result, tuple[str, BodySketch]]] = {}
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        idle, self._idle = list(self._idle.values()), {}
+        for conn in idle:
+            await conn.aclose()
+
+    async def _connection(self, scheme: str, port: int, verify: bool) -> tuple[Connection, bool]:
+        """(connection, reused?): the idle one for this key if the server kept it open and
+        it is younger than KEEPALIVE_EXPIRY, else a new one."""
+        conn = self._idle.pop((scheme, port, verify), None)
+        if conn is not None:
+            if conn.looks_alive() and time.monotonic() - conn.opened < KEEPALIVE_EXPIRY:
+                return conn, True
+            await conn.aclose()
+        tls = None
+        if scheme == "https":
+            tls = self.ctx.lenient_trust_context() if verify else self.ctx.unverified_context()
+        timeout = self.ctx.options.timeout
+        spare = self.ctx.take_spare(self.address, port)
+        if spare is not None:
+            # the reachability probe's connection (counted there); the peer may have
+            # dropped it meanwhile, so a failure before an answer retries on a new one
+            try:
+                conn = await Connection.open(
+                    self.address, port, timeout, ssl_context=tls, sni=self.host, connected=spare
+                )
+                return conn, True
+            except ssl.SSLCertVerificationError:
+                raise  # the certificate, not the connection: a new one would say the same
+            except (OSError, ssl.SSLError, anyio.EndOfStream, anyio.BrokenResourceError):
+                pass
+        self.ctx.stats["connections"] += 1
+        conn = await Connection.open(self.address, port, timeout, ssl_context=tls, sni=self.host)
+        return conn, False
+
+    async def _park(self, key: tuple[str, int, bool], conn: Connection) -> None:
+        """Keep ``conn`` as the idle connection for ``key`` if it can take another request."""
+        if conn.reusable() and key not in self._idle:
+            self._idle[key] = conn
+        else:
+            await conn.aclose()
 
     async def request(self, url: str, body_cap: int) -> _Result:
         """GET ``url`` once per probe: the http:// chain's redirect to https://host/ and the
@@ -417,18 +479,19 @@ class _Fetcher:
         default = 443 if https else 80
         host_header = self.host + ("" if port == default else f":{port}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        target = f"{parts.scheme}://{_bracket(self.address)}:{port}{path}"
-        headers = {
-            "Host": host_header,
-            "User-Agent": self.ctx.options.user_agent,
-            "Accept": _ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-        }
-        extensions = {"sni_hostname": self.host} if https else {}
+        target = _request_target(path)
+        headers = [
+            ("Host", host_header),
+            ("User-Agent", self.ctx.options.user_agent),
+            ("Accept", _ACCEPT),
+            ("Accept-Encoding", "gzip, deflate"),
+        ]
         verify = https and self.verify_works is not False
         for _attempt in range(2):
             try:
-                result = await self._once(url, target, headers, extensions, verify, body_cap)
+                result = await self._once(
+                    url, parts.scheme, port, target, headers, verify, body_cap
+                )
             except Exception as exc:
                 if https and verify and _cert_error(exc):
                     self.verify_works = False
@@ -444,24 +507,35 @@ class _Fetcher:
     async def _once(
         self,
         url: str,
+        scheme: str,
+        port: int,
         target: str,
-        headers: dict[str, str],
-        extensions: dict[str, str],
+        headers: list[tuple[str, str]],
         verify: bool,
         body_cap: int,
     ) -> _Result:
         opts = self.ctx.options
-        https = url.startswith("https:")
+        https = scheme == "https"
+        key = (scheme, port, verify)
         async with self.ctx.address_slot(self.address):
-            self.ctx.stats["connections"] += 1
             self.ctx.stats["http_requests"] += 1
             with anyio.fail_after(opts.timeout * STEPS_PER_REQUEST):
-                async with self._client(verify).stream(
-                    "GET", target, headers=headers, extensions=extensions
-                ) as resp:
-                    hdrs, cut = _headers(resp.headers.raw, opts.max_header_bytes)
-                    location = resp.headers.get("location", "")
-                    status = resp.status_code
+                conn, reused = await self._connection(scheme, port, verify)
+                try:
+                    try:
+                        head = await conn.request(target, headers)
+                    except (ServerDisconnected, anyio.BrokenResourceError, OSError):
+                        if not reused:
+                            raise
+                        # The kept connection died between requests (the server's
+                        # keep-alive timeout raced us): once more on a new one, as a
+                        # browser does for an idempotent GET (RFC 9112 sec. 9.3.1).
+                        await conn.aclose()
+                        conn, reused = await self._connection(scheme, port, verify)
+                        head = await conn.request(target, headers)
+                    hdrs, cut = _headers(list(head.headers), opts.max_header_bytes)
+                    location = head.get("location")
+                    status = head.status
                     redirect_target = ""
                     if location and 300 <= status < 400:
                         try:
@@ -476,17 +550,34 @@ class _Fetcher:
                         headers_truncated=cut,
                         location=_cut(location, MAX_URL),
                         target=redirect_target[:MAX_URL],
-                        http_version=resp.http_version,
+                        http_version=head.http_version,
                     )
                     body = None
                     if body_cap and not response.is_redirect:
-                        body = await _read_body(resp, body_cap)
-                    return _Result(
-                        response,
-                        tls_verified=verify if https else None,
-                        body=body,
-                        content_type=resp.headers.get("content-type", ""),
-                    )
+                        body = await _read_body(head.get("content-encoding"), conn.body(), body_cap)
+                    content_type = head.get("content-type")
+                except BaseException:
+                    await conn.aclose()
+                    raise
+                # a redirect's body is not read: that connection closes (not reused)
+                await self._park(key, conn)
+                return _Result(
+                    response,
+                    tls_verified=verify if https else None,
+                    body=body,
+                    content_type=content_type,
+                )
+
+    async def _digest(self, res: _Result) -> tuple[str, BodySketch]:
+        """Text and sketch of a final page, once per response: the http:// chain usually
+        ends on the very response the https:// chain got (see :meth:`request`)."""
+        done = self._digests.get(id(res))
+        if done is not None and done[0] is res:
+            return done[1]
+        assert res.body is not None
+        digest = await _off_loop(len(res.body.data), _digest, res.body, res.content_type)
+        self._digests[id(res)] = (res, digest)  # res kept alive: its id stays unique
+        return digest
 
     async def chain(self, start_url: str) -> tuple[HttpFetch, _Page | None]:
         """Follow redirects that stay on the host, recording every hop."""
@@ -516,11 +607,7 @@ class _Fetcher:
                 hops.append(r)
                 if not r.is_redirect:
                     if res.body is not None:
-                        # CPU work on up to max_body bytes: off the event loop, so other probes'
-                        # timers stay honest.
-                        text, body_sketch = await anyio.to_thread.run_sync(
-                            _digest, res.body, res.content_type
-                        )
+                        text, body_sketch = await self._digest(res)
                         page = _Page(r.url, text, len(res.body.data), res.body.truncated)
                         if res.body.error:
                             detail = res.body.error
@@ -692,8 +779,8 @@ async def probe_http(
             break
     subresources: tuple[SubresourceRef, ...] = ()
     if landing is not None:
-        subresources = await anyio.to_thread.run_sync(
-            extract_subresources, landing.text, landing.url, host
+        subresources = await _off_loop(
+            len(landing.text), extract_subresources, landing.text, landing.url, host
         )
     if answered:
         outcome, detail = Outcome.OK, ""
