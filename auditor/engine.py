@@ -133,14 +133,11 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
     addresses = b.dns.addresses
     web = needs & {Probe.TCP, Probe.TLS, Probe.HTTP, Probe.SUBRESOURCES}
 
-    async def connect(address: str, port: int) -> None:
-        b.tcp.append(await tcp_connect(ctx, address, port))
+    # The HTTP probe takes over the reachability probe's connections to 80 and 443.
+    keep = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
 
-    if web:
-        async with anyio.create_task_group() as tg:
-            for address in addresses:
-                for port in ctx.options.ports:
-                    tg.start_soon(connect, address, port)
+    async def connect(address: str, port: int) -> None:
+        b.tcp.append(await tcp_connect(ctx, address, port, keep=keep and port in (80, 443)))
 
     async def per_address(address: str) -> None:
         tcp = {p.port: p for p in b.tcp if p.address == address}
@@ -152,9 +149,17 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
             if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
                 tg.start_soon(_icmp, ctx, b, address)
 
-    async with anyio.create_task_group() as tg:
-        for address in addresses:
-            tg.start_soon(per_address, address)
+    try:
+        if web:
+            async with anyio.create_task_group() as tg:
+                for address in addresses:
+                    for port in ctx.options.ports:
+                        tg.start_soon(connect, address, port)
+        async with anyio.create_task_group() as tg:
+            for address in addresses:
+                tg.start_soon(per_address, address)
+    finally:
+        await ctx.drop_spares(addresses)  # those the HTTP probe did not take
 
     if Probe.SUBRESOURCES in needs:
         from auditor.probes.subresources import probe_subresources

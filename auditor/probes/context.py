@@ -8,9 +8,12 @@ limit (``address_slot``) because government firewalls drop bursts.
 
 from __future__ import annotations
 
+import contextlib
+import select
 import ssl
+import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,6 +24,21 @@ from auditor.guard import AddressGuard
 from auditor.options import ScanOptions
 
 T = TypeVar("T")
+
+SPARE_TTL = 2.0  # seconds a reachability probe's connection waits for the HTTP probe
+
+
+def _idle_alive(stream: Any) -> bool:
+    """An idle connection the peer has not closed nor written to: its socket is not
+    readable (what httpcore checks before reusing a pooled connection)."""
+    from anyio.abc import SocketAttribute
+
+    try:
+        sock = stream.extra(SocketAttribute.raw_socket)
+        readable, _, _ = select.select([sock], [], [], 0)
+    except Exception:
+        return False
+    return not readable
 
 
 @dataclass
@@ -46,6 +64,10 @@ class ProbeContext:
         self._trust: ssl.SSLContext | None = None
         self._lenient_trust: ssl.SSLContext | None = None
         self._unverified: ssl.SSLContext | None = None
+        # Connections the TCP reachability probe made and left open for the HTTP probe
+        # (see park_spare): (address, port) -> (stream, monotonic time parked).
+        self._spares: dict[tuple[str, int], tuple[Any, float]] = {}
+        self._closing: list[Any] = []
 
     # -- limits -------------------------------------------------------------
     @asynccontextmanager
@@ -57,6 +79,45 @@ class ProbeContext:
             self._address_limiters[address] = limiter
         async with limiter:
             yield
+
+    # -- spare connections -----------------------------------------------------
+    def park_spare(self, address: str, port: int, stream: Any) -> bool:
+        """Keep the reachability probe's open connection for the HTTP probe of the same
+        address and port, which starts right after: one TCP handshake fewer per port, as
+        a browser's preconnect. Like an idle keep-alive connection it holds no
+        per-address slot; it lives at most SPARE_TTL seconds and is closed with its host
+        (:meth:`drop_spares`). Returns False (caller closes) when one is parked already."""
+        key = (address, port)
+        if key in self._spares:
+            return False
+        self._spares[key] = (stream, time.monotonic())
+        return True
+
+    def take_spare(self, address: str, port: int) -> Any | None:
+        """The parked connection to (address, port) if fresh and not closed by the peer
+        (an idle socket that became readable got a FIN or junk), else None. A caller
+        that gets one must retry on a new connection if it fails before the first byte
+        of an answer (the peer may close an idle connection at any time)."""
+        item = self._spares.pop((address, port), None)
+        if item is None:
+            return None
+        stream, parked = item
+        if time.monotonic() - parked > SPARE_TTL or not _idle_alive(stream):
+            self._closing.append(stream)
+            return None
+        return stream
+
+    async def drop_spares(self, addresses: Iterable[str] = ()) -> None:
+        """Close the unused spare connections of ``addresses`` (all when empty) and any
+        stale ones found by :meth:`take_spare`."""
+        wanted = set(addresses)
+        for key in [k for k in self._spares if not wanted or k[0] in wanted]:
+            self._closing.append(self._spares.pop(key)[0])
+        closing, self._closing = self._closing, []
+        with anyio.CancelScope(shield=True):
+            for stream in closing:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
 
     # -- probe cache ----------------------------------------------------------
     async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:

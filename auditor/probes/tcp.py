@@ -66,12 +66,15 @@ async def connect_literal(address: str, port: int) -> SocketStream:
         raise
 
 
-async def tcp_connect(ctx: ProbeContext, address: str, port: int) -> TcpProbe:
-    """Connect once (cached per scan) and close at once; the connect is the observation."""
-    return await ctx.once(("tcp", address, port), lambda: _connect(ctx, address, port))
+async def tcp_connect(
+    ctx: ProbeContext, address: str, port: int, *, keep: bool = False
+) -> TcpProbe:
+    """Connect once (cached per scan); the connect is the observation. The connection is
+    closed at once, or with ``keep`` parked for the HTTP probe (ProbeContext.park_spare)."""
+    return await ctx.once(("tcp", address, port), lambda: _connect(ctx, address, port, keep))
 
 
-async def _connect(ctx: ProbeContext, address: str, port: int) -> TcpProbe:
+async def _connect(ctx: ProbeContext, address: str, port: int, keep: bool = False) -> TcpProbe:
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TcpProbe(address, port, Outcome.BLOCKED, detail=refusal)
@@ -87,5 +90,6 @@ async def _connect(ctx: ProbeContext, address: str, port: int) -> TcpProbe:
             outcome, detail = classify_os_error(exc)
             return TcpProbe(address, port, outcome, detail=detail)
         rtt = (time.perf_counter() - start) * 1000
-        await stream.aclose()
+        if not (keep and ctx.park_spare(address, port, stream)):
+            await stream.aclose()
     return TcpProbe(address, port, Outcome.OPEN, rtt_ms=round(rtt, 2))
