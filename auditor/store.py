@@ -201,9 +201,12 @@ class Store:
         return self._record(row) if row else None
 
     def unfinished_scan(self, inventory_path: str) -> ScanRecord | None:
+        """The latest scan of this inventory that ``--resume`` continues: still running (the
+        process was killed), interrupted, or failed (a ``--workers`` process crashed: its
+        finished targets are as good as those of an interrupted scan)."""
         row = self.db.execute(
             "SELECT * FROM scans WHERE inventory_path = ? AND kind = 'scan'"
-            " AND status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
+            " AND status IN ('running', 'interrupted', 'failed') ORDER BY id DESC LIMIT 1",
             (inventory_path,),
         ).fetchone()
         return self._record(row) if row else None

@@ -59,6 +59,22 @@ def test_unfinished_scan_for_resume(tmp_path: Path) -> None:
         assert store.unfinished_scan("/inv.yaml") is None
 
 
+@pytest.mark.parametrize(
+    ("status", "resumable"),
+    [("running", True), ("interrupted", True), ("failed", True), ("complete", False)],
+)
+def test_unfinished_scan_includes_failed_scans(
+    tmp_path: Path, status: str, resumable: bool
+) -> None:
+    """A scan stored as failed (a `scan --workers` process crashed) is continued by --resume."""
+    with Store(tmp_path / "a.db") as store:
+        scan = _begin(store)
+        store.finish_scan(scan, status)
+        found = store.unfinished_scan("/inv.yaml")
+        assert (found.id if found else None) == (scan if resumable else None)
+        assert store.unfinished_scan("/other.yaml") is None
+
+
 def test_two_writers_do_not_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     a, b = Store(path), Store(path)
