@@ -67,6 +67,10 @@ async def _ping(ctx: ProbeContext, address: str) -> PingObservation:
     timeout = ctx.options.timeout
     last = PingObservation(address, Outcome.TIMEOUT, detail="no echo reply before the timeout")
     threads = await _threads(ctx)
+    # Built here, not in the worker threads: the first build imports scapy, and eight
+    # threads waiting on the import lock at the start of a scan cost more than the import.
+    for attempt in range(ATTEMPTS):
+        _echo_request(_IDENT, attempt)
     async with ctx.address_slot(address):
         for attempt in range(ATTEMPTS):
             ctx.stats["icmp_echo"] += 1

@@ -50,7 +50,7 @@ from auditor.obs.tls import (
     VersionResult,
 )
 from auditor.probes.context import ProbeContext
-from auditor.probes.tcp import classify_os_error, connect_literal
+from auditor.probes.tcp import classify_os_error, connect_raw
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_CODES, suite_name
 
@@ -181,7 +181,7 @@ async def _hello(
         ctx.stats["connections"] += 1
         try:
             with anyio.fail_after(ctx.options.timeout):
-                stream = await connect_literal(address, port)
+                stream = await connect_raw(address, port)
         except TimeoutError:
             res.detail = "connect: no answer before the timeout"
             return res
@@ -272,7 +272,7 @@ async def _full_handshake(
         ctx.stats["connections"] += 1
         try:
             with anyio.fail_after(ctx.options.timeout):
-                stream = await connect_literal(address, port)
+                stream = await connect_raw(address, port)
         except TimeoutError:
             out.update(outcome=Outcome.TIMEOUT, detail="connect: no answer before the timeout")
             return
