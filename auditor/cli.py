@@ -1,7 +1,8 @@
 """Command-line interface: ``auditor scan | evaluate | inventory validate | checks | ...``.
 
-Exit codes: 0 done; 1 gate failed; 2 bad input (inventory, profile, options) or incomplete
-gate; 3 gate usage error; 130 interrupted (every finished target is kept in the store).
+Exit codes: 0 done; 1 gate failed, or a ``scan --workers`` process failed; 2 bad input
+(inventory, profile, options) or incomplete gate; 3 gate usage error; 130 interrupted (every
+finished target is kept in the store).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import anyio
 
 from auditor import __version__
-from auditor.engine import TargetDone, evaluate_stored, make_plan, run_scan
+from auditor.engine import Plan, TargetDone, evaluate_stored, make_plan, run_scan
 from auditor.guard import parse_network
 from auditor.inventory import Inventory, InventoryError, load_inventory, validate_inventory
 from auditor.options import ScanOptions
@@ -36,6 +37,16 @@ EXIT_INTERRUPTED = 130
 
 class UsageError(Exception):
     """A clear, user-facing error (bad option, unreadable file); exit code 2."""
+
+
+class ScanFailed(Exception):
+    """A worker process of ``scan --workers`` failed; the scan is stored as "failed" with its
+    finished targets, and ``--resume`` continues it. Exit code 1."""
+
+    def __init__(self, scan_id: int, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.scan_id = scan_id
+        self.errors = tuple(errors)
 
 
 def _err(message: str) -> None:
@@ -155,6 +166,17 @@ def options_from_args(
     )
 
 
+def positive_workers(text: str) -> int:
+    """``--workers`` value: an integer of at least 1 (argparse turns the error into usage)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text!r}")
+    return value
+
+
 def default_db(inventory_path: str) -> str:
     return str(Path(inventory_path).resolve().parent / "auditor.db")
 
@@ -263,15 +285,25 @@ def cmd_scan(args: argparse.Namespace) -> int:
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
     with Store(db_path) as store:
-        scan_id, status = execute_scan(
-            store,
-            inventory,
-            inv_path,
-            profile,
-            options,
-            resume=args.resume,
-            progress=not args.quiet,
-        )
+        try:
+            scan_id, status = execute_scan(
+                store,
+                inventory,
+                inv_path,
+                profile,
+                options,
+                resume=args.resume,
+                progress=not args.quiet,
+                workers=args.workers,
+            )
+        except ScanFailed as exc:
+            _err(f"scan {exc.scan_id} failed: {exc}")
+            print(
+                f"auditor: finished targets are kept in {db_path} (scan {exc.scan_id}); "
+                "continue with --resume",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         if status == "interrupted":
             print(
                 f"auditor: interrupted; finished targets are kept in {db_path} "
@@ -294,12 +326,17 @@ def execute_scan(
     resume: bool = False,
     progress: bool = True,
     kind: str = "scan",
+    workers: int = 1,
 ) -> tuple[int, str]:
     """Probe, evaluate and store every target; returns (scan id, final status).
 
     Each finished target is committed on its own, so Ctrl-C (status "interrupted") or a
-    crash keeps every finished target and ``--resume`` continues the same scan.
+    crash keeps every finished target and ``--resume`` continues the same scan. With
+    ``workers`` > 1 the targets are probed by that many processes (auditor.workers); a failed
+    worker raises :class:`ScanFailed` once the scan is stored as "failed".
     """
+    if workers > 1 and store.path == ":memory:":
+        raise UsageError("--workers needs a store file: worker processes open it themselves")
     plan = _plan_for(inventory, profile)
     skip: set[tuple[str, str]] = set()
     scan_id: int | None = None
@@ -325,6 +362,10 @@ def execute_scan(
             kind=kind,
         )
     total = len(plan.hosts) + len(plan.zones) - len(skip)
+    if workers > 1:
+        return scan_id, _scan_in_workers(
+            store, plan, scan_id, skip, options, workers, total=total, progress=progress
+        )
     ctx = ProbeContext(options)
     status = "failed"
     try:
@@ -339,6 +380,39 @@ def execute_scan(
     finally:
         store.finish_scan(scan_id, status, dict(ctx.stats))
     return scan_id, status
+
+
+def _scan_in_workers(
+    store: Store,
+    plan: Plan,
+    scan_id: int,
+    skip: set[tuple[str, str]],
+    options: ScanOptions,
+    workers: int,
+    *,
+    total: int,
+    progress: bool,
+) -> str:
+    """``execute_scan`` with worker processes: the parent only starts, watches and stops them
+    and finishes the scan row once, with their summed counters."""
+    from auditor.workers import WorkerPool, shard_plan
+
+    # The pool is entered first and left last: the bar is gone while workers are being
+    # stopped, and whatever fails in the parent, leaving the pool reaps every worker.
+    pool = WorkerPool(store.path, scan_id, plan, options, shard_plan(plan, workers, skip), skip)
+    status = "failed"
+    try:
+        with pool, Progress(total, enabled=progress) as bar:
+            pool.wait(bar.update)
+        status = pool.result().status
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        result = pool.result()
+        store.finish_scan(scan_id, status, result.stats)
+    if result.errors:
+        raise ScanFailed(scan_id, result.errors)
+    return status
 
 
 def _options_record(options: ScanOptions) -> dict[str, Any]:
@@ -460,9 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", action="append", metavar="AGENCY", help="scan only this agency (repeatable)"
     )
     p.add_argument(
-        "--resume", action="store_true", help="finish the last interrupted scan of this inventory"
+        "--resume",
+        action="store_true",
+        help="finish the last interrupted (or failed) scan of this inventory",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument(
+        "--workers",
+        type=positive_workers,
+        default=1,
+        metavar="N",
+        help="scan in N processes writing to the same store (default 1; at most one per zone"
+        " with its hosts, or per host in no zone). --concurrency and --per-address apply to"
+        " each process, and each has its own probe cache",
+    )
     add_network_options(p)
     p.set_defaults(func=cmd_scan)
 
