@@ -41,6 +41,10 @@ from auditor.obs.core import Outcome
 from auditor.obs.tls import (
     ALL_VERSIONS,
     SSL2,
+    SSL3,
+    TLS10,
+    TLS11,
+    TLS12,
     TLS13,
     CertInfo,
     CipherResult,
@@ -79,16 +83,24 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         offer = _offer(version)
         hellos[version] = await _hello(ctx, address, port, version, sni, offer, read_flight=True)
 
-    async with anyio.create_task_group() as tg:
-        for version in ALL_VERSIONS:
-            tg.start_soon(version_probe, version)
-    # A probe that could not connect or got no answer is tried once more, alone, when the
-    # server did answer other hellos: a burst filter or a stalled event loop on a busy
-    # scanner must not turn into "unknown". A server silent to every hello is not retried.
+    async def wave(versions: Sequence[str]) -> None:
+        async with anyio.create_task_group() as tg:
+            for version in versions:
+                tg.start_soon(version_probe, version)
+        # A probe that could not connect or got no answer is tried once more, alone, when
+        # the server did answer other hellos: a burst filter or a stalled event loop on a
+        # busy scanner must not turn into "unknown". A server silent to every hello is not
+        # retried.
+        if any(r.outcome != VersionOutcome.ERROR for r in hellos.values()):
+            for version in versions:
+                if hellos[version].outcome == VersionOutcome.ERROR:
+                    await version_probe(version)
+
+    await wave(FIRST_WAVE)
+    inferred = infer_older_versions(hellos)
+    hellos.update(inferred)
+    await wave([v for v in OLDER if v not in inferred])
     responsive = any(r.outcome != VersionOutcome.ERROR for r in hellos.values())
-    for version in ALL_VERSIONS:
-        if responsive and hellos[version].outcome == VersionOutcome.ERROR:
-            await version_probe(version)
 
     versions = tuple(_version_result(v, hellos[v]) for v in ALL_VERSIONS)
     accepted = [v.version for v in versions if v.outcome == VersionOutcome.ACCEPTED]
@@ -145,6 +157,50 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         ocsp_detail=ocsp_detail,
         ocsp_status=ocsp_status,
     )
+
+
+# Versions probed first; SSL 3.0 and TLS 1.0 are probed after, unless the TLS 1.1 hello
+# already settled them (infer_older_versions): one or two connections fewer per address
+# on every modern server.
+FIRST_WAVE = (SSL2, TLS11, TLS12, TLS13)
+OLDER = (SSL3, TLS10)
+ALERT_PROTOCOL_VERSION = 70  # RFC 5246 sec. 7.2.2
+
+
+def infer_older_versions(hellos: dict[str, HelloResult]) -> dict[str, HelloResult]:
+    """SSL 3.0 and TLS 1.0 results implied by the TLS 1.1 hello, or nothing.
+
+    The TLS 1.1 hello has client_version 0x0302, so it also offers TLS 1.0 and SSL 3.0:
+    a server that supports one of them answers with the highest it supports, and one
+    that supports only higher versions "MUST send a protocol_version alert" (RFC 5246
+    App. E.1; RFC 8446 App. D.2 for TLS 1.3 servers). So protocol_version there means
+    neither is accepted, but only from a server proven not to be version-intolerant
+    (the old bug of refusing a client_version above one's own maximum with that same
+    alert): one that accepted TLS 1.2 or 1.3 in this probe. Anything else (an answer
+    with TLS 1.0 or SSL 3.0, another alert, a hang-up) is left to the versions' own
+    hellos, which also read their certificate flight.
+    """
+    r11 = hellos.get(TLS11)
+    if r11 is None or r11.outcome != VersionOutcome.REJECTED or r11.alert is None:
+        return {}
+    if r11.alert.description != ALERT_PROTOCOL_VERSION:
+        return {}
+    if not any(
+        hellos.get(v) is not None and hellos[v].outcome == VersionOutcome.ACCEPTED
+        for v in (TLS12, TLS13)
+    ):
+        return {}
+    detail = (
+        "not offered by the server: the TLS 1.1 hello (client_version 0x0302, which "
+        "also offers this version) got alert protocol_version from a server that "
+        "accepts TLS 1.2+ (RFC 5246 App. E.1)"
+    )
+    return {
+        v: HelloResult(
+            outcome=VersionOutcome.REJECTED, detail=detail, alert=r11.alert, offered=_offer(v)
+        )
+        for v in OLDER
+    }
 
 
 def _offer(version: str) -> tuple[int, ...]:

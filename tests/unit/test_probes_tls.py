@@ -431,3 +431,53 @@ def test_hostile_tls13_key_share_is_an_observation() -> None:
     v13 = t.version("TLSv1.3")
     assert v13 is not None and v13.outcome == VersionOutcome.ACCEPTED
     assert t.chain == ()
+
+
+# ---------------------------------------------------------------------------
+# SSL 3.0 / TLS 1.0 inferred from the TLS 1.1 hello (pure)
+
+
+def _hr(outcome: str, alert: int | None = None, version: int | None = None) -> object:
+    from auditor.probes.tls_hello import Alert, HelloResult, ServerHello
+
+    r = HelloResult(outcome=outcome)
+    if alert is not None:
+        r.alert = Alert(2, alert)
+    if version is not None:
+        r.server_hello = ServerHello(version, b"\0" * 32, b"", 0xC02B, 0)
+    return r
+
+
+def test_protocol_version_alert_from_a_tls12_server_settles_tls10_and_ssl3() -> None:
+    from auditor.probes.tls import infer_older_versions
+
+    acc, rej = VersionOutcome.ACCEPTED, VersionOutcome.REJECTED
+    hellos = {"TLSv1.1": _hr(rej, alert=70), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(rej, alert=70)}
+    out = infer_older_versions(hellos)  # type: ignore[arg-type]
+    assert set(out) == {"SSLv3", "TLSv1.0"}
+    assert all(r.outcome == rej and "protocol_version" in r.detail for r in out.values())
+    # a TLS 1.3-only server too
+    hellos = {"TLSv1.1": _hr(rej, alert=70), "TLSv1.2": _hr(rej, alert=70), "TLSv1.3": _hr(acc)}
+    assert set(infer_older_versions(hellos)) == {"SSLv3", "TLSv1.0"}  # type: ignore[arg-type]
+
+
+def test_nothing_is_inferred_without_proof() -> None:
+    from auditor.probes.tls import infer_older_versions
+
+    acc, rej, err = VersionOutcome.ACCEPTED, VersionOutcome.REJECTED, VersionOutcome.ERROR
+    cases = [
+        # version-intolerant old server: protocol_version, but no higher version accepted
+        {"TLSv1.1": _hr(rej, alert=70), "TLSv1.2": _hr(rej, alert=70), "TLSv1.3": _hr(rej)},
+        # another alert (handshake_failure: maybe no shared suite, not the version)
+        {"TLSv1.1": _hr(rej, alert=40), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(acc)},
+        # hung up without an alert
+        {"TLSv1.1": _hr(rej), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(acc)},
+        # answered TLS 1.0 to the TLS 1.1 hello: TLS 1.0 is on, its own hello reads it
+        {"TLSv1.1": _hr(rej, version=0x0301), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(acc)},
+        # TLS 1.1 accepted: TLS 1.0 unknown
+        {"TLSv1.1": _hr(acc), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(acc)},
+        # no answer
+        {"TLSv1.1": _hr(err), "TLSv1.2": _hr(acc), "TLSv1.3": _hr(acc)},
+    ]
+    for hellos in cases:
+        assert infer_older_versions(hellos) == {}  # type: ignore[arg-type]
