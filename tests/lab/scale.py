@@ -307,18 +307,13 @@ class ScaleLab(Lab):
         super()._wait_ready(extra_seconds + self.n_zones * 0.05, probe_zone or zone_name(0))
 
     # -- inventory --------------------------------------------------------------------------
-    def write_inventory(
-        self, path: Path | None = None, hosts: int | None = None, shard: tuple[int, int] = (0, 1)
-    ) -> Path:
+    def write_inventory(self, path: Path | None = None, hosts: int | None = None) -> Path:
         """The inventory: one agency per zone (its domain and its hosts). `hosts` limits it
-        to the first hosts (a sample on the same lab); `shard=(i, k)` keeps the agencies
-        whose zone number is i modulo k (a k-way split, whole agencies)."""
+        to the first hosts (a sample on the same lab)."""
         chosen = self.hosts[: hosts if hosts is not None else len(self.hosts)]
         by_zone: dict[str, list[str]] = {}
         for h in chosen:
-            if int(h.zone[1:5]) % shard[1] == shard[0]:
-                by_zone.setdefault(h.zone, []).append(h.name)
-        chosen = [h for h in chosen if h.zone in by_zone]
+            by_zone.setdefault(h.zone, []).append(h.name)
         agencies = [
             {
                 "id": z.split(".")[0],
