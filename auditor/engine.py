@@ -141,13 +141,24 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
 
     async def per_address(address: str) -> None:
         tcp = {p.port: p for p in b.tcp if p.address == address}
-        async with anyio.create_task_group() as tg:
-            if Probe.TLS in needs:
-                tg.start_soon(_tls, ctx, b, address, tcp.get(443))
-            if needs & {Probe.HTTP, Probe.SUBRESOURCES}:
-                tg.start_soon(_http, ctx, b, address, tcp.get(80), tcp.get(443))
-            if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
-                tg.start_soon(_icmp, ctx, b, address)
+        tls = Probe.TLS in needs
+        http = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
+        tcp443 = tcp.get(443)
+        # One OpenSSL handshake per address: the TLS probe takes the HTTP probe's.
+        shared = tls and http and tcp443 is not None and tcp443.open
+        if shared:
+            ctx.expect_handshake(address, 443, b.host)
+        try:
+            async with anyio.create_task_group() as tg:
+                if tls:
+                    tg.start_soon(_tls, ctx, b, address, tcp443)
+                if http:
+                    tg.start_soon(_http, ctx, b, address, tcp.get(80), tcp443)
+                if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
+                    tg.start_soon(_icmp, ctx, b, address)
+        finally:
+            if shared:
+                ctx.forget_handshake(address, 443, b.host)
 
     try:
         if web:

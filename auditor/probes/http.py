@@ -432,6 +432,7 @@ class _Fetcher:
                 conn = await Connection.open(
                     self.address, port, timeout, ssl_context=tls, sni=self.host, connected=spare
                 )
+                self._offer(conn, port)
                 return conn, True
             except ssl.SSLCertVerificationError:
                 raise  # the certificate, not the connection: a new one would say the same
@@ -439,7 +440,14 @@ class _Fetcher:
                 pass
         self.ctx.stats["connections"] += 1
         conn = await Connection.open(self.address, port, timeout, ssl_context=tls, sni=self.host)
+        self._offer(conn, port)
         return conn, False
+
+    def _offer(self, conn: Connection, port: int) -> None:
+        """A completed handshake stands for the TLS probe's own (same client settings)."""
+        facts = conn.tls_facts()
+        if facts is not None:
+            self.ctx.offer_handshake(self.address, port, self.host, *facts)
 
     async def _park(self, key: tuple[str, int, bool], conn: Connection) -> None:
         """Keep ``conn`` as the idle connection for ``key`` if it can take another request."""
@@ -722,6 +730,16 @@ async def probe_http(
     ctx: ProbeContext, host: str, address: str, tcp80: TcpProbe | None, tcp443: TcpProbe | None
 ) -> HttpObservation:
     """Fetch http://host/, https://host/ and security.txt from ``address``."""
+    try:
+        return await _probe_http(ctx, host, address, tcp80, tcp443)
+    finally:
+        # the TLS probe may wait for this probe's handshake: it is never left waiting
+        ctx.abandon_handshake(address, tcp443.port if tcp443 else 443, host)
+
+
+async def _probe_http(
+    ctx: ProbeContext, host: str, address: str, tcp80: TcpProbe | None, tcp443: TcpProbe | None
+) -> HttpObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
         return HttpObservation(address, Outcome.BLOCKED, refusal)

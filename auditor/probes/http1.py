@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import anyio
 import h11
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
-from anyio.streams.tls import TLSStream
+from anyio.streams.tls import TLSAttribute, TLSStream
 
 from auditor.probes.tcp import connect_literal
 
@@ -110,6 +110,14 @@ class Connection:
                 await tcp.aclose()
             raise
         return cls(tls, raw, timeout)
+
+    def tls_facts(self) -> tuple[str, str] | None:
+        """(OpenSSL protocol version, cipher name) of a TLS connection, else None."""
+        if not isinstance(self.stream, TLSStream):
+            return None
+        sslobj = self.stream.extra(TLSAttribute.ssl_object)
+        cipher = sslobj.cipher()
+        return (sslobj.version() or "", cipher[0] if cipher else "")
 
     async def _send(self, event: h11.Event) -> None:
         data = self._h11.send(event)

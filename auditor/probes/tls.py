@@ -21,7 +21,6 @@ signature with the cryptography package and stops at a store certificate.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -53,7 +52,7 @@ from auditor.obs.tls import (
     VersionOutcome,
     VersionResult,
 )
-from auditor.probes.context import ProbeContext
+from auditor.probes.context import ProbeContext, permissive_context
 from auditor.probes.tcp import classify_os_error, connect_raw
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_CODES, suite_name
@@ -61,9 +60,6 @@ from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_COD
 # Enumeration stops after this many suites for one version (a server accepting more is
 # already judged; the cap bounds the connections a broken server can make us open).
 MAX_SUITES_PER_VERSION = 64
-# OpenSSL's SSL_OP_LEGACY_SERVER_CONNECT (Python 3.12 exports it as ssl.OP_LEGACY_SERVER_CONNECT):
-# still connect to servers without RFC 5746 secure renegotiation, to observe them.
-_OP_LEGACY_SERVER_CONNECT = getattr(ssl, "OP_LEGACY_SERVER_CONNECT", 0x4)
 _OPENSSL_TO_IANA = {s.openssl: s.name for s in SUITES_LIST if s.openssl}
 
 
@@ -116,6 +112,16 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
             incomplete.append(f"{version}: {why}")
 
     async def full_handshake() -> None:
+        shared = await ctx.shared_handshake(address, port, sni)
+        if shared is not None:  # the HTTP probe's, with the same client settings
+            version, cipher = shared
+            handshake.update(
+                outcome=Outcome.OK,
+                detail="handshake completed",
+                version=_py_version(version),
+                cipher=_OPENSSL_TO_IANA.get(cipher, cipher),
+            )
+            return
         await _full_handshake(ctx, address, port, sni, handshake)
         if handshake.get("outcome") == Outcome.TIMEOUT and responsive:  # as for the hellos
             handshake.clear()
@@ -302,23 +308,6 @@ async def _enumerate(
 
 # ---------------------------------------------------------------------------------------
 # The full handshake (tls.available)
-
-
-@functools.cache
-def permissive_context() -> ssl.SSLContext:
-    """An OpenSSL client that completes handshakes a browser would refuse, to observe them.
-
-    One per process (an SSLContext is safe to share between connections): building it
-    per handshake was a third of the handshake's CPU."""
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    sctx.check_hostname = False
-    sctx.verify_mode = ssl.CERT_NONE
-    with warnings.catch_warnings(), contextlib.suppress(ValueError, ssl.SSLError):
-        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated is what we look for
-        sctx.minimum_version = ssl.TLSVersion.TLSv1  # (a build without TLS 1.0 raises)
-    sctx.set_ciphers("ALL:@SECLEVEL=0")
-    sctx.options |= _OP_LEGACY_SERVER_CONNECT
-    return sctx
 
 
 async def _full_handshake(

@@ -38,3 +38,47 @@ async def test_a_cancelled_holder_gives_its_slot_back() -> None:
     with anyio.fail_after(1):  # would hang if the slot leaked
         async with ctx.address_slot("a"):
             pass
+
+
+@pytest.mark.asyncio
+async def test_shared_handshake_rendezvous() -> None:
+    ctx = ProbeContext(ScanOptions())
+    # nothing expected: the TLS probe makes its own handshake at once
+    assert await ctx.shared_handshake("a", 443, "h") is None
+
+    ctx.expect_handshake("a", 443, "h")
+    got: list[object] = []
+
+    async def tls_probe() -> None:
+        got.append(await ctx.shared_handshake("a", 443, "h"))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(tls_probe)
+        await anyio.sleep(0.01)
+        assert got == []  # waits for the HTTP probe
+        ctx.offer_handshake("a", 443, "other-sni", "TLSv1.2", "X")  # not this one
+        ctx.offer_handshake("a", 443, "h", "TLSv1.3", "TLS_AES_128_GCM_SHA256")
+        ctx.offer_handshake("a", 443, "h", "TLSv1.2", "late")  # the first one counts
+    assert got == [("TLSv1.3", "TLS_AES_128_GCM_SHA256")]
+
+    # the HTTP probe ends without a completed handshake: the TLS probe is released
+    ctx.expect_handshake("b", 443, "h")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: _collect(ctx, "b", got))
+        await anyio.sleep(0.01)
+        ctx.abandon_handshake("b", 443, "h")
+    assert got[-1] is None
+
+    # forgotten (the address is done): no waiter hangs, and a later ask makes its own
+    ctx.expect_handshake("c", 443, "h")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: _collect(ctx, "c", got))
+        await anyio.sleep(0.01)
+        ctx.forget_handshake("c", 443, "h")
+    assert got[-1] is None
+    assert await ctx.shared_handshake("c", 443, "h") is None
+
+
+async def _collect(ctx: ProbeContext, address: str, out: list[object]) -> None:
+    with anyio.fail_after(2):
+        out.append(await ctx.shared_handshake(address, 443, "h"))
