@@ -108,6 +108,10 @@ class RawSocketStream(ByteStream):
             self._sock.shutdown(socket.SHUT_WR)
 
     async def aclose(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Close without awaiting (so without a shielded cancel scope in a finally)."""
         if not self._closed:
             self._closed = True
             self._sock.close()

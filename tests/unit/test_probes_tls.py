@@ -481,3 +481,54 @@ def test_nothing_is_inferred_without_proof() -> None:
     ]
     for hellos in cases:
         assert infer_older_versions(hellos) == {}  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# One hello: the connect and the exchange each get the step timeout (real sockets)
+
+
+@pytest.mark.asyncio
+async def test_hello_to_a_silent_server_times_out_as_no_answer() -> None:
+    import socket
+
+    from auditor.probes.tls import _hello, _offer
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        ctx = ProbeContext(ScanOptions(timeout=0.3))
+        with anyio.fail_after(5):
+            res = await _hello(ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2"))
+    assert res.outcome == VersionOutcome.ERROR
+    assert res.detail == "no answer before the timeout"
+
+
+@pytest.mark.asyncio
+async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
+    import socket
+
+    from auditor.probes.tls import _hello, _offer
+
+    # A listener whose accept queue is full: Linux drops further SYNs, so a connect hangs.
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(0)
+        port = srv.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        try:
+            ctx = ProbeContext(ScanOptions(timeout=0.3))
+            with anyio.fail_after(5):
+                res = await _hello(
+                    ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2")
+                )
+        finally:
+            for c in fillers:
+                c.close()
+    assert res.outcome == VersionOutcome.ERROR
+    assert res.detail == "connect: no answer before the timeout"
