@@ -9,7 +9,6 @@ limit (``address_slot``) because government firewalls drop bursts.
 from __future__ import annotations
 
 import contextlib
-import select
 import ssl
 import time
 import warnings
@@ -30,16 +29,15 @@ SPARE_TTL = 2.0  # seconds a reachability probe's connection waits for the HTTP 
 
 
 def _idle_alive(stream: Any) -> bool:
-    """An idle connection the peer has not closed nor written to: its socket is not
-    readable (what httpcore checks before reusing a pooled connection)."""
     from anyio.abc import SocketAttribute
+
+    from auditor.probes.tcp import idle_socket_alive
 
     try:
         sock = stream.extra(SocketAttribute.raw_socket)
-        readable, _, _ = select.select([sock], [], [], 0)
     except Exception:
         return False
-    return not readable
+    return idle_socket_alive(sock)
 
 
 @dataclass

@@ -17,7 +17,6 @@ into observations.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import time
@@ -29,7 +28,7 @@ import h11
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
 from anyio.streams.tls import TLSAttribute, TLSStream
 
-from auditor.probes.tcp import connect_literal
+from auditor.probes.tcp import connect_literal, idle_socket_alive
 
 READ_SIZE = 64 * 1024
 # h11 refuses a header section (or chunk header) larger than this: what httpcore allowed
@@ -177,15 +176,10 @@ class Connection:
         return self._h11.our_state is h11.IDLE and self._h11.their_state is h11.IDLE
 
     def looks_alive(self) -> bool:
-        """An idle connection the server has not closed (nor written to) since: what
-        httpcore checks before reusing one. A readable idle socket means EOF or junk."""
+        """An idle connection the server has not closed (nor written to) since."""
         if self._closed or self._raw is None:
             return not self._closed
-        try:
-            readable, _, _ = select.select([self._raw], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        return not readable
+        return idle_socket_alive(self._raw)
 
     async def aclose(self) -> None:
         if self._closed:

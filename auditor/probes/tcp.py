@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import select
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -55,6 +56,16 @@ async def connect_literal(address: str, port: int) -> SocketStream:
     bounds it with a timeout."""
     if sniffio.current_async_library() != "asyncio":
         return await anyio.connect_tcp(address, port)
+    sock = await _connected_socket(address, port)
+    try:
+        return await SocketStream.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def _connected_socket(address: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket connected to a literal address (asyncio), closed on error."""
     import asyncio
 
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -63,10 +74,21 @@ async def connect_literal(address: str, port: int) -> SocketStream:
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await asyncio.get_running_loop().sock_connect(sock, (address, port))
-        return await SocketStream.from_socket(sock)
     except BaseException:
         sock.close()
         raise
+    return sock
+
+
+def idle_socket_alive(sock: socket.socket) -> bool:
+    """An idle connection the peer has not closed nor written to: its socket is not
+    readable (what httpcore checks before reusing a pooled connection). A readable idle
+    socket means EOF, a reset or junk."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 class RawSocketStream(ByteStream):
@@ -121,18 +143,7 @@ async def connect_raw(address: str, port: int) -> ByteStream:
     """Like :func:`connect_literal`, as a :class:`RawSocketStream` (asyncio only)."""
     if sniffio.current_async_library() != "asyncio":
         return await anyio.connect_tcp(address, port)
-    import asyncio
-
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.get_running_loop().sock_connect(sock, (address, port))
-        return RawSocketStream(sock)
-    except BaseException:
-        sock.close()
-        raise
+    return RawSocketStream(await _connected_socket(address, port))
 
 
 async def tcp_connect(

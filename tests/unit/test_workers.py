@@ -232,18 +232,21 @@ def _zone_data(agencies: dict[str, tuple[list[str], list[str]]]) -> Zone:
     return zone
 
 
+def _server(zone: Zone) -> DnsServer:
+    """DnsServer binds UDP on an ephemeral port, then TCP on the same number, which another
+    socket may hold already (see test_store_concurrency): a few tries."""
+    for _ in range(8):
+        try:
+            return DnsServer(zone)
+        except OSError:
+            continue
+    return DnsServer(zone)
+
+
 @pytest.fixture
 def dns() -> Iterator[tuple[DnsServer, Zone]]:
     zone = _zone_data(AGENCIES)
-    server: DnsServer | None = None
-    for _ in range(9):  # UDP and TCP on one ephemeral number: may be taken (see test_store_…)
-        try:
-            server = DnsServer(zone)
-            break
-        except OSError:
-            continue
-    assert server is not None
-    with server:
+    with _server(zone) as server:
         yield server, zone
 
 
@@ -387,16 +390,32 @@ def slow_dns() -> Iterator[tuple[DnsServer, Zone]]:
     for name in SLOW:
         zone.add(name, "A", ["192.0.2.10"])
     zone.silent.update(SLOW)
-    server: DnsServer | None = None
-    for _ in range(9):
-        try:
-            server = DnsServer(zone)
-            break
-        except OSError:
-            continue
-    assert server is not None
-    with server:
+    with _server(zone) as server:
         yield server, zone
+
+
+def _start_midway(
+    inv: Path, db: Path, server: DnsServer, workers: int
+) -> tuple[subprocess.Popen[str], list[int], set[str]]:
+    """A multi-worker scan of FAST_SLOW, returned once its fast targets are stored and its
+    slow ones hang: (parent process, worker pids, fast targets). Like a terminal's job, the
+    scan leads its own process group, which Ctrl-C signals as a whole."""
+    _write_inventory(inv, FAST_SLOW)
+    fast = {name for _, name in _all_targets(FAST_SLOW)} - SLOW
+    proc = subprocess.Popen(
+        _argv(inv, db, server, "--workers", str(workers), "--quiet"),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: _done(db) >= fast, "the fast targets", proc)
+        pids = _children(proc.pid)
+        assert len(pids) == workers
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        raise
+    return proc, pids, fast
 
 
 @pytest.mark.parametrize("to", ["process group", "parent only"])
@@ -405,19 +424,9 @@ def test_ctrl_c_then_resume_with_workers(
 ) -> None:
     server, zone = slow_dns
     inv, db = tmp_path / "inv.yaml", tmp_path / "s.db"
-    _write_inventory(inv, FAST_SLOW)
     everything = _all_targets(FAST_SLOW)
-    fast = {name for _, name in everything} - SLOW
-    # like a terminal: the scan leads its own process group, which Ctrl-C signals as a whole
-    proc = subprocess.Popen(
-        _argv(inv, db, server, "--workers", "3", "--quiet"),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    proc, workers, fast = _start_midway(inv, db, server, 3)
     try:
-        _wait_for(lambda: _done(db) >= fast, "the fast targets", proc)
-        workers = _children(proc.pid)
-        assert len(workers) == 3
         if to == "process group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -455,17 +464,8 @@ def test_killed_worker_fails_the_scan_and_resume_finishes_it(
     others, stores the scan as failed, names what happened and exits 1."""
     server, zone = slow_dns
     inv, db = tmp_path / "inv.yaml", tmp_path / "s.db"
-    _write_inventory(inv, FAST_SLOW)
-    fast = {name for _, name in _all_targets(FAST_SLOW)} - SLOW
-    proc = subprocess.Popen(
-        _argv(inv, db, server, "--workers", "2", "--quiet"),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    proc, workers, fast = _start_midway(inv, db, server, 2)
     try:
-        _wait_for(lambda: _done(db) >= fast, "the fast targets", proc)
-        workers = _children(proc.pid)
-        assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -491,17 +491,8 @@ def test_killed_parent_leaves_no_worker_behind(
 ) -> None:
     server, _zone = slow_dns
     inv, db = tmp_path / "inv.yaml", tmp_path / "s.db"
-    _write_inventory(inv, FAST_SLOW)
-    fast = {name for _, name in _all_targets(FAST_SLOW)} - SLOW
-    proc = subprocess.Popen(
-        _argv(inv, db, server, "--workers", "2", "--quiet"),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    proc, workers, fast = _start_midway(inv, db, server, 2)
     try:
-        _wait_for(lambda: _done(db) >= fast, "the fast targets", proc)
-        workers = _children(proc.pid)
-        assert len(workers) == 2
         proc.kill()
         proc.communicate(timeout=30)
         deadline = time.monotonic() + 20
