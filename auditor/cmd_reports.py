@@ -97,13 +97,13 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from auditor.history import summarize
+    from auditor.history import summarize_counts
 
     store = _open(args.db)
     if store is None:
         return _fail(f"no store at {args.db}")
     with store:
-        rows = [summarize(s, store.findings(s.id)) for s in store.scans()]
+        rows = [summarize_counts(s, store.status_counts(s.id)) for s in store.scans()]
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -11,7 +11,7 @@ compliance change).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,13 @@ class ScanSummary:
 
 
 def summarize(scan: ScanRecord, findings: Iterable[Finding]) -> ScanSummary:
-    counts = Counter(f.status.value for f in findings)
+    return summarize_counts(scan, Counter(f.status.value for f in findings))
+
+
+def summarize_counts(scan: ScanRecord, counts: Mapping[str, int]) -> ScanSummary:
+    """The summary from findings per status (e.g. ``Store.status_counts``, which counts in
+    SQLite: `auditor history` must not load every finding of every scan to count them)."""
+    counts = {k: v for k, v in counts.items() if v}
     return ScanSummary(
         id=scan.id,
         started=scan.started,

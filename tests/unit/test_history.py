@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.history import default_pair, diff_scans, finding_changes, summarize
+from auditor.history import (
+    default_pair,
+    diff_scans,
+    finding_changes,
+    summarize,
+    summarize_counts,
+)
 from auditor.model import Finding, Status, TargetKind
 from reports.data import load_report
 from tests.unit._report_fixtures import V6, full_registry, make_store
@@ -65,6 +71,9 @@ def test_diff_of_two_scans_shows_exactly_the_change(full_registry: None, tmp_pat
         )
         assert default_pair(store.scans()) == (store.scan(first), store.scan(second))
         summaries = [summarize(s, store.findings(s.id)) for s in store.scans()]
+        # what `auditor history` shows, counted by SQLite, is the same summary
+        counted = [summarize_counts(s, store.status_counts(s.id)) for s in store.scans()]
+    assert counted == summaries
     assert [(c.kind, c.target, c.check, c.address) for c in diff.changes] == [
         ("regression", PORTAL, "tls.cert.expiry", V6)
     ]
