@@ -458,6 +458,14 @@ def target_rows(
     for f in findings:
         if f.target_kind.value == kind and f.target == name:
             by_check.setdefault(f.check, []).append(f)
+
+    def row(requirement: str, f: Finding) -> Row:
+        title = cat.check_title(f.check)
+        evidence = flatten(f.evidence)
+        return Row(
+            requirement, f.check, title, f.address, f.status.value, f.message, evidence, False
+        )
+
     rows: list[Row] = []
     seen: set[str] = set()
     for req in score.profile.requirements:
@@ -469,34 +477,12 @@ def target_rows(
                 continue
             seen.add(c)
             for f in sorted(fs, key=lambda x: (":" in (x.address or ""), x.address or "")):
-                rows.append(
-                    Row(
-                        cat.requirement_title(req),
-                        c,
-                        cat.check_title(c),
-                        f.address,
-                        f.status.value,
-                        f.message,
-                        flatten(f.evidence),
-                        False,
-                    )
-                )
+                rows.append(row(cat.requirement_title(req), f))
     # What does not pass first (fail, warn, not tested); profile order within each status.
     rows.sort(key=lambda r: _ROW_ORDER.get(r.status, 9))
     for c in sorted(set(by_check) - seen):  # stored, but not in this profile
         for f in by_check[c]:
-            rows.append(
-                Row(
-                    "",
-                    c,
-                    cat.check_title(c),
-                    f.address,
-                    f.status.value,
-                    f.message,
-                    flatten(f.evidence),
-                    False,
-                )
-            )
+            rows.append(row("", f))
     return rows
 
 
