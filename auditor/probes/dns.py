@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
+import dns._asyncio_backend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
@@ -46,6 +47,20 @@ def parse_resolver(spec: str) -> tuple[str, int]:
     return host, port
 
 
+class _ConnectedUdpBackend(dns._asyncio_backend.Backend):
+    """dnspython's asyncio backend with connected UDP sockets.
+
+    On an unconnected socket the kernel cannot report the ICMP port unreachable that a
+    resolver host sends back when nothing listens on its port: the query just times out,
+    seconds later, as if the resolver were silent. A connected socket gets it as
+    ECONNREFUSED at once, so a closed resolver port is told apart ("refused") from a silent
+    one ("timeout"). Answers from another address than the one asked are dropped either way.
+    """
+
+    def datagram_connection_required(self) -> bool:
+        return True
+
+
 class DnsClient:
     """A thin wrapper over dnspython's async resolver that never raises for DNS failures."""
 
@@ -66,12 +81,15 @@ class DnsClient:
         resolver.lifetime = options.timeout * 2
         resolver.cache = None  # the probe cache in ProbeContext already shares lookups
         self.resolver = resolver
+        self.backend = _ConnectedUdpBackend()
         self._health: dict[str, bool] = {}
 
     async def query(self, qname: str, rdtype: str) -> DnsAnswer:
         self.stats["dns_queries"] += 1
         try:
-            answer = await self.resolver.resolve(qname, rdtype, raise_on_no_answer=False)
+            answer = await self.resolver.resolve(
+                qname, rdtype, raise_on_no_answer=False, backend=self.backend
+            )
         except dns.resolver.NXDOMAIN as exc:
             chain = _chain_from_nxdomain(exc, qname)
             return DnsAnswer(
@@ -133,6 +151,23 @@ class DnsClient:
             self._health[control] = cached
         return cached
 
+    def note_control(self, suffix: str, answered: bool) -> None:
+        """The footing check asked this suffix's SOA already (auditor.selfcheck)."""
+        self._health.setdefault(suffix, answered)
+
+    def servers(self) -> list[tuple[str, int]]:
+        """The configured resolver addresses and ports."""
+        return self._servers()
+
+    def keep_servers(self, specs: list[str]) -> None:
+        """Use only these of the configured servers (``ADDR:PORT`` / ``[ADDR6]:PORT``, as
+        the footing check names them): one that did not answer its control question would
+        cost every lookup a timeout before the next server is asked."""
+        wanted = {s for s in specs}
+        keep = [(a, p) for a, p in self._servers() if _spec(a, p) in wanted]
+        if keep and len(keep) < len(self._servers()):
+            self.resolver.nameservers = [a for a, _ in keep]
+
     # -- raw messages (DNSSEC status needs flags and RRSIGs, not just the RRset) ----------
     def _servers(self) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
@@ -160,10 +195,13 @@ class DnsClient:
             self.stats["dns_queries"] += 1
             try:
                 response, _tcp = await dns.asyncquery.udp_with_fallback(
-                    query, addr, timeout=self.options.timeout, port=port
+                    query, addr, timeout=self.options.timeout, port=port, backend=self.backend
                 )
             except dns.exception.Timeout:
                 last = RawAnswer(Outcome.TIMEOUT, None, "no answer from the resolver")
+                continue
+            except ConnectionRefusedError:
+                last = RawAnswer(Outcome.REFUSED, None, _CLOSED_PORT)
                 continue
             except (dns.exception.DNSException, OSError, ValueError, EOFError) as exc:
                 last = RawAnswer(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
@@ -313,10 +351,21 @@ def _chain_from_nxdomain(exc: dns.resolver.NXDOMAIN, qname: str) -> tuple[str, .
     return ()
 
 
+_CLOSED_PORT = "the resolver's port is closed (ICMP port unreachable): nothing listens there"
+
+
+def _spec(addr: str, port: int) -> str:
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
 def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]:
     errors = exc.kwargs.get("errors", []) if hasattr(exc, "kwargs") else []
     # A broken server, not a SERVFAIL: tell the hostile cases apart (robustness lab).
     causes = [error[3] for error in errors if len(error) > 3]
+    if causes and all(isinstance(c, ConnectionRefusedError) for c in causes):
+        # every server's port is closed (ICMP port unreachable on the connected socket):
+        # "refused", not a timeout and not a broken answer
+        return Outcome.REFUSED, _CLOSED_PORT
     if any(isinstance(c, dns.message.ChainTooLong) for c in causes):
         return Outcome.ERROR, "CNAME loop or chain too long in the answer"
     if any(isinstance(c, EOFError | ConnectionError) for c in causes):

@@ -40,6 +40,9 @@ def _done(db: Path) -> set[str]:
         return set()
 
 
+CONTROL = {"", "vn"}  # footing control questions (auditor.selfcheck)
+
+
 def _scan(inv: Path, db: Path, server: DnsServer, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -105,7 +108,8 @@ def test_interrupted_scan_keeps_finished_targets_and_resumes(
         proc = _scan(inv, db, server, "--resume")
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        asked = {name for name, _ in zone.queries}
+        # (the footing check asks the resolver for the SOA of the root and of "vn" first)
+        asked = {name for name, rdtype in zone.queries if rdtype != "SOA" or name not in CONTROL}
     assert asked == set(SLOW)
     assert _done(db) == set(FAST + SLOW)
     with sqlite3.connect(db) as conn:
