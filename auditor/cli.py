@@ -338,7 +338,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _write_outputs(store, scan_id, args)
         _summary(store, scan_id, db_path)
         footing = footing_of(store.scan(scan_id).stats)
-    if footing is not None and footing.resolver.down:
+    names = [*inventory.host_owners(), *inventory.zone_owners()]
+    if footing is not None and names and all(footing.resolver_blames(n) for n in names):
         # Nothing could be resolved, so nothing was judged: a scheduled scan must not look
         # like a good one. The scan is stored (its findings say why), but the run failed.
         _err(

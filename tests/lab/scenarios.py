@@ -171,6 +171,8 @@ RESOLVER_V6 = "2001:db8:253::53"
 LINK_V6_SRV, LINK_V6_CLI = "2001:db8:ffff::1", "2001:db8:ffff::2"
 LINK_V4_SRV, LINK_V4_CLI = "203.0.113.1", "203.0.113.2"
 ALLOW_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+# The IPv4-only client namespace (tests/lab/test_footing.py): its one address.
+V4ONLY_CLI = "203.0.113.44"
 
 # Checks, for building "everything passes" expectations.
 HOST_CHECKS = (
