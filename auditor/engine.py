@@ -320,11 +320,34 @@ def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Find
     return findings
 
 
+# The zone check that judges existence itself; every other zone check needs the zone.
+ZONE_EXISTS = "dns.zone.exists"
+
+
+def absent_zone_reason(obs: ZoneObservations) -> str | None:
+    """Why no zone check applies (the domain does not exist), or None.
+
+    Like a host's dns.resolve precondition: a domain the DNS denies (NXDOMAIN, from a
+    resolver that does answer for the public suffix) has no DNSSEC, CAA, mail or name
+    servers to judge. Judging them anyway passes DNSSEC on the signed denial and fails SPF
+    with advice to add records to a zone that does not exist. SERVFAIL or a timeout of the
+    zone's SOA is not a denial: the checks then judge what they saw.
+    """
+    if not obs.does_not_exist:
+        return None
+    return f"the domain {obs.zone} does not exist (NXDOMAIN): see {ZONE_EXISTS}"
+
+
 def evaluate_zone(obs: ZoneObservations, plan: Plan, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
+    absent = absent_zone_reason(obs)
     for spec in plan.checks_for(TargetKind.ZONE):
-        cctx = CheckContext(obs.zone, plan.params_for(spec), now)
-        findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, _run(spec, obs, cctx)))
+        if absent and spec.id != ZONE_EXISTS:
+            v = Verdict.not_applicable(absent, precondition=ZONE_EXISTS)
+        else:
+            cctx = CheckContext(obs.zone, plan.params_for(spec), now)
+            v = _run(spec, obs, cctx)
+        findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, v))
     return findings
 
 

@@ -94,6 +94,97 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------
+# Zone existence
+
+
+@check(
+    "dns.zone.exists",
+    title="The domain exists in the DNS",
+    category=Category.DNS,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.MANDATORY,
+    refs=("RFC 1034 section 4.3.2", "RFC 8020 (NXDOMAIN: there really is nothing underneath)"),
+    description="""
+Every other check of a domain (DNSSEC, name servers, CAA, SPF, DMARC, MX, STARTTLS,
+MTA-STS, IPv6 of the name servers and mail servers) only means something when the domain
+exists. A domain the DNS answers NXDOMAIN for is one finding, this one; every other check
+of it is not applicable and points here, instead of advising to add records to a zone that
+does not exist (or passing DNSSEC because the denial is signed). The zone's SOA is asked
+first; an NXDOMAIN is trusted only when the resolver answers for the public suffix (gov.vn)
+too, so a resolver that denies everything is not blamed on the agency. SERVFAIL or no answer
+for the zone leaves existence undecided (not tested, and the other checks judge what they
+see). A name that exists but is not a zone apex (no SOA of its own, e.g. a host name listed
+as a domain) passes: its name-server and DNSSEC checks judge the enclosing zone, and its
+mail records are its own.
+""",
+    remediation={
+        "general": "Check the inventory for a typo or a domain that was given up. A new domain "
+        "must be registered and delegated by the registry (VNNIC for .gov.vn): "
+        "`dig +trace example.gov.vn SOA` shows where the delegation stops.",
+        "dns": "Once registered, publish the zone on at least two name servers and give their "
+        "names (and glue) to the registry: the parent's NS records make the domain exist.",
+    },
+)
+def dns_zone_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    soa = obs.soa
+    if soa is None:
+        why = "deadline passed" if obs.outcome != Outcome.OK else "SOA not looked up"
+        return Verdict.not_tested(f"the zone's SOA was not looked up ({why})")
+    evidence: dict[str, Any] = {
+        "soa": list(soa.records),
+        "outcome": soa.outcome,
+        "detail": soa.detail,
+        "cname_chain": list(soa.cname_chain),
+    }
+    if soa.outcome == Outcome.NXDOMAIN:
+        control = obs.suffix_soa
+        if control is not None:
+            evidence["control"] = {"name": control.qname, "outcome": control.outcome}
+        if not obs.does_not_exist:
+            assert control is not None
+            return Verdict.not_tested(
+                f"the resolver answered NXDOMAIN for {obs.zone}, but {control.outcome} for the "
+                f"public suffix {control.qname} as well: it denies more than this domain, so "
+                "its answer says nothing about the agency (check the scanner's resolver)",
+                **evidence,
+            )
+        return Verdict.failed(
+            f"the domain {obs.zone} does not exist (NXDOMAIN): no other zone check applies",
+            **evidence,
+        )
+    if soa.outcome == Outcome.OK and soa.records:
+        if soa.cname_chain:
+            return Verdict.passed(
+                f"{obs.zone} exists: an alias (CNAME) of {soa.cname_chain[-1]}", **evidence
+            )
+        return Verdict.passed(f"{obs.zone} exists (a zone apex with its own SOA)", **evidence)
+    if soa.outcome in (Outcome.OK, Outcome.NODATA):
+        # The name exists (NOERROR) without an SOA of its own: a name inside a zone. What
+        # is judged per zone (NS, DNSSEC) is the enclosing zone's; documented above.
+        where = f" zone {obs.apex}" if obs.apex and obs.apex != obs.zone else " zone"
+        evidence["apex"] = obs.apex
+        return Verdict.passed(
+            f"{obs.zone} exists but is not a zone apex (no SOA of its own): name servers and "
+            f"DNSSEC are those of the enclosing{where}",
+            **evidence,
+        )
+    if soa.outcome == Outcome.SERVFAIL:
+        bogus = obs.dnssec is not None and obs.dnssec.status == Dnssec.BOGUS
+        hint = " (the zone's DNSSEC is bogus: see dns.dnssec)" if bogus else ""
+        return Verdict.not_tested(
+            "the resolver answered SERVFAIL for the zone's SOA: whether the domain exists "
+            f"cannot be told (broken delegation or DNSSEC failure){hint}",
+            **evidence,
+        )
+    return Verdict.not_tested(
+        f"SOA lookup of {obs.zone} failed: {_NEGATIVE.get(soa.outcome, soa.outcome)}"
+        + (f" ({soa.detail})" if soa.detail else ""),
+        **evidence,
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # DNSSEC
 
 _DNSSEC_REMEDIATION = {

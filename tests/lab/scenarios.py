@@ -203,6 +203,7 @@ HOST_CHECKS = (
     "http.disclosure",
 )
 ZONE_CHECKS = (
+    "dns.zone.exists",
     "dns.dnssec",
     "dns.ns.count",
     "dns.caa",
@@ -882,6 +883,41 @@ def build_scenarios() -> tuple[Scenario, ...]:
         )
     )
     add(_zone_scn("nocaa", "no CAA anywhere up the tree", _e(dns__caa="fail")))
+    # A domain in the inventory that the (signed) gov.vn zone denies: one finding, and every
+    # other zone check points at it (before: DNSSEC passed on the signed denial, SPF, DMARC
+    # and CAA failed with advice to add records to a zone that does not exist).
+    add(
+        Scenario(
+            name="ghostzone",
+            description="an inventory domain that does not exist (NXDOMAIN from signed gov.vn)",
+            inventory_domains=("ghostzone.gov.vn",),
+            expected={
+                "ghostzone.gov.vn": _all(
+                    tuple(c for c in ZONE_CHECKS if c != "dns.zone.exists"),
+                    "not_applicable",
+                    dns__zone__exists="fail",
+                )
+            },
+            evidence={"ghostzone.gov.vn": {"dns.zone.exists": ("does not exist",)}},
+        )
+    )
+    # A host name listed as a domain: it exists but is no zone apex (no SOA of its own);
+    # decided: it exists (pass), and the NS / DNSSEC checks judge the enclosing zone.
+    add(
+        Scenario(
+            name="nonapex",
+            description="a name inside a zone listed as a domain (exists, not a zone apex)",
+            zones=(Zone("nonapex.gov.vn"),),
+            hosts=(Host("portal.nonapex.gov.vn"),),
+            inventory_domains=("portal.nonapex.gov.vn",),
+            expected={
+                "portal.nonapex.gov.vn": _e(
+                    dns__zone__exists="pass", dns__dnssec="pass", dns__ns__count="pass"
+                )
+            },
+            evidence={"portal.nonapex.gov.vn": {"dns.zone.exists": ("not a zone apex",)}},
+        )
+    )
 
     # ---- mail -------------------------------------------------------------------------------
     def mz(name: str) -> str:

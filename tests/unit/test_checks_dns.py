@@ -7,9 +7,9 @@ from dataclasses import replace
 from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
-from auditor.obs.zone import DnssecStatus
+from auditor.obs.zone import DnssecStatus, ZoneObservations
 
-from ._zone_fixtures import NS1, ZONE, ans, good_zone, run, server
+from ._zone_fixtures import NOW, NS1, ZONE, ans, good_zone, run, server
 
 HOST = "www.example.gov.vn"
 
@@ -178,3 +178,92 @@ def test_caa_lookup_failed_not_tested() -> None:
     z = good_zone(caa=(ans(ZONE, "CAA", outcome=Outcome.SERVFAIL),))
     assert run("dns.caa", z).status == Status.NOT_TESTED
     assert run("dns.caa", good_zone(caa=())).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- dns.zone.exists
+
+
+def _missing(**changes: object) -> ZoneObservations:
+    """A domain that does not exist, as the probe sees it: NXDOMAIN for its SOA from a
+    resolver that answers for gov.vn."""
+    nx = DnsAnswer(ZONE, "SOA", Outcome.NXDOMAIN, detail="the name does not exist (NXDOMAIN)")
+    z = ZoneObservations(ZONE, soa=nx, suffix_soa=ans("gov.vn", "SOA", "a.dns.vn. h. 1 2 3 4 5"))
+    return replace(z, **changes)  # type: ignore[arg-type]
+
+
+def test_zone_exists_pass() -> None:
+    v = run("dns.zone.exists", good_zone())
+    assert v.status == Status.PASS and "exists" in v.message
+
+
+def test_zone_exists_nxdomain_fails() -> None:
+    v = run("dns.zone.exists", _missing())
+    assert v.status == Status.FAIL and "does not exist" in v.message
+    assert v.evidence["control"] == {"name": "gov.vn", "outcome": "ok"}
+
+
+def test_zone_exists_untrusted_denial_not_tested() -> None:
+    denied = DnsAnswer("gov.vn", "SOA", Outcome.NXDOMAIN)
+    v = run("dns.zone.exists", _missing(suffix_soa=denied))
+    assert v.status == Status.NOT_TESTED and "resolver" in v.message
+
+
+def test_zone_exists_servfail_and_timeout_are_not_a_missing_domain() -> None:
+    for outcome in (Outcome.SERVFAIL, Outcome.TIMEOUT, Outcome.DNS_REFUSED):
+        soa = DnsAnswer(ZONE, "SOA", outcome)
+        v = run("dns.zone.exists", good_zone(soa=soa))
+        assert v.status == Status.NOT_TESTED, outcome
+        assert "does not exist" not in v.message
+    bogus = DnssecStatus(ZONE, "bogus", detail="SERVFAIL with validation")
+    v = run("dns.zone.exists", good_zone(soa=DnsAnswer(ZONE, "SOA", "servfail"), dnssec=bogus))
+    assert v.status == Status.NOT_TESTED and "dns.dnssec" in v.message
+
+
+def test_zone_exists_name_without_soa_is_not_an_apex() -> None:
+    sub = f"so.{ZONE}"
+    z = good_zone(zone=sub, soa=ans(sub, "SOA"), apex=ZONE)
+    v = run("dns.zone.exists", z)
+    assert v.status == Status.PASS and "not a zone apex" in v.message and ZONE in v.message
+    assert v.evidence["apex"] == ZONE
+
+
+def test_missing_zone_is_one_finding_and_every_other_zone_check_points_at_it() -> None:
+    from auditor.engine import evaluate_zone, make_plan
+    from auditor.registry import all_checks
+
+    zone_checks = [c for c in all_checks() if c.scope.value == "zone"]
+    plan = make_plan((), (ZONE,), zone_checks)
+    # what a scan made before this probe change stored for a missing domain: every lookup
+    # NXDOMAIN, the signed denial validated (AD) so DNSSEC looked "secure"
+    old = ZoneObservations(
+        ZONE,
+        soa=DnsAnswer(ZONE, "SOA", Outcome.NXDOMAIN),
+        ns=DnsAnswer(ZONE, "NS", Outcome.NXDOMAIN),
+        apex=ZONE,
+        dnssec=DnssecStatus(ZONE, "secure", ds_present=False, detail="AD"),
+        caa=(DnsAnswer(ZONE, "CAA", Outcome.NXDOMAIN),),
+        mx=DnsAnswer(ZONE, "MX", Outcome.NXDOMAIN),
+        spf=DnsAnswer(ZONE, "TXT", Outcome.NXDOMAIN),
+        dmarc=DnsAnswer(f"_dmarc.{ZONE}", "TXT", Outcome.NXDOMAIN),
+    )
+    for obs in (old, _missing()):
+        findings = {f.check: f for f in evaluate_zone(obs, plan, NOW)}
+        assert findings["dns.zone.exists"].status == Status.FAIL
+        others = [f for c, f in findings.items() if c != "dns.zone.exists"]
+        assert {c.id for c in zone_checks} - {"dns.zone.exists"} <= set(findings)
+        for f in others:
+            assert f.status == Status.NOT_APPLICABLE, (f.check, f.status, f.message)
+            assert "dns.zone.exists" in f.message
+            assert f.evidence["precondition"] == "dns.zone.exists"
+
+
+def test_servfail_zone_is_still_judged_by_the_other_checks() -> None:
+    from auditor.engine import evaluate_zone, make_plan
+    from auditor.registry import get_check
+
+    plan = make_plan((), (ZONE,), [get_check("dns.dnssec"), get_check("dns.zone.exists")])
+    bogus = DnssecStatus(ZONE, "bogus", detail="SERVFAIL with validation")
+    obs = good_zone(soa=DnsAnswer(ZONE, "SOA", Outcome.SERVFAIL), dnssec=bogus)
+    findings = {f.check: f for f in evaluate_zone(obs, plan, NOW)}
+    assert findings["dns.dnssec"].status == Status.FAIL
+    assert findings["dns.zone.exists"].status == Status.NOT_TESTED
