@@ -373,47 +373,87 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(f"NS lookup failed: {ns.outcome} {ns.detail}".strip())
     names = sorted({r.rstrip(".").lower() for r in ns.records})
     minimum = int(ctx.params.get("min_ns", 2))  # RFC 2182 section 5: at least two
-    v4p = int(ctx.params.get("v4_prefix", 24))  # RFC 2182 section 3.1 diversity, as /24
-    v6p = int(ctx.params.get("v6_prefix", 48))  # and /48 (a site's IPv6 allocation)
-    v4_nets: set[str] = set()
-    v6_nets: set[str] = set()
-    v4_addrs = {a for h in obs.ns_hosts for a in h.a.records}
-    v6_addrs = {a for h in obs.ns_hosts for a in h.aaaa.records}
-    for h in obs.ns_hosts:
-        for a in h.a.records:
-            with contextlib.suppress(ValueError):
-                v4_nets.add(str(ipaddress.ip_network(f"{a}/{v4p}", strict=False)))
-        for a in h.aaaa.records:
-            with contextlib.suppress(ValueError):
-                v6_nets.add(str(ipaddress.ip_network(f"{a}/{v6p}", strict=False)))
+    prefixes = {
+        "v4": int(ctx.params.get("v4_prefix", 24)),  # RFC 2182 section 3.1 diversity, as /24
+        "v6": int(ctx.params.get("v6_prefix", 48)),  # and /48 (a site's IPv6 allocation)
+    }
+    hosts = {h.name: h for h in obs.ns_hosts}
+    # The networks each name server is in, per family, exactly as the evidence lists them.
+    nets: dict[str, dict[str, set[str]]] = {"v4": {}, "v6": {}}
+    unknown: dict[str, str] = {}  # NS whose addresses are (partly) unknown, and why
+    addressless: list[str] = []  # NS whose A and AAAA lookups answered: no address at all
+    for name in names:
+        h = hosts.get(name)
+        if h is None:  # the deadline, or past the probe's MAX_NS
+            unknown[name] = "addresses not looked up"
+            continue
+        for fam, answer in (("v4", h.a), ("v6", h.aaaa)):
+            for a in answer.records:
+                with contextlib.suppress(ValueError):
+                    net = ipaddress.ip_network(f"{a}/{prefixes[fam]}", strict=False)
+                    nets[fam].setdefault(name, set()).add(str(net))
+            if answer.outcome not in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
+                unknown[name] = f"{answer.rdtype} lookup {answer.outcome}"
+        if name not in unknown and not h.addresses:
+            addressless.append(name)
+    v4_nets = sorted({n for s in nets["v4"].values() for n in s})
+    v6_nets = sorted({n for s in nets["v6"].values() for n in s})
     evidence: dict[str, Any] = {
         "ns": names,
-        "v4_networks": sorted(v4_nets),
-        "v6_networks": sorted(v6_nets),
+        "v4_networks": v4_nets,
+        "v6_networks": v6_nets,
+        "per_ns": {n: sorted(nets["v4"].get(n, set()) | nets["v6"].get(n, set())) for n in names},
     }
+    if unknown:
+        evidence["unknown"] = unknown
+    if addressless:
+        evidence["no_address"] = addressless
     if len(names) < minimum:
         return Verdict.failed(
             f"{len(names)} name server(s); at least {minimum} are needed (RFC 2182)",
             **evidence,
         )
-    # Diversity is judged per family among two or more addresses: a single IPv6 name
-    # server is ipv6.ns.aaaa's finding, not a diversity problem.
+    if not unknown and len(names) - len(addressless) < minimum:
+        return Verdict.failed(
+            f"{len(names)} name servers listed, but {', '.join(addressless)} "
+            f"{'has' if len(addressless) == 1 else 'have'} no address at all: fewer than "
+            f"{minimum} can answer (RFC 2182)",
+            score=0.5,
+            **evidence,
+        )
+    # Diversity per family (RFC 2182 section 3.1): all the name servers with an address in
+    # a family in one /24 (v4) or /48 (v6) is the warning. Two servers sharing one address
+    # are in one network too. A single server in a family is ipv6.ns.aaaa's finding, not a
+    # diversity problem. Only what the evidence shows is claimed: with a server's addresses
+    # unknown, "all in one network" and "different networks" are both unproven.
     same: list[str] = []
-    if len(v4_nets) == 1 and len(v4_addrs) > 1:
-        same.append(f"all IPv4 addresses in {next(iter(v4_nets))}")
-    if len(v6_nets) == 1 and len(v6_addrs) > 1:
-        same.append(f"all IPv6 addresses in {next(iter(v6_nets))}")
+    undecided: list[str] = []
+    for fam, label in (("v4", "IPv4"), ("v6", "IPv6")):
+        union = {n for s in nets[fam].values() for n in s}
+        if len(union) >= 2:
+            continue  # spread: proven not all in one network
+        if unknown:
+            undecided.append(label)
+        elif len(nets[fam]) >= 2:
+            same.append(f"all {label} addresses in {next(iter(union))}")
     if same:
         return Verdict.warn(
             f"{len(names)} name servers but " + " and ".join(same) + " (RFC 2182 diversity)",
             score=0.5,
             **evidence,
         )
-    if not v4_nets and not v6_nets:
-        return Verdict.passed(
-            f"{len(names)} name servers (their addresses could not be looked up)", **evidence
+    if undecided:
+        why = "; ".join(f"{n}: {w}" for n, w in unknown.items())
+        return Verdict.not_tested(
+            f"{len(names)} name servers; their network diversity cannot be judged ({why})",
+            **evidence,
         )
-    return Verdict.passed(f"{len(names)} name servers in different networks", **evidence)
+    shown = "; ".join(
+        f"{label} {', '.join(found)}"
+        for label, found in (("IPv4", v4_nets), ("IPv6", v6_nets))
+        if found
+    )
+    return Verdict.passed(f"{len(names)} name servers in different networks ({shown})", **evidence)
 
 
 # ---------------------------------------------------------------------------------------

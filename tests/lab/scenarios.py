@@ -162,6 +162,8 @@ NAME_SERVERS: tuple[NameServer, ...] = (
     NameServer("ns1b.nic.gov.vn", "192.0.2.55", "2001:db8:53::55"),
     # AAAA published, nothing answers on it over IPv6
     NameServer("nsdead6.nic.gov.vn", "198.51.100.56", "2001:db8:153::dead", listen_v6=False),
+    # a second name for ns1's addresses (one server under two names, as with anycast)
+    NameServer("nsalias.nic.gov.vn", "192.0.2.53", "2001:db8:53::53"),
     # a black hole: delegations to it time out (lame zone)
     NameServer("nsblack.nic.gov.vn", "198.51.100.57", "2001:db8:153::57", blackhole=True),
 )
@@ -880,6 +882,17 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "two name servers in the same /24 and /48",
             _e(dns__ns__count="warn", ipv6__ns__aaaa="pass"),
             ns=("ns1.nic.gov.vn", "ns1b.nic.gov.vn"),
+        )
+    )
+    add(
+        _zone_scn(
+            "nsalias",
+            "two NS names with the same addresses (one server, one /24 and one /48)",
+            # before: pass "2 name servers in different networks" (the rule counted
+            # addresses, not servers, and one shared address did not count)
+            _e(dns__ns__count="warn"),
+            ns=("ns1.nic.gov.vn", "nsalias.nic.gov.vn"),
+            evidence={"dns.ns.count": ("192.0.2.0/24",)},
         )
     )
     add(_zone_scn("nocaa", "no CAA anywhere up the tree", _e(dns__caa="fail")))

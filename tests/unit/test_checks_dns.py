@@ -7,7 +7,7 @@ from dataclasses import replace
 from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
-from auditor.obs.zone import DnssecStatus, ZoneObservations
+from auditor.obs.zone import DnssecStatus, ServerHost, ZoneObservations
 
 from ._zone_fixtures import NOW, NS1, ZONE, ans, good_zone, run, server
 
@@ -267,3 +267,47 @@ def test_servfail_zone_is_still_judged_by_the_other_checks() -> None:
     findings = {f.check: f for f in evaluate_zone(obs, plan, NOW)}
     assert findings["dns.dnssec"].status == Status.FAIL
     assert findings["dns.zone.exists"].status == Status.NOT_TESTED
+
+
+def test_ns_count_two_names_on_one_address_are_one_network() -> None:
+    # two NS names for one (anycast) address: the evidence lists one /24, so no pass
+    alias = server("ns2.example.net.vn", ("192.0.2.53",), ("2001:db8:53::53",))
+    z = good_zone(ns=ans(ZONE, "NS", NS1.name + ".", alias.name + "."), ns_hosts=(NS1, alias))
+    v = run("dns.ns.count", z)
+    assert v.status == Status.WARN, v.message
+    assert v.evidence["v4_networks"] == ["192.0.2.0/24"] and "192.0.2.0/24" in v.message
+
+
+def test_ns_count_unknown_addresses_do_not_prove_diversity() -> None:
+    # ns2's address lookups timed out: one /24 in the evidence, diversity unproven
+    lost = ServerHost(
+        "ns2.example.net.vn",
+        DnsAnswer("ns2.example.net.vn", "A", Outcome.TIMEOUT),
+        DnsAnswer("ns2.example.net.vn", "AAAA", Outcome.TIMEOUT),
+    )
+    z = good_zone(ns_hosts=(NS1, lost))
+    v = run("dns.ns.count", z)
+    assert v.status == Status.NOT_TESTED and "timeout" in v.message
+    assert "different networks" not in v.message
+    # an NS the probe never looked up (deadline, or past its cap of 13 names)
+    v = run("dns.ns.count", good_zone(ns_hosts=(NS1,)))
+    assert v.status == Status.NOT_TESTED and "not looked up" in v.message
+    # nothing looked up at all: no pass "their addresses could not be looked up"
+    assert run("dns.ns.count", good_zone(ns_hosts=())).status == Status.NOT_TESTED
+
+
+def test_ns_count_pass_names_the_networks_it_saw() -> None:
+    v = run("dns.ns.count", good_zone())
+    assert v.status == Status.PASS
+    for net in ("192.0.2.0/24", "198.51.100.0/24", "2001:db8:53::/48", "2001:db8:153::/48"):
+        assert net in v.message
+    # one v4-only and one v6-only server are in different networks too
+    a = server("ns1.example.gov.vn", ("192.0.2.53",))
+    b = server("ns2.example.net.vn", (), ("2001:db8:153::53",))
+    assert run("dns.ns.count", good_zone(ns_hosts=(a, b))).status == Status.PASS
+
+
+def test_ns_count_name_server_without_any_address_fails() -> None:
+    ghost = server("ns2.example.net.vn")  # A and AAAA answered NODATA
+    v = run("dns.ns.count", good_zone(ns_hosts=(NS1, ghost)))
+    assert v.status == Status.FAIL and "no address" in v.message
