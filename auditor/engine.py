@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from auditor import serde
+from auditor.guard import AddressGuard, structural_v6_reason
 from auditor.model import Finding, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
@@ -40,6 +41,9 @@ class Plan:
     zones: tuple[str, ...]
     checks: tuple[CheckSpec, ...]
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # What the scanner was allowed to reach (ScanOptions.allow_nets / allow_private): the
+    # checks judge "usable address" against it (CheckContext.guard).
+    guard: AddressGuard = field(default_factory=AddressGuard)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -60,12 +64,16 @@ def make_plan(
     zones: Iterable[str],
     checks: Iterable[CheckSpec],
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    allow_nets: Iterable[str] = (),
+    allow_private: bool = False,
 ) -> Plan:
     return Plan(
         hosts=tuple(dict.fromkeys(hosts)),
         zones=tuple(dict.fromkeys(zones)),
         checks=tuple(checks),
         params=dict(params or {}),
+        guard=AddressGuard.build(allow_nets, allow_private),
     )
 
 
@@ -307,15 +315,24 @@ def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Find
                     reason, dns_a=obs.dns.a.outcome, dns_aaaa=obs.dns.aaaa.outcome
                 )
             else:
-                v = _run(spec, obs, CheckContext(obs.host, params, now))
+                v = _run(spec, obs, CheckContext(obs.host, params, now, guard=plan.guard))
             findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
         for address in obs.addresses:
-            if reason:
+            no_host = structural_v6_reason(address) if ":" in address else None
+            if no_host:
+                # An IPv4-mapped, link-local or multicast AAAA is no address a client
+                # connects to: nothing to test there (ipv6.web.aaaa reports it), and "could
+                # not test" would make the host look incomplete through no one's fault.
+                v = Verdict.not_applicable(
+                    f"{address} is no IPv6 host address ({no_host}): see ipv6.web.aaaa"
+                )
+            elif reason:
                 v = Verdict.not_tested(reason)
             else:
-                v = _run(spec, obs, CheckContext(obs.host, params, now, address=address))
+                cctx = CheckContext(obs.host, params, now, address=address, guard=plan.guard)
+                v = _run(spec, obs, cctx)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, address, v))
     return findings
 
@@ -345,7 +362,7 @@ def evaluate_zone(obs: ZoneObservations, plan: Plan, now: datetime) -> list[Find
         if absent and spec.id != ZONE_EXISTS:
             v = Verdict.not_applicable(absent, precondition=ZONE_EXISTS)
         else:
-            cctx = CheckContext(obs.zone, plan.params_for(spec), now)
+            cctx = CheckContext(obs.zone, plan.params_for(spec), now, guard=plan.guard)
             v = _run(spec, obs, cctx)
         findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, v))
     return findings

@@ -1027,7 +1027,7 @@ AAAA evidence); page similarity is estimated from a MinHash sketch of the normal
     },
 )
 def web_parity(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = [a for a in obs.v6 if unusable_v6_reason(a) is None]
+    v6 = [a for a in obs.v6 if unusable_v6_reason(a, ctx.guard) is None]
     if not v6:
         return Verdict.not_applicable("no usable AAAA: nothing to compare (see ipv6.web.aaaa)")
     if not obs.v4:

@@ -9,7 +9,13 @@ from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import NsOutcome, ServerHost, ZoneObservations
 from auditor.registry import CheckContext, Probe, check
-from checks._common import UNDECIDED, describe_failure, unusable_v6_reason, usable_v6
+from checks._common import (
+    UNDECIDED,
+    describe_failure,
+    opened_reason,
+    unusable_v6_reason,
+    usable_v6,
+)
 
 
 @check(
@@ -24,7 +30,10 @@ from checks._common import UNDECIDED, describe_failure, unusable_v6_reason, usab
 Without an AAAA record an IPv6-only citizen cannot reach the portal at all. The national
 IPv6 For Gov programme (Decision 38/QD-BTTTT) requires every portal and public-service portal
 to work over IPv6. Addresses that can never serve clients (IPv4-mapped, loopback,
-link-local, multicast, unspecified) do not count.
+link-local, multicast, unspecified) do not count, nor do addresses citizens cannot reach:
+unique-local (fc00::/7) and the other special-purpose ranges the scanner's address guard
+refuses, unless the scan opened that range with --allow-net or --allow-private (an
+intranet audit, a lab): the evidence then names the option.
 """,
     remediation={
         "dns": "Add an AAAA record for the host pointing at the server's global IPv6 address "
@@ -40,15 +49,27 @@ link-local, multicast, unspecified) do not count.
 )
 def web_aaaa(obs: HostObservations, ctx: CheckContext) -> Verdict:
     aaaa = obs.dns.aaaa
-    usable = [a for a in aaaa.records if unusable_v6_reason(a) is None]
-    unusable = {a: r for a in aaaa.records if (r := unusable_v6_reason(a)) is not None}
+    usable = [a for a in aaaa.records if unusable_v6_reason(a, ctx.guard) is None]
+    unusable = {a: r for a in aaaa.records if (r := unusable_v6_reason(a, ctx.guard)) is not None}
+    # special-purpose addresses counted only because the operator opened their range
+    opened = {a: r for a in usable if (r := opened_reason(a, ctx.guard)) is not None}
     evidence: dict[str, Any] = {
         "aaaa": list(aaaa.records),
         "outcome": aaaa.outcome,
         "unusable": unusable,
     }
+    if opened:
+        evidence["opened"] = opened
     if usable:
-        return Verdict.passed(f"{len(usable)} usable AAAA record(s)", addresses=usable, **evidence)
+        note = (
+            f" ({len(opened)} in a range opened with --allow-net/--allow-private, not "
+            "globally reachable)"
+            if opened
+            else ""
+        )
+        return Verdict.passed(
+            f"{len(usable)} usable AAAA record(s){note}", addresses=usable, **evidence
+        )
     if unusable:
         listed = ", ".join(f"{a} ({r})" for a, r in unusable.items())
         return Verdict.failed(f"no usable AAAA record: {listed}", **evidence)
@@ -97,7 +118,7 @@ IPv6) are reported differently because their fixes differ.
     },
 )
 def web_reach(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = usable_v6(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
     if not v6:
         return Verdict.not_applicable("no usable AAAA record (see ipv6.web.aaaa)")
     # Ports IPv4 serves: what any A accepts. Unknown when no A was probed.
@@ -194,7 +215,7 @@ result is 'not tested', never a failure.
     },
 )
 def web_icmp(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = usable_v6(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
     if not v6:
         return Verdict.not_applicable("no usable AAAA record (see ipv6.web.aaaa)")
     rows: dict[str, dict[str, Any]] = {}
@@ -255,7 +276,7 @@ The report lists what would break.
 )
 def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
     sub = obs.subresources
-    if not usable_v6(obs.v6):
+    if not usable_v6(obs.v6, ctx.guard):
         return Verdict.not_applicable("no usable AAAA record: no page over IPv6 to read")
     if sub is None:
         return Verdict.not_tested("subresource probe did not run")
@@ -273,7 +294,7 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
     ok = 0
     for h in sub.hosts:
         name = f"{h.host}:{h.port}"
-        v6 = usable_v6(h.aaaa.records)
+        v6 = usable_v6(h.aaaa.records, ctx.guard)
         row: dict[str, Any] = {
             "aaaa": list(h.aaaa.records),
             "aaaa_outcome": h.aaaa.outcome,
@@ -289,7 +310,11 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
             elif h.aaaa.outcome == Outcome.SERVFAIL:
                 broken.append(f"{what}: AAAA lookup SERVFAIL")
             else:
-                broken.append(f"{what}: no AAAA record")
+                bad = [
+                    f"{a} {r}" for a in h.aaaa.records if (r := unusable_v6_reason(a, ctx.guard))
+                ]
+                why = f"no usable AAAA record ({'; '.join(bad)})" if bad else "no AAAA record"
+                broken.append(f"{what}: {why}")
             continue
         probes = [p for p in h.tcp if p.address in v6]
         if any(p.open for p in probes):
@@ -383,9 +408,11 @@ def ns_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if why:
         return Verdict.not_tested(why)
     hosts = obs.ns_hosts
-    with_v6 = [h.name for h in hosts if usable_v6(h.aaaa.records)]
+    with_v6 = [h.name for h in hosts if usable_v6(h.aaaa.records, ctx.guard)]
     unknown = [
-        h.name for h in hosts if not usable_v6(h.aaaa.records) and h.aaaa.outcome in _LOOKUP_FAILED
+        h.name
+        for h in hosts
+        if not usable_v6(h.aaaa.records, ctx.guard) and h.aaaa.outcome in _LOOKUP_FAILED
     ]
     evidence: dict[str, Any] = {"ns": _host_rows(hosts), "with_ipv6": with_v6}
     # RFC 2182 section 5: at least two name servers (here: reachable over IPv6).
@@ -436,7 +463,7 @@ def ns_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     why = _ns_unknown(obs)
     if why:
         return Verdict.not_tested(why)
-    targets = [(h.name, a) for h in obs.ns_hosts for a in usable_v6(h.aaaa.records)]
+    targets = [(h.name, a) for h in obs.ns_hosts for a in usable_v6(h.aaaa.records, ctx.guard)]
     if not targets:
         return Verdict.not_applicable("no name server has an IPv6 address (see ipv6.ns.aaaa)")
     rows: dict[str, dict[str, Any]] = {}
@@ -525,11 +552,11 @@ def mx_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if early:
         return early
     rows = _host_rows(obs.mx_hosts)
-    with_v6 = [h.name for h in obs.mx_hosts if usable_v6(h.aaaa.records)]
+    with_v6 = [h.name for h in obs.mx_hosts if usable_v6(h.aaaa.records, ctx.guard)]
     unknown = [
         h.name
         for h in obs.mx_hosts
-        if not usable_v6(h.aaaa.records) and h.aaaa.outcome in _LOOKUP_FAILED
+        if not usable_v6(h.aaaa.records, ctx.guard) and h.aaaa.outcome in _LOOKUP_FAILED
     ]
     without = [h.name for h in obs.mx_hosts if h.name not in with_v6 and h.name not in unknown]
     if without:
@@ -568,7 +595,7 @@ def mx_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     early = _mx_unknown(obs)
     if early:
         return early
-    targets = [(h.name, a) for h in obs.mx_hosts for a in usable_v6(h.aaaa.records)]
+    targets = [(h.name, a) for h in obs.mx_hosts for a in usable_v6(h.aaaa.records, ctx.guard)]
     if not targets:
         return Verdict.not_applicable("no MX has an IPv6 address (see ipv6.mx.aaaa)")
     rows: dict[str, dict[str, Any]] = {}

@@ -29,6 +29,7 @@ from auditor.obs.tls import (
 )
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
+from checks._common import unusable_v6_reason, usable_v6
 
 _REFS_NCSC = "NCSC-NL IT Security Guidelines for TLS (2025-05)"
 _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)
@@ -885,10 +886,18 @@ here (ipv6.web.aaaa already fails it; counting it twice would double the penalty
     },
 )
 def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = list(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
+    # An IPv4-mapped, link-local or unique-local AAAA is no IPv6 address a citizen can use:
+    # there is nothing to test over IPv6 (and "could not test" would blame the scanner).
+    ignored = {a: r for a in obs.v6 if (r := unusable_v6_reason(a, ctx.guard)) is not None}
     if not v6:
+        what = (
+            "no usable AAAA record (" + ", ".join(f"{a}: {r}" for a, r in ignored.items()) + ")"
+            if ignored
+            else "no AAAA record"
+        )
         return Verdict.not_applicable(
-            "no AAAA record: nothing to test over IPv6 (reported by ipv6.web.aaaa)"
+            f"{what}: nothing to test over IPv6 (reported by ipv6.web.aaaa)", unusable=ignored
         )
     failures: dict[str, str] = {}
     unknown: dict[str, str] = {}
@@ -929,6 +938,8 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
             failures[address] = "; ".join(problems)
     ok = [a for a in v6 if a not in failures and a not in unknown]
     ev: dict[str, Any] = {"ok": ok, "failures": failures, "not_tested": unknown}
+    if ignored:
+        ev["unusable"] = ignored
     if failures:
         listed = "; ".join(f"{a}: {why}" for a, why in failures.items())
         return Verdict.failed(

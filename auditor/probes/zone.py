@@ -256,6 +256,8 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     from auditor.probes.dns import query_authoritative
     from checks._common import is_usable_v6
 
+    # the addresses ipv6.ns.reach judges: usable, or in a range the operator opened
+
     zone = b.apex or b.zone
 
     async def one(ns: str, address: str) -> None:
@@ -286,7 +288,7 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     async with anyio.create_task_group() as tg:
         for host in b.ns_hosts:
             for address in host.aaaa.records:
-                if is_usable_v6(address):
+                if is_usable_v6(address, ctx.guard):
                     tg.start_soon(one, host.name, address)
 
 

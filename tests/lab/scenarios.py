@@ -173,6 +173,11 @@ RESOLVER_V6 = "2001:db8:253::53"
 LINK_V6_SRV, LINK_V6_CLI = "2001:db8:ffff::1", "2001:db8:ffff::2"
 LINK_V4_SRV, LINK_V4_CLI = "203.0.113.1", "203.0.113.2"
 ALLOW_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+# AAAA records published in the lab's DNS but outside ALLOW_NETS on purpose: the scanner
+# must judge them unusable and never connect to them (the address guard blocks them).
+ULA_AAAA = "fd00:db8::80"
+MAPPED_AAAA = "::ffff:198.51.100.99"
+UNROUTED_AAAA = (ULA_AAAA, MAPPED_AAAA)
 
 # Checks, for building "everything passes" expectations.
 HOST_CHECKS = (
@@ -469,6 +474,42 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "landing page loads script/img from an IPv4-only CDN host",
             _e(ipv6__web__only="fail", ipv6__web__aaaa="pass"),
             page_refs=("static.cdn4.vn", "static.cdn6.vn"),
+        )
+    )
+
+    # AAAA records a citizen cannot use. Before: the unique-local one counted as "usable"
+    # (ipv6.web.aaaa pass); the IPv4-mapped one left ipv6.web.https "not tested (blocked)".
+    add(
+        _host_scn(
+            "ulaaaa",
+            "the only AAAA is unique-local (fd00::/8): not reachable from the Internet",
+            _e(
+                ipv6__web__aaaa="fail",
+                ipv6__web__reach="not_applicable",
+                ipv6__web__https="not_applicable",
+                ipv6__web__parity="not_applicable",
+                tls__available={"v4": "pass"},
+            ),
+            v6=False,
+            zone_kw={"records": (f"www AAAA {ULA_AAAA}",)},
+            evidence={"ipv6.web.aaaa": ("unique-local",)},
+        )
+    )
+    add(
+        _host_scn(
+            "mappedaaaa",
+            "the only AAAA is IPv4-mapped (::ffff:0:0/96): no IPv6 address at all",
+            _e(
+                ipv6__web__aaaa="fail",
+                ipv6__web__reach="not_applicable",
+                ipv6__web__https="not_applicable",
+                ipv6__web__parity="not_applicable",
+                ipv6__web__only="not_applicable",
+                tls__available={"v4": "pass"},
+            ),
+            v6=False,
+            zone_kw={"records": (f"www AAAA {MAPPED_AAAA}",)},
+            evidence={"ipv6.web.aaaa": ("ipv4-mapped",), "ipv6.web.https": ("ipv4-mapped",)},
         )
     )
 

@@ -8,6 +8,7 @@ from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import DnssecStatus, ServerHost, ZoneObservations
+from tests.unit._zone_fixtures import LAB_NETS
 
 from ._zone_fixtures import NOW, NS1, ZONE, ans, good_zone, run, server
 
@@ -232,7 +233,7 @@ def test_missing_zone_is_one_finding_and_every_other_zone_check_points_at_it() -
     from auditor.registry import all_checks
 
     zone_checks = [c for c in all_checks() if c.scope.value == "zone"]
-    plan = make_plan((), (ZONE,), zone_checks)
+    plan = make_plan((), (ZONE,), zone_checks, allow_nets=LAB_NETS)
     # what a scan made before this probe change stored for a missing domain: every lookup
     # NXDOMAIN, the signed denial validated (AD) so DNSSEC looked "secure"
     old = ZoneObservations(
@@ -261,7 +262,9 @@ def test_servfail_zone_is_still_judged_by_the_other_checks() -> None:
     from auditor.engine import evaluate_zone, make_plan
     from auditor.registry import get_check
 
-    plan = make_plan((), (ZONE,), [get_check("dns.dnssec"), get_check("dns.zone.exists")])
+    plan = make_plan(
+        (), (ZONE,), [get_check("dns.dnssec"), get_check("dns.zone.exists")], allow_nets=LAB_NETS
+    )
     bogus = DnssecStatus(ZONE, "bogus", detail="SERVFAIL with validation")
     obs = good_zone(soa=DnsAnswer(ZONE, "SOA", Outcome.SERVFAIL), dnssec=bogus)
     findings = {f.check: f for f in evaluate_zone(obs, plan, NOW)}

@@ -22,6 +22,7 @@ from auditor.obs.http import (
 )
 from auditor.registry import CheckContext, get_check
 from auditor.similarity import sketch
+from tests.unit._zone_fixtures import LAB_GUARD, LAB_NETS
 
 HOST = "portal.example.gov.vn"
 V4 = "192.0.2.10"
@@ -162,7 +163,7 @@ def run(
     merged = dict(spec.params)
     merged.update(params or {})
     scope_address = address if spec.scope.value == "address" else None
-    return spec.run(obs, CheckContext(HOST, merged, NOW, address=scope_address))
+    return spec.run(obs, CheckContext(HOST, merged, NOW, address=scope_address, guard=LAB_GUARD))
 
 
 def one(obs: HttpObservation, **kw: Any) -> HostObservations:
@@ -701,7 +702,7 @@ def test_engine_per_address_and_stored_round_trip() -> None:
     from auditor.registry import all_checks
 
     specs = [s for s in all_checks() if s.id.startswith("http.") or s.id == "ipv6.web.parity"]
-    plan = make_plan([HOST], [], specs)
+    plan = make_plan([HOST], [], specs, allow_nets=LAB_NETS)
     plain = fetch(f"http://{HOST}/", resp(f"http://{HOST}/", 200), body=PAGE)
     obs = host(full(V4), full(V6, http=plain))
     findings = evaluate_host(obs, plan, NOW)

@@ -24,6 +24,7 @@ from auditor.obs.tls import (
 from auditor.registry import CheckContext, get_check
 from checks import tls_tables
 from checks.tls import name_matches
+from tests.unit._zone_fixtures import LAB_GUARD
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOST = "www.example.gov.vn"
@@ -133,7 +134,7 @@ def run(check_id: str, obs: HostObservations, address: str | None = V4, **params
     spec = get_check(check_id)
     merged = dict(spec.params)
     merged.update(params)
-    return spec.run(obs, CheckContext(HOST, merged, NOW, address=address))
+    return spec.run(obs, CheckContext(HOST, merged, NOW, address=address, guard=LAB_GUARD))
 
 
 def one(check_id: str, t: TlsObservation, **params: Any) -> Any:
@@ -573,3 +574,29 @@ def test_catalogue_text_for_every_check() -> None:
         assert spec.description and spec.refs
         for server in ("nginx", "apache", "iis"):
             assert spec.remediation.get(server), (cid, server)
+
+
+def test_web_https_ipv4_mapped_only_is_no_ipv6_to_test() -> None:
+    # the only AAAA is IPv4-mapped: the guard refuses it, so TCP and TLS say "blocked";
+    # that is no IPv6 address at all (ipv6.web.aaaa fails it), never "could not test"
+    mapped = "::ffff:192.0.2.10"
+    blocked = (
+        TcpProbe(V4, 443, Outcome.OPEN),
+        TcpProbe(mapped, 443, Outcome.BLOCKED, detail="IPv4-mapped IPv6 address"),
+    )
+    obs = host(
+        tls(V4), TlsObservation(mapped, 443, Outcome.BLOCKED, "refused by the address guard"),
+        v6=(mapped,), tcp=blocked,
+    )  # fmt: skip
+    v = run("ipv6.web.https", obs, None)
+    assert v.status == Status.NOT_APPLICABLE and "ipv6.web.aaaa" in v.message
+    assert "IPv4-mapped" in v.message
+    # one usable AAAA next to a mapped one: only the usable one is tested
+    both = host(
+        tls(V4), tls(V6), TlsObservation(mapped, 443, Outcome.BLOCKED, "guard"),
+        v6=(V6, mapped), tcp=(*blocked, TcpProbe(V6, 443, Outcome.OPEN)),
+    )  # fmt: skip
+    v = run("ipv6.web.https", both, None)
+    assert v.status == Status.PASS and v.evidence["unusable"] == {
+        mapped: "IPv4-mapped (::ffff:0:0/96)"
+    }
