@@ -433,7 +433,10 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 ipv6__web__reach="fail",
                 ipv6__web__https="fail",
                 ipv6__web__parity="fail",
-                tls__available={"v4": "pass", "v6": "not_tested"},
+                # 443 refused while 80 serves HTTP on the v6 address: no HTTPS there, a
+                # fact (before: not_tested, as if the scanner could not tell)
+                tls__available={"v4": "pass", "v6": "fail"},
+                tls__cert__trusted={"v4": "pass", "v6": "not_applicable"},
             ),
             web6=Web(listen443=False),
         )
@@ -650,6 +653,22 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "port 443 open but speaking plain HTTP: no TLS handshake",
             _e(tls__available="fail", ipv6__web__reach="pass", ipv6__web__https="fail"),
             web=Web(tls443=False),
+        )
+    )
+    add(
+        _host_scn(
+            "no443",
+            "a site that serves plain HTTP only: port 443 refused (RST) on both families",
+            # before: tls.available not_tested ("incomplete") on a site with no HTTPS at all
+            _e(
+                tls__available={"v4": "fail", "v6": "fail"},
+                tls__protocols__legacy={"v4": "not_applicable", "v6": "not_applicable"},
+                tls__cert__trusted="not_applicable",
+                ipv6__web__reach="pass",
+                ipv6__web__https="fail",
+            ),
+            web=Web(listen443=False, redirect="none"),
+            evidence={"tls.available": ("refused",)},
         )
     )
     add(
