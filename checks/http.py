@@ -656,6 +656,9 @@ def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
 # http.security_txt
 
 SECURITY_TXT_MAX_DAYS = 365  # RFC 9116 sec. 2.5.5: Expires "less than a year into the future"
+# RFC 9116 sets no size limit; Internet.nl reads at most 100 KiB (SECURITYTXT_MAX_LENGTH =
+# 100 * 1024): the probe's cap (auditor/probes/http.py SECURITY_TXT_CAP), for old records.
+SECURITY_TXT_MAX = 100 * 1024
 
 
 @check(
@@ -672,7 +675,9 @@ security.txt tells whoever finds a vulnerability in the portal (a researcher, VN
 citizen) whom to contact. Without it, reports get lost or are published instead. RFC 9116
 requires it at /.well-known/security.txt over HTTPS, as text/plain, with at least one
 Contact and exactly one Expires date in the future; a file that expires more than a year
-ahead is a warning (the RFC recommends less, so that stale contacts are noticed).
+ahead is a warning (the RFC recommends less, so that stale contacts are noticed). A file
+larger than 100 KiB (the most Internet.nl reads; RFC 9116 sets no size) fails as too large:
+its first part is not parsed as if it were the whole file.
 """,
     remediation={
         "nginx": "location = /.well-known/security.txt { default_type text/plain; "
@@ -727,6 +732,21 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             "not text/plain (RFC 9116 sec. 3)",
             **evidence,
         )
+    if st.truncated:
+        # Over the cap: a finding of its own, never a parse of the first part (whose
+        # Contact and Expires say nothing about the rest). RFC 9116 sets no size;
+        # Internet.nl reads at most 100 KiB, and so does the probe.
+        cap = st.cap or SECURITY_TXT_MAX
+        evidence.update(truncated=True, max_bytes=cap)
+        return Verdict.failed(
+            f"security.txt is too large: more than {cap // 1024} KiB ({cap} bytes), the most "
+            "Internet.nl reads; a contact file is a few hundred bytes",
+            **evidence,
+        )
+    if st.unreadable:
+        return Verdict.not_tested(
+            f"security.txt could not be decoded: {_t(st.unreadable, 120)}", **evidence
+        )
     parsed = parse_security_txt(st.text)
     evidence.update(
         contacts=[_t(c, 200) for c in parsed.contacts[:10]],
@@ -736,8 +756,6 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     if parsed.errors:
         evidence["parse_errors"] = [_t(e, 120) for e in parsed.errors[:10]]
-    if st.truncated:
-        evidence["truncated"] = True
     problems: list[str] = []
     if not parsed.contacts:
         problems.append("no Contact field (required, RFC 9116 sec. 2.5.3)")

@@ -21,6 +21,7 @@ from auditor.obs.tls import (
     ALL_VERSIONS,
     LEGACY_VERSIONS,
     MODERN_VERSIONS,
+    SSL2,
     TLS12,
     TLS13,
     CertInfo,
@@ -97,7 +98,13 @@ def _responsive(t: TlsObservation) -> bool:
     answers other versions but stays silent to this one is not offering it. A server silent
     to every hello tells nothing (a stalled listener, a filter, an overloaded scanner).
     """
-    return any(v.outcome in (VersionOutcome.ACCEPTED, VersionOutcome.REJECTED) for v in t.versions)
+    # An SSL 2.0 "rejected" only says the first byte back was not SSL 2.0 (an HTTP server
+    # dripping "HTTP/1.1" is not speaking TLS): it proves nothing about the TLS versions.
+    return any(
+        v.outcome == VersionOutcome.ACCEPTED
+        or (v.outcome == VersionOutcome.REJECTED and v.version != SSL2)
+        for v in t.versions
+    )
 
 
 def _undetermined(t: TlsObservation, versions: tuple[str, ...]) -> list[str]:

@@ -104,10 +104,12 @@ class SecurityTxtFetch:
     detail: str = ""
     status: int | None = None
     content_type: str = ""
-    text: str = ""  # decoded body, capped (see ``truncated``)
-    truncated: bool = False
+    text: str = ""  # decoded body ("" when ``truncated``: a file over the cap is not kept)
+    truncated: bool = False  # the body was larger than ``cap`` bytes (after decompression)
     redirects: tuple[str, ...] = ()  # Location targets followed, in order
     tls_verified: bool | None = None
+    cap: int | None = None  # bytes read at most (None: scans stored before it was recorded)
+    unreadable: str = ""  # why the body could not be decoded (content-encoding, corrupt gzip)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class Web:
     extra_headers: tuple[str, ...] = ()  # "Name: value" via headers-more (hostile values ok)
     body: str = "main"  # page variant; v4 and v6 must match for parity
     status: int | None = None  # force this status for "/"
-    security_txt: str = "valid"  # valid | expired | far | missing
+    security_txt: str = "valid"  # valid | expired | far | missing | huge (valid, then 50 MiB)
     block: str | None = None  # nftables: drop | reset (whole address, in the server ns)
 
 
@@ -777,6 +777,16 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "security.txt with Expires more than a year ahead",
             _e(http__security_txt="warn"),
             web=Web(security_txt="far"),
+        )
+    )
+    add(
+        _host_scn(
+            "sectxthuge",
+            "a 50 MiB security.txt whose first lines are a valid file",
+            # before: pass (the first 32 KiB were parsed as if they were the whole file)
+            _e(http__security_txt="fail"),
+            web=Web(security_txt="huge"),
+            evidence={"http.security_txt": ("too large",)},
         )
     )
     add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -528,6 +529,22 @@ def test_security_txt_warnings() -> None:
         )
     )
     assert v.status == Status.WARN
+
+
+def test_security_txt_over_the_cap_fails_as_too_large() -> None:
+    # what the probe keeps of a 50 MB file: nothing but the fact (its first part is valid)
+    big = replace(sectxt(), text="", truncated=True, cap=100 * 1024)
+    v = _st(big)
+    assert v.status == Status.FAIL and "too large" in v.message
+    assert v.evidence["max_bytes"] == 100 * 1024 and "contacts" not in v.evidence
+    # a record from before the change kept the first part as text: still too large
+    old = replace(sectxt(), truncated=True)
+    assert _st(old).status == Status.FAIL and "too large" in _st(old).message
+
+
+def test_security_txt_undecodable_body_is_not_tested() -> None:
+    v = _st(replace(sectxt(), text="", unreadable="unsupported content-encoding 'br'"))
+    assert v.status == Status.NOT_TESTED and "content-encoding" in v.message
 
 
 def test_security_txt_not_tested() -> None:

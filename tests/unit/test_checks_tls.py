@@ -632,6 +632,19 @@ def test_a_server_that_never_answered_gets_no_protocol_verdict() -> None:
         assert one(cid, mute).status == Status.NOT_TESTED, cid
     # the missing handshake itself is tls.available's finding (TCP accepted, no TLS)
     assert one("tls.available", mute).status == Status.FAIL
+    # an HTTP server dripping "HTTP/1.1" on 443: the SSL 2.0 hello reads a non-SSL 2.0
+    # byte ("rejected"), every TLS hello times out: still no TLS version verdict
+    drip = replace(
+        mute,
+        versions=tuple(
+            VersionResult("SSLv2", VersionOutcome.REJECTED, "answer is not SSLv2 (0x48)")
+            if v.version == "SSLv2"
+            else v
+            for v in mute.versions
+        ),
+    )
+    assert one("tls.protocols.modern", drip).status == Status.NOT_TESTED
+    assert one("tls.protocols.legacy", drip).status == Status.NOT_TESTED
 
 
 def test_silence_counts_as_refusal_only_from_a_server_that_answers() -> None:
