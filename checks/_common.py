@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from auditor.guard import AddressGuard, structural_v6_reason
+from auditor.obs.core import DnsAnswer
 
 # No range opened: what an Internet user can reach is what counts.
 STRICT = AddressGuard()
@@ -79,6 +80,7 @@ FAILURE_WORDS = {
     "not_authoritative": "answered without authority (lame)",
     "protocol_error": "spoke something else",
     "tls_error": "TLS error",
+    "too_large": "too large (over the scanner's size cap)",
     "error": "error",
 }
 
@@ -89,7 +91,8 @@ def describe_failure(outcome: str, detail: str = "") -> str:
         # a silent drop: the probe's own detail says which step timed out.
         return f"timeout: {detail}"
     words = FAILURE_WORDS.get(outcome, outcome)
-    return f"{words}: {detail}" if detail and outcome in ("error", "protocol_error") else words
+    shown = ("error", "protocol_error", "too_large")
+    return f"{words}: {detail}" if detail and outcome in shown else words
 
 
 # Outcomes meaning "we did not look", never a verdict about the remote side.
@@ -98,3 +101,17 @@ UNDECIDED = frozenset({"blocked", "skipped"})
 
 def usable_v6(addresses: tuple[str, ...] | list[str], guard: AddressGuard = STRICT) -> list[str]:
     return [a for a in addresses if is_usable_v6(a, guard)]
+
+
+def cut_answers(*answers: DnsAnswer | None) -> str | None:
+    """Why some DNS answers are not whole (the max_dns_records cap), or None.
+
+    A cap hit is an observation: a check may still fail on what it saw when more records
+    cannot change that, but never pass (or judge "exactly one", "every") on a part.
+    """
+    cut = [a for a in answers if a is not None and a.truncated]
+    if not cut:
+        return None
+    what = ", ".join(f"{a.qname} {a.rdtype} ({a.detail})" if a.detail else f"{a.qname} {a.rdtype}"
+                     for a in cut[:3])  # fmt: skip
+    return f"more records than the scanner keeps (max_dns_records): {what}"

@@ -382,6 +382,8 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     nets: dict[str, dict[str, set[str]]] = {"v4": {}, "v6": {}}
     unknown: dict[str, str] = {}  # NS whose addresses are (partly) unknown, and why
     addressless: list[str] = []  # NS whose A and AAAA lookups answered: no address at all
+    if ns.truncated:  # past the record cap: servers the evidence does not even name
+        unknown["(more)"] = f"NS RRset cut at the record cap ({ns.detail})"
     for name in names:
         h = hosts.get(name)
         if h is None:  # the deadline, or past the probe's MAX_NS
@@ -525,6 +527,12 @@ def dns_caa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     evidence: dict[str, Any] = {"name": relevant.qname, "records": parsed, "searched": trail}
     if errors:
         return Verdict.failed("CAA present but does not parse: " + "; ".join(errors), **evidence)
+    if relevant.truncated:  # a critical unknown tag may be past the record cap
+        return Verdict.not_tested(
+            f"CAA at {relevant.qname} has more records than the scanner keeps "
+            f"({relevant.detail}): not judged on a part",
+            **evidence,
+        )
     issuers = [r["value"] for r in parsed if r["tag"].lower() in ("issue", "issuewild")]
     if unknown_critical:
         return Verdict.warn(

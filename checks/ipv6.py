@@ -11,6 +11,7 @@ from auditor.obs.zone import NsOutcome, ServerHost, ZoneObservations
 from auditor.registry import CheckContext, Probe, check
 from checks._common import (
     UNDECIDED,
+    cut_answers,
     describe_failure,
     opened_reason,
     unusable_v6_reason,
@@ -178,6 +179,9 @@ def web_reach(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(
             "some IPv6 addresses were not probed (address guard or deadline)", **evidence
         )
+    cut = cut_answers(obs.dns.aaaa)
+    if cut:  # "every AAAA" cannot be said of the first 100
+        return Verdict.not_tested(f"the AAAA addresses kept answer, but {cut}", **evidence)
     return Verdict.passed(
         f"{len(v6)} IPv6 address(es) accept TCP on {', '.join(map(str, needed))}"
         if not rule.startswith("80 or 443")
@@ -339,8 +343,21 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
             broken=broken,
             **evidence,
         )
+    # The caps are observations: hosts past the probe's cap, or resources of a page the
+    # scanner did not read to its end, were not looked at; "all answer" would be a guess.
+    partial = [
+        *([f"{sub.skipped_hosts} more subresource host(s) not probed (cap)"]
+          if sub.skipped_hosts else []),
+        *([sub.cut] if sub.cut else []),
+    ]  # fmt: skip
+    if partial and not undecided:
+        evidence["partial"] = partial
+        return Verdict.not_tested(
+            f"the {ok} subresource host(s) looked at answer over IPv6, but " + "; ".join(partial),
+            **evidence,
+        )
     if undecided:
-        return Verdict.not_tested("; ".join(undecided), **evidence)
+        return Verdict.not_tested("; ".join(undecided + partial), **evidence)
     if not sub.landing_url and not sub.hosts:
         return Verdict.not_tested(
             "no landing page (no 200 answer) over IPv6 to read subresources from", **evidence
@@ -379,6 +396,40 @@ def _host_rows(hosts: tuple[ServerHost, ...]) -> dict[str, dict[str, Any]]:
 
 
 _LOOKUP_FAILED = (Outcome.TIMEOUT, Outcome.DNS_REFUSED, Outcome.ERROR, Outcome.SKIPPED)
+
+
+def ns_not_probed(obs: ZoneObservations) -> list[str]:
+    """Name servers of the NS RRset the probe did not look at (its 13-name cap, the deadline,
+    or an RRset cut at the record cap): "every" and "fewer than two" cannot be said."""
+    seen = {h.name for h in obs.ns_hosts}
+    names = sorted({r.rstrip(".").lower() for r in (obs.ns.records if obs.ns else ())})
+    out = [n for n in names if n not in seen]
+    if obs.ns is not None and obs.ns.truncated:
+        out.append(f"the NS RRset past the record cap ({obs.ns.detail})")
+    return out
+
+
+def mx_not_probed(obs: ZoneObservations) -> list[str]:
+    """Mail exchangers of the MX RRset the probe did not look at (its 10-name cap, the
+    deadline, or an RRset cut at the record cap)."""
+    seen = {h.name for h in obs.mx_hosts}
+    out: list[str] = []
+    for rec in obs.mx.records if obs.mx else ():
+        parts = rec.split()
+        name = parts[-1].rstrip(".").lower() if parts else ""
+        if name and name not in seen and name not in out:
+            out.append(name)
+    if obs.mx is not None and obs.mx.truncated:
+        out.append(f"the MX RRset past the record cap ({obs.mx.detail})")
+    return out
+
+
+def _partial(what: str, missing: list[str]) -> str:
+    return (
+        f"{what} not looked at: "
+        + ", ".join(missing[:5])
+        + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    )
 
 
 @check(
@@ -421,6 +472,9 @@ def ns_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.passed(f"{len(with_v6)} name servers have an AAAA", **evidence)
     if len(with_v6) + len(unknown) >= minimum:
         return Verdict.not_tested("AAAA lookup failed for " + ", ".join(unknown), **evidence)
+    missing = ns_not_probed(obs)
+    if missing:  # an NS not looked at may be the second one with an AAAA
+        return Verdict.not_tested(_partial("name servers", missing), **evidence)
     without = [h.name for h in hosts if h.name not in with_v6]
     if with_v6:
         rest = f"; no AAAA: {', '.join(without)}" if without else " (the only name server)"
@@ -497,6 +551,13 @@ def ns_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if undecided:
         return Verdict.not_tested("; ".join(undecided), queries=rows)
+    missing = ns_not_probed(obs)
+    cut = cut_answers(*(h.aaaa for h in obs.ns_hosts))
+    if missing or cut:
+        why = _partial("name servers", missing) if missing else f"addresses: {cut}"
+        return Verdict.not_tested(
+            f"{len(targets)} name server IPv6 address(es) answer, but {why}", queries=rows
+        )
     return Verdict.passed(
         f"{len(targets)} name server IPv6 address(es) answer authoritatively over UDP and TCP",
         queries=rows,
@@ -567,6 +628,9 @@ def mx_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if unknown:
         return Verdict.not_tested("AAAA lookup failed for " + ", ".join(unknown), mx=rows)
+    missing = mx_not_probed(obs)
+    if missing:
+        return Verdict.not_tested(_partial("mail exchangers", missing), mx=rows)
     return Verdict.passed(f"all {len(with_v6)} MX host(s) have an AAAA", mx=rows)
 
 
@@ -632,4 +696,9 @@ def mx_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if undecided:
         return Verdict.not_tested("; ".join(undecided), smtp=rows)
+    missing = mx_not_probed(obs)
+    cut = cut_answers(*(h.aaaa for h in obs.mx_hosts))
+    if missing or cut:
+        why = _partial("mail exchangers", missing) if missing else f"addresses: {cut}"
+        return Verdict.not_tested(f"{ok} MX IPv6 address(es) greet with 220, but {why}", smtp=rows)
     return Verdict.passed(f"{ok} MX IPv6 address(es) greet with 220", smtp=rows)

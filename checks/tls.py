@@ -32,7 +32,7 @@ from auditor.obs.tls import (
 )
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
-from checks._common import unusable_v6_reason, usable_v6
+from checks._common import cut_answers, unusable_v6_reason, usable_v6
 
 _REFS_NCSC = "NCSC-NL IT Security Guidelines for TLS (2025-05)"
 _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)
@@ -1082,4 +1082,7 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if unknown:
         listed = "; ".join(f"{a}: {why}" for a, why in unknown.items())
         return Verdict.not_tested(f"HTTPS over IPv6 not tested on {listed}", **ev)
+    cut = cut_answers(obs.dns.aaaa)
+    if cut:  # "every AAAA" cannot be said of the first part of the RRset
+        return Verdict.not_tested(f"HTTPS works on the AAAA addresses kept, but {cut}", **ev)
     return Verdict.passed(f"HTTPS with a valid certificate on every AAAA ({', '.join(ok)})", **ev)

@@ -153,8 +153,8 @@ LAB_CASES: tuple[Case, ...] = (
         11,
         "million-links",
         "an HTML page with 1 000 000 links to distinct hosts",
-        "body capped at 512 KiB; 50 hosts probed, the rest counted in `skipped_hosts`; "
-        "`ipv6.web.only` not pass",
+        "body capped at 512 KiB and the list marked `cut`; 50 hosts probed, the rest "
+        "counted in `skipped_hosts`; `ipv6.web.only` not pass",
         "fault: HTTP",
     ),
     _web(
@@ -219,8 +219,8 @@ LAB_CASES: tuple[Case, ...] = (
     _dns(
         "big",
         "500 A records (TC over UDP, full answer over TCP)",
-        "100 of 500 records kept (max_dns_records), the detail says 500; their addresses "
-        "(127/8) refused by the guard, no traffic",
+        "100 of 500 records kept (max_dns_records), the answer marked `truncated`, the "
+        "detail says 500; their addresses (127/8) refused by the guard, no traffic",
     ),
     Case(
         "fault: DNS",

@@ -191,6 +191,7 @@ def _million(s: Scan, host: str, o: Obs) -> None:
     sub = o["subresources"]
     assert sub is not None and 0 < len(sub["hosts"]) <= 50
     assert sub["skipped_hosts"] > 0
+    assert sub["cut"], sub  # the page was read only up to the body cap: said so
     assert "pass" not in s.statuses(host, "ipv6.web.only")
 
 
@@ -262,7 +263,7 @@ def _dns_big(s: Scan, host: str, o: Obs) -> None:
     a = o["dns"]["a"]
     assert a["outcome"] == "ok", a
     assert len(a["records"]) == 100, len(a["records"])  # max_dns_records
-    assert "500" in a["detail"]
+    assert "500" in a["detail"] and a["truncated"] is True  # the cap is an observation
     assert o["tcp"] and all(t["outcome"] == "blocked" for t in o["tcp"])  # 127/8: guard
 
 

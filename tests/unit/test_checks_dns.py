@@ -314,3 +314,18 @@ def test_ns_count_name_server_without_any_address_fails() -> None:
     ghost = server("ns2.example.net.vn")  # A and AAAA answered NODATA
     v = run("dns.ns.count", good_zone(ns_hosts=(NS1, ghost)))
     assert v.status == Status.FAIL and "no address" in v.message
+
+
+def test_caa_cut_at_the_record_cap_is_not_judged() -> None:
+    cut = replace(ans(ZONE, "CAA", '0 issue "ca.vn"'), truncated=True, detail="150 records")
+    assert run("dns.caa", good_zone(caa=(cut,))).status == Status.NOT_TESTED
+    # an NS RRset cut at the cap: two servers in different networks are still shown (a
+    # pass holds on a part), and the evidence says servers are missing from it
+    ns = replace(good_zone().ns, truncated=True, detail="150 records")
+    v = run("dns.ns.count", good_zone(ns=ns))
+    assert v.status == Status.PASS and "(more)" in v.evidence["unknown"]
+    # ...but "all in one network" is not provable then
+    twin = server("ns1b.example.gov.vn", ("192.0.2.54",), ("2001:db8:53::54",))
+    names = ans(ZONE, "NS", NS1.name + ".", twin.name + ".")
+    same = good_zone(ns=replace(names, truncated=True), ns_hosts=(NS1, twin))
+    assert run("dns.ns.count", same).status == Status.NOT_TESTED

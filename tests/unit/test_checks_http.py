@@ -754,3 +754,89 @@ def test_parity_session_ids_in_redirects_do_not_count() -> None:
 
     v = parity(host(full(V4, http=chain("A1B2C3")), full(V6, http=chain("Z9Y8X7"))))
     assert v.status == Status.PASS
+
+
+# ---------------------------------------------------------------------------
+# the caps are observations: no header check judges a cut header section as whole
+
+
+def _cut_https(headers: Iterable[tuple[str, str]], **cut: Any) -> HttpObservation:
+    r = replace(resp(f"https://{HOST}/", 200, headers), headers_truncated=True, **cut)
+    return full(https=fetch(f"https://{HOST}/", r, body=PAGE))
+
+
+HEADER_CHECKS = ("http.hsts", "http.csp", "http.xcto", "http.frame", "http.referrer_policy")
+
+
+def test_headers_dropped_by_the_cap_are_not_missing_headers() -> None:
+    # 200 padding fields, then the security headers: the cap kept only the padding
+    pad = tuple((f"X-Pad-{i}", "a") for i in range(5))
+    obs = one(_cut_https(pad, headers_dropped=True))
+    for cid in (*HEADER_CHECKS, "http.cookies"):
+        v = run(cid, obs)
+        assert v.status == Status.NOT_TESTED, (cid, v.status, v.message)
+        assert "header" in v.message and "cap" in v.message
+    # what was kept before the cap still decides where it can: the first STS, nosniff,
+    # a restrictive frame-ancestors, a CSP that passes every rule
+    kept = one(_cut_https(GOOD_HEADERS, headers_dropped=True))
+    for cid in ("http.hsts", "http.xcto", "http.frame", "http.csp"):
+        assert run(cid, kept).status == Status.PASS, cid
+    # the last valid Referrer-Policy token wins: one dropped later could change it
+    assert run("http.referrer_policy", kept).status == Status.NOT_TESTED
+    # cookies kept without flags stay a failure whatever was dropped
+    bad = one(_cut_https((("Set-Cookie", "sid=1; Path=/"),), headers_dropped=True))
+    assert run("http.cookies", bad).status == Status.FAIL
+
+
+def test_a_value_cut_at_the_cap_is_not_judged() -> None:
+    long_csp = "default-src 'self'; script-src 'self' " + "https://a.example " * 600
+    headers = (*GOOD_HEADERS[:2], ("Content-Security-Policy", long_csp[:8192]))
+    obs = one(_cut_https(headers, cut_values=("content-security-policy",)))
+    assert run("http.csp", obs).status == Status.NOT_TESTED
+    assert run("http.hsts", obs).status == Status.PASS  # its value was kept whole
+    # a record from before the cut was recorded: truncated, nothing else known
+    old = one(_cut_https(GOOD_HEADERS))
+    for cid in HEADER_CHECKS:
+        assert run(cid, old).status == Status.NOT_TESTED, cid
+
+
+def test_disclosure_with_a_cut_header_section() -> None:
+    pad = (("Server", "nginx"),)
+    assert run("http.disclosure", one(_cut_https(pad, headers_dropped=True))).status == (
+        Status.NOT_TESTED
+    )
+    shown = (("Server", "nginx/1.22.1"),)
+    v = run("http.disclosure", one(_cut_https(shown, headers_dropped=True)))
+    assert v.status == Status.INFO  # a version seen is seen
+
+
+def test_https_redirect_chain_not_followed_to_its_end() -> None:
+    # http:// -> https:// (first hop fine), then the chain hits the redirect cap: a later
+    # downgrade cannot be excluded
+    capped = fetch(
+        f"http://{HOST}/",
+        resp(f"http://{HOST}/", 301, location=f"https://{HOST}/"),
+        resp(f"https://{HOST}/", 302, location=f"https://{HOST}/a"),
+        stopped="max-redirects",
+    )
+    v = run("http.https_redirect", one(full(http=capped)))
+    assert v.status == Status.NOT_TESTED and "max_redirects" in v.message
+    # a downgrade seen before the cap is a failure all the same
+    down = fetch(
+        f"http://{HOST}/",
+        resp(f"http://{HOST}/", 301, location=f"https://{HOST}/"),
+        resp(f"https://{HOST}/", 302, location=f"http://{HOST}/x"),
+        stopped="max-redirects",
+    )
+    assert run("http.https_redirect", one(full(http=down))).status == Status.FAIL
+
+
+def test_https_redirect_to_a_location_over_the_cap_is_not_judged() -> None:
+    long = replace(
+        resp(f"http://{HOST}/", 301, location="https://" + HOST + "/" + "a" * 2100),
+        target="",
+        location_cut=True,
+    )
+    v = run("http.https_redirect", one(full(http=fetch(f"http://{HOST}/", long,
+                                                           stopped="bad-location"))))  # fmt: skip
+    assert v.status == Status.NOT_TESTED and "cap" in v.message

@@ -175,15 +175,24 @@ def test_web_only_undecided() -> None:
 
 def test_ns_aaaa() -> None:
     assert run("ipv6.ns.aaaa", good_zone()).status == Status.PASS
+
+    def zone_of(*hosts: object) -> object:
+        names = [h.name + "." for h in hosts]  # type: ignore[attr-defined]
+        return good_zone(ns=ans(ZONE, "NS", *names), ns_hosts=hosts)
+
     v4ns = server("ns4.example.net.vn", ("198.51.100.54",))
-    one = good_zone(ns_hosts=(NS1, v4ns))
+    one = zone_of(NS1, v4ns)
     v = run("ipv6.ns.aaaa", one)
     assert v.status == Status.FAIL and v.score == 0.5
     v4b = server("ns4b.example.net.vn", ("198.51.100.55",))
-    v = run("ipv6.ns.aaaa", good_zone(ns_hosts=(v4ns, v4b)))
+    v = run("ipv6.ns.aaaa", zone_of(v4ns, v4b))
     assert v.status == Status.FAIL and v.score == 0.0
     unknown = server("ns9.example.net.vn", ("198.51.100.9",), aaaa_outcome=Outcome.TIMEOUT)
-    assert run("ipv6.ns.aaaa", good_zone(ns_hosts=(NS1, unknown))).status == Status.NOT_TESTED
+    assert run("ipv6.ns.aaaa", zone_of(NS1, unknown)).status == Status.NOT_TESTED
+    # an NS of the RRset the probe never looked at (its cap, the deadline) may be the
+    # second one with an AAAA: not a fail
+    v = run("ipv6.ns.aaaa", good_zone(ns_hosts=(NS1,)))
+    assert v.status == Status.NOT_TESTED and "ns2.example.net.vn" in v.message
     assert run("ipv6.ns.aaaa", good_zone(ns=None)).status == Status.NOT_TESTED
 
 
@@ -366,3 +375,45 @@ def test_every_ipv6_check_uses_the_same_usable_rule() -> None:
     assert {f.check: f for f in evaluate_zone(zone, opened, NOW)}["ipv6.ns.aaaa"].status == (
         Status.PASS
     )
+
+
+def test_web_only_does_not_pass_on_a_partial_list() -> None:
+    good = sub_host("static.cdn6.vn", ("2001:db8:cd::6",))
+    page = with_subs(good)
+    assert page.subresources is not None
+    # 50 hosts probed, more on the page: "all answer over IPv6" would be a guess
+    more = replace(page, subresources=replace(page.subresources, skipped_hosts=7))
+    v = run("ipv6.web.only", more)
+    assert v.status == Status.NOT_TESTED and "7 more" in v.message
+    # the landing page was cut at the body cap: resources further down were not seen
+    cut = replace(page, subresources=replace(page.subresources, cut="the landing page is larger"))
+    assert run("ipv6.web.only", cut).status == Status.NOT_TESTED
+    # a resource host seen broken is a failure whatever was not seen
+    broken = with_subs(good, sub_host("static.cdn4.vn", ()))
+    assert broken.subresources is not None
+    cut_broken = replace(broken, subresources=replace(broken.subresources, skipped_hosts=3))
+    assert run("ipv6.web.only", cut_broken).status == Status.FAIL
+
+
+# ---------------------------------------------------------------- caps: DNS records, MX names
+
+
+def test_a_cut_rrset_or_names_not_looked_at_never_pass() -> None:
+    cut_aaaa = replace(
+        ans(HOST, "AAAA", V6), truncated=True, detail="140 records, kept the first 100"
+    )
+    obs = replace(web(), dns=HostDns(HOST, ans(HOST, "A", V4), cut_aaaa))
+    v = run("ipv6.web.reach", obs)
+    assert v.status == Status.NOT_TESTED and "max_dns_records" in v.message
+    assert run("ipv6.web.aaaa", obs).status == Status.PASS  # >= 1 usable holds on a part
+    # MX names past the probe's cap of 10: "every MX" cannot be said
+    mx = ans(ZONE, "MX", "10 mx1.example.gov.vn.", "20 mx11.example.gov.vn.")
+    for cid in ("ipv6.mx.aaaa", "ipv6.mx.reach", "mail.starttls"):
+        v = run(cid, good_zone(mx=mx))
+        assert v.status == Status.NOT_TESTED and "mx11.example.gov.vn" in v.message, cid
+    # an MX seen without AAAA is a failure whatever was not looked at
+    v4mx = server("mx1.example.gov.vn", ("192.0.2.25",), pref=10)
+    assert run("ipv6.mx.aaaa", good_zone(mx=mx, mx_hosts=(v4mx,))).status == Status.FAIL
+    # an NS RRset cut at the record cap: ipv6.ns.reach does not say "every"
+    ns = replace(good_zone().ns, truncated=True, detail="120 records, kept the first 100")
+    assert run("ipv6.ns.reach", good_zone(ns=ns)).status == Status.NOT_TESTED

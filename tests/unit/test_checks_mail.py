@@ -220,3 +220,16 @@ def test_old_stored_zone_loads() -> None:
     # a zone stored before these fields existed still loads and evaluates to not_tested
     old = serde.loads('{"zone": "example.gov.vn", "outcome": "ok", "detail": ""}', ZoneObservations)
     assert run("mail.spf", old).status == Status.NOT_TESTED
+
+
+def test_a_txt_rrset_cut_at_the_record_cap_is_not_judged() -> None:
+    # 120 TXT records at the apex, 100 kept: "no SPF" or "exactly one" cannot be said
+    cut = replace(
+        txt(ZONE, *(f"token-{i}" for i in range(100))),
+        truncated=True,
+        detail="120 records, kept the first 100",
+    )
+    v = run("mail.spf", good_zone(spf=cut))
+    assert v.status == Status.NOT_TESTED and "max_dns_records" in v.message
+    dmarc = replace(good_zone().dmarc, truncated=True, detail="101 records")
+    assert run("mail.dmarc", good_zone(dmarc=dmarc)).status == Status.NOT_TESTED

@@ -437,6 +437,27 @@ async def test_header_cap_truncates_what_is_stored() -> None:
     assert hop.headers_truncated
     assert sum(len(n) + len(v) for n, v in hop.headers) <= 4096
     assert hop.headers[0] == ("Server", "test")
+    # what the cap did is recorded: fields after it were dropped, no value was cut
+    assert hop.headers_dropped and hop.cut_values == ()
+    assert hop.first_value_unknown("strict-transport-security")  # may be among the dropped
+    assert not hop.first_value_unknown("server")
+
+
+@pytest.mark.asyncio
+async def test_a_value_over_the_cap_is_recorded_as_cut() -> None:
+    csp = b"default-src 'self'; " + b"img-src https://a.example " * 2000
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Security-Policy: " + csp + b"\r\n")
+        w.write(b"X-Content-Type-Options: nosniff\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    obs = await _probe_http_only(handler)
+    hop = obs.http.hops[0]  # type: ignore[attr-defined]
+    assert hop.headers_truncated and not hop.headers_dropped
+    assert hop.cut_values == ("content-security-policy",)
+    assert hop.value_cut("Content-Security-Policy") and not hop.value_cut("x-content-type-options")
+    assert hop.header_values("x-content-type-options") == ("nosniff",)
 
 
 @pytest.mark.asyncio
