@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 from auditor.guard import AddressGuard, structural_v6_reason
-from auditor.obs.core import DnsAnswer
+from auditor.obs import HostObservations
+from auditor.obs.core import DnsAnswer, Outcome
 
 # No range opened: what an Internet user can reach is what counts.
 STRICT = AddressGuard()
@@ -115,3 +116,20 @@ def cut_answers(*answers: DnsAnswer | None) -> str | None:
     what = ", ".join(f"{a.qname} {a.rdtype} ({a.detail})" if a.detail else f"{a.qname} {a.rdtype}"
                      for a in cut[:3])  # fmt: skip
     return f"more records than the scanner keeps (max_dns_records): {what}"
+
+
+def no_https_reason(obs: HostObservations, address: str) -> str | None:
+    """Why the address definitely has no HTTPS, or None.
+
+    Port 443 refused (a TCP RST: nothing listens) on an address whose port 80 accepts
+    connections: the host is there and serves plain HTTP, so "no HTTPS" is a fact, not a
+    failed test. A silent (dropped) or unreachable 443 proves nothing: it stays not_tested.
+    """
+    tcp443 = obs.tcp_for(address, 443)
+    tcp80 = obs.tcp_for(address, 80)
+    if tcp443 is None or tcp443.outcome != Outcome.REFUSED or tcp80 is None or not tcp80.open:
+        return None
+    h = obs.http_for(address)
+    first = h.http.first if h is not None and h.http is not None else None
+    served = f" (http://{obs.host}/ answers {first.status})" if first is not None else ""
+    return f"port 443 on {address} is refused (TCP RST) while port 80 serves HTTP{served}"

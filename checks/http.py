@@ -46,7 +46,7 @@ from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
-from checks._common import cut_answers, unusable_v6_reason
+from checks._common import cut_answers, no_https_reason, unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages
@@ -102,6 +102,12 @@ def _fetch(
     port = 443 if scheme == "https" else 80
     closed = _port_not_open(obs, address, port)
     if closed:
+        none = no_https_reason(obs, address) if scheme == "https" else None
+        if none:
+            # no HTTPS at all on the address (tls.available fails it): nothing to judge
+            return None, Verdict.not_applicable(
+                f"no HTTPS on {address}: {none} (see tls.available)", address=address
+            )
         return None, Verdict.not_tested(closed, address=address)
     h = _http_obs(obs, address)
     if h is None:
@@ -761,6 +767,9 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
     address = ctx.address or ""
     closed = _port_not_open(obs, address, 443)
     if closed:
+        none = no_https_reason(obs, address)
+        if none:
+            return Verdict.not_applicable(f"no HTTPS on {address}: {none} (see tls.available)")
         return Verdict.not_tested(closed)
     h = _http_obs(obs, address)
     st = h.security_txt if h else None

@@ -32,30 +32,13 @@ from auditor.obs.tls import (
 )
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
-from checks._common import cut_answers, unusable_v6_reason, usable_v6
+from checks._common import cut_answers, no_https_reason, unusable_v6_reason, usable_v6
 
 _REFS_NCSC = "NCSC-NL IT Security Guidelines for TLS (2025-05)"
 _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def no_https_reason(obs: HostObservations, address: str) -> str | None:
-    """Why the address definitely has no HTTPS, or None.
-
-    Port 443 refused (a TCP RST: nothing listens) on an address whose port 80 accepts
-    connections: the host is there and serves plain HTTP, so "no HTTPS" is a fact, not a
-    failed test. A silent (dropped) or unreachable 443 proves nothing: it stays not_tested.
-    """
-    tcp443 = obs.tcp_for(address, 443)
-    tcp80 = obs.tcp_for(address, 80)
-    if tcp443 is None or tcp443.outcome != Outcome.REFUSED or tcp80 is None or not tcp80.open:
-        return None
-    h = obs.http_for(address)
-    first = h.http.first if h is not None and h.http is not None else None
-    served = f" (http://{obs.host}/ answers {first.status})" if first is not None else ""
-    return f"port 443 on {address} is refused (TCP RST) while port 80 serves HTTP{served}"
 
 
 def _obs_for(obs: HostObservations, ctx: CheckContext) -> TlsObservation | Verdict:

@@ -436,8 +436,13 @@ def test_xcto() -> None:
     assert v.status == Status.FAIL and "not nosniff" in v.message
 
 
-def test_xcto_not_tested_without_https() -> None:
+def test_xcto_without_https() -> None:
+    # 443 refused while 80 serves HTTP: no HTTPS at all, nothing to judge (tls.available
+    # fails it); 443 silent: not tested
     obs = one(full(https=None), ports={(V4, 443): Outcome.REFUSED})
+    v = run("http.xcto", obs)
+    assert v.status == Status.NOT_APPLICABLE and "tls.available" in v.message
+    obs = one(full(https=None), ports={(V4, 443): Outcome.TIMEOUT})
     assert run("http.xcto", obs).status == Status.NOT_TESTED
 
 
@@ -550,8 +555,10 @@ def test_security_txt_undecodable_body_is_not_tested() -> None:
 def test_security_txt_not_tested() -> None:
     failed = SecurityTxtFetch(f"https://{HOST}/.well-known/security.txt", Outcome.TIMEOUT)
     assert _st(failed).status == Status.NOT_TESTED
-    obs = one(full(), ports={(V4, 443): Outcome.REFUSED})
+    obs = one(full(), ports={(V4, 443): Outcome.TIMEOUT})
     assert run("http.security_txt", obs).status == Status.NOT_TESTED
+    obs = one(full(), ports={(V4, 443): Outcome.REFUSED})  # 80 serves HTTP: no HTTPS
+    assert run("http.security_txt", obs).status == Status.NOT_APPLICABLE
 
 
 # ---------------------------------------------------------------------------
