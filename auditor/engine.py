@@ -306,6 +306,8 @@ def _precondition(spec: CheckSpec, obs: HostObservations, unreachable: str | Non
 def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
     unreachable = unreachable_reason(obs) if obs.dns.resolved else None
+    # per AAAA, once: is it an address a client can connect to at all?
+    no_host_address = {a: structural_v6_reason(a) for a in obs.v6}
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
         reason = _precondition(spec, obs, unreachable)
@@ -320,7 +322,7 @@ def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Find
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
         for address in obs.addresses:
-            no_host = structural_v6_reason(address) if ":" in address else None
+            no_host = no_host_address.get(address)
             if no_host:
                 # An IPv4-mapped, link-local or multicast AAAA is no address a client
                 # connects to: nothing to test there (ipv6.web.aaaa reports it), and "could
