@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import anyio
 
 from auditor import serde
+from auditor.guard import AddressGuard, structural_v6_reason
 from auditor.model import Finding, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
@@ -45,6 +46,9 @@ class Plan:
     zones: tuple[str, ...]
     checks: tuple[CheckSpec, ...]
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # What the scanner was allowed to reach (ScanOptions.allow_nets / allow_private): the
+    # checks judge "usable address" against it (CheckContext.guard).
+    guard: AddressGuard = field(default_factory=AddressGuard)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -65,12 +69,16 @@ def make_plan(
     zones: Iterable[str],
     checks: Iterable[CheckSpec],
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    allow_nets: Iterable[str] = (),
+    allow_private: bool = False,
 ) -> Plan:
     return Plan(
         hosts=tuple(dict.fromkeys(hosts)),
         zones=tuple(dict.fromkeys(zones)),
         checks=tuple(checks),
         params=dict(params or {}),
+        guard=AddressGuard.build(allow_nets, allow_private),
     )
 
 
@@ -449,6 +457,8 @@ def evaluate_host(
     findings: list[Finding] = []
     unreachable = unreachable_reason(obs) if obs.dns.resolved else None
     calmed = _lazy(lambda: calm(obs, obs.overload))
+    # per AAAA, once: is it an address a client can connect to at all?
+    no_host_address = {a: structural_v6_reason(a) for a in obs.v6}
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
         if spec.scope == Scope.HOST or not obs.dns.resolved:
@@ -459,33 +469,66 @@ def evaluate_host(
                     reason, dns_a=obs.dns.a.outcome, dns_aaaa=obs.dns.aaaa.outcome
                 )
             else:
-                v = _judged(spec, obs, CheckContext(obs.host, params, now), calmed)
+                cctx = CheckContext(obs.host, params, now, guard=plan.guard)
+                v = _judged(spec, obs, cctx, calmed)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
         for address in obs.addresses:
-            reason = host_footing_reason(spec, obs, address, footing)
-            reason = reason or _precondition(spec, obs, unreachable)
-            if reason:
+            no_host = no_host_address.get(address)
+            if no_host:
+                # An IPv4-mapped, link-local or multicast AAAA is no address a client
+                # connects to: nothing to test there (ipv6.web.aaaa reports it), and "could
+                # not test" would make the host look incomplete through no one's fault.
+                v = Verdict.not_applicable(
+                    f"{address} is no IPv6 host address ({no_host}): see ipv6.web.aaaa"
+                )
+            elif reason := (
+                host_footing_reason(spec, obs, address, footing)
+                or _precondition(spec, obs, unreachable)
+            ):
                 v = Verdict.not_tested(reason)
             else:
-                cctx = CheckContext(obs.host, params, now, address=address)
+                cctx = CheckContext(obs.host, params, now, address=address, guard=plan.guard)
                 v = _judged(spec, obs, cctx, calmed)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, address, v))
     return findings
+
+
+# The zone check that judges existence itself; every other zone check needs the zone.
+ZONE_EXISTS = "dns.zone.exists"
+
+
+def absent_zone_reason(obs: ZoneObservations) -> str | None:
+    """Why no zone check applies (the domain does not exist), or None.
+
+    Like a host's dns.resolve precondition: a domain the DNS denies (NXDOMAIN, from a
+    resolver that does answer for the public suffix) has no DNSSEC, CAA, mail or name
+    servers to judge. Judging them anyway passes DNSSEC on the signed denial and fails SPF
+    with advice to add records to a zone that does not exist. SERVFAIL or a timeout of the
+    zone's SOA is not a denial: the checks then judge what they saw.
+    """
+    if not obs.does_not_exist:
+        return None
+    return f"the domain {obs.zone} does not exist (NXDOMAIN): see {ZONE_EXISTS}"
 
 
 def evaluate_zone(
     obs: ZoneObservations, plan: Plan, now: datetime, footing: Footing | None = None
 ) -> list[Finding]:
     findings: list[Finding] = []
+    absent = absent_zone_reason(obs)
     calmed = _lazy(lambda: calm(obs, obs.overload))
     for spec in plan.checks_for(TargetKind.ZONE):
+        # the scanner's own footing first: a denial from a dead resolver is no denial
         reason = zone_footing_reason(spec, obs, footing)
         if reason:
             v = Verdict.not_tested(reason)
+        elif absent and spec.id != ZONE_EXISTS:
+            v = Verdict.not_applicable(absent, precondition=ZONE_EXISTS)
         else:
-            v = _judged(spec, obs, CheckContext(obs.zone, plan.params_for(spec), now), calmed)
+            cctx = CheckContext(obs.zone, plan.params_for(spec), now, guard=plan.guard)
+            v = _judged(spec, obs, cctx, calmed)
         findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, v))
     return findings
 

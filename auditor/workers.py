@@ -225,7 +225,14 @@ def worker_main(job: WorkerJob, events: Any) -> None:
     vantage: Vantage | None = None
     try:
         ctx = ProbeContext(job.options)
-        plan = make_plan(job.hosts, job.zones, [get_check(c) for c in job.check_ids], job.params)
+        plan = make_plan(
+            job.hosts,
+            job.zones,
+            [get_check(c) for c in job.check_ids],
+            job.params,
+            allow_nets=job.options.allow_nets,
+            allow_private=job.options.allow_private,
+        )
         if job.footing is not None:
             names = (*plan.hosts, *plan.zones)
             vantage = Vantage(job.footing, names, report=_worker_report(job.number))
