@@ -421,7 +421,7 @@ def _calm(value: Any, reason: str) -> Any:
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(value):
         current = getattr(value, f.name)
-        if f.name == "outcome" and current == Outcome.TIMEOUT:
+        if f.name == "outcome" and _timed_out(current, getattr(value, "detail", "")):
             changes["outcome"] = Outcome.SKIPPED
             if any(g.name == "detail" for g in dataclasses.fields(value)):
                 changes["detail"] = reason
@@ -434,6 +434,13 @@ def _calm(value: Any, reason: str) -> Any:
     return replace(value, **changes) if changes else value
 
 
+def _timed_out(outcome: Any, detail: Any) -> bool:
+    # A TLS version probe records its timeout as an undecided "error" with that detail.
+    return outcome == Outcome.TIMEOUT or (
+        outcome == Outcome.ERROR and isinstance(detail, str) and "before the timeout" in detail
+    )
+
+
 def _judged(spec: CheckSpec, obs: Any, cctx: CheckContext, calmed: Callable[[], Any]) -> Verdict:
     """Run a check; on an overloaded target, a verdict its timeouts decided is not_tested."""
     verdict = _run(spec, obs, cctx)
@@ -441,7 +448,13 @@ def _judged(spec: CheckSpec, obs: Any, cctx: CheckContext, calmed: Callable[[], 
     if not overload or verdict.status in (Status.NOT_TESTED, Status.ERROR):
         return verdict
     other = _run(spec, calmed(), cctx)
-    if (other.status, other.score) == (verdict.status, verdict.score):
+    # Touched: the verdict (its status, partial score or its words, which name what was
+    # seen) is not the same once the timeouts are taken out as evidence.
+    if (other.status, other.score, other.message) == (
+        verdict.status,
+        verdict.score,
+        verdict.message,
+    ):
         return verdict
     return Verdict.not_tested(
         overload, verdict_from_timeouts=verdict.status.value, verdict_message=verdict.message
@@ -661,7 +674,15 @@ async def run_scan(
     # ``side``: the load monitor and footing re-checks, ended when the targets are done.
     async with anyio.create_task_group() as side:
         if vantage is not None:
-            side.start_soon(vantage.start_monitor(ctx.options.timeout).run)
+
+            def counters() -> tuple[int, int]:
+                st = ctx.stats  # steps started (connects, DNS queries), and timed out
+                return (
+                    st["connections"] + st["dns_queries"],
+                    st["tcp_timeouts"] + st["dns_timeouts"],
+                )
+
+            side.start_soon(vantage.start_monitor(ctx.options.timeout, counters).run)
         async with anyio.create_task_group() as tg:
             for _ in range(min(max(1, ctx.options.concurrency), len(jobs))):
                 tg.start_soon(worker)

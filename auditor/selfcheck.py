@@ -914,11 +914,20 @@ def footing_sync(
 
 # A step is bounded by --timeout; it needs several passes through the event loop (connect,
 # a TLS handshake's flights, a request and its answer). When the loop runs a timer late by a
-# tenth of the step's budget, sustained over a whole step, those passes add up to a timeout
-# that the remote side never caused. A single stall of half the budget does it at once.
-SATURATED_SHARE = 0.1
+# quarter of the step's budget, sustained over a whole step, three or four such passes add
+# up to a timeout the remote side never caused; a single stall of half the budget does it at
+# once (asyncio runs the due timeout before the task that would have seen its answer).
+SATURATED_SHARE = 0.25
 STALL_SHARE = 0.5
+# ... and "many steps turned into timeouts": in that same window, at least this share of the
+# steps started (TCP connects, DNS queries) timed out, and at least MIN_TIMEOUTS of them. A
+# loaded loop alone (CPU-bound but answering) turns nothing into timeouts; timeouts alone
+# (black-holed addresses) are the network's.
+TIMEOUT_SHARE = 0.1
+MIN_TIMEOUTS = 5
 TICK = 0.1  # seconds between the monitor's wake-ups (10 cheap timer callbacks a second)
+
+Counters = Callable[[], tuple[int, int]]  # (steps started, of which timed out)
 
 
 @dataclass
@@ -931,46 +940,71 @@ class _Episode:
 class LoopMonitor:
     """How late the event loop runs a timer: the scanner's own load, measured cheaply.
 
-    ``saturated`` episodes are stretches where the mean lateness over a sliding window of
-    one step timeout reached ``SATURATED_SHARE`` x timeout, or a single stall reached
-    ``STALL_SHARE`` x timeout: targets probed during one cannot trust their timeouts.
+    The loop is *saturated* while the mean lateness over a sliding window of one step
+    timeout reaches ``SATURATED_SHARE`` x timeout, or a single stall ``STALL_SHARE`` x
+    timeout (said once on stderr: lower --concurrency). It *starves* the probes when, in
+    that window, many steps also timed out (``TIMEOUT_SHARE``): targets probed during
+    a starved episode cannot trust their timeouts.
     """
 
-    def __init__(self, step_timeout: float, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        step_timeout: float,
+        now: Callable[[], float] = time.monotonic,
+        counters: Counters | None = None,
+    ) -> None:
         self.window = max(step_timeout, 4 * TICK)
         self.sustained = step_timeout * SATURATED_SHARE
         self.stall = step_timeout * STALL_SHARE
         self.now = now
+        self.counters = counters or (lambda: (0, 0))
         self.max_lag = 0.0
-        self.samples: deque[tuple[float, float]] = deque()  # (time, lag) in the window
+        self.saturated = False  # ever
+        self.last_saturated: float | None = None  # when it last was
+        # (time, lag, connects, timeouts) of the ticks in the window
+        self.samples: deque[tuple[float, float, int, int]] = deque()
         self._sum = 0.0
-        self.episodes: deque[_Episode] = deque(maxlen=256)
-        self.on_episode: Callable[[float], None] | None = None
+        self._base: tuple[int, int] | None = None
+        self.episodes: deque[_Episode] = deque(maxlen=256)  # starved episodes
+        self.on_saturated: Callable[[float], None] | None = None
 
-    def record(self, at: float, lag: float) -> None:
-        """One tick: the timer that should have fired at ``at - lag`` fired at ``at``."""
+    def record(self, at: float, lag: float, connects: int = 0, timeouts: int = 0) -> None:
+        """One tick: the timer that should have fired at ``at - lag`` fired at ``at``;
+        ``connects``/``timeouts``: the scan's step counters at that moment."""
         lag = max(0.0, lag)
         self.max_lag = max(self.max_lag, lag)
-        self.samples.append((at, lag))
+        if self._base is None:
+            self._base = (connects, timeouts)
+        self.samples.append((at, lag, connects, timeouts))
         self._sum += lag
         while self.samples and self.samples[0][0] < at - self.window:
-            self._sum -= self.samples.popleft()[1]
+            gone = self.samples.popleft()
+            self._sum -= gone[1]
+            self._base = (gone[2], gone[3])  # the counters as the window began
+        first = self.samples[0]
         mean = self._sum / len(self.samples)
-        if lag >= self.stall or (
-            mean >= self.sustained and at - self.samples[0][0] > self.window / 2
-        ):
-            start = at - (lag if lag >= self.stall else self.window)
-            last = self.episodes[-1] if self.episodes else None
-            if last is not None and start <= last.end + TICK * 2:
-                last.end = at
-                last.peak = max(last.peak, lag, mean)
-            else:
-                self.episodes.append(_Episode(start, at, max(lag, mean)))
-                if self.on_episode is not None:
-                    self.on_episode(max(lag, mean))
+        stalled = lag >= self.stall
+        if not stalled and not (mean >= self.sustained and at - first[0] > self.window / 2):
+            return
+        peak = max(lag, mean)
+        self.last_saturated = at
+        if not self.saturated:
+            self.saturated = True
+            if self.on_saturated is not None:
+                self.on_saturated(peak)
+        started, timed_out = connects - self._base[0], timeouts - self._base[1]
+        if timed_out < MIN_TIMEOUTS or timed_out < TIMEOUT_SHARE * max(started, 1):
+            return  # busy, but answers still come back in time
+        start = at - (lag if stalled else self.window)
+        last = self.episodes[-1] if self.episodes else None
+        if last is not None and start <= last.end + TICK * 2:
+            last.end = at
+            last.peak = max(last.peak, peak)
+        else:
+            self.episodes.append(_Episode(start, at, peak))
 
     def overload_during(self, start: float, end: float) -> float | None:
-        """The worst lateness of a saturated episode overlapping [start, end], or None."""
+        """The worst lateness of a starved episode overlapping [start, end], or None."""
         worst: float | None = None
         for ep in reversed(self.episodes):
             if ep.end < start:
@@ -979,7 +1013,10 @@ class LoopMonitor:
                 worst = ep.peak if worst is None else max(worst, ep.peak)
         return worst
 
-    def saturated_seconds(self) -> float:
+    def saturated_since(self, t: float) -> bool:
+        return self.last_saturated is not None and self.last_saturated >= t
+
+    def starved_seconds(self) -> float:
         return round(sum(ep.end - ep.start for ep in self.episodes), 1)
 
     async def run(self) -> None:
@@ -987,7 +1024,7 @@ class LoopMonitor:
             before = self.now()
             await anyio.sleep(TICK)
             after = self.now()
-            self.record(after, after - before - TICK)
+            self.record(after, after - before - TICK, *self.counters())
 
 
 def overload_reason(lag: float, concurrency: int) -> str:
@@ -1046,9 +1083,9 @@ class Vantage:
         _use_resolver(ctx, self.current.resolver)
 
     # -- monitor ----------------------------------------------------------------------
-    def start_monitor(self, step_timeout: float) -> LoopMonitor:
-        self.monitor = LoopMonitor(step_timeout, self.now)
-        self.monitor.on_episode = self._overload_noticed
+    def start_monitor(self, step_timeout: float, counters: Counters | None = None) -> LoopMonitor:
+        self.monitor = LoopMonitor(step_timeout, self.now, counters)
+        self.monitor.on_saturated = self._overload_noticed
         return self.monitor
 
     def _overload_noticed(self, lag: float) -> None:
@@ -1057,9 +1094,9 @@ class Vantage:
         self._said_overload = True
         self.report(
             f"the scanner is overloaded: its event loop runs {lag:.1f} s late "
-            f"(--concurrency {self._concurrency} on {os.cpu_count() or 1} CPU(s)); timeouts "
-            "while it is are not evidence, and the findings they touch are not_tested. "
-            "Lower --concurrency."
+            f"(--concurrency {self._concurrency} on {os.cpu_count() or 1} CPU(s)); when "
+            "its steps time out meanwhile, those timeouts are not evidence and the findings "
+            "they touch are not_tested. Lower --concurrency."
         )
 
     def overload(self, started: float) -> str:
@@ -1076,22 +1113,28 @@ class Vantage:
         base = self.record.load
         if self.monitor is None:
             return base
-        saturated = self.monitor.saturated_seconds()
+        starved = self.monitor.starved_seconds()
         status = FootStatus.DEGRADED if self.monitor.episodes else FootStatus.OK
+        setting = f"--concurrency {self._concurrency} on {os.cpu_count() or 1} CPU(s)"
         reason = ""
         if status != FootStatus.OK:
             reason = (
-                f"the scanner was overloaded for {saturated:g} s (event loop up to "
-                f"{self.monitor.max_lag:.1f} s late; --concurrency {self._concurrency} on "
-                f"{os.cpu_count() or 1} CPU(s)): {self.overloaded_targets} target(s) probed "
-                "meanwhile have their timeouts counted as not_tested"
+                f"the scanner was overloaded for {starved:g} s (event loop up to "
+                f"{self.monitor.max_lag:.1f} s late, many connects timing out; {setting}): "
+                f"{self.overloaded_targets} target(s) probed meanwhile have the verdicts "
+                "their timeouts decided counted as not_tested"
+            )
+        elif self.monitor.saturated:
+            reason = (
+                f"the event loop ran up to {self.monitor.max_lag:.1f} s late ({setting}), "
+                "but the probes' answers still came back in time: nothing attributed"
             )
         return replace(
             base,
             status=status,
             reason=reason,
             max_lag_s=round(self.monitor.max_lag, 3),
-            overloaded_s=saturated,
+            overloaded_s=starved,
             overloaded_targets=self.overloaded_targets,
         )
 
@@ -1102,7 +1145,12 @@ class Vantage:
     def target_done(self, failed: bool) -> bool:
         """Note one finished target; True when a re-check is due."""
         self.recent.append(failed)
-        if self._rechecking or self.now() - self.last_check < RECHECK_EVERY:
+        now = self.now()
+        if self._rechecking or now - self.last_check < RECHECK_EVERY:
+            return False
+        if self.monitor is not None and self.monitor.saturated_since(now - self.monitor.window):
+            # the failures are the scanner's own load (judged per target by the monitor);
+            # a re-check now would time out through the same starved loop
             return False
         bad = sum(self.recent)
         return bad >= RECHECK_MIN_FAILED and bad >= RECHECK_SHARE * len(self.recent)
@@ -1113,7 +1161,7 @@ class Vantage:
         if self._rechecking:
             return
         self._rechecking = True
-        self.last_check = self.now()
+        self.last_check = started = self.now()
         bad, total = sum(self.recent), len(self.recent)
         try:
             later = await check_footing(ctx, self.names)
@@ -1121,6 +1169,11 @@ class Vantage:
             self._rechecking = False
         self.recent.clear()
         why = f"{bad} of the last {total} targets failed"
+        if self.monitor is not None and self.monitor.saturated_since(started):
+            # its own questions went through a saturated loop: their timeouts say nothing
+            note = Recheck(later.checked, f"{why}; inconclusive: the scanner was overloaded", "")
+            self.record = replace(self.record, rechecks=(*self.record.rechecks, note)[-20:])
+            return
         changed = later.evaluation_key() != self.current.evaluation_key()
         if changed and self.report is not None:
             for line in later.problems() or [f"footing back to normal: {later.summary()}"]:

@@ -100,6 +100,7 @@ class DnsClient:
                 detail="the name does not exist (NXDOMAIN)",
             )
         except dns.resolver.LifetimeTimeout:
+            self.stats["dns_timeouts"] += 1  # the load monitor's share of timeouts
             return DnsAnswer(qname, rdtype, Outcome.TIMEOUT, detail="no answer from the resolver")
         except dns.resolver.NoNameservers as exc:
             outcome, detail = _classify_no_nameservers(exc)
@@ -200,6 +201,7 @@ class DnsClient:
                     query, addr, timeout=self.options.timeout, port=port, backend=self.backend
                 )
             except dns.exception.Timeout:
+                self.stats["dns_timeouts"] += 1
                 last = RawAnswer(Outcome.TIMEOUT, None, "no answer from the resolver")
                 continue
             except ConnectionRefusedError:
