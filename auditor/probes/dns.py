@@ -82,7 +82,8 @@ class DnsClient:
         resolver.cache = None  # the probe cache in ProbeContext already shares lookups
         self.resolver = resolver
         self.backend = _ConnectedUdpBackend()
-        self._health: dict[str, bool] = {}
+        # suffix -> (does the resolver answer for it, monotonic time asked)
+        self._health: dict[str, tuple[bool, float]] = {}
 
     async def query(self, qname: str, rdtype: str) -> DnsAnswer:
         self.stats["dns_queries"] += 1
@@ -145,18 +146,29 @@ class DnsClient:
         )
 
     async def resolver_answers_near(self, name: str) -> bool:
-        """Does the resolver answer for the public suffix of ``name`` (cached per client)?"""
+        """Does the resolver answer for the public suffix of ``name`` *now*?
+
+        Asked when a lookup timed out, to tell the name's servers (lame delegation) from the
+        resolver. The answer is kept for about one step timeout only: an answer from minutes
+        ago says nothing about a resolver that is overloaded (often by this very scan) now.
+        """
         control = public_suffix(name) or "."
+        now = time.monotonic()
         cached = self._health.get(control)
-        if cached is None:
+        if cached is None or now - cached[1] > self._health_ttl:
             answer = await self.query(control, "SOA")
-            cached = answer.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN)
+            ok = answer.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN)
+            cached = (ok, time.monotonic())
             self._health[control] = cached
-        return cached
+        return cached[0]
+
+    @property
+    def _health_ttl(self) -> float:
+        return min(5.0, self.options.timeout)
 
     def note_control(self, suffix: str, answered: bool) -> None:
-        """The footing check asked this suffix's SOA already (auditor.selfcheck)."""
-        self._health.setdefault(suffix, answered)
+        """The footing check asked this suffix's SOA just now (auditor.selfcheck)."""
+        self._health[suffix] = (answered, time.monotonic())
 
     def servers(self) -> list[tuple[str, int]]:
         """The configured resolver addresses and ports."""
