@@ -170,8 +170,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     for a in diff.agencies:
         if not a.changed:
             continue
-        score = f"{_num(a.score_before)} -> {_num(a.score_after)}"
-        grade = f"{a.grade_before or '-'} -> {a.grade_after or '-'}"
+        score = (
+            f"{_num(a.score_before)} ({_cov(a.coverage_before)} tested) -> "
+            f"{_num(a.score_after)} ({_cov(a.coverage_after)} tested)"
+        )
+        grade = (
+            f"{_grade(a.grade_before, a.insufficient_before)} -> "
+            f"{_grade(a.grade_after, a.insufficient_after)}"
+        )
         print(
             f"\n{a.name} [{a.id}]: score {score}, grade {grade}, KPI {a.kpi_before} -> "
             f"{a.kpi_after}"
@@ -192,6 +198,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
+
+
+def _cov(v: float | None) -> str:
+    return "-" if v is None else f"{v:g} %"
+
+
+def _grade(grade: str | None, insufficient: bool) -> str:
+    return "insufficient data" if insufficient else (grade or "-")
 
 
 def _one_line(text: str, limit: int = 160) -> str:

@@ -140,6 +140,8 @@ class GateVerdict:
     optimistic: float | None
     items: tuple[GateItem, ...]
     reasons: tuple[str, ...]
+    # Share (0-100) of the scored weight that was tested: what ``score`` rests on.
+    coverage: float | None = None
 
     @property
     def word(self) -> str:
@@ -227,6 +229,15 @@ def decide(score: Any, fail_on: str, min_score: float | None) -> GateVerdict:
         reasons.append(f"score {score_counted} is under --min-score {min_score:g}")
     elif min_score is not None and score_counted is not None and score_counted < min_score:
         incomplete = True
+    coverage = round(100 * counted / weighted_total, 1) if weighted_total else None
+    min_coverage = getattr(score.profile, "min_coverage", 0.0)
+    if not failed and coverage is not None and coverage < min_coverage:
+        # As in the reports ("insufficient data"): too little was tested for a verdict.
+        incomplete = True
+        reasons.append(
+            f"only {coverage:g} % of the profile's weight could be tested "
+            f"(the profile's min_coverage is {min_coverage:g} %)"
+        )
     if failed:
         code = EXIT_FAILED
     elif incomplete:
@@ -235,7 +246,7 @@ def decide(score: Any, fail_on: str, min_score: float | None) -> GateVerdict:
     else:
         code = EXIT_PASSED
     del score_now
-    return GateVerdict(code, score_counted, optimistic, tuple(items), tuple(reasons))
+    return GateVerdict(code, score_counted, optimistic, tuple(items), tuple(reasons), coverage)
 
 
 # ---------------------------------------------------------------------------
@@ -302,7 +313,8 @@ def markdown_summary(verdict: GateVerdict, profile: str, targets: Sequence[str])
         f"## {icon} auditor gate: {verdict.word}",
         "",
         f"Profile **{_md(profile)}**, targets: {', '.join(f'`{_md(t)}`' for t in targets)}. "
-        f"Score: **{verdict.score if verdict.score is not None else 'n/a'}**.",
+        f"Score: **{verdict.score if verdict.score is not None else 'n/a'}** "
+        f"(coverage {_coverage(verdict.coverage)}).",
         "",
     ]
     for reason in verdict.reasons:
@@ -322,10 +334,16 @@ def markdown_summary(verdict: GateVerdict, profile: str, targets: Sequence[str])
     return "\n".join(lines)
 
 
+def _coverage(value: float | None) -> str:
+    """The share of the profile's weight the score rests on, as the reports show it."""
+    return "n/a" if value is None else f"{value:g} % tested"
+
+
 def terminal_summary(verdict: GateVerdict, profile: str) -> str:
     out = [
         f"GATE {verdict.word} (profile {profile}, score "
-        f"{verdict.score if verdict.score is not None else 'n/a'})"
+        f"{verdict.score if verdict.score is not None else 'n/a'}, "
+        f"coverage {_coverage(verdict.coverage)})"
     ]
     out += [f"  - {r}" for r in verdict.reasons]
     for status in ("fail", "incomplete", "warn"):

@@ -133,6 +133,11 @@ class ScanDiffAgency:
     # (target_kind, target, requirement, before, after) for pairs whose status changed
     requirements: tuple[tuple[str, str, str, str | None, str | None], ...]
     changes: tuple[CheckChange, ...]
+    # Share (0-100) of the scored weight each score rests on; "insufficient data" (no grade).
+    coverage_before: float | None = None
+    coverage_after: float | None = None
+    insufficient_before: bool = False
+    insufficient_after: bool = False
 
     @property
     def changed(self) -> bool:
@@ -142,6 +147,8 @@ class ScanDiffAgency:
             or self.score_before != self.score_after
             or self.grade_before != self.grade_after
             or self.kpi_before != self.kpi_after
+            or self.coverage_before != self.coverage_after
+            or self.insufficient_before != self.insufficient_after
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +157,11 @@ class ScanDiffAgency:
             "name": self.name,
             "score": {"before": self.score_before, "after": self.score_after},
             "grade": {"before": self.grade_before, "after": self.grade_after},
+            "coverage": {"before": self.coverage_before, "after": self.coverage_after},
+            "insufficient_data": {
+                "before": self.insufficient_before,
+                "after": self.insufficient_after,
+            },
             "kpi": {"before": self.kpi_before, "after": self.kpi_after},
             "requirements": [
                 {"target_kind": k, "target": t, "requirement": r, "before": b, "after": a}
@@ -267,13 +279,28 @@ def diff_scans(
                 kpi_after=a.kpi,
                 requirements=tuple(req_changes),
                 changes=tuple(c for c in changes if (c.target_kind, c.target) in mine),
+                coverage_before=o.coverage if o else None,
+                coverage_after=a.coverage,
+                insufficient_before=o.insufficient if o else False,
+                insufficient_after=a.insufficient,
             )
         )
     for aid, o in old_agencies.items():
         if all(a.id != aid for a in after_score.agencies):
             agencies.append(
                 ScanDiffAgency(
-                    aid, o.agency.name, o.score, None, o.grade, None, o.kpi, None, (), ()
+                    aid,
+                    o.agency.name,
+                    o.score,
+                    None,
+                    o.grade,
+                    None,
+                    o.kpi,
+                    None,
+                    (),
+                    (),
+                    coverage_before=o.coverage,
+                    insufficient_before=o.insufficient,
                 )
             )
     return Diff(before_id, after_id, tuple(agencies), tuple(changes))

@@ -149,3 +149,33 @@ def test_parse_resolve() -> None:
 
 def test_registrable_domain_fallback() -> None:
     assert registrable_domain("staging.newagency.gov.vn") == "newagency.gov.vn"
+
+
+def test_gate_output_carries_the_coverage() -> None:
+    from auditor.gate import terminal_summary
+
+    v = _verdict()
+    assert v.coverage == 100.0
+    assert terminal_summary(v, "vn-gov").splitlines()[0] == (
+        "GATE PASSED (profile vn-gov, score 100.0, coverage 100 % tested)"
+    )
+    assert "(coverage 100 % tested)" in markdown_summary(v, "vn-gov", [HOST])
+
+
+def test_recommended_only_untested_under_min_coverage_is_incomplete() -> None:
+    # Every recommended requirement not tested, the mandatory ones pass: with vn-gov the
+    # tested share stays high enough for a verdict...
+    profile = load_profile("vn-gov")
+    rec = [c for r in profile.requirements if r.level.value == "recommended" for c in r.checks]
+    v = _verdict(dict.fromkeys(rec, Status.NOT_TESTED))
+    assert v.coverage is not None and v.coverage >= profile.min_coverage
+    assert v.code == EXIT_PASSED
+    # ...but a verdict over less than min_coverage of the weight is no verdict at all.
+    from dataclasses import replace
+
+    strict = replace(profile, min_coverage=99.0)
+    inv = gate_inventory([HOST], [ZONE]).to_dict()
+    findings = _findings(dict.fromkeys(rec, Status.NOT_TESTED))
+    v = decide(score_scan(strict, inv, findings, TODAY), "mandatory", None)
+    assert v.code == EXIT_INCOMPLETE
+    assert any("could be tested" in r and "min_coverage is 99 %" in r for r in v.reasons)
