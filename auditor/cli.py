@@ -22,7 +22,7 @@ import anyio
 from auditor import __version__
 from auditor.engine import Plan, TargetDone, evaluate_stored, make_plan, run_scan
 from auditor.guard import parse_network
-from auditor.inventory import Inventory, InventoryError, load_inventory, validate_inventory
+from auditor.inventory import Inventory, InventoryError, check_inventory, load_inventory
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.dns import parse_resolver
@@ -275,6 +275,10 @@ def _plan_for(inventory: Inventory, profile: Any) -> Any:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     inventory = _load_inventory(args.inventory)
+    # An expired waiver does not stop the scan, but whoever runs it should know it no
+    # longer counts (the same warning `auditor inventory validate` prints).
+    for w in check_inventory(args.inventory)[1]:
+        print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}", file=sys.stderr)
     if args.only:
         try:
             inventory = inventory.only(args.only)
@@ -478,7 +482,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory_validate(args: argparse.Namespace) -> int:
-    errors = validate_inventory(args.file)
+    errors, warnings = check_inventory(args.file)
+    for w in warnings:
+        # Same file:line: field: form as the errors, marked so scripts can tell them apart.
+        print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}", file=sys.stderr)
     if errors:
         for e in errors:
             print(str(e), file=sys.stderr)
@@ -486,7 +493,12 @@ def cmd_inventory_validate(args: argparse.Namespace) -> int:
     inv = load_inventory(args.file)
     hosts = len(inv.host_owners())
     zones = len(inv.zone_owners())
-    print(f"{args.file}: ok: {len(inv.agencies)} agencies, {hosts} hosts, {zones} zones")
+    waivers = sum(len(a.waivers) for a in inv.agencies)
+    note = f", {len(warnings)} warning(s)" if warnings else ""
+    print(
+        f"{args.file}: ok: {len(inv.agencies)} agencies, {hosts} hosts, {zones} zones, "
+        f"{waivers} waiver(s){note}"
+    )
     return EXIT_OK
 
 

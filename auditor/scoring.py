@@ -52,7 +52,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from auditor.inventory import Waiver
+from auditor.inventory import Waiver, same_check
 from auditor.model import Finding, Level, Scope, Status, TargetKind
 from auditor.profiles import Profile, Requirement
 
@@ -401,7 +401,7 @@ def check_result(
     waiver = expired = None
     if status in (Status.FAIL, Status.WARN):
         for w in waivers:
-            if w.check != check:
+            if not same_check(w.check, check):  # an old id (alias) names the same check
                 continue
             if w.matches(check, target, today):
                 waiver = w

@@ -455,3 +455,17 @@ def test_ranking_puts_insufficient_data_apart() -> None:
     assert order == ["ag", "lo", "un", "none"]
     assert s.insufficient_count() == 1
     assert s.coverage is not None and 0 < s.coverage < 100
+
+
+def test_waiver_naming_a_check_by_its_old_id_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import registry
+
+    registry.load_checks()
+    monkeypatch.setitem(registry._ALIASES, "h.old", "h.a")
+    waiver = {"check": "h.old", "hosts": ["w.example"], "reason": "r", "approved_by": "x"}
+    a = score(
+        replace(all_pass(), "h.a", Status.FAIL), inventory=inv(["w.example"], ["example"], [waiver])
+    )
+    pair = next(p for p in a.pairs if p.requirement.id == "ra")
+    assert pair.status == ReqStatus.WAIVED  # today's main: FAIL (the alias was not resolved)
+    assert a.score == 100.0
