@@ -33,6 +33,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away (``auditor diff | head``)
 
 
 class UsageError(Exception):
@@ -446,14 +447,30 @@ def _summary(store: Store, scan_id: int, db_path: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from auditor.history import describe_scan
+
     with Store(args.db) as store:
         try:
-            source = store.scan(args.scan) if args.scan else store.latest_scan()
+            # The default is the latest network scan: the latest row may be an evaluation
+            # (of an older scan, with another profile) or a gate run.
+            source = (
+                store.scan(args.scan) if args.scan is not None else store.latest_scan(kind="scan")
+            )
         except KeyError as exc:
             raise UsageError(str(exc).strip("'\"")) from None
         if source is None:
             raise UsageError(f"no complete scan in {args.db}")
+        why = "" if args.scan is not None else " (the latest complete scan; --scan ID for another)"
         profile = _profile(args.profile or source.profile)
+        whence = "--profile" if args.profile else f"the profile of {source.kind} #{source.id}"
+        print(
+            f"auditor: evaluating {describe_scan(source)}{why} with profile {profile.name} "
+            f"({whence})",
+            file=sys.stderr,
+        )
+        # An evaluation of an evaluation re-scores the same copied observations: it stands
+        # for the original network scan (trends and "previous scan" look before that one).
+        origin = source.source_scan if source.kind == "evaluation" and source.source_scan else None
         specs = [get_check(c) for c in profile.check_ids() if is_known(c)]
         plan = make_plan((), (), specs, getattr(profile, "params", {}))
         new_id = store.begin_scan(
@@ -463,7 +480,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             inventory=source.inventory,
             options=source.options,
             kind="evaluation",
-            source_scan=source.id,
+            source_scan=origin or source.id,
         )
         store.copy_observations(source.id, new_id)
         now = datetime.now(UTC)
@@ -474,7 +491,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         store.finish_scan(new_id, "complete", {"evaluated_from": source.id})
         _write_outputs(store, new_id, args)
         print(
-            f"evaluation {new_id} of scan {source.id} with profile {profile.name}: "
+            f"evaluation {new_id} of {source.kind} {source.id} with profile {profile.name}: "
             f"{len(findings)} findings",
             file=sys.stderr,
         )
@@ -504,12 +521,62 @@ def cmd_inventory_validate(args: argparse.Namespace) -> int:
 
 def cmd_checks(args: argparse.Namespace) -> int:
     specs = all_checks()
+    if args.profile:
+        return _checks_in_profile(specs, _profile(args.profile), as_json=args.json)
     if args.json:
         print(json.dumps([s.metadata() for s in specs], ensure_ascii=False, indent=2))
         return EXIT_OK
     width = max(len(s.id) for s in specs)
+    # The level hint is the check's suggestion; a profile decides the real level
+    # (auditor checks --profile NAME).
+    print(f"{'check':<{width}}  {'scope':<7}  {'level hint':<13}  title")
     for s in specs:
         print(f"{s.id:<{width}}  {s.scope.value:<7}  {s.level_hint.value:<13}  {s.title}")
+    return EXIT_OK
+
+
+def _checks_in_profile(specs: Sequence[Any], profile: Any, *, as_json: bool) -> int:
+    """Each check with the level the profile gives it (the level of its requirement),
+    then the checks the profile does not use."""
+    level_of: dict[str, tuple[str, str, float]] = {}
+    for req in profile.requirements:
+        for cid in req.checks:
+            level_of[cid] = (req.level.value, req.id, req.weight)
+    kpi = set(profile.kpi.checks) if profile.kpi else set()
+    used = [s for s in specs if s.id in level_of]
+    unused = [s for s in specs if s.id not in level_of]
+    if as_json:
+        doc = {
+            "profile": profile.name,
+            "checks": [
+                {
+                    **s.metadata(),
+                    "level": level_of[s.id][0],
+                    "requirement": level_of[s.id][1],
+                    "weight": level_of[s.id][2],
+                    "kpi": s.id in kpi,
+                }
+                for s in used
+            ],
+            "unused": [s.id for s in unused],
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(s.id) for s in specs)
+    rwidth = max((len(r.id) for r in profile.requirements), default=11)
+    print(f"profile {profile.name}: {profile.title}")
+    print(f"{'check':<{width}}  {'scope':<7}  {'level':<13}  {'requirement':<{rwidth}}  title")
+    rank = {"mandatory": 0, "recommended": 1, "informational": 2}
+    for s in sorted(used, key=lambda s: (rank.get(level_of[s.id][0], 3), s.id)):
+        level, req, _weight = level_of[s.id]
+        hint = "" if level == s.level_hint.value else f" (hint: {s.level_hint.value})"
+        mark = " [KPI]" if s.id in kpi else ""
+        row = f"{s.id:<{width}}  {s.scope.value:<7}  {level:<13}  {req:<{rwidth}}"
+        print(f"{row}  {s.title}{mark}{hint}")
+    if unused:
+        print(f"\nnot used by {profile.name} ({len(unused)}): never probed nor scored with it")
+        for s in unused:
+            print(f"{s.id:<{width}}  {s.scope.value:<7}  {'-':<13}  {'-':<{rwidth}}  {s.title}")
     return EXIT_OK
 
 
@@ -540,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
     p.add_argument("--db", help="SQLite store (default: auditor.db beside the inventory)")
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
-    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
     p.add_argument(
         "--only", action="append", metavar="AGENCY", help="scan only this agency (repeatable)"
@@ -565,10 +632,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
     p.add_argument("--db", required=True, help="SQLite store")
-    p.add_argument("--scan", type=int, help="scan id (default: the latest complete scan)")
+    p.add_argument(
+        "--scan",
+        type=int,
+        help="scan id (default: the latest complete scan of kind 'scan', not an evaluation"
+        " or a gate run; stderr says which)",
+    )
     p.add_argument("--profile", help="profile to evaluate with (default: the scan's)")
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
-    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.set_defaults(func=cmd_evaluate)
 
@@ -581,6 +653,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("checks", help="list the check catalogue")
     p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument(
+        "--profile",
+        metavar="P",
+        help="show the level this profile gives each check (and the checks it does not use)"
+        " instead of the checks' level hints",
+    )
     p.set_defaults(func=cmd_checks)
 
     import importlib
@@ -602,6 +680,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(message)
     try:
         code: int = args.func(args)
+        # Flush here, inside the handler: a reader that went away (``auditor diff | head
+        # -1``) is seen now, not by the interpreter's own flush at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_stdout()
     except UsageError as exc:
         _err(str(exc))
         return EXIT_INPUT
@@ -609,6 +692,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("auditor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return code
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout closed the pipe: stop quietly, as ``yes | head -1`` does.
+
+    As the Python documentation recommends (signal module, "Note on SIGPIPE"): point stdout
+    at /dev/null so the interpreter's final flush cannot raise again, and exit non-zero.
+    141 = 128 + SIGPIPE, what a shell reports for a command a closed pipe ended."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

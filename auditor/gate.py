@@ -38,6 +38,7 @@ from auditor.model import Level
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.store import Store
+from reports import stdout_outputs
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -413,9 +414,9 @@ def register(sub: Any) -> None:
         default="mandatory",
         help="lowest requirement level whose failure fails the gate",
     )
-    p.add_argument("--junit", metavar="FILE", help="write JUnit XML")
-    p.add_argument("--json", metavar="FILE", help="write the scan JSON")
-    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML ('-': stdout)")
+    p.add_argument("--json", metavar="FILE", help="write the scan JSON ('-': stdout)")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
     p.add_argument(
         "--resolve",
         action="append",
@@ -454,6 +455,11 @@ def _gate(args: argparse.Namespace) -> int:
         raise GateUsageError("give TARGET host names/URLs, or --inventory FILE (not both)")
     if args.only and not args.inventory:
         raise GateUsageError("--only goes with --inventory")
+    from reports import output_conflict
+
+    conflict = output_conflict(junit=args.junit, json=args.json, markdown=args.markdown)
+    if conflict:
+        raise GateUsageError(conflict)
     pins: dict[str, list[str]] = {}
     for spec in args.resolve:
         host, addr = parse_resolve(spec)
@@ -505,7 +511,9 @@ def _gate(args: argparse.Namespace) -> int:
         _write(args.junit, junit_xml(verdict, profile.name))
     if args.markdown:
         _write(args.markdown, markdown_summary(verdict, profile.name, targets).encode("utf-8"))
-    print(terminal_summary(verdict, profile.name))
+    # With an output on stdout ('-'), the verdict lines go to stderr: stdout stays parseable.
+    to_stderr = bool(stdout_outputs(junit=args.junit, json=args.json, markdown=args.markdown))
+    print(terminal_summary(verdict, profile.name), file=sys.stderr if to_stderr else sys.stdout)
     return verdict.code
 
 
@@ -538,5 +546,6 @@ def _zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
 
 
 def _write(path: str, data: bytes) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(data)
+    from reports import write_output
+
+    write_output(path, data.decode("utf-8"))

@@ -25,7 +25,9 @@ __all__ = [
     "ScanDiffAgency",
     "ScanSummary",
     "default_pair",
+    "describe_scan",
     "diff_scans",
+    "previous_scan",
     "summarize",
 ]
 
@@ -83,8 +85,11 @@ def summarize_counts(scan: ScanRecord, counts: Mapping[str, int]) -> ScanSummary
 
 
 def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] | None:
-    """The last two complete scans of the same inventory (latest complete scan last)."""
-    complete = [s for s in scans if s.status == "complete"]
+    """What ``auditor diff`` compares by default: the last two complete network scans
+    (kind ``scan``) of the same inventory, the latest last. Evaluations re-score an older
+    scan's observations (often with another profile) and gate rows are CI runs: neither is
+    "what changed on the network since last time"."""
+    complete = [s for s in scans if s.status == "complete" and s.kind == "scan"]
     if not complete:
         return None
     to = complete[-1]
@@ -92,6 +97,27 @@ def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] |
     if not before:
         return None
     return before[-1], to
+
+
+def previous_scan(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord | None:
+    """The complete network scan of the same inventory before ``after`` (before its source
+    scan when ``after`` is an evaluation: an evaluation stands for the scan it re-scores)."""
+    base = after.source_scan or after.id
+    earlier = [
+        s
+        for s in scans
+        if s.id < base
+        and s.status == "complete"
+        and s.kind == "scan"
+        and s.inventory_path == after.inventory_path
+    ]
+    return earlier[-1] if earlier else None
+
+
+def describe_scan(scan: ScanRecord) -> str:
+    """``scan #4`` / ``evaluation #5 (of scan #4)`` / ``gate #6``, with its date."""
+    source = f" (of scan #{scan.source_scan})" if scan.source_scan else ""
+    return f"{scan.kind} #{scan.id}{source} of {scan.started[:10]}"
 
 
 @dataclass(frozen=True)

@@ -984,9 +984,7 @@ def _check_waivers(ctx: _Ctx, drafts: list[tuple[str, _AgencyDraft]]) -> None:
                         f"; it matches {', '.join(others[:3])} of other agencies, but a "
                         "waiver covers only its own agency's targets"
                     )
-                elif zone_check and any(
-                    fnmatch.fnmatchcase(h.host, pattern) for h in agency.hosts
-                ):
+                elif zone_check and any(fnmatch.fnmatchcase(h.host, pattern) for h in agency.hosts):
                     why = (
                         f"; {current} is judged per domain: list the domain "
                         f"({', '.join(agency.domains) or 'the agency has none'})"

@@ -88,6 +88,8 @@ def csv_text(data: ReportData) -> str:
 
 
 def write_csv(data: ReportData, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # UTF-8 with BOM so spreadsheet programs show Vietnamese names correctly.
-    Path(path).write_text(csv_text(data), encoding="utf-8-sig", newline="")
+    """Write the CSV to ``path`` (``-``: stdout, without the BOM a pipe does not want)."""
+    from reports import write_output
+
+    # A file: UTF-8 with BOM so spreadsheet programs show Vietnamese names correctly.
+    write_output(path, csv_text(data), bom=True)

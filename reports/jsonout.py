@@ -180,6 +180,8 @@ def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]
 
 
 def write_json(store: Store, scan_id: int, path: str | Path, profile: str | None = None) -> None:
+    """Write the scan document to ``path``; ``-`` is stdout."""
+    from reports import write_output
+
     doc = scan_document(store, scan_id, profile)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_output(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")

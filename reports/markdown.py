@@ -105,5 +105,7 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
 
 
 def write_markdown(data: ReportData, path: str | Path, lang: str = "en") -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(markdown_text(data, lang), encoding="utf-8")
+    """Write the summary to ``path``; ``-`` is stdout."""
+    from reports import write_output
+
+    write_output(path, markdown_text(data, lang))
