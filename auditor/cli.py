@@ -115,16 +115,47 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="permit probing private-use addresses (RFC 1918, ULA, CGNAT)",
     )
+    g.add_argument(
+        "--port-map",
+        action="append",
+        default=[],
+        metavar="SERVICE:PORT",
+        help="probe the service SERVICE (80 http://, 443 https://, 53 the name servers, 25"
+        " SMTP) on PORT for every target, as a port forward would (e.g. 443:8443 for a"
+        " staging server); checks and reports keep the service port (repeatable)",
+    )
     g.add_argument("--no-icmp", action="store_true", help="skip the ICMPv6 echo probe")
     g.add_argument(
         "--contact-url", default=None, metavar="URL", help="contact URL sent in the User-Agent"
     )
 
 
+# The service ports the checks judge: http://, https://, the name servers (ipv6.ns.reach)
+# and the mail exchangers (SMTP): --port-map may move these.
+MAPPABLE_PORTS = (80, 443, 53, 25)
+
+
+def parse_port_map(spec: str) -> tuple[int, int]:
+    """``SERVICE:PORT`` of ``--port-map`` (SERVICE 80, 443, 53 or 25; PORT 1-65535)."""
+    service, sep, port = spec.partition(":")
+    try:
+        s, p = int(service), int(port)
+    except ValueError:
+        s = p = 0
+    if not sep or s not in MAPPABLE_PORTS or not 1 <= p <= 65535:
+        raise UsageError(
+            f"--port-map {spec!r}: expected SERVICE:PORT with SERVICE 80 (http), 443 (https),"
+            " 53 (queries to the name servers) or 25 (SMTP to the mail exchangers) and PORT"
+            " 1-65535, e.g. 443:8443"
+        )
+    return s, p
+
+
 def options_from_args(
     args: argparse.Namespace,
     pins: dict[str, tuple[str, ...]] | None = None,
     ports: tuple[int, ...] = (80, 443),
+    port_map: dict[str, dict[int, int]] | None = None,
 ) -> ScanOptions:
     if args.timeout <= 0 or args.timeout > 300:
         raise UsageError("--timeout must be between 0 and 300 seconds")
@@ -147,6 +178,10 @@ def options_from_args(
         if path and not Path(path).is_file():
             raise UsageError(f"{label}: no such file: {path}")
     deadline = args.deadline if args.deadline else max(30.0, args.timeout * 18)
+    mapping: dict[str, dict[int, int]] = {k: dict(v) for k, v in (port_map or {}).items()}
+    for spec in getattr(args, "port_map", None) or []:
+        service, port = parse_port_map(spec)
+        mapping.setdefault("*", {})[service] = port
     kwargs: dict[str, Any] = {}
     if args.contact_url:
         kwargs["contact_url"] = args.contact_url
@@ -163,6 +198,7 @@ def options_from_args(
         trust_anchor_file=args.trust_anchor,
         pins=pins or {},
         ports=tuple(ports),
+        port_map=mapping,
         **kwargs,
     )
 
@@ -423,6 +459,7 @@ def _scan_in_workers(
 def _options_record(options: ScanOptions) -> dict[str, Any]:
     record = asdict(options)
     record["pins"] = {k: list(v) for k, v in options.pins.items()}
+    record["port_map"] = {h: {str(k): v for k, v in m.items()} for h, m in options.port_map.items()}
     return record
 
 

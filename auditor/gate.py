@@ -56,20 +56,65 @@ class GateUsageError(Exception):
 
 def parse_target(text: str) -> str:
     """A host name or a URL -> the host's A-label."""
+    return parse_gate_target(text)[0]
+
+
+def parse_gate_target(text: str) -> tuple[str, dict[int, int]]:
+    """A host name or a URL -> (A-label, {service port: port to probe}).
+
+    The web checks judge the standard ports (80 for http://, 443 for https://). A URL on
+    another port (``https://staging.example.gov.vn:8443/``) is probed there as if it were
+    the standard port (ScanOptions.port_map), so the same checks apply to the staging
+    server. An IP literal has no name to judge (DNS, certificate name, zone): the message
+    says how to test the server behind it under the name it will have.
+    """
     raw = text.strip()
+    mapping: dict[int, int] = {}
     if "://" in raw:
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https"):
             raise GateUsageError(f"{text!r}: only http:// and https:// URLs can be gated")
-        if parts.port not in (None, 80, 443):
-            raise GateUsageError(
-                f"{text!r}: the gate tests the standard ports 80 and 443, not {parts.port}"
-            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise GateUsageError(f"{text!r}: the port is not a number from 1 to 65535") from None
+        service = 443 if parts.scheme == "https" else 80
+        if port not in (None, service):
+            if port in (80, 443):
+                raise GateUsageError(
+                    f"{text!r}: {parts.scheme}:// on port {port} is the other scheme's port; "
+                    f"give {parts.scheme}://{parts.hostname}/ or a port other than 80 and 443"
+                )
+            mapping[service] = int(port)
         raw = parts.hostname or ""
+    elif raw.count(":") == 1 and raw.rsplit(":", 1)[1].isdigit():
+        host, port_text = raw.rsplit(":", 1)
+        raise GateUsageError(
+            f"{text!r}: a bare HOST:PORT does not say http or https; give a URL such as "
+            f"https://{host}:{port_text}/"
+        )
+    if _is_ip(raw):
+        addr = raw.strip("[]")
+        raise GateUsageError(
+            f"{text!r}: the gate tests a host name (its DNS, its certificate, its zone), not "
+            f"an IP address. To test the server at {addr} before its DNS is in place, give "
+            f"the name it will serve and pin it: auditor gate https://www.example.gov.vn/ "
+            f"--resolve www.example.gov.vn:{addr}"
+        )
     try:
-        return to_ascii_name(raw)
+        return to_ascii_name(raw), mapping
     except ValueError as exc:
         raise GateUsageError(f"{text!r}: {exc}") from None
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def parse_resolve(spec: str) -> tuple[str, str]:
@@ -464,8 +509,21 @@ def _gate(args: argparse.Namespace) -> int:
     for spec in args.resolve:
         host, addr = parse_resolve(spec)
         pins.setdefault(host, []).append(addr)
+    port_map: dict[str, dict[int, int]] = {}
+    for t in args.targets:
+        host, mapping = parse_gate_target(t)
+        for service, port in mapping.items():
+            if port_map.get(host, {}).get(service, port) != port:
+                raise GateUsageError(f"{host}: two different ports given for {service}")
+            port_map.setdefault(host, {})[service] = port
+            scheme = "https" if service == 443 else "http"
+            print(
+                f"auditor gate: {host}: {scheme} tested on port {port}; the checks and "
+                f"reports name it port {service}",
+                file=sys.stderr,
+            )
     try:
-        options = options_from_args(args, {h: tuple(a) for h, a in pins.items()})
+        options = options_from_args(args, {h: tuple(a) for h, a in pins.items()}, port_map=port_map)
         profile = _profile(args.profile or "vn-gov")
     except UsageError as exc:
         raise GateUsageError(str(exc)) from None

@@ -248,6 +248,9 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     from checks._common import is_usable_v6
 
     zone = b.apex or b.zone
+    # A mapped DNS port (ScanOptions.port_map 53:PORT, the demo's name servers on a high
+    # port): queried there, judged as port 53.
+    port = ctx.options.wire_port(b.zone, port)
 
     async def one(ns: str, address: str) -> None:
         for transport in ("udp", "tcp"):

@@ -132,7 +132,9 @@ def test_parse_target(text: str, host: str) -> None:
     assert parse_target(text) == host
 
 
-@pytest.mark.parametrize("text", ["ftp://x.vn/", "https://x.vn:8443/", "not a host", ""])
+@pytest.mark.parametrize(
+    "text", ["ftp://x.vn/", "https://x.vn:80/", "https://x.vn:99999/", "not a host", ""]
+)
 def test_parse_target_errors(text: str) -> None:
     with pytest.raises(GateUsageError):
         parse_target(text)
@@ -179,3 +181,55 @@ def test_recommended_only_untested_under_min_coverage_is_incomplete() -> None:
     v = decide(score_scan(strict, inv, findings, TODAY), "mandatory", None)
     assert v.code == EXIT_INCOMPLETE
     assert any("could be tested" in r and "min_coverage is 99 %" in r for r in v.reasons)
+
+
+def test_non_standard_port_is_probed_as_the_service_port() -> None:
+    from auditor.gate import parse_gate_target
+
+    # Today's main refused the URL ("the gate tests the standard ports 80 and 443").
+    assert parse_gate_target("https://staging.example.gov.vn:8443/") == (
+        "staging.example.gov.vn",
+        {443: 8443},
+    )
+    assert parse_gate_target("http://staging.example.gov.vn:8080/x") == (
+        "staging.example.gov.vn",
+        {80: 8080},
+    )
+    assert parse_gate_target("https://www.example.gov.vn:443/") == ("www.example.gov.vn", {})
+    with pytest.raises(GateUsageError, match="give a URL such as https://x.vn:8443/"):
+        parse_gate_target("x.vn:8443")
+
+
+@pytest.mark.parametrize(
+    ("text", "addr"),
+    [
+        ("https://192.0.2.10/", "192.0.2.10"),
+        ("https://[2001:db8::10]:8443/", "2001:db8::10"),
+        ("192.0.2.10", "192.0.2.10"),
+        ("2001:db8::10", "2001:db8::10"),
+    ],
+)
+def test_ip_literal_says_what_to_do_instead(text: str, addr: str) -> None:
+    from auditor.gate import parse_gate_target
+
+    with pytest.raises(GateUsageError) as info:
+        parse_gate_target(text)
+    message = str(info.value)
+    assert "the gate tests a host name" in message
+    assert f"--resolve www.example.gov.vn:{addr}" in message
+
+
+def test_gate_cli_ip_literal_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.cli import main
+
+    assert main(["gate", "https://192.0.2.10/"]) == 3
+    assert "--resolve www.example.gov.vn:192.0.2.10" in capsys.readouterr().err
+
+
+def test_port_map_options() -> None:
+    from auditor.options import ScanOptions
+
+    o = ScanOptions(port_map={"staging.example.gov.vn": {443: 8443}, "*": {80: 18080}})
+    assert o.wire_port("staging.example.gov.vn", 443) == 8443
+    assert o.wire_port("staging.example.gov.vn", 80) == 18080
+    assert o.wire_port("www.example.gov.vn", 443) == 443
