@@ -627,6 +627,7 @@ Command = Callable[[argparse.Namespace], int]
 EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (
     ("auditor.cmd_reports", "register"),
     ("auditor.gate", "register"),
+    ("auditor.demo", "register"),
 )
 
 

@@ -196,7 +196,7 @@ def test_non_standard_port_is_probed_as_the_service_port() -> None:
         {80: 8080},
     )
     assert parse_gate_target("https://www.example.gov.vn:443/") == ("www.example.gov.vn", {})
-    with pytest.raises(GateUsageError, match="give a URL such as https://x.vn:8443/"):
+    with pytest.raises(GateUsageError, match=r"give a URL such as https://x\.vn:8443/"):
         parse_gate_target("x.vn:8443")
 
 

@@ -364,10 +364,11 @@ def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> No
     # HTML, both languages: the grade is replaced, the rank is apart.
     render_all(st, ids[-1], tmp_path / "vi", "vi")
     index = (tmp_path / "vi/index.html").read_text(encoding="utf-8")
-    assert "Không đủ dữ liệu" in index and "Không đủ dữ liệu: không xếp hạng" in index
+    assert "Chưa đủ cơ sở xếp loại" in index
+    assert "Chưa đủ cơ sở xếp loại: không xếp hạng" in index
     assert index.index("Sở Nội vụ") < index.index("không xếp hạng") < index.index("UBND")
     agency = (tmp_path / "vi/agencies/ubnd.html").read_text(encoding="utf-8")
-    assert "Không đủ dữ liệu" in agency and "cần ít nhất 50 %" in agency
+    assert "Chưa đủ cơ sở xếp loại" in agency and "cần ít nhất 50 %" in agency
     render_all(st, ids[-1], tmp_path / "en", "en")
     en = (tmp_path / "en/agencies/ubnd.html").read_text(encoding="utf-8")
     assert "Insufficient data" in en and "a grade needs at least 50 %" in en
