@@ -221,6 +221,42 @@ def test_keep_serves_until_ctrl_c_and_the_gate_works_on_a_non_standard_port(
         assert _worst(findings, "host", "www.vidu.test", "tls.available") == "pass"
         assert _worst(findings, "host", "www.vidu.test", "http.hsts") == "pass"
         assert _worst(findings, "host", "www.vidu.test", "tls.cert.trusted") == "pass"
+        # The scan command the demo prints, with --port-map and --json - (stdout).
+        http_port = _ports(seen)[1]
+        maps = [f"80:{http_port}", f"443:{https_port}", f"53:{dns_port}", f"25:{smtp_port}"]
+        scan = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "auditor",
+                "scan",
+                str(out / "demo-inventory.yaml"),
+                "--db",
+                str(tmp_path / "cli.db"),
+                "--json",
+                "-",
+                "--quiet",
+                "--resolver",
+                f"127.0.0.1:{dns_port}",
+                "--ca-file",
+                str(out / "demo-ca.pem"),
+                *nets,
+                *(x for m in maps for x in ("--port-map", m)),
+            ],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert scan.returncode == 0, scan.stderr
+        cli = json.loads(scan.stdout)["findings"]
+        for e in SCENARIO.expectations:
+            if not e.needs_v6 or ipv6_loopback():
+                assert _worst(cli, e.kind, e.target, e.check) == e.status, e
+        mapped = [f for f in cli if f["check"] == "http.https_redirect" and f["status"] == "pass"]
+        assert mapped  # port 80 (mapped) redirected to https:// on the same name
         proc.send_signal(signal.SIGINT)
         _out, rest = proc.communicate(timeout=60)
     finally:
