@@ -302,12 +302,19 @@ def profile_ref(profile: Any) -> str:
     return str(profile.name)
 
 
-def _plan_for(inventory: Inventory, profile: Any) -> Any:
+def _plan_for(inventory: Inventory, profile: Any, options: ScanOptions) -> Any:
     ids = [c for c in profile.check_ids() if is_known(c)]
     specs = [get_check(c) for c in ids]
     hosts = list(inventory.host_owners())
     zones = list(inventory.zone_owners())
-    return make_plan(hosts, zones, specs, getattr(profile, "params", {}))
+    return make_plan(
+        hosts,
+        zones,
+        specs,
+        getattr(profile, "params", {}),
+        allow_nets=options.allow_nets,
+        allow_private=options.allow_private,
+    )
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -378,7 +385,7 @@ def execute_scan(
     """
     if workers > 1 and store.path == ":memory:":
         raise UsageError("--workers needs a store file: worker processes open it themselves")
-    plan = _plan_for(inventory, profile)
+    plan = _plan_for(inventory, profile, options)
     skip: set[tuple[str, str]] = set()
     scan_id: int | None = None
     if resume:
@@ -509,7 +516,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # for the original network scan (trends and "previous scan" look before that one).
         origin = source.source_scan if source.kind == "evaluation" and source.source_scan else None
         specs = [get_check(c) for c in profile.check_ids() if is_known(c)]
-        plan = make_plan((), (), specs, getattr(profile, "params", {}))
+        # judged against what the source scan was allowed to reach (--allow-net...)
+        plan = make_plan(
+            (),
+            (),
+            specs,
+            getattr(profile, "params", {}),
+            allow_nets=tuple(source.options.get("allow_nets") or ()),
+            allow_private=bool(source.options.get("allow_private")),
+        )
         new_id = store.begin_scan(
             profile=profile_ref(profile),
             inventory_path=source.inventory_path,

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from auditor import serde
+from auditor.guard import AddressGuard, structural_v6_reason
 from auditor.model import Finding, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
@@ -40,6 +41,9 @@ class Plan:
     zones: tuple[str, ...]
     checks: tuple[CheckSpec, ...]
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # What the scanner was allowed to reach (ScanOptions.allow_nets / allow_private): the
+    # checks judge "usable address" against it (CheckContext.guard).
+    guard: AddressGuard = field(default_factory=AddressGuard)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -60,12 +64,16 @@ def make_plan(
     zones: Iterable[str],
     checks: Iterable[CheckSpec],
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    allow_nets: Iterable[str] = (),
+    allow_private: bool = False,
 ) -> Plan:
     return Plan(
         hosts=tuple(dict.fromkeys(hosts)),
         zones=tuple(dict.fromkeys(zones)),
         checks=tuple(checks),
         params=dict(params or {}),
+        guard=AddressGuard.build(allow_nets, allow_private),
     )
 
 
@@ -301,6 +309,8 @@ def _precondition(spec: CheckSpec, obs: HostObservations, unreachable: str | Non
 def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
     unreachable = unreachable_reason(obs) if obs.dns.resolved else None
+    # per AAAA, once: is it an address a client can connect to at all?
+    no_host_address = {a: structural_v6_reason(a) for a in obs.v6}
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
         reason = _precondition(spec, obs, unreachable)
@@ -310,24 +320,56 @@ def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Find
                     reason, dns_a=obs.dns.a.outcome, dns_aaaa=obs.dns.aaaa.outcome
                 )
             else:
-                v = _run(spec, obs, CheckContext(obs.host, params, now))
+                v = _run(spec, obs, CheckContext(obs.host, params, now, guard=plan.guard))
             findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
         for address in obs.addresses:
-            if reason:
+            no_host = no_host_address.get(address)
+            if no_host:
+                # An IPv4-mapped, link-local or multicast AAAA is no address a client
+                # connects to: nothing to test there (ipv6.web.aaaa reports it), and "could
+                # not test" would make the host look incomplete through no one's fault.
+                v = Verdict.not_applicable(
+                    f"{address} is no IPv6 host address ({no_host}): see ipv6.web.aaaa"
+                )
+            elif reason:
                 v = Verdict.not_tested(reason)
             else:
-                v = _run(spec, obs, CheckContext(obs.host, params, now, address=address))
+                cctx = CheckContext(obs.host, params, now, address=address, guard=plan.guard)
+                v = _run(spec, obs, cctx)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, address, v))
     return findings
 
 
+# The zone check that judges existence itself; every other zone check needs the zone.
+ZONE_EXISTS = "dns.zone.exists"
+
+
+def absent_zone_reason(obs: ZoneObservations) -> str | None:
+    """Why no zone check applies (the domain does not exist), or None.
+
+    Like a host's dns.resolve precondition: a domain the DNS denies (NXDOMAIN, from a
+    resolver that does answer for the public suffix) has no DNSSEC, CAA, mail or name
+    servers to judge. Judging them anyway passes DNSSEC on the signed denial and fails SPF
+    with advice to add records to a zone that does not exist. SERVFAIL or a timeout of the
+    zone's SOA is not a denial: the checks then judge what they saw.
+    """
+    if not obs.does_not_exist:
+        return None
+    return f"the domain {obs.zone} does not exist (NXDOMAIN): see {ZONE_EXISTS}"
+
+
 def evaluate_zone(obs: ZoneObservations, plan: Plan, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
+    absent = absent_zone_reason(obs)
     for spec in plan.checks_for(TargetKind.ZONE):
-        cctx = CheckContext(obs.zone, plan.params_for(spec), now)
-        findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, _run(spec, obs, cctx)))
+        if absent and spec.id != ZONE_EXISTS:
+            v = Verdict.not_applicable(absent, precondition=ZONE_EXISTS)
+        else:
+            cctx = CheckContext(obs.zone, plan.params_for(spec), now, guard=plan.guard)
+            v = _run(spec, obs, cctx)
+        findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, v))
     return findings
 
 

@@ -55,6 +55,28 @@ def special_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def structural_v6_reason(address: str) -> str | None:
+    """Why an AAAA can never be a server's address, whatever the scanner may reach.
+
+    IPv4-mapped (::ffff:0:0/96, RFC 4291 2.5.5.2: that is the IPv4 address), multicast and
+    unspecified are no unicast host addresses; a link-local address needs an interface
+    zone that a DNS record cannot carry (RFC 4007 section 6).
+    """
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return "not an IPv6 address"
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped (::ffff:0:0/96)"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_unspecified:
+        return "unspecified"
+    return None
+
+
 @dataclass(frozen=True)
 class AddressGuard:
     allow_nets: tuple[IPNetwork, ...] = ()
@@ -81,3 +103,20 @@ class AddressGuard:
 
     def allowed(self, address: str) -> bool:
         return self.refusal(address) is None
+
+    def opened_by(self, address: str) -> str | None:
+        """The option that lets the scanner reach a special-purpose ``address`` (e.g.
+        ``--allow-net 2001:db8::/32``), or None (a global address, or one still refused)."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return None
+        reason = special_reason(ip)
+        if reason is None:
+            return None
+        for net in self.allow_nets:
+            if ip.version == net.version and ip in net:
+                return f"--allow-net {net}"
+        if self.allow_private and reason == "private-use address":
+            return "--allow-private"
+        return None

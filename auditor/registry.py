@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from auditor.guard import AddressGuard
 from auditor.model import Category, Level, Scope, Verdict
 
 
@@ -40,6 +41,10 @@ class CheckContext:
     params: Mapping[str, Any]
     now: datetime
     address: str | None = None  # for Scope.ADDRESS checks
+    # The ranges the operator opened (--allow-net, --allow-private): a special-purpose
+    # address in one of them counts as reachable (a lab, an intranet audit). Data, not a
+    # handle: the checks stay pure, and `auditor evaluate` passes the scan's own.
+    guard: AddressGuard = field(default_factory=AddressGuard)
 
 
 CheckFn = Callable[[Any, CheckContext], Verdict]

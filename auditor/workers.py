@@ -219,7 +219,14 @@ def worker_main(job: WorkerJob, events: Any) -> None:
     ctx: ProbeContext | None = None
     try:
         ctx = ProbeContext(job.options)
-        plan = make_plan(job.hosts, job.zones, [get_check(c) for c in job.check_ids], job.params)
+        plan = make_plan(
+            job.hosts,
+            job.zones,
+            [get_check(c) for c in job.check_ids],
+            job.params,
+            allow_nets=job.options.allow_nets,
+            allow_private=job.options.allow_private,
+        )
         with Store(job.db_path) as store:
 
             def done(target: TargetDone) -> None:

@@ -4,32 +4,63 @@ from __future__ import annotations
 
 import ipaddress
 
+from auditor.guard import AddressGuard, structural_v6_reason
+from auditor.obs import HostObservations
+from auditor.obs.core import DnsAnswer, Outcome
 
-def unusable_v6_reason(address: str) -> str | None:
-    """Why an AAAA cannot serve clients, or None when it can.
+# No range opened: what an Internet user can reach is what counts.
+STRICT = AddressGuard()
 
-    The catalogue (CHECKS.md, ipv6.web.aaaa) excludes IPv4-mapped (::ffff:0:0/96,
-    RFC 4291 2.5.5.2), loopback, link-local, multicast and unspecified addresses.
-    """
-    try:
-        ip = ipaddress.IPv6Address(address)
-    except ValueError:
-        return "not an IPv6 address"
-    if ip.ipv4_mapped is not None:
-        return "IPv4-mapped (::ffff:0:0/96)"
+_ULA = ipaddress.IPv6Network("fc00::/7")
+_DOC = ipaddress.IPv6Network("2001:db8::/32")
+
+
+def _special_v6(ip: ipaddress.IPv6Address) -> str | None:
+    """Why a unicast AAAA is not globally reachable (IANA IPv6 special-purpose registry)."""
     if ip.is_loopback:
         return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_unspecified:
-        return "unspecified"
+    if ip in _ULA:
+        return "unique-local (fc00::/7, RFC 4193): not reachable from the Internet"
+    if ip in _DOC:
+        return "documentation range (2001:db8::/32, RFC 3849)"
+    if ip.is_reserved or not ip.is_global:
+        return "special-purpose, not globally reachable (IANA special-purpose registry)"
     return None
 
 
-def is_usable_v6(address: str) -> bool:
-    return unusable_v6_reason(address) is None
+def unusable_v6_reason(address: str, guard: AddressGuard = STRICT) -> str | None:
+    """Why an AAAA cannot serve citizens, or None when it can.
+
+    Usable means globally reachable. The catalogue (CHECKS.md, ipv6.web.aaaa) excludes
+    IPv4-mapped, loopback, link-local, multicast and unspecified addresses; unique-local
+    (fc00::/7) and every other special-purpose range the address guard refuses
+    (auditor/guard.py) are unusable too, unless the operator opened that range with
+    ``--allow-net`` / ``--allow-private`` (a lab, an intranet audit): then the scanner was
+    told those addresses are the audience's, and :func:`opened_reason` says so.
+    """
+    structural = structural_v6_reason(address)
+    if structural is not None:
+        return structural
+    ip = ipaddress.IPv6Address(address)
+    special = _special_v6(ip)
+    if special is None or guard.opened_by(address) is not None:
+        return None
+    return special
+
+
+def opened_reason(address: str, guard: AddressGuard) -> str | None:
+    """For a special-purpose AAAA counted as usable: what it is and which option opened it."""
+    if structural_v6_reason(address) is not None:
+        return None
+    special = _special_v6(ipaddress.IPv6Address(address))
+    opened = guard.opened_by(address)
+    if special is None or opened is None:
+        return None
+    return f"{special}; counted as usable because {opened} opened it"
+
+
+def is_usable_v6(address: str, guard: AddressGuard = STRICT) -> bool:
+    return unusable_v6_reason(address, guard) is None
 
 
 def family(address: str) -> str:
@@ -50,6 +81,7 @@ FAILURE_WORDS = {
     "not_authoritative": "answered without authority (lame)",
     "protocol_error": "spoke something else",
     "tls_error": "TLS error",
+    "too_large": "too large (over the scanner's size cap)",
     "error": "error",
 }
 
@@ -60,12 +92,44 @@ def describe_failure(outcome: str, detail: str = "") -> str:
         # a silent drop: the probe's own detail says which step timed out.
         return f"timeout: {detail}"
     words = FAILURE_WORDS.get(outcome, outcome)
-    return f"{words}: {detail}" if detail and outcome in ("error", "protocol_error") else words
+    shown = ("error", "protocol_error", "too_large")
+    return f"{words}: {detail}" if detail and outcome in shown else words
 
 
 # Outcomes meaning "we did not look", never a verdict about the remote side.
 UNDECIDED = frozenset({"blocked", "skipped"})
 
 
-def usable_v6(addresses: tuple[str, ...] | list[str]) -> list[str]:
-    return [a for a in addresses if is_usable_v6(a)]
+def usable_v6(addresses: tuple[str, ...] | list[str], guard: AddressGuard = STRICT) -> list[str]:
+    return [a for a in addresses if is_usable_v6(a, guard)]
+
+
+def cut_answers(*answers: DnsAnswer | None) -> str | None:
+    """Why some DNS answers are not whole (the max_dns_records cap), or None.
+
+    A cap hit is an observation: a check may still fail on what it saw when more records
+    cannot change that, but never pass (or judge "exactly one", "every") on a part.
+    """
+    cut = [a for a in answers if a is not None and a.truncated]
+    if not cut:
+        return None
+    what = ", ".join(f"{a.qname} {a.rdtype} ({a.detail})" if a.detail else f"{a.qname} {a.rdtype}"
+                     for a in cut[:3])  # fmt: skip
+    return f"more records than the scanner keeps (max_dns_records): {what}"
+
+
+def no_https_reason(obs: HostObservations, address: str) -> str | None:
+    """Why the address definitely has no HTTPS, or None.
+
+    Port 443 refused (a TCP RST: nothing listens) on an address whose port 80 accepts
+    connections: the host is there and serves plain HTTP, so "no HTTPS" is a fact, not a
+    failed test. A silent (dropped) or unreachable 443 proves nothing: it stays not_tested.
+    """
+    tcp443 = obs.tcp_for(address, 443)
+    tcp80 = obs.tcp_for(address, 80)
+    if tcp443 is None or tcp443.outcome != Outcome.REFUSED or tcp80 is None or not tcp80.open:
+        return None
+    h = obs.http_for(address)
+    first = h.http.first if h is not None and h.http is not None else None
+    served = f" (http://{obs.host}/ answers {first.status})" if first is not None else ""
+    return f"port 443 on {address} is refused (TCP RST) while port 80 serves HTTP{served}"

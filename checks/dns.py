@@ -94,6 +94,97 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------
+# Zone existence
+
+
+@check(
+    "dns.zone.exists",
+    title="The domain exists in the DNS",
+    category=Category.DNS,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE,),
+    level_hint=Level.MANDATORY,
+    refs=("RFC 1034 section 4.3.2", "RFC 8020 (NXDOMAIN: there really is nothing underneath)"),
+    description="""
+Every other check of a domain (DNSSEC, name servers, CAA, SPF, DMARC, MX, STARTTLS,
+MTA-STS, IPv6 of the name servers and mail servers) only means something when the domain
+exists. A domain the DNS answers NXDOMAIN for is one finding, this one; every other check
+of it is not applicable and points here, instead of advising to add records to a zone that
+does not exist (or passing DNSSEC because the denial is signed). The zone's SOA is asked
+first; an NXDOMAIN is trusted only when the resolver answers for the public suffix (gov.vn)
+too, so a resolver that denies everything is not blamed on the agency. SERVFAIL or no answer
+for the zone leaves existence undecided (not tested, and the other checks judge what they
+see). A name that exists but is not a zone apex (no SOA of its own, e.g. a host name listed
+as a domain) passes: its name-server and DNSSEC checks judge the enclosing zone, and its
+mail records are its own.
+""",
+    remediation={
+        "general": "Check the inventory for a typo or a domain that was given up. A new domain "
+        "must be registered and delegated by the registry (VNNIC for .gov.vn): "
+        "`dig +trace example.gov.vn SOA` shows where the delegation stops.",
+        "dns": "Once registered, publish the zone on at least two name servers and give their "
+        "names (and glue) to the registry: the parent's NS records make the domain exist.",
+    },
+)
+def dns_zone_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    soa = obs.soa
+    if soa is None:
+        why = "deadline passed" if obs.outcome != Outcome.OK else "SOA not looked up"
+        return Verdict.not_tested(f"the zone's SOA was not looked up ({why})")
+    evidence: dict[str, Any] = {
+        "soa": list(soa.records),
+        "outcome": soa.outcome,
+        "detail": soa.detail,
+        "cname_chain": list(soa.cname_chain),
+    }
+    if soa.outcome == Outcome.NXDOMAIN:
+        control = obs.suffix_soa
+        if control is not None:
+            evidence["control"] = {"name": control.qname, "outcome": control.outcome}
+        if not obs.does_not_exist:
+            assert control is not None
+            return Verdict.not_tested(
+                f"the resolver answered NXDOMAIN for {obs.zone}, but {control.outcome} for the "
+                f"public suffix {control.qname} as well: it denies more than this domain, so "
+                "its answer says nothing about the agency (check the scanner's resolver)",
+                **evidence,
+            )
+        return Verdict.failed(
+            f"the domain {obs.zone} does not exist (NXDOMAIN): no other zone check applies",
+            **evidence,
+        )
+    if soa.outcome == Outcome.OK and soa.records:
+        if soa.cname_chain:
+            return Verdict.passed(
+                f"{obs.zone} exists: an alias (CNAME) of {soa.cname_chain[-1]}", **evidence
+            )
+        return Verdict.passed(f"{obs.zone} exists (a zone apex with its own SOA)", **evidence)
+    if soa.outcome in (Outcome.OK, Outcome.NODATA):
+        # The name exists (NOERROR) without an SOA of its own: a name inside a zone. What
+        # is judged per zone (NS, DNSSEC) is the enclosing zone's; documented above.
+        where = f" zone {obs.apex}" if obs.apex and obs.apex != obs.zone else " zone"
+        evidence["apex"] = obs.apex
+        return Verdict.passed(
+            f"{obs.zone} exists but is not a zone apex (no SOA of its own): name servers and "
+            f"DNSSEC are those of the enclosing{where}",
+            **evidence,
+        )
+    if soa.outcome == Outcome.SERVFAIL:
+        bogus = obs.dnssec is not None and obs.dnssec.status == Dnssec.BOGUS
+        hint = " (the zone's DNSSEC is bogus: see dns.dnssec)" if bogus else ""
+        return Verdict.not_tested(
+            "the resolver answered SERVFAIL for the zone's SOA: whether the domain exists "
+            f"cannot be told (broken delegation or DNSSEC failure){hint}",
+            **evidence,
+        )
+    return Verdict.not_tested(
+        f"SOA lookup of {obs.zone} failed: {_NEGATIVE.get(soa.outcome, soa.outcome)}"
+        + (f" ({soa.detail})" if soa.detail else ""),
+        **evidence,
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # DNSSEC
 
 _DNSSEC_REMEDIATION = {
@@ -282,47 +373,89 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(f"NS lookup failed: {ns.outcome} {ns.detail}".strip())
     names = sorted({r.rstrip(".").lower() for r in ns.records})
     minimum = int(ctx.params.get("min_ns", 2))  # RFC 2182 section 5: at least two
-    v4p = int(ctx.params.get("v4_prefix", 24))  # RFC 2182 section 3.1 diversity, as /24
-    v6p = int(ctx.params.get("v6_prefix", 48))  # and /48 (a site's IPv6 allocation)
-    v4_nets: set[str] = set()
-    v6_nets: set[str] = set()
-    v4_addrs = {a for h in obs.ns_hosts for a in h.a.records}
-    v6_addrs = {a for h in obs.ns_hosts for a in h.aaaa.records}
-    for h in obs.ns_hosts:
-        for a in h.a.records:
-            with contextlib.suppress(ValueError):
-                v4_nets.add(str(ipaddress.ip_network(f"{a}/{v4p}", strict=False)))
-        for a in h.aaaa.records:
-            with contextlib.suppress(ValueError):
-                v6_nets.add(str(ipaddress.ip_network(f"{a}/{v6p}", strict=False)))
+    prefixes = {
+        "v4": int(ctx.params.get("v4_prefix", 24)),  # RFC 2182 section 3.1 diversity, as /24
+        "v6": int(ctx.params.get("v6_prefix", 48)),  # and /48 (a site's IPv6 allocation)
+    }
+    hosts = {h.name: h for h in obs.ns_hosts}
+    # The networks each name server is in, per family, exactly as the evidence lists them.
+    nets: dict[str, dict[str, set[str]]] = {"v4": {}, "v6": {}}
+    unknown: dict[str, str] = {}  # NS whose addresses are (partly) unknown, and why
+    addressless: list[str] = []  # NS whose A and AAAA lookups answered: no address at all
+    if ns.truncated:  # past the record cap: servers the evidence does not even name
+        unknown["(more)"] = f"NS RRset cut at the record cap ({ns.detail})"
+    for name in names:
+        h = hosts.get(name)
+        if h is None:  # the deadline, or past the probe's MAX_NS
+            unknown[name] = "addresses not looked up"
+            continue
+        for fam, answer in (("v4", h.a), ("v6", h.aaaa)):
+            for a in answer.records:
+                with contextlib.suppress(ValueError):
+                    net = ipaddress.ip_network(f"{a}/{prefixes[fam]}", strict=False)
+                    nets[fam].setdefault(name, set()).add(str(net))
+            if answer.outcome not in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
+                unknown[name] = f"{answer.rdtype} lookup {answer.outcome}"
+        if name not in unknown and not h.addresses:
+            addressless.append(name)
+    v4_nets = sorted({n for s in nets["v4"].values() for n in s})
+    v6_nets = sorted({n for s in nets["v6"].values() for n in s})
     evidence: dict[str, Any] = {
         "ns": names,
-        "v4_networks": sorted(v4_nets),
-        "v6_networks": sorted(v6_nets),
+        "v4_networks": v4_nets,
+        "v6_networks": v6_nets,
+        "per_ns": {n: sorted(nets["v4"].get(n, set()) | nets["v6"].get(n, set())) for n in names},
     }
+    if unknown:
+        evidence["unknown"] = unknown
+    if addressless:
+        evidence["no_address"] = addressless
     if len(names) < minimum:
         return Verdict.failed(
             f"{len(names)} name server(s); at least {minimum} are needed (RFC 2182)",
             **evidence,
         )
-    # Diversity is judged per family among two or more addresses: a single IPv6 name
-    # server is ipv6.ns.aaaa's finding, not a diversity problem.
+    if not unknown and len(names) - len(addressless) < minimum:
+        return Verdict.failed(
+            f"{len(names)} name servers listed, but {', '.join(addressless)} "
+            f"{'has' if len(addressless) == 1 else 'have'} no address at all: fewer than "
+            f"{minimum} can answer (RFC 2182)",
+            score=0.5,
+            **evidence,
+        )
+    # Diversity per family (RFC 2182 section 3.1): all the name servers with an address in
+    # a family in one /24 (v4) or /48 (v6) is the warning. Two servers sharing one address
+    # are in one network too. A single server in a family is ipv6.ns.aaaa's finding, not a
+    # diversity problem. Only what the evidence shows is claimed: with a server's addresses
+    # unknown, "all in one network" and "different networks" are both unproven.
     same: list[str] = []
-    if len(v4_nets) == 1 and len(v4_addrs) > 1:
-        same.append(f"all IPv4 addresses in {next(iter(v4_nets))}")
-    if len(v6_nets) == 1 and len(v6_addrs) > 1:
-        same.append(f"all IPv6 addresses in {next(iter(v6_nets))}")
+    undecided: list[str] = []
+    for fam, label in (("v4", "IPv4"), ("v6", "IPv6")):
+        union = {n for s in nets[fam].values() for n in s}
+        if len(union) >= 2:
+            continue  # spread: proven not all in one network
+        if unknown:
+            undecided.append(label)
+        elif len(nets[fam]) >= 2:
+            same.append(f"all {label} addresses in {next(iter(union))}")
     if same:
         return Verdict.warn(
             f"{len(names)} name servers but " + " and ".join(same) + " (RFC 2182 diversity)",
             score=0.5,
             **evidence,
         )
-    if not v4_nets and not v6_nets:
-        return Verdict.passed(
-            f"{len(names)} name servers (their addresses could not be looked up)", **evidence
+    if undecided:
+        why = "; ".join(f"{n}: {w}" for n, w in unknown.items())
+        return Verdict.not_tested(
+            f"{len(names)} name servers; their network diversity cannot be judged ({why})",
+            **evidence,
         )
-    return Verdict.passed(f"{len(names)} name servers in different networks", **evidence)
+    shown = "; ".join(
+        f"{label} {', '.join(found)}"
+        for label, found in (("IPv4", v4_nets), ("IPv6", v6_nets))
+        if found
+    )
+    return Verdict.passed(f"{len(names)} name servers in different networks ({shown})", **evidence)
 
 
 # ---------------------------------------------------------------------------------------
@@ -394,6 +527,12 @@ def dns_caa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     evidence: dict[str, Any] = {"name": relevant.qname, "records": parsed, "searched": trail}
     if errors:
         return Verdict.failed("CAA present but does not parse: " + "; ".join(errors), **evidence)
+    if relevant.truncated:  # a critical unknown tag may be past the record cap
+        return Verdict.not_tested(
+            f"CAA at {relevant.qname} has more records than the scanner keeps "
+            f"({relevant.detail}): not judged on a part",
+            **evidence,
+        )
     issuers = [r["value"] for r in parsed if r["tag"].lower() in ("issue", "issuewild")]
     if unknown_critical:
         return Verdict.warn(

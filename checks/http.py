@@ -46,7 +46,7 @@ from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
-from checks._common import unusable_v6_reason
+from checks._common import cut_answers, no_https_reason, unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages
@@ -102,6 +102,12 @@ def _fetch(
     port = 443 if scheme == "https" else 80
     closed = _port_not_open(obs, address, port)
     if closed:
+        none = no_https_reason(obs, address) if scheme == "https" else None
+        if none:
+            # no HTTPS at all on the address (tls.available fails it): nothing to judge
+            return None, Verdict.not_applicable(
+                f"no HTTPS on {address}: {none} (see tls.available)", address=address
+            )
         return None, Verdict.not_tested(closed, address=address)
     h = _http_obs(obs, address)
     if h is None:
@@ -148,6 +154,18 @@ def _document(
     return None, Verdict.not_tested(
         f"https://{ctx.target}/ ends in {reason}; no page to judge",
         chain=_chain(fetch),
+    )
+
+
+def _cap_verdict(resp: HttpResponse, name: str) -> Verdict:
+    """not_tested: the header caps may have cut ``name`` or dropped its fields."""
+    return Verdict.not_tested(
+        f"the response's header section was larger than the scanner keeps (header caps): "
+        f"{name} may be cut or among the fields not kept, so it is not judged",
+        url=_t(resp.url),
+        headers_truncated=True,
+        cut_values=list(resp.cut_values),
+        headers_dropped=resp.headers_dropped,
     )
 
 
@@ -228,6 +246,12 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
     first = fetch.hops[0]
     chain = _chain(fetch)
     evidence: dict[str, Any] = {"chain": chain, "status": first.status}
+    if first.is_redirect and first.location_cut:
+        return Verdict.not_tested(
+            f"http://{host}/ redirects to a Location longer than the scanner's cap "
+            f"({len(first.location)}+ characters): not followed, not judged",
+            **evidence,
+        )
     # Any hop of either chain that goes from https back to http is a downgrade.
     h = _http_obs(obs, address)
     for f in (fetch, h.https if h else None):
@@ -271,12 +295,34 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
             first_target=_t(target),
             **evidence,
         )
+    # "a later https -> http downgrade anywhere in the chain = fail": a chain cut by the
+    # redirect cap, or by a hop that failed, was not seen to its end
+    unfinished = [
+        f"{f.start_url}: {_STOPPED.get(f.stopped, f.stopped)}"
+        for f in (fetch, h.https if h else None)
+        if f is not None and f.stopped in _STOPPED
+    ]
+    if unfinished:
+        return Verdict.not_tested(
+            f"http://{host}/ redirects ({first.status}) to {_t(target, 200)}, but the chain "
+            "was not followed to its end, so a later downgrade cannot be excluded: "
+            + "; ".join(unfinished),
+            first_target=_t(target),
+            **evidence,
+        )
     return Verdict.passed(
         f"http://{host}/ redirects ({first.status}) to {_t(target, 200)}",
         first_target=_t(target),
         **evidence,
     )
 
+
+# Why a redirect chain ended before its last page (HttpFetch.stopped), for https_redirect.
+_STOPPED = {
+    "max-redirects": "more redirects than the scanner follows (max_redirects)",
+    "error": "a later hop failed",
+    "bad-location": "a Location the scanner could not follow",
+}
 
 # ---------------------------------------------------------------------------
 # http.hsts
@@ -321,6 +367,8 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return verdict
     first = fetch.hops[0]
     values = first.header_values("strict-transport-security")
+    if first.first_value_unknown("strict-transport-security"):
+        return _cap_verdict(first, "Strict-Transport-Security")  # RFC 6797 8.1: the first
     parsed = parse_hsts(values)
     minimum = int(ctx.params.get("min_max_age", HSTS_MIN_AGE))
     evidence: dict[str, Any] = {"url": _t(first.url), "status": first.status}
@@ -457,7 +505,14 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
         assert verdict is not None
         return verdict
     values = doc.header_values("content-security-policy")
+    if doc.value_cut("content-security-policy"):
+        return _cap_verdict(doc, "Content-Security-Policy")
     policies = parse_csp(values)
+    # Every policy is enforced (CSP3 sec. 2.2): one that passes every rule still does when
+    # more were dropped by the cap; anything short of a pass could change with them.
+    dropped = doc.values_incomplete("content-security-policy")
+    if dropped and (not policies or csp_problems(policies)):
+        return _cap_verdict(doc, "Content-Security-Policy")
     report_only = doc.header_values("content-security-policy-report-only")
     evidence: dict[str, Any] = {"url": _t(doc.url), "status": doc.status}
     if report_only:
@@ -522,6 +577,8 @@ def xcto(obs: HostObservations, ctx: CheckContext) -> Verdict:
         assert verdict is not None
         return verdict
     values = doc.header_values("x-content-type-options")
+    if doc.first_value_unknown("x-content-type-options"):
+        return _cap_verdict(doc, "X-Content-Type-Options")  # Fetch: the first value counts
     evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
     if parse_nosniff(values):
         return Verdict.passed("X-Content-Type-Options: nosniff", **evidence)
@@ -566,10 +623,19 @@ def frame(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if doc is None:
         assert verdict is not None
         return verdict
-    policies = parse_csp(doc.header_values("content-security-policy"))
+    csp_cut = doc.value_cut("content-security-policy")
+    policies = () if csp_cut else parse_csp(doc.header_values("content-security-policy"))
     xfo_values = doc.header_values("x-frame-options")
     evidence: dict[str, Any] = {"url": _t(doc.url), "x_frame_options": [_t(v) for v in xfo_values]}
     ancestors = [p.get("frame-ancestors") for p in policies if p.has("frame-ancestors")]
+    restrictive = any(frame_ancestors_restrictive(a or ()) for a in ancestors)
+    if not restrictive and (
+        csp_cut
+        or doc.values_incomplete("content-security-policy")
+        or doc.values_incomplete("x-frame-options")
+    ):
+        # a restrictive frame-ancestors kept is a pass whatever was cut; nothing else is
+        return _cap_verdict(doc, "Content-Security-Policy / X-Frame-Options")
     if ancestors:
         # HTML: any enforced frame-ancestors makes the browser ignore X-Frame-Options.
         evidence["frame_ancestors"] = [" ".join(a or ()) for a in ancestors]
@@ -632,6 +698,8 @@ def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
         assert verdict is not None
         return verdict
     values = doc.header_values("referrer-policy")
+    if doc.values_incomplete("referrer-policy"):
+        return _cap_verdict(doc, "Referrer-Policy")  # the last valid token wins: need all
     policy = parse_referrer_policy(values)
     evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
     weak = Status(str(ctx.params.get("weak_status", "warn")))
@@ -656,6 +724,9 @@ def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
 # http.security_txt
 
 SECURITY_TXT_MAX_DAYS = 365  # RFC 9116 sec. 2.5.5: Expires "less than a year into the future"
+# RFC 9116 sets no size limit; Internet.nl reads at most 100 KiB (SECURITYTXT_MAX_LENGTH =
+# 100 * 1024): the probe's cap (auditor/probes/http.py SECURITY_TXT_CAP), for old records.
+SECURITY_TXT_MAX = 100 * 1024
 
 
 @check(
@@ -672,7 +743,9 @@ security.txt tells whoever finds a vulnerability in the portal (a researcher, VN
 citizen) whom to contact. Without it, reports get lost or are published instead. RFC 9116
 requires it at /.well-known/security.txt over HTTPS, as text/plain, with at least one
 Contact and exactly one Expires date in the future; a file that expires more than a year
-ahead is a warning (the RFC recommends less, so that stale contacts are noticed).
+ahead is a warning (the RFC recommends less, so that stale contacts are noticed). A file
+larger than 100 KiB (the most Internet.nl reads; RFC 9116 sets no size) fails as too large:
+its first part is not parsed as if it were the whole file.
 """,
     remediation={
         "nginx": "location = /.well-known/security.txt { default_type text/plain; "
@@ -694,6 +767,9 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
     address = ctx.address or ""
     closed = _port_not_open(obs, address, 443)
     if closed:
+        none = no_https_reason(obs, address)
+        if none:
+            return Verdict.not_applicable(f"no HTTPS on {address}: {none} (see tls.available)")
         return Verdict.not_tested(closed)
     h = _http_obs(obs, address)
     st = h.security_txt if h else None
@@ -727,6 +803,21 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             "not text/plain (RFC 9116 sec. 3)",
             **evidence,
         )
+    if st.truncated:
+        # Over the cap: a finding of its own, never a parse of the first part (whose
+        # Contact and Expires say nothing about the rest). RFC 9116 sets no size;
+        # Internet.nl reads at most 100 KiB, and so does the probe.
+        cap = st.cap or SECURITY_TXT_MAX
+        evidence.update(truncated=True, max_bytes=cap)
+        return Verdict.failed(
+            f"security.txt is too large: more than {cap // 1024} KiB ({cap} bytes), the most "
+            "Internet.nl reads; a contact file is a few hundred bytes",
+            **evidence,
+        )
+    if st.unreadable:
+        return Verdict.not_tested(
+            f"security.txt could not be decoded: {_t(st.unreadable, 120)}", **evidence
+        )
     parsed = parse_security_txt(st.text)
     evidence.update(
         contacts=[_t(c, 200) for c in parsed.contacts[:10]],
@@ -736,8 +827,6 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     if parsed.errors:
         evidence["parse_errors"] = [_t(e, 120) for e in parsed.errors[:10]]
-    if st.truncated:
-        evidence["truncated"] = True
     problems: list[str] = []
     if not parsed.contacts:
         problems.append("no Contact field (required, RFC 9116 sec. 2.5.3)")
@@ -824,6 +913,10 @@ def cookies(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return verdict
     seen: dict[str, list[str]] = {}
     for hop in fetch.hops:
+        if hop.value_cut("set-cookie"):
+            return _cap_verdict(hop, "Set-Cookie")  # a cut cookie lost its attributes
+    dropped = next((hop for hop in fetch.hops if hop.values_incomplete("set-cookie")), None)
+    for hop in fetch.hops:
         for raw in hop.header_values("set-cookie"):
             cookie = parse_set_cookie(raw)
             if cookie is None or cookie.deletes:
@@ -838,9 +931,12 @@ def cookies(obs: HostObservations, ctx: CheckContext) -> Verdict:
                 if not ok
             ]
             seen[_t(cookie.name, 100) or "(nameless)"] = missing
+    bad = {name: missing for name, missing in seen.items() if missing}
+    if dropped is not None and not bad:
+        # cookies may be among the fields the cap dropped: no "all flags set", no "none"
+        return _cap_verdict(dropped, "Set-Cookie")
     if not seen:
         return Verdict.not_applicable("no cookies set over HTTPS on the landing page")
-    bad = {name: missing for name, missing in seen.items() if missing}
     evidence: dict[str, Any] = {"cookies": sorted(seen), "missing": bad}
     if not bad:
         return Verdict.passed(
@@ -901,6 +997,9 @@ def disclosure(obs: HostObservations, ctx: CheckContext) -> Verdict:
                 if low in DISCLOSURE_HEADERS and has_version(value):
                     found.setdefault(f"{low}: {_t(value, 120)}", name)
     if not found:
+        cut = next((hop for f in fetches for hop in f.hops if hop.headers_truncated), None)
+        if cut is not None:
+            return _cap_verdict(cut, "Server / X-Powered-By")
         return Verdict.passed("no version numbers in Server / X-Powered-By / X-AspNet-Version")
     status = Status(str(ctx.params.get("found_status", "info")))
     items = sorted(found)
@@ -979,6 +1078,9 @@ def _compare(
                 "exact": sim.exact,
                 "length": {"v4": f4.body.length, "v6": f6.body.length},
             }
+            if f4.body.truncated or f6.body.truncated:
+                # the body cap is an observation: what was compared is said, not hidden
+                sims[scheme]["truncated"] = {"v4": f4.body.truncated, "v6": f6.body.truncated}
     if sims:
         ev["body"] = sims
     if problems:
@@ -1027,7 +1129,7 @@ AAAA evidence); page similarity is estimated from a MinHash sketch of the normal
     },
 )
 def web_parity(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = [a for a in obs.v6 if unusable_v6_reason(a) is None]
+    v6 = [a for a in obs.v6 if unusable_v6_reason(a, ctx.guard) is None]
     if not v6:
         return Verdict.not_applicable("no usable AAAA: nothing to compare (see ipv6.web.aaaa)")
     if not obs.v4:
@@ -1065,9 +1167,17 @@ def web_parity(obs: HostObservations, ctx: CheckContext) -> Verdict:
     overall = worst(statuses)
     evidence: dict[str, Any] = {"reference": ref, "per_address": results, "min_similarity": min_sim}
     bad = {a: r["problems"] for a, r in results.items() if r.get("problems")}
+    cut = cut_answers(obs.dns.aaaa)
+    if overall == Status.PASS and cut:
+        return Verdict.not_tested(
+            f"the AAAA addresses kept serve the same site, but {cut}", **evidence
+        )
     if overall == Status.PASS:
-        sims = [s["similarity"] for r in results.values() for s in r.get("body", {}).values()]
+        bodies = [b for r in results.values() for b in r.get("body", {}).values()]
+        sims = [b["similarity"] for b in bodies]
         extra = f", page similarity {min(sims):.0%}" if sims else ""
+        if any("truncated" in b for b in bodies):
+            extra += " (of the part under the body cap: the pages are larger)"
         return Verdict.passed(f"{len(v6)} AAAA serve the same site as {ref}{extra}", **evidence)
     listed = "; ".join(f"{a}: {', '.join(p)}" for a, p in bad.items())
     score = round(credit / len(v6), 3)

@@ -9,7 +9,14 @@ from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import NsOutcome, ServerHost, ZoneObservations
 from auditor.registry import CheckContext, Probe, check
-from checks._common import UNDECIDED, describe_failure, unusable_v6_reason, usable_v6
+from checks._common import (
+    UNDECIDED,
+    cut_answers,
+    describe_failure,
+    opened_reason,
+    unusable_v6_reason,
+    usable_v6,
+)
 
 
 @check(
@@ -24,7 +31,10 @@ from checks._common import UNDECIDED, describe_failure, unusable_v6_reason, usab
 Without an AAAA record an IPv6-only citizen cannot reach the portal at all. The national
 IPv6 For Gov programme (Decision 38/QD-BTTTT) requires every portal and public-service portal
 to work over IPv6. Addresses that can never serve clients (IPv4-mapped, loopback,
-link-local, multicast, unspecified) do not count.
+link-local, multicast, unspecified) do not count, nor do addresses citizens cannot reach:
+unique-local (fc00::/7) and the other special-purpose ranges the scanner's address guard
+refuses, unless the scan opened that range with --allow-net or --allow-private (an
+intranet audit, a lab): the evidence then names the option.
 """,
     remediation={
         "dns": "Add an AAAA record for the host pointing at the server's global IPv6 address "
@@ -40,15 +50,27 @@ link-local, multicast, unspecified) do not count.
 )
 def web_aaaa(obs: HostObservations, ctx: CheckContext) -> Verdict:
     aaaa = obs.dns.aaaa
-    usable = [a for a in aaaa.records if unusable_v6_reason(a) is None]
-    unusable = {a: r for a in aaaa.records if (r := unusable_v6_reason(a)) is not None}
+    usable = [a for a in aaaa.records if unusable_v6_reason(a, ctx.guard) is None]
+    unusable = {a: r for a in aaaa.records if (r := unusable_v6_reason(a, ctx.guard)) is not None}
+    # special-purpose addresses counted only because the operator opened their range
+    opened = {a: r for a in usable if (r := opened_reason(a, ctx.guard)) is not None}
     evidence: dict[str, Any] = {
         "aaaa": list(aaaa.records),
         "outcome": aaaa.outcome,
         "unusable": unusable,
     }
+    if opened:
+        evidence["opened"] = opened
     if usable:
-        return Verdict.passed(f"{len(usable)} usable AAAA record(s)", addresses=usable, **evidence)
+        note = (
+            f" ({len(opened)} in a range opened with --allow-net/--allow-private, not "
+            "globally reachable)"
+            if opened
+            else ""
+        )
+        return Verdict.passed(
+            f"{len(usable)} usable AAAA record(s){note}", addresses=usable, **evidence
+        )
     if unusable:
         listed = ", ".join(f"{a} ({r})" for a, r in unusable.items())
         return Verdict.failed(f"no usable AAAA record: {listed}", **evidence)
@@ -97,7 +119,7 @@ IPv6) are reported differently because their fixes differ.
     },
 )
 def web_reach(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = usable_v6(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
     if not v6:
         return Verdict.not_applicable("no usable AAAA record (see ipv6.web.aaaa)")
     # Ports IPv4 serves: what any A accepts. Unknown when no A was probed.
@@ -157,6 +179,9 @@ def web_reach(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(
             "some IPv6 addresses were not probed (address guard or deadline)", **evidence
         )
+    cut = cut_answers(obs.dns.aaaa)
+    if cut:  # "every AAAA" cannot be said of the first 100
+        return Verdict.not_tested(f"the AAAA addresses kept answer, but {cut}", **evidence)
     return Verdict.passed(
         f"{len(v6)} IPv6 address(es) accept TCP on {', '.join(map(str, needed))}"
         if not rule.startswith("80 or 443")
@@ -194,7 +219,7 @@ result is 'not tested', never a failure.
     },
 )
 def web_icmp(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = usable_v6(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
     if not v6:
         return Verdict.not_applicable("no usable AAAA record (see ipv6.web.aaaa)")
     rows: dict[str, dict[str, Any]] = {}
@@ -255,7 +280,7 @@ The report lists what would break.
 )
 def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
     sub = obs.subresources
-    if not usable_v6(obs.v6):
+    if not usable_v6(obs.v6, ctx.guard):
         return Verdict.not_applicable("no usable AAAA record: no page over IPv6 to read")
     if sub is None:
         return Verdict.not_tested("subresource probe did not run")
@@ -273,7 +298,7 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
     ok = 0
     for h in sub.hosts:
         name = f"{h.host}:{h.port}"
-        v6 = usable_v6(h.aaaa.records)
+        v6 = usable_v6(h.aaaa.records, ctx.guard)
         row: dict[str, Any] = {
             "aaaa": list(h.aaaa.records),
             "aaaa_outcome": h.aaaa.outcome,
@@ -289,7 +314,11 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
             elif h.aaaa.outcome == Outcome.SERVFAIL:
                 broken.append(f"{what}: AAAA lookup SERVFAIL")
             else:
-                broken.append(f"{what}: no AAAA record")
+                bad = [
+                    f"{a} {r}" for a in h.aaaa.records if (r := unusable_v6_reason(a, ctx.guard))
+                ]
+                why = f"no usable AAAA record ({'; '.join(bad)})" if bad else "no AAAA record"
+                broken.append(f"{what}: {why}")
             continue
         probes = [p for p in h.tcp if p.address in v6]
         if any(p.open for p in probes):
@@ -314,8 +343,21 @@ def web_only(obs: HostObservations, ctx: CheckContext) -> Verdict:
             broken=broken,
             **evidence,
         )
+    # The caps are observations: hosts past the probe's cap, or resources of a page the
+    # scanner did not read to its end, were not looked at; "all answer" would be a guess.
+    partial = [
+        *([f"{sub.skipped_hosts} more subresource host(s) not probed (cap)"]
+          if sub.skipped_hosts else []),
+        *([sub.cut] if sub.cut else []),
+    ]  # fmt: skip
+    if partial and not undecided:
+        evidence["partial"] = partial
+        return Verdict.not_tested(
+            f"the {ok} subresource host(s) looked at answer over IPv6, but " + "; ".join(partial),
+            **evidence,
+        )
     if undecided:
-        return Verdict.not_tested("; ".join(undecided), **evidence)
+        return Verdict.not_tested("; ".join(undecided + partial), **evidence)
     if not sub.landing_url and not sub.hosts:
         return Verdict.not_tested(
             "no landing page (no 200 answer) over IPv6 to read subresources from", **evidence
@@ -356,6 +398,40 @@ def _host_rows(hosts: tuple[ServerHost, ...]) -> dict[str, dict[str, Any]]:
 _LOOKUP_FAILED = (Outcome.TIMEOUT, Outcome.DNS_REFUSED, Outcome.ERROR, Outcome.SKIPPED)
 
 
+def ns_not_probed(obs: ZoneObservations) -> list[str]:
+    """Name servers of the NS RRset the probe did not look at (its 13-name cap, the deadline,
+    or an RRset cut at the record cap): "every" and "fewer than two" cannot be said."""
+    seen = {h.name for h in obs.ns_hosts}
+    names = sorted({r.rstrip(".").lower() for r in (obs.ns.records if obs.ns else ())})
+    out = [n for n in names if n not in seen]
+    if obs.ns is not None and obs.ns.truncated:
+        out.append(f"the NS RRset past the record cap ({obs.ns.detail})")
+    return out
+
+
+def mx_not_probed(obs: ZoneObservations) -> list[str]:
+    """Mail exchangers of the MX RRset the probe did not look at (its 10-name cap, the
+    deadline, or an RRset cut at the record cap)."""
+    seen = {h.name for h in obs.mx_hosts}
+    out: list[str] = []
+    for rec in obs.mx.records if obs.mx else ():
+        parts = rec.split()
+        name = parts[-1].rstrip(".").lower() if parts else ""
+        if name and name not in seen and name not in out:
+            out.append(name)
+    if obs.mx is not None and obs.mx.truncated:
+        out.append(f"the MX RRset past the record cap ({obs.mx.detail})")
+    return out
+
+
+def _partial(what: str, missing: list[str]) -> str:
+    return (
+        f"{what} not looked at: "
+        + ", ".join(missing[:5])
+        + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    )
+
+
 @check(
     "ipv6.ns.aaaa",
     title="At least two authoritative name servers have an IPv6 address",
@@ -383,9 +459,11 @@ def ns_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if why:
         return Verdict.not_tested(why)
     hosts = obs.ns_hosts
-    with_v6 = [h.name for h in hosts if usable_v6(h.aaaa.records)]
+    with_v6 = [h.name for h in hosts if usable_v6(h.aaaa.records, ctx.guard)]
     unknown = [
-        h.name for h in hosts if not usable_v6(h.aaaa.records) and h.aaaa.outcome in _LOOKUP_FAILED
+        h.name
+        for h in hosts
+        if not usable_v6(h.aaaa.records, ctx.guard) and h.aaaa.outcome in _LOOKUP_FAILED
     ]
     evidence: dict[str, Any] = {"ns": _host_rows(hosts), "with_ipv6": with_v6}
     # RFC 2182 section 5: at least two name servers (here: reachable over IPv6).
@@ -394,6 +472,9 @@ def ns_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.passed(f"{len(with_v6)} name servers have an AAAA", **evidence)
     if len(with_v6) + len(unknown) >= minimum:
         return Verdict.not_tested("AAAA lookup failed for " + ", ".join(unknown), **evidence)
+    missing = ns_not_probed(obs)
+    if missing:  # an NS not looked at may be the second one with an AAAA
+        return Verdict.not_tested(_partial("name servers", missing), **evidence)
     without = [h.name for h in hosts if h.name not in with_v6]
     if with_v6:
         rest = f"; no AAAA: {', '.join(without)}" if without else " (the only name server)"
@@ -436,7 +517,7 @@ def ns_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     why = _ns_unknown(obs)
     if why:
         return Verdict.not_tested(why)
-    targets = [(h.name, a) for h in obs.ns_hosts for a in usable_v6(h.aaaa.records)]
+    targets = [(h.name, a) for h in obs.ns_hosts for a in usable_v6(h.aaaa.records, ctx.guard)]
     if not targets:
         return Verdict.not_applicable("no name server has an IPv6 address (see ipv6.ns.aaaa)")
     rows: dict[str, dict[str, Any]] = {}
@@ -470,6 +551,13 @@ def ns_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if undecided:
         return Verdict.not_tested("; ".join(undecided), queries=rows)
+    missing = ns_not_probed(obs)
+    cut = cut_answers(*(h.aaaa for h in obs.ns_hosts))
+    if missing or cut:
+        why = _partial("name servers", missing) if missing else f"addresses: {cut}"
+        return Verdict.not_tested(
+            f"{len(targets)} name server IPv6 address(es) answer, but {why}", queries=rows
+        )
     return Verdict.passed(
         f"{len(targets)} name server IPv6 address(es) answer authoritatively over UDP and TCP",
         queries=rows,
@@ -525,11 +613,11 @@ def mx_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if early:
         return early
     rows = _host_rows(obs.mx_hosts)
-    with_v6 = [h.name for h in obs.mx_hosts if usable_v6(h.aaaa.records)]
+    with_v6 = [h.name for h in obs.mx_hosts if usable_v6(h.aaaa.records, ctx.guard)]
     unknown = [
         h.name
         for h in obs.mx_hosts
-        if not usable_v6(h.aaaa.records) and h.aaaa.outcome in _LOOKUP_FAILED
+        if not usable_v6(h.aaaa.records, ctx.guard) and h.aaaa.outcome in _LOOKUP_FAILED
     ]
     without = [h.name for h in obs.mx_hosts if h.name not in with_v6 and h.name not in unknown]
     if without:
@@ -540,6 +628,9 @@ def mx_aaaa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if unknown:
         return Verdict.not_tested("AAAA lookup failed for " + ", ".join(unknown), mx=rows)
+    missing = mx_not_probed(obs)
+    if missing:
+        return Verdict.not_tested(_partial("mail exchangers", missing), mx=rows)
     return Verdict.passed(f"all {len(with_v6)} MX host(s) have an AAAA", mx=rows)
 
 
@@ -568,7 +659,7 @@ def mx_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     early = _mx_unknown(obs)
     if early:
         return early
-    targets = [(h.name, a) for h in obs.mx_hosts for a in usable_v6(h.aaaa.records)]
+    targets = [(h.name, a) for h in obs.mx_hosts for a in usable_v6(h.aaaa.records, ctx.guard)]
     if not targets:
         return Verdict.not_applicable("no MX has an IPv6 address (see ipv6.mx.aaaa)")
     rows: dict[str, dict[str, Any]] = {}
@@ -605,4 +696,9 @@ def mx_reach(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if undecided:
         return Verdict.not_tested("; ".join(undecided), smtp=rows)
+    missing = mx_not_probed(obs)
+    cut = cut_answers(*(h.aaaa for h in obs.mx_hosts))
+    if missing or cut:
+        why = _partial("mail exchangers", missing) if missing else f"addresses: {cut}"
+        return Verdict.not_tested(f"{ok} MX IPv6 address(es) greet with 220, but {why}", smtp=rows)
     return Verdict.passed(f"{ok} MX IPv6 address(es) greet with 220", smtp=rows)

@@ -8,7 +8,7 @@ from auditor.model import Category, Level, Scope, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
 from auditor.registry import CheckContext, Probe, check
-from checks._common import UNDECIDED, describe_failure
+from checks._common import UNDECIDED, cut_answers, describe_failure
 from checks._mailparse import (
     SpfLookupAnswer,
     dmarc_records,
@@ -22,7 +22,7 @@ from checks._mailparse import (
     spf_records,
     txt_texts,
 )
-from checks.ipv6 import is_null_mx
+from checks.ipv6 import is_null_mx, mx_not_probed
 
 # RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
 SPF_MAX_LOOKUPS = 10
@@ -38,6 +38,10 @@ def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
         return Verdict.not_tested(
             f"{what} lookup of {answer.qname} failed: {answer.outcome} {answer.detail}".strip()
         )
+    cut = cut_answers(answer)
+    if cut:
+        # "exactly one record", "no record": neither can be read off a part of the RRset
+        return Verdict.not_tested(f"{what} of {answer.qname} not judged: {cut}")
     return None
 
 
@@ -83,7 +87,8 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
 
     def lookup(qname: str, rdtype: str) -> SpfLookupAnswer | None:
         a = answers.get((qname, rdtype))
-        return None if a is None else SpfLookupAnswer(a.outcome, a.records)
+        # an answer cut at the record cap is not known: counted as not fetched
+        return None if a is None or a.truncated else SpfLookupAnswer(a.outcome, a.records)
 
     ev = evaluate_spf(record, obs.zone, lookup)
     max_lookups = int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS))
@@ -296,6 +301,13 @@ def mail_starttls(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if silent:
         return Verdict.not_tested(
             "could not reach " + ", ".join(silent) + " on port 25 to ask", **evidence
+        )
+    missing = mx_not_probed(obs)
+    if missing:  # "every MX" cannot be said of those looked at
+        return Verdict.not_tested(
+            f"STARTTLS offered on {offered} MX address(es), but mail exchangers not looked "
+            "at: " + ", ".join(missing[:5]),
+            **evidence,
         )
     note = f" ({len(unreached)} address(es) not reached: see ipv6.mx.reach)" if unreached else ""
     return Verdict.passed(f"STARTTLS offered on {offered} MX address(es){note}", **evidence)

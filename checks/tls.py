@@ -18,7 +18,10 @@ from auditor.model import Category, Level, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.tls import (
+    ALL_VERSIONS,
     LEGACY_VERSIONS,
+    MODERN_VERSIONS,
+    SSL2,
     TLS12,
     TLS13,
     CertInfo,
@@ -29,6 +32,7 @@ from auditor.obs.tls import (
 )
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
+from checks._common import cut_answers, no_https_reason, unusable_v6_reason, usable_v6
 
 _REFS_NCSC = "NCSC-NL IT Security Guidelines for TLS (2025-05)"
 _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)
@@ -38,9 +42,15 @@ _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)
 
 
 def _obs_for(obs: HostObservations, ctx: CheckContext) -> TlsObservation | Verdict:
-    """The TLS observation of ctx.address, or the not_tested verdict saying why there is none."""
+    """The TLS observation of ctx.address, or the verdict saying why there is none."""
     address = ctx.address or ""
     t = obs.tls_for(address, 443)
+    none = no_https_reason(obs, address)
+    if none and (t is None or t.outcome == Outcome.SKIPPED):
+        # nothing to judge of a TLS service that does not exist: tls.available fails it
+        return Verdict.not_applicable(
+            f"no HTTPS on {address}: {none} (see tls.available)", address=address
+        )
     if t is None:
         tcp = obs.tcp_for(address, 443)
         if tcp is not None and not tcp.open:
@@ -64,14 +74,57 @@ def _obs_for(obs: HostObservations, ctx: CheckContext) -> TlsObservation | Verdi
     return t
 
 
+def _responsive(t: TlsObservation) -> bool:
+    """Did the server answer any hand-built hello (accepted or refused it)?
+
+    Only then can a hello that got no answer be read as "not accepted": a server that
+    answers other versions but stays silent to this one is not offering it. A server silent
+    to every hello tells nothing (a stalled listener, a filter, an overloaded scanner).
+    """
+    # An SSL 2.0 "rejected" only says the first byte back was not SSL 2.0 (an HTTP server
+    # dripping "HTTP/1.1" is not speaking TLS): it proves nothing about the TLS versions.
+    return any(
+        v.outcome == VersionOutcome.ACCEPTED
+        or (v.outcome == VersionOutcome.REJECTED and v.version != SSL2)
+        for v in t.versions
+    )
+
+
 def _undetermined(t: TlsObservation, versions: tuple[str, ...]) -> list[str]:
-    """Versions whose probe could not even connect (so nothing is known about them)."""
+    """Versions about which nothing is known: not probed, the connection failed, or no
+    answer from a server that answered no hello at all."""
+    responsive = _responsive(t)
     out = []
     for label in versions:
         v = t.version(label)
-        if v is None or (v.outcome == VersionOutcome.ERROR and v.detail.startswith("connect:")):
+        if v is None or (
+            v.outcome == VersionOutcome.ERROR
+            and (v.detail.startswith("connect:") or not responsive)
+        ):
             out.append(label)
     return out
+
+
+def _silent(t: TlsObservation, versions: tuple[str, ...]) -> list[str]:
+    """Versions a responsive server did not answer (counted as not accepted)."""
+    if not _responsive(t):
+        return []
+    return [
+        label
+        for label in versions
+        if (v := t.version(label)) is not None
+        and v.outcome == VersionOutcome.ERROR
+        and not v.detail.startswith("connect:")
+    ]
+
+
+def _unparsed(cert: CertInfo) -> Verdict | None:
+    if cert.parse_error:
+        return Verdict.not_tested(
+            f"the certificate could not be read ({cert.parse_error}): nothing to judge",
+            parse_error=cert.parse_error,
+        )
+    return None
 
 
 def _accepted(t: TlsObservation, label: str) -> bool:
@@ -253,7 +306,10 @@ Port 443 is open on this address, so browsers will try HTTPS there. If no TLS ha
 completes (the server resets, times out or answers with an alert to a client that accepts
 even weak settings), citizens see a connection error instead of the portal. Each address
 is tested on its own: a broken IPv6 address or one bad node behind DNS round robin is
-otherwise invisible from a single browser.
+otherwise invisible from a single browser. An address that refuses port 443 (TCP RST) while
+its port 80 serves plain HTTP has no HTTPS at all: that fails too, and the other TLS checks
+of the address are not applicable. A port 443 that stays silent (packets dropped) is not
+tested: the scanner cannot tell a firewall from a broken path on its own side.
 """,
     remediation={
         "nginx": "Every `listen ... ssl` (IPv4 and `[::]:443`) needs `ssl_certificate` and "
@@ -270,6 +326,12 @@ otherwise invisible from a single browser.
     },
 )
 def tls_available(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    none = no_https_reason(obs, ctx.address or "")
+    t_obs = obs.tls_for(ctx.address or "", 443)
+    if none and (t_obs is None or t_obs.outcome == Outcome.SKIPPED):
+        return Verdict.failed(
+            f"no HTTPS: {none}", address=ctx.address, port443="refused", port80="open"
+        )
     t = _obs_for(obs, ctx)
     if isinstance(t, Verdict):
         return t
@@ -357,9 +419,7 @@ def protocols_legacy(obs: HostObservations, ctx: CheckContext) -> Verdict:
             address=t.address,
             versions=versions,
         )
-    silent = [
-        v for v in LEGACY_VERSIONS if (r := t.version(v)) and r.outcome == VersionOutcome.ERROR
-    ]
+    silent = _silent(t, LEGACY_VERSIONS)
     note = f" ({', '.join(silent)}: no answer, counted as refused)" if silent else ""
     return Verdict.passed(
         f"{t.address} refuses SSL 2.0, SSL 3.0, TLS 1.0 and TLS 1.1{note}",
@@ -400,14 +460,25 @@ def protocols_modern(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if _accepted(t, TLS13):
         with12 = " and TLS 1.2" if _accepted(t, TLS12) else ""
         return Verdict.passed(f"{t.address} accepts TLS 1.3{with12}", **ev)
+    if not _responsive(t):
+        # Every hello went unanswered (timeouts): nothing says what the server accepts.
+        # The same evidence leaves tls.protocols.legacy untested; tls.available judges
+        # the missing handshake itself.
+        return Verdict.not_tested(
+            f"{t.address} answered no ClientHello ({t.outcome}: {t.detail}): "
+            "its TLS versions are unknown",
+            **ev,
+        )
     if _undetermined(t, (TLS13,)):
         return Verdict.not_tested(f"could not test TLS 1.3 on {t.address}", **ev)
+    silent = _silent(t, MODERN_VERSIONS)
+    note = f" ({', '.join(silent)}: no answer, counted as not accepted)" if silent else ""
     if _accepted(t, TLS12):
         # NCSC-NL B1-1: TLS 1.2 is "sufficient", TLS 1.3 "good"; RFC 9325 3.1.1 SHOULD 1.3.
-        return Verdict.warn(f"{t.address} accepts TLS 1.2 but not TLS 1.3", score=0.5, **ev)
+        return Verdict.warn(f"{t.address} accepts TLS 1.2 but not TLS 1.3{note}", score=0.5, **ev)
     if _undetermined(t, (TLS12,)):
         return Verdict.not_tested(f"could not test TLS 1.2 on {t.address}", **ev)
-    return Verdict.failed(f"{t.address} accepts neither TLS 1.2 nor TLS 1.3", **ev)
+    return Verdict.failed(f"{t.address} accepts neither TLS 1.2 nor TLS 1.3{note}", **ev)
 
 
 # ---------------------------------------------------------------------------------------
@@ -425,6 +496,17 @@ def _cipher_precheck(t: TlsObservation) -> Verdict | None:
             f"cipher suites on {t.address} could not be enumerated: {t.ciphers_detail}",
             address=t.address,
         )
+    return None
+
+
+def _unknown_suites(t: TlsObservation) -> str | None:
+    """Why the accepted suites may be more than those seen (None when they are all)."""
+    if not t.ciphers_complete:
+        return f"cipher enumeration on {t.address} was incomplete: {t.ciphers_detail}"
+    unknown = _undetermined(t, ALL_VERSIONS)
+    if unknown:
+        # a version that could not be tested may accept suites of its own (3DES on TLS 1.0)
+        return f"{', '.join(unknown)} could not be tested on {t.address}, nor its suites"
     return None
 
 
@@ -473,10 +555,9 @@ def ciphers(obs: HostObservations, ctx: CheckContext) -> Verdict:
             reasons=why,
             **ev,
         )
-    if not t.ciphers_complete:
-        return Verdict.not_tested(
-            f"cipher enumeration on {t.address} was incomplete: {t.ciphers_detail}", **ev
-        )
+    partial = _unknown_suites(t)
+    if partial:
+        return Verdict.not_tested(partial, **ev)
     phase = by_class.get(tls_tables.PHASE_OUT, [])
     if phase:
         return Verdict.warn(
@@ -526,10 +607,9 @@ def forward_secrecy(obs: HostObservations, ctx: CheckContext) -> Verdict:
             without_fs=[_label(c) for c in no_fs],
             **ev,
         )
-    if not t.ciphers_complete:
-        return Verdict.not_tested(
-            f"cipher enumeration on {t.address} was incomplete: {t.ciphers_detail}", **ev
-        )
+    partial = _unknown_suites(t)
+    if partial:
+        return Verdict.not_tested(partial, **ev)
     return Verdict.passed(
         f"all {len(t.ciphers)} accepted suites on {t.address} use ECDHE/DHE or TLS 1.3", **ev
     )
@@ -580,6 +660,14 @@ def cert_trusted(obs: HostObservations, ctx: CheckContext) -> Verdict:
     }
     if t.trust == Trust.TRUSTED:
         return Verdict.passed(f"chain on {t.address} builds to {t.trust_anchor}", **ev)
+    if t.chain_truncated:
+        # the path may go through certificates past the cap: judged on a part, not the whole
+        ev["truncated"] = True
+        return Verdict.not_tested(
+            f"{t.address} sent more than {len(t.chain)} certificates; the first "
+            f"{len(t.chain)} do not build a trusted path and the rest was not read",
+            **ev,
+        )
     if t.trust == Trust.MISSING_INTERMEDIATE:
         return Verdict.failed(
             f"probably missing intermediate certificate on {t.address}: {t.trust_detail}", **ev
@@ -624,6 +712,9 @@ def cert_hostname(obs: HostObservations, ctx: CheckContext) -> Verdict:
     leaf = _leaf(t)
     if leaf is None:
         return _no_chain(t)
+    unread = _unparsed(leaf)
+    if unread:
+        return unread
     names = list(presented_names(leaf))
     ev: dict[str, Any] = {
         "address": t.address,
@@ -689,6 +780,13 @@ def cert_expiry(obs: HostObservations, ctx: CheckContext) -> Verdict:
         why = _validity(inter, now)
         if why:
             return Verdict.failed(f"intermediate {inter.subject} on {t.address} {why}", **ev)
+    if t.chain_truncated:
+        ev["truncated"] = True
+        return Verdict.not_tested(
+            f"the leaf on {t.address} is valid, but the server sent more than {len(t.chain)} "
+            "certificates and the rest of the chain was not read",
+            **ev,
+        )
     warn_days = int(ctx.params.get("warn_days", 30))
     if left < warn_days:
         # CA/B BR: lifetimes are short (<= 398 days, shrinking); renew well before the end.
@@ -739,6 +837,9 @@ def cert_key(obs: HostObservations, ctx: CheckContext) -> Verdict:
     leaf = _leaf(t)
     if leaf is None:
         return _no_chain(t)
+    unread = _unparsed(leaf)
+    if unread:
+        return unread
     kind, bits = leaf.key_type, leaf.key_bits
     ev: dict[str, Any] = {"address": t.address, "key_type": kind, "bits": bits}
     if leaf.curve:
@@ -801,7 +902,11 @@ def cert_signature(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return _no_chain(t)
     weak: list[str] = []
     hashes: dict[str, str] = {}
+    unread: list[str] = []
     for i, cert in enumerate(t.chain):
+        if cert.parse_error:
+            unread.append(f"certificate {i + 1}: {cert.parse_error}")
+            continue
         if i > 0 and cert.self_signed:
             continue  # a served root: its self-signature is never relied on
         hashes[cert.subject] = cert.sig_hash or cert.sig_algorithm
@@ -811,6 +916,10 @@ def cert_signature(obs: HostObservations, ctx: CheckContext) -> Verdict:
     ev: dict[str, Any] = {"address": t.address, "signatures": hashes}
     if weak:
         return Verdict.failed(f"weak signature on {t.address}: {_names(weak, 4)}", **ev)
+    if unread or t.chain_truncated:
+        # no weak signature among what was read; what was not read may have one
+        why = "; ".join(unread) or f"more than {len(t.chain)} certificates, the rest not read"
+        return Verdict.not_tested(f"part of the chain on {t.address} was not judged: {why}", **ev)
     return Verdict.passed(f"no MD5/SHA-1 signature in the chain served on {t.address}", **ev)
 
 
@@ -885,10 +994,18 @@ here (ipv6.web.aaaa already fails it; counting it twice would double the penalty
     },
 )
 def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
-    v6 = list(obs.v6)
+    v6 = usable_v6(obs.v6, ctx.guard)
+    # An IPv4-mapped, link-local or unique-local AAAA is no IPv6 address a citizen can use:
+    # there is nothing to test over IPv6 (and "could not test" would blame the scanner).
+    ignored = {a: r for a in obs.v6 if (r := unusable_v6_reason(a, ctx.guard)) is not None}
     if not v6:
+        what = (
+            "no usable AAAA record (" + ", ".join(f"{a}: {r}" for a, r in ignored.items()) + ")"
+            if ignored
+            else "no AAAA record"
+        )
         return Verdict.not_applicable(
-            "no AAAA record: nothing to test over IPv6 (reported by ipv6.web.aaaa)"
+            f"{what}: nothing to test over IPv6 (reported by ipv6.web.aaaa)", unusable=ignored
         )
     failures: dict[str, str] = {}
     unknown: dict[str, str] = {}
@@ -917,6 +1034,13 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
         if leaf is None:
             unknown[address] = "no certificate observed"
             continue
+        if leaf.parse_error:
+            unknown[address] = f"the certificate could not be read ({leaf.parse_error})"
+            continue
+        if t.trust != Trust.TRUSTED and (t.trust in ("", Trust.ERROR) or t.chain_truncated):
+            # the chain was not judged (or only its first part was): no verdict on trust
+            unknown[address] = f"trust not judged ({t.trust or 'no verdict'}: {t.trust_detail})"
+            continue
         problems = []
         if t.trust != Trust.TRUSTED:
             problems.append(f"untrusted certificate ({t.trust}: {t.trust_detail})")
@@ -929,6 +1053,8 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
             failures[address] = "; ".join(problems)
     ok = [a for a in v6 if a not in failures and a not in unknown]
     ev: dict[str, Any] = {"ok": ok, "failures": failures, "not_tested": unknown}
+    if ignored:
+        ev["unusable"] = ignored
     if failures:
         listed = "; ".join(f"{a}: {why}" for a, why in failures.items())
         return Verdict.failed(
@@ -939,4 +1065,7 @@ def web_https(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if unknown:
         listed = "; ".join(f"{a}: {why}" for a, why in unknown.items())
         return Verdict.not_tested(f"HTTPS over IPv6 not tested on {listed}", **ev)
+    cut = cut_answers(obs.dns.aaaa)
+    if cut:  # "every AAAA" cannot be said of the first part of the RRset
+        return Verdict.not_tested(f"HTTPS works on the AAAA addresses kept, but {cut}", **ev)
     return Verdict.passed(f"HTTPS with a valid certificate on every AAAA ({', '.join(ok)})", **ev)

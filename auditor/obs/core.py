@@ -53,6 +53,9 @@ class DnsAnswer:
     # After a timeout: did the resolver answer a control query (the public suffix's SOA)?
     # True means the timeout is the name's servers' fault, not the scanner's resolver.
     resolver_ok: bool | None = None
+    # The RRset had more records than the scanner keeps (ScanOptions.max_dns_records):
+    # ``records`` is the first part only, and no check may judge it as the whole set.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

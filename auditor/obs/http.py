@@ -54,11 +54,33 @@ class HttpResponse:
     location: str = ""  # raw Location header (first one), truncated
     target: str = ""  # absolute URL the Location resolves to ("" if none / unparsable)
     http_version: str = ""
+    # What the caps cut (set with headers_truncated; both empty in records made before
+    # they existed, where what was cut is unknown): the lower-case names of the fields
+    # whose value was cut at MAX_VALUE, and whether fields after the cap were dropped.
+    cut_values: tuple[str, ...] = ()
+    headers_dropped: bool = False
+    location_cut: bool = False  # the Location was longer than the cap: not followed
 
     def header_values(self, name: str) -> tuple[str, ...]:
         """All values of one header (case-insensitive name), in order received."""
         low = name.lower()
         return tuple(v for n, v in self.headers if n.lower() == low)
+
+    def _cut_unknown(self) -> bool:
+        return self.headers_truncated and not self.headers_dropped and not self.cut_values
+
+    def value_cut(self, name: str) -> bool:
+        """A value of ``name`` may have been cut by the cap."""
+        return self._cut_unknown() or name.lower() in self.cut_values
+
+    def values_incomplete(self, name: str) -> bool:
+        """The caps may have cut a value of ``name`` or dropped some of its fields."""
+        return self.headers_truncated and (self.value_cut(name) or self.headers_dropped)
+
+    def first_value_unknown(self, name: str) -> bool:
+        """The first ``name`` field (the one browsers use for HSTS, nosniff) is not known
+        whole: cut, or absent from what was kept while later fields were dropped."""
+        return self.value_cut(name) or (self.headers_dropped and not self.header_values(name))
 
     @property
     def is_redirect(self) -> bool:
@@ -104,10 +126,12 @@ class SecurityTxtFetch:
     detail: str = ""
     status: int | None = None
     content_type: str = ""
-    text: str = ""  # decoded body, capped (see ``truncated``)
-    truncated: bool = False
+    text: str = ""  # decoded body ("" when ``truncated``: a file over the cap is not kept)
+    truncated: bool = False  # the body was larger than ``cap`` bytes (after decompression)
     redirects: tuple[str, ...] = ()  # Location targets followed, in order
     tls_verified: bool | None = None
+    cap: int | None = None  # bytes read at most (None: scans stored before it was recorded)
+    unreadable: str = ""  # why the body could not be decoded (content-encoding, corrupt gzip)
 
 
 @dataclass(frozen=True)
@@ -124,3 +148,5 @@ class HttpObservation:
     # 200, else of http://host/), de-duplicated, capped. Read by ipv6.web.only.
     subresources: tuple[SubresourceRef, ...] = ()
     landing_url: str = ""  # the page the subresources came from ("" when none)
+    # Why ``subresources`` may not be all of the page's (body cap, URL cap); "" when whole.
+    subresources_cut: str = ""

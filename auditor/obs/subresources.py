@@ -27,3 +27,6 @@ class SubresourceObservation:
     landing_url: str = ""  # the page the subresources were read from ("" when none)
     hosts: tuple[SubresourceHost, ...] = ()
     skipped_hosts: int = 0  # distinct hosts beyond the cap, not probed
+    # Why the landing page's list of resources may be incomplete (its body or the URL list
+    # was cut at a cap): then "all answer over IPv6" cannot be said. "" when whole.
+    cut: str = ""

@@ -107,6 +107,9 @@ class TlsObservation:
     # Served certificate chain, leaf first, from the hand-built handshake (chain_source).
     chain: tuple[CertInfo, ...] = ()
     chain_source: str = ""  # protocol version of the handshake the chain was read from
+    # The server sent more certificates than the probe keeps (MAX_CHAIN): ``chain`` is the
+    # first part only, and no check may judge it as the whole chain.
+    chain_truncated: bool = False
     trust: str = ""  # Trust.*; "" = not judged
     trust_detail: str = ""
     trust_path: tuple[str, ...] = ()  # subjects from the leaf to the anchor

@@ -111,7 +111,13 @@ class ZoneObservations:
     zone: str
     outcome: str = Outcome.OK
     detail: str = ""
+    # SOA at the zone name, asked first: NXDOMAIN means the domain does not exist, NODATA
+    # that the name exists but is not a zone apex (see dns.zone.exists).
     soa: DnsAnswer | None = None
+    # Control lookup, made only when ``soa`` is NXDOMAIN: the SOA of the zone's public
+    # suffix (gov.vn, vn, or the root). A resolver that denies the suffix too denies
+    # everything, and its NXDOMAIN says nothing about the agency's domain.
+    suffix_soa: DnsAnswer | None = None
     # The enclosing zone cut (the name itself when it is a zone apex) whose NS were used.
     apex: str | None = None
     ns: DnsAnswer | None = None  # NS RRset of the zone (of ``apex``)
@@ -134,3 +140,15 @@ class ZoneObservations:
     org_domain: str | None = None  # organisational domain (Public Suffix List)
     dmarc_org: DnsAnswer | None = None  # TXT at _dmarc.<org domain> when it differs
     mta_sts: MtaStsObservation | None = None
+
+    @property
+    def does_not_exist(self) -> bool:
+        """The zone's SOA is NXDOMAIN from a resolver that answers for the public suffix.
+
+        RFC 8020: NXDOMAIN means nothing exists at or below the name, so no zone check has
+        anything to judge. Without the control lookup (older stored scans) the NXDOMAIN is
+        taken as it is.
+        """
+        if self.soa is None or self.soa.outcome != Outcome.NXDOMAIN:
+            return False
+        return self.suffix_soa is None or self.suffix_soa.outcome == Outcome.OK

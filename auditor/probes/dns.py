@@ -107,7 +107,8 @@ class DnsClient:
         records = tuple(sorted({rr.to_text() for rr in answer.rrset}))
         cap = self.options.max_dns_records
         detail = ""
-        if len(records) > cap:
+        truncated = len(records) > cap
+        if truncated:
             detail = f"{len(records)} records, kept the first {cap}"
             records = records[:cap]
         if rdtype in ("A", "AAAA"):
@@ -121,6 +122,7 @@ class DnsClient:
             ttl=answer.rrset.ttl,
             authenticated=ad,
             detail=detail,
+            truncated=truncated,
         )
 
     async def resolver_answers_near(self, name: str) -> bool:

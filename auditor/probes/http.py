@@ -56,7 +56,9 @@ from auditor.similarity import sketch
 T = TypeVar("T")
 
 SECURITY_TXT_PATH = "/.well-known/security.txt"  # RFC 9116 sec. 3
-SECURITY_TXT_CAP = 32 * 1024  # security.txt is small; RFC 9116 has no limit, 32 KiB is ample
+# RFC 9116 sets no size; Internet.nl reads at most 100 KiB (checks/tasks/securitytxt.py,
+# SECURITYTXT_MAX_LENGTH = 100 * 1024). A file over it is reported as too large, not parsed.
+SECURITY_TXT_CAP = 100 * 1024
 MAX_SUBRESOURCES = 200
 MAX_HEADERS = 200  # header fields kept per response
 MAX_VALUE = 8 * 1024  # characters kept per header value (a long CSP is ~4 KiB)
@@ -374,22 +376,33 @@ async def _off_loop(size: int, fn: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> tuple[tuple[tuple[str, str], ...], bool]:
+@dataclass(frozen=True)
+class _Headers:
+    fields: tuple[tuple[str, str], ...]
+    truncated: bool = False  # anything cut
+    cut_values: tuple[str, ...] = ()  # lower-case names of fields whose value was cut
+    dropped: bool = False  # fields after the cap were not kept at all
+
+
+def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> _Headers:
+    """The header fields as received, within the caps; what the caps cut is recorded, so
+    no check reads a missing or cut header as if the server had not sent it."""
     out: list[tuple[str, str]] = []
+    cut: list[str] = []
     used = 0
-    truncated = False
     for name_b, value_b in raw:
         name = name_b.decode("latin-1")[:200]
         value = value_b.decode("latin-1")
         if len(value) > MAX_VALUE:
             value = value[:MAX_VALUE]
-            truncated = True
+            cut.append(name.lower())
         used += len(name) + len(value) + 4
         if used > cap or len(out) >= MAX_HEADERS:
-            truncated = True
-            break
+            if cut and cut[-1] == name.lower():
+                cut.pop()  # not kept at all: covered by ``dropped``
+            return _Headers(tuple(out), True, tuple(dict.fromkeys(cut)), True)
         out.append((name, value))
-    return tuple(out), truncated
+    return _Headers(tuple(out), bool(cut), tuple(dict.fromkeys(cut)))
 
 
 class _Fetcher:
@@ -544,11 +557,13 @@ class _Fetcher:
                         await conn.aclose()
                         conn, reused = await self._connection(scheme, port, verify)
                         head = await conn.request(target, headers)
-                    hdrs, cut = _headers(list(head.headers), opts.max_header_bytes)
+                    hdrs = _headers(list(head.headers), opts.max_header_bytes)
                     location = head.get("location")
                     status = head.status
                     redirect_target = ""
-                    if location and 300 <= status < 400:
+                    # a Location over the cap is not followed (its cut form is another URL)
+                    location_cut = len(location.strip()) > MAX_URL
+                    if location and 300 <= status < 400 and not location_cut:
                         try:
                             redirect_target = urljoin(url, location.strip()[:MAX_URL])
                             urlsplit(redirect_target).port  # noqa: B018 - validates the port
@@ -557,8 +572,11 @@ class _Fetcher:
                     response = HttpResponse(
                         url=_cut(url, MAX_URL),
                         status=status,
-                        headers=hdrs,
-                        headers_truncated=cut,
+                        headers=hdrs.fields,
+                        headers_truncated=hdrs.truncated,
+                        cut_values=hdrs.cut_values,
+                        headers_dropped=hdrs.dropped,
+                        location_cut=location_cut,
                         location=_cut(location, MAX_URL),
                         target=redirect_target[:MAX_URL],
                         http_version=head.http_version,
@@ -706,10 +724,13 @@ class _Fetcher:
                 body.error,
                 status=r.status,
                 content_type=res.content_type[:200],
-                text=decode_body(body.data, res.content_type),
+                # a file over the cap is a finding of its own: its first part is not kept
+                text="" if body.truncated else decode_body(body.data, res.content_type),
                 truncated=body.truncated,
                 redirects=tuple(redirects),
                 tls_verified=res.tls_verified,
+                cap=SECURITY_TXT_CAP,
+                unreadable=body.error,
             )
         return SecurityTxtFetch(url, Outcome.OK, "too many redirects", redirects=tuple(redirects))
 
@@ -799,10 +820,19 @@ async def _probe_http(
             landing = page
             break
     subresources: tuple[SubresourceRef, ...] = ()
+    cut = ""
     if landing is not None:
         subresources = await _off_loop(
             len(landing.text), extract_subresources, landing.text, landing.url, host
         )
+        # the caps are observations: ipv6.web.only must not call a partial list the page's
+        if landing.truncated:
+            cut = (
+                f"the landing page is larger than the {ctx.options.max_body // 1024} KiB the "
+                "scanner reads: resources further down were not seen"
+            )
+        elif len(subresources) >= MAX_SUBRESOURCES:
+            cut = f"the landing page links more than {MAX_SUBRESOURCES} resources on other hosts"
     if answered:
         outcome, detail = Outcome.OK, ""
     else:
@@ -817,4 +847,5 @@ async def _probe_http(
         security_txt=sectxt,
         subresources=subresources,
         landing_url=landing.url if landing else "",
+        subresources_cut=cut,
     )

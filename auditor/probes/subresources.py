@@ -110,4 +110,7 @@ async def probe_subresources(ctx: ProbeContext, obs: HostObservations) -> Subres
     hosts = tuple(results[(t.host, t.port)] for t in targets if (t.host, t.port) in results)
     detail = f"{skipped} more subresource hosts not probed (cap {MAX_HOSTS})" if skipped else ""
     landing = str(getattr(source, "landing_url", "") or "")
-    return SubresourceObservation(Outcome.OK, detail, source.address, landing, hosts, skipped)
+    cut = str(getattr(source, "subresources_cut", "") or "")
+    return SubresourceObservation(
+        Outcome.OK, detail, source.address, landing, hosts, skipped, cut=cut
+    )

@@ -135,7 +135,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         for version in accepted:
             tg.start_soon(enumerate_version, version)
 
-    chain_der, source = _pick_chain(hellos)
+    chain_der, source, chain_cut = _pick_chain(hellos)
     chain = tuple(cert_info(der) for der in chain_der)
     try:
         trust, trust_detail, path, anchor = judge_chain_cached(
@@ -158,6 +158,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         handshake_cipher=handshake.get("cipher", ""),
         chain=chain,
         chain_source=source,
+        chain_truncated=chain_cut,
         trust=trust,
         trust_detail=trust_detail,
         trust_path=path,
@@ -392,13 +393,14 @@ def _py_version(v: str) -> str:
 # Certificates
 
 
-def _pick_chain(hellos: dict[str, HelloResult]) -> tuple[tuple[bytes, ...], str]:
-    """The chain served for the newest accepted version (what modern clients get)."""
+def _pick_chain(hellos: dict[str, HelloResult]) -> tuple[tuple[bytes, ...], str, bool]:
+    """The chain served for the newest accepted version (what modern clients get), its
+    version, and whether it was cut at the cap."""
     for version in reversed(ALL_VERSIONS):
         r = hellos.get(version)
         if r is not None and r.outcome == VersionOutcome.ACCEPTED and r.chain:
-            return r.chain, version
-    return (), ""
+            return r.chain, version, r.chain_truncated
+    return (), "", False
 
 
 def _stapling(hellos: dict[str, HelloResult], source: str) -> tuple[bool | None, str, str]:

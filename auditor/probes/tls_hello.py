@@ -52,6 +52,9 @@ MAX_RECORD = 2**14 + 2048
 # included) stays far below this; a peer that sends more is cut off.
 MAX_EXCHANGE = 256 * 1024
 MAX_HANDSHAKE_MESSAGE = 128 * 1024
+# Certificates kept from one Certificate message: real chains have 2-4 (leaf, one or two
+# intermediates, sometimes a cross-signed root); more is kept out of memory and reported.
+MAX_CHAIN = 16
 
 CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA = 20, 21, 22, 23
 
@@ -425,6 +428,7 @@ def split_handshake(buf: bytes) -> tuple[list[tuple[int, bytes, bytes]], bytes]:
 class CertificateMessage:
     chain: tuple[bytes, ...]  # DER, leaf first, as served
     ocsp: bytes | None = None  # TLS 1.3: status_request in the leaf's CertificateEntry
+    truncated: bool = False  # more than MAX_CHAIN certificates were served; the rest dropped
 
 
 def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
@@ -447,11 +451,11 @@ def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
                 ext = eb.vec16()
                 if t == EXT_STATUS_REQUEST and len(chain) == 1:
                     ocsp = parse_certificate_status(ext)
-        if len(chain) >= 16:
+        if len(chain) >= MAX_CHAIN and lst.left:
             # A longer chain (hostile or broken: 50 certificates) is kept capped at its first
-            # 16, so the leaf is still judged (trust then fails without the rest) instead of
-            # the whole flight being dropped and every certificate check left untested.
-            break
+            # MAX_CHAIN, so the leaf is still judged instead of the whole flight being
+            # dropped; ``truncated`` tells the checks the chain they see is not the whole.
+            return CertificateMessage(tuple(chain), ocsp, truncated=True)
     return CertificateMessage(tuple(chain), ocsp)
 
 
@@ -599,6 +603,7 @@ class HelloResult:
     server_hello: ServerHello | None = None
     alert: Alert | None = None
     chain: tuple[bytes, ...] = ()
+    chain_truncated: bool = False  # the server sent more than MAX_CHAIN certificates
     ocsp: bytes | None = None  # stapled OCSP response (DER)
     status_seen: bool = False  # the flight was read far enough to know about stapling
     ssl2_ciphers: tuple[int, ...] = ()
@@ -641,7 +646,8 @@ async def _read_flight_12(reader: RecordReader, res: HelloResult, hs: bytes) -> 
         msgs, hs = split_handshake(hs)
         for mtype, body, _raw in msgs:
             if mtype == HS_CERTIFICATE:
-                res.chain = parse_certificate(body, tls13=False).chain
+                cm = parse_certificate(body, tls13=False)
+                res.chain, res.chain_truncated = cm.chain, cm.truncated
             elif mtype == HS_CERTIFICATE_STATUS:
                 res.ocsp = parse_certificate_status(body)
             elif mtype == HS_SERVER_HELLO_DONE:
@@ -682,7 +688,7 @@ async def _read_flight_13(
         for mtype, body, _raw in msgs:
             if mtype == HS_CERTIFICATE:
                 cm = parse_certificate(body, tls13=True)
-                res.chain, res.ocsp = cm.chain, cm.ocsp
+                res.chain, res.ocsp, res.chain_truncated = cm.chain, cm.ocsp, cm.truncated
                 res.status_seen = True
                 return
             if mtype in (HS_CERTIFICATE_VERIFY, HS_FINISHED):

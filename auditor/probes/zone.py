@@ -51,6 +51,7 @@ def _parents(name: str) -> list[str]:
 class _ZoneBuilder:
     zone: str
     soa: DnsAnswer | None = None
+    suffix_soa: DnsAnswer | None = None
     apex: str | None = None
     ns: DnsAnswer | None = None
     ns_hosts: list[ServerHost] = field(default_factory=list)
@@ -75,6 +76,7 @@ class _ZoneBuilder:
             outcome=Outcome.TIMEOUT if deadline_hit else Outcome.OK,
             detail="target deadline passed; later observations are missing" if deadline_hit else "",
             soa=self.soa,
+            suffix_soa=self.suffix_soa,
             apex=self.apex,
             ns=self.ns,
             ns_hosts=tuple(self.ns_hosts),
@@ -133,6 +135,14 @@ async def _probe_into(
     ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str], hosts: tuple[str, ...]
 ) -> None:
     want_zone = Probe.ZONE in needs or not needs
+    # The zone's existence first (dns.zone.exists): every other part would only collect
+    # NXDOMAINs for a domain that does not exist, and the checks would judge them.
+    b.soa = await _query(ctx, b.zone, "SOA")
+    if b.soa.outcome == Outcome.NXDOMAIN:
+        # Is the denial the domain's, or does the resolver deny everything? One control
+        # lookup of the public suffix's SOA, shared by every zone of the scan.
+        b.suffix_soa = await _query(ctx, public_suffix(b.zone) or ".", "SOA")
+        return
     async with anyio.create_task_group() as tg:
         if want_zone or Probe.NS_REACH in needs:
             tg.start_soon(_ns_part, ctx, b, needs, hosts)
@@ -152,7 +162,6 @@ async def _probe_into(
 async def _ns_part(
     ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str], hosts: tuple[str, ...]
 ) -> None:
-    b.soa = await _query(ctx, b.zone, "SOA")
     # The enclosing zone cut: the name itself when it has NS, else climb (a host name or
     # a delegated-less subdomain listed as a domain in the inventory).
     for candidate in _parents(b.zone):
@@ -247,6 +256,8 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     from auditor.probes.dns import query_authoritative
     from checks._common import is_usable_v6
 
+    # the addresses ipv6.ns.reach judges: usable, or in a range the operator opened
+
     zone = b.apex or b.zone
     # A mapped DNS port (ScanOptions.port_map 53:PORT, the demo's name servers on a high
     # port): queried there, judged as port 53.
@@ -280,7 +291,7 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     async with anyio.create_task_group() as tg:
         for host in b.ns_hosts:
             for address in host.aaaa.records:
-                if is_usable_v6(address):
+                if is_usable_v6(address, ctx.guard):
                     tg.start_soon(one, host.name, address)
 
 

@@ -103,7 +103,7 @@ class Dns:
                 out.append(ns.v4)
             if ns.v6 and ns.listen_v6:
                 out.append(ns.v6)
-        return out
+        return list(dict.fromkeys(out))  # a name server may share another's addresses
 
     # -- Knot ------------------------------------------------------------------------------
     def _zone_file(self, name: str) -> Path:

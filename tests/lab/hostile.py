@@ -87,14 +87,16 @@ LAB_CASES: tuple[Case, ...] = (
         1,
         "silent",
         "TCP server that accepts on 80 and 443 and never answers",
-        "http and tls outcome `timeout`; the target ends within the deadline",
+        "http and tls outcome `timeout`; the target ends within the deadline; "
+        "`tls.protocols.*` and `tls.ciphers` not_tested (no hello answered), never fail",
         "fault: TCP",
     ),
     _web(
         2,
         "drip",
         "TCP server that drips one byte per second (80 and 443)",
-        "http and tls outcome `timeout` (the whole request is bounded, not each read)",
+        "http and tls outcome `timeout` (the whole request is bounded, not each read); "
+        "no protocol verdict",
         "fault: TCP",
     ),
     _web(
@@ -151,8 +153,8 @@ LAB_CASES: tuple[Case, ...] = (
         11,
         "million-links",
         "an HTML page with 1 000 000 links to distinct hosts",
-        "body capped at 512 KiB; 50 hosts probed, the rest counted in `skipped_hosts`; "
-        "`ipv6.web.only` not pass",
+        "body capped at 512 KiB and the list marked `cut`; 50 hosts probed, the rest "
+        "counted in `skipped_hosts`; `ipv6.web.only` not pass",
         "fault: HTTP",
     ),
     _web(
@@ -174,15 +176,16 @@ LAB_CASES: tuple[Case, ...] = (
         14,
         "tls-stall",
         "reads the ClientHello, never answers",
-        "tls outcome `timeout`",
+        "tls outcome `timeout`; `tls.protocols.modern`/`legacy` not_tested, never "
+        '"accepts neither TLS 1.2 nor TLS 1.3"',
         "fault: TLS",
     ),
     _web(
         15,
         "tls-chain50",
         "real TLS with a chain of 50 certificates (untrusted root)",
-        "handshake `ok`; the first 16 certificates kept (leaf judged); "
-        "`tls.cert.trusted` not pass (chain too long)",
+        "handshake `ok`; the first 16 certificates kept (leaf judged), `chain_truncated`; "
+        "`tls.cert.trusted` and `tls.cert.signature` not pass (chain too long, not read whole)",
         "fault: TLS",
     ),
     _web(
@@ -216,8 +219,8 @@ LAB_CASES: tuple[Case, ...] = (
     _dns(
         "big",
         "500 A records (TC over UDP, full answer over TCP)",
-        "100 of 500 records kept (max_dns_records), the detail says 500; their addresses "
-        "(127/8) refused by the guard, no traffic",
+        "100 of 500 records kept (max_dns_records), the answer marked `truncated`, the "
+        "detail says 500; their addresses (127/8) refused by the guard, no traffic",
     ),
     Case(
         "fault: DNS",

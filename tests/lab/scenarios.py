@@ -88,7 +88,7 @@ class Web:
     extra_headers: tuple[str, ...] = ()  # "Name: value" via headers-more (hostile values ok)
     body: str = "main"  # page variant; v4 and v6 must match for parity
     status: int | None = None  # force this status for "/"
-    security_txt: str = "valid"  # valid | expired | far | missing
+    security_txt: str = "valid"  # valid | expired | far | missing | huge (valid, then 50 MiB)
     block: str | None = None  # nftables: drop | reset (whole address, in the server ns)
 
 
@@ -162,6 +162,8 @@ NAME_SERVERS: tuple[NameServer, ...] = (
     NameServer("ns1b.nic.gov.vn", "192.0.2.55", "2001:db8:53::55"),
     # AAAA published, nothing answers on it over IPv6
     NameServer("nsdead6.nic.gov.vn", "198.51.100.56", "2001:db8:153::dead", listen_v6=False),
+    # a second name for ns1's addresses (one server under two names, as with anycast)
+    NameServer("nsalias.nic.gov.vn", "192.0.2.53", "2001:db8:53::53"),
     # a black hole: delegations to it time out (lame zone)
     NameServer("nsblack.nic.gov.vn", "198.51.100.57", "2001:db8:153::57", blackhole=True),
 )
@@ -171,6 +173,11 @@ RESOLVER_V6 = "2001:db8:253::53"
 LINK_V6_SRV, LINK_V6_CLI = "2001:db8:ffff::1", "2001:db8:ffff::2"
 LINK_V4_SRV, LINK_V4_CLI = "203.0.113.1", "203.0.113.2"
 ALLOW_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+# AAAA records published in the lab's DNS but outside ALLOW_NETS on purpose: the scanner
+# must judge them unusable and never connect to them (the address guard blocks them).
+ULA_AAAA = "fd00:db8::80"
+MAPPED_AAAA = "::ffff:198.51.100.99"
+UNROUTED_AAAA = (ULA_AAAA, MAPPED_AAAA)
 
 # Checks, for building "everything passes" expectations.
 HOST_CHECKS = (
@@ -203,6 +210,7 @@ HOST_CHECKS = (
     "http.disclosure",
 )
 ZONE_CHECKS = (
+    "dns.zone.exists",
     "dns.dnssec",
     "dns.ns.count",
     "dns.caa",
@@ -425,7 +433,10 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 ipv6__web__reach="fail",
                 ipv6__web__https="fail",
                 ipv6__web__parity="fail",
-                tls__available={"v4": "pass", "v6": "not_tested"},
+                # 443 refused while 80 serves HTTP on the v6 address: no HTTPS there, a
+                # fact (before: not_tested, as if the scanner could not tell)
+                tls__available={"v4": "pass", "v6": "fail"},
+                tls__cert__trusted={"v4": "pass", "v6": "not_applicable"},
             ),
             web6=Web(listen443=False),
         )
@@ -466,6 +477,42 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "landing page loads script/img from an IPv4-only CDN host",
             _e(ipv6__web__only="fail", ipv6__web__aaaa="pass"),
             page_refs=("static.cdn4.vn", "static.cdn6.vn"),
+        )
+    )
+
+    # AAAA records a citizen cannot use. Before: the unique-local one counted as "usable"
+    # (ipv6.web.aaaa pass); the IPv4-mapped one left ipv6.web.https "not tested (blocked)".
+    add(
+        _host_scn(
+            "ulaaaa",
+            "the only AAAA is unique-local (fd00::/8): not reachable from the Internet",
+            _e(
+                ipv6__web__aaaa="fail",
+                ipv6__web__reach="not_applicable",
+                ipv6__web__https="not_applicable",
+                ipv6__web__parity="not_applicable",
+                tls__available={"v4": "pass"},
+            ),
+            v6=False,
+            zone_kw={"records": (f"www AAAA {ULA_AAAA}",)},
+            evidence={"ipv6.web.aaaa": ("unique-local",)},
+        )
+    )
+    add(
+        _host_scn(
+            "mappedaaaa",
+            "the only AAAA is IPv4-mapped (::ffff:0:0/96): no IPv6 address at all",
+            _e(
+                ipv6__web__aaaa="fail",
+                ipv6__web__reach="not_applicable",
+                ipv6__web__https="not_applicable",
+                ipv6__web__parity="not_applicable",
+                ipv6__web__only="not_applicable",
+                tls__available={"v4": "pass"},
+            ),
+            v6=False,
+            zone_kw={"records": (f"www AAAA {MAPPED_AAAA}",)},
+            evidence={"ipv6.web.aaaa": ("ipv4-mapped",), "ipv6.web.https": ("ipv4-mapped",)},
         )
     )
 
@@ -610,6 +657,25 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
     add(
         _host_scn(
+            "no443",
+            "a site that serves plain HTTP only: port 443 refused (RST) on both families",
+            # before: tls.available not_tested ("incomplete") on a site with no HTTPS at all
+            _e(
+                tls__available={"v4": "fail", "v6": "fail"},
+                tls__protocols__legacy={"v4": "not_applicable", "v6": "not_applicable"},
+                tls__cert__trusted="not_applicable",
+                http__hsts="not_applicable",
+                http__security_txt="not_applicable",
+                http__https_redirect="fail",
+                ipv6__web__reach="pass",
+                ipv6__web__https="fail",
+            ),
+            web=Web(listen443=False, redirect="none"),
+            evidence={"tls.available": ("refused",)},
+        )
+    )
+    add(
+        _host_scn(
             "nostaple",
             "good site without OCSP stapling",
             _e(tls__ocsp_stapling=INFO_BAD, tls__cert__trusted="pass"),
@@ -714,6 +780,16 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "security.txt with Expires more than a year ahead",
             _e(http__security_txt="warn"),
             web=Web(security_txt="far"),
+        )
+    )
+    add(
+        _host_scn(
+            "sectxthuge",
+            "a 50 MiB security.txt whose first lines are a valid file",
+            # before: pass (the first 32 KiB were parsed as if they were the whole file)
+            _e(http__security_txt="fail"),
+            web=Web(security_txt="huge"),
+            evidence={"http.security_txt": ("too large",)},
         )
     )
     add(
@@ -881,7 +957,53 @@ def build_scenarios() -> tuple[Scenario, ...]:
             ns=("ns1.nic.gov.vn", "ns1b.nic.gov.vn"),
         )
     )
+    add(
+        _zone_scn(
+            "nsalias",
+            "two NS names with the same addresses (one server, one /24 and one /48)",
+            # before: pass "2 name servers in different networks" (the rule counted
+            # addresses, not servers, and one shared address did not count)
+            _e(dns__ns__count="warn"),
+            ns=("ns1.nic.gov.vn", "nsalias.nic.gov.vn"),
+            evidence={"dns.ns.count": ("192.0.2.0/24",)},
+        )
+    )
     add(_zone_scn("nocaa", "no CAA anywhere up the tree", _e(dns__caa="fail")))
+    # A domain in the inventory that the (signed) gov.vn zone denies: one finding, and every
+    # other zone check points at it (before: DNSSEC passed on the signed denial, SPF, DMARC
+    # and CAA failed with advice to add records to a zone that does not exist).
+    add(
+        Scenario(
+            name="ghostzone",
+            description="an inventory domain that does not exist (NXDOMAIN from signed gov.vn)",
+            inventory_domains=("ghostzone.gov.vn",),
+            expected={
+                "ghostzone.gov.vn": _all(
+                    tuple(c for c in ZONE_CHECKS if c != "dns.zone.exists"),
+                    "not_applicable",
+                    dns__zone__exists="fail",
+                )
+            },
+            evidence={"ghostzone.gov.vn": {"dns.zone.exists": ("does not exist",)}},
+        )
+    )
+    # A host name listed as a domain: it exists but is no zone apex (no SOA of its own);
+    # decided: it exists (pass), and the NS / DNSSEC checks judge the enclosing zone.
+    add(
+        Scenario(
+            name="nonapex",
+            description="a name inside a zone listed as a domain (exists, not a zone apex)",
+            zones=(Zone("nonapex.gov.vn"),),
+            hosts=(Host("portal.nonapex.gov.vn"),),
+            inventory_domains=("portal.nonapex.gov.vn",),
+            expected={
+                "portal.nonapex.gov.vn": _e(
+                    dns__zone__exists="pass", dns__dnssec="pass", dns__ns__count="pass"
+                )
+            },
+            evidence={"portal.nonapex.gov.vn": {"dns.zone.exists": ("not a zone apex",)}},
+        )
+    )
 
     # ---- mail -------------------------------------------------------------------------------
     def mz(name: str) -> str:

@@ -122,12 +122,20 @@ def _not_pass(scan: Scan, target: str, check: str, *words: str) -> None:
 # -- per-case assertions -----------------------------------------------------------------------
 
 
+def _no_version_verdict(s: Scan, host: str) -> None:
+    """A server that answered no ClientHello: what it accepts is unknown, never a fail."""
+    for check in ("tls.protocols.modern", "tls.protocols.legacy", "tls.ciphers"):
+        got = s.statuses(host, check)
+        assert got == {"not_tested"}, (host, check, s.of(host, check))
+
+
 def _silent(s: Scan, host: str, o: Obs) -> None:
     assert _tls(o)["outcome"] == "timeout", _tls(o)
     assert _http(o, "http")["outcome"] == "timeout"
     assert _http(o, "https")["outcome"] == "timeout"
     assert not o["deadline_hit"]
     _not_pass(s, host, "tls.available", "timeout")
+    _no_version_verdict(s, host)
 
 
 def _drip(s: Scan, host: str, o: Obs) -> None:
@@ -135,6 +143,7 @@ def _drip(s: Scan, host: str, o: Obs) -> None:
     assert _http(o, "https")["outcome"] == "timeout"
     assert _tls(o)["outcome"] == "timeout", _tls(o)
     _not_pass(s, host, "tls.available", "timeout")
+    _no_version_verdict(s, host)
 
 
 def _reset(s: Scan, host: str, o: Obs) -> None:
@@ -182,6 +191,7 @@ def _million(s: Scan, host: str, o: Obs) -> None:
     sub = o["subresources"]
     assert sub is not None and 0 < len(sub["hosts"]) <= 50
     assert sub["skipped_hosts"] > 0
+    assert sub["cut"], sub  # the page was read only up to the body cap: said so
     assert "pass" not in s.statuses(host, "ipv6.web.only")
 
 
@@ -205,13 +215,18 @@ def _tls_stall(s: Scan, host: str, o: Obs) -> None:
     assert _tls(o)["outcome"] == "timeout", _tls(o)
     assert _http(o, "https")["outcome"] == "timeout"
     _not_pass(s, host, "tls.available", "timeout")
+    # before: tls.protocols.modern failed "accepts neither TLS 1.2 nor TLS 1.3"
+    _no_version_verdict(s, host)
 
 
 def _chain50(s: Scan, host: str, o: Obs) -> None:
     tls = _tls(o)
     assert tls["outcome"] == "ok", tls
     assert 1 <= len(tls["chain"]) <= 16, len(tls["chain"])
+    assert tls["chain_truncated"] is True  # the cap is an observation the checks see
     assert tls["chain"][0]["san"] == [host]
+    # judged on the first 16 of 50 certificates: neither pass nor a signature verdict
+    assert "pass" not in s.statuses(host, "tls.cert.signature")
     _not_pass(s, host, "tls.cert.trusted", "longer", "chain", "trust")
 
 
@@ -248,7 +263,7 @@ def _dns_big(s: Scan, host: str, o: Obs) -> None:
     a = o["dns"]["a"]
     assert a["outcome"] == "ok", a
     assert len(a["records"]) == 100, len(a["records"])  # max_dns_records
-    assert "500" in a["detail"]
+    assert "500" in a["detail"] and a["truncated"] is True  # the cap is an observation
     assert o["tcp"] and all(t["outcome"] == "blocked" for t in o["tcp"])  # 127/8: guard
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from .pki import Issued
 from .scenarios import GOOD_CIPHERS_EC, GOOD_CIPHERS_RSA, Host, Web, security_txt
 
+# security_txt="huge": far over the 100 KiB the auditor (and Internet.nl) reads
+HUGE_SECTXT_MIB = 50
+
 MODULES = (
     "/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so",
     "/usr/lib/nginx/modules/ngx_mail_module.so",
@@ -87,9 +90,13 @@ def write_docroot(root: Path, p: Placed, body: str, sectxt: str, mx_hosts: list[
     (d / "landing.html").write_text(page(p, body))
     (d / "app.js").write_text("console.log('lab');\n")
     (d / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    st = security_txt(sectxt)
+    st = security_txt("valid" if sectxt == "huge" else sectxt)
     if st is not None:
-        (d / ".well-known" / "security.txt").write_text(st)
+        with (d / ".well-known" / "security.txt").open("w") as f:
+            f.write(st)
+            if sectxt == "huge":  # a valid file, then 50 MiB of comment lines
+                line = "# " + "x" * 1021 + "\n"
+                f.writelines(line for _ in range(HUGE_SECTXT_MIB * 1024))
     if p.host.name.startswith("mta-sts.") and body != "nopolicy":
         lines = [
             "version: STSv1",

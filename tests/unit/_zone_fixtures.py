@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from auditor.guard import AddressGuard
 from auditor.model import Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import (
@@ -20,6 +21,10 @@ from auditor.obs.zone import (
 from auditor.registry import CheckContext, get_check
 
 ZONE = "example.gov.vn"
+# The fixtures use documentation addresses, as the lab does, so they are "opened" the way
+# the lab opens them (--allow-net): otherwise no fixture address would count as usable.
+LAB_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+LAB_GUARD = AddressGuard.build(LAB_NETS)
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
@@ -106,4 +111,5 @@ def good_zone(**changes: Any) -> ZoneObservations:
 def run(check_id: str, obs: Any, **params: Any) -> Verdict:
     spec = get_check(check_id)
     merged = {**spec.params, **params}
-    return spec.run(obs, CheckContext(getattr(obs, "zone", getattr(obs, "host", "")), merged, NOW))
+    target = getattr(obs, "zone", getattr(obs, "host", ""))
+    return spec.run(obs, CheckContext(target, merged, NOW, guard=LAB_GUARD))

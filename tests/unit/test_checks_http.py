@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -22,6 +23,7 @@ from auditor.obs.http import (
 )
 from auditor.registry import CheckContext, get_check
 from auditor.similarity import sketch
+from tests.unit._zone_fixtures import LAB_GUARD, LAB_NETS
 
 HOST = "portal.example.gov.vn"
 V4 = "192.0.2.10"
@@ -162,7 +164,7 @@ def run(
     merged = dict(spec.params)
     merged.update(params or {})
     scope_address = address if spec.scope.value == "address" else None
-    return spec.run(obs, CheckContext(HOST, merged, NOW, address=scope_address))
+    return spec.run(obs, CheckContext(HOST, merged, NOW, address=scope_address, guard=LAB_GUARD))
 
 
 def one(obs: HttpObservation, **kw: Any) -> HostObservations:
@@ -434,8 +436,13 @@ def test_xcto() -> None:
     assert v.status == Status.FAIL and "not nosniff" in v.message
 
 
-def test_xcto_not_tested_without_https() -> None:
+def test_xcto_without_https() -> None:
+    # 443 refused while 80 serves HTTP: no HTTPS at all, nothing to judge (tls.available
+    # fails it); 443 silent: not tested
     obs = one(full(https=None), ports={(V4, 443): Outcome.REFUSED})
+    v = run("http.xcto", obs)
+    assert v.status == Status.NOT_APPLICABLE and "tls.available" in v.message
+    obs = one(full(https=None), ports={(V4, 443): Outcome.TIMEOUT})
     assert run("http.xcto", obs).status == Status.NOT_TESTED
 
 
@@ -529,11 +536,29 @@ def test_security_txt_warnings() -> None:
     assert v.status == Status.WARN
 
 
+def test_security_txt_over_the_cap_fails_as_too_large() -> None:
+    # what the probe keeps of a 50 MB file: nothing but the fact (its first part is valid)
+    big = replace(sectxt(), text="", truncated=True, cap=100 * 1024)
+    v = _st(big)
+    assert v.status == Status.FAIL and "too large" in v.message
+    assert v.evidence["max_bytes"] == 100 * 1024 and "contacts" not in v.evidence
+    # a record from before the change kept the first part as text: still too large
+    old = replace(sectxt(), truncated=True)
+    assert _st(old).status == Status.FAIL and "too large" in _st(old).message
+
+
+def test_security_txt_undecodable_body_is_not_tested() -> None:
+    v = _st(replace(sectxt(), text="", unreadable="unsupported content-encoding 'br'"))
+    assert v.status == Status.NOT_TESTED and "content-encoding" in v.message
+
+
 def test_security_txt_not_tested() -> None:
     failed = SecurityTxtFetch(f"https://{HOST}/.well-known/security.txt", Outcome.TIMEOUT)
     assert _st(failed).status == Status.NOT_TESTED
-    obs = one(full(), ports={(V4, 443): Outcome.REFUSED})
+    obs = one(full(), ports={(V4, 443): Outcome.TIMEOUT})
     assert run("http.security_txt", obs).status == Status.NOT_TESTED
+    obs = one(full(), ports={(V4, 443): Outcome.REFUSED})  # 80 serves HTTP: no HTTPS
+    assert run("http.security_txt", obs).status == Status.NOT_APPLICABLE
 
 
 # ---------------------------------------------------------------------------
@@ -701,7 +726,7 @@ def test_engine_per_address_and_stored_round_trip() -> None:
     from auditor.registry import all_checks
 
     specs = [s for s in all_checks() if s.id.startswith("http.") or s.id == "ipv6.web.parity"]
-    plan = make_plan([HOST], [], specs)
+    plan = make_plan([HOST], [], specs, allow_nets=LAB_NETS)
     plain = fetch(f"http://{HOST}/", resp(f"http://{HOST}/", 200), body=PAGE)
     obs = host(full(V4), full(V6, http=plain))
     findings = evaluate_host(obs, plan, NOW)
@@ -736,3 +761,89 @@ def test_parity_session_ids_in_redirects_do_not_count() -> None:
 
     v = parity(host(full(V4, http=chain("A1B2C3")), full(V6, http=chain("Z9Y8X7"))))
     assert v.status == Status.PASS
+
+
+# ---------------------------------------------------------------------------
+# the caps are observations: no header check judges a cut header section as whole
+
+
+def _cut_https(headers: Iterable[tuple[str, str]], **cut: Any) -> HttpObservation:
+    r = replace(resp(f"https://{HOST}/", 200, headers), headers_truncated=True, **cut)
+    return full(https=fetch(f"https://{HOST}/", r, body=PAGE))
+
+
+HEADER_CHECKS = ("http.hsts", "http.csp", "http.xcto", "http.frame", "http.referrer_policy")
+
+
+def test_headers_dropped_by_the_cap_are_not_missing_headers() -> None:
+    # 200 padding fields, then the security headers: the cap kept only the padding
+    pad = tuple((f"X-Pad-{i}", "a") for i in range(5))
+    obs = one(_cut_https(pad, headers_dropped=True))
+    for cid in (*HEADER_CHECKS, "http.cookies"):
+        v = run(cid, obs)
+        assert v.status == Status.NOT_TESTED, (cid, v.status, v.message)
+        assert "header" in v.message and "cap" in v.message
+    # what was kept before the cap still decides where it can: the first STS, nosniff,
+    # a restrictive frame-ancestors, a CSP that passes every rule
+    kept = one(_cut_https(GOOD_HEADERS, headers_dropped=True))
+    for cid in ("http.hsts", "http.xcto", "http.frame", "http.csp"):
+        assert run(cid, kept).status == Status.PASS, cid
+    # the last valid Referrer-Policy token wins: one dropped later could change it
+    assert run("http.referrer_policy", kept).status == Status.NOT_TESTED
+    # cookies kept without flags stay a failure whatever was dropped
+    bad = one(_cut_https((("Set-Cookie", "sid=1; Path=/"),), headers_dropped=True))
+    assert run("http.cookies", bad).status == Status.FAIL
+
+
+def test_a_value_cut_at_the_cap_is_not_judged() -> None:
+    long_csp = "default-src 'self'; script-src 'self' " + "https://a.example " * 600
+    headers = (*GOOD_HEADERS[:2], ("Content-Security-Policy", long_csp[:8192]))
+    obs = one(_cut_https(headers, cut_values=("content-security-policy",)))
+    assert run("http.csp", obs).status == Status.NOT_TESTED
+    assert run("http.hsts", obs).status == Status.PASS  # its value was kept whole
+    # a record from before the cut was recorded: truncated, nothing else known
+    old = one(_cut_https(GOOD_HEADERS))
+    for cid in HEADER_CHECKS:
+        assert run(cid, old).status == Status.NOT_TESTED, cid
+
+
+def test_disclosure_with_a_cut_header_section() -> None:
+    pad = (("Server", "nginx"),)
+    assert run("http.disclosure", one(_cut_https(pad, headers_dropped=True))).status == (
+        Status.NOT_TESTED
+    )
+    shown = (("Server", "nginx/1.22.1"),)
+    v = run("http.disclosure", one(_cut_https(shown, headers_dropped=True)))
+    assert v.status == Status.INFO  # a version seen is seen
+
+
+def test_https_redirect_chain_not_followed_to_its_end() -> None:
+    # http:// -> https:// (first hop fine), then the chain hits the redirect cap: a later
+    # downgrade cannot be excluded
+    capped = fetch(
+        f"http://{HOST}/",
+        resp(f"http://{HOST}/", 301, location=f"https://{HOST}/"),
+        resp(f"https://{HOST}/", 302, location=f"https://{HOST}/a"),
+        stopped="max-redirects",
+    )
+    v = run("http.https_redirect", one(full(http=capped)))
+    assert v.status == Status.NOT_TESTED and "max_redirects" in v.message
+    # a downgrade seen before the cap is a failure all the same
+    down = fetch(
+        f"http://{HOST}/",
+        resp(f"http://{HOST}/", 301, location=f"https://{HOST}/"),
+        resp(f"https://{HOST}/", 302, location=f"http://{HOST}/x"),
+        stopped="max-redirects",
+    )
+    assert run("http.https_redirect", one(full(http=down))).status == Status.FAIL
+
+
+def test_https_redirect_to_a_location_over_the_cap_is_not_judged() -> None:
+    long = replace(
+        resp(f"http://{HOST}/", 301, location="https://" + HOST + "/" + "a" * 2100),
+        target="",
+        location_cut=True,
+    )
+    v = run("http.https_redirect", one(full(http=fetch(f"http://{HOST}/", long,
+                                                           stopped="bad-location"))))  # fmt: skip
+    assert v.status == Status.NOT_TESTED and "cap" in v.message

@@ -13,6 +13,7 @@ from auditor.obs.http import HttpObservation
 from auditor.obs.subresources import SubresourceHost, SubresourceObservation
 from auditor.obs.zone import NsQuery, SmtpProbe
 from auditor.registry import all_checks
+from tests.unit._zone_fixtures import LAB_NETS
 
 from ._zone_fixtures import MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
 
@@ -161,8 +162,11 @@ def test_web_only_undecided() -> None:
     assert run("ipv6.web.only", web()).status == Status.NOT_TESTED  # probe did not run
     v = run("ipv6.web.only", with_subs(outcome=Outcome.SKIPPED))
     assert v.status == Status.NOT_TESTED
-    blocked = run("ipv6.web.only", with_subs(sub_host("x.vn", ("fd00::1",), "blocked")))
+    blocked = run("ipv6.web.only", with_subs(sub_host("x.vn", ("2001:db8:cd::1",), "blocked")))
     assert blocked.status == Status.NOT_TESTED
+    # a resource host whose only AAAA is unique-local: no IPv6-only citizen can load it
+    ula = run("ipv6.web.only", with_subs(sub_host("x.vn", ("fd00::1",), "blocked")))
+    assert ula.status == Status.FAIL and "unique-local" in ula.message
     assert run("ipv6.web.only", web(v6=())).status == Status.NOT_APPLICABLE
 
 
@@ -171,15 +175,24 @@ def test_web_only_undecided() -> None:
 
 def test_ns_aaaa() -> None:
     assert run("ipv6.ns.aaaa", good_zone()).status == Status.PASS
+
+    def zone_of(*hosts: object) -> object:
+        names = [h.name + "." for h in hosts]  # type: ignore[attr-defined]
+        return good_zone(ns=ans(ZONE, "NS", *names), ns_hosts=hosts)
+
     v4ns = server("ns4.example.net.vn", ("198.51.100.54",))
-    one = good_zone(ns_hosts=(NS1, v4ns))
+    one = zone_of(NS1, v4ns)
     v = run("ipv6.ns.aaaa", one)
     assert v.status == Status.FAIL and v.score == 0.5
     v4b = server("ns4b.example.net.vn", ("198.51.100.55",))
-    v = run("ipv6.ns.aaaa", good_zone(ns_hosts=(v4ns, v4b)))
+    v = run("ipv6.ns.aaaa", zone_of(v4ns, v4b))
     assert v.status == Status.FAIL and v.score == 0.0
     unknown = server("ns9.example.net.vn", ("198.51.100.9",), aaaa_outcome=Outcome.TIMEOUT)
-    assert run("ipv6.ns.aaaa", good_zone(ns_hosts=(NS1, unknown))).status == Status.NOT_TESTED
+    assert run("ipv6.ns.aaaa", zone_of(NS1, unknown)).status == Status.NOT_TESTED
+    # an NS of the RRset the probe never looked at (its cap, the deadline) may be the
+    # second one with an AAAA: not a fail
+    v = run("ipv6.ns.aaaa", good_zone(ns_hosts=(NS1,)))
+    assert v.status == Status.NOT_TESTED and "ns2.example.net.vn" in v.message
     assert run("ipv6.ns.aaaa", good_zone(ns=None)).status == Status.NOT_TESTED
 
 
@@ -283,7 +296,7 @@ def test_engine_and_round_trip() -> None:
         for c in all_checks()
         if c.id.startswith("ipv6.web.") and c.id not in ("ipv6.web.https", "ipv6.web.parity")
     ]
-    plan = make_plan([HOST], [], mine)
+    plan = make_plan([HOST], [], mine, allow_nets=LAB_NETS)
     findings = evaluate_host(back, plan, NOW)
     assert {f.check: f.status for f in findings} == {
         "ipv6.web.aaaa": Status.PASS,
@@ -296,7 +309,9 @@ def test_engine_and_round_trip() -> None:
 def test_unresolved_host_is_not_tested_by_engine() -> None:
     nx = DnsAnswer(HOST, "A", Outcome.NXDOMAIN)
     obs = HostObservations(HOST, HostDns(HOST, nx, replace(nx, rdtype="AAAA")))
-    plan = make_plan([HOST], [], [c for c in all_checks() if c.id == "ipv6.web.reach"])
+    plan = make_plan(
+        [HOST], [], [c for c in all_checks() if c.id == "ipv6.web.reach"], allow_nets=LAB_NETS
+    )
     (f,) = evaluate_host(obs, plan, NOW)
     assert f.status == Status.NOT_TESTED
 
@@ -310,3 +325,95 @@ def test_web_reach_follows_any_port_ipv4_serves() -> None:
     )
     v = run("ipv6.web.reach", web(probes=probes))
     assert v.status == Status.FAIL and ":8443" in v.message
+
+
+# ---------------------------------------------------------------- usable = globally reachable
+
+
+def test_web_aaaa_unique_local_is_not_usable() -> None:
+    from auditor.guard import AddressGuard
+    from auditor.registry import CheckContext, get_check
+
+    spec = get_check("ipv6.web.aaaa")
+    ula = web(v6=("fd00::80",))
+    strict = spec.run(ula, CheckContext(HOST, spec.params, NOW))
+    assert strict.status == Status.FAIL and "unique-local" in strict.message
+    # documentation and other special-purpose ranges the guard refuses: not usable either
+    doc = spec.run(web(), CheckContext(HOST, spec.params, NOW))
+    assert doc.status == Status.FAIL and "2001:db8::/32" in doc.message
+    # the operator opened the range (an intranet audit): usable, and the evidence says so
+    opened = AddressGuard.build(allow_private=True)
+    v = spec.run(ula, CheckContext(HOST, spec.params, NOW, guard=opened))
+    assert v.status == Status.PASS and "--allow-private" in v.evidence["opened"]["fd00::80"]
+    assert "opened" in v.message
+    lab = spec.run(web(), CheckContext(HOST, spec.params, NOW, guard=AddressGuard.build([V6])))
+    assert lab.status == Status.PASS and f"--allow-net {V6}/128" in lab.evidence["opened"][V6]
+    # a global address needs nothing opened
+    g = spec.run(web(v6=("2a00:1450:4001::1",)), CheckContext(HOST, spec.params, NOW))
+    assert g.status == Status.PASS and "opened" not in g.evidence
+
+
+def test_every_ipv6_check_uses_the_same_usable_rule() -> None:
+    from auditor.engine import evaluate_host, evaluate_zone
+
+    ula = web(v6=("fd00::80",), probes=(tcp(V4, 80), tcp(V4, 443), tcp("fd00::80", 80, "blocked")))
+    strict = make_plan([HOST], [], [c for c in all_checks() if c.id.startswith("ipv6.web.")])
+    by = {f.check: f for f in evaluate_host(ula, strict, NOW)}
+    assert by["ipv6.web.aaaa"].status == Status.FAIL
+    for cid in ("ipv6.web.reach", "ipv6.web.https", "ipv6.web.parity", "ipv6.web.only"):
+        assert by[cid].status == Status.NOT_APPLICABLE, (cid, by[cid].message)
+    # name servers whose AAAA are unique-local do not count as IPv6 name servers
+    ns_a = server("ns1.example.gov.vn", ("192.0.2.53",), ("fd00::53",))
+    ns_b = server("ns2.example.net.vn", ("198.51.100.53",), ("fd00:1::53",))
+    zplan = make_plan([], [ZONE], [c for c in all_checks() if c.id.startswith("ipv6.ns.")])
+    zone = good_zone(ns_hosts=(ns_a, ns_b), ns_queries=())
+    zby = {f.check: f for f in evaluate_zone(zone, zplan, NOW)}
+    assert zby["ipv6.ns.aaaa"].status == Status.FAIL
+    assert zby["ipv6.ns.reach"].status == Status.NOT_APPLICABLE
+    # ...unless the scan opened them, exactly as the plan of `auditor scan --allow-private`
+    opened = make_plan([], [ZONE], zplan.checks, allow_private=True)
+    assert {f.check: f for f in evaluate_zone(zone, opened, NOW)}["ipv6.ns.aaaa"].status == (
+        Status.PASS
+    )
+
+
+def test_web_only_does_not_pass_on_a_partial_list() -> None:
+    good = sub_host("static.cdn6.vn", ("2001:db8:cd::6",))
+    page = with_subs(good)
+    assert page.subresources is not None
+    # 50 hosts probed, more on the page: "all answer over IPv6" would be a guess
+    more = replace(page, subresources=replace(page.subresources, skipped_hosts=7))
+    v = run("ipv6.web.only", more)
+    assert v.status == Status.NOT_TESTED and "7 more" in v.message
+    # the landing page was cut at the body cap: resources further down were not seen
+    cut = replace(page, subresources=replace(page.subresources, cut="the landing page is larger"))
+    assert run("ipv6.web.only", cut).status == Status.NOT_TESTED
+    # a resource host seen broken is a failure whatever was not seen
+    broken = with_subs(good, sub_host("static.cdn4.vn", ()))
+    assert broken.subresources is not None
+    cut_broken = replace(broken, subresources=replace(broken.subresources, skipped_hosts=3))
+    assert run("ipv6.web.only", cut_broken).status == Status.FAIL
+
+
+# ---------------------------------------------------------------- caps: DNS records, MX names
+
+
+def test_a_cut_rrset_or_names_not_looked_at_never_pass() -> None:
+    cut_aaaa = replace(
+        ans(HOST, "AAAA", V6), truncated=True, detail="140 records, kept the first 100"
+    )
+    obs = replace(web(), dns=HostDns(HOST, ans(HOST, "A", V4), cut_aaaa))
+    v = run("ipv6.web.reach", obs)
+    assert v.status == Status.NOT_TESTED and "max_dns_records" in v.message
+    assert run("ipv6.web.aaaa", obs).status == Status.PASS  # >= 1 usable holds on a part
+    # MX names past the probe's cap of 10: "every MX" cannot be said
+    mx = ans(ZONE, "MX", "10 mx1.example.gov.vn.", "20 mx11.example.gov.vn.")
+    for cid in ("ipv6.mx.aaaa", "ipv6.mx.reach", "mail.starttls"):
+        v = run(cid, good_zone(mx=mx))
+        assert v.status == Status.NOT_TESTED and "mx11.example.gov.vn" in v.message, cid
+    # an MX seen without AAAA is a failure whatever was not looked at
+    v4mx = server("mx1.example.gov.vn", ("192.0.2.25",), pref=10)
+    assert run("ipv6.mx.aaaa", good_zone(mx=mx, mx_hosts=(v4mx,))).status == Status.FAIL
+    # an NS RRset cut at the record cap: ipv6.ns.reach does not say "every"
+    ns = replace(good_zone().ns, truncated=True, detail="120 records, kept the first 100")
+    assert run("ipv6.ns.reach", good_zone(ns=ns)).status == Status.NOT_TESTED

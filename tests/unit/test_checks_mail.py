@@ -10,6 +10,7 @@ from auditor.model import Status
 from auditor.obs.core import Outcome
 from auditor.obs.zone import MtaStsFetch, SmtpProbe, ZoneObservations
 from auditor.registry import all_checks
+from tests.unit._zone_fixtures import LAB_NETS
 
 from ._zone_fixtures import MX1, NOW, ZONE, ans, good_zone, run, server, smtp_ok, txt
 
@@ -206,7 +207,9 @@ def test_round_trip_and_engine() -> None:
     z = good_zone(mx_hosts=(MX1, server("mx2.example.gov.vn", ("192.0.2.26",), pref=20)))
     back = serde.loads(serde.dumps(z), ZoneObservations)
     assert back == z
-    plan = make_plan([], [ZONE], [c for c in all_checks() if c.id.startswith("mail.")])
+    plan = make_plan(
+        [], [ZONE], [c for c in all_checks() if c.id.startswith("mail.")], allow_nets=LAB_NETS
+    )
     findings = evaluate_zone(back, plan, NOW)
     assert {f.check for f in findings} == {"mail.spf", "mail.dmarc", "mail.starttls",
                                            "mail.mta_sts"}  # fmt: skip
@@ -217,3 +220,16 @@ def test_old_stored_zone_loads() -> None:
     # a zone stored before these fields existed still loads and evaluates to not_tested
     old = serde.loads('{"zone": "example.gov.vn", "outcome": "ok", "detail": ""}', ZoneObservations)
     assert run("mail.spf", old).status == Status.NOT_TESTED
+
+
+def test_a_txt_rrset_cut_at_the_record_cap_is_not_judged() -> None:
+    # 120 TXT records at the apex, 100 kept: "no SPF" or "exactly one" cannot be said
+    cut = replace(
+        txt(ZONE, *(f"token-{i}" for i in range(100))),
+        truncated=True,
+        detail="120 records, kept the first 100",
+    )
+    v = run("mail.spf", good_zone(spf=cut))
+    assert v.status == Status.NOT_TESTED and "max_dns_records" in v.message
+    dmarc = replace(good_zone().dmarc, truncated=True, detail="101 records")
+    assert run("mail.dmarc", good_zone(dmarc=dmarc)).status == Status.NOT_TESTED

@@ -24,6 +24,7 @@ from auditor.obs.tls import (
 from auditor.registry import CheckContext, get_check
 from checks import tls_tables
 from checks.tls import name_matches
+from tests.unit._zone_fixtures import LAB_GUARD
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOST = "www.example.gov.vn"
@@ -133,7 +134,7 @@ def run(check_id: str, obs: HostObservations, address: str | None = V4, **params
     spec = get_check(check_id)
     merged = dict(spec.params)
     merged.update(params)
-    return spec.run(obs, CheckContext(HOST, merged, NOW, address=address))
+    return spec.run(obs, CheckContext(HOST, merged, NOW, address=address, guard=LAB_GUARD))
 
 
 def one(check_id: str, t: TlsObservation, **params: Any) -> Any:
@@ -573,3 +574,140 @@ def test_catalogue_text_for_every_check() -> None:
         assert spec.description and spec.refs
         for server in ("nginx", "apache", "iis"):
             assert spec.remediation.get(server), (cid, server)
+
+
+def test_web_https_ipv4_mapped_only_is_no_ipv6_to_test() -> None:
+    # the only AAAA is IPv4-mapped: the guard refuses it, so TCP and TLS say "blocked";
+    # that is no IPv6 address at all (ipv6.web.aaaa fails it), never "could not test"
+    mapped = "::ffff:192.0.2.10"
+    blocked = (
+        TcpProbe(V4, 443, Outcome.OPEN),
+        TcpProbe(mapped, 443, Outcome.BLOCKED, detail="IPv4-mapped IPv6 address"),
+    )
+    obs = host(
+        tls(V4), TlsObservation(mapped, 443, Outcome.BLOCKED, "refused by the address guard"),
+        v6=(mapped,), tcp=blocked,
+    )  # fmt: skip
+    v = run("ipv6.web.https", obs, None)
+    assert v.status == Status.NOT_APPLICABLE and "ipv6.web.aaaa" in v.message
+    assert "IPv4-mapped" in v.message
+    # one usable AAAA next to a mapped one: only the usable one is tested
+    both = host(
+        tls(V4), tls(V6), TlsObservation(mapped, 443, Outcome.BLOCKED, "guard"),
+        v6=(V6, mapped), tcp=(*blocked, TcpProbe(V6, 443, Outcome.OPEN)),
+    )  # fmt: skip
+    v = run("ipv6.web.https", both, None)
+    assert v.status == Status.PASS and v.evidence["unusable"] == {
+        mapped: "IPv4-mapped (::ffff:0:0/96)"
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# no verdict from missing evidence
+
+
+def _silent_versions(*answered: str) -> tuple[VersionResult, ...]:
+    """Every hello connected, then got no answer, except the ``answered`` ones (accepted)."""
+    return tuple(
+        VersionResult(v, VersionOutcome.ACCEPTED)
+        if v in answered
+        else VersionResult(v, VersionOutcome.ERROR, "no answer before the timeout")
+        for v in ALL_VERSIONS
+    )
+
+
+def test_a_server_that_never_answered_gets_no_protocol_verdict() -> None:
+    mute = tls(
+        outcome=Outcome.TIMEOUT,
+        detail="handshake: no answer before the timeout",
+        versions=_silent_versions(),
+        ciphers=(),
+        chain=(),
+        trust=Trust.NO_CHAIN,
+    )
+    modern = one("tls.protocols.modern", mute)
+    assert modern.status == Status.NOT_TESTED and "neither" not in modern.message
+    assert one("tls.protocols.legacy", mute).status == Status.NOT_TESTED  # same evidence
+    for cid in ("tls.ciphers", "tls.forward_secrecy", "tls.cert.trusted", "tls.cert.key"):
+        assert one(cid, mute).status == Status.NOT_TESTED, cid
+    # the missing handshake itself is tls.available's finding (TCP accepted, no TLS)
+    assert one("tls.available", mute).status == Status.FAIL
+    # an HTTP server dripping "HTTP/1.1" on 443: the SSL 2.0 hello reads a non-SSL 2.0
+    # byte ("rejected"), every TLS hello times out: still no TLS version verdict
+    drip = replace(
+        mute,
+        versions=tuple(
+            VersionResult("SSLv2", VersionOutcome.REJECTED, "answer is not SSLv2 (0x48)")
+            if v.version == "SSLv2"
+            else v
+            for v in mute.versions
+        ),
+    )
+    assert one("tls.protocols.modern", drip).status == Status.NOT_TESTED
+    assert one("tls.protocols.legacy", drip).status == Status.NOT_TESTED
+
+
+def test_silence_counts_as_refusal_only_from_a_server_that_answers() -> None:
+    # hellos all silent, yet OpenSSL's handshake completed: the legacy versions are unknown
+    odd = tls(versions=_silent_versions())
+    assert one("tls.protocols.legacy", odd).status == Status.NOT_TESTED
+    assert one("tls.protocols.modern", odd).status == Status.NOT_TESTED
+    # a server that accepts TLS 1.2 and stays silent to TLS 1.3: not offered, said so
+    v = one("tls.protocols.modern", tls(versions=_silent_versions("TLSv1.2")))
+    assert v.status == Status.WARN and "no answer" in v.message
+
+
+def test_suites_of_a_version_that_could_not_be_tested_are_unknown() -> None:
+    vs = tuple(
+        VersionResult(v.version, VersionOutcome.ERROR, "connect: refused: x")
+        if v.version == "TLSv1.0"
+        else v
+        for v in versions("TLSv1.2", "TLSv1.3")
+    )
+    for cid in ("tls.ciphers", "tls.forward_secrecy"):
+        v = one(cid, tls(versions=vs))
+        assert v.status == Status.NOT_TESTED and "TLSv1.0" in v.message, cid
+    # an insufficient suite seen is a failure whatever the rest holds
+    bad = suites(("TLSv1.2", 0x000A))
+    assert one("tls.ciphers", tls(versions=vs, ciphers=bad)).status == Status.FAIL
+
+
+def test_refused_443_on_a_host_that_serves_http_is_no_https() -> None:
+    tcp = (TcpProbe(V4, 80, Outcome.OPEN), TcpProbe(V4, 443, Outcome.REFUSED))
+    skipped = TlsObservation(V4, 443, Outcome.SKIPPED, "port 443 not open (refused)")
+    obs = host(skipped, v6=(), tcp=tcp)
+    v = run("tls.available", obs)
+    assert v.status == Status.FAIL and "refused" in v.message and "HTTP" in v.message
+    for cid in TLS_CHECKS[1:]:
+        other = run(cid, obs)
+        assert other.status == Status.NOT_APPLICABLE and "tls.available" in other.message, cid
+    # a silent 443 (dropped) proves nothing: not tested
+    dropped = (TcpProbe(V4, 80, Outcome.OPEN), TcpProbe(V4, 443, Outcome.TIMEOUT))
+    silent = host(
+        TlsObservation(V4, 443, Outcome.SKIPPED, "port 443 not open (timeout)"),
+        v6=(), tcp=dropped,
+    )  # fmt: skip
+    assert run("tls.available", silent).status == Status.NOT_TESTED
+    # 443 refused and 80 refused too: nothing answers HTTP, ipv6/reach judge that
+    both = (TcpProbe(V4, 80, Outcome.REFUSED), TcpProbe(V4, 443, Outcome.REFUSED))
+    assert run("tls.available", host(skipped, v6=(), tcp=both)).status == Status.NOT_TESTED
+
+
+def test_a_chain_cut_at_the_cap_is_not_judged_as_whole() -> None:
+    cut = tls(chain=(leaf(), INTER), chain_truncated=True, trust=Trust.MISSING_INTERMEDIATE)
+    v = one("tls.cert.trusted", cut)
+    assert v.status == Status.NOT_TESTED and v.evidence["truncated"] is True
+    assert one("tls.cert.signature", cut).status == Status.NOT_TESTED
+    assert one("tls.cert.expiry", cut).status == Status.NOT_TESTED
+    # the leaf is there: its own checks still judge it; a path that builds still passes
+    assert one("tls.cert.key", cut).status == Status.PASS
+    assert one("tls.cert.trusted", replace(cut, trust=Trust.TRUSTED)).status == Status.PASS
+
+
+def test_an_unreadable_certificate_is_not_a_failure_of_its_content() -> None:
+    broken = CertInfo("", "", "", parse_error="ValueError: bad DER")
+    t = tls(chain=(broken,), trust=Trust.ERROR, trust_detail="unparsable")
+    for cid in ("tls.cert.hostname", "tls.cert.key", "tls.cert.signature", "tls.cert.trusted"):
+        assert one(cid, t).status == Status.NOT_TESTED, cid
+    obs = host(tls(V4), tls(V6, chain=(broken,), trust=Trust.ERROR))
+    assert run("ipv6.web.https", obs, None).status == Status.NOT_TESTED

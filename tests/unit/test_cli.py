@@ -72,6 +72,7 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     inv.write_text(INVENTORY, encoding="utf-8")
     zone = Zone()
     zone.add("www.example.vn", "A", ["127.0.0.1"])
+    zone.add("www.example.vn", "AAAA", ["::1"])  # loopback: usable only when opened
     zone.add("xn--cng-qmz.example.vn", "A", ["127.0.0.1"])
     with DnsServer(zone) as server:
         result = run(
@@ -83,6 +84,8 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
             "1",
             "--allow-net",
             "127.0.0.0/8",
+            "--allow-net",
+            "::1/128",
             "--json",
             str(tmp_path / "scan.json"),
             "--out",
@@ -99,6 +102,9 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     assert rows[("so-a", "www.example.vn", "dns.resolve")]["status"] == "pass"
     assert rows[("so-b", "www.example.vn", "dns.resolve")]["status"] == "pass"
     assert rows[("so-a", "xn--cng-qmz.example.vn", "ipv6.web.aaaa")]["status"] == "fail"
+    # ::1 counts as usable because --allow-net opened it, and the evidence says so
+    aaaa = rows[("so-a", "www.example.vn", "ipv6.web.aaaa")]
+    assert aaaa["status"] == "pass" and "--allow-net ::1/128" in aaaa["evidence"]["opened"]["::1"]
     assert rows[("so-b", "missing.example.vn", "dns.resolve")]["status"] == "fail"
     for f in doc["findings"]:
         assert set(f) >= {"agency", "target", "address", "check", "status", "message", "evidence"}
@@ -109,6 +115,7 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     again = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
     strip = lambda fs: sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)  # noqa: E731
+    # re-evaluated against what the source scan was allowed to reach (its --allow-net)
     assert strip(again["findings"]) == strip(doc["findings"])
     assert again["scan"]["id"] != doc["scan"]["id"]
 

@@ -17,6 +17,7 @@ from auditor.probes.context import ProbeContext
 from auditor.registry import CheckContext, CheckSpec, Probe, get_check
 from auditor.store import Store
 from tests.support.dnsserver import DnsServer, Zone
+from tests.unit._zone_fixtures import LAB_NETS
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -48,7 +49,12 @@ def _by_check(findings: list) -> dict[str, list]:  # type: ignore[type-arg]
 
 
 def test_unresolved_host_makes_other_checks_not_tested() -> None:
-    plan = make_plan(["www.example.vn"], [], [get_check("dns.resolve"), get_check("ipv6.web.aaaa")])
+    plan = make_plan(
+        ["www.example.vn"],
+        [],
+        [get_check("dns.resolve"), get_check("ipv6.web.aaaa")],
+        allow_nets=LAB_NETS,
+    )
     findings = _by_check(evaluate_host(_obs(a_out="nxdomain", aaaa_out="nxdomain"), plan, NOW))
     assert findings["dns.resolve"][0].status == Status.FAIL
     assert "NXDOMAIN" in findings["dns.resolve"][0].message
@@ -74,7 +80,7 @@ def test_crashing_check_is_an_error_finding_not_a_crash() -> None:
     def boom(obs: object, ctx: CheckContext) -> Verdict:
         raise ZeroDivisionError("bug")
 
-    plan = make_plan(["h"], [], [_spec(boom)])
+    plan = make_plan(["h"], [], [_spec(boom)], allow_nets=LAB_NETS)
     [f] = evaluate_host(_obs(a=("192.0.2.1",)), plan, NOW)
     assert f.status == Status.ERROR and "ZeroDivisionError" in f.message
 
@@ -86,7 +92,9 @@ def test_address_scope_runs_once_per_address_and_params_override() -> None:
         seen.append((ctx.address, ctx.params["limit"]))
         return Verdict.passed("ok")
 
-    plan = make_plan(["h"], [], [_spec(per_addr, Scope.ADDRESS)], {"test.x": {"limit": 5}})
+    plan = make_plan(
+        ["h"], [], [_spec(per_addr, Scope.ADDRESS)], {"test.x": {"limit": 5}}, allow_nets=LAB_NETS
+    )
     findings = evaluate_host(_obs(a=("192.0.2.1",), aaaa=("2001:db8::1",)), plan, NOW)
     assert [f.address for f in findings] == ["192.0.2.1", "2001:db8::1"]
     assert seen == [("192.0.2.1", 5), ("2001:db8::1", 5)]
@@ -94,7 +102,7 @@ def test_address_scope_runs_once_per_address_and_params_override() -> None:
 
 def test_observations_round_trip_and_re_evaluate() -> None:
     obs = _obs(a=("192.0.2.1",), aaaa=("::ffff:192.0.2.1",))
-    plan = make_plan(["h"], [], [get_check("ipv6.web.aaaa")])
+    plan = make_plan(["h"], [], [get_check("ipv6.web.aaaa")], allow_nets=LAB_NETS)
     direct = evaluate_host(obs, plan, NOW)
     again = evaluate_stored(TargetKind.HOST, serde.dumps(obs), plan, NOW)
     assert direct == again
@@ -179,7 +187,9 @@ def test_run_scan_stores_each_target_and_deadline_ends_stalled_targets(tmp_path:
             allow_nets=("127.0.0.0/8", "::1/128"),
             ports=(_closed_port(),),
         )
-        plan = make_plan(hosts, [], [get_check("dns.resolve"), get_check("ipv6.web.aaaa")])
+        plan = make_plan(
+            hosts, [], [get_check("dns.resolve"), get_check("ipv6.web.aaaa")], allow_nets=LAB_NETS
+        )
         scan = store.begin_scan(
             profile="t", inventory_path="i", inventory_name="i", inventory={}, options={}
         )
@@ -230,7 +240,7 @@ def _tcp_obs(*outcomes: str, icmp: str | None = None) -> HostObservations:
 def test_host_answering_nothing_is_not_tested_not_failed() -> None:
     from auditor.registry import all_checks
 
-    plan = make_plan(["h"], [], all_checks())
+    plan = make_plan(["h"], [], all_checks(), allow_nets=LAB_NETS)
     findings = evaluate_host(_tcp_obs("timeout", "timeout", "unreachable", "timeout"), plan, NOW)
     by = _by_check(findings)
     assert by["dns.resolve"][0].status == Status.PASS
@@ -242,7 +252,7 @@ def test_host_answering_nothing_is_not_tested_not_failed() -> None:
 
 
 def test_a_refusal_or_an_echo_reply_is_an_answer() -> None:
-    plan = make_plan(["h"], [], [get_check("ipv6.web.reach")])
+    plan = make_plan(["h"], [], [get_check("ipv6.web.reach")], allow_nets=LAB_NETS)
     refused = _tcp_obs("open", "open", "refused", "refused")
     assert evaluate_host(refused, plan, NOW)[0].status == Status.FAIL
     echoing = _tcp_obs("timeout", "timeout", "timeout", "timeout", icmp="ok")
@@ -269,7 +279,7 @@ async def test_workers_take_every_target_once_with_bounded_concurrency(tmp_path:
         zone.add(h, "A", ["192.0.2.1"])
     with DnsServer(zone) as server, Store(tmp_path / "w.db") as store:
         ctx = ProbeContext(ScanOptions(timeout=2, concurrency=3, resolver=server.spec))
-        plan = make_plan(hosts, [], [get_check("dns.resolve")])
+        plan = make_plan(hosts, [], [get_check("dns.resolve")], allow_nets=LAB_NETS)
         scan = store.begin_scan(
             profile="t", inventory_path="i", inventory_name="i", inventory={}, options={}
         )
@@ -302,3 +312,14 @@ async def test_probe_cache_is_a_bounded_lru() -> None:
     assert await ctx.once("b", factory("b")) == "B"  # evicted: probed again
     assert calls == ["a", "b", "c", "b"]
     assert ctx.stats["probe_cache_evictions"] == 2
+
+
+def test_per_address_checks_skip_an_aaaa_that_is_no_host_address() -> None:
+    # an IPv4-mapped AAAA is the IPv4 address in disguise: TLS "not tested (blocked)" on it
+    # would make the host incomplete; it is not applicable, pointing at ipv6.web.aaaa
+    plan = make_plan(["h"], [], [get_check("tls.available")], allow_nets=LAB_NETS)
+    obs = _obs(a=("192.0.2.1",), aaaa=("::ffff:192.0.2.1",))
+    by = {f.address: f for f in evaluate_host(obs, plan, NOW)}
+    assert by["::ffff:192.0.2.1"].status == Status.NOT_APPLICABLE
+    assert "ipv6.web.aaaa" in by["::ffff:192.0.2.1"].message
+    assert by["192.0.2.1"].status != Status.NOT_APPLICABLE

@@ -480,3 +480,29 @@ async def test_probe_zone_deadline_keeps_partial_observations(fake: FakeDns) -> 
     assert obs.soa is not None and obs.soa.outcome == Outcome.OK  # what was seen is kept
     assert obs.mx is not None and obs.mx.records == (f"10 mx.{z}.",)
     assert obs.ns_hosts == ()
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_of_a_missing_domain_asks_only_whether_it_exists(fake: FakeDns) -> None:
+    # gov.vn answers; ghost.gov.vn does not exist: NXDOMAIN for its SOA, and nothing else
+    # is asked about it (its MX, TXT, CAA, _dmarc would all be NXDOMAIN, then judged)
+    fake.add("gov.vn", "SOA", "gov.vn. 60 IN SOA a.dns.vn. h. 1 2 3 4 5")
+    ctx = ProbeContext(ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=1))
+    obs = await probe_zone(ctx, "ghost.gov.vn", frozenset({Probe.ZONE, Probe.SMTP}))
+    assert obs.soa is not None and obs.soa.outcome == Outcome.NXDOMAIN
+    assert obs.suffix_soa is not None and obs.suffix_soa.qname == "gov.vn"
+    assert obs.does_not_exist
+    assert {(n, t) for n, t, _ in fake.seen} == {("ghost.gov.vn", "SOA"), ("gov.vn", "SOA")}
+    assert obs.mx is None and obs.spf is None and obs.dnssec is None and not obs.caa
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_resolver_denying_everything_is_not_the_domains_fault(
+    fake: FakeDns,
+) -> None:
+    # nothing known: the suffix is NXDOMAIN too (a resolver that denies everything)
+    ctx = ProbeContext(ScanOptions(resolver=f"127.0.0.1:{fake.port}", timeout=1))
+    obs = await probe_zone(ctx, "agency.gov.vn", frozenset({Probe.ZONE}))
+    assert obs.soa is not None and obs.soa.outcome == Outcome.NXDOMAIN
+    assert obs.suffix_soa is not None and obs.suffix_soa.outcome == Outcome.NXDOMAIN
+    assert not obs.does_not_exist

@@ -165,6 +165,14 @@ class Nginx:
         (www / ".well-known").mkdir()
         (www / "home" / "index.html").write_text(PAGE, encoding="utf-8")
         (www / ".well-known" / "security.txt").write_text(SECURITY_TXT)
+        # big.test: a 50 MB security.txt whose first lines are a valid file
+        big = d / "www-big" / ".well-known"
+        big.mkdir(parents=True)
+        with (big / "security.txt").open("w") as f:
+            f.write(SECURITY_TXT)
+            line = "# " + "x" * 1022 + "\n"
+            for _ in range(50 * 1024):
+                f.write(line)
         for sub in ("tmp", "logs"):
             (d / sub).mkdir()
         v6 = "[::1]" if HAS_V6 else None
@@ -216,6 +224,15 @@ http {{
     location = / {{ return 302 https://{HOST}:{self.p443}/home/; }}
     location = /loop {{ return 301 /loop; }}
     location = /down {{ return 301 http://{HOST}:{self.p80}/; }}
+  }}
+  server {{
+    {listen443}
+    server_name big.test;
+    ssl_certificate {d}/leaf.pem;
+    ssl_certificate_key {d}/leaf.key;
+    root {d}/www-big;
+    gzip off;
+    location = / {{ return 200 "big"; }}
   }}
 }}
 """
@@ -420,6 +437,27 @@ async def test_header_cap_truncates_what_is_stored() -> None:
     assert hop.headers_truncated
     assert sum(len(n) + len(v) for n, v in hop.headers) <= 4096
     assert hop.headers[0] == ("Server", "test")
+    # what the cap did is recorded: fields after it were dropped, no value was cut
+    assert hop.headers_dropped and hop.cut_values == ()
+    assert hop.first_value_unknown("strict-transport-security")  # may be among the dropped
+    assert not hop.first_value_unknown("server")
+
+
+@pytest.mark.asyncio
+async def test_a_value_over_the_cap_is_recorded_as_cut() -> None:
+    csp = b"default-src 'self'; " + b"img-src https://a.example " * 2000
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Security-Policy: " + csp + b"\r\n")
+        w.write(b"X-Content-Type-Options: nosniff\r\nContent-Length: 2\r\n\r\nok")
+        await w.drain()
+
+    obs = await _probe_http_only(handler)
+    hop = obs.http.hops[0]  # type: ignore[attr-defined]
+    assert hop.headers_truncated and not hop.headers_dropped
+    assert hop.cut_values == ("content-security-policy",)
+    assert hop.value_cut("Content-Security-Policy") and not hop.value_cut("x-content-type-options")
+    assert hop.header_values("x-content-type-options") == ("nosniff",)
 
 
 @pytest.mark.asyncio
@@ -491,6 +529,31 @@ async def test_redirect_loop_and_cap() -> None:
     obs = await _probe_http_only(endless, max_redirects=3)
     assert obs.http.stopped == "max-redirects"  # type: ignore[attr-defined]
     assert len(obs.http.hops) == 4  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_security_txt_over_the_cap_is_too_large_not_parsed(nginx: Nginx) -> None:
+    from auditor.obs import HostObservations
+    from auditor.obs.core import DnsAnswer, HostDns
+    from auditor.registry import CheckContext, get_check
+
+    host = "big.test"
+    tcp = _open("127.0.0.1", nginx.p443)
+    obs = await probe_http(_ctx(), host, "127.0.0.1", None, tcp)
+    st = obs.security_txt
+    assert st is not None and st.status == 200
+    assert st.truncated and st.text == "" and st.cap == 100 * 1024
+    dns = HostDns(
+        host,
+        DnsAnswer(host, "A", Outcome.OK, ("127.0.0.1",)),
+        DnsAnswer(host, "AAAA", Outcome.NODATA),
+    )
+    # as the engine records it (port 443; the test server's port is ephemeral)
+    ho = HostObservations(host, dns, tcp=(_open("127.0.0.1", 443),), http=(obs,))
+    ctx = CheckContext(host, {}, dt.datetime.now(dt.UTC), address="127.0.0.1")
+    v = get_check("http.security_txt").run(ho, ctx)
+    # 50 MB whose first lines are a valid file: a finding of its own, never a pass
+    assert v.status.value == "fail" and "too large" in v.message, v.message
 
 
 # ---------------------------------------------------------------------------

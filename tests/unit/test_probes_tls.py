@@ -37,6 +37,7 @@ from tests.unit._tls_fixtures import (
     pem,
     run_nginx,
 )
+from tests.unit._zone_fixtures import LAB_GUARD, LAB_NETS
 
 ALLOW = ("127.0.0.0/8", "::1/128")
 
@@ -170,7 +171,9 @@ def verdicts(t: TlsObservation, host: str) -> dict[str, Status]:
     dns = HostDns(host, DnsAnswer(host, "A", Outcome.OK, (t.address,)),
                   DnsAnswer(host, "AAAA", Outcome.NODATA))  # fmt: skip
     obs = HostObservations(host, dns, tcp=(TcpProbe(t.address, 443, Outcome.OPEN),), tls=(t,))
-    plan = make_plan([host], [], [c for c in all_checks() if c.id.startswith("tls.")])
+    plan = make_plan(
+        [host], [], [c for c in all_checks() if c.id.startswith("tls.")], allow_nets=LAB_NETS
+    )
     return {f.check: f.status for f in evaluate_host(obs, plan, datetime.now(UTC))}
 
 
@@ -232,7 +235,7 @@ def verdicts_msg(t: TlsObservation, host: str, check_id: str) -> str:
     dns = HostDns(host, DnsAnswer(host, "A", Outcome.OK, (t.address,)),
                   DnsAnswer(host, "AAAA", Outcome.NODATA))  # fmt: skip
     obs = HostObservations(host, dns, tls=(t,))
-    cctx = CheckContext(host, {}, datetime.now(UTC), address=t.address)
+    cctx = CheckContext(host, {}, datetime.now(UTC), address=t.address, guard=LAB_GUARD)
     return get_check(check_id).run(obs, cctx).message
 
 
@@ -524,9 +527,7 @@ async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
         try:
             ctx = ProbeContext(ScanOptions(timeout=0.3))
             with anyio.fail_after(5):
-                res = await _hello(
-                    ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2")
-                )
+                res = await _hello(ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2"))
         finally:
             for c in fillers:
                 c.close()

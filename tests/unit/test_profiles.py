@@ -91,7 +91,10 @@ def test_us_profiles_pick_their_checks(full_registry: None) -> None:
     for c in ("mail.spf", "mail.dmarc", "mail.starttls"):
         assert c in bod
     omb = load_profile("us-omb-m-21-07").check_ids()
-    assert all(c.startswith("ipv6.") or c == "dns.resolve" for c in omb)
+    # dns.resolve and dns.zone.exists are the preconditions of the host and zone checks
+    assert all(c.startswith("ipv6.") or c in ("dns.resolve", "dns.zone.exists") for c in omb)
+    for name in BUNDLED:  # every profile with zone checks judges the zone's existence
+        assert "dns.zone.exists" in load_profile(name).check_ids(), name
 
 
 MINIMAL = """\
