@@ -181,6 +181,14 @@ SCENARIO = Scenario(
             "a portal that works well over IPv6",
             needs_v6=True,
         ),
+        Expectation(
+            "host",
+            f"www.{PROVINCE_ZONE}",
+            "ipv6.web.aaaa",
+            "pass",
+            "an AAAA record (::1, usable because --allow-net opened it)",
+            needs_v6=True,
+        ),
         Expectation("host", f"www.{PROVINCE_ZONE}", "http.hsts", "pass", "HSTS for one year"),
         Expectation("zone", PROVINCE_ZONE, "dns.dnssec", "pass", "a DNSSEC-signed zone"),
         Expectation(
@@ -221,6 +229,9 @@ SCENARIO = Scenario(
             "phase-out (CBC) cipher suites accepted",
         ),
         Expectation("host", f"www.{PROVINCE_ZONE}", "tls.ciphers", "pass", "AEAD suites only"),
+        Expectation(
+            "zone", PROVINCE_ZONE, "dns.ns.count", "warn", "both name servers in one network"
+        ),
         Expectation(
             "host", f"dichvucong.{PROVINCE_ZONE}", "http.csp", "warn", "no CSP (waived until later)"
         ),
