@@ -437,13 +437,16 @@ class _Fetcher:
         if scheme == "https":
             tls = self.ctx.lenient_trust_context() if verify else self.ctx.unverified_context()
         timeout = self.ctx.options.timeout
-        spare = self.ctx.take_spare(self.address, port)
+        # A mapped service port (ScanOptions.port_map): the URL and Host header keep the
+        # service port, the connection goes to the mapped one.
+        wire = self.ctx.options.wire_port(self.host, port)
+        spare = self.ctx.take_spare(self.address, wire)
         if spare is not None:
             # the reachability probe's connection (counted there); the peer may have
             # dropped it meanwhile, so a failure before an answer retries on a new one
             try:
                 conn = await Connection.open(
-                    self.address, port, timeout, ssl_context=tls, sni=self.host, connected=spare
+                    self.address, wire, timeout, ssl_context=tls, sni=self.host, connected=spare
                 )
                 self._offer(conn, port)
                 return conn, True
@@ -452,7 +455,7 @@ class _Fetcher:
             except (OSError, ssl.SSLError, anyio.EndOfStream, anyio.BrokenResourceError):
                 pass
         self.ctx.stats["connections"] += 1
-        conn = await Connection.open(self.address, port, timeout, ssl_context=tls, sni=self.host)
+        conn = await Connection.open(self.address, wire, timeout, ssl_context=tls, sni=self.host)
         self._offer(conn, port)
         return conn, False
 

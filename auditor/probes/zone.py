@@ -259,6 +259,9 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     # the addresses ipv6.ns.reach judges: usable, or in a range the operator opened
 
     zone = b.apex or b.zone
+    # A mapped DNS port (ScanOptions.port_map 53:PORT, the demo's name servers on a high
+    # port): queried there, judged as port 53.
+    port = ctx.options.wire_port(b.zone, port)
 
     async def one(ns: str, address: str) -> None:
         for transport in ("udp", "tcp"):
