@@ -1,21 +1,28 @@
-"""Pure parsers for SPF (RFC 7208), DMARC (RFC 7489) and MTA-STS (RFC 8461) text.
+"""Pure parsers for DMARC (RFC 7489, RFC 9989) and MTA-STS (RFC 8461) text, TXT
+presentation format, and the bridge from DNS observations to the SPF evaluator
+(checks/_spf.py).
 
 Remote text is untrusted: every parser is total (never raises on input), bounded, and
-reports what it could not understand as ``errors`` instead of guessing. The zone probe uses
-:func:`spf_targets` to know which names to look up next; the checks re-parse the stored
-answers, so a stored scan can be re-evaluated with a newer parser.
+reports what it could not understand as ``errors`` instead of guessing. The checks re-parse
+the stored answers, so a stored scan can be re-evaluated with a newer parser.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+
+from auditor.obs.core import DnsAnswer, Outcome
+
+if TYPE_CHECKING:
+    from checks._spf import Answer
 
 # ---------------------------------------------------------------------------
 # TXT presentation format
@@ -41,203 +48,31 @@ def txt_texts(records: Iterable[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# SPF
-
-SPF_VERSION = re.compile(r"^v=spf1(\s|$)", re.IGNORECASE)
-# RFC 7208 section 4.6.4: these terms cause DNS queries and count against the limit of 10.
-LOOKUP_TERMS = frozenset({"include", "a", "mx", "ptr", "exists", "redirect"})
-MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
-QUALIFIERS = "+-~?"
+# SPF: the grammar and check_host() live in checks/_spf.py; this is the bridge from the
+# probe's DNS observations to its lookup interface.
 
 
-@dataclass(frozen=True)
-class SpfTerm:
-    name: str  # mechanism or modifier name, lower case
-    value: str | None = None  # domain-spec / CIDR / modifier value
-    qualifier: str = "+"
-    modifier: bool = False
+def spf_answer(answer: DnsAnswer | None) -> Answer:
+    """What check_host() is told for one stored (or just made) DNS lookup.
 
-
-@dataclass(frozen=True)
-class SpfRecord:
-    text: str
-    terms: tuple[SpfTerm, ...] = ()
-    errors: tuple[str, ...] = ()
-
-    @property
-    def all_term(self) -> SpfTerm | None:
-        for t in self.terms:
-            if t.name == "all" and not t.modifier:
-                return t
-        return None
-
-    @property
-    def redirect(self) -> str | None:
-        for t in self.terms:
-            if t.modifier and t.name == "redirect":
-                return t.value
-        return None
-
-
-def is_spf(text: str) -> bool:
-    return bool(SPF_VERSION.match(text.strip()))
-
-
-def spf_records(texts: Iterable[str]) -> list[str]:
-    """The v=spf1 records among TXT strings (RFC 7208 section 4.5)."""
-    return [t for t in texts if is_spf(t)]
-
-
-_MODIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$")
-_MECH = re.compile(r"^([+\-~?]?)([A-Za-z][A-Za-z0-9_.-]*)(?::(.*)|(/.*))?$")
-
-
-def parse_spf(text: str) -> SpfRecord:
-    terms: list[SpfTerm] = []
-    errors: list[str] = []
-    words = text.split()
-    for word in words[1:200]:  # bounded: a record is at most a few hundred bytes anyway
-        mod = _MODIFIER.match(word)
-        if mod and ":" not in mod.group(1):
-            name = mod.group(1).lower()
-            if name in ("redirect", "exp") and any(t.name == name for t in terms if t.modifier):
-                errors.append(f"duplicate {name}= modifier")
-            terms.append(SpfTerm(name, mod.group(2), modifier=True))
-            continue
-        mech = _MECH.match(word)
-        if not mech:
-            errors.append(f"unparsable term {word[:60]!r}")
-            continue
-        qualifier = mech.group(1) or "+"
-        name = mech.group(2).lower()
-        value = mech.group(3) if mech.group(3) is not None else mech.group(4)
-        if name not in MECHANISMS:
-            errors.append(f"unknown mechanism {name!r}")
-            continue
-        if name in ("ip4", "ip6", "include", "exists") and not value:
-            errors.append(f"{name} needs a value")
-            continue
-        terms.append(SpfTerm(name, value, qualifier))
-    return SpfRecord(text, tuple(terms), tuple(errors))
-
-
-def _domain_of(term: SpfTerm, current: str) -> str | None:
-    """The domain a lookup term queries, or None when it holds a macro we cannot expand."""
-    value = term.value
-    if term.name in ("a", "mx") and value:
-        value = value.split("/", 1)[0] or None  # a/24, mx:example.org/24
-    target = value or current
-    if "%" in target:
-        return None  # macros (RFC 7208 section 7) depend on the sender: not evaluated
-    return target.rstrip(".").lower()
-
-
-def spf_targets(record: SpfRecord, current: str) -> list[tuple[str, str]]:
-    """(qname, rdtype) pairs the evaluation of ``record`` at ``current`` would query.
-
-    include and redirect fetch the TXT of their target (recursion); a and exists an A
-    record; mx the MX RRset. ptr is deprecated and needs the sender's address: not queried.
+    None (not looked up: a cap or the deadline) and a timeout of the scanner's own
+    resolver are "missing": the auditor's limit, not the zone's fault (not_tested).
+    SERVFAIL, REFUSED and timeouts of the zone's servers are DNS errors (temperror).
     """
-    out: list[tuple[str, str]] = []
-    for term in record.terms:
-        kind = {"include": "TXT", "redirect": "TXT", "a": "A", "exists": "A", "mx": "MX"}
-        if term.name not in kind:
-            continue
-        if term.name == "redirect" and record.all_term is not None:
-            continue  # RFC 7208 section 6.1: redirect is ignored when "all" is present
-        domain = _domain_of(term, current)
-        if domain:
-            out.append((domain, kind[term.name]))
-    return out
+    from checks._spf import Answer, AnswerKind
 
-
-@dataclass(frozen=True)
-class SpfLookupAnswer:
-    """The probe's answer to one lookup, reduced to what the count needs."""
-
-    outcome: str  # ok / nodata / nxdomain / servfail / timeout ...
-    records: tuple[str, ...] = ()
-
-
-@dataclass
-class SpfEvaluation:
-    """Recursive count of DNS-querying terms (RFC 7208 section 4.6.4)."""
-
-    lookups: int = 0
-    void_lookups: int = 0  # NXDOMAIN or no answer (limit 2, section 4.6.4)
-    errors: list[str] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)  # includes we have no answer for
-    tree: list[str] = field(default_factory=list)  # human-readable path of the count
-
-
-MAX_DEPTH = 10
-
-
-def evaluate_spf(
-    record: SpfRecord,
-    domain: str,
-    lookup: Callable[[str, str], SpfLookupAnswer | None],
-) -> SpfEvaluation:
-    """Count lookups through includes and redirects, with answers from ``lookup``.
-
-    ``lookup(qname, rdtype)`` returns the stored answer or None when the probe did not
-    fetch it (cap reached). Loops are cut; depth is bounded.
-    """
-    ev = SpfEvaluation()
-    _walk(record, domain.rstrip(".").lower(), lookup, ev, depth=0, seen=set())
-    return ev
-
-
-def _walk(
-    record: SpfRecord,
-    domain: str,
-    lookup: Callable[[str, str], SpfLookupAnswer | None],
-    ev: SpfEvaluation,
-    depth: int,
-    seen: set[str],
-) -> None:
-    seen = seen | {domain}
-    for err in record.errors:
-        ev.errors.append(f"{domain}: {err}")
-    for term in record.terms:
-        if term.name not in LOOKUP_TERMS:
-            continue
-        if term.modifier and term.name != "redirect":
-            continue
-        if term.name == "redirect" and record.all_term is not None:
-            continue
-        ev.lookups += 1
-        ev.tree.append(
-            f"{'  ' * depth}{domain}: {term.name}{':' + term.value if term.value else ''}"
-        )
-        target = _domain_of(term, domain)
-        if target is None or term.name == "ptr":
-            continue
-        rdtype = {"include": "TXT", "redirect": "TXT", "mx": "MX"}.get(term.name, "A")
-        answer = lookup(target, rdtype)
-        if answer is None:
-            if term.name in ("include", "redirect"):
-                ev.unresolved.append(target)
-            continue
-        if answer.outcome in ("nxdomain", "nodata"):
-            ev.void_lookups += 1
-        if term.name not in ("include", "redirect"):
-            continue
-        if answer.outcome not in ("ok", "nxdomain", "nodata"):
-            ev.errors.append(f"{term.name}:{target}: lookup failed ({answer.outcome})")
-            continue
-        recs = spf_records(txt_texts(answer.records))
-        if len(recs) != 1:
-            # RFC 7208 section 5.2: include of a domain without exactly one record = permerror
-            ev.errors.append(f"{term.name}:{target}: {len(recs)} SPF records (permerror)")
-            continue
-        if target in seen:
-            ev.errors.append(f"{term.name}:{target}: loop")
-            continue
-        if depth + 1 >= MAX_DEPTH:
-            ev.errors.append(f"{term.name}:{target}: nesting deeper than {MAX_DEPTH}")
-            continue
-        _walk(parse_spf(recs[0]), target, lookup, ev, depth + 1, seen)
+    if answer is None or answer.outcome == Outcome.SKIPPED:
+        return Answer(AnswerKind.MISSING)
+    if answer.outcome == Outcome.OK:
+        kind = AnswerKind.OK if answer.records else AnswerKind.NODATA
+        return Answer(kind, answer.records)
+    if answer.outcome == Outcome.NODATA:
+        return Answer(AnswerKind.NODATA)
+    if answer.outcome == Outcome.NXDOMAIN:
+        return Answer(AnswerKind.NXDOMAIN)
+    if answer.outcome == Outcome.TIMEOUT and answer.resolver_ok is False:
+        return Answer(AnswerKind.MISSING, detail="the scanner's resolver did not answer")
+    return Answer(AnswerKind.ERROR, detail=f"{answer.outcome} {answer.detail}".strip())
 
 
 # ---------------------------------------------------------------------------

@@ -687,12 +687,13 @@ def _fetch_record(
 ) -> Steps[tuple[SpfRecord | None, str]]:
     """Sec. 4.4/4.5: the SPF record of ``domain``, or None (result "none") with why."""
     answer = yield Query(domain, "TXT")
+    by = f"{term}: " if term else ""
     if answer.kind == AnswerKind.MISSING:
         st.missing.append(f"{domain} TXT")
-        raise _Stop(SpfResult.TEMPERROR, f"TXT of {domain} was not fetched", where, term)
+        raise _Stop(SpfResult.TEMPERROR, f"{by}TXT of {domain} was not fetched", where, term)
     if answer.kind == AnswerKind.ERROR:
         detail = f" ({answer.detail})" if answer.detail else ""
-        raise _Stop(SpfResult.TEMPERROR, f"TXT lookup of {domain} failed{detail}", where, term)
+        raise _Stop(SpfResult.TEMPERROR, f"{by}TXT lookup of {domain} failed{detail}", where, term)
     if answer.kind == AnswerKind.NXDOMAIN:
         return None, f"{domain} does not exist (NXDOMAIN)"
     records = spf_records(_txt_strings(r) for r in answer.records)

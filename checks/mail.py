@@ -10,21 +10,29 @@ from auditor.obs.zone import ZoneObservations
 from auditor.registry import CheckContext, Probe, check
 from checks._common import UNDECIDED, describe_failure
 from checks._mailparse import (
-    SpfLookupAnswer,
     dmarc_records,
-    evaluate_spf,
     is_mta_sts_txt,
     mx_matches,
     parse_dmarc,
     parse_mta_sts_policy,
     parse_mta_sts_txt,
-    parse_spf,
-    spf_records,
+    spf_answer,
     txt_texts,
+)
+from checks._spf import (
+    Answer,
+    Query,
+    SpfLimits,
+    SpfOutcome,
+    SpfResult,
+    audit,
+    drive,
+    spf_records,
 )
 from checks.ipv6 import is_null_mx
 
-# RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
+# RFC 7208 section 4.6.4: at most 10 DNS-querying terms ("MUST"), at most 2 void lookups
+# ("SHOULD"; exceeding it "produces a permerror result").
 SPF_MAX_LOOKUPS = 10
 SPF_MAX_VOID = 2
 
@@ -43,7 +51,7 @@ def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
 
 @check(
     "mail.spf",
-    title="One valid SPF record that ends in -all or ~all, within 10 DNS lookups",
+    title="One valid SPF record that rejects unlisted senders, within the RFC 7208 limits",
     category=Category.MAIL,
     scope=Scope.ZONE,
     needs=(Probe.ZONE,),
@@ -52,19 +60,27 @@ def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
     params={"max_lookups": SPF_MAX_LOOKUPS, "max_void": SPF_MAX_VOID},
     description="""
 SPF lists the servers allowed to send mail as the agency's domain; without it anyone can
-send convincing phishing 'from' the agency to citizens. It must end with -all (or ~all)
-so other senders are rejected; +all or ?all allow everyone. Receivers stop evaluating
-after 10 DNS lookups (counted through every include), and then treat the record as broken
-(permerror), so a record with too many includes protects nothing. A domain that sends no
-mail should publish `v=spf1 -all`.
+send convincing phishing 'from' the agency to citizens. The record is evaluated as a
+receiver evaluates it (RFC 7208 check_host(), through every include and redirect) for a
+server it does not list, once for IPv4 and once for IPv6 senders: that server must get
+fail (-all) or softfail (~all); pass (+all) or neutral (?all, or no all at all) protect
+nothing. Receivers treat a record as broken (permerror) when any term is malformed
+(addresses, prefix lengths, domain names, macros), when an include has no SPF record, or
+when evaluation needs more than 10 DNS-querying terms, more than 10 MX names behind one
+mx or more than 2 lookups that find nothing; each such error fails the check with the
+term named. A lookup that fails (timeout, SERVFAIL) makes receivers answer temperror:
+not tested, with the term named. 'ptr' is a warning (RFC 7208 5.5: SHOULD NOT be used).
+A domain that sends no mail should publish `v=spf1 -all`.
 """,
     remediation={
         "dns": 'Publish exactly one TXT record at the domain, e.g. `@ IN TXT "v=spf1 mx '
         'ip4:203.0.113.25 ip6:2001:db8::25 include:_spf.mail-provider.vn -all"`; for a '
         'domain that never sends mail: `"v=spf1 -all"`. Replace includes by ip4:/ip6: ranges '
-        "to stay under 10 lookups.",
-        "general": "Merge duplicate SPF records into one; remove `+all`/`?all`; check the "
-        "count with `dig TXT` on every include.",
+        "to stay under 10 lookups; write addresses as ip4:/ip6: (not a:192.0.2.1) and names "
+        "with their full domain (a:mail.example.gov.vn, not a:mail).",
+        "general": "Merge duplicate SPF records into one; remove `+all`/`?all` and `ptr`; "
+        "remove includes of domains that publish no SPF record; check the result with "
+        "`dig TXT` on every include.",
     },
 )
 def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
@@ -72,54 +88,147 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if failed:
         return failed
     assert obs.spf is not None
-    records = spf_records(txt_texts(obs.spf.records))
+    texts = txt_texts(obs.spf.records)
+    records = spf_records(texts)
     if not records:
-        return Verdict.failed("no SPF record (v=spf1)", txt=list(txt_texts(obs.spf.records)))
+        near = [t[:80] for t in texts if t.strip().lower().startswith("v=spf1")]
+        if near:
+            # RFC 7208 sec. 4.5: the record must begin with exactly "v=spf1"
+            return Verdict.failed(
+                f"no SPF record: {near[0]!r} does not begin with exactly 'v=spf1' "
+                "(RFC 7208 4.5), so receivers ignore it",
+                txt=list(texts),
+            )
+        return Verdict.failed("no SPF record (v=spf1)", txt=list(texts))
     if len(records) > 1:
         # RFC 7208 section 4.5: more than one record is a permerror
         return Verdict.failed(f"{len(records)} SPF records (must be exactly one)", spf=records)
-    record = parse_spf(records[0])
-    answers = {(a.qname.rstrip(".").lower(), a.rdtype): a for a in obs.spf_lookups}
+    limits = SpfLimits(
+        lookups=int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS)),
+        void=int(ctx.params.get("max_void", SPF_MAX_VOID)),
+    )
+    answers = _spf_answers(obs)
 
-    def lookup(qname: str, rdtype: str) -> SpfLookupAnswer | None:
-        a = answers.get((qname, rdtype))
-        return None if a is None else SpfLookupAnswer(a.outcome, a.records)
+    def lookup(query: Query) -> Answer:
+        return spf_answer(answers.get((query.name, query.rdtype)))
 
-    ev = evaluate_spf(record, obs.zone, lookup)
-    max_lookups = int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS))
-    max_void = int(ctx.params.get("max_void", SPF_MAX_VOID))
+    zone = obs.zone.rstrip(".").lower()
+    outcomes = {fam: drive(audit(zone, fam, limits), lookup) for fam in (4, 6)}
+    return _spf_verdict(records[0], outcomes)
+
+
+def _spf_answers(obs: ZoneObservations) -> dict[tuple[str, str], DnsAnswer]:
+    """Every stored answer check_host() may ask for: the SPF walk's own lookups, and the
+    zone's TXT, MX and MX host addresses (the same resolver answers, shared scan-wide)."""
+    out: dict[tuple[str, str], DnsAnswer] = {}
+    found = [obs.spf, obs.mx, *(a for h in obs.mx_hosts for a in (h.a, h.aaaa))]
+    for a in (*obs.spf_lookups, *found):
+        if a is not None:
+            out.setdefault((a.qname.rstrip(".").lower(), a.rdtype.upper()), a)
+    return out
+
+
+_FAMILY = {4: "IPv4", 6: "IPv6"}
+_SPF_PROTECTS = (SpfResult.FAIL, SpfResult.SOFTFAIL)
+
+
+def _spf_verdict(record: str, outcomes: dict[int, SpfOutcome]) -> Verdict:
+    v4, v6 = outcomes[4], outcomes[6]
+    longest = max(outcomes.values(), key=lambda o: len(o.trace))
     evidence: dict[str, Any] = {
-        "spf": records[0],
-        "lookups": ev.lookups,
-        "void_lookups": ev.void_lookups,
-        "lookup_terms": ev.tree,
-        "errors": ev.errors,
+        "spf": record,
+        "rfc": "RFC 7208",
+        "unlisted_sender": {_FAMILY[f]: o.result.value for f, o in outcomes.items()},
+        "lookups": max(o.lookups for o in outcomes.values()),
+        "void_lookups": max(o.void_lookups for o in outcomes.values()),
+        "lookup_terms": list(longest.trace),
+        "records": dict(longest.records),
     }
-    if ev.unresolved:
-        evidence["not_fetched"] = ev.unresolved
-    problems: list[str] = []
-    all_term = record.all_term
-    if all_term is not None and all_term.qualifier in "+?":
-        problems.append(f"'{all_term.qualifier}all' lets any server send as the domain")
-    if all_term is None and record.redirect is None:
-        problems.append("no 'all' term and no redirect= (defaults to ?all: no protection)")
-    if ev.lookups > max_lookups:
-        problems.append(f"{ev.lookups} DNS-querying terms (limit {max_lookups}, RFC 7208 4.6.4)")
-    if ev.errors:
-        problems.append("; ".join(ev.errors[:5]))
-    if problems:
-        return Verdict.failed("SPF: " + "; ".join(problems), **evidence)
-    ending = f"{all_term.qualifier}all" if all_term else f"redirect={record.redirect}"
-    if ev.void_lookups > max_void:
-        return Verdict.warn(
-            f"SPF ends with {ending} but has {ev.void_lookups} void lookups (limit {max_void})",
+    errors = [o.reason for o in outcomes.values() if o.result == SpfResult.PERMERROR]
+    if errors:
+        evidence["errors"] = list(dict.fromkeys(errors))
+    notes = list(dict.fromkeys(n for o in outcomes.values() for n in o.notes))
+    if notes:
+        evidence["notes"] = notes
+    undetermined = list(dict.fromkeys(u for o in outcomes.values() for u in o.undetermined))
+    if undetermined:
+        evidence["depends_on_sender"] = undetermined
+    missing = list(dict.fromkeys(m for o in outcomes.values() for m in o.missing))
+    if missing:
+        evidence["not_fetched"] = missing
+
+    def who(pick: list[int]) -> str:
+        if len(pick) == len(outcomes):
+            return "servers the record does not list"
+        return " and ".join(f"unlisted {_FAMILY[f]} servers" for f in pick)
+
+    def by_result(*results: SpfResult) -> list[int]:
+        return [f for f, o in outcomes.items() if o.result in results and o.decided]
+
+    # 1. permerror: receivers reject or ignore the record (sec. 2.6.7)
+    bad = [f for f, o in outcomes.items() if o.result == SpfResult.PERMERROR]
+    if bad:
+        o = outcomes[bad[0]]
+        scope = "" if len(bad) == len(outcomes) else f" (for {_FAMILY[bad[0]]} senders)"
+        return Verdict.failed(
+            f"SPF permerror{scope}: {o.reason}; receivers treat the record as broken",
             **evidence,
         )
-    if ev.unresolved and ev.lookups <= max_lookups:
-        return Verdict.not_tested(
-            "SPF includes not fetched (cap): " + ", ".join(ev.unresolved[:5]), **evidence
+    # 2. an unlisted server is let through
+    open_to = by_result(SpfResult.PASS)
+    if open_to:
+        o = outcomes[open_to[0]]
+        how = f"'{o.term}' at {o.domain}" if o.term else "the record"
+        return Verdict.failed(
+            f"SPF: {who(open_to)} get pass ({how}): any server can send as the domain",
+            **evidence,
         )
-    return Verdict.passed(f"SPF ends with {ending}, {ev.lookups} DNS lookup(s)", **evidence)
+    weak = by_result(SpfResult.NEUTRAL, SpfResult.NONE)
+    if weak:
+        o = outcomes[weak[0]]
+        how = (
+            f"'{o.term}' at {o.domain}"
+            if o.term
+            else "no 'all' term and no redirect= (defaults to ?all)"
+        )
+        return Verdict.failed(
+            f"SPF: {who(weak)} get {o.result.value} ({how}): no protection", **evidence
+        )
+    # 3. what could not be evaluated
+    temp = [f for f, o in outcomes.items() if o.result == SpfResult.TEMPERROR]
+    if temp:
+        o = outcomes[temp[0]]
+        if o.not_observed:
+            return Verdict.not_tested(f"SPF lookups not fetched: {o.reason}", **evidence)
+        return Verdict.not_tested(
+            f"SPF temperror: {o.reason}; receivers defer or accept mail unchecked", **evidence
+        )
+    open_q = [f for f, o in outcomes.items() if not o.decided]
+    if open_q:
+        o = outcomes[open_q[0]]
+        return Verdict.not_tested(
+            f"SPF result for unlisted servers depends on the sender: {o.reason}", **evidence
+        )
+    # 4. protected: fail or softfail for every unlisted server
+    assert all(o.result in _SPF_PROTECTS for o in outcomes.values())
+    if v4.result == v6.result and v4.term == v6.term and v4.domain == v6.domain:
+        ending = f"{v4.result.value} ({v4.term} at {v4.domain})"
+    else:
+        ending = "; ".join(
+            f"{_FAMILY[f]}: {o.result.value} ({o.term} at {o.domain})" for f, o in outcomes.items()
+        )
+    lookups = evidence["lookups"]
+    tail = f", {lookups} DNS lookup(s)"
+    if undetermined:
+        tail += f"; {len(undetermined)} term(s) depend on the sender and were not evaluated"
+    ptr = [n for n in notes if "'ptr' SHOULD NOT" in n]
+    if ptr:
+        return Verdict.warn(
+            f"SPF: unlisted servers get {ending}{tail}, but the record uses 'ptr' (RFC 7208 "
+            "5.5: SHOULD NOT be used; slow, unreliable, and some receivers skip it)",
+            **evidence,
+        )
+    return Verdict.passed(f"SPF: unlisted servers get {ending}{tail}", **evidence)
 
 
 @check(
