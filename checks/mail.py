@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Category, Level, Scope, Verdict
+from auditor.model import Category, Level, Scope, Status, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
 from auditor.registry import CheckContext, Probe, check
 from checks._common import UNDECIDED, describe_failure
 from checks._mailparse import (
+    RFC7489,
+    RFC9989,
+    DmarcPolicy,
+    dmarc_policy,
     dmarc_records,
+    is_dmarc,
     is_mta_sts_txt,
     mx_matches,
     parse_dmarc,
@@ -238,7 +243,7 @@ def _spf_verdict(record: str, outcomes: dict[int, SpfOutcome]) -> Verdict:
     scope=Scope.ZONE,
     needs=(Probe.ZONE,),
     level_hint=Level.RECOMMENDED,
-    refs=("RFC 7489", "BOD 18-01 (p=reject)"),
+    refs=("RFC 7489", "RFC 9989", "BOD 18-01 (p=reject)"),
     # Which policy passes: "quarantine" (quarantine or reject; NCSC-NL, Internet.nl) or
     # "reject" (BOD 18-01 section 2: p=reject); a weaker enforcing policy scores 0.75.
     params={"required_policy": "quarantine"},
@@ -247,11 +252,18 @@ DMARC tells receiving mail servers what to do with mail that claims to come from
 agency but fails SPF/DKIM: p=reject (or quarantine) stops phishing in the agency's name;
 p=none only monitors. rua= gives the agency reports of who sends in its name. Without a
 record at _dmarc.<domain>, the organisational domain's record applies (RFC 7489 6.6.3).
+The record is read as receivers following RFC 7489 read it and as those following its
+revision RFC 9989 do, and the verdict names the one it follows: the record must start
+with v=DMARC1 (no leading space), a repeated tag makes it invalid, RFC 7489 wants p= right
+after v=, a malformed p= (or sp=) counts as p=none, other malformed tags are ignored
+(warning) and their default is used, pct=0 or RFC 9989's t=y (test mode) enforce nothing.
 """,
     remediation={
         "dns": 'Publish `_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.gov.vn"` '
-        "(start with p=quarantine if unsure, after reading the rua reports for a few weeks).",
-        "general": "For a domain that sends no mail: `v=DMARC1; p=reject;` with SPF `v=spf1 -all`.",
+        "(start with p=quarantine if unsure, after reading the rua reports for a few weeks). "
+        "Write v=DMARC1 first and p= second, each tag once, report addresses as mailto: URIs.",
+        "general": "For a domain that sends no mail: `v=DMARC1; p=reject;` with SPF `v=spf1 -all`. "
+        "Remove t=y and pct= below 100 once the reports show all legitimate mail passes.",
     },
 )
 def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
@@ -263,6 +275,9 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     source = obs.dmarc.qname
     records = own
     via_org = False
+    near: list[str] = []
+    if not own:
+        near = [t[:80] for t in txt_texts(obs.dmarc.records) if is_dmarc(t.strip())]
     if not own and obs.dmarc_org is not None:
         failed = _lookup_failed(obs.dmarc_org, "organisational DMARC TXT")
         if failed:
@@ -272,52 +287,111 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         via_org = bool(records)
     if not records:
         where = obs.dmarc.qname + (f" or {obs.dmarc_org.qname}" if obs.dmarc_org else "")
+        if near:
+            return Verdict.failed(
+                f"no DMARC record at {where}: {near[0]!r} does not start with v=DMARC1 "
+                "(leading whitespace; RFC 7489 6.6.3 discards it)"
+            )
         return Verdict.failed(f"no DMARC record at {where}")
     if len(records) > 1:
         # RFC 7489 section 6.6.3: several records -> no DMARC processing at all
         return Verdict.failed(f"{len(records)} DMARC records at {source} (must be one)")
     rec = parse_dmarc(records[0])
-    p = (rec.get("p") or "").lower()
-    sp = (rec.get("sp") or "").lower() or None
-    pct_text = rec.get("pct")
-    pct = int(pct_text) if pct_text and pct_text.isdigit() else 100
-    # for a subdomain using its organisational domain's record, sp= applies (6.6.3)
-    effective = (sp or p) if via_org else p
+    required = str(ctx.params.get("required_policy", "quarantine")).lower()
+    via = f" (from {source})" if via_org else ""
+    readings = {rfc: dmarc_policy(rec, rfc) for rfc in (RFC7489, RFC9989)}
+    judged = {rfc: _judge_dmarc(pol, via_org, via, required) for rfc, pol in readings.items()}
+    worst_rfc = max(judged, key=lambda r: _DMARC_RANK[judged[r][0]] - (judged[r][1] or 0) / 10)
+    status, score, message = judged[worst_rfc]
+    same = len({(j[0], j[2]) for j in judged.values()}) == 1
+    rfc = f"{RFC7489} and {RFC9989}" if same else worst_rfc
+    pol = readings[RFC7489] if same else readings[worst_rfc]
     evidence: dict[str, Any] = {
         "record": records[0],
         "source": source,
         "org_domain_fallback": via_org,
-        "p": p or None,
-        "sp": sp,
-        "pct": pct,
+        "rfc": rfc,
+        "p": rec.get("p"),
+        "sp": rec.get("sp"),
+        "pct": readings[RFC7489].pct,
         "rua": rec.get("rua"),
         "ruf": rec.get("ruf"),
-        "effective_policy": effective,
+        "effective_policy": (pol.sp if via_org else pol.p) if pol.applies else None,
+        "readings": {
+            r: {
+                "applies": x.applies,
+                "policy": (x.sp if via_org else x.p) if x.applies else None,
+                "status": judged[r][0].value,
+                **({"pct": x.pct} if r == RFC7489 else {"t": "y" if x.testing else "n"}),
+                **({"np": x.np} if r == RFC9989 and x.np else {}),
+                **({"ignored": list(x.ignored)} if x.ignored else {}),
+                **({"problems": list(x.problems)} if x.problems else {}),
+            }
+            for r, x in readings.items()
+        },
     }
-    if rec.errors:
-        return Verdict.failed("DMARC record invalid: " + "; ".join(rec.errors), **evidence)
-    via = f" (from {source})" if via_org else ""
+    if not same:
+        message += f" (as read by receivers following {worst_rfc})"
+    return Verdict(status, message, evidence, score)
+
+
+_DMARC_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+def _judge_dmarc(
+    pol: DmarcPolicy, via_org: bool, via: str, required: str
+) -> tuple[Status, float | None, str]:
+    """(status, score, message) of one reading of the record."""
+    if not pol.applies:
+        why = "; ".join(pol.problems) or "invalid record"
+        return Status.FAIL, 0.0, f"DMARC record invalid{via}, receivers ignore it: {why}"
+    # for a subdomain using its organisational domain's record, sp= applies (6.6.3)
+    effective = pol.sp if via_org else pol.p
+    if pol.problems:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC{via}: receivers act as if p=none ({'; '.join(pol.problems)}); spoofed "
+            "mail is only monitored",
+        )
     if effective == "none":
-        return Verdict.failed(
+        return (
+            Status.FAIL,
+            0.5,
             f"DMARC policy is none{via}: spoofed mail is only monitored, not stopped",
-            score=0.5,
-            **evidence,
         )
-    if pct < 100:
-        return Verdict.warn(
-            f"DMARC p={effective}{via} but applied to only pct={pct} % of failing mail",
-            score=0.75,
-            **evidence,
+    if pol.testing:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC p={effective}{via} with t=y (test mode): the policy is not applied",
         )
-    required = str(ctx.params.get("required_policy", "quarantine")).lower()
+    if pol.pct == 0:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC p={effective}{via} with pct=0: the policy is applied to no mail",
+        )
+    if pol.pct < 100:
+        return (
+            Status.WARN,
+            0.75,
+            f"DMARC p={effective}{via} but applied to only pct={pol.pct} % of failing mail",
+        )
     if required == "reject" and effective != "reject":
-        return Verdict.failed(
+        return (
+            Status.FAIL,
+            0.75,
             f"DMARC p={effective}{via}: this profile requires p=reject",
-            score=0.75,
-            **evidence,
         )
-    extra = "" if rec.get("rua") else "; no rua= (no aggregate reports)"
-    return Verdict.passed(f"DMARC p={effective}{via}{extra}", **evidence)
+    if pol.ignored:
+        return (
+            Status.WARN,
+            None,
+            f"DMARC p={effective}{via}, but malformed tags are ignored: " + "; ".join(pol.ignored),
+        )
+    extra = "" if pol.rua else "; no rua= (no aggregate reports)"
+    return Status.PASS, None, f"DMARC p={effective}{via}{extra}"
 
 
 def _mail_applicable(obs: ZoneObservations) -> Verdict | None:

@@ -1,4 +1,5 @@
-"""DMARC and MTA-STS parsers and TXT text (pure): totality, RFC rules. SPF: test_spf.py."""
+"""MTA-STS parsers and TXT text (pure): totality, RFC rules. SPF: test_spf.py, DMARC:
+test_dmarc.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks._mailparse import (
-    is_dmarc,
     mx_matches,
     parse_dmarc,
     parse_mta_sts_policy,
@@ -24,21 +24,6 @@ def test_txt_text_joins_strings_without_spaces() -> None:
 
 def test_txt_text_never_raises_on_garbage() -> None:
     assert txt_text('"unterminated') == "unterminated"
-
-
-def test_parse_dmarc() -> None:
-    rec = parse_dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50; rua=mailto:d@x.vn")
-    assert rec.errors == ()
-    assert rec.get("p") == "reject" and rec.get("sp") == "quarantine"
-    assert rec.get("pct") == "50" and rec.get("rua") == "mailto:d@x.vn"
-
-
-def test_parse_dmarc_errors() -> None:
-    assert "no p= tag (required)" in parse_dmarc("v=DMARC1; rua=mailto:x@y.vn").errors
-    assert any("unknown policy" in e for e in parse_dmarc("v=DMARC1; p=block").errors)
-    assert any("pct" in e for e in parse_dmarc("v=DMARC1; p=none; pct=150").errors)
-    assert any("first" in e for e in parse_dmarc("p=none; v=DMARC1").errors)
-    assert is_dmarc("v=DMARC1; p=none") and not is_dmarc("v=spf1 -all")
 
 
 def test_mta_sts_txt_and_policy() -> None:
