@@ -670,9 +670,13 @@ SECURITY_TXT_MAX_DAYS = 365  # RFC 9116 sec. 2.5.5: Expires "less than a year in
     description="""
 security.txt tells whoever finds a vulnerability in the portal (a researcher, VNCERT/CC, a
 citizen) whom to contact. Without it, reports get lost or are published instead. RFC 9116
-requires it at /.well-known/security.txt over HTTPS, as text/plain, with at least one
-Contact and exactly one Expires date in the future; a file that expires more than a year
-ahead is a warning (the RFC recommends less, so that stale contacts are noticed).
+requires it at /.well-known/security.txt over HTTPS, as text/plain in UTF-8, with at least
+one Contact and exactly one Expires date in the future, every line in the RFC's grammar
+("Name: value", the colon followed by one space, each line ending with a line break), URI
+values (mailto:, https:, tel:; an address without mailto: or an http:// link is an error),
+and, when signed, a sound OpenPGP cleartext signature (nothing before the header, one
+signature block, nothing after it). Each error is named with its line. A file that
+expires more than a year ahead, or a signed file without Canonical, is a warning.
 """,
     remediation={
         "nginx": "location = /.well-known/security.txt { default_type text/plain; "
@@ -727,7 +731,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             "not text/plain (RFC 9116 sec. 3)",
             **evidence,
         )
-    parsed = parse_security_txt(st.text)
+    parsed = parse_security_txt(st.text, complete=not st.truncated)
     evidence.update(
         contacts=[_t(c, 200) for c in parsed.contacts[:10]],
         expires=[_t(e, 60) for e in parsed.expires_raw[:3]],
@@ -735,22 +739,36 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
         signed=parsed.signed,
     )
     if parsed.errors:
-        evidence["parse_errors"] = [_t(e, 120) for e in parsed.errors[:10]]
+        evidence["parse_errors"] = [_t(e, 160) for e in parsed.errors[:20]]
+    if parsed.recommendations:
+        evidence["recommendations"] = list(parsed.recommendations)
+    if parsed.unknown_fields:
+        evidence["unknown_fields"] = [_t(f, 40) for f in parsed.unknown_fields]
     if st.truncated:
         evidence["truncated"] = True
     problems: list[str] = []
+    # RFC 9116 sec. 3: text/plain with charset utf-8 (the IANA name, or its alias csUTF8);
+    # no charset parameter means the default, utf-8
+    charset = params.get("charset", "").lower()
+    if charset and charset not in ("utf-8", "csutf8"):
+        problems.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+    if st.invalid_utf8:
+        problems.append("the body is not valid UTF-8 (RFC 9116 sec. 3)")
     if not parsed.contacts:
         problems.append("no Contact field (required, RFC 9116 sec. 2.5.3)")
     if not parsed.expires_raw:
         problems.append("no Expires field (required, RFC 9116 sec. 2.5.5)")
-    elif len(parsed.expires_raw) > 1:
-        problems.append("Expires appears more than once (RFC 9116 sec. 2.5.5)")
-    elif parsed.expires is None:
-        problems.append(f"Expires is not an RFC 3339 date-time: {_t(parsed.expires_raw[0], 60)!r}")
-    elif parsed.expires <= ctx.now:
+    elif (
+        parsed.expires is not None and len(parsed.expires_raw) == 1 and (parsed.expires <= ctx.now)
+    ):
         problems.append(f"expired on {parsed.expires.isoformat()}")
+    # every deviation from the grammar of RFC 9116 sec. 4 (and RFC 4880 sec. 7 for a signed
+    # file): a file that parsers reject tells the finder of a vulnerability nothing
+    problems.extend(_t(e, 160) for e in parsed.errors)
     if problems:
-        return Verdict.failed("security.txt: " + "; ".join(problems), **evidence)
+        shown = "; ".join(problems[:6])
+        more = f" (+{len(problems) - 6} more)" if len(problems) > 6 else ""
+        return Verdict.failed(f"security.txt: {shown}{more}", **evidence)
     warnings: list[str] = []
     assert parsed.expires is not None
     max_days = int(ctx.params.get("max_expires_days", SECURITY_TXT_MAX_DAYS))
@@ -759,9 +777,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             f"Expires {parsed.expires.date().isoformat()} is more than {max_days} days ahead "
             "(RFC 9116 sec. 2.5.5 recommends less than a year)"
         )
-    charset = params.get("charset", "").lower()
-    if charset and charset not in ("utf-8", "utf8"):
-        warnings.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+    warnings.extend(parsed.recommendations)
     if parsed.canonical:
         here = (_host(st.url), urlsplit(st.url).path)
         if not any(

@@ -108,6 +108,7 @@ class SecurityTxtFetch:
     truncated: bool = False
     redirects: tuple[str, ...] = ()  # Location targets followed, in order
     tls_verified: bool | None = None
+    invalid_utf8: bool = False  # ``text`` was decoded as UTF-8 with replacements
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,21 @@ def decode_body(data: bytes, content_type: str) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _utf8_text(data: bytes, truncated: bool) -> tuple[str, bool]:
+    """(text, invalid?) of a body that RFC 9116 sec. 3 requires to be UTF-8 whatever the
+    Content-Type says (a wrong charset is judged by the check, not hidden by decoding).
+    A cap may cut a multi-byte character at the end: that is not the file's fault."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError as exc:
+        if truncated and exc.reason == "unexpected end of data" and exc.end == len(data):
+            try:
+                return data[: exc.start].decode("utf-8"), False
+            except UnicodeDecodeError:
+                pass
+        return data.decode("utf-8", "replace"), True
+
+
 # ---------------------------------------------------------------------------
 # Subresources of the landing page (for ipv6.web.only)
 
@@ -697,13 +712,15 @@ class _Fetcher:
                 url = r.target
                 continue
             body = res.body or _Body()
+            text, invalid = _utf8_text(body.data, body.truncated)
             return SecurityTxtFetch(
                 url,
                 Outcome.OK,
                 body.error,
                 status=r.status,
                 content_type=res.content_type[:200],
-                text=decode_body(body.data, res.content_type),
+                text=text,
+                invalid_utf8=invalid,
                 truncated=body.truncated,
                 redirects=tuple(redirects),
                 tls_verified=res.tls_verified,

@@ -592,3 +592,17 @@ async def test_slow_redirect_chain_keeps_its_hops_within_its_budget() -> None:
     assert chain.stopped == "error"
     assert 2 <= len(chain.hops) < 50
     assert obs.outcome == Outcome.OK  # type: ignore[attr-defined]  # hops were answered
+
+
+def test_security_txt_body_is_read_as_utf8_whatever_the_charset() -> None:
+    # RFC 9116 sec. 3: the file is UTF-8; a Latin-1 body is flagged, not decoded as Latin-1
+    from auditor.probes.http import _utf8_text
+
+    assert _utf8_text("Contact: mailto:an@ủy-ban.vn\n".encode(), False) == (
+        "Contact: mailto:an@ủy-ban.vn\n",
+        False,
+    )
+    text, invalid = _utf8_text("Contact: é\n".encode("latin-1"), False)
+    assert invalid and "\ufffd" in text
+    # a cap that cuts a multi-byte character is not the file's fault
+    assert _utf8_text("Contact: ủỷ".encode()[:-1], True) == ("Contact: ủ", False)

@@ -524,9 +524,7 @@ async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
         try:
             ctx = ProbeContext(ScanOptions(timeout=0.3))
             with anyio.fail_after(5):
-                res = await _hello(
-                    ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2")
-                )
+                res = await _hello(ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2"))
         finally:
             for c in fillers:
                 c.close()

@@ -168,6 +168,7 @@ def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
     assert doc["previous_scan"] == ids[0]
     assert {r["requirement"] for r in doc["requirements"]} >= {"ipv6-web-reach", "dnssec"}
     import jsonschema
+
     schema = json.loads((Path(__file__).resolve().parents[2] / "docs/scan.schema.json").read_text())
     jsonschema.validate(json.loads(json.dumps(doc)), schema)
 
