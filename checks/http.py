@@ -299,7 +299,9 @@ never start in clear text and a certificate warning cannot be clicked through. A
 max-age (days or weeks) lets the protection lapse between visits of citizens who come
 rarely; US federal policy (M-15-13, BOD 18-01) and the HSTS preload list require at
 least one year. includeSubDomains and preload are reported: they extend the protection
-to every subdomain and to first visits.
+to every subdomain and to first visits. A header received over a certificate that does
+not verify (untrusted, wrong name, expired, or a key or signature browsers reject) does not
+count: browsers ignore it (RFC 6797 8.1).
 """,
     remediation={
         "nginx": 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" '
@@ -349,9 +351,19 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     suffix = f" ({extras})" if extras else ""
     if fetch.tls_verified is False:
-        # RFC 6797 sec. 8.1: UAs ignore STS received over a connection with cert errors.
+        # RFC 6797 sec. 8.1: a UA processes an STS header field only when "there are no
+        # underlying secure transport errors or warnings (see Section 8.4)": received
+        # over a certificate that does not verify, the policy is never recorded.
         evidence["tls_verified"] = False
-        suffix += "; the certificate did not verify, so browsers ignore it until it does"
+        if fetch.tls_error:
+            evidence["tls_error"] = _t(fetch.tls_error, 200)
+        return Verdict.failed(
+            f"Strict-Transport-Security max-age={age} does not count: the certificate does "
+            f"not verify ({_t(fetch.tls_error or 'see tls.cert.*', 160)}), so browsers ignore "
+            "the header (RFC 6797 8.1)",
+            score=0.0,
+            **evidence,
+        )
     if age < minimum:
         return Verdict.failed(
             f"HSTS max-age={age} is shorter than {minimum} s (1 year){suffix}",

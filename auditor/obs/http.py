@@ -83,8 +83,11 @@ class HttpFetch:
     # "" (final non-redirect response) | off-host | max-redirects | loop | bad-location
     # | scheme | error (a later hop failed; see outcome/detail)
     stopped: str = ""
-    tls_verified: bool | None = None  # https only: did the certificate verify?
+    # https only: did the certificate verify (trust store, host name, validity, and the
+    # key sizes and signatures the default OpenSSL security level and browsers require)?
+    tls_verified: bool | None = None
     body: BodySketch | None = None  # sketch of the final response's body (non-redirect)
+    tls_error: str = ""  # why it did not verify (tls_verified False)
 
     @property
     def first(self) -> HttpResponse | None:

@@ -17,7 +17,13 @@ headers, body: a slow-drip server cannot hold a scan), and everything read is ca
 headers (ScanOptions.max_header_bytes), bodies (ScanOptions.max_body, counted *after*
 decompression so a gzip bomb stops at the cap), redirects (ScanOptions.max_redirects).
 Certificate errors do not stop the fetch: cert validity is the TLS family's job; the
-request is retried without verification and ``tls_verified`` records it.
+request is retried without verification and ``tls_verified`` records it. The verifying
+context is lenient about protocols and ciphers (@SECLEVEL=0, so weak servers still answer),
+which also lowers OpenSSL's limits for the chain; so a chain that verified is checked
+again against what the default security level and browsers require (no RSA/DSA key under
+2048 bits, no EC key under 224 bits, no MD5/SHA-1 signature below the trust anchor):
+``tls_verified`` is exact, which matters to HSTS (RFC 6797 sec. 8.1: a header received
+over a connection with certificate errors is ignored).
 """
 
 from __future__ import annotations
@@ -91,6 +97,50 @@ def _norm_host(name: str | None) -> str:
 
 # ---------------------------------------------------------------------------
 # TLS contexts: lenient on purpose (weak servers must still answer the HTTP probe)
+
+# OpenSSL security level 2 (Debian's and Python's default): 112-bit security, so RSA/DSA
+# keys of at least 2048 bits, EC keys of at least 224 bits, and (OpenSSL 3) no SHA-1 or
+# MD5 signatures; browsers reject the same (CA/B Forum Baseline Requirements 6.1.5, 7.1.3).
+STRICT_MIN_RSA_BITS = 2048
+STRICT_MIN_EC_BITS = 224
+_WEAK_HASHES = frozenset({"md5", "sha1"})
+
+
+class WeakChainError(ssl.SSLCertVerificationError):
+    """A chain that verified only because the lenient context lowered the limits."""
+
+
+def weak_chain_reason(ders: list[bytes]) -> str:
+    """Why a verified chain (leaf first) fails the default security level, or "".
+
+    Keys of every certificate count; signatures of every certificate but a self-signed
+    trust anchor (its own signature is not checked by anyone).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    for i, der in enumerate(ders):
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            key = cert.public_key()
+        except (ValueError, TypeError):
+            continue
+        what = "the certificate" if i == 0 else f"chain certificate {i + 1}"
+        if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
+            if key.key_size < STRICT_MIN_RSA_BITS:
+                return f"{what} has a {key.key_size}-bit key (browsers need 2048)"
+        elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < STRICT_MIN_EC_BITS:
+            return f"{what} has a {key.curve.key_size}-bit EC key"
+        anchor = i == len(ders) - 1 and cert.issuer == cert.subject
+        if anchor:
+            continue
+        try:
+            algo = cert.signature_hash_algorithm
+        except Exception:  # an algorithm cryptography does not know
+            algo = None
+        if algo is not None and algo.name in _WEAK_HASHES:
+            return f"{what} is signed with {algo.name.upper()} (browsers reject it)"
+    return ""
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +465,7 @@ class _Fetcher:
         self.host = host
         self.address = address
         self.verify_works: bool | None = None
+        self.verify_error = ""  # why the certificate did not verify
         # One idle keep-alive connection per (scheme, port, verify): security.txt reuses
         # the landing page's TLS connection (same address, SNI and trust) instead of a new
         # handshake.
@@ -448,6 +499,8 @@ class _Fetcher:
                     self.address, port, timeout, ssl_context=tls, sni=self.host, connected=spare
                 )
                 self._offer(conn, port)
+                if verify and scheme == "https":
+                    await self._strict(conn)
                 return conn, True
             except ssl.SSLCertVerificationError:
                 raise  # the certificate, not the connection: a new one would say the same
@@ -456,7 +509,17 @@ class _Fetcher:
         self.ctx.stats["connections"] += 1
         conn = await Connection.open(self.address, port, timeout, ssl_context=tls, sni=self.host)
         self._offer(conn, port)
+        if verify and scheme == "https":
+            await self._strict(conn)
         return conn, False
+
+    async def _strict(self, conn: Connection) -> None:
+        """Raise WeakChainError when the verified chain only passed the lenient limits."""
+        chain = conn.verified_chain()
+        why = weak_chain_reason(chain) if chain else ""
+        if why:
+            await conn.aclose()
+            raise WeakChainError(why)
 
     def _offer(self, conn: Connection, port: int) -> None:
         """A completed handshake stands for the TLS probe's own (same client settings)."""
@@ -518,6 +581,7 @@ class _Fetcher:
             except Exception as exc:
                 if https and verify and _cert_error(exc):
                     self.verify_works = False
+                    self.verify_error = classify_http_error(exc)[1]
                     verify = False
                     continue
                 outcome, detail = classify_http_error(exc)
@@ -664,6 +728,7 @@ class _Fetcher:
             hops=tuple(hops),
             stopped=stopped,
             tls_verified=verified,
+            tls_error=self.verify_error if verified is False else "",
             body=body_sketch,
         )
         return fetch, page

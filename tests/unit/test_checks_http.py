@@ -294,15 +294,23 @@ def test_hsts_judged_on_first_https_response() -> None:
     assert run("http.hsts", one(full(https=https))).status == Status.FAIL
 
 
-def test_hsts_threshold_param_and_unverified_note() -> None:
+def test_hsts_threshold_param() -> None:
     assert _hsts("max-age=15768000", params={"min_max_age": 10}).status == Status.PASS
-    https = fetch(
+
+
+def test_hsts_over_an_unverified_certificate_does_not_count() -> None:
+    # RFC 6797 8.1/8.4: browsers record STS only without secure-transport errors
+    https = HttpFetch(
         f"https://{HOST}/",
-        resp(f"https://{HOST}/", 200, GOOD_HEADERS),
-        verified=False,
+        Outcome.OK,
+        hops=(resp(f"https://{HOST}/", 200, GOOD_HEADERS),),
+        tls_verified=False,
+        tls_error="the certificate has a 1024-bit key (browsers need 2048)",
     )
     v = run("http.hsts", one(full(https=https)))
-    assert v.status == Status.PASS and "ignore" in v.message
+    assert v.status == Status.FAIL and v.score == 0.0
+    assert "does not count" in v.message and "1024-bit" in v.message
+    assert v.evidence["tls_verified"] is False
 
 
 def test_hsts_not_tested_port_closed() -> None:
