@@ -200,6 +200,60 @@ class CspPolicy:
         return self.get(name) is not None
 
 
+def _parse_serialized_policy(serialized: str) -> CspPolicy | None:
+    """CSP3 sec. 2.2.1 "parse a serialized CSP"."""
+    directives: list[tuple[str, tuple[str, ...]]] = []
+    names: set[str] = set()
+    dups: list[str] = []
+    for token in serialized.split(";"):
+        token = token.strip(" \t\n\r\f")
+        if not token:
+            continue
+        # CSP3: ASCII whitespace only (str.split() would also split on \x1c-\x1f)
+        parts = [t for t in _ASCII_WS.split(token) if t]
+        if not parts:
+            continue
+        name = parts[0].lower()
+        if not _DIRECTIVE_NAME.match(name):
+            continue
+        if name in names:
+            # CSP3 sec. 2.2.1 step 2.5: "If policy's directive set contains a directive
+            # whose name is directive name, continue" - the first one wins and the policy
+            # stays valid. (Internet.nl merges repeated directives instead: not what
+            # browsers enforce.)
+            dups.append(name)
+            continue
+        names.add(name)
+        directives.append((name, tuple(parts[1:])))
+    if not directives:
+        return None
+    return CspPolicy(tuple(directives), tuple(dups), serialized.strip())
+
+
+# CSP3 sec. 3.3: a policy delivered by <meta http-equiv> cannot carry these.
+META_IGNORED_DIRECTIVES = ("report-uri", "frame-ancestors", "sandbox")
+
+
+def parse_csp_meta(contents: Sequence[str]) -> tuple[tuple[CspPolicy, ...], tuple[str, ...]]:
+    """Policies of ``<meta http-equiv="Content-Security-Policy" content=...>`` elements.
+
+    CSP3 sec. 3.3: each content is one serialized policy (commas are *not* policy
+    separators here), enforced, with report-uri, frame-ancestors and sandbox removed.
+    Returns (policies, the directives removed).
+    """
+    policies: list[CspPolicy] = []
+    removed: list[str] = []
+    for content in contents:
+        policy = _parse_serialized_policy(content)
+        if policy is None:
+            continue
+        kept = tuple(d for d in policy.directives if d[0] not in META_IGNORED_DIRECTIVES)
+        removed += [d[0] for d in policy.directives if d[0] in META_IGNORED_DIRECTIVES]
+        if kept:
+            policies.append(CspPolicy(kept, policy.duplicates, policy.raw))
+    return tuple(policies), tuple(dict.fromkeys(removed))
+
+
 def parse_csp(values: Sequence[str]) -> tuple[CspPolicy, ...]:
     """Parse CSP header fields into the list of policies a browser enforces.
 
@@ -210,28 +264,98 @@ def parse_csp(values: Sequence[str]) -> tuple[CspPolicy, ...]:
     policies: list[CspPolicy] = []
     for value in values:
         for serialized in value.split(","):
-            directives: list[tuple[str, tuple[str, ...]]] = []
-            names: set[str] = set()
-            dups: list[str] = []
-            for token in serialized.split(";"):
-                token = token.strip(" \t\n\r\f")
-                if not token:
-                    continue
-                # CSP3: ASCII whitespace only (str.split() would also split on \x1c-\x1f)
-                parts = [t for t in _ASCII_WS.split(token) if t]
-                if not parts:
-                    continue
-                name = parts[0].lower()
-                if not _DIRECTIVE_NAME.match(name):
-                    continue
-                if name in names:
-                    dups.append(name)
-                    continue
-                names.add(name)
-                directives.append((name, tuple(parts[1:])))
-            if directives:
-                policies.append(CspPolicy(tuple(directives), tuple(dups), serialized.strip()))
+            policy = _parse_serialized_policy(serialized)
+            if policy is not None:
+                policies.append(policy)
     return tuple(policies)
+
+
+@dataclass(frozen=True)
+class CspSource:
+    """One source expression (CSP3 sec. 2.3.1 grammar), classified."""
+
+    text: str
+    # keyword / nonce / hash / scheme / host / other (not valid CSP3 syntax: browsers ignore
+    # it, it matches nothing; e.g. "*://x", "'nonce-a=b'", "[ipv6:address]")
+    kind: str
+    scheme: str = ""  # lower case; "" when absent (host-source without scheme-part)
+    host: str = ""  # lower case host-part ("*", "*.example.vn", "example.vn", "[::1]")
+    port: str = ""
+
+
+# host-source = [ scheme-part "://" ] host-part [ ":" port-part ] [ path-part ]
+_HOST_SOURCE = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?P<host>\*|(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]+|\*))?(?P<path>/[^\s;,]*)?"
+)
+_SCHEME_SOURCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+CSP_KEYWORDS = frozenset(
+    {
+        "'self'", "'none'", "'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'",
+        "'strict-dynamic'", "'report-sample'", "'wasm-unsafe-eval'",
+        "'inline-speculation-rules'", "'unsafe-allow-redirects'",
+    }
+)  # fmt: skip
+
+
+def classify_source(text: str) -> CspSource:
+    low = text.lower()
+    if low in CSP_KEYWORDS:
+        return CspSource(text, "keyword")
+    if is_nonce(text):
+        return CspSource(text, "nonce")
+    if is_hash(text):
+        return CspSource(text, "hash")
+    if _SCHEME_SOURCE.fullmatch(text):
+        return CspSource(text, "scheme", scheme=low[:-1])
+    m = _HOST_SOURCE.fullmatch(text)
+    if m:
+        return CspSource(
+            text,
+            "host",
+            scheme=(m.group("scheme") or "").lower(),
+            host=m.group("host").lower().rstrip("."),
+            port=m.group("port") or "",
+        )
+    return CspSource(text, "other")
+
+
+# Directives whose value is a source list (CSP3 sec. 6.1-6.3, navigate-to of CSP3 drafts);
+# sandbox, trusted-types, report-to... take other values.
+SOURCE_LIST_DIRECTIVES = frozenset(
+    {
+        "default-src", "child-src", "connect-src", "font-src", "frame-src", "img-src",
+        "manifest-src", "media-src", "object-src", "prefetch-src", "script-src",
+        "script-src-elem", "script-src-attr", "style-src", "style-src-elem",
+        "style-src-attr", "worker-src", "fenced-frame-src", "base-uri", "form-action",
+        "frame-ancestors", "navigate-to",
+    }
+)  # fmt: skip
+
+# CSP3 sec. 6.8.3 "get the effective directive": the fallback list of each fetch directive
+CSP_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "script-src-elem": ("script-src-elem", "script-src", "default-src"),
+    "script-src-attr": ("script-src-attr", "script-src", "default-src"),
+    "style-src-elem": ("style-src-elem", "style-src", "default-src"),
+    "style-src-attr": ("style-src-attr", "style-src", "default-src"),
+    "worker-src": ("worker-src", "child-src", "script-src", "default-src"),
+    "frame-src": ("frame-src", "child-src", "default-src"),
+    "child-src": ("child-src", "default-src"),
+    "object-src": ("object-src", "default-src"),
+}
+
+
+def effective_sources(
+    policy: CspPolicy, directive: str
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """(the directive that governs ``directive`` in ``policy``, its sources), following
+    the CSP3 fallback list; (None, None) when nothing governs it."""
+    for candidate in CSP_FALLBACKS.get(directive, (directive, "default-src")):
+        sources = policy.get(candidate)
+        if sources is not None:
+            return candidate, sources
+    return None, None
 
 
 def is_nonce(source: str) -> bool:
@@ -358,9 +482,13 @@ def parse_referrer_policy(values: Sequence[str]) -> str:
 def parse_xfo(values: Sequence[str]) -> str:
     """What X-Frame-Options does in a browser: "deny", "sameorigin" or "" (no protection).
 
-    HTML: values split on commas, lower-cased, de-duplicated; more than one distinct
-    value including deny/sameorigin/allowall blocks framing entirely ("deny");
-    ALLOW-FROM and unknown values give no protection.
+    HTML ("check a navigation response's adherence to X-Frame-Options", steps 4-8):
+    values split on commas, lower-cased, de-duplicated, so "SAMEORIGIN, SAMEORIGIN" (a
+    header set twice, by the application and the proxy) is SAMEORIGIN; more than one
+    distinct value including deny/sameorigin/allowall blocks framing entirely ("deny");
+    ALLOW-FROM and unknown values give no protection ("invalid": browsers ignore the
+    header). Mozilla Observatory's x_frame_options test rejects the repeated value and
+    accepts ALLOW-FROM; the spec's (and browsers') answer is kept here.
     """
     options = {v.lower() for v in header_list_values(values) if v}
     if not options:
@@ -374,7 +502,10 @@ def parse_xfo(values: Sequence[str]) -> str:
 
 
 def parse_nosniff(values: Sequence[str]) -> bool:
-    """Fetch "determine nosniff": the first value is ``nosniff`` (case-insensitive)."""
+    """Fetch "determine nosniff": the first value is ``nosniff`` (case-insensitive), so
+    "nosniff, nosniff" (a header set twice) is nosniff. Mozilla Observatory's
+    x_content_type_options test compares the whole combined value with "nosniff" and
+    rejects it; the Fetch standard's answer is kept here."""
     items = header_list_values(values)
     return bool(items) and items[0].lower() == "nosniff"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from typing import Any
 
 
 def unusable_v6_reason(address: str) -> str | None:
@@ -69,3 +71,18 @@ UNDECIDED = frozenset({"blocked", "skipped"})
 
 def usable_v6(addresses: tuple[str, ...] | list[str]) -> list[str]:
     return [a for a in addresses if is_usable_v6(a)]
+
+
+@functools.cache
+def _psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def registrable_domain(name: str) -> str:
+    """The public suffix plus one label (Public Suffix List), the name itself if none:
+    what "same site" means for the web (and the organisational domain of RFC 7489 3.2)."""
+    low = name.rstrip(".").lower()
+    org = _psl().privatesuffix(low)
+    return str(org) if org else low

@@ -88,6 +88,9 @@ class HttpFetch:
     tls_verified: bool | None = None
     body: BodySketch | None = None  # sketch of the final response's body (non-redirect)
     tls_error: str = ""  # why it did not verify (tls_verified False)
+    # content of each <meta http-equiv="Content-Security-Policy"> in the head of the final
+    # page (CSP3 sec. 3.3), as written, capped
+    meta_csp: tuple[str, ...] = ()
 
     @property
     def first(self) -> HttpResponse | None:

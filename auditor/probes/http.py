@@ -383,6 +383,55 @@ class _RefCollector:
             self._add(tag, a.get("data"))
 
 
+# The head of a document, for <meta http-equiv> (HTML "pragma directives"): tags are
+# scanned in order; the raw-text elements are skipped whole so a "<meta" inside a script
+# is not taken for one, and the head ends at </head>, <body> or the first element that
+# cannot be in a head (the parser would start the body there).
+_HEAD_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b([^<>]{0,4096})>")
+_HEAD_ELEMENTS = frozenset({"html", "head", "meta", "title", "link", "base", "style", "script",
+                            "noscript", "template"})  # fmt: skip
+_SKIP_CONTENT = frozenset({"script", "style", "title", "noscript", "template", "textarea"})
+MAX_META_CSP = 20
+# Documents whose <meta> elements a browser processes ("" = no Content-Type: sniffed)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+
+
+def meta_csp(html: str) -> tuple[str, ...]:
+    """The content of every ``<meta http-equiv="Content-Security-Policy">`` in the head.
+
+    HTML: http-equiv is an enumerated attribute, matched ASCII case-insensitively and
+    *not* trimmed (Mozilla Observatory trims " Content-Security-Policy "; browsers do not
+    apply that one). CSP3 sec. 3.3: only a meta in the head counts, and an empty content
+    is ignored. noscript content is skipped (with scripting on, which the policy is for,
+    it is raw text).
+    """
+    text = _without_comments(html)
+    lowered = text.lower()
+    out: list[str] = []
+    pos = 0
+    while len(out) < MAX_META_CSP:
+        m = _HEAD_TAG.search(text, pos)
+        if not m:
+            break
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        pos = m.end()
+        if closing:
+            if name == "head":
+                break
+            continue
+        if name not in _HEAD_ELEMENTS:
+            break  # <body>, <div>...: the head is over
+        if name in _SKIP_CONTENT:
+            end = lowered.find(f"</{name}", pos)
+            pos = len(text) if end < 0 else end
+            continue
+        if name == "meta":
+            a = _attributes(m.group(3))
+            if a.get("http-equiv", "").lower() == "content-security-policy" and a.get("content"):
+                out.append(a["content"][:MAX_VALUE])
+    return tuple(out)
+
+
 def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:
     """Subresources of a page hosted on *other* hosts, absolute, de-duplicated, capped."""
     collector = _RefCollector(page_url, _norm_host(page_host))
@@ -676,6 +725,7 @@ class _Fetcher:
         verified: bool | None = None
         page: _Page | None = None
         body_sketch: BodySketch | None = None
+        metas: tuple[str, ...] = ()
         max_redirects = max(0, self.ctx.options.max_redirects)
         # A whole chain has a budget too (slow-drip redirects), so what was seen survives
         # instead of being lost to the target deadline.
@@ -698,6 +748,8 @@ class _Fetcher:
                         page = _Page(r.url, text, len(res.body.data), res.body.truncated)
                         if res.body.error:
                             detail = res.body.error
+                        if media_type(res.content_type)[0] in _HTML_TYPES:
+                            metas = await _off_loop(len(text), meta_csp, text)
                     break
                 if not r.target:
                     stopped = "bad-location"
@@ -730,6 +782,7 @@ class _Fetcher:
             tls_verified=verified,
             tls_error=self.verify_error if verified is False else "",
             body=body_sketch,
+            meta_csp=metas,
         )
         return fetch, page
 

@@ -153,6 +153,7 @@ def _pki(d: Path) -> Path:
 PAGE = (
     """<!doctype html><html><head><meta charset="utf-8">
 <title>Cổng thông tin điện tử</title>
+<meta http-equiv="Content-Security-Policy" content="img-src 'self' https://img.example">
 <base href="https://good.test/home/">
 <link rel="stylesheet" href="//fonts.example/css?family=Roboto">
 <link rel="shortcut icon" href="https://static.example/favicon.ico">
@@ -319,6 +320,8 @@ async def test_full_probe_over_each_family(nginx: Nginx, address: str) -> None:
     hsts = parse_hsts(sts)
     assert hsts is not None and hsts.max_age == 31536000 and hsts.fields == 2
     assert len(root.header_values("Set-Cookie")) == 2
+    # the landing page's <meta http-equiv> policy (CSP3 sec. 3.3), read from the body
+    assert https.meta_csp == ("img-src 'self' https://img.example",)
     assert root.header_values("server")[0].startswith("nginx")
 
     # landing page: gzip-decoded, sketched, subresources on other hosts only
