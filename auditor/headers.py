@@ -736,6 +736,9 @@ def _signature_block(lines: list[str], start: int, issues: _Issues) -> int:
     i = start + 1
     while i < len(lines) and lines[i].strip(" \t") and _ARMOR_HEADER.fullmatch(lines[i]):
         i += 1
+    if i < len(lines) and lines[i].strip(" \t") in (_PGP_SIG, _PGP_SIGNED):
+        issues.error(i + 1, "a second OpenPGP block inside the signature (RFC 4880 sec. 7)")
+        return len(lines)
     if i >= len(lines) or lines[i].strip(" \t"):
         issues.error(i + 1, "signature block: no blank line after the armor headers")
     else:
@@ -809,6 +812,9 @@ def _cleartext(lines: list[str], issues: _Issues) -> tuple[list[tuple[int, str]]
         if stripped[i] == _PGP_SIG:
             sig = i
             break
+        if stripped[i] == _PGP_END:
+            issues.error(i + 1, f"'{_PGP_END}' without '{_PGP_SIG}'")
+            break
         if stripped[i] == _PGP_SIGNED:
             issues.error(i + 1, "a second signed message (RFC 4880 sec. 7)")
         elif line.startswith("- "):
@@ -818,7 +824,8 @@ def _cleartext(lines: list[str], issues: _Issues) -> tuple[list[tuple[int, str]]
         out.append((i + 1, line))
         i += 1
     if sig is None:
-        issues.error(head + 1, "signed message without a signature block (RFC 4880 sec. 7)")
+        what = f"line {head + 1}: signed message without a signature block (RFC 4880 sec. 7)"
+        issues.errors.insert(before, what)
         return out, False
     end = _signature_block(lines, sig, issues)
     for n in range(end, len(lines)):

@@ -1,9 +1,10 @@
-"""http.csp to Internet.nl's depth, CSP by <meta http-equiv>, and the spec-vs-peer cases.
+"""http.csp to Internet.nl's depth, CSP by <meta http-equiv>, the spec-vs-peer cases of
+X-Frame-Options / X-Content-Type-Options, and Internet.nl's Referrer-Policy cases.
 
 Peer cases, each citing where it comes from:
 - Internet.nl ``tests/unittests/test_tasks_http_headers.py``
-  (HeaderCheckerContentSecurityPolicyTestCase), its domain internet.nl written as this
-  portal's site example.gov.vn;
+  (HeaderCheckerContentSecurityPolicyTestCase, its domain internet.nl written as this
+  portal's site example.gov.vn; HeaderCheckerReferrerPolicyTestCase);
 - Mozilla HTTP Observatory ``httpobs/tests/unittests/test_parse_http_equiv_headers.py``
   and its ``files/test_parse_http_equiv_headers_*.html``, and its header tests
   (``x_frame_options``, ``x_content_type_options`` in ``scanner/analyzer/headers.py``).
@@ -329,3 +330,32 @@ def test_nosniff_repeated_is_nosniff() -> None:
     # Fetch "determine nosniff": the first value; Observatory compares the combined value
     headers = [("X-Content-Type-Options", "nosniff, nosniff")]
     assert run("http.xcto", one(full(https=good_https(headers)))).status == Status.PASS
+
+
+# ---------------------------------------------------------------- Referrer-Policy
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        # Internet.nl HeaderCheckerReferrerPolicyTestCase: test_good_policies
+        ("same-origin", Status.PASS),
+        ("no-referrer", Status.PASS),
+        # test_recommendation_policies: good with a recommendation there, good here
+        ("strict-origin", Status.PASS),
+        ("strict-origin-when-cross-origin", Status.PASS),
+        # test_bad_policies
+        ("origin", Status.WARN),
+        ("origin-when-cross-origin", Status.WARN),
+        ("no-referrer-when-downgrade", Status.WARN),
+        ("unsafe-url", Status.WARN),
+        # test_multiple_policies: the last valid token wins (W3C Referrer Policy 8.1)
+        ("same-origin,same-origin", Status.PASS),
+        ("same-origin,unsafe-url", Status.WARN),
+        ('""', Status.WARN),  # test_empty_policy: no valid token
+        ("no-referrer, bogus", Status.PASS),  # an unknown token is skipped, not fatal
+    ],
+)
+def test_referrer_policy_peer_cases(value: str, status: Status) -> None:
+    headers = [("Referrer-Policy", value)]
+    assert run("http.referrer_policy", one(full(https=good_https(headers)))).status == status
