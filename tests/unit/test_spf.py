@@ -302,3 +302,24 @@ def test_check_neutral_include_chain_fails() -> None:
     v = run("mail.spf", _spf_zone("v=spf1 include:p.example.net",
                                   txt("p.example.net", "v=spf1 ip4:192.0.2.1 ~all")))  # fmt: skip
     assert v.status == Status.FAIL and "neutral" in v.message
+
+
+def test_audit_whole_address_space_is_open() -> None:
+    # "an address the record does not list" does not exist behind a /0
+    for record in ("v=spf1 ip4:0.0.0.0/0 -all", "v=spf1 a/0 -all", "v=spf1 ip4:192.0.2.0/24 -all"):
+        zone = _zone(
+            {("x.example.com", "TXT"): _rec(record), ("x.example.com", "A"): ("192.0.2.1",)}
+        )
+        out = drive(audit("x.example.com", 4), zone)
+        want = SpfResult.FAIL if "/24" in record else SpfResult.PASS
+        assert out.result == want, record
+    six = _zone({("x.example.com", "TXT"): _rec("v=spf1 ip6:::/0 -all")})
+    assert drive(audit("x.example.com", 6), six).result == SpfResult.PASS
+    assert drive(audit("x.example.com", 4), six).result == SpfResult.FAIL
+
+
+def test_many_spaces_do_not_hide_terms() -> None:
+    rec = "v=spf1" + " " * 500 + "+all"
+    assert drive(
+        audit("x.example.com", 4), _zone({("x.example.com", "TXT"): _rec(rec)})
+    ).result == (SpfResult.PASS)
