@@ -22,7 +22,7 @@ import anyio
 from auditor import __version__
 from auditor.engine import Plan, TargetDone, evaluate_stored, make_plan, run_scan
 from auditor.guard import parse_network
-from auditor.inventory import Inventory, InventoryError, load_inventory, validate_inventory
+from auditor.inventory import Inventory, InventoryError, check_inventory, load_inventory
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.dns import parse_resolver
@@ -42,6 +42,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away (``auditor diff | head``)
 
 
 class UsageError(Exception):
@@ -124,6 +125,15 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="permit probing private-use addresses (RFC 1918, ULA, CGNAT)",
     )
     g.add_argument(
+        "--port-map",
+        action="append",
+        default=[],
+        metavar="SERVICE:PORT",
+        help="probe the service SERVICE (80 http://, 443 https://, 53 the name servers, 25"
+        " SMTP) on PORT for every target, as a port forward would (e.g. 443:8443 for a"
+        " staging server); checks and reports keep the service port (repeatable)",
+    )
+    g.add_argument(
         "--reference",
         action="append",
         default=[],
@@ -137,10 +147,32 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+# The service ports the checks judge: http://, https://, the name servers (ipv6.ns.reach)
+# and the mail exchangers (SMTP): --port-map may move these.
+MAPPABLE_PORTS = (80, 443, 53, 25)
+
+
+def parse_port_map(spec: str) -> tuple[int, int]:
+    """``SERVICE:PORT`` of ``--port-map`` (SERVICE 80, 443, 53 or 25; PORT 1-65535)."""
+    service, sep, port = spec.partition(":")
+    try:
+        s, p = int(service), int(port)
+    except ValueError:
+        s = p = 0
+    if not sep or s not in MAPPABLE_PORTS or not 1 <= p <= 65535:
+        raise UsageError(
+            f"--port-map {spec!r}: expected SERVICE:PORT with SERVICE 80 (http), 443 (https),"
+            " 53 (queries to the name servers) or 25 (SMTP to the mail exchangers) and PORT"
+            " 1-65535, e.g. 443:8443"
+        )
+    return s, p
+
+
 def options_from_args(
     args: argparse.Namespace,
     pins: dict[str, tuple[str, ...]] | None = None,
     ports: tuple[int, ...] = (80, 443),
+    port_map: dict[str, dict[int, int]] | None = None,
 ) -> ScanOptions:
     if args.timeout <= 0 or args.timeout > 300:
         raise UsageError("--timeout must be between 0 and 300 seconds")
@@ -169,6 +201,10 @@ def options_from_args(
         if path and not Path(path).is_file():
             raise UsageError(f"{label}: no such file: {path}")
     deadline = args.deadline if args.deadline else max(30.0, args.timeout * 18)
+    mapping: dict[str, dict[int, int]] = {k: dict(v) for k, v in (port_map or {}).items()}
+    for spec in getattr(args, "port_map", None) or []:
+        service, port = parse_port_map(spec)
+        mapping.setdefault("*", {})[service] = port
     kwargs: dict[str, Any] = {}
     if args.contact_url:
         kwargs["contact_url"] = args.contact_url
@@ -186,6 +222,7 @@ def options_from_args(
         pins=pins or {},
         ports=tuple(ports),
         references=tuple(dict.fromkeys(references)),
+        port_map=mapping,
         **kwargs,
     )
 
@@ -306,6 +343,10 @@ def _plan_for(inventory: Inventory, profile: Any, options: ScanOptions) -> Any:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     inventory = _load_inventory(args.inventory)
+    # An expired waiver does not stop the scan, but whoever runs it should know it no
+    # longer counts (the same warning `auditor inventory validate` prints).
+    for w in check_inventory(args.inventory)[1]:
+        print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}", file=sys.stderr)
     if args.only:
         try:
             inventory = inventory.only(args.only)
@@ -513,6 +554,7 @@ def _scan_in_workers(
 def _options_record(options: ScanOptions) -> dict[str, Any]:
     record = asdict(options)
     record["pins"] = {k: list(v) for k, v in options.pins.items()}
+    record["port_map"] = {h: {str(k): v for k, v in m.items()} for h, m in options.port_map.items()}
     return record
 
 
@@ -541,14 +583,30 @@ def _summary(store: Store, scan_id: int, db_path: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from auditor.history import describe_scan
+
     with Store(args.db) as store:
         try:
-            source = store.scan(args.scan) if args.scan else store.latest_scan()
+            # The default is the latest network scan: the latest row may be an evaluation
+            # (of an older scan, with another profile) or a gate run.
+            source = (
+                store.scan(args.scan) if args.scan is not None else store.latest_scan(kind="scan")
+            )
         except KeyError as exc:
             raise UsageError(str(exc).strip("'\"")) from None
         if source is None:
             raise UsageError(f"no complete scan in {args.db}")
+        why = "" if args.scan is not None else " (the latest complete scan; --scan ID for another)"
         profile = _profile(args.profile or source.profile)
+        whence = "--profile" if args.profile else f"the profile of {source.kind} #{source.id}"
+        print(
+            f"auditor: evaluating {describe_scan(source)}{why} with profile {profile.name} "
+            f"({whence})",
+            file=sys.stderr,
+        )
+        # An evaluation of an evaluation re-scores the same copied observations: it stands
+        # for the original network scan (trends and "previous scan" look before that one).
+        origin = source.source_scan if source.kind == "evaluation" and source.source_scan else None
         specs = [get_check(c) for c in profile.check_ids() if is_known(c)]
         # judged against what the source scan was allowed to reach (--allow-net...)
         plan = make_plan(
@@ -566,7 +624,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             inventory=source.inventory,
             options=source.options,
             kind="evaluation",
-            source_scan=source.id,
+            source_scan=origin or source.id,
         )
         store.copy_observations(source.id, new_id)
         now = datetime.now(UTC)
@@ -583,7 +641,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         store.finish_scan(new_id, "complete", stats)
         _write_outputs(store, new_id, args)
         print(
-            f"evaluation {new_id} of scan {source.id} with profile {profile.name}: "
+            f"evaluation {new_id} of {source.kind} {source.id} with profile {profile.name}: "
             f"{len(findings)} findings",
             file=sys.stderr,
         )
@@ -591,7 +649,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory_validate(args: argparse.Namespace) -> int:
-    errors = validate_inventory(args.file)
+    errors, warnings = check_inventory(args.file)
+    for w in warnings:
+        # Same file:line: field: form as the errors, marked so scripts can tell them apart.
+        print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}", file=sys.stderr)
     if errors:
         for e in errors:
             print(str(e), file=sys.stderr)
@@ -599,18 +660,73 @@ def cmd_inventory_validate(args: argparse.Namespace) -> int:
     inv = load_inventory(args.file)
     hosts = len(inv.host_owners())
     zones = len(inv.zone_owners())
-    print(f"{args.file}: ok: {len(inv.agencies)} agencies, {hosts} hosts, {zones} zones")
+    waivers = sum(len(a.waivers) for a in inv.agencies)
+    note = f", {len(warnings)} warning(s)" if warnings else ""
+    print(
+        f"{args.file}: ok: {len(inv.agencies)} agencies, {hosts} hosts, {zones} zones, "
+        f"{waivers} waiver(s){note}"
+    )
     return EXIT_OK
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
     specs = all_checks()
+    if args.profile:
+        return _checks_in_profile(specs, _profile(args.profile), as_json=args.json)
     if args.json:
         print(json.dumps([s.metadata() for s in specs], ensure_ascii=False, indent=2))
         return EXIT_OK
     width = max(len(s.id) for s in specs)
+    # The level hint is the check's suggestion; a profile decides the real level
+    # (auditor checks --profile NAME).
+    print(f"{'check':<{width}}  {'scope':<7}  {'level hint':<13}  title")
     for s in specs:
         print(f"{s.id:<{width}}  {s.scope.value:<7}  {s.level_hint.value:<13}  {s.title}")
+    return EXIT_OK
+
+
+def _checks_in_profile(specs: Sequence[Any], profile: Any, *, as_json: bool) -> int:
+    """Each check with the level the profile gives it (the level of its requirement),
+    then the checks the profile does not use."""
+    level_of: dict[str, tuple[str, str, float]] = {}
+    for req in profile.requirements:
+        for cid in req.checks:
+            level_of[cid] = (req.level.value, req.id, req.weight)
+    kpi = set(profile.kpi.checks) if profile.kpi else set()
+    used = [s for s in specs if s.id in level_of]
+    unused = [s for s in specs if s.id not in level_of]
+    if as_json:
+        doc = {
+            "profile": profile.name,
+            "checks": [
+                {
+                    **s.metadata(),
+                    "level": level_of[s.id][0],
+                    "requirement": level_of[s.id][1],
+                    "weight": level_of[s.id][2],
+                    "kpi": s.id in kpi,
+                }
+                for s in used
+            ],
+            "unused": [s.id for s in unused],
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(s.id) for s in specs)
+    rwidth = max((len(r.id) for r in profile.requirements), default=11)
+    print(f"profile {profile.name}: {profile.title}")
+    print(f"{'check':<{width}}  {'scope':<7}  {'level':<13}  {'requirement':<{rwidth}}  title")
+    rank = {"mandatory": 0, "recommended": 1, "informational": 2}
+    for s in sorted(used, key=lambda s: (rank.get(level_of[s.id][0], 3), s.id)):
+        level, req, _weight = level_of[s.id]
+        hint = "" if level == s.level_hint.value else f" (hint: {s.level_hint.value})"
+        mark = " [KPI]" if s.id in kpi else ""
+        row = f"{s.id:<{width}}  {s.scope.value:<7}  {level:<13}  {req:<{rwidth}}"
+        print(f"{row}  {s.title}{mark}{hint}")
+    if unused:
+        print(f"\nnot used by {profile.name} ({len(unused)}): never probed nor scored with it")
+        for s in unused:
+            print(f"{s.id:<{width}}  {s.scope.value:<7}  {'-':<13}  {'-':<{rwidth}}  {s.title}")
     return EXIT_OK
 
 
@@ -624,6 +740,7 @@ Command = Callable[[argparse.Namespace], int]
 EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (
     ("auditor.cmd_reports", "register"),
     ("auditor.gate", "register"),
+    ("auditor.demo", "register"),
 )
 
 
@@ -641,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
     p.add_argument("--db", help="SQLite store (default: auditor.db beside the inventory)")
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
-    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
     p.add_argument(
         "--only", action="append", metavar="AGENCY", help="scan only this agency (repeatable)"
@@ -666,10 +783,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
     p.add_argument("--db", required=True, help="SQLite store")
-    p.add_argument("--scan", type=int, help="scan id (default: the latest complete scan)")
+    p.add_argument(
+        "--scan",
+        type=int,
+        help="scan id (default: the latest complete scan of kind 'scan', not an evaluation"
+        " or a gate run; stderr says which)",
+    )
     p.add_argument("--profile", help="profile to evaluate with (default: the scan's)")
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
-    p.add_argument("--json", metavar="FILE", help="write the findings as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.set_defaults(func=cmd_evaluate)
 
@@ -682,6 +804,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("checks", help="list the check catalogue")
     p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument(
+        "--profile",
+        metavar="P",
+        help="show the level this profile gives each check (and the checks it does not use)"
+        " instead of the checks' level hints",
+    )
     p.set_defaults(func=cmd_checks)
 
     import importlib
@@ -703,6 +831,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(message)
     try:
         code: int = args.func(args)
+        # Flush here, inside the handler: a reader that went away (``auditor diff | head
+        # -1``) is seen now, not by the interpreter's own flush at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_stdout()
     except UsageError as exc:
         _err(str(exc))
         return EXIT_INPUT
@@ -710,6 +843,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("auditor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return code
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout closed the pipe: stop quietly, as ``yes | head -1`` does.
+
+    As the Python documentation recommends (signal module, "Note on SIGPIPE"): point stdout
+    at /dev/null so the interpreter's final flush cannot raise again, and exit non-zero.
+    141 = 128 + SIGPIPE, what a shell reports for a command a closed pipe ended."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 - ``auditor profiles [NAME] [--json]``: the bundled profiles, or one profile's requirements;
 - ``auditor history --db DB [--json]``: every stored scan;
-- ``auditor diff --db DB [--from ID] [--to ID] [--json]``: regressions and improvements per
-  agency, host and check (default: the last two complete scans of one inventory);
+- ``auditor diff --db DB [--from ID] [--to ID] [--json] [--exit-zero]``: regressions and
+  improvements per agency, host and check (default: the last two complete scans of one
+  inventory); exit 1 when something regressed, unless ``--exit-zero``;
 - ``auditor report --db DB [--scan ID] [--out DIR] [--lang vi|en] [--json F] [--csv F]
   [--markdown F]``: re-render any stored scan from its own inventory snapshot.
 """
@@ -20,6 +21,7 @@ from auditor.profiles import ProfileError, list_profiles, load_profile
 from auditor.store import Store
 
 EXIT_OK = 0
+EXIT_REGRESSION = 1  # auditor diff: something regressed (unless --exit-zero)
 EXIT_INPUT = 2
 
 
@@ -45,22 +47,41 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("diff", help="regressions and improvements between two scans")
+    p = sub.add_parser(
+        "diff",
+        help="regressions and improvements between two scans (exit 1 when something regressed)",
+        description="Regressions and improvements per agency, host and check between two"
+        " stored scans (default: the last two complete scans of one inventory; stderr says"
+        " which). Exit codes: 0 no regression, 1 at least one regression (--exit-zero: 0),"
+        " 2 bad input.",
+    )
     p.add_argument("--db", required=True, help="SQLite store")
     p.add_argument("--from", dest="from_id", type=int, metavar="ID", help="earlier scan")
     p.add_argument("--to", dest="to_id", type=int, metavar="ID", help="later scan")
     p.add_argument("--profile", help="score both with this profile (default: the later scan's)")
     p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when something regressed (default: exit 1 on a regression)",
+    )
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("report", help="render the reports of a stored scan")
     p.add_argument("--db", required=True, help="SQLite store")
-    p.add_argument("--scan", type=int, help="scan id (default: the latest complete scan)")
+    p.add_argument(
+        "--scan",
+        type=int,
+        help="scan id (default: the latest complete scan of kind 'scan', not a newer"
+        " evaluation or gate run; stderr says which)",
+    )
     p.add_argument("--profile", help="score with this profile (default: the scan's)")
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
-    p.add_argument("--json", metavar="FILE", help="write the JSON document")
-    p.add_argument("--csv", metavar="FILE", help="write one row per host x requirement")
+    p.add_argument("--json", metavar="FILE", help="write the JSON document ('-': stdout)")
+    p.add_argument(
+        "--csv", metavar="FILE", help="write one row per host x requirement ('-': stdout)"
+    )
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
     p.set_defaults(func=cmd_report)
 
@@ -121,7 +142,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from auditor.history import default_pair, diff_scans
+    from auditor.history import default_pair, describe_scan, diff_scans, previous_scan
     from reports.data import resolve_profile, score_of
 
     store = _open(args.db)
@@ -129,28 +150,58 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return _fail(f"no store at {args.db}")
     with store:
         try:
+            scans = store.scans()
             if args.from_id is None and args.to_id is None:
-                pair = default_pair(store.scans())
+                pair = default_pair(scans)
                 if pair is None:
                     return _fail(f"{args.db}: need two complete scans of one inventory to diff")
                 before, after = pair
+                chosen = "the last two complete scans of this inventory"
             else:
-                latest = store.scan(args.to_id) if args.to_id is not None else store.latest_scan()
+                latest = (
+                    store.scan(args.to_id)
+                    if args.to_id is not None
+                    else store.latest_scan(kind="scan")
+                )
                 if latest is None:
                     return _fail(f"no complete scan in {args.db}")
                 after = latest
                 if args.from_id is not None:
                     before = store.scan(args.from_id)
                 else:
-                    prev = store.previous_scan(after.id)
+                    prev = previous_scan(scans, after)
                     if prev is None:
                         return _fail(f"no complete scan before #{after.id} to compare with")
                     before = prev
+                chosen = (
+                    "as asked"
+                    if args.from_id is not None and args.to_id is not None
+                    else (
+                        "--to and the scan before it"
+                        if args.to_id is not None
+                        else "--from and the latest complete scan"
+                    )
+                )
             profile, _note = resolve_profile(args.profile, after)
         except KeyError as exc:
             return _fail(str(exc).strip("'\""))
         except ProfileError as exc:
             return _fail(str(exc))
+        # Say what "the latest" turned out to be, and with which profile both are scored:
+        # two scans made with different profiles are compared with one of them, not each
+        # with its own (that would report profile changes as regressions).
+        whence = "--profile" if args.profile else f"the profile of #{after.id}"
+        print(
+            f"auditor: diff {describe_scan(before)} -> {describe_scan(after)} ({chosen}), "
+            f"both scored with profile {profile.name} ({whence})",
+            file=sys.stderr,
+        )
+        if not args.profile and before.profile != after.profile:
+            print(
+                f"auditor: note: #{before.id} was made with profile {before.profile}; "
+                f"--profile to compare with another",
+                file=sys.stderr,
+            )
         diff = diff_scans(
             before.id,
             after.id,
@@ -159,9 +210,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
             score_of(store, before, profile),
             score_of(store, after, profile),
         )
+    # A regression is a finding that got worse (pass -> warn -> fail): a scheduled job
+    # or CI step can act on the exit code alone.
+    code = EXIT_REGRESSION if diff.count("regression") and not args.exit_zero else EXIT_OK
     if args.json:
         print(json.dumps(diff.to_dict(), ensure_ascii=False, indent=2))
-        return EXIT_OK
+        return code
     print(
         f"scan #{before.id} ({before.started}) -> #{after.id} ({after.started}), "
         f"profile {profile.name}: {diff.count('regression')} regression(s), "
@@ -170,8 +224,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     for a in diff.agencies:
         if not a.changed:
             continue
-        score = f"{_num(a.score_before)} -> {_num(a.score_after)}"
-        grade = f"{a.grade_before or '-'} -> {a.grade_after or '-'}"
+        score = (
+            f"{_num(a.score_before)} ({_cov(a.coverage_before)} tested) -> "
+            f"{_num(a.score_after)} ({_cov(a.coverage_after)} tested)"
+        )
+        grade = (
+            f"{_grade(a.grade_before, a.insufficient_before)} -> "
+            f"{_grade(a.grade_after, a.insufficient_after)}"
+        )
         print(
             f"\n{a.name} [{a.id}]: score {score}, grade {grade}, KPI {a.kpi_before} -> "
             f"{a.kpi_after}"
@@ -187,11 +247,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
     orphans = [c for c in diff.changes if not any(c in a.changes for a in diff.agencies)]
     for c in orphans:
         print(f"  {c.kind:<11} {c.target} {c.check}: {c.before or '-'} -> {c.after or '-'}")
-    return EXIT_OK
+    return code
 
 
 def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
+
+
+def _cov(v: float | None) -> str:
+    return "-" if v is None else f"{v:g} %"
+
+
+def _grade(grade: str | None, insufficient: bool) -> str:
+    return "insufficient data" if insufficient else (grade or "-")
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -201,25 +269,58 @@ def _one_line(text: str, limit: int = 160) -> str:
     return clean if len(clean) <= limit else clean[:limit] + "…"
 
 
+def _say_which(store: Store, scan: Any, args: argparse.Namespace) -> None:
+    """On stderr: which row is reported and with which profile. The default is the latest
+    network scan, with its own profile; a newer evaluation (another profile, perhaps) or
+    gate run is named so that nobody mistakes one for the other."""
+    from auditor.history import describe_scan
+
+    profile = args.profile or scan.profile
+    whence = "--profile" if args.profile else f"the profile of #{scan.id}"
+    if args.scan is not None:
+        print(
+            f"auditor: report of {describe_scan(scan)}, profile {profile} ({whence})",
+            file=sys.stderr,
+        )
+        return
+    newer = [s for s in store.scans() if s.id > scan.id and s.status == "complete"]
+    note = ""
+    if newer:
+        shown = ", ".join(f"{s.kind} #{s.id}" for s in newer[-3:])
+        note = f"; newer: {shown} (--scan ID to report one of them)"
+    print(
+        f"auditor: report of {describe_scan(scan)} (the latest complete scan), profile "
+        f"{profile} ({whence}){note}",
+        file=sys.stderr,
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from reports import output_conflict
     from reports.csvout import write_csv
     from reports.data import load_report
     from reports.html import render_html
     from reports.jsonout import write_json
-    from reports.markdown import markdown_text, write_markdown
+    from reports.markdown import write_markdown
 
     if not (args.out or args.json or args.csv or args.markdown):
         return _fail("nothing to write: give --out DIR, --json FILE, --csv FILE or --markdown FILE")
+    conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown)
+    if conflict:
+        return _fail(conflict)
     store = _open(args.db)
     if store is None:
         return _fail(f"no store at {args.db}")
     with store:
         try:
-            scan = store.scan(args.scan) if args.scan is not None else store.latest_scan()
+            scan = (
+                store.scan(args.scan) if args.scan is not None else store.latest_scan(kind="scan")
+            )
         except KeyError as exc:
             return _fail(str(exc).strip("'\""))
         if scan is None:
             return _fail(f"no complete scan in {args.db}")
+        _say_which(store, scan, args)
         try:
             data = load_report(store, scan.id, args.profile)
         except ProfileError as exc:
@@ -231,8 +332,6 @@ def cmd_report(args: argparse.Namespace) -> int:
             write_json(store, scan.id, args.json, args.profile)
         if args.csv:
             write_csv(data, args.csv)
-        if args.markdown == "-":
-            sys.stdout.write(markdown_text(data, args.lang))
-        elif args.markdown:
+        if args.markdown:
             write_markdown(data, args.markdown, args.lang)
     return EXIT_OK

@@ -161,7 +161,10 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
     keep = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
 
     async def connect(address: str, port: int) -> None:
-        b.tcp.append(await tcp_connect(ctx, address, port, keep=keep and port in (80, 443)))
+        wire = ctx.options.wire_port(b.host, port)
+        b.tcp.append(
+            await tcp_connect(ctx, address, port, keep=keep and port in (80, 443), wire=wire)
+        )
 
     async def per_address(address: str) -> None:
         tcp = {p.port: p for p in b.tcp if p.address == address}

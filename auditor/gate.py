@@ -39,6 +39,7 @@ from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
 from auditor.store import Store
+from reports import stdout_outputs
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -56,20 +57,65 @@ class GateUsageError(Exception):
 
 def parse_target(text: str) -> str:
     """A host name or a URL -> the host's A-label."""
+    return parse_gate_target(text)[0]
+
+
+def parse_gate_target(text: str) -> tuple[str, dict[int, int]]:
+    """A host name or a URL -> (A-label, {service port: port to probe}).
+
+    The web checks judge the standard ports (80 for http://, 443 for https://). A URL on
+    another port (``https://staging.example.gov.vn:8443/``) is probed there as if it were
+    the standard port (ScanOptions.port_map), so the same checks apply to the staging
+    server. An IP literal has no name to judge (DNS, certificate name, zone): the message
+    says how to test the server behind it under the name it will have.
+    """
     raw = text.strip()
+    mapping: dict[int, int] = {}
     if "://" in raw:
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https"):
             raise GateUsageError(f"{text!r}: only http:// and https:// URLs can be gated")
-        if parts.port not in (None, 80, 443):
-            raise GateUsageError(
-                f"{text!r}: the gate tests the standard ports 80 and 443, not {parts.port}"
-            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise GateUsageError(f"{text!r}: the port is not a number from 1 to 65535") from None
+        service = 443 if parts.scheme == "https" else 80
+        if port not in (None, service):
+            if port in (80, 443):
+                raise GateUsageError(
+                    f"{text!r}: {parts.scheme}:// on port {port} is the other scheme's port; "
+                    f"give {parts.scheme}://{parts.hostname}/ or a port other than 80 and 443"
+                )
+            mapping[service] = int(port)
         raw = parts.hostname or ""
+    elif raw.count(":") == 1 and raw.rsplit(":", 1)[1].isdigit():
+        host, port_text = raw.rsplit(":", 1)
+        raise GateUsageError(
+            f"{text!r}: a bare HOST:PORT does not say http or https; give a URL such as "
+            f"https://{host}:{port_text}/"
+        )
+    if _is_ip(raw):
+        addr = raw.strip("[]")
+        raise GateUsageError(
+            f"{text!r}: the gate tests a host name (its DNS, its certificate, its zone), not "
+            f"an IP address. To test the server at {addr} before its DNS is in place, give "
+            f"the name it will serve and pin it: auditor gate https://www.example.gov.vn/ "
+            f"--resolve www.example.gov.vn:{addr}"
+        )
     try:
-        return to_ascii_name(raw)
+        return to_ascii_name(raw), mapping
     except ValueError as exc:
         raise GateUsageError(f"{text!r}: {exc}") from None
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def parse_resolve(spec: str) -> tuple[str, str]:
@@ -141,6 +187,8 @@ class GateVerdict:
     optimistic: float | None
     items: tuple[GateItem, ...]
     reasons: tuple[str, ...]
+    # Share (0-100) of the scored weight that was tested: what ``score`` rests on.
+    coverage: float | None = None
 
     @property
     def word(self) -> str:
@@ -228,6 +276,15 @@ def decide(score: Any, fail_on: str, min_score: float | None) -> GateVerdict:
         reasons.append(f"score {score_counted} is under --min-score {min_score:g}")
     elif min_score is not None and score_counted is not None and score_counted < min_score:
         incomplete = True
+    coverage = round(100 * counted / weighted_total, 1) if weighted_total else None
+    min_coverage = getattr(score.profile, "min_coverage", 0.0)
+    if not failed and coverage is not None and coverage < min_coverage:
+        # As in the reports ("insufficient data"): too little was tested for a verdict.
+        incomplete = True
+        reasons.append(
+            f"only {coverage:g} % of the profile's weight could be tested "
+            f"(the profile's min_coverage is {min_coverage:g} %)"
+        )
     if failed:
         code = EXIT_FAILED
     elif incomplete:
@@ -236,7 +293,7 @@ def decide(score: Any, fail_on: str, min_score: float | None) -> GateVerdict:
     else:
         code = EXIT_PASSED
     del score_now
-    return GateVerdict(code, score_counted, optimistic, tuple(items), tuple(reasons))
+    return GateVerdict(code, score_counted, optimistic, tuple(items), tuple(reasons), coverage)
 
 
 # ---------------------------------------------------------------------------
@@ -303,7 +360,8 @@ def markdown_summary(verdict: GateVerdict, profile: str, targets: Sequence[str])
         f"## {icon} auditor gate: {verdict.word}",
         "",
         f"Profile **{_md(profile)}**, targets: {', '.join(f'`{_md(t)}`' for t in targets)}. "
-        f"Score: **{verdict.score if verdict.score is not None else 'n/a'}**.",
+        f"Score: **{verdict.score if verdict.score is not None else 'n/a'}** "
+        f"(coverage {_coverage(verdict.coverage)}).",
         "",
     ]
     for reason in verdict.reasons:
@@ -323,10 +381,16 @@ def markdown_summary(verdict: GateVerdict, profile: str, targets: Sequence[str])
     return "\n".join(lines)
 
 
+def _coverage(value: float | None) -> str:
+    """The share of the profile's weight the score rests on, as the reports show it."""
+    return "n/a" if value is None else f"{value:g} % tested"
+
+
 def terminal_summary(verdict: GateVerdict, profile: str) -> str:
     out = [
         f"GATE {verdict.word} (profile {profile}, score "
-        f"{verdict.score if verdict.score is not None else 'n/a'})"
+        f"{verdict.score if verdict.score is not None else 'n/a'}, "
+        f"coverage {_coverage(verdict.coverage)})"
     ]
     out += [f"  - {r}" for r in verdict.reasons]
     for status in ("fail", "incomplete", "warn"):
@@ -396,9 +460,9 @@ def register(sub: Any) -> None:
         default="mandatory",
         help="lowest requirement level whose failure fails the gate",
     )
-    p.add_argument("--junit", metavar="FILE", help="write JUnit XML")
-    p.add_argument("--json", metavar="FILE", help="write the scan JSON")
-    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML ('-': stdout)")
+    p.add_argument("--json", metavar="FILE", help="write the scan JSON ('-': stdout)")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
     p.add_argument(
         "--resolve",
         action="append",
@@ -437,12 +501,30 @@ def _gate(args: argparse.Namespace) -> int:
         raise GateUsageError("give TARGET host names/URLs, or --inventory FILE (not both)")
     if args.only and not args.inventory:
         raise GateUsageError("--only goes with --inventory")
+    from reports import output_conflict
+
+    conflict = output_conflict(junit=args.junit, json=args.json, markdown=args.markdown)
+    if conflict:
+        raise GateUsageError(conflict)
     pins: dict[str, list[str]] = {}
     for spec in args.resolve:
         host, addr = parse_resolve(spec)
         pins.setdefault(host, []).append(addr)
+    port_map: dict[str, dict[int, int]] = {}
+    for t in args.targets:
+        host, mapping = parse_gate_target(t)
+        for service, port in mapping.items():
+            if port_map.get(host, {}).get(service, port) != port:
+                raise GateUsageError(f"{host}: two different ports given for {service}")
+            port_map.setdefault(host, {})[service] = port
+            scheme = "https" if service == 443 else "http"
+            print(
+                f"auditor gate: {host}: {scheme} tested on port {port}; the checks and "
+                f"reports name it port {service}",
+                file=sys.stderr,
+            )
     try:
-        options = options_from_args(args, {h: tuple(a) for h, a in pins.items()})
+        options = options_from_args(args, {h: tuple(a) for h, a in pins.items()}, port_map=port_map)
         profile = _profile(args.profile or "vn-gov")
     except UsageError as exc:
         raise GateUsageError(str(exc)) from None
@@ -506,9 +588,12 @@ def _gate(args: argparse.Namespace) -> int:
         _write(args.junit, junit_xml(verdict, profile.name))
     if args.markdown:
         _write(args.markdown, markdown_summary(verdict, profile.name, targets).encode("utf-8"))
+    # With an output on stdout ('-'), the verdict lines go to stderr: stdout stays parseable.
+    to_stderr = bool(stdout_outputs(junit=args.junit, json=args.json, markdown=args.markdown))
+    out = sys.stderr if to_stderr else sys.stdout
     if blockers:
-        print(f"auditor gate: no verdict: {blockers[0]}")
-    print(terminal_summary(verdict, profile.name))
+        print(f"auditor gate: no verdict: {blockers[0]}", file=out)
+    print(terminal_summary(verdict, profile.name), file=out)
     return verdict.code
 
 
@@ -541,5 +626,6 @@ def _zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
 
 
 def _write(path: str, data: bytes) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(data)
+    from reports import write_output
+
+    write_output(path, data.decode("utf-8"))

@@ -25,7 +25,9 @@ __all__ = [
     "ScanDiffAgency",
     "ScanSummary",
     "default_pair",
+    "describe_scan",
     "diff_scans",
+    "previous_scan",
     "summarize",
 ]
 
@@ -83,8 +85,11 @@ def summarize_counts(scan: ScanRecord, counts: Mapping[str, int]) -> ScanSummary
 
 
 def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] | None:
-    """The last two complete scans of the same inventory (latest complete scan last)."""
-    complete = [s for s in scans if s.status == "complete"]
+    """What ``auditor diff`` compares by default: the last two complete network scans
+    (kind ``scan``) of the same inventory, the latest last. Evaluations re-score an older
+    scan's observations (often with another profile) and gate rows are CI runs: neither is
+    "what changed on the network since last time"."""
+    complete = [s for s in scans if s.status == "complete" and s.kind == "scan"]
     if not complete:
         return None
     to = complete[-1]
@@ -92,6 +97,27 @@ def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] |
     if not before:
         return None
     return before[-1], to
+
+
+def previous_scan(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord | None:
+    """The complete network scan of the same inventory before ``after`` (before its source
+    scan when ``after`` is an evaluation: an evaluation stands for the scan it re-scores)."""
+    base = after.source_scan or after.id
+    earlier = [
+        s
+        for s in scans
+        if s.id < base
+        and s.status == "complete"
+        and s.kind == "scan"
+        and s.inventory_path == after.inventory_path
+    ]
+    return earlier[-1] if earlier else None
+
+
+def describe_scan(scan: ScanRecord) -> str:
+    """``scan #4`` / ``evaluation #5 (of scan #4)`` / ``gate #6``, with its date."""
+    source = f" (of scan #{scan.source_scan})" if scan.source_scan else ""
+    return f"{scan.kind} #{scan.id}{source} of {scan.started[:10]}"
 
 
 @dataclass(frozen=True)
@@ -133,6 +159,11 @@ class ScanDiffAgency:
     # (target_kind, target, requirement, before, after) for pairs whose status changed
     requirements: tuple[tuple[str, str, str, str | None, str | None], ...]
     changes: tuple[CheckChange, ...]
+    # Share (0-100) of the scored weight each score rests on; "insufficient data" (no grade).
+    coverage_before: float | None = None
+    coverage_after: float | None = None
+    insufficient_before: bool = False
+    insufficient_after: bool = False
 
     @property
     def changed(self) -> bool:
@@ -142,6 +173,8 @@ class ScanDiffAgency:
             or self.score_before != self.score_after
             or self.grade_before != self.grade_after
             or self.kpi_before != self.kpi_after
+            or self.coverage_before != self.coverage_after
+            or self.insufficient_before != self.insufficient_after
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +183,11 @@ class ScanDiffAgency:
             "name": self.name,
             "score": {"before": self.score_before, "after": self.score_after},
             "grade": {"before": self.grade_before, "after": self.grade_after},
+            "coverage": {"before": self.coverage_before, "after": self.coverage_after},
+            "insufficient_data": {
+                "before": self.insufficient_before,
+                "after": self.insufficient_after,
+            },
             "kpi": {"before": self.kpi_before, "after": self.kpi_after},
             "requirements": [
                 {"target_kind": k, "target": t, "requirement": r, "before": b, "after": a}
@@ -267,13 +305,28 @@ def diff_scans(
                 kpi_after=a.kpi,
                 requirements=tuple(req_changes),
                 changes=tuple(c for c in changes if (c.target_kind, c.target) in mine),
+                coverage_before=o.coverage if o else None,
+                coverage_after=a.coverage,
+                insufficient_before=o.insufficient if o else False,
+                insufficient_after=a.insufficient,
             )
         )
     for aid, o in old_agencies.items():
         if all(a.id != aid for a in after_score.agencies):
             agencies.append(
                 ScanDiffAgency(
-                    aid, o.agency.name, o.score, None, o.grade, None, o.kpi, None, (), ()
+                    aid,
+                    o.agency.name,
+                    o.score,
+                    None,
+                    o.grade,
+                    None,
+                    o.kpi,
+                    None,
+                    (),
+                    (),
+                    coverage_before=o.coverage,
+                    insufficient_before=o.insufficient,
                 )
             )
     return Diff(before_id, after_id, tuple(agencies), tuple(changes))

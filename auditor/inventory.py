@@ -36,7 +36,9 @@ __all__ = [
     "InventoryError",
     "UnknownAgencyError",
     "Waiver",
+    "check_inventory",
     "load_inventory",
+    "same_check",
     "to_ascii_name",
     "to_display_name",
     "validate_inventory",
@@ -212,6 +214,15 @@ def _glob_to_ascii(pattern: str) -> str:
 # --------------------------------------------------------------------------- data model
 
 
+def same_check(a: str, b: str) -> bool:
+    """Do two check ids name the same check (one may be an old alias of the other)?"""
+    if a == b:
+        return True
+    from auditor.registry import resolve_id
+
+    return resolve_id(a) == resolve_id(b)
+
+
 @dataclass(frozen=True)
 class Waiver:
     """An accepted deviation: ``check`` on hosts matching ``hosts`` (fnmatch globs on A-labels)."""
@@ -228,8 +239,9 @@ class Waiver:
         return self.expires is not None and self.expires < today
 
     def matches(self, check_id: str, host: str, today: date) -> bool:
-        """Does this waiver cover ``check_id`` on ``host`` (A-label or Unicode) on ``today``?"""
-        if check_id != self.check or self.expired(today):
+        """Does this waiver cover ``check_id`` on ``host`` (A-label or Unicode) on ``today``?
+        A renamed check's old id (an alias) and its current id are the same check."""
+        if not same_check(check_id, self.check) or self.expired(today):
             return False
         name = host.strip().lower()
         if name.endswith("."):
@@ -448,9 +460,16 @@ _WAIVER_KEYS = ("check", "hosts", "reason", "approved_by", "expires")
 class _Ctx:
     file: str
     errors: list[InventoryError] = field(default_factory=list)
+    # Problems that do not stop a scan (an expired waiver, an old check id): printed by
+    # ``auditor inventory validate``, exit 0.
+    warnings: list[InventoryError] = field(default_factory=list)
+    today: date = field(default_factory=date.today)
 
     def error(self, line: int, where: str, message: str) -> None:
         self.errors.append(InventoryError(self.file, line, where, message))
+
+    def warn(self, node: Node, where: str, message: str) -> None:
+        self.warnings.append(InventoryError(self.file, _line(node), where, message))
 
     def at(self, node: Node, where: str, message: str) -> None:
         self.error(_line(node), where, message)
@@ -667,7 +686,18 @@ def _host_entry(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> HostEn
     )
 
 
-def _waiver(ctx: _Ctx, node: Node, where: str) -> Waiver | None:
+@dataclass
+class _WaiverDraft:
+    """A parsed waiver with the nodes its semantic checks point at (file:line)."""
+
+    waiver: Waiver
+    where: str
+    check_node: Node
+    host_nodes: list[Node]
+    expires_node: Node | None
+
+
+def _waiver(ctx: _Ctx, node: Node, where: str) -> _WaiverDraft | None:
     entries = _mapping(
         ctx, node, where, _WAIVER_KEYS, ("check", "hosts", "reason", "approved_by"), "a waiver"
     )
@@ -688,6 +718,7 @@ def _waiver(ctx: _Ctx, node: Node, where: str) -> Waiver | None:
             check = None
     ok = ok and check is not None
     hosts: list[str] = []
+    host_nodes: list[Node] | None = None
     if "hosts" in entries:
         host_nodes = _sequence(ctx, entries["hosts"][1], f"{where}.hosts", "host globs")
         if host_nodes is None:
@@ -722,13 +753,20 @@ def _waiver(ctx: _Ctx, node: Node, where: str) -> Waiver | None:
             ok = False
     if not ok or check is None or reason is None or approved is None:
         return None
-    return Waiver(
+    waiver = Waiver(
         check=check,
         hosts=tuple(hosts),
         reason=reason,
         approved_by=approved,
         expires=expires,
         line=_line(node),
+    )
+    return _WaiverDraft(
+        waiver,
+        where,
+        entries["check"][1],
+        list(host_nodes or []),
+        entries["expires"][1] if "expires" in entries else None,
     )
 
 
@@ -737,6 +775,7 @@ class _AgencyDraft:
     agency: Agency
     id_node: Node | None
     parent_node: Node | None
+    waivers: list[_WaiverDraft] = field(default_factory=list)
 
 
 def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDraft | None:
@@ -818,7 +857,7 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
     if not domains_given and not hosts_given:
         ctx.at(node, where, "agency has neither domains nor hosts: list at least one of them")
 
-    waivers: list[Waiver] = []
+    waivers: list[_WaiverDraft] = []
     if "waivers" in entries:
         for index, item in enumerate(
             _sequence(ctx, entries["waivers"][1], f"{where}.waivers", "waivers") or []
@@ -836,11 +875,14 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
         tags=tuple(tags),
         domains=tuple(domains),
         hosts=tuple(hosts),
-        waivers=tuple(waivers),
+        waivers=tuple(w.waiver for w in waivers),
         line=_line(node),
     )
     return _AgencyDraft(
-        agency=agency, id_node=id_node if agency_id else None, parent_node=parent_node
+        agency=agency,
+        id_node=id_node if agency_id else None,
+        parent_node=parent_node,
+        waivers=waivers,
     )
 
 
@@ -885,6 +927,84 @@ def _check_relations(ctx: _Ctx, drafts: list[tuple[str, _AgencyDraft]]) -> None:
             reported.update(chain)
             cycle = " -> ".join([*chain, start])
             ctx.at(draft.parent_node, f"{where}.parent", f"parent cycle: {cycle}")
+
+
+def _check_waivers(ctx: _Ctx, drafts: list[tuple[str, _AgencyDraft]]) -> None:
+    """Waivers are validated like everything else: a waiver that names no known check or
+    whose host glob matches none of its agency's targets does nothing, silently (errors);
+    one that has expired no longer counts (a warning, the scan still runs)."""
+    from auditor.model import Scope
+    from auditor.registry import all_checks, get_check, is_known, resolve_id
+
+    known = [c.id for c in all_checks()]
+    everyone: list[tuple[str, str]] = []  # (target name, agency id), for the hint
+    for _where, draft in drafts:
+        a = draft.agency
+        everyone += [(h.host, a.id) for h in a.hosts] + [(z, a.id) for z in a.domains]
+    for _where, draft in drafts:
+        agency = draft.agency
+        for wd in draft.waivers:
+            w, where = wd.waiver, wd.where
+            if not is_known(w.check):
+                close = difflib.get_close_matches(w.check, known, n=2, cutoff=0.6)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                ctx.at(
+                    wd.check_node,
+                    f"{where}.check",
+                    f"unknown check id {w.check!r}{hint}; `auditor checks` lists them",
+                )
+                continue
+            current = resolve_id(w.check)
+            if current != w.check:
+                ctx.warn(
+                    wd.check_node,
+                    f"{where}.check",
+                    f"{w.check!r} is the old id of {current!r}: the waiver applies to it; "
+                    "write the current id",
+                )
+            zone_check = get_check(current).scope == Scope.ZONE
+            # Scoring applies a zone check's waiver to the agency's domains, any other
+            # check's to its hosts (auditor.scoring.check_result).
+            targets = list(agency.domains) if zone_check else [h.host for h in agency.hosts]
+            what = "domains" if zone_check else "hosts"
+            for pattern, hnode, index in zip(
+                w.hosts, wd.host_nodes, range(len(w.hosts)), strict=False
+            ):
+                if any(fnmatch.fnmatchcase(t, pattern) for t in targets):
+                    continue
+                others = sorted(
+                    {
+                        f"{name} ({owner})"
+                        for name, owner in everyone
+                        if owner != agency.id and fnmatch.fnmatchcase(name, pattern)
+                    }
+                )
+                if others:
+                    why = (
+                        f"; it matches {', '.join(others[:3])} of other agencies, but a "
+                        "waiver covers only its own agency's targets"
+                    )
+                elif zone_check and any(fnmatch.fnmatchcase(h.host, pattern) for h in agency.hosts):
+                    why = (
+                        f"; {current} is judged per domain: list the domain "
+                        f"({', '.join(agency.domains) or 'the agency has none'})"
+                    )
+                else:
+                    listed = ", ".join(targets[:5]) + (", ..." if len(targets) > 5 else "")
+                    why = f" (its {what}: {listed or 'none'})"
+                ctx.at(
+                    hnode,
+                    f"{where}.hosts[{index}]",
+                    f"host glob {pattern!r} matches none of this agency's {what}{why}",
+                )
+            if w.expires is not None and w.expired(ctx.today) and wd.expires_node is not None:
+                days = (ctx.today - w.expires).days
+                ctx.warn(
+                    wd.expires_node,
+                    f"{where}.expires",
+                    f"waiver of {w.check} expired on {w.expires.isoformat()} ({days} day(s) "
+                    "ago): it no longer counts; renew it or remove it",
+                )
 
 
 def _compose(ctx: _Ctx, text: str) -> Node | None:
@@ -968,6 +1088,7 @@ def _parse_yaml(ctx: _Ctx, text: str, stem: str) -> Inventory | None:
             if draft is not None:
                 drafts.append((where, draft))
     _check_relations(ctx, drafts)
+    _check_waivers(ctx, drafts)
     return Inventory(
         path=ctx.file,
         version=version,
@@ -1106,9 +1227,11 @@ def _decode(ctx: _Ctx, data: bytes) -> str | None:
         return None
 
 
-def _load(path: str | Path) -> tuple[Inventory | None, list[InventoryError]]:
+def _load(
+    path: str | Path, today: date | None = None
+) -> tuple[Inventory | None, list[InventoryError], list[InventoryError]]:
     file = str(path)
-    ctx = _Ctx(file=file)
+    ctx = _Ctx(file=file, today=today or date.today())
     suffix = Path(file).suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
         ctx.error(
@@ -1116,20 +1239,21 @@ def _load(path: str | Path) -> tuple[Inventory | None, list[InventoryError]]:
             "file",
             f"unsupported inventory format {suffix or '(no suffix)'!r}: use .yaml, .yml or .csv",
         )
-        return None, ctx.errors
+        return None, ctx.errors, []
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
         ctx.error(0, "file", f"cannot read the inventory: {exc.strerror or exc}")
-        return None, ctx.errors
+        return None, ctx.errors, []
     text = _decode(ctx, data)
     if text is None:
-        return None, ctx.errors
+        return None, ctx.errors, []
     stem = Path(file).stem
     parse = _parse_csv if suffix == ".csv" else _parse_yaml
     inventory = parse(ctx, text, stem)
     # Stable sort: semantic checks (ids, parents) run last but belong in file order.
-    return inventory, sorted(ctx.errors, key=lambda e: e.line)
+    by_line = lambda e: e.line  # noqa: E731
+    return inventory, sorted(ctx.errors, key=by_line), sorted(ctx.warnings, key=by_line)
 
 
 def validate_inventory(path: str | Path) -> list[InventoryError]:
@@ -1137,9 +1261,18 @@ def validate_inventory(path: str | Path) -> list[InventoryError]:
     return _load(path)[1]
 
 
+def check_inventory(
+    path: str | Path, today: date | None = None
+) -> tuple[list[InventoryError], list[InventoryError]]:
+    """(errors, warnings) of the file, each in file order. Warnings (an expired waiver, a
+    check's old id) do not stop a scan; ``today`` decides what has expired."""
+    _inventory, errors, warnings = _load(path, today)
+    return errors, warnings
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory; raise the first InventoryError found."""
-    inventory, errors = _load(path)
+    inventory, errors, _warnings = _load(path)
     if errors:
         raise errors[0]
     assert inventory is not None

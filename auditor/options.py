@@ -41,6 +41,24 @@ class ScanOptions:
     # addresses) that must answer a TCP connect over a family before the scanner trusts
     # its own connectivity of that family (auditor.selfcheck).
     references: tuple[str, ...] = ()
+    # Port forwarding: target (host, zone or MX name; "*" for all) -> {service port: port
+    # connected}. The checks judge the standard ports (80 http://, 443 https://, 53 for the
+    # name servers, 25 SMTP); a staging server on 8443 (gate https://host:8443/, --port-map
+    # 443:8443) or the demo's servers on high ports (auditor demo, no root needed) are
+    # probed as if they served the standard port, as a port forward would. Observations and
+    # checks keep the service port. "*" (--port-map) maps every host the scan connects to
+    # for the web, the landing pages' subresource hosts included: it is for a lab, a demo
+    # or a staging network behind one forward. The resolver and MTA-STS policy fetches are
+    # never mapped.
+    port_map: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def wire_port(self, host: str, port: int) -> int:
+        """The port actually connected for ``host``'s service ``port``."""
+        for key in (host, "*"):
+            mapped = self.port_map.get(key, {}).get(port)
+            if mapped is not None:
+                return mapped
+        return port
 
     @property
     def user_agent(self) -> str:

@@ -26,6 +26,7 @@ from auditor.model import Level
 from auditor.registry import get_check, is_known, resolve_id
 
 __all__ = [
+    "DEFAULT_MIN_COVERAGE",
     "DEFAULT_PROFILE",
     "PROFILE_DIR",
     "GradeBand",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_PROFILE = "vn-gov"
+DEFAULT_MIN_COVERAGE = 50.0
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "checks" / "profiles"
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -112,6 +114,10 @@ class Profile:
     mandatory_fail_cap: str | None = None
     # Credit of a "warn" without a partial score of its own.
     warn_credit: float = 0.5
+    # Least coverage (0-100: share of the scored weight actually tested) for a grade; under
+    # it an agency shows "insufficient data". 50: when half of what the profile asks could
+    # not be tested, the grade would say more about the scanner's view than the agency.
+    min_coverage: float = DEFAULT_MIN_COVERAGE
     title_vi: str | None = None
     description: str = ""
     sources: tuple[str, ...] = ()
@@ -217,6 +223,7 @@ _TOP_KEYS = (
     "grades",
     "mandatory_fail_cap",
     "warn_credit",
+    "min_coverage",
     "kpi",
     "params",
     "requirements",
@@ -462,6 +469,10 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
     warn_credit = 0.5
     if (n := get("warn_credit")) is not None:
         warn_credit = _number(ctx, n, "warn_credit", 0.0, 1.0) or 0.0
+    min_coverage = DEFAULT_MIN_COVERAGE
+    if (n := get("min_coverage")) is not None:
+        value = _number(ctx, n, "min_coverage", 0.0, 100.0)
+        min_coverage = DEFAULT_MIN_COVERAGE if value is None else value
 
     kpi: Kpi | None = None
     if (n := get("kpi")) is not None:
@@ -506,6 +517,7 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
         kpi=kpi,
         mandatory_fail_cap=cap,
         warn_credit=warn_credit,
+        min_coverage=min_coverage,
         title_vi=title_vi,
         description=description,
         sources=tuple(sources),

@@ -23,14 +23,24 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
   pass, warn or fail. Incomplete, waived and not-applicable pairs are left out of both sums
   and counted separately; informational requirements are shown, never scored. No countable
   pair: no score (shown as "-").
+- **Coverage** (0-100) = 100 x sum(weight) of the tested pairs / sum(weight) of the testable
+  pairs, over the same scored requirements: a pair is tested when its status is pass, warn,
+  fail or waived (a waiver covers a finding that was observed), untested when it is
+  incomplete (a ``not_tested``/``error`` check decides it); not-applicable pairs are in
+  neither sum. It says how much of the profile the score rests on. No testable pair: None.
 - **Grade** from the profile's bands; a failing mandatory pair caps the grade at the
-  profile's ``mandatory_fail_cap`` when it sets one.
+  profile's ``mandatory_fail_cap`` when it sets one. An agency whose coverage is under the
+  profile's ``min_coverage`` gets no grade but "insufficient data" (``insufficient``): a score
+  over a tenth of the requirements says little about the agency, and an E earned by what
+  the scanner could not test would blame the agency for the scanner's situation.
 - **KPI** "works well over IPv6" = every host of the agency passes every KPI check (waivers
   do not change facts): ``yes``; any KPI check fails or warns on any host, or a host's name
   does not resolve (``dns.resolve`` fails): ``no``; otherwise,
   when some result is missing: ``incomplete``; an agency without hosts: ``n/a``.
 - **Category sub-scores**: the same weighted share, over (target, check) results of scored
-  requirements, grouped by the check's category.
+  requirements, grouped by the check's category, each with its own coverage.
+- **Ranking**: graded agencies by score (best first), then the agencies with insufficient
+  data (by coverage), then those without any testable pair.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from auditor.inventory import Waiver
+from auditor.inventory import Waiver, same_check
 from auditor.model import Finding, Level, Scope, Status, TargetKind
 from auditor.profiles import Profile, Requirement
 
@@ -213,6 +223,14 @@ class AgencyScore:
     categories: Mapping[str, float | None]
     counts: Mapping[str, int]  # pair statuses of scored requirements
     capped: bool = False  # the grade was capped by a failing mandatory requirement
+    # Share (0-100) of the scored weight actually tested; None: nothing testable.
+    coverage: float | None = None
+    # Coverage under the profile's min_coverage: no grade, "insufficient data".
+    insufficient: bool = False
+    category_coverage: Mapping[str, float | None] = field(default_factory=dict)
+    # The sums behind ``coverage`` (scan-wide coverage adds them up).
+    tested_weight: float = 0.0
+    testable_weight: float = 0.0
 
     @property
     def id(self) -> str:
@@ -299,11 +317,28 @@ class ScanScore:
             raise KeyError(agency_id) from None
 
     def ranked(self) -> list[AgencyScore]:
-        """Best first; agencies without a score last."""
-        return sorted(
-            self.agencies,
-            key=lambda a: (a.score is None, -(a.score or 0.0), a.agency.name.lower()),
-        )
+        """Graded agencies best first; then those with insufficient data (most covered
+        first: their scores are not comparable with the graded ones); then those without
+        any testable pair."""
+
+        def key(a: AgencyScore) -> tuple[int, float, str]:
+            if a.insufficient:
+                return (1, -(a.coverage or 0.0), a.agency.name.lower())
+            if a.score is None:
+                return (2, 0.0, a.agency.name.lower())
+            return (0, -a.score, a.agency.name.lower())
+
+        return sorted(self.agencies, key=key)
+
+    @property
+    def coverage(self) -> float | None:
+        """Scan-wide coverage: tested weight / testable weight over every agency's pairs."""
+        testable = sum(a.testable_weight for a in self.agencies)
+        tested = sum(a.tested_weight for a in self.agencies)
+        return round(100.0 * tested / testable, 1) if testable > 0 else None
+
+    def insufficient_count(self) -> int:
+        return sum(1 for a in self.agencies if a.insufficient)
 
     def kpi_share(self) -> tuple[int, int]:
         """(agencies with KPI yes, agencies with a KPI answer other than n/a)."""
@@ -366,7 +401,7 @@ def check_result(
     waiver = expired = None
     if status in (Status.FAIL, Status.WARN):
         for w in waivers:
-            if w.check != check:
+            if not same_check(w.check, check):  # an old id (alias) names the same check
                 continue
             if w.matches(check, target, today):
                 waiver = w
@@ -551,7 +586,10 @@ def _agency_score(
 ) -> AgencyScore:
     counted = [p for p in pairs if p.counted]
     score = _weighted((p.requirement.weight, p.credit) for p in counted)
-    grade = profile.grade_for(score) if score is not None else None
+    tested_w, testable_w = _coverage_weights(pairs)
+    coverage = _share(tested_w, testable_w)
+    insufficient = coverage is not None and coverage < profile.min_coverage
+    grade = profile.grade_for(score) if score is not None and not insufficient else None
     capped = False
     cap = profile.mandatory_fail_cap
     if (
@@ -591,6 +629,7 @@ def _agency_score(
             kpi = "incomplete"
     # Category sub-scores over (target, check) results of scored requirements.
     cats: dict[str, list[tuple[float, float]]] = {}
+    cat_cover: dict[str, list[float]] = {}  # category -> [tested weight, testable weight]
     seen: set[tuple[str, str]] = set()
     for p in pairs:
         if not p.requirement.scored:
@@ -604,8 +643,52 @@ def _agency_score(
             rs = c.req_status
             if rs in COUNTED:
                 bucket.append((p.requirement.weight, c.credit if rs != ReqStatus.PASS else 1.0))
+            cover = cat_cover.setdefault(cat, [0.0, 0.0])
+            if rs in _TESTED:
+                cover[0] += p.requirement.weight
+                cover[1] += p.requirement.weight
+            elif rs == ReqStatus.INCOMPLETE:
+                cover[1] += p.requirement.weight
     categories = {cat: _weighted(v) for cat, v in sorted(cats.items())}
-    return AgencyScore(agency, score, grade, kpi, tuple(pairs), categories, counts, capped)
+    category_coverage = {cat: _share(*cat_cover.get(cat, [0.0, 0.0])) for cat in categories}
+    return AgencyScore(
+        agency,
+        score,
+        grade,
+        kpi,
+        tuple(pairs),
+        categories,
+        counts,
+        capped,
+        coverage=coverage,
+        insufficient=insufficient,
+        category_coverage=category_coverage,
+        tested_weight=tested_w,
+        testable_weight=testable_w,
+    )
+
+
+# A tested pair: a verdict was reached (a waiver covers an observed finding).
+_TESTED = (*COUNTED, ReqStatus.WAIVED)
+
+
+def _coverage_weights(pairs: Iterable[PairResult]) -> tuple[float, float]:
+    """(tested weight, testable weight) over pairs of scored requirements (see the module
+    docstring: incomplete pairs are untested, not-applicable ones are not testable)."""
+    tested = testable = 0.0
+    for p in pairs:
+        if not p.requirement.scored or not any(c.scored for c in p.checks):
+            continue
+        if p.status in _TESTED:
+            tested += p.requirement.weight
+            testable += p.requirement.weight
+        elif p.status == ReqStatus.INCOMPLETE:
+            testable += p.requirement.weight
+    return tested, testable
+
+
+def _share(tested: float, testable: float) -> float | None:
+    return round(100.0 * tested / testable, 1) if testable > 0 else None
 
 
 def _shares(profile: Profile, scores: Sequence[AgencyScore]) -> tuple[RequirementShare, ...]:

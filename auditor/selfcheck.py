@@ -61,6 +61,7 @@ _LABEL = {IPV6: "IPv6", IPV4: "IPv4"}
 # a short timeout per attempt, twice, so a silent resolver is diagnosed in about 2 s (the
 # promise is "within 5 s", not after the 30-80 s a scan of timeouts would take).
 MAX_CONTROL_SUFFIXES = 4
+MAX_CONTROL_SAMPLES = 2  # and as many of the inventory's own domains
 CONTROL_TIMEOUT = 1.0
 CONTROL_ATTEMPTS = 2
 # Reference targets: one connect per address and port, bounded like a control query.
@@ -173,6 +174,9 @@ class ControlQuery:
     outcome: str  # ok / nodata / nxdomain / servfail / dns_refused / refused / timeout / error
     detail: str = ""
     rtt_ms: float | None = None
+    # root (.), suffix (a public suffix of the inventory's names) or sample (one of the
+    # inventory's own domains: a resolver for some zones only answers those)
+    role: str = "suffix"
 
     @property
     def answered(self) -> bool:
@@ -242,7 +246,13 @@ class Footing:
         return f.reason if f.down else None
 
     def address_reason(self, address: str) -> str | None:
-        """Why an address of this family cannot be judged from this scanner, or None."""
+        """Why an address of this family cannot be judged from this scanner, or None.
+        Loopback is always reachable (the demo's servers on ::1 need no global IPv6)."""
+        try:
+            if ipaddress.ip_address(address).is_loopback:
+                return None
+        except ValueError:
+            pass
         return self.down_reason(IPV6 if ":" in address else IPV4)
 
     def resolver_blames(self, name: str) -> str | None:
@@ -616,9 +626,12 @@ def decide_resolver(
     """The resolver's footing from its answers to the control questions (pure).
 
     The root always exists: a resolver that cannot give its SOA (NXDOMAIN, SERVFAIL,
-    REFUSED, closed port, silence) cannot resolve anything, so it is down. A public suffix
-    of the Public Suffix List exists too: a resolver that answers for the root but not for
-    ``gov.vn`` is partly broken, and names under that suffix are attributed to it.
+    REFUSED, closed port, silence) and does not answer for any of the inventory's own
+    domains either cannot resolve anything: it is down. (One that answers the inventory's
+    domains but not the root serves some zones only, as an internal resolver or the demo's
+    does: it works for them.) A public suffix of the Public Suffix List exists too: a
+    resolver that answers the root but not ``gov.vn`` is partly broken, and names under that
+    suffix are attributed to it, unless it answered for the inventory's domains under it.
     """
     if not servers:
         return ResolverFooting(
@@ -626,11 +639,17 @@ def decide_resolver(
             "the scanner has no resolver: no nameserver in /etc/resolv.conf (give --resolver ADDR)",
         )
     root = {s: [q for q in queries if q.server == s and q.qname == "."] for s in servers}
-    working = [s for s in servers if any(q.answered for q in root[s])]
+    samples = [q for q in queries if q.role == "sample"]
+    working = [
+        s
+        for s in servers
+        if any(q.answered for q in root[s]) or any(q.answered for q in samples if q.server == s)
+    ]
+    rootless = [s for s in working if not any(q.answered for q in root[s])]
     if not working:
         described = []
         for s in servers:
-            q = root[s][-1] if root[s] else ControlQuery(s, ".", "error", "not asked")
+            q = root[s][-1] if root[s] else ControlQuery(s, ".", "error", "not asked", role="root")
             described.append(f"{s} {_describe(q, seconds, attempts)}")
         return ResolverFooting(
             FootStatus.DOWN,
@@ -641,18 +660,18 @@ def decide_resolver(
         )
     broken: dict[str, str] = {}
     for q in queries:
-        if q.qname == "." or q.server not in working or q.answered:
+        if q.role != "suffix" or q.qname == "." or q.server not in working or q.answered:
             continue
         if any(x.answered for x in queries if x.qname == q.qname and x.server in working):
             continue  # another server (or try) answered it
+        if any(
+            x.answered and x.server in working and x.qname.endswith("." + q.qname) for x in samples
+        ):
+            continue  # it answers the inventory's domains under it: that is what counts
         broken[q.qname] = (
             f"the scanner's resolver {q.server} {_describe(q, seconds, attempts)}: names under "
             f"'{q.qname}' cannot be resolved by it and are not judged"
         )
-    dead = [s for s in servers if s not in working]
-    notes = [f"{', '.join(working)} answers"]
-    if dead:
-        notes.append(f"{', '.join(dead)} does not (left out of this scan)")
     if broken:
         return ResolverFooting(
             FootStatus.DEGRADED,
@@ -661,11 +680,47 @@ def decide_resolver(
             tuple(queries),
             tuple(sorted(broken.items())),
         )
-    status = FootStatus.DEGRADED if dead else FootStatus.OK
-    reason = "resolver: " + "; ".join(notes)
+    dead = [s for s in servers if s not in working]
+    notes = [f"{', '.join(working)} answers"]
+    if rootless:
+        # Serving some zones only (an internal resolver, the demo's): names it refuses get
+        # REFUSED, which no check takes for a failure. Nothing to attribute: said, not shown.
+        asked = root[rootless[0]]
+        how = asked[-1].outcome if asked else "not asked"
+        notes[0] += (
+            f" for the inventory's domains (not for the root zone '.': {how}; a resolver for "
+            "some zones only)"
+        )
     if dead:
-        reason = "the scanner's resolver " + "; ".join(notes)
-    return ResolverFooting(status, reason, tuple(servers), tuple(queries))
+        notes.append(f"{', '.join(dead)} does not (left out of this scan)")
+    if dead:
+        return ResolverFooting(
+            FootStatus.DEGRADED,
+            "the scanner's resolver " + "; ".join(notes),
+            tuple(servers),
+            tuple(queries),
+        )
+    return ResolverFooting(
+        FootStatus.OK, "resolver: " + "; ".join(notes), tuple(servers), tuple(queries)
+    )
+
+
+def control_samples(names: Iterable[str], limit: int = MAX_CONTROL_SAMPLES) -> list[str]:
+    """The inventory's own registrable domains, most used first (their SOA is asked too)."""
+    from auditor.probes.dns import _psl
+
+    psl = _psl()
+    counts: dict[str, int] = {}
+    for raw in names:
+        name = raw.rstrip(".").lower()
+        try:
+            ipaddress.ip_address(name)
+            continue  # an address literal has no domain
+        except ValueError:
+            pass
+        domain = psl.privatesuffix(name) or name
+        counts[domain] = counts.get(domain, 0) + 1
+    return sorted(counts, key=lambda d: (-counts[d], d))[:limit]
 
 
 def control_suffixes(names: Iterable[str], limit: int = MAX_CONTROL_SUFFIXES) -> list[str]:
@@ -698,7 +753,7 @@ def _spec(addr: str, port: int) -> str:
 
 
 async def _control(
-    ctx: ProbeContext, addr: str, port: int, qname: str, timeout: float
+    ctx: ProbeContext, addr: str, port: int, qname: str, timeout: float, role: str
 ) -> ControlQuery:
     import dns.asyncquery
     import dns.exception
@@ -716,40 +771,45 @@ async def _control(
             query, addr, timeout=timeout, port=port, backend=ctx.dns.backend
         )
     except dns.exception.Timeout:
-        return ControlQuery(server, qname, "timeout", "no answer")
+        return ControlQuery(server, qname, "timeout", "no answer", role=role)
     except ConnectionRefusedError:
-        return ControlQuery(server, qname, "refused", "port closed (ICMP port unreachable)")
+        closed = "port closed (ICMP port unreachable)"
+        return ControlQuery(server, qname, "refused", closed, role=role)
     except OSError as exc:
         outcome, detail = classify_os_error(exc)
-        return ControlQuery(server, qname, outcome, detail)
+        return ControlQuery(server, qname, outcome, detail, role=role)
     except (dns.exception.DNSException, ValueError, EOFError) as exc:
-        return ControlQuery(server, qname, "error", f"{type(exc).__name__}: {exc}")
+        return ControlQuery(server, qname, "error", f"{type(exc).__name__}: {exc}", role=role)
     rtt = round((time.perf_counter() - start) * 1000, 2)
-    return ControlQuery(server, qname, _rcode_outcome(response, qname, "SOA"), rtt_ms=rtt)
+    outcome = _rcode_outcome(response, qname, "SOA")
+    return ControlQuery(server, qname, outcome, rtt_ms=rtt, role=role)
 
 
-async def check_resolver(ctx: ProbeContext, suffixes: Sequence[str]) -> ResolverFooting:
+async def check_resolver(
+    ctx: ProbeContext, suffixes: Sequence[str], samples: Sequence[str] = ()
+) -> ResolverFooting:
     """The control questions to every configured server (at most 3), in parallel."""
     servers = ctx.dns.servers()[:3]
-    names = [".", *suffixes]
+    names = [(".", "root")] + [(n, "suffix") for n in suffixes]
+    names += [(n, "sample") for n in samples if n not in suffixes]
     timeout = min(ctx.options.timeout, CONTROL_TIMEOUT)
     results: list[ControlQuery] = []
 
-    async def ask(addr: str, port: int, qname: str) -> None:
-        q = await _control(ctx, addr, port, qname, timeout)
+    async def ask(addr: str, port: int, qname: str, role: str) -> None:
+        q = await _control(ctx, addr, port, qname, timeout, role)
         # A lost datagram is not a dead resolver: ask once more (RFC 1035 4.2.1 retransmits);
         # a refusal or an answer is final.
         for _ in range(CONTROL_ATTEMPTS - 1):
             if q.outcome != "timeout":
                 break
-            q = await _control(ctx, addr, port, qname, timeout)
+            q = await _control(ctx, addr, port, qname, timeout, role)
         results.append(q)
 
     async with anyio.create_task_group() as tg:
         for addr, port in servers:
-            for qname in names:
-                tg.start_soon(ask, addr, port, qname)
-    order = {n: i for i, n in enumerate(names)}
+            for qname, role in names:
+                tg.start_soon(ask, addr, port, qname, role)
+    order = {n: i for i, (n, _role) in enumerate(names)}
     results.sort(key=lambda q: (q.server, order.get(q.qname, 99)))
     return decide_resolver(
         [_spec(a, p) for a, p in servers], results, seconds=timeout, attempts=CONTROL_ATTEMPTS
@@ -854,9 +914,10 @@ async def check_footing(
     reference targets (whose names need the resolver). Problems are reported (``report``:
     one line each) as soon as each is known, so a dead resolver is said within seconds."""
     checked = _stamp()
+    names = list(names)
     suffixes = control_suffixes(names)
     facts = {f: kernel_facts(f) for f in FAMILIES}
-    resolver = await check_resolver(ctx, suffixes)
+    resolver = await check_resolver(ctx, suffixes, control_samples(names))
     if report and resolver.status in _SHOWN:
         report(resolver.reason)
     _use_resolver(ctx, resolver)
@@ -1197,7 +1258,8 @@ def _use_resolver(ctx: ProbeContext, resolver: ResolverFooting) -> None:
         return
     ctx.dns.keep_servers([q.server for q in resolver.queries if q.qname == "." and q.answered])
     for q in resolver.queries:
-        ctx.dns.note_control(q.qname, q.answered)
+        if q.role != "sample":
+            ctx.dns.note_control(q.qname, q.answered)
 
 
 def report_to_stderr(line: str) -> None:
@@ -1220,6 +1282,7 @@ __all__ = [
     "Route",
     "Vantage",
     "check_footing",
+    "control_samples",
     "control_suffixes",
     "decide_family",
     "decide_resolver",

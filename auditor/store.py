@@ -191,13 +191,21 @@ class Store:
             args = (kind,)
         return [self._record(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
-    def latest_scan(self, *, status: str | None = "complete") -> ScanRecord | None:
-        sql = "SELECT * FROM scans"
-        args: tuple[Any, ...] = ()
+    def latest_scan(
+        self, *, status: str | None = "complete", kind: str | None = None
+    ) -> ScanRecord | None:
+        """The latest row with this status (and kind: ``scan`` for a network scan, not an
+        ``evaluation`` or a ``gate`` row; None: any kind)."""
+        where = []
+        args: list[Any] = []
         if status:
-            sql += " WHERE status = ?"
-            args = (status,)
-        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+            where.append("status = ?")
+            args.append(status)
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = "SELECT * FROM scans" + (" WHERE " + " AND ".join(where) if where else "")
+        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", tuple(args)).fetchone()
         return self._record(row) if row else None
 
     def unfinished_scan(self, inventory_path: str) -> ScanRecord | None:

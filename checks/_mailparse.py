@@ -1,21 +1,28 @@
-"""Pure parsers for SPF (RFC 7208), DMARC (RFC 7489) and MTA-STS (RFC 8461) text.
+"""Pure parsers for DMARC (RFC 7489, RFC 9989) and MTA-STS (RFC 8461) text, TXT
+presentation format, and the bridge from DNS observations to the SPF evaluator
+(checks/_spf.py).
 
 Remote text is untrusted: every parser is total (never raises on input), bounded, and
-reports what it could not understand as ``errors`` instead of guessing. The zone probe uses
-:func:`spf_targets` to know which names to look up next; the checks re-parse the stored
-answers, so a stored scan can be re-evaluated with a newer parser.
+reports what it could not understand as ``errors`` instead of guessing. The checks re-parse
+the stored answers, so a stored scan can be re-evaluated with a newer parser.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+
+from auditor.obs.core import DnsAnswer, Outcome
+
+if TYPE_CHECKING:
+    from checks._spf import Answer
 
 # ---------------------------------------------------------------------------
 # TXT presentation format
@@ -41,216 +48,65 @@ def txt_texts(records: Iterable[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# SPF
-
-SPF_VERSION = re.compile(r"^v=spf1(\s|$)", re.IGNORECASE)
-# RFC 7208 section 4.6.4: these terms cause DNS queries and count against the limit of 10.
-LOOKUP_TERMS = frozenset({"include", "a", "mx", "ptr", "exists", "redirect"})
-MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
-QUALIFIERS = "+-~?"
+# SPF: the grammar and check_host() live in checks/_spf.py; this is the bridge from the
+# probe's DNS observations to its lookup interface.
 
 
-@dataclass(frozen=True)
-class SpfTerm:
-    name: str  # mechanism or modifier name, lower case
-    value: str | None = None  # domain-spec / CIDR / modifier value
-    qualifier: str = "+"
-    modifier: bool = False
+def spf_answer(answer: DnsAnswer | None) -> Answer:
+    """What check_host() is told for one stored (or just made) DNS lookup.
 
-
-@dataclass(frozen=True)
-class SpfRecord:
-    text: str
-    terms: tuple[SpfTerm, ...] = ()
-    errors: tuple[str, ...] = ()
-
-    @property
-    def all_term(self) -> SpfTerm | None:
-        for t in self.terms:
-            if t.name == "all" and not t.modifier:
-                return t
-        return None
-
-    @property
-    def redirect(self) -> str | None:
-        for t in self.terms:
-            if t.modifier and t.name == "redirect":
-                return t.value
-        return None
-
-
-def is_spf(text: str) -> bool:
-    return bool(SPF_VERSION.match(text.strip()))
-
-
-def spf_records(texts: Iterable[str]) -> list[str]:
-    """The v=spf1 records among TXT strings (RFC 7208 section 4.5)."""
-    return [t for t in texts if is_spf(t)]
-
-
-_MODIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$")
-_MECH = re.compile(r"^([+\-~?]?)([A-Za-z][A-Za-z0-9_.-]*)(?::(.*)|(/.*))?$")
-
-
-def parse_spf(text: str) -> SpfRecord:
-    terms: list[SpfTerm] = []
-    errors: list[str] = []
-    words = text.split()
-    for word in words[1:200]:  # bounded: a record is at most a few hundred bytes anyway
-        mod = _MODIFIER.match(word)
-        if mod and ":" not in mod.group(1):
-            name = mod.group(1).lower()
-            if name in ("redirect", "exp") and any(t.name == name for t in terms if t.modifier):
-                errors.append(f"duplicate {name}= modifier")
-            terms.append(SpfTerm(name, mod.group(2), modifier=True))
-            continue
-        mech = _MECH.match(word)
-        if not mech:
-            errors.append(f"unparsable term {word[:60]!r}")
-            continue
-        qualifier = mech.group(1) or "+"
-        name = mech.group(2).lower()
-        value = mech.group(3) if mech.group(3) is not None else mech.group(4)
-        if name not in MECHANISMS:
-            errors.append(f"unknown mechanism {name!r}")
-            continue
-        if name in ("ip4", "ip6", "include", "exists") and not value:
-            errors.append(f"{name} needs a value")
-            continue
-        terms.append(SpfTerm(name, value, qualifier))
-    return SpfRecord(text, tuple(terms), tuple(errors))
-
-
-def _domain_of(term: SpfTerm, current: str) -> str | None:
-    """The domain a lookup term queries, or None when it holds a macro we cannot expand."""
-    value = term.value
-    if term.name in ("a", "mx") and value:
-        value = value.split("/", 1)[0] or None  # a/24, mx:example.org/24
-    target = value or current
-    if "%" in target:
-        return None  # macros (RFC 7208 section 7) depend on the sender: not evaluated
-    return target.rstrip(".").lower()
-
-
-def spf_targets(record: SpfRecord, current: str) -> list[tuple[str, str]]:
-    """(qname, rdtype) pairs the evaluation of ``record`` at ``current`` would query.
-
-    include and redirect fetch the TXT of their target (recursion); a and exists an A
-    record; mx the MX RRset. ptr is deprecated and needs the sender's address: not queried.
+    None (not looked up: a cap or the deadline) and a timeout of the scanner's own
+    resolver are "missing": the auditor's limit, not the zone's fault (not_tested).
+    SERVFAIL, REFUSED and timeouts of the zone's servers are DNS errors (temperror).
     """
-    out: list[tuple[str, str]] = []
-    for term in record.terms:
-        kind = {"include": "TXT", "redirect": "TXT", "a": "A", "exists": "A", "mx": "MX"}
-        if term.name not in kind:
-            continue
-        if term.name == "redirect" and record.all_term is not None:
-            continue  # RFC 7208 section 6.1: redirect is ignored when "all" is present
-        domain = _domain_of(term, current)
-        if domain:
-            out.append((domain, kind[term.name]))
-    return out
+    from checks._spf import Answer, AnswerKind
 
-
-@dataclass(frozen=True)
-class SpfLookupAnswer:
-    """The probe's answer to one lookup, reduced to what the count needs."""
-
-    outcome: str  # ok / nodata / nxdomain / servfail / timeout ...
-    records: tuple[str, ...] = ()
-
-
-@dataclass
-class SpfEvaluation:
-    """Recursive count of DNS-querying terms (RFC 7208 section 4.6.4)."""
-
-    lookups: int = 0
-    void_lookups: int = 0  # NXDOMAIN or no answer (limit 2, section 4.6.4)
-    errors: list[str] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)  # includes we have no answer for
-    tree: list[str] = field(default_factory=list)  # human-readable path of the count
-
-
-MAX_DEPTH = 10
-
-
-def evaluate_spf(
-    record: SpfRecord,
-    domain: str,
-    lookup: Callable[[str, str], SpfLookupAnswer | None],
-) -> SpfEvaluation:
-    """Count lookups through includes and redirects, with answers from ``lookup``.
-
-    ``lookup(qname, rdtype)`` returns the stored answer or None when the probe did not
-    fetch it (cap reached). Loops are cut; depth is bounded.
-    """
-    ev = SpfEvaluation()
-    _walk(record, domain.rstrip(".").lower(), lookup, ev, depth=0, seen=set())
-    return ev
-
-
-def _walk(
-    record: SpfRecord,
-    domain: str,
-    lookup: Callable[[str, str], SpfLookupAnswer | None],
-    ev: SpfEvaluation,
-    depth: int,
-    seen: set[str],
-) -> None:
-    seen = seen | {domain}
-    for err in record.errors:
-        ev.errors.append(f"{domain}: {err}")
-    for term in record.terms:
-        if term.name not in LOOKUP_TERMS:
-            continue
-        if term.modifier and term.name != "redirect":
-            continue
-        if term.name == "redirect" and record.all_term is not None:
-            continue
-        ev.lookups += 1
-        ev.tree.append(
-            f"{'  ' * depth}{domain}: {term.name}{':' + term.value if term.value else ''}"
-        )
-        target = _domain_of(term, domain)
-        if target is None or term.name == "ptr":
-            continue
-        rdtype = {"include": "TXT", "redirect": "TXT", "mx": "MX"}.get(term.name, "A")
-        answer = lookup(target, rdtype)
-        if answer is None:
-            if term.name in ("include", "redirect"):
-                ev.unresolved.append(target)
-            continue
-        if answer.outcome in ("nxdomain", "nodata"):
-            ev.void_lookups += 1
-        if term.name not in ("include", "redirect"):
-            continue
-        if answer.outcome not in ("ok", "nxdomain", "nodata"):
-            ev.errors.append(f"{term.name}:{target}: lookup failed ({answer.outcome})")
-            continue
-        recs = spf_records(txt_texts(answer.records))
-        if len(recs) != 1:
-            # RFC 7208 section 5.2: include of a domain without exactly one record = permerror
-            ev.errors.append(f"{term.name}:{target}: {len(recs)} SPF records (permerror)")
-            continue
-        if target in seen:
-            ev.errors.append(f"{term.name}:{target}: loop")
-            continue
-        if depth + 1 >= MAX_DEPTH:
-            ev.errors.append(f"{term.name}:{target}: nesting deeper than {MAX_DEPTH}")
-            continue
-        _walk(parse_spf(recs[0]), target, lookup, ev, depth + 1, seen)
+    if answer is None or answer.outcome == Outcome.SKIPPED:
+        return Answer(AnswerKind.MISSING)
+    if answer.outcome == Outcome.OK:
+        kind = AnswerKind.OK if answer.records else AnswerKind.NODATA
+        return Answer(kind, answer.records)
+    if answer.outcome == Outcome.NODATA:
+        return Answer(AnswerKind.NODATA)
+    if answer.outcome == Outcome.NXDOMAIN:
+        return Answer(AnswerKind.NXDOMAIN)
+    if answer.outcome == Outcome.TIMEOUT and answer.resolver_ok is False:
+        return Answer(AnswerKind.MISSING, detail="the scanner's resolver did not answer")
+    return Answer(AnswerKind.ERROR, detail=f"{answer.outcome} {answer.detail}".strip())
 
 
 # ---------------------------------------------------------------------------
-# DMARC
+# DMARC (RFC 7489, and its revision RFC 9989)
+#
+# Receivers in service implement RFC 7489; RFC 9989 changes the record: "p" may appear
+# anywhere after "v", "pct", "rf" and "ri" are gone, "t" (test mode), "np" (policy for
+# non-existent subdomains) and "psd" are new. A record is read the way each of them reads
+# it (:func:`dmarc_policy`), and the check reports which one its verdict follows.
 
-DMARC_VERSION = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)")
+RFC7489 = "RFC 7489"
+RFC9989 = "RFC 9989"
+# RFC 7489 sec. 6.4: dmarc-version = "v" *WSP "=" *WSP %x44 %x4d %x41 %x52 %x43 %x31; the
+# record must *start* with it (sec. 6.6.3: "Records that do not start with a "v=" tag
+# that identifies the current version of DMARC are discarded"): no leading whitespace.
+DMARC_VERSION = re.compile(r"v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # RFC 6376 sec. 3.2 tag-name
+POLICIES = ("none", "quarantine", "reject")
+_DMARC_URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):[^\s!,;]+(![0-9]+[kmgtKMGT]?)?")
+_FO = re.compile(r"[01ds](:[01ds])*", re.IGNORECASE)
+MAX_TAGS = 50
 
 
 @dataclass(frozen=True)
 class DmarcRecord:
+    """A DMARC tag-value list (RFC 7489 sec. 6.3, 6.4, with RFC 6376 sec. 3.2's rules)."""
+
     text: str
-    tags: tuple[tuple[str, str], ...] = ()
-    errors: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # (lower-case name, value) in order
+    errors: tuple[str, ...] = ()  # tag-list errors: the whole record is invalid
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
 
     def get(self, tag: str) -> str | None:
         for k, v in self.tags:
@@ -260,44 +116,156 @@ class DmarcRecord:
 
 
 def is_dmarc(text: str) -> bool:
-    return bool(DMARC_VERSION.match(text.strip()))
+    return bool(DMARC_VERSION.match(text))
 
 
 def dmarc_records(texts: Iterable[str]) -> list[str]:
     return [t for t in texts if is_dmarc(t)]
 
 
-POLICIES = ("none", "quarantine", "reject")
-
-
 def parse_dmarc(text: str) -> DmarcRecord:
-    """Tag-value list (RFC 7489 section 6.3, 6.4); v first, p next and required."""
+    """The tag list. RFC 6376 sec. 3.2 (adopted by RFC 7489 sec. 6.4): "Tags with
+    duplicate names MUST NOT occur within a single tag-list; if a tag name does occur more
+    than once, the entire tag-list is invalid"; "v" must be the first tag."""
     tags: list[tuple[str, str]] = []
     errors: list[str] = []
-    for part in text.split(";")[:50]:
-        part = part.strip()
+    for part in text.split(";")[:MAX_TAGS]:
+        part = part.strip(" \t\r\n")
         if not part:
-            continue
+            continue  # "v=DMARC1; p=none;" (a trailing ";" is allowed; empty specs tolerated)
         name, sep, value = part.partition("=")
-        if not sep:
+        name = name.strip(" \t")
+        if not sep or not _TAG_NAME.fullmatch(name):
             errors.append(f"not a tag=value pair: {part[:60]!r}")
             continue
-        tags.append((name.strip().lower(), value.strip()))
-    rec = DmarcRecord(text, tuple(tags), ())
-    if not tags or tags[0] != ("v", "DMARC1"):
-        errors.append("v=DMARC1 must come first")
-    p = rec.get("p")
-    if p is None:
-        errors.append("no p= tag (required)")
-    elif p.lower() not in POLICIES:
-        errors.append(f"unknown policy p={p[:30]!r}")
-    sp = rec.get("sp")
-    if sp is not None and sp.lower() not in POLICIES:
-        errors.append(f"unknown subdomain policy sp={sp[:30]!r}")
-    pct = rec.get("pct")
-    if pct is not None and not (pct.isdigit() and 0 <= int(pct) <= 100):
-        errors.append(f"pct={pct[:10]!r} is not 0-100")
+        key = name.lower()
+        if any(k == key for k, _ in tags):
+            errors.append(f"tag {name}= appears more than once (RFC 6376 3.2: record invalid)")
+            continue
+        tags.append((key, value.strip(" \t")))
+    if not tags or tags[0][0] != "v" or tags[0][1] != "DMARC1":
+        errors.insert(0, "v=DMARC1 must come first")
     return DmarcRecord(text, tuple(tags), tuple(errors))
+
+
+def _dmarc_uris(value: str) -> tuple[list[str], list[str]]:
+    """(valid, invalid) DMARC URIs of a rua=/ruf= value (RFC 7489 sec. 6.4: a URI with a
+    scheme, optionally "!" and a size; a bare address lacks "mailto:")."""
+    good: list[str] = []
+    bad: list[str] = []
+    for uri in (u.strip(" \t") for u in value.split(",")):
+        (good if _DMARC_URI.fullmatch(uri) else bad).append(uri[:80])
+    return good, bad
+
+
+@dataclass(frozen=True)
+class DmarcPolicy:
+    """What a receiver following ``rfc`` takes from one record."""
+
+    rfc: str
+    applies: bool = True  # False: "applies no DMARC processing" (RFC 7489 sec. 6.6.3)
+    p: str = "none"  # the requested policy for the domain (after the rules of 6.6.3)
+    sp: str = "none"  # for subdomains (defaults to p)
+    np: str | None = None  # RFC 9989: for non-existent subdomains (defaults to sp)
+    pct: int = 100  # RFC 7489 only (RFC 9989 removed it)
+    testing: bool = False  # RFC 9989 t=y: the policy is not to be applied
+    psd: str = "u"  # RFC 9989: y / n / u
+    rua: tuple[str, ...] = ()  # valid aggregate-report URIs
+    ruf: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # tags dropped, their default used (syntax errors)
+    problems: tuple[str, ...] = ()  # why p was replaced by none, or DMARC does not apply
+
+
+def dmarc_policy(record: DmarcRecord, rfc: str = RFC7489) -> DmarcPolicy:
+    """Read ``record`` as a receiver following RFC 7489 or RFC 9989 does.
+
+    Both: an invalid tag list is no record; "if a retrieved policy record does not contain
+    a valid "p" tag, or contains an "sp" tag that is not valid", the receiver acts as if
+    "p=none" was published when rua= has a valid URI, and applies no DMARC processing
+    otherwise (RFC 7489 sec. 6.6.3; RFC 9989 keeps the rule and adds np=). Other syntax
+    errors are "discarded in favor of default values (if any)" (RFC 7489 sec. 6.3), e.g.
+    pct=abc means pct=100. RFC 7489 sec. 6.4: "p" must come right after "v"
+    (dmarc-record = dmarc-version dmarc-sep [dmarc-request] ...); RFC 9989 lifts that.
+    """
+    if not record.valid:
+        return DmarcPolicy(rfc, applies=False, problems=record.errors)
+    ignored: list[str] = []
+    problems: list[str] = []
+    bis = rfc == RFC9989
+    rua, bad_rua = _dmarc_uris(record.get("rua") or "")
+    ruf, bad_ruf = _dmarc_uris(record.get("ruf") or "")
+    if record.get("rua") is not None and bad_rua:
+        ignored.append(f"rua={','.join(bad_rua)} (not a URI: mailto: missing?)")
+    if record.get("ruf") is not None and bad_ruf:
+        ignored.append(f"ruf={','.join(bad_ruf)} (not a URI)")
+
+    def policy(tag: str) -> str | None:
+        value = record.get(tag)
+        if value is None:
+            return None
+        if value.lower() in POLICIES:
+            return value.lower()
+        problems.append(f"{tag}={value[:30]!r} is not none, quarantine or reject")
+        return ""
+
+    p = policy("p")
+    if p is None:
+        problems.append("no p= tag")
+    elif p and not bis and record.tags[1][0] != "p":
+        problems.append(f"p= is not the tag right after v= ({RFC7489} 6.4)")
+        p = ""
+    sp = policy("sp")
+    np = policy("np") if bis else None
+    pct = 100
+    testing = False
+    psd = "u"
+    if not bis:
+        raw = record.get("pct")
+        if raw is not None:
+            if raw.isascii() and raw.isdigit() and len(raw) <= 3 and int(raw) <= 100:
+                pct = int(raw)
+            else:
+                ignored.append(f"pct={raw[:10]!r} (not 0-100: default 100 used, {RFC7489} 6.3)")
+    else:
+        if record.get("pct") is not None:
+            ignored.append(f"pct= (removed by {RFC9989}; t= replaces it)")
+        raw_t = record.get("t")
+        if raw_t is not None:
+            if raw_t.lower() in ("y", "n"):
+                testing = raw_t.lower() == "y"
+            else:
+                ignored.append(f"t={raw_t[:10]!r} (not y or n: default n used)")
+        raw_psd = record.get("psd")
+        if raw_psd is not None:
+            if raw_psd.lower() in ("y", "n", "u"):
+                psd = raw_psd.lower()
+            else:
+                ignored.append(f"psd={raw_psd[:10]!r} (not y, n or u)")
+    for tag, ok in (("adkim", ("r", "s")), ("aspf", ("r", "s"))):
+        raw = record.get(tag)
+        if raw is not None and raw.lower() not in ok:
+            ignored.append(f"{tag}={raw[:10]!r} (not r or s: default r used)")
+    raw_fo = record.get("fo")
+    if raw_fo is not None and not _FO.fullmatch(raw_fo.replace(" ", "")):
+        ignored.append(f"fo={raw_fo[:20]!r} (default 0 used)")
+    if not bis:
+        raw_ri = record.get("ri")
+        if raw_ri is not None and not (raw_ri.isascii() and raw_ri.isdigit()):
+            ignored.append(f"ri={raw_ri[:20]!r} (default 86400 used)")
+    if problems:
+        # p (or sp/np) missing or invalid: p=none if rua has a valid URI, else no DMARC
+        if not rua:
+            return DmarcPolicy(rfc, applies=False, ignored=tuple(ignored), problems=tuple(problems))
+        return DmarcPolicy(
+            rfc, True, "none", "none", "none" if bis else None, 100, False, psd,
+            tuple(rua), tuple(ruf), tuple(ignored), tuple(problems),
+        )  # fmt: skip
+    assert p
+    sp = sp or p
+    return DmarcPolicy(
+        rfc, True, p, sp, (np or sp) if bis else None, pct, testing, psd,
+        tuple(rua), tuple(ruf), tuple(ignored), (),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

@@ -25,12 +25,17 @@ from urllib.parse import urlsplit
 
 from auditor.headers import (
     DISCLOSURE_HEADERS,
+    SOURCE_LIST_DIRECTIVES,
     CspPolicy,
+    CspSource,
+    classify_source,
+    effective_sources,
     frame_ancestors_restrictive,
     has_version,
     media_type,
     object_sources,
     parse_csp,
+    parse_csp_meta,
     parse_hsts,
     parse_nosniff,
     parse_referrer_policy,
@@ -46,7 +51,7 @@ from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
-from checks._common import cut_answers, no_https_reason, unusable_v6_reason
+from checks._common import cut_answers, no_https_reason, registrable_domain, unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages
@@ -345,7 +350,9 @@ never start in clear text and a certificate warning cannot be clicked through. A
 max-age (days or weeks) lets the protection lapse between visits of citizens who come
 rarely; US federal policy (M-15-13, BOD 18-01) and the HSTS preload list require at
 least one year. includeSubDomains and preload are reported: they extend the protection
-to every subdomain and to first visits.
+to every subdomain and to first visits. A header received over a certificate that does
+not verify (untrusted, wrong name, expired, or a key or signature browsers reject) does not
+count: browsers ignore it (RFC 6797 8.1).
 """,
     remediation={
         "nginx": 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" '
@@ -397,9 +404,19 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     suffix = f" ({extras})" if extras else ""
     if fetch.tls_verified is False:
-        # RFC 6797 sec. 8.1: UAs ignore STS received over a connection with cert errors.
+        # RFC 6797 sec. 8.1: a UA processes an STS header field only when "there are no
+        # underlying secure transport errors or warnings (see Section 8.4)": received
+        # over a certificate that does not verify, the policy is never recorded.
         evidence["tls_verified"] = False
-        suffix += "; the certificate did not verify, so browsers ignore it until it does"
+        if fetch.tls_error:
+            evidence["tls_error"] = _t(fetch.tls_error, 200)
+        return Verdict.failed(
+            f"Strict-Transport-Security max-age={age} does not count: the certificate does "
+            f"not verify ({_t(fetch.tls_error or 'see tls.cert.*', 160)}), so browsers ignore "
+            "the header (RFC 6797 8.1)",
+            score=0.0,
+            **evidence,
+        )
     if age < minimum:
         return Verdict.failed(
             f"HSTS max-age={age} is shorter than {minimum} s (1 year){suffix}",
@@ -412,46 +429,154 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
 # ---------------------------------------------------------------------------
 # http.csp
 
-# Quality rules (Mozilla Observatory "csp" test, Google CSP Evaluator, OWASP). Internet.nl
-# treats CSP as a recommendation and checks the same properties.
+# Quality rules: Mozilla Observatory "csp" test, Google CSP Evaluator, OWASP, and the rules
+# of Internet.nl's CSP test (checks/tasks/http_headers.py, HeaderCheckerContentSecurityPolicy:
+# base-uri, form-action, frame-src, default-src values, 'unsafe-hashes', http:, bare https:,
+# hosts without a scheme, * and 127.0.0.1). Where Internet.nl departs from CSP3 the spec is
+# followed: a repeated directive is ignored, not merged (CSP3 2.2.1); 'unsafe-inline' is
+# judged for scripts with CSP3's neutralisation by nonces, hashes and 'strict-dynamic'.
 CSP_RULES = {
     "default-src": "no default-src directive (fallback for every fetch directive)",
+    "default-src-values": "default-src allows more than 'none', 'self' and the site's own hosts",
     "script-unrestricted": "neither script-src nor default-src: scripts are not restricted",
+    "plugins-unrestricted": "neither object-src nor default-src: plugins are not restricted",
     "unsafe-inline": "'unsafe-inline' scripts allowed (no nonce, hash or 'strict-dynamic')",
     "unsafe-eval": "'unsafe-eval' allowed for scripts",
+    "unsafe-hashes": "'unsafe-hashes' allows inline event handlers",
     "wildcard-source": "a source that allows any host or inline code (*, https:, http:, data:) in "
     "script-src/default-src/object-src",
-    "frame-ancestors": "no frame-ancestors directive (clickjacking protection)",
+    "any-host": "a '*' host source (any site)",
+    "insecure-scheme": "an http:, ftp: or ws: source (loaded in clear text)",
+    "bare-https": "a bare 'https:' source (any HTTPS site)",
+    "host-without-scheme": "a host source without its https:// scheme",
+    "localhost": "a 127.0.0.1 / localhost source (the visitor's own machine)",
+    "base-uri": "no base-uri 'self' or 'none' (an injected <base> redirects relative URLs)",
+    "form-action": "no form-action (forms may post anywhere)",
+    "frame-src": "neither frame-src nor its fallbacks child-src / default-src: frames are not "
+    "restricted",
+    "frame-ancestors": "no restrictive frame-ancestors (clickjacking protection)",
 }
+_INSECURE_SCHEMES = frozenset({"http", "ftp", "ws"})
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
-def csp_problems(policies: tuple[CspPolicy, ...]) -> dict[str, list[str]]:
+def _site(host: str) -> str:
+    """The registrable domain of ``host`` (same-site, by the Public Suffix List)."""
+    return registrable_domain(host) if host else ""
+
+
+def _same_site(source: CspSource, site: str) -> bool:
+    host = source.host[2:] if source.host.startswith("*.") else source.host
+    return bool(site) and host != "*" and (host == site or host.endswith("." + site))
+
+
+def _self_like(sources: tuple[str, ...], site: str, *, extra: frozenset[str]) -> bool:
+    """Internet.nl's rule for default-src and base-uri: 'none' alone, or 'self' with only
+    the site's own hosts (and, for default-src, 'report-sample', nonces and hashes, which
+    add no source)."""
+    low = [x.lower() for x in sources]
+    if low == ["'none'"]:
+        return True
+    if "'self'" not in low:
+        return False
+    for src in map(classify_source, sources):
+        low_text = src.text.lower()
+        if low_text == "'self'" or low_text in extra or src.kind == "other":
+            continue  # an invalid expression matches nothing (browsers ignore it)
+        if src.kind in ("nonce", "hash") and "nonce-hash" in extra:
+            continue
+        if src.kind == "host" and _same_site(src, site):
+            continue
+        return False
+    return True
+
+
+def _policy_problems(policy: CspPolicy, site: str) -> dict[str, list[str]]:
+    broken: dict[str, list[str]] = {}
+
+    def add(rule: str, detail: str = "") -> None:
+        broken.setdefault(rule, [])
+        if detail and detail not in broken[rule]:
+            broken[rule].append(detail)
+
+    default = policy.get("default-src")
+    if default is None:
+        add("default-src")
+    elif not _self_like(default, site, extra=frozenset({"'report-sample'", "nonce-hash"})):
+        add("default-src-values", "default-src " + " ".join(default)[:120])
+    sp = script_policy(policy)
+    if sp.directive is None:
+        add("script-unrestricted")
+    if sp.unsafe_inline:
+        add("unsafe-inline", sp.directive or "")
+    if sp.unsafe_eval:
+        add("unsafe-eval", sp.directive or "")
+    for s in sp.any_host:
+        add("wildcard-source", f"{sp.directive}: {s}")
+    obj_name, obj_sources = object_sources(policy)
+    if obj_sources is None:
+        add("plugins-unrestricted")
+    else:
+        for s in obj_sources:
+            if unsafe_script_source(s):
+                add("wildcard-source", f"{obj_name}: {s}")
+    # CSP3 sec. 8.2: with 'strict-dynamic', host and scheme sources of the script
+    # directive are ignored (they are the fallback for CSP1 browsers in Google's "strict
+    # CSP"): not judged there
+    neutralised = sp.directive if sp.strict_dynamic else None
+    for name, sources in policy.directives:
+        if name not in SOURCE_LIST_DIRECTIVES:
+            continue
+        for src in map(classify_source, sources):
+            where = f"{name}: {src.text}"
+            low = src.text.lower()
+            if low == "'unsafe-hashes'":
+                add("unsafe-hashes", name)
+            if name == neutralised and src.kind in ("scheme", "host"):
+                continue
+            if src.kind == "scheme":
+                if src.scheme in _INSECURE_SCHEMES:
+                    add("insecure-scheme", where)
+                elif src.scheme == "https":
+                    add("bare-https", where)
+            elif src.kind == "host":
+                if src.scheme in _INSECURE_SCHEMES:
+                    add("insecure-scheme", where)
+                if not src.scheme and src.host != "*":
+                    add("host-without-scheme", where)
+                if src.host == "*":
+                    add("any-host", where)
+                if src.host in _LOCAL_HOSTS:
+                    add("localhost", where)
+    base = policy.get("base-uri")
+    if base is None or not _self_like(base, site, extra=frozenset()):
+        add("base-uri", "base-uri " + " ".join(base)[:80] if base is not None else "")
+    form = policy.get("form-action")
+    if form is None or not any(
+        s.text.lower() in ("'self'", "'none'") or s.kind == "host"
+        for s in map(classify_source, form)
+    ):
+        add("form-action", "form-action " + " ".join(form)[:80] if form is not None else "")
+    if effective_sources(policy, "frame-src")[1] is None:
+        add("frame-src")
+    ancestors = policy.get("frame-ancestors")
+    if ancestors is None:
+        add("frame-ancestors")
+    elif not frame_ancestors_restrictive(ancestors):
+        # the same judgement as http.frame: CSP must not pass where framing is open
+        add("frame-ancestors", "frame-ancestors " + " ".join(ancestors)[:80])
+    return broken
+
+
+def csp_problems(policies: tuple[CspPolicy, ...], host: str = "") -> dict[str, list[str]]:
     """Rules broken by *every* enforced policy, with details.
 
     Several policies are all enforced (CSP3 sec. 2.2): content must pass each of them,
-    so a rule is satisfied when at least one policy satisfies it.
+    so a rule is satisfied when at least one policy satisfies it. ``host``: the page's
+    host, whose site (registrable domain) counts as "own" for default-src and base-uri.
     """
-    per_policy: list[dict[str, list[str]]] = []
-    for policy in policies:
-        broken: dict[str, list[str]] = {}
-        if not policy.has("default-src"):
-            broken["default-src"] = []
-        sp = script_policy(policy)
-        if sp.directive is None:
-            broken["script-unrestricted"] = []
-        if sp.unsafe_inline:
-            broken["unsafe-inline"] = [sp.directive or ""]
-        if sp.unsafe_eval:
-            broken["unsafe-eval"] = [sp.directive or ""]
-        wild = [f"{sp.directive}: {s}" for s in sp.any_host]
-        obj_name, obj_sources = object_sources(policy)
-        if obj_sources is not None:
-            wild += [f"{obj_name}: {s}" for s in obj_sources if unsafe_script_source(s)]
-        if wild:
-            broken["wildcard-source"] = sorted(set(wild))
-        if not policy.has("frame-ancestors"):
-            broken["frame-ancestors"] = []
-        per_policy.append(broken)
+    site = _site(host)
+    per_policy = [_policy_problems(p, site) for p in policies]
     if not per_policy:
         return {}
     common = set(per_policy[0])
@@ -478,25 +603,34 @@ A Content-Security-Policy limits where a page may load scripts, objects and fram
 When an attacker manages to inject HTML into a portal (a comment field, a search page, a
 compromised plugin), a good CSP stops the injected script from running: it is the main
 defence against cross-site scripting, the most common web flaw in audits of government
-portals. A policy with 'unsafe-inline', 'unsafe-eval' or wildcard sources gives little
-protection; each broken rule is named. A missing policy is a warning (CSP is a
+portals. The rules go as deep as Internet.nl's: default-src limited to 'none', 'self'
+and the site's own hosts; script and plugin (object-src) sources restricted; no
+'unsafe-inline' (unless neutralised by nonces, hashes or 'strict-dynamic'), 'unsafe-eval'
+or 'unsafe-hashes'; no *, bare https:, http:/ftp:/ws:, scheme-less host or 127.0.0.1
+sources; base-uri 'self' or 'none'; form-action set; frame-src (or its fallback) set; a
+frame-ancestors that no other site matches. Each broken rule is named. A policy in a
+<meta http-equiv> element of the page counts too (without frame-ancestors, report-uri and
+sandbox, which a meta cannot carry). A missing policy is a warning (CSP is a
 recommendation in Internet.nl and Mozilla Observatory), as is a weak one; profiles may
 raise the severity to fail.
 """,
     remediation={
         "nginx": "add_header Content-Security-Policy \"default-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'self'; frame-ancestors 'self'\" always;  Start with "
-        "Content-Security-Policy-Report-Only to find what breaks.",
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'\" "
+        "always;  Start with Content-Security-Policy-Report-Only to find what breaks.",
         "apache": "Header always set Content-Security-Policy \"default-src 'self'; "
-        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'\"",
+        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'self'\"",
         "iis": "web.config <system.webServer><httpProtocol><customHeaders><add "
         "name=\"Content-Security-Policy\" value=\"default-src 'self'; script-src 'self'; "
-        "object-src 'none'; frame-ancestors 'self'\" /></customHeaders></httpProtocol>. "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'\" "
+        "/></customHeaders></httpProtocol>. "
         "ASP.NET WebForms pages with inline scripts need nonces (or hashes) instead of "
         "'unsafe-inline'.",
         "general": "Move inline scripts to files, or give them a per-response nonce and use "
-        "script-src 'nonce-...' 'strict-dynamic'; replace eval(); never list *, https: or "
-        "http: as a script source.",
+        "script-src 'nonce-...' 'strict-dynamic'; replace eval() and inline event handlers "
+        "('unsafe-hashes'); write every host with https:// and never list *, https:, http: "
+        "or 127.0.0.1 as a source.",
     },
 )
 def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
@@ -507,16 +641,25 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
     values = doc.header_values("content-security-policy")
     if doc.value_cut("content-security-policy"):
         return _cap_verdict(doc, "Content-Security-Policy")
-    policies = parse_csp(values)
+    h = _http_obs(obs, ctx.address or "")
+    metas = h.https.meta_csp if h is not None and h.https is not None else ()
+    header_policies = parse_csp(values)
+    meta_policies, meta_removed = parse_csp_meta(metas)
+    policies = header_policies + meta_policies
     # Every policy is enforced (CSP3 sec. 2.2): one that passes every rule still does when
     # more were dropped by the cap; anything short of a pass could change with them.
     dropped = doc.values_incomplete("content-security-policy")
-    if dropped and (not policies or csp_problems(policies)):
+    if dropped and (not policies or csp_problems(policies, obs.host)):
         return _cap_verdict(doc, "Content-Security-Policy")
     report_only = doc.header_values("content-security-policy-report-only")
     evidence: dict[str, Any] = {"url": _t(doc.url), "status": doc.status}
     if report_only:
         evidence["report_only"] = [_t(v) for v in report_only]
+    if metas:
+        evidence["meta"] = [_t(m) for m in metas]
+    if meta_removed:
+        # CSP3 sec. 3.3: a <meta> policy cannot carry these; browsers drop them
+        evidence["meta_ignored_directives"] = list(meta_removed)
     severity = Status(str(ctx.params.get("severity", "warn")))
     if not policies:
         note = (
@@ -526,23 +669,42 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
         )
         return Verdict(Status.WARN, f"no Content-Security-Policy header{note}", evidence, 0.0)
     evidence["policies"] = [_t(p.raw) for p in policies]
-    problems = csp_problems(policies)
+    if meta_policies:
+        evidence["delivered_by"] = "header and <meta>" if header_policies else "<meta>"
+    problems = csp_problems(policies, ctx.target)
+    invalid = sorted(
+        {
+            f"{name}: {src}"
+            for p in policies
+            for name, sources in p.directives
+            if name in SOURCE_LIST_DIRECTIVES
+            for src in sources
+            if classify_source(src).kind == "other"
+        }
+    )
+    if invalid:
+        # not valid CSP3 source expressions: browsers ignore them (they match nothing)
+        evidence["ignored_sources"] = [_t(i, 120) for i in invalid[:20]]
     sps = [script_policy(p) for p in policies]
     evidence["strict_dynamic"] = any(s.strict_dynamic for s in sps)
     neutral = sorted({s.inline_neutralised_by for s in sps if s.inline_neutralised_by})
     if neutral:
         evidence["unsafe_inline_ignored_by"] = neutral
+    via = " (via <meta http-equiv>)" if meta_policies and not header_policies else ""
     if not problems:
-        return Verdict.passed("Content-Security-Policy meets every quality rule", **evidence)
+        return Verdict.passed(f"Content-Security-Policy{via} meets every quality rule", **evidence)
     evidence["broken_rules"] = {rule: details for rule, details in problems.items()}
     names = ", ".join(problems)
     score = round(1 - len(problems) / len(CSP_RULES), 3)
     detail = "; ".join(
-        CSP_RULES[r] + (f" [{', '.join(d)}]" if d else "") for r, d in problems.items()
+        CSP_RULES[r] + (f" [{', '.join(d[:3])}]" if d else "") for r, d in problems.items()
     )
     return Verdict(
         severity if severity in (Status.WARN, Status.FAIL) else Status.WARN,
-        _t(f"Content-Security-Policy breaks {len(problems)} rule(s): {names} - {detail}", 600),
+        _t(
+            f"Content-Security-Policy{via} breaks {len(problems)} rule(s): {names} - {detail}",
+            900,
+        ),
         evidence,
         score,
     )
@@ -741,9 +903,13 @@ SECURITY_TXT_MAX = 100 * 1024
     description="""
 security.txt tells whoever finds a vulnerability in the portal (a researcher, VNCERT/CC, a
 citizen) whom to contact. Without it, reports get lost or are published instead. RFC 9116
-requires it at /.well-known/security.txt over HTTPS, as text/plain, with at least one
-Contact and exactly one Expires date in the future; a file that expires more than a year
-ahead is a warning (the RFC recommends less, so that stale contacts are noticed). A file
+requires it at /.well-known/security.txt over HTTPS, as text/plain in UTF-8, with at least
+one Contact and exactly one Expires date in the future, every line in the RFC's grammar
+("Name: value", the colon followed by one space, each line ending with a line break), URI
+values (mailto:, https:, tel:; an address without mailto: or an http:// link is an error),
+and, when signed, a sound OpenPGP cleartext signature (nothing before the header, one
+signature block, nothing after it). Each error is named with its line. A file that
+expires more than a year ahead, or a signed file without Canonical, is a warning. A file
 larger than 100 KiB (the most Internet.nl reads; RFC 9116 sets no size) fails as too large:
 its first part is not parsed as if it were the whole file.
 """,
@@ -818,7 +984,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(
             f"security.txt could not be decoded: {_t(st.unreadable, 120)}", **evidence
         )
-    parsed = parse_security_txt(st.text)
+    parsed = parse_security_txt(st.text, complete=not st.truncated)
     evidence.update(
         contacts=[_t(c, 200) for c in parsed.contacts[:10]],
         expires=[_t(e, 60) for e in parsed.expires_raw[:3]],
@@ -826,20 +992,36 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
         signed=parsed.signed,
     )
     if parsed.errors:
-        evidence["parse_errors"] = [_t(e, 120) for e in parsed.errors[:10]]
+        evidence["parse_errors"] = [_t(e, 160) for e in parsed.errors[:20]]
+    if parsed.recommendations:
+        evidence["recommendations"] = list(parsed.recommendations)
+    if parsed.unknown_fields:
+        evidence["unknown_fields"] = [_t(f, 40) for f in parsed.unknown_fields]
+    if st.truncated:
+        evidence["truncated"] = True
     problems: list[str] = []
+    # RFC 9116 sec. 3: text/plain with charset utf-8 (the IANA name, or its alias csUTF8);
+    # no charset parameter means the default, utf-8
+    charset = params.get("charset", "").lower()
+    if charset and charset not in ("utf-8", "csutf8"):
+        problems.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+    if st.invalid_utf8:
+        problems.append("the body is not valid UTF-8 (RFC 9116 sec. 3)")
     if not parsed.contacts:
         problems.append("no Contact field (required, RFC 9116 sec. 2.5.3)")
     if not parsed.expires_raw:
         problems.append("no Expires field (required, RFC 9116 sec. 2.5.5)")
-    elif len(parsed.expires_raw) > 1:
-        problems.append("Expires appears more than once (RFC 9116 sec. 2.5.5)")
-    elif parsed.expires is None:
-        problems.append(f"Expires is not an RFC 3339 date-time: {_t(parsed.expires_raw[0], 60)!r}")
-    elif parsed.expires <= ctx.now:
+    elif (
+        parsed.expires is not None and len(parsed.expires_raw) == 1 and (parsed.expires <= ctx.now)
+    ):
         problems.append(f"expired on {parsed.expires.isoformat()}")
+    # every deviation from the grammar of RFC 9116 sec. 4 (and RFC 4880 sec. 7 for a signed
+    # file): a file that parsers reject tells the finder of a vulnerability nothing
+    problems.extend(_t(e, 160) for e in parsed.errors)
     if problems:
-        return Verdict.failed("security.txt: " + "; ".join(problems), **evidence)
+        shown = "; ".join(problems[:6])
+        more = f" (+{len(problems) - 6} more)" if len(problems) > 6 else ""
+        return Verdict.failed(f"security.txt: {shown}{more}", **evidence)
     warnings: list[str] = []
     assert parsed.expires is not None
     max_days = int(ctx.params.get("max_expires_days", SECURITY_TXT_MAX_DAYS))
@@ -848,9 +1030,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             f"Expires {parsed.expires.date().isoformat()} is more than {max_days} days ahead "
             "(RFC 9116 sec. 2.5.5 recommends less than a year)"
         )
-    charset = params.get("charset", "").lower()
-    if charset and charset not in ("utf-8", "utf8"):
-        warnings.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+    warnings.extend(parsed.recommendations)
     if parsed.canonical:
         here = (_host(st.url), urlsplit(st.url).path)
         if not any(

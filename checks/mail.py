@@ -4,27 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Category, Level, Scope, Verdict
+from auditor.model import Category, Level, Scope, Status, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
 from auditor.registry import CheckContext, Probe, check
 from checks._common import UNDECIDED, cut_answers, describe_failure
 from checks._mailparse import (
-    SpfLookupAnswer,
+    RFC7489,
+    RFC9989,
+    DmarcPolicy,
+    dmarc_policy,
     dmarc_records,
-    evaluate_spf,
+    is_dmarc,
     is_mta_sts_txt,
     mx_matches,
     parse_dmarc,
     parse_mta_sts_policy,
     parse_mta_sts_txt,
-    parse_spf,
-    spf_records,
+    spf_answer,
     txt_texts,
+)
+from checks._spf import (
+    Answer,
+    Query,
+    SpfLimits,
+    SpfOutcome,
+    SpfResult,
+    audit,
+    drive,
+    spf_records,
 )
 from checks.ipv6 import is_null_mx, mx_not_probed
 
-# RFC 7208 section 4.6.4: at most 10 DNS-querying terms, at most 2 void lookups.
+# RFC 7208 section 4.6.4: at most 10 DNS-querying terms ("MUST"), at most 2 void lookups
+# ("SHOULD"; exceeding it "produces a permerror result").
 SPF_MAX_LOOKUPS = 10
 SPF_MAX_VOID = 2
 
@@ -47,7 +60,7 @@ def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
 
 @check(
     "mail.spf",
-    title="One valid SPF record that ends in -all or ~all, within 10 DNS lookups",
+    title="One valid SPF record that rejects unlisted senders, within the RFC 7208 limits",
     category=Category.MAIL,
     scope=Scope.ZONE,
     needs=(Probe.ZONE,),
@@ -56,19 +69,27 @@ def _lookup_failed(answer: DnsAnswer | None, what: str) -> Verdict | None:
     params={"max_lookups": SPF_MAX_LOOKUPS, "max_void": SPF_MAX_VOID},
     description="""
 SPF lists the servers allowed to send mail as the agency's domain; without it anyone can
-send convincing phishing 'from' the agency to citizens. It must end with -all (or ~all)
-so other senders are rejected; +all or ?all allow everyone. Receivers stop evaluating
-after 10 DNS lookups (counted through every include), and then treat the record as broken
-(permerror), so a record with too many includes protects nothing. A domain that sends no
-mail should publish `v=spf1 -all`.
+send convincing phishing 'from' the agency to citizens. The record is evaluated as a
+receiver evaluates it (RFC 7208 check_host(), through every include and redirect) for a
+server it does not list, once for IPv4 and once for IPv6 senders: that server must get
+fail (-all) or softfail (~all); pass (+all) or neutral (?all, or no all at all) protect
+nothing. Receivers treat a record as broken (permerror) when any term is malformed
+(addresses, prefix lengths, domain names, macros), when an include has no SPF record, or
+when evaluation needs more than 10 DNS-querying terms, more than 10 MX names behind one
+mx or more than 2 lookups that find nothing; each such error fails the check with the
+term named. A lookup that fails (timeout, SERVFAIL) makes receivers answer temperror:
+not tested, with the term named. 'ptr' is a warning (RFC 7208 5.5: SHOULD NOT be used).
+A domain that sends no mail should publish `v=spf1 -all`.
 """,
     remediation={
         "dns": 'Publish exactly one TXT record at the domain, e.g. `@ IN TXT "v=spf1 mx '
         'ip4:203.0.113.25 ip6:2001:db8::25 include:_spf.mail-provider.vn -all"`; for a '
         'domain that never sends mail: `"v=spf1 -all"`. Replace includes by ip4:/ip6: ranges '
-        "to stay under 10 lookups.",
-        "general": "Merge duplicate SPF records into one; remove `+all`/`?all`; check the "
-        "count with `dig TXT` on every include.",
+        "to stay under 10 lookups; write addresses as ip4:/ip6: (not a:192.0.2.1) and names "
+        "with their full domain (a:mail.example.gov.vn, not a:mail).",
+        "general": "Merge duplicate SPF records into one; remove `+all`/`?all` and `ptr`; "
+        "remove includes of domains that publish no SPF record; check the result with "
+        "`dig TXT` on every include.",
     },
 )
 def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
@@ -76,55 +97,149 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if failed:
         return failed
     assert obs.spf is not None
-    records = spf_records(txt_texts(obs.spf.records))
+    texts = txt_texts(obs.spf.records)
+    records = spf_records(texts)
     if not records:
-        return Verdict.failed("no SPF record (v=spf1)", txt=list(txt_texts(obs.spf.records)))
+        near = [t[:80] for t in texts if t.strip().lower().startswith("v=spf1")]
+        if near:
+            # RFC 7208 sec. 4.5: the record must begin with exactly "v=spf1"
+            return Verdict.failed(
+                f"no SPF record: {near[0]!r} does not begin with exactly 'v=spf1' "
+                "(RFC 7208 4.5), so receivers ignore it",
+                txt=list(texts),
+            )
+        return Verdict.failed("no SPF record (v=spf1)", txt=list(texts))
     if len(records) > 1:
         # RFC 7208 section 4.5: more than one record is a permerror
         return Verdict.failed(f"{len(records)} SPF records (must be exactly one)", spf=records)
-    record = parse_spf(records[0])
-    answers = {(a.qname.rstrip(".").lower(), a.rdtype): a for a in obs.spf_lookups}
+    limits = SpfLimits(
+        lookups=int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS)),
+        void=int(ctx.params.get("max_void", SPF_MAX_VOID)),
+    )
+    answers = _spf_answers(obs)
 
-    def lookup(qname: str, rdtype: str) -> SpfLookupAnswer | None:
-        a = answers.get((qname, rdtype))
+    def lookup(query: Query) -> Answer:
+        a = answers.get((query.name, query.rdtype))
         # an answer cut at the record cap is not known: counted as not fetched
-        return None if a is None or a.truncated else SpfLookupAnswer(a.outcome, a.records)
+        return spf_answer(None if a is not None and a.truncated else a)
 
-    ev = evaluate_spf(record, obs.zone, lookup)
-    max_lookups = int(ctx.params.get("max_lookups", SPF_MAX_LOOKUPS))
-    max_void = int(ctx.params.get("max_void", SPF_MAX_VOID))
+    zone = obs.zone.rstrip(".").lower()
+    outcomes = {fam: drive(audit(zone, fam, limits), lookup) for fam in (4, 6)}
+    return _spf_verdict(records[0], outcomes)
+
+
+def _spf_answers(obs: ZoneObservations) -> dict[tuple[str, str], DnsAnswer]:
+    """Every stored answer check_host() may ask for: the SPF walk's own lookups, and the
+    zone's TXT, MX and MX host addresses (the same resolver answers, shared scan-wide)."""
+    out: dict[tuple[str, str], DnsAnswer] = {}
+    found = [obs.spf, obs.mx, *(a for h in obs.mx_hosts for a in (h.a, h.aaaa))]
+    for a in (*obs.spf_lookups, *found):
+        if a is not None:
+            out.setdefault((a.qname.rstrip(".").lower(), a.rdtype.upper()), a)
+    return out
+
+
+_FAMILY = {4: "IPv4", 6: "IPv6"}
+_SPF_PROTECTS = (SpfResult.FAIL, SpfResult.SOFTFAIL)
+
+
+def _spf_verdict(record: str, outcomes: dict[int, SpfOutcome]) -> Verdict:
+    v4, v6 = outcomes[4], outcomes[6]
+    longest = max(outcomes.values(), key=lambda o: len(o.trace))
     evidence: dict[str, Any] = {
-        "spf": records[0],
-        "lookups": ev.lookups,
-        "void_lookups": ev.void_lookups,
-        "lookup_terms": ev.tree,
-        "errors": ev.errors,
+        "spf": record,
+        "rfc": "RFC 7208",
+        "unlisted_sender": {_FAMILY[f]: o.result.value for f, o in outcomes.items()},
+        "lookups": max(o.lookups for o in outcomes.values()),
+        "void_lookups": max(o.void_lookups for o in outcomes.values()),
+        "lookup_terms": list(longest.trace),
+        "records": dict(longest.records),
     }
-    if ev.unresolved:
-        evidence["not_fetched"] = ev.unresolved
-    problems: list[str] = []
-    all_term = record.all_term
-    if all_term is not None and all_term.qualifier in "+?":
-        problems.append(f"'{all_term.qualifier}all' lets any server send as the domain")
-    if all_term is None and record.redirect is None:
-        problems.append("no 'all' term and no redirect= (defaults to ?all: no protection)")
-    if ev.lookups > max_lookups:
-        problems.append(f"{ev.lookups} DNS-querying terms (limit {max_lookups}, RFC 7208 4.6.4)")
-    if ev.errors:
-        problems.append("; ".join(ev.errors[:5]))
-    if problems:
-        return Verdict.failed("SPF: " + "; ".join(problems), **evidence)
-    ending = f"{all_term.qualifier}all" if all_term else f"redirect={record.redirect}"
-    if ev.void_lookups > max_void:
-        return Verdict.warn(
-            f"SPF ends with {ending} but has {ev.void_lookups} void lookups (limit {max_void})",
+    errors = [o.reason for o in outcomes.values() if o.result == SpfResult.PERMERROR]
+    if errors:
+        evidence["errors"] = list(dict.fromkeys(errors))
+    notes = list(dict.fromkeys(n for o in outcomes.values() for n in o.notes))
+    if notes:
+        evidence["notes"] = notes
+    undetermined = list(dict.fromkeys(u for o in outcomes.values() for u in o.undetermined))
+    if undetermined:
+        evidence["depends_on_sender"] = undetermined
+    missing = list(dict.fromkeys(m for o in outcomes.values() for m in o.missing))
+    if missing:
+        evidence["not_fetched"] = missing
+
+    def who(pick: list[int]) -> str:
+        if len(pick) == len(outcomes):
+            return "servers the record does not list"
+        return " and ".join(f"unlisted {_FAMILY[f]} servers" for f in pick)
+
+    def by_result(*results: SpfResult) -> list[int]:
+        return [f for f, o in outcomes.items() if o.result in results and o.decided]
+
+    # 1. permerror: receivers reject or ignore the record (sec. 2.6.7)
+    bad = [f for f, o in outcomes.items() if o.result == SpfResult.PERMERROR]
+    if bad:
+        o = outcomes[bad[0]]
+        scope = "" if len(bad) == len(outcomes) else f" (for {_FAMILY[bad[0]]} senders)"
+        return Verdict.failed(
+            f"SPF permerror{scope}: {o.reason}; receivers treat the record as broken",
             **evidence,
         )
-    if ev.unresolved and ev.lookups <= max_lookups:
-        return Verdict.not_tested(
-            "SPF includes not fetched (cap): " + ", ".join(ev.unresolved[:5]), **evidence
+    # 2. an unlisted server is let through
+    open_to = by_result(SpfResult.PASS)
+    if open_to:
+        o = outcomes[open_to[0]]
+        how = f"'{o.term}' at {o.domain}" if o.term else "the record"
+        return Verdict.failed(
+            f"SPF: {who(open_to)} get pass ({how}): any server can send as the domain",
+            **evidence,
         )
-    return Verdict.passed(f"SPF ends with {ending}, {ev.lookups} DNS lookup(s)", **evidence)
+    weak = by_result(SpfResult.NEUTRAL, SpfResult.NONE)
+    if weak:
+        o = outcomes[weak[0]]
+        how = (
+            f"'{o.term}' at {o.domain}"
+            if o.term
+            else "no 'all' term and no redirect= (defaults to ?all)"
+        )
+        return Verdict.failed(
+            f"SPF: {who(weak)} get {o.result.value} ({how}): no protection", **evidence
+        )
+    # 3. what could not be evaluated
+    temp = [f for f, o in outcomes.items() if o.result == SpfResult.TEMPERROR]
+    if temp:
+        o = outcomes[temp[0]]
+        if o.not_observed:
+            return Verdict.not_tested(f"SPF lookups not fetched: {o.reason}", **evidence)
+        return Verdict.not_tested(
+            f"SPF temperror: {o.reason}; receivers defer or accept mail unchecked", **evidence
+        )
+    open_q = [f for f, o in outcomes.items() if not o.decided]
+    if open_q:
+        o = outcomes[open_q[0]]
+        return Verdict.not_tested(
+            f"SPF result for unlisted servers depends on the sender: {o.reason}", **evidence
+        )
+    # 4. protected: fail or softfail for every unlisted server
+    assert all(o.result in _SPF_PROTECTS for o in outcomes.values())
+    if v4.result == v6.result and v4.term == v6.term and v4.domain == v6.domain:
+        ending = f"{v4.result.value} ({v4.term} at {v4.domain})"
+    else:
+        ending = "; ".join(
+            f"{_FAMILY[f]}: {o.result.value} ({o.term} at {o.domain})" for f, o in outcomes.items()
+        )
+    lookups = evidence["lookups"]
+    tail = f", {lookups} DNS lookup(s)"
+    if undetermined:
+        tail += f"; {len(undetermined)} term(s) depend on the sender and were not evaluated"
+    ptr = [n for n in notes if "'ptr' SHOULD NOT" in n]
+    if ptr:
+        return Verdict.warn(
+            f"SPF: unlisted servers get {ending}{tail}, but the record uses 'ptr' (RFC 7208 "
+            "5.5: SHOULD NOT be used; slow, unreliable, and some receivers skip it)",
+            **evidence,
+        )
+    return Verdict.passed(f"SPF: unlisted servers get {ending}{tail}", **evidence)
 
 
 @check(
@@ -134,7 +249,7 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     scope=Scope.ZONE,
     needs=(Probe.ZONE,),
     level_hint=Level.RECOMMENDED,
-    refs=("RFC 7489", "BOD 18-01 (p=reject)"),
+    refs=("RFC 7489", "RFC 9989", "BOD 18-01 (p=reject)"),
     # Which policy passes: "quarantine" (quarantine or reject; NCSC-NL, Internet.nl) or
     # "reject" (BOD 18-01 section 2: p=reject); a weaker enforcing policy scores 0.75.
     params={"required_policy": "quarantine"},
@@ -143,11 +258,18 @@ DMARC tells receiving mail servers what to do with mail that claims to come from
 agency but fails SPF/DKIM: p=reject (or quarantine) stops phishing in the agency's name;
 p=none only monitors. rua= gives the agency reports of who sends in its name. Without a
 record at _dmarc.<domain>, the organisational domain's record applies (RFC 7489 6.6.3).
+The record is read as receivers following RFC 7489 read it and as those following its
+revision RFC 9989 do, and the verdict names the one it follows: the record must start
+with v=DMARC1 (no leading space), a repeated tag makes it invalid, RFC 7489 wants p= right
+after v=, a malformed p= (or sp=) counts as p=none, other malformed tags are ignored
+(warning) and their default is used, pct=0 or RFC 9989's t=y (test mode) enforce nothing.
 """,
     remediation={
         "dns": 'Publish `_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.gov.vn"` '
-        "(start with p=quarantine if unsure, after reading the rua reports for a few weeks).",
-        "general": "For a domain that sends no mail: `v=DMARC1; p=reject;` with SPF `v=spf1 -all`.",
+        "(start with p=quarantine if unsure, after reading the rua reports for a few weeks). "
+        "Write v=DMARC1 first and p= second, each tag once, report addresses as mailto: URIs.",
+        "general": "For a domain that sends no mail: `v=DMARC1; p=reject;` with SPF `v=spf1 -all`. "
+        "Remove t=y and pct= below 100 once the reports show all legitimate mail passes.",
     },
 )
 def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
@@ -159,6 +281,9 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     source = obs.dmarc.qname
     records = own
     via_org = False
+    near: list[str] = []
+    if not own:
+        near = [t[:80] for t in txt_texts(obs.dmarc.records) if is_dmarc(t.strip())]
     if not own and obs.dmarc_org is not None:
         failed = _lookup_failed(obs.dmarc_org, "organisational DMARC TXT")
         if failed:
@@ -168,52 +293,111 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         via_org = bool(records)
     if not records:
         where = obs.dmarc.qname + (f" or {obs.dmarc_org.qname}" if obs.dmarc_org else "")
+        if near:
+            return Verdict.failed(
+                f"no DMARC record at {where}: {near[0]!r} does not start with v=DMARC1 "
+                "(leading whitespace; RFC 7489 6.6.3 discards it)"
+            )
         return Verdict.failed(f"no DMARC record at {where}")
     if len(records) > 1:
         # RFC 7489 section 6.6.3: several records -> no DMARC processing at all
         return Verdict.failed(f"{len(records)} DMARC records at {source} (must be one)")
     rec = parse_dmarc(records[0])
-    p = (rec.get("p") or "").lower()
-    sp = (rec.get("sp") or "").lower() or None
-    pct_text = rec.get("pct")
-    pct = int(pct_text) if pct_text and pct_text.isdigit() else 100
-    # for a subdomain using its organisational domain's record, sp= applies (6.6.3)
-    effective = (sp or p) if via_org else p
+    required = str(ctx.params.get("required_policy", "quarantine")).lower()
+    via = f" (from {source})" if via_org else ""
+    readings = {rfc: dmarc_policy(rec, rfc) for rfc in (RFC7489, RFC9989)}
+    judged = {rfc: _judge_dmarc(pol, via_org, via, required) for rfc, pol in readings.items()}
+    worst_rfc = max(judged, key=lambda r: _DMARC_RANK[judged[r][0]] - (judged[r][1] or 0) / 10)
+    status, score, message = judged[worst_rfc]
+    same = len({(j[0], j[2]) for j in judged.values()}) == 1
+    rfc = f"{RFC7489} and {RFC9989}" if same else worst_rfc
+    pol = readings[RFC7489] if same else readings[worst_rfc]
     evidence: dict[str, Any] = {
         "record": records[0],
         "source": source,
         "org_domain_fallback": via_org,
-        "p": p or None,
-        "sp": sp,
-        "pct": pct,
+        "rfc": rfc,
+        "p": rec.get("p"),
+        "sp": rec.get("sp"),
+        "pct": readings[RFC7489].pct,
         "rua": rec.get("rua"),
         "ruf": rec.get("ruf"),
-        "effective_policy": effective,
+        "effective_policy": (pol.sp if via_org else pol.p) if pol.applies else None,
+        "readings": {
+            r: {
+                "applies": x.applies,
+                "policy": (x.sp if via_org else x.p) if x.applies else None,
+                "status": judged[r][0].value,
+                **({"pct": x.pct} if r == RFC7489 else {"t": "y" if x.testing else "n"}),
+                **({"np": x.np} if r == RFC9989 and x.np else {}),
+                **({"ignored": list(x.ignored)} if x.ignored else {}),
+                **({"problems": list(x.problems)} if x.problems else {}),
+            }
+            for r, x in readings.items()
+        },
     }
-    if rec.errors:
-        return Verdict.failed("DMARC record invalid: " + "; ".join(rec.errors), **evidence)
-    via = f" (from {source})" if via_org else ""
+    if not same:
+        message += f" (as read by receivers following {worst_rfc})"
+    return Verdict(status, message, evidence, score)
+
+
+_DMARC_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+def _judge_dmarc(
+    pol: DmarcPolicy, via_org: bool, via: str, required: str
+) -> tuple[Status, float | None, str]:
+    """(status, score, message) of one reading of the record."""
+    if not pol.applies:
+        why = "; ".join(pol.problems) or "invalid record"
+        return Status.FAIL, 0.0, f"DMARC record invalid{via}, receivers ignore it: {why}"
+    # for a subdomain using its organisational domain's record, sp= applies (6.6.3)
+    effective = pol.sp if via_org else pol.p
+    if pol.problems:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC{via}: receivers act as if p=none ({'; '.join(pol.problems)}); spoofed "
+            "mail is only monitored",
+        )
     if effective == "none":
-        return Verdict.failed(
+        return (
+            Status.FAIL,
+            0.5,
             f"DMARC policy is none{via}: spoofed mail is only monitored, not stopped",
-            score=0.5,
-            **evidence,
         )
-    if pct < 100:
-        return Verdict.warn(
-            f"DMARC p={effective}{via} but applied to only pct={pct} % of failing mail",
-            score=0.75,
-            **evidence,
+    if pol.testing:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC p={effective}{via} with t=y (test mode): the policy is not applied",
         )
-    required = str(ctx.params.get("required_policy", "quarantine")).lower()
+    if pol.pct == 0:
+        return (
+            Status.FAIL,
+            0.5,
+            f"DMARC p={effective}{via} with pct=0: the policy is applied to no mail",
+        )
+    if pol.pct < 100:
+        return (
+            Status.WARN,
+            0.75,
+            f"DMARC p={effective}{via} but applied to only pct={pol.pct} % of failing mail",
+        )
     if required == "reject" and effective != "reject":
-        return Verdict.failed(
+        return (
+            Status.FAIL,
+            0.75,
             f"DMARC p={effective}{via}: this profile requires p=reject",
-            score=0.75,
-            **evidence,
         )
-    extra = "" if rec.get("rua") else "; no rua= (no aggregate reports)"
-    return Verdict.passed(f"DMARC p={effective}{via}{extra}", **evidence)
+    if pol.ignored:
+        return (
+            Status.WARN,
+            None,
+            f"DMARC p={effective}{via}, but malformed tags are ignored: " + "; ".join(pol.ignored),
+        )
+    extra = "" if pol.rua else "; no rua= (no aggregate reports)"
+    return Status.PASS, None, f"DMARC p={effective}{via}{extra}"
 
 
 def _mail_applicable(obs: ZoneObservations) -> Verdict | None:

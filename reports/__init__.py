@@ -20,3 +20,35 @@ def render_all(
 
     data = load_report(store, scan_id, profile)
     return render_html(data, Path(out_dir), lang, store.observations(scan_id))
+
+
+STDOUT = "-"
+
+
+def write_output(path: str | Path, text: str, *, bom: bool = False) -> None:
+    """Write one output: ``-`` is stdout (as for ``--markdown -``), anything else a file
+    (its folder made). ``bom``: a UTF-8 BOM for files only (spreadsheets want it in a CSV
+    file; a pipe to another program does not)."""
+    import sys
+
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+
+
+def stdout_outputs(**outputs: str | None) -> list[str]:
+    """The options (by name) that write to stdout; at most one may (``check_outputs``)."""
+    return [name for name, value in outputs.items() if value == STDOUT]
+
+
+def output_conflict(**outputs: str | None) -> str | None:
+    """Why these outputs cannot be written (two of them on stdout), or None."""
+    names = stdout_outputs(**outputs)
+    if len(names) > 1:
+        shown = ", ".join(f"--{n.replace('_', '-')} -" for n in names)
+        return f"only one output can go to stdout ('-'), got {shown}"
+    return None

@@ -21,6 +21,7 @@ COLUMNS = (
     "agency_name",
     "agency_score",
     "agency_grade",
+    "agency_coverage",
     "target_kind",
     "target",
     "requirement_id",
@@ -32,6 +33,9 @@ COLUMNS = (
     "failing_checks",
     "message",
 )
+
+# The grade cell of an agency whose coverage is under the profile's min_coverage.
+INSUFFICIENT = "insufficient data"
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -66,7 +70,8 @@ def csv_text(data: ReportData) -> str:
                 a.id,
                 a.agency.name,
                 a.score,
-                a.grade,
+                INSUFFICIENT if a.insufficient else a.grade,
+                a.coverage,
                 p.target_kind.value,
                 p.target,
                 p.requirement.id,
@@ -83,6 +88,8 @@ def csv_text(data: ReportData) -> str:
 
 
 def write_csv(data: ReportData, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # UTF-8 with BOM so spreadsheet programs show Vietnamese names correctly.
-    Path(path).write_text(csv_text(data), encoding="utf-8-sig", newline="")
+    """Write the CSV to ``path`` (``-``: stdout, without the BOM a pipe does not want)."""
+    from reports import write_output
+
+    # A file: UTF-8 with BOM so spreadsheet programs show Vietnamese names correctly.
+    write_output(path, csv_text(data), bom=True)

@@ -152,17 +152,24 @@ class Bar:
 
 
 def distribution(score: ScanScore) -> dict[str, Any]:
-    """Bars: agencies per grade (plus "no score"), for an inline SVG."""
+    """Bars: agencies per grade (plus "?" insufficient data and "-" no score), for an
+    inline SVG."""
     grades = [b.grade for b in score.profile.grades]
     counts = {g: 0 for g in grades}
-    unscored = 0
+    unscored = insufficient = 0
     for a in score.agencies:
-        if a.grade is None:
+        if a.insufficient:
+            insufficient += 1
+        elif a.grade is None:
             unscored += 1
         else:
             counts[a.grade] = counts.get(a.grade, 0) + 1
-    labels = [*grades, "-"] if unscored else grades
-    values = [counts.get(g, 0) for g in grades] + ([unscored] if unscored else [])
+    labels = list(grades)
+    values = [counts.get(g, 0) for g in grades]
+    for label, value in (("?", insufficient), ("-", unscored)):
+        if value:
+            labels.append(label)
+            values.append(value)
     width, height, pad = 480.0, 180.0, 28.0
     top = max(values) if values and max(values) > 0 else 1
     slot = (width - 2 * pad) / max(1, len(labels))
@@ -179,7 +186,13 @@ def distribution(score: ScanScore) -> dict[str, Any]:
                 value=value,
             )
         )
-    return {"width": width, "height": height, "base": height - pad, "bars": bars}
+    return {
+        "width": width,
+        "height": height,
+        "base": height - pad,
+        "bars": bars,
+        "apart": bool(insufficient or unscored),
+    }
 
 
 def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
@@ -613,6 +626,7 @@ class HtmlRenderer:
                 n_zones=len(zones),
                 kpi_yes=kpi_yes,
                 kpi_total=kpi_total,
+                coverage=score.coverage,
                 trend=province_trend(d),
                 chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
             )

@@ -82,6 +82,8 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
         return doc
     doc["previous_scan"] = report.previous_scan.id if report.previous_scan else None
     doc["profile"] = profile_document(report.profile)
+    # How much of the profile's scored weight was actually tested, over every agency.
+    doc["coverage"] = report.score.coverage
     doc["agencies"] = [agency_document(a, report.agency_delta(a.id)) for a in report.score.ranked()]
     doc["requirements"] = shares_document(report.score)
     return doc
@@ -94,6 +96,7 @@ def profile_document(profile: Profile) -> dict[str, Any]:
         "grades": [{"grade": b.grade, "min": b.min_score} for b in profile.grades],
         "mandatory_fail_cap": profile.mandatory_fail_cap,
         "warn_credit": profile.warn_credit,
+        "min_coverage": profile.min_coverage,
         "kpi": (
             {"id": profile.kpi.id, "title": profile.kpi.title, "checks": list(profile.kpi.checks)}
             if profile.kpi
@@ -122,9 +125,12 @@ def agency_document(a: AgencyScore, delta: float | None) -> dict[str, Any]:
         "score": a.score,
         "grade": a.grade,
         "grade_capped": a.capped,
+        "coverage": a.coverage,
+        "insufficient_data": a.insufficient,
         "kpi": a.kpi,
         "change": delta,
         "categories": dict(a.categories),
+        "category_coverage": dict(a.category_coverage),
         "counts": dict(a.counts),
         "hosts": list(a.agency.hosts),
         "zones": list(a.agency.zones),
@@ -177,6 +183,8 @@ def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]
 
 
 def write_json(store: Store, scan_id: int, path: str | Path, profile: str | None = None) -> None:
+    """Write the scan document to ``path``; ``-`` is stdout."""
+    from reports import write_output
+
     doc = scan_document(store, scan_id, profile)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_output(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")

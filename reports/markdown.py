@@ -30,6 +30,12 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
     def num(value: float | None) -> str:
         return fmt_number(value, lang)
 
+    def coverage(value: float | None) -> str:
+        return "-" if value is None else f"{fmt_number(value, lang, 0)} %"
+
+    def grade(a: AgencyScore) -> str:
+        return cat.t("insufficient_data") if a.insufficient else (a.grade or "-")
+
     out: list[str] = []
     out.append(f"# {md_escape(cat.t('report_title', name=data.scan.inventory_name))}")
     out.append("")
@@ -42,18 +48,24 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
     out.append(md_escape(cat.t("kpi_share", yes=yes, total=total)))
     out.append("")
     kpi_title = data.profile.kpi.title if data.profile.kpi else "KPI"
+    if score.coverage is not None:
+        out.append("")
+        out.append(md_escape(f"{cat.t('coverage')}: {coverage(score.coverage)}"))
+    out.append("")
     out.append(
-        f"| # | {cat.t('agency')} | {cat.t('score')} | {cat.t('grade')} | "
+        f"| # | {cat.t('agency')} | {cat.t('score')} | {cat.t('coverage')} | {cat.t('grade')} | "
         f"{md_escape(kpi_title)} | {cat.t('change')} |"
     )
-    out.append("|---:|---|---:|---|---|---:|")
+    out.append("|---:|---|---:|---:|---|---|---:|")
     for i, a in enumerate(score.ranked(), 1):
         delta = data.agency_delta(a.id)
         change = "" if delta is None else (f"+{num(delta)}" if delta > 0 else num(delta))
         kpi = cat.t("kpi_" + ("na" if a.kpi == "n/a" else a.kpi))
+        # Agencies with insufficient data are listed after the graded ones, unranked.
+        rank = "–" if a.insufficient or a.score is None else str(i)
         out.append(
-            f"| {i} | {md_escape(_name(a, lang))} | {num(a.score)} | {md_escape(a.grade or '-')} | "
-            f"{md_escape(kpi)} | {change} |"
+            f"| {rank} | {md_escape(_name(a, lang))} | {num(a.score)} | {coverage(a.coverage)} | "
+            f"{md_escape(grade(a))} | {md_escape(kpi)} | {change} |"
         )
     out.append("")
     out.append(f"## {md_escape(cat.t('province_heading'))}")
@@ -76,7 +88,10 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
         if not failing:
             continue
         out.append("")
-        out.append(f"### {md_escape(_name(a, lang))} ({num(a.score)}, {md_escape(a.grade or '-')})")
+        out.append(
+            f"### {md_escape(_name(a, lang))} ({num(a.score)}, {md_escape(grade(a))}, "
+            f"{md_escape(cat.t('coverage_value', pct=coverage(a.coverage)))})"
+        )
         out.append("")
         for c in failing[:max_failures]:
             out.append(
@@ -90,5 +105,7 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
 
 
 def write_markdown(data: ReportData, path: str | Path, lang: str = "en") -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(markdown_text(data, lang), encoding="utf-8")
+    """Write the summary to ``path``; ``-`` is stdout."""
+    from reports import write_output
+
+    write_output(path, markdown_text(data, lang))

@@ -105,8 +105,14 @@ class HttpFetch:
     # "" (final non-redirect response) | off-host | max-redirects | loop | bad-location
     # | scheme | error (a later hop failed; see outcome/detail)
     stopped: str = ""
-    tls_verified: bool | None = None  # https only: did the certificate verify?
+    # https only: did the certificate verify (trust store, host name, validity, and the
+    # key sizes and signatures the default OpenSSL security level and browsers require)?
+    tls_verified: bool | None = None
     body: BodySketch | None = None  # sketch of the final response's body (non-redirect)
+    tls_error: str = ""  # why it did not verify (tls_verified False)
+    # content of each <meta http-equiv="Content-Security-Policy"> in the head of the final
+    # page (CSP3 sec. 3.3), as written, capped
+    meta_csp: tuple[str, ...] = ()
 
     @property
     def first(self) -> HttpResponse | None:
@@ -132,6 +138,7 @@ class SecurityTxtFetch:
     tls_verified: bool | None = None
     cap: int | None = None  # bytes read at most (None: scans stored before it was recorded)
     unreadable: str = ""  # why the body could not be decoded (content-encoding, corrupt gzip)
+    invalid_utf8: bool = False  # ``text`` was decoded as UTF-8 with replacements
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ headers, body: a slow-drip server cannot hold a scan), and everything read is ca
 headers (ScanOptions.max_header_bytes), bodies (ScanOptions.max_body, counted *after*
 decompression so a gzip bomb stops at the cap), redirects (ScanOptions.max_redirects).
 Certificate errors do not stop the fetch: cert validity is the TLS family's job; the
-request is retried without verification and ``tls_verified`` records it.
+request is retried without verification and ``tls_verified`` records it. The verifying
+context is lenient about protocols and ciphers (@SECLEVEL=0, so weak servers still answer),
+which also lowers OpenSSL's limits for the chain; so a chain that verified is checked
+again against what the default security level and browsers require (no RSA/DSA key under
+2048 bits, no EC key under 224 bits, no MD5/SHA-1 signature below the trust anchor):
+``tls_verified`` is exact, which matters to HSTS (RFC 6797 sec. 8.1: a header received
+over a connection with certificate errors is ignored).
 """
 
 from __future__ import annotations
@@ -93,6 +99,50 @@ def _norm_host(name: str | None) -> str:
 
 # ---------------------------------------------------------------------------
 # TLS contexts: lenient on purpose (weak servers must still answer the HTTP probe)
+
+# OpenSSL security level 2 (Debian's and Python's default): 112-bit security, so RSA/DSA
+# keys of at least 2048 bits, EC keys of at least 224 bits, and (OpenSSL 3) no SHA-1 or
+# MD5 signatures; browsers reject the same (CA/B Forum Baseline Requirements 6.1.5, 7.1.3).
+STRICT_MIN_RSA_BITS = 2048
+STRICT_MIN_EC_BITS = 224
+_WEAK_HASHES = frozenset({"md5", "sha1"})
+
+
+class WeakChainError(ssl.SSLCertVerificationError):
+    """A chain that verified only because the lenient context lowered the limits."""
+
+
+def weak_chain_reason(ders: list[bytes]) -> str:
+    """Why a verified chain (leaf first) fails the default security level, or "".
+
+    Keys of every certificate count; signatures of every certificate but a self-signed
+    trust anchor (its own signature is not checked by anyone).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    for i, der in enumerate(ders):
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            key = cert.public_key()
+        except (ValueError, TypeError):
+            continue
+        what = "the certificate" if i == 0 else f"chain certificate {i + 1}"
+        if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
+            if key.key_size < STRICT_MIN_RSA_BITS:
+                return f"{what} has a {key.key_size}-bit key (browsers need 2048)"
+        elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < STRICT_MIN_EC_BITS:
+            return f"{what} has a {key.curve.key_size}-bit EC key"
+        anchor = i == len(ders) - 1 and cert.issuer == cert.subject
+        if anchor:
+            continue
+        try:
+            algo = cert.signature_hash_algorithm
+        except Exception:  # an algorithm cryptography does not know
+            algo = None
+        if algo is not None and algo.name in _WEAK_HASHES:
+            return f"{what} is signed with {algo.name.upper()} (browsers reject it)"
+    return ""
 
 
 # ---------------------------------------------------------------------------
@@ -221,6 +271,21 @@ def decode_body(data: bytes, content_type: str) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _utf8_text(data: bytes, truncated: bool) -> tuple[str, bool]:
+    """(text, invalid?) of a body that RFC 9116 sec. 3 requires to be UTF-8 whatever the
+    Content-Type says (a wrong charset is judged by the check, not hidden by decoding).
+    A cap may cut a multi-byte character at the end: that is not the file's fault."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError as exc:
+        if truncated and exc.reason == "unexpected end of data" and exc.end == len(data):
+            try:
+                return data[: exc.start].decode("utf-8"), False
+            except UnicodeDecodeError:
+                pass
+        return data.decode("utf-8", "replace"), True
+
+
 # ---------------------------------------------------------------------------
 # Subresources of the landing page (for ipv6.web.only)
 
@@ -320,6 +385,55 @@ class _RefCollector:
             self._add(tag, a.get("data"))
 
 
+# The head of a document, for <meta http-equiv> (HTML "pragma directives"): tags are
+# scanned in order; the raw-text elements are skipped whole so a "<meta" inside a script
+# is not taken for one, and the head ends at </head>, <body> or the first element that
+# cannot be in a head (the parser would start the body there).
+_HEAD_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b([^<>]{0,4096})>")
+_HEAD_ELEMENTS = frozenset({"html", "head", "meta", "title", "link", "base", "style", "script",
+                            "noscript", "template"})  # fmt: skip
+_SKIP_CONTENT = frozenset({"script", "style", "title", "noscript", "template", "textarea"})
+MAX_META_CSP = 20
+# Documents whose <meta> elements a browser processes ("" = no Content-Type: sniffed)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+
+
+def meta_csp(html: str) -> tuple[str, ...]:
+    """The content of every ``<meta http-equiv="Content-Security-Policy">`` in the head.
+
+    HTML: http-equiv is an enumerated attribute, matched ASCII case-insensitively and
+    *not* trimmed (Mozilla Observatory trims " Content-Security-Policy "; browsers do not
+    apply that one). CSP3 sec. 3.3: only a meta in the head counts, and an empty content
+    is ignored. noscript content is skipped (with scripting on, which the policy is for,
+    it is raw text).
+    """
+    text = _without_comments(html)
+    lowered = text.lower()
+    out: list[str] = []
+    pos = 0
+    while len(out) < MAX_META_CSP:
+        m = _HEAD_TAG.search(text, pos)
+        if not m:
+            break
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        pos = m.end()
+        if closing:
+            if name == "head":
+                break
+            continue
+        if name not in _HEAD_ELEMENTS:
+            break  # <body>, <div>...: the head is over
+        if name in _SKIP_CONTENT:
+            end = lowered.find(f"</{name}", pos)
+            pos = len(text) if end < 0 else end
+            continue
+        if name == "meta":
+            a = _attributes(m.group(3))
+            if a.get("http-equiv", "").lower() == "content-security-policy" and a.get("content"):
+                out.append(a["content"][:MAX_VALUE])
+    return tuple(out)
+
+
 def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:
     """Subresources of a page hosted on *other* hosts, absolute, de-duplicated, capped."""
     collector = _RefCollector(page_url, _norm_host(page_host))
@@ -413,6 +527,7 @@ class _Fetcher:
         self.host = host
         self.address = address
         self.verify_works: bool | None = None
+        self.verify_error = ""  # why the certificate did not verify
         # One idle keep-alive connection per (scheme, port, verify): security.txt reuses
         # the landing page's TLS connection (same address, SNI and trust) instead of a new
         # handshake.
@@ -437,24 +552,39 @@ class _Fetcher:
         if scheme == "https":
             tls = self.ctx.lenient_trust_context() if verify else self.ctx.unverified_context()
         timeout = self.ctx.options.timeout
-        spare = self.ctx.take_spare(self.address, port)
+        # A mapped service port (ScanOptions.port_map): the URL and Host header keep the
+        # service port, the connection goes to the mapped one.
+        wire = self.ctx.options.wire_port(self.host, port)
+        spare = self.ctx.take_spare(self.address, wire)
         if spare is not None:
             # the reachability probe's connection (counted there); the peer may have
             # dropped it meanwhile, so a failure before an answer retries on a new one
             try:
                 conn = await Connection.open(
-                    self.address, port, timeout, ssl_context=tls, sni=self.host, connected=spare
+                    self.address, wire, timeout, ssl_context=tls, sni=self.host, connected=spare
                 )
                 self._offer(conn, port)
+                if verify and scheme == "https":
+                    await self._strict(conn)
                 return conn, True
             except ssl.SSLCertVerificationError:
                 raise  # the certificate, not the connection: a new one would say the same
             except (OSError, ssl.SSLError, anyio.EndOfStream, anyio.BrokenResourceError):
                 pass
         self.ctx.stats["connections"] += 1
-        conn = await Connection.open(self.address, port, timeout, ssl_context=tls, sni=self.host)
+        conn = await Connection.open(self.address, wire, timeout, ssl_context=tls, sni=self.host)
         self._offer(conn, port)
+        if verify and scheme == "https":
+            await self._strict(conn)
         return conn, False
+
+    async def _strict(self, conn: Connection) -> None:
+        """Raise WeakChainError when the verified chain only passed the lenient limits."""
+        chain = conn.verified_chain()
+        why = weak_chain_reason(chain) if chain else ""
+        if why:
+            await conn.aclose()
+            raise WeakChainError(why)
 
     def _offer(self, conn: Connection, port: int) -> None:
         """A completed handshake stands for the TLS probe's own (same client settings)."""
@@ -516,6 +646,7 @@ class _Fetcher:
             except Exception as exc:
                 if https and verify and _cert_error(exc):
                     self.verify_works = False
+                    self.verify_error = classify_http_error(exc)[1]
                     verify = False
                     continue
                 outcome, detail = classify_http_error(exc)
@@ -615,6 +746,7 @@ class _Fetcher:
         verified: bool | None = None
         page: _Page | None = None
         body_sketch: BodySketch | None = None
+        metas: tuple[str, ...] = ()
         max_redirects = max(0, self.ctx.options.max_redirects)
         # A whole chain has a budget too (slow-drip redirects), so what was seen survives
         # instead of being lost to the target deadline.
@@ -637,6 +769,8 @@ class _Fetcher:
                         page = _Page(r.url, text, len(res.body.data), res.body.truncated)
                         if res.body.error:
                             detail = res.body.error
+                        if media_type(res.content_type)[0] in _HTML_TYPES:
+                            metas = await _off_loop(len(text), meta_csp, text)
                     break
                 if not r.target:
                     stopped = "bad-location"
@@ -667,7 +801,9 @@ class _Fetcher:
             hops=tuple(hops),
             stopped=stopped,
             tls_verified=verified,
+            tls_error=self.verify_error if verified is False else "",
             body=body_sketch,
+            meta_csp=metas,
         )
         return fetch, page
 
@@ -715,6 +851,7 @@ class _Fetcher:
                 url = r.target
                 continue
             body = res.body or _Body()
+            text, invalid = _utf8_text(body.data, body.truncated)
             return SecurityTxtFetch(
                 url,
                 Outcome.OK,
@@ -722,7 +859,8 @@ class _Fetcher:
                 status=r.status,
                 content_type=res.content_type[:200],
                 # a file over the cap is a finding of its own: its first part is not kept
-                text="" if body.truncated else decode_body(body.data, res.content_type),
+                text="" if body.truncated else text,
+                invalid_utf8=invalid,
                 truncated=body.truncated,
                 redirects=tuple(redirects),
                 tls_verified=res.tls_verified,

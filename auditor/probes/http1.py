@@ -110,6 +110,31 @@ class Connection:
             raise
         return cls(tls, raw, timeout)
 
+    def verified_chain(self) -> list[bytes] | None:
+        """DER certificates of the chain OpenSSL verified (leaf first, trust anchor last),
+        or None (plain connection, no verification, or a Python without the accessor:
+        ``SSLObject.get_verified_chain`` is public from 3.13, and the C object has it
+        from 3.10)."""
+        if not isinstance(self.stream, TLSStream):
+            return None
+        sslobj = self.stream.extra(TLSAttribute.ssl_object)
+        getter = getattr(sslobj, "get_verified_chain", None)
+        if getter is None:
+            getter = getattr(getattr(sslobj, "_sslobj", None), "get_verified_chain", None)
+        if getter is None:
+            return None
+        try:
+            chain = getter()
+        except (ssl.SSLError, ValueError):
+            return None
+        out: list[bytes] = []
+        for cert in chain or ():
+            if isinstance(cert, bytes):
+                out.append(cert)
+            else:
+                out.append(cert.public_bytes(ssl._ssl.ENCODING_DER))  # type: ignore[attr-defined]
+        return out
+
     def tls_facts(self) -> tuple[str, str] | None:
         """(OpenSSL protocol version, cipher name) of a TLS connection, else None."""
         if not isinstance(self.stream, TLSStream):

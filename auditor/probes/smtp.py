@@ -111,7 +111,8 @@ async def _probe(ctx: ProbeContext, mx: str, address: str, port: int) -> SmtpPro
         start = time.perf_counter()
         try:
             with anyio.fail_after(timeout):
-                stream = await anyio.connect_tcp(address, port)
+                # a mapped SMTP port (ScanOptions.port_map 25:PORT) is connected instead
+                stream = await anyio.connect_tcp(address, ctx.options.wire_port(mx, port))
         except TimeoutError:
             return SmtpProbe(mx, address, Outcome.TIMEOUT, detail="no answer before the timeout")
         except OSError as exc:

@@ -89,8 +89,11 @@ async def probe_subresources(ctx: ProbeContext, obs: HostObservations) -> Subres
         dns = await ctx.once(("host-dns", t.host), lambda: resolve_host(ctx.dns, t.host))
         aaaa: DnsAnswer = dns.aaaa
         probes: list[TcpProbe] = []
+        # A mapped port (ScanOptions.port_map: "*" for every host, as in the demo) applies
+        # to subresource hosts too; a host-keyed mapping (gate URL) only to that host.
+        wire = ctx.options.wire_port(t.host, t.port)
         for address in aaaa.records:
-            probes.append(await tcp_connect(ctx, address, t.port))
+            probes.append(await tcp_connect(ctx, address, t.port, wire=wire))
         results[(t.host, t.port)] = SubresourceHost(
             t.host, t.port, aaaa, tuple(probes), tuple(sorted(t.tags)), tuple(t.urls)
         )

@@ -160,14 +160,22 @@ async def connect_raw(address: str, port: int) -> ByteStream:
 
 
 async def tcp_connect(
-    ctx: ProbeContext, address: str, port: int, *, keep: bool = False
+    ctx: ProbeContext, address: str, port: int, *, keep: bool = False, wire: int | None = None
 ) -> TcpProbe:
     """Connect once (cached per scan); the connect is the observation. The connection is
-    closed at once, or with ``keep`` parked for the HTTP probe (ProbeContext.park_spare)."""
-    return await ctx.once(("tcp", address, port), lambda: _connect(ctx, address, port, keep))
+    closed at once, or with ``keep`` parked for the HTTP probe (ProbeContext.park_spare).
+    ``wire``: the port actually connected when the service ``port`` is mapped
+    (ScanOptions.port_map); the observation keeps the service port the checks judge."""
+    wire = port if wire is None else wire
+    key = ("tcp", address, port) if wire == port else ("tcp", address, port, wire)
+    return await ctx.once(key, lambda: _connect(ctx, address, port, keep, wire))
 
 
-async def _connect(ctx: ProbeContext, address: str, port: int, keep: bool = False) -> TcpProbe:
+async def _connect(
+    ctx: ProbeContext, address: str, port: int, keep: bool = False, wire: int | None = None
+) -> TcpProbe:
+    wire = port if wire is None else wire
+    mapped = "" if wire == port else f"port {port} mapped to {wire}"
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TcpProbe(address, port, Outcome.BLOCKED, detail=refusal)
@@ -181,10 +189,11 @@ async def _connect(ctx: ProbeContext, address: str, port: int, keep: bool = Fals
             with anyio.fail_after(ctx.options.timeout):
                 # a kept connection becomes the HTTP probe's (anyio SocketStream); one
                 # closed at once needs no transport
-                stream = await (connect_literal if keep else connect_raw)(address, port)
+                stream = await (connect_literal if keep else connect_raw)(address, wire)
         except TimeoutError:
             ctx.stats["tcp_timeouts"] += 1
-            return TcpProbe(address, port, Outcome.TIMEOUT, detail="no answer before the timeout")
+            detail = "no answer before the timeout"
+            return TcpProbe(address, port, Outcome.TIMEOUT, detail=_with(detail, mapped))
         except OSError as exc:
             outcome, detail = classify_os_error(exc)
             if outcome == Outcome.UNREACHABLE and _no_local_route(exc, address):
@@ -193,8 +202,13 @@ async def _connect(ctx: ProbeContext, address: str, port: int, keep: bool = Fals
                 from auditor.selfcheck import no_route_reason
 
                 return TcpProbe(address, port, Outcome.SKIPPED, detail=no_route_reason(address))
-            return TcpProbe(address, port, outcome, detail=detail)
+            return TcpProbe(address, port, outcome, detail=_with(detail, mapped))
         rtt = (time.perf_counter() - start) * 1000
-        if not (keep and ctx.park_spare(address, port, stream)):
+        # Spares are keyed by the port connected: what the HTTP probe asks for.
+        if not (keep and ctx.park_spare(address, wire, stream)):
             await stream.aclose()
-    return TcpProbe(address, port, Outcome.OPEN, rtt_ms=round(rtt, 2))
+    return TcpProbe(address, port, Outcome.OPEN, detail=mapped, rtt_ms=round(rtt, 2))
+
+
+def _with(detail: str, mapped: str) -> str:
+    return f"{detail} ({mapped})" if mapped else detail

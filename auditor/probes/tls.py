@@ -75,10 +75,12 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         return TlsObservation(address, port, Outcome.BLOCKED, refusal, sni=sni)
 
     hellos: dict[str, HelloResult] = {}
+    # The port connected (ScanOptions.port_map); the observation keeps the service port.
+    wire = ctx.options.wire_port(sni, port)
 
     async def version_probe(version: str) -> None:
         offer = _offer(version)
-        hellos[version] = await _hello(ctx, address, port, version, sni, offer, read_flight=True)
+        hellos[version] = await _hello(ctx, address, wire, version, sni, offer, read_flight=True)
 
     async def wave(versions: Sequence[str]) -> None:
         async with anyio.create_task_group() as tg:
@@ -107,7 +109,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
     handshake: dict[str, str] = {}
 
     async def enumerate_version(version: str) -> None:
-        found, complete, why = await _enumerate(ctx, address, port, sni, version, hellos[version])
+        found, complete, why = await _enumerate(ctx, address, wire, sni, version, hellos[version])
         ciphers[version] = found
         if not complete:
             incomplete.append(f"{version}: {why}")
@@ -123,10 +125,10 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
                 cipher=_OPENSSL_TO_IANA.get(cipher, cipher),
             )
             return
-        await _full_handshake(ctx, address, port, sni, handshake)
+        await _full_handshake(ctx, address, wire, sni, handshake)
         if handshake.get("outcome") == Outcome.TIMEOUT and responsive:  # as for the hellos
             handshake.clear()
-            await _full_handshake(ctx, address, port, sni, handshake)
+            await _full_handshake(ctx, address, wire, sni, handshake)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(full_handshake)

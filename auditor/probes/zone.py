@@ -26,11 +26,20 @@ from auditor.obs.zone import (
 from auditor.probes.context import ProbeContext
 from auditor.probes.dns import organisational_domain, public_suffix
 from auditor.registry import Probe
+from checks._spf import SpfLimits
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
 MAX_MX = 10
 MAX_CLIMB = 8  # labels climbed for the enclosing zone and for CAA
-MAX_SPF_LOOKUPS = 40  # RFC 7208 allows 10 (+ 2 void); fetch a few more to show the excess
+# Distinct DNS queries of the SPF walk (both families): 10 terms, each mx up to 10 names
+# with A and AAAA, fit with room to spare.
+MAX_SPF_LOOKUPS = 250
+
+
+# The probe walks further than RFC 7208 sec. 4.6.4 lets a receiver (10 terms, 2 void
+# lookups), so a profile that raises mail.spf's limits still finds its answers stored; the
+# check stops where its own limits say.
+SPF_PROBE_LIMITS = SpfLimits(lookups=20, void=10)
 
 
 def _parents(name: str) -> list[str]:
@@ -259,6 +268,9 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     # the addresses ipv6.ns.reach judges: usable, or in a range the operator opened
 
     zone = b.apex or b.zone
+    # A mapped DNS port (ScanOptions.port_map 53:PORT, the demo's name servers on a high
+    # port): queried there, judged as port 53.
+    port = ctx.options.wire_port(b.zone, port)
 
     async def one(ns: str, address: str) -> None:
         for transport in ("udp", "tcp"):
@@ -356,27 +368,30 @@ async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
 
 
 async def _spf_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
-    """The zone's TXT, then the targets of include/redirect (recursively) and of a/mx/exists
-    terms, so the check can count lookups and void lookups as a receiver would."""
-    from checks._mailparse import parse_spf, spf_records, spf_targets, txt_texts
+    """The zone's TXT, then exactly the lookups a receiver's check_host() makes for a
+    server the record does not list (checks/_spf.py drives the walk; this function only
+    answers its queries), once as an IPv4 and once as an IPv6 sender. Every answer is
+    kept, so mail.spf replays the same evaluation over them with no network."""
+    from checks._mailparse import spf_answer, txt_texts
+    from checks._spf import Answer, AnswerKind, Query, audit, drive_async, spf_records
 
     b.spf = await _query(ctx, b.zone, "TXT")
-    records = spf_records(txt_texts(b.spf.records))
-    if len(records) != 1:
+    if len(spf_records(txt_texts(b.spf.records))) != 1:
         return
-    queue: list[tuple[str, str]] = spf_targets(parse_spf(records[0]), b.zone)
-    done: set[tuple[str, str]] = set()
-    while queue and len(done) < MAX_SPF_LOOKUPS:
-        qname, rdtype = queue.pop(0)
-        if (qname, rdtype) in done:
-            continue
-        done.add((qname, rdtype))
-        answer = await _query(ctx, qname, rdtype)
-        b.spf_lookups.append(answer)
-        if rdtype == "TXT":
-            nested = spf_records(txt_texts(answer.records))
-            if len(nested) == 1:
-                queue.extend(spf_targets(parse_spf(nested[0]), qname))
+    fetched: dict[tuple[str, str], DnsAnswer] = {(b.zone, "TXT"): b.spf}
+
+    async def lookup(query: Query) -> Answer:
+        key = (query.name, query.rdtype)
+        if key not in fetched:
+            if len(fetched) > MAX_SPF_LOOKUPS:
+                return Answer(AnswerKind.MISSING, detail="lookup cap reached")
+            answer = await _query(ctx, query.name, query.rdtype)
+            fetched[key] = answer
+            b.spf_lookups.append(answer)
+        return spf_answer(fetched[key])
+
+    for family in (4, 6):
+        await drive_async(audit(b.zone, family, SPF_PROBE_LIMITS), lookup)
 
 
 async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:

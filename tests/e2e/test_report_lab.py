@@ -66,7 +66,7 @@ def test_diff_shows_exactly_the_changed_scenario_and_pages_escape(lab: Lab, tmp_
     db = str(tmp_path / "lab.db")
 
     r = _auditor("diff", "--db", db, "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # a regression: diff says so in its exit code
     diff = json.loads(r.stdout)
     addresses = set(lab.addresses(GOOD).values())
     assert sorted((c["kind"], c["target"], c["check"], c["address"]) for c in diff["changes"]) == (
@@ -80,8 +80,9 @@ def test_diff_shows_exactly_the_changed_scenario_and_pages_escape(lab: Lab, tmp_
     }
 
     r = _auditor("diff", "--db", db)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr
     assert "2 regression(s), 0 improvement(s), 0 other change(s)" in r.stdout
+    assert _auditor("diff", "--db", db, "--exit-zero").returncode == 0
 
     # Every page of both scans (and a re-render in English) escapes the hostile host's text.
     en = tmp_path / "en"

@@ -218,8 +218,8 @@ class ScaleLab(Lab):
         headers = [
             "    add_header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
             "always;",
-            "    add_header Content-Security-Policy "
-            "\"default-src 'self'; object-src 'none'; frame-ancestors 'none'\" always;",
+            "    add_header Content-Security-Policy \"default-src 'self'; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'\" always;",
             "    add_header X-Content-Type-Options nosniff always;",
             "    add_header X-Frame-Options DENY always;",
             "    add_header Referrer-Policy strict-origin-when-cross-origin always;",

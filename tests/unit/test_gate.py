@@ -132,7 +132,9 @@ def test_parse_target(text: str, host: str) -> None:
     assert parse_target(text) == host
 
 
-@pytest.mark.parametrize("text", ["ftp://x.vn/", "https://x.vn:8443/", "not a host", ""])
+@pytest.mark.parametrize(
+    "text", ["ftp://x.vn/", "https://x.vn:80/", "https://x.vn:99999/", "not a host", ""]
+)
 def test_parse_target_errors(text: str) -> None:
     with pytest.raises(GateUsageError):
         parse_target(text)
@@ -149,3 +151,85 @@ def test_parse_resolve() -> None:
 
 def test_registrable_domain_fallback() -> None:
     assert registrable_domain("staging.newagency.gov.vn") == "newagency.gov.vn"
+
+
+def test_gate_output_carries_the_coverage() -> None:
+    from auditor.gate import terminal_summary
+
+    v = _verdict()
+    assert v.coverage == 100.0
+    assert terminal_summary(v, "vn-gov").splitlines()[0] == (
+        "GATE PASSED (profile vn-gov, score 100.0, coverage 100 % tested)"
+    )
+    assert "(coverage 100 % tested)" in markdown_summary(v, "vn-gov", [HOST])
+
+
+def test_recommended_only_untested_under_min_coverage_is_incomplete() -> None:
+    # Every recommended requirement not tested, the mandatory ones pass: with vn-gov the
+    # tested share stays high enough for a verdict...
+    profile = load_profile("vn-gov")
+    rec = [c for r in profile.requirements if r.level.value == "recommended" for c in r.checks]
+    v = _verdict(dict.fromkeys(rec, Status.NOT_TESTED))
+    assert v.coverage is not None and v.coverage >= profile.min_coverage
+    assert v.code == EXIT_PASSED
+    # ...but a verdict over less than min_coverage of the weight is no verdict at all.
+    from dataclasses import replace
+
+    strict = replace(profile, min_coverage=99.0)
+    inv = gate_inventory([HOST], [ZONE]).to_dict()
+    findings = _findings(dict.fromkeys(rec, Status.NOT_TESTED))
+    v = decide(score_scan(strict, inv, findings, TODAY), "mandatory", None)
+    assert v.code == EXIT_INCOMPLETE
+    assert any("could be tested" in r and "min_coverage is 99 %" in r for r in v.reasons)
+
+
+def test_non_standard_port_is_probed_as_the_service_port() -> None:
+    from auditor.gate import parse_gate_target
+
+    # Today's main refused the URL ("the gate tests the standard ports 80 and 443").
+    assert parse_gate_target("https://staging.example.gov.vn:8443/") == (
+        "staging.example.gov.vn",
+        {443: 8443},
+    )
+    assert parse_gate_target("http://staging.example.gov.vn:8080/x") == (
+        "staging.example.gov.vn",
+        {80: 8080},
+    )
+    assert parse_gate_target("https://www.example.gov.vn:443/") == ("www.example.gov.vn", {})
+    with pytest.raises(GateUsageError, match=r"give a URL such as https://x\.vn:8443/"):
+        parse_gate_target("x.vn:8443")
+
+
+@pytest.mark.parametrize(
+    ("text", "addr"),
+    [
+        ("https://192.0.2.10/", "192.0.2.10"),
+        ("https://[2001:db8::10]:8443/", "2001:db8::10"),
+        ("192.0.2.10", "192.0.2.10"),
+        ("2001:db8::10", "2001:db8::10"),
+    ],
+)
+def test_ip_literal_says_what_to_do_instead(text: str, addr: str) -> None:
+    from auditor.gate import parse_gate_target
+
+    with pytest.raises(GateUsageError) as info:
+        parse_gate_target(text)
+    message = str(info.value)
+    assert "the gate tests a host name" in message
+    assert f"--resolve www.example.gov.vn:{addr}" in message
+
+
+def test_gate_cli_ip_literal_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.cli import main
+
+    assert main(["gate", "https://192.0.2.10/"]) == 3
+    assert "--resolve www.example.gov.vn:192.0.2.10" in capsys.readouterr().err
+
+
+def test_port_map_options() -> None:
+    from auditor.options import ScanOptions
+
+    o = ScanOptions(port_map={"staging.example.gov.vn": {443: 8443}, "*": {80: 18080}})
+    assert o.wire_port("staging.example.gov.vn", 443) == 8443
+    assert o.wire_port("staging.example.gov.vn", 80) == 18080
+    assert o.wire_port("www.example.gov.vn", 443) == 443

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,8 +14,6 @@ from auditor.headers import (
     parse_hsts,
     parse_nosniff,
     parse_referrer_policy,
-    parse_rfc3339,
-    parse_security_txt,
     parse_set_cookie,
     parse_xfo,
     script_policy,
@@ -262,60 +258,3 @@ def test_has_version() -> None:
 def test_media_type() -> None:
     assert media_type('Text/Plain ; Charset="UTF-8"') == ("text/plain", {"charset": "UTF-8"})
     assert media_type("") == ("", {})
-
-
-# ---------------------------------------------------------------------------
-# security.txt (RFC 9116)
-
-SIGNED = """-----BEGIN PGP SIGNED MESSAGE-----
-Hash: SHA256
-
-# Our security policy
-Contact: mailto:security@example.gov.vn
-Contact: https://example.gov.vn/lien-he
-Expires: 2027-01-01T00:00:00.000Z
-- Canonical: https://example.gov.vn/.well-known/security.txt
-Preferred-Languages: vi, en
------BEGIN PGP SIGNATURE-----
-
-iHUEARYIAB0WIQ...
------END PGP SIGNATURE-----
-"""
-
-
-def test_security_txt_signed() -> None:
-    s = parse_security_txt(SIGNED)
-    assert s.signed
-    assert s.contacts == ("mailto:security@example.gov.vn", "https://example.gov.vn/lien-he")
-    assert s.expires == datetime(2027, 1, 1, tzinfo=UTC)
-    assert s.canonical == ("https://example.gov.vn/.well-known/security.txt",)  # dash-unescaped
-    assert s.values("preferred-languages") == ("vi, en",)
-    assert s.errors == ()
-
-
-def test_security_txt_expired_and_case_insensitive_names() -> None:
-    s = parse_security_txt("CONTACT: mailto:a@b\r\nexpires: 2020-01-01T00:00:00+07:00\r\n")
-    assert s.contacts == ("mailto:a@b",)
-    assert s.expires is not None and s.expires < datetime(2021, 1, 1, tzinfo=UTC)
-
-
-def test_security_txt_bad_expires() -> None:
-    assert parse_security_txt("Expires: 2027-01-01").expires is None  # no time: not RFC 3339
-    s = parse_security_txt("Expires: Fri, 01 Jan 2027 00:00:00 GMT")
-    assert s.expires is None and any("RFC 3339" in e for e in s.errors)
-    s = parse_security_txt("Expires: 2027-01-01T00:00:00Z\nExpires: 2028-01-01T00:00:00Z")
-    assert any("more than once" in e for e in s.errors)
-    assert parse_rfc3339("2027-02-30T00:00:00Z") is None
-    assert parse_rfc3339("2027-01-01t10:00:00.123456789z") is not None
-
-
-def test_security_txt_garbage_lines() -> None:
-    s = parse_security_txt("<html>not found</html>\nContact mailto:x\n")
-    assert s.contacts == () and len(s.errors) == 2
-    s = parse_security_txt("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA1\n\nContact: x\n")
-    assert s.signed and s.contacts == ("x",) and s.errors
-
-
-@given(st.text(max_size=500))
-def test_security_txt_never_raises(text: str) -> None:
-    parse_security_txt(text)

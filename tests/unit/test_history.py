@@ -112,7 +112,8 @@ def test_cli_history_and_diff(
     ]
     assert [a["id"] for a in doc["agencies"]] == ["ubnd"]
 
-    assert main(["diff", "--db", str(db), "--from", str(second), "--to", str(first)]) == 0
+    # Backwards: the improvement is a regression, and diff says so in its exit code.
+    assert main(["diff", "--db", str(db), "--from", str(second), "--to", str(first)]) == 1
     text = capsys.readouterr().out
     assert "1 regression(s)" in text and "mail.dmarc: pass -> fail" in text
     # the hostile agency name and message are printed as plain, single-line text
@@ -128,3 +129,35 @@ def test_cli_diff_needs_two_scans(
     assert "need two complete scans" in capsys.readouterr().err
     assert main(["diff", "--db", str(tmp_path / "none.db")]) == 2
     assert main(["diff", "--db", str(db), "--to", "99"]) == 2
+
+
+def test_diff_shows_coverage_and_insufficient_data(
+    full_registry: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit._report_fixtures import ALL
+
+    untested = {}
+    for cid in ALL:
+        untested[(PORTAL, cid)] = S.NOT_TESTED
+        untested[("ubnd.example.gov.vn", cid)] = S.NOT_TESTED
+    db = tmp_path / "s.db"
+    store, (first, second) = make_store(db, scans=[{}, untested])
+    with store:
+        diff = diff_scans(
+            first,
+            second,
+            store.findings(first),
+            store.findings(second),
+            load_report(store, first).score,
+            load_report(store, second).score,
+        )
+    ubnd = {a.id: a for a in diff.agencies}["ubnd"]
+    before = ubnd.coverage_before
+    assert before is not None and before > 90 and ubnd.coverage_after == 0.0
+    assert (ubnd.insufficient_before, ubnd.insufficient_after) == (False, True)
+    assert ubnd.to_dict()["coverage"] == {"before": before, "after": 0.0}
+    assert ubnd.to_dict()["insufficient_data"] == {"before": False, "after": True}
+    main(["diff", "--db", str(db)])
+    out = capsys.readouterr().out
+    assert f"({before:g} % tested) -> " in out and "(0 % tested)" in out
+    assert f"grade {ubnd.grade_before} -> insufficient data" in out

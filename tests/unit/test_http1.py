@@ -217,5 +217,3 @@ async def test_redirect_target_is_percent_encoded() -> None:
         obs = await probe_http(ctx, HOST, "127.0.0.1", TcpProbe("127.0.0.1", port, "open"), None)
     assert obs.http is not None and [h.status for h in obs.http.hops] == [302, 200]
     assert srv.requests[1] == "GET /tin%20t%E1%BB%A9c/a%20b?q=x%20y HTTP/1.1"  # UTF-8 bytes
-
-

@@ -364,7 +364,8 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
         (
             HEAD
             + "  - id: a\n    name: A\n    hosts: [a.gov.vn]\n    waivers:\n"
-            + "      - {check: a.b, hosts: ['*'], reason: r, approved_by: x, until: 2027-01-01}\n",
+            + "      - {check: http.csp, hosts: ['*'], reason: r, approved_by: x,"
+            + " until: 2027-01-01}\n",
             7,
             "agencies[0].waivers[0].until",
             "check, hosts, reason, approved_by, expires",
@@ -407,7 +408,8 @@ def test_duplicate_waiver_key(tmp_path: Path) -> None:
     text = (
         HEAD
         + "  - id: a\n    name: A\n    hosts: [a.gov.vn]\n    waivers:\n"
-        + "      - check: a.b\n        hosts: ['*']\n        reason: r\n        approved_by: x\n"
+        + "      - check: http.csp\n        hosts: ['*']\n        reason: r\n"
+        + "        approved_by: x\n"
         + "        reason: again\n"
     )
     assert_error(write(tmp_path, text), 11, "agencies[0].waivers[0].reason", "duplicate key")
@@ -481,18 +483,20 @@ WAIVER_AGENCY = HEAD + "  - id: a\n    name: A\n    hosts: [a.gov.vn]\n    waive
 
 def test_bad_waiver_expires(tmp_path: Path) -> None:
     text = WAIVER_AGENCY + (
-        "      - check: a.b\n        hosts: ['*']\n        reason: r\n        approved_by: x\n"
+        "      - check: http.csp\n        hosts: ['*']\n        reason: r\n        approved_by: x\n"
         "        expires: 2027-02-29\n"
     )
     assert_error(write(tmp_path, text), 11, "agencies[0].waivers[0].expires", "invalid date")
 
 
 def test_waiver_without_expiry_never_expires(tmp_path: Path) -> None:
-    text = WAIVER_AGENCY + "      - {check: a.b, hosts: ['*'], reason: r, approved_by: x}\n"
+    text = (
+        WAIVER_AGENCY + "      - {check: ipv6.web.aaaa, hosts: ['*'], reason: r, approved_by: x}\n"
+    )
     waiver = load_inventory(write(tmp_path, text)).agencies[0].waivers[0]
     assert waiver.expires is None
     assert not waiver.expired(date(2999, 1, 1))
-    assert waiver.matches("a.b", "a.gov.vn", date(2999, 1, 1))
+    assert waiver.matches("ipv6.web.aaaa", "a.gov.vn", date(2999, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -507,7 +511,7 @@ def test_bad_waiver_check_id(tmp_path: Path, check: str) -> None:
 
 @pytest.mark.parametrize("missing", ["reason", "approved_by", "check", "hosts"])
 def test_waiver_missing_required(tmp_path: Path, missing: str) -> None:
-    fields = {"check": "a.b", "hosts": "['*']", "reason": "r", "approved_by": "x"}
+    fields = {"check": "ipv6.web.aaaa", "hosts": "['*']", "reason": "r", "approved_by": "x"}
     del fields[missing]
     body = ", ".join(f"{k}: {v}" for k, v in fields.items())
     text = WAIVER_AGENCY + f"      - {{{body}}}\n"
@@ -520,14 +524,18 @@ def test_waiver_missing_required(tmp_path: Path, missing: str) -> None:
 
 
 def test_waiver_empty_reason(tmp_path: Path) -> None:
-    text = WAIVER_AGENCY + "      - {check: a.b, hosts: ['*'], reason: '  ', approved_by: x}\n"
+    text = (
+        WAIVER_AGENCY
+        + "      - {check: ipv6.web.aaaa, hosts: ['*'], reason: '  ', approved_by: x}\n"
+    )
     assert_error(write(tmp_path, text), 7, "agencies[0].waivers[0].reason", "must not be empty")
 
 
 def test_waiver_bad_host_glob(tmp_path: Path) -> None:
     text = (
         WAIVER_AGENCY
-        + "      - {check: a.b, hosts: ['*', 'https://a.gov.vn/'], reason: r, approved_by: x}\n"
+        + "      - {check: http.csp, hosts: ['*', 'https://a.gov.vn/'], reason: r,"
+        + " approved_by: x}\n"
     )
     assert_error(write(tmp_path, text), 7, "agencies[0].waivers[0].hosts[1]", "not a URL")
 
@@ -827,7 +835,8 @@ def test_waiver_matching_and_expiry(tmp_path: Path) -> None:
 
 
 def test_waiver_unicode_glob_and_host(tmp_path: Path) -> None:
-    text = WAIVER_AGENCY + (
+    hosts = "[a.gov.vn, www.quảngninh.gov.vn, sở-y-tế.vn, mail1.gov.vn]"
+    text = WAIVER_AGENCY.replace("[a.gov.vn]", hosts) + (
         "      - check: ipv6.web.aaaa\n"
         "        hosts: ['*.QuảngNinh.gov.vn', 'sở-y-tế.vn', 'mail?.gov.vn']\n"
         "        reason: r\n        approved_by: x\n        expires: 2027-01-01\n"
@@ -849,7 +858,8 @@ def test_waiver_unicode_glob_and_host(tmp_path: Path) -> None:
 
 def test_waiver_glob_mixing_unicode_and_wildcard(tmp_path: Path) -> None:
     text = (
-        WAIVER_AGENCY + "      - {check: a.b, hosts: ['sở*.gov.vn'], reason: r, approved_by: x}\n"
+        WAIVER_AGENCY
+        + "      - {check: ipv6.web.aaaa, hosts: ['sở*.gov.vn'], reason: r, approved_by: x}\n"
     )
     assert_error(write(tmp_path, text), 7, "agencies[0].waivers[0].hosts[0]", "xn-- form")
 
@@ -960,7 +970,7 @@ _yaml_fragments = st.sampled_from(
         "    hosts: [a.gov.vn]\n",
         "    parent: a\n",
         "    waivers:\n",
-        "      - {check: a.b, hosts: ['*'], reason: r}\n",
+        "      - {check: ipv6.web.aaaa, hosts: ['*'], reason: r}\n",
         "    domains: [b.gov.vn, 'Sở.vn']\n",
         "  - {id: b, name: B, hosts: [x_y.gov.vn]}\n",
         "as_of: 2026-02-30\n",
@@ -1002,3 +1012,128 @@ def test_empty_key(tmp_path: Path) -> None:
     assert_error(write(tmp_path, "?\n"), 1, "document", "unknown key ''", only=False)
     text = HEAD + "  - {id: a, name: A, hosts: [a.gov.vn], '': x}\n"
     assert_error(write(tmp_path, text), 3, "agencies[0]", "unknown key ''")
+
+
+# --------------------------------------------------------------------------- waivers, semantics
+
+TWO_AGENCIES = """\
+version: 1
+agencies:
+  - id: a
+    name: A
+    domains: [a.gov.vn]
+    hosts: [www.a.gov.vn, congchuc.a.gov.vn]
+    waivers:
+      - check: {check}
+        hosts: {hosts}
+        reason: r
+        approved_by: x
+        expires: {expires}
+  - id: b
+    name: B
+    hosts: [portal.b.gov.vn]
+"""
+
+
+def _two(
+    check: str = "tls.protocols.legacy", hosts: str = "['congchuc.*']", expires: str = "2999-01-01"
+) -> str:
+    return TWO_AGENCIES.format(check=check, hosts=hosts, expires=expires)
+
+
+def test_waiver_unknown_check_id_suggests_the_closest(tmp_path: Path) -> None:
+    err = assert_error(
+        write(tmp_path, _two(check="tls.protocol.legacy")),
+        8,
+        "agencies[0].waivers[0].check",
+        "unknown check id 'tls.protocol.legacy' (did you mean tls.protocols.legacy",
+    )
+    assert "`auditor checks`" in err.message
+
+
+def test_waiver_host_glob_matching_no_host(tmp_path: Path) -> None:
+    # The second glob is a typo: it is reported on its own line, the first one is fine.
+    text = _two(hosts="\n          - 'congchuc.*'\n          - 'congchu.*'")
+    assert_error(
+        write(tmp_path, text),
+        11,
+        "agencies[0].waivers[0].hosts[1]",
+        "host glob 'congchu.*' matches none of this agency's hosts (its hosts: www.a.gov.vn, "
+        "congchuc.a.gov.vn)",
+    )
+    # A glob for another agency's host: the waiver covers its own agency's targets only.
+    err = assert_error(
+        write(tmp_path, _two(hosts="['portal.*']")), 9, "agencies[0].waivers[0].hosts[0]", ""
+    )
+    assert "portal.b.gov.vn (b) of other agencies" in err.message
+    # A zone check is judged per domain: a host glob does not reach it.
+    err = assert_error(
+        write(tmp_path, _two(check="dns.dnssec", hosts="['www.*']")),
+        9,
+        "agencies[0].waivers[0].hosts[0]",
+        "matches none of this agency's domains",
+    )
+    assert "dns.dnssec is judged per domain: list the domain (a.gov.vn)" in err.message
+    assert validate_inventory(write(tmp_path, _two(check="dns.dnssec", hosts="['a.gov.vn']"))) == []
+
+
+def test_expired_waiver_is_a_warning_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditor.cli import main
+    from auditor.inventory import check_inventory
+
+    path = write(tmp_path, _two(expires="2026-01-01"))
+    errors, warnings = check_inventory(path, today=date(2026, 1, 11))
+    assert errors == []
+    assert [(w.line, w.field) for w in warnings] == [(12, "agencies[0].waivers[0].expires")]
+    assert "expired on 2026-01-01 (10 day(s) ago): it no longer counts" in warnings[0].message
+    assert check_inventory(path, today=date(2026, 1, 1)) == ([], [])  # valid through the day
+    load_inventory(path)  # the scan still runs
+    assert main(["inventory", "validate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}:12: agencies[0].waivers[0].expires: warning: waiver of " in captured.err
+    assert "1 waiver(s), 1 warning(s)" in captured.out
+
+
+def test_errors_and_warnings_together_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditor.cli import main
+
+    text = _two(expires="2020-01-01") + (
+        "  - id: c\n    name: C\n    hosts: [www.c.gov.vn]\n    waivers:\n"
+        "      - {check: http.hstss, hosts: ['www.*'], reason: r, approved_by: x}\n"
+    )
+    path = write(tmp_path, text)
+    assert main(["inventory", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "warning: waiver of tls.protocols.legacy expired on 2020-01-01" in err
+    assert "unknown check id 'http.hstss' (did you mean http.hsts" in err
+
+
+@pytest.fixture
+def renamed_check(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``tls.legacy`` registered as the old id (alias) of tls.protocols.legacy."""
+    from auditor import registry
+
+    registry.load_checks()
+    monkeypatch.setitem(registry._ALIASES, "tls.legacy", "tls.protocols.legacy")
+    return "tls.legacy"
+
+
+def test_waiver_with_an_old_check_id_applies_with_a_warning(
+    tmp_path: Path, renamed_check: str
+) -> None:
+    from auditor.inventory import check_inventory
+
+    path = write(tmp_path, _two(check=renamed_check))
+    errors, warnings = check_inventory(path)
+    assert errors == []
+    assert [(w.line, w.field) for w in warnings] == [(8, "agencies[0].waivers[0].check")]
+    assert "'tls.legacy' is the old id of 'tls.protocols.legacy'" in warnings[0].message
+    waiver = load_inventory(path).agencies[0].waivers[0]
+    today = date(2026, 6, 1)
+    assert waiver.matches("tls.protocols.legacy", "congchuc.a.gov.vn", today)
+    assert waiver.matches("tls.legacy", "congchuc.a.gov.vn", today)
+    assert not waiver.matches("tls.protocols.modern", "congchuc.a.gov.vn", today)

@@ -1,4 +1,5 @@
-"""SPF, DMARC and MTA-STS parsers (pure): totality, RFC rules, lookup counting."""
+"""MTA-STS parsers and TXT text (pure): totality, RFC rules. SPF: test_spf.py, DMARC:
+test_dmarc.py."""
 
 from __future__ import annotations
 
@@ -6,17 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks._mailparse import (
-    SpfLookupAnswer,
-    evaluate_spf,
-    is_dmarc,
-    is_spf,
     mx_matches,
     parse_dmarc,
     parse_mta_sts_policy,
     parse_mta_sts_txt,
-    parse_spf,
-    spf_records,
-    spf_targets,
     txt_text,
 )
 
@@ -30,95 +24,6 @@ def test_txt_text_joins_strings_without_spaces() -> None:
 
 def test_txt_text_never_raises_on_garbage() -> None:
     assert txt_text('"unterminated') == "unterminated"
-
-
-def test_spf_records_picks_only_v_spf1() -> None:
-    texts = ["google-site-verification=x", "v=spf1 -all", "v=spf10 -all", "V=SPF1 mx -all"]
-    assert spf_records(texts) == ["v=spf1 -all", "V=SPF1 mx -all"]
-    assert is_spf("v=spf1")
-    assert not is_spf("v=spf1x")
-
-
-def test_parse_spf_terms() -> None:
-    rec = parse_spf("v=spf1 +mx a:mail.example.vn/24 ip4:192.0.2.0/24 include:_spf.x.vn ~all")
-    assert [t.name for t in rec.terms] == ["mx", "a", "ip4", "include", "all"]
-    assert rec.all_term is not None and rec.all_term.qualifier == "~"
-    assert rec.terms[1].value == "mail.example.vn/24"
-    assert rec.errors == ()
-
-
-def test_parse_spf_modifiers_and_errors() -> None:
-    rec = parse_spf("v=spf1 redirect=_spf.example.vn exp=explain.example.vn foo bar:baz")
-    assert rec.redirect == "_spf.example.vn"
-    assert rec.all_term is None
-    assert any("unknown mechanism 'foo'" in e for e in rec.errors)
-    assert any("bar" in e for e in rec.errors)
-
-
-def test_spf_targets_skip_macros_ptr_and_redirect_with_all() -> None:
-    rec = parse_spf("v=spf1 a mx:mx.x.vn/24 ptr exists:%{i}.x.vn include:i.x.vn redirect=r.vn -all")
-    assert spf_targets(rec, "x.vn") == [("x.vn", "A"), ("mx.x.vn", "MX"), ("i.x.vn", "TXT")]
-
-
-def _answers(table: dict[tuple[str, str], tuple[str, tuple[str, ...]]]):  # type: ignore[no-untyped-def]
-    def lookup(qname: str, rdtype: str) -> SpfLookupAnswer | None:
-        hit = table.get((qname, rdtype))
-        return None if hit is None else SpfLookupAnswer(hit[0], hit[1])
-
-    return lookup
-
-
-def test_evaluate_spf_counts_recursively() -> None:
-    table = {
-        ("a.vn", "TXT"): ("ok", ('"v=spf1 include:b.vn mx -all"',)),
-        ("b.vn", "TXT"): ("ok", ('"v=spf1 a ip4:192.0.2.1 -all"',)),
-        ("a.vn", "MX"): ("ok", ("10 mx.a.vn.",)),
-        ("b.vn", "A"): ("ok", ("192.0.2.1",)),
-    }
-    ev = evaluate_spf(parse_spf("v=spf1 include:a.vn -all"), "x.vn", _answers(table))
-    # include:a.vn (1) + include:b.vn (2) + mx (3) + a (4)
-    assert ev.lookups == 4
-    assert ev.void_lookups == 0
-    assert ev.errors == []
-
-
-def test_evaluate_spf_void_and_loop_and_missing_record() -> None:
-    table = {
-        ("loop.vn", "TXT"): ("ok", ('"v=spf1 include:x.vn -all"',)),
-        ("x.vn", "TXT"): ("ok", ('"v=spf1 include:loop.vn -all"',)),
-        ("gone.vn", "TXT"): ("nxdomain", ()),
-        ("nospf.vn", "TXT"): ("ok", ('"hello"',)),
-    }
-    rec = parse_spf("v=spf1 include:loop.vn include:gone.vn include:nospf.vn -all")
-    ev = evaluate_spf(rec, "x.vn", _answers(table))
-    assert ev.void_lookups == 1
-    assert any("loop" in e for e in ev.errors)
-    assert any("nospf.vn: 0 SPF records" in e for e in ev.errors)
-
-
-def test_evaluate_spf_redirect_ignored_when_all_present() -> None:
-    ev = evaluate_spf(parse_spf("v=spf1 redirect=r.vn -all"), "x.vn", _answers({}))
-    assert ev.lookups == 0
-
-
-def test_evaluate_spf_unfetched_include_is_reported() -> None:
-    ev = evaluate_spf(parse_spf("v=spf1 include:far.vn -all"), "x.vn", _answers({}))
-    assert ev.unresolved == ["far.vn"]
-
-
-def test_parse_dmarc() -> None:
-    rec = parse_dmarc("v=DMARC1; p=reject; sp=quarantine; pct=50; rua=mailto:d@x.vn")
-    assert rec.errors == ()
-    assert rec.get("p") == "reject" and rec.get("sp") == "quarantine"
-    assert rec.get("pct") == "50" and rec.get("rua") == "mailto:d@x.vn"
-
-
-def test_parse_dmarc_errors() -> None:
-    assert "no p= tag (required)" in parse_dmarc("v=DMARC1; rua=mailto:x@y.vn").errors
-    assert any("unknown policy" in e for e in parse_dmarc("v=DMARC1; p=block").errors)
-    assert any("pct" in e for e in parse_dmarc("v=DMARC1; p=none; pct=150").errors)
-    assert any("first" in e for e in parse_dmarc("p=none; v=DMARC1").errors)
-    assert is_dmarc("v=DMARC1; p=none") and not is_dmarc("v=spf1 -all")
 
 
 def test_mta_sts_txt_and_policy() -> None:
@@ -140,7 +45,6 @@ def test_mx_matches_wildcard_one_label() -> None:
 
 @given(st.text(max_size=300))
 def test_parsers_are_total(text: str) -> None:
-    parse_spf("v=spf1 " + text)
     parse_dmarc(text)
     parse_mta_sts_txt(text)
     parse_mta_sts_policy(text)

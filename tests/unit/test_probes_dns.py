@@ -345,6 +345,18 @@ async def test_probe_zone_end_to_end(fake: FakeDns) -> None:
     )
     looked = {(a.qname, a.rdtype) for a in obs.spf_lookups}
     assert (f"_spf.{z}", "TXT") in looked and (z, "MX") in looked
+    # the probe drove check_host() for unlisted IPv4 and IPv6 senders: A and AAAA of the MX
+    assert {(f"mx.{z}", "A"), (f"mx.{z}", "AAAA")} <= looked
+    # ... and mail.spf replays it over the stored answers alone
+    from datetime import UTC, datetime
+
+    from auditor.model import Status
+    from auditor.registry import CheckContext, get_check
+
+    spec = get_check("mail.spf")
+    verdict = spec.run(obs, CheckContext(z, dict(spec.params), datetime.now(UTC)))
+    assert verdict.status == Status.PASS, verdict.message
+    assert verdict.evidence["lookups"] == 2
     assert obs.dmarc is not None and obs.dmarc.outcome == Outcome.OK
     assert obs.org_domain == z
     # CAA climbed from the zone and stopped before the public suffix gov.vn

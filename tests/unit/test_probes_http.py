@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from auditor.headers import parse_hsts, parse_security_txt
@@ -35,6 +35,7 @@ from auditor.similarity import similarity, sketch
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 HOST = "good.test"
+WEAK_HOST = "weak.test"
 
 
 def _has_v6() -> bool:
@@ -123,6 +124,27 @@ def _pki(d: Path) -> Path:
             serialization.NoEncryption(),
         )
     )
+    # weak.test: RSA-1024, which verifies only at OpenSSL's lowered security level
+    weak_key = rsa.generate_private_key(65537, 1024)
+    weak = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, WEAK_HOST)]))
+        .issuer_name(ca_name)
+        .public_key(weak_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(WEAK_HOST)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (d / "weak.pem").write_bytes(weak.public_bytes(serialization.Encoding.PEM))
+    (d / "weak.key").write_bytes(
+        weak_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ca_file = d / "ca.pem"
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return ca_file
@@ -131,6 +153,7 @@ def _pki(d: Path) -> Path:
 PAGE = (
     """<!doctype html><html><head><meta charset="utf-8">
 <title>Cổng thông tin điện tử</title>
+<meta http-equiv="Content-Security-Policy" content="img-src 'self' https://img.example">
 <base href="https://good.test/home/">
 <link rel="stylesheet" href="//fonts.example/css?family=Roboto">
 <link rel="shortcut icon" href="https://static.example/favicon.ico">
@@ -234,6 +257,15 @@ http {{
     gzip off;
     location = / {{ return 200 "big"; }}
   }}
+  server {{
+    {listen443}
+    server_name {WEAK_HOST};
+    ssl_certificate {d}/weak.pem;
+    ssl_certificate_key {d}/weak.key;
+    ssl_ciphers "DEFAULT:@SECLEVEL=0";
+    add_header Strict-Transport-Security "max-age=31536000" always;
+    location / {{ return 200 "weak"; }}
+  }}
 }}
 """
         self.conf = d / "nginx.conf"
@@ -305,6 +337,8 @@ async def test_full_probe_over_each_family(nginx: Nginx, address: str) -> None:
     hsts = parse_hsts(sts)
     assert hsts is not None and hsts.max_age == 31536000 and hsts.fields == 2
     assert len(root.header_values("Set-Cookie")) == 2
+    # the landing page's <meta http-equiv> policy (CSP3 sec. 3.3), read from the body
+    assert https.meta_csp == ("img-src 'self' https://img.example",)
     assert root.header_values("server")[0].startswith("nginx")
 
     # landing page: gzip-decoded, sketched, subresources on other hosts only
@@ -655,3 +689,68 @@ async def test_slow_redirect_chain_keeps_its_hops_within_its_budget() -> None:
     assert chain.stopped == "error"
     assert 2 <= len(chain.hops) < 50
     assert obs.outcome == Outcome.OK  # type: ignore[attr-defined]  # hops were answered
+
+
+def test_security_txt_body_is_read_as_utf8_whatever_the_charset() -> None:
+    # RFC 9116 sec. 3: the file is UTF-8; a Latin-1 body is flagged, not decoded as Latin-1
+    from auditor.probes.http import _utf8_text
+
+    assert _utf8_text("Contact: mailto:an@ủy-ban.vn\n".encode(), False) == (
+        "Contact: mailto:an@ủy-ban.vn\n",
+        False,
+    )
+    text, invalid = _utf8_text("Contact: é\n".encode("latin-1"), False)
+    assert invalid and "\ufffd" in text
+    # a cap that cuts a multi-byte character is not the file's fault
+    assert _utf8_text("Contact: ủỷ".encode()[:-1], True) == ("Contact: ủ", False)
+
+
+@pytest.mark.asyncio
+async def test_certificate_that_verifies_only_at_a_lowered_security_level(nginx: Nginx) -> None:
+    # the lenient context (needed to observe weak servers) accepts RSA-1024; browsers do
+    # not, so the HSTS this response carries is ignored (RFC 6797 sec. 8.1)
+    ctx = _ctx(ca_file=str(nginx.ca_file))
+    address = ADDRESSES[0]
+    obs = await probe_http(ctx, WEAK_HOST, address, None, _open(address, nginx.p443))
+    assert obs.https is not None and obs.https.hops, obs.detail
+    assert obs.https.tls_verified is False
+    assert "1024-bit key" in obs.https.tls_error
+    assert obs.https.hops[0].header_values("strict-transport-security") == ("max-age=31536000",)
+    good = await probe_http(ctx, HOST, address, None, _open(address, nginx.p443))
+    assert good.https is not None and good.https.tls_verified is True
+    assert good.https.tls_error == ""
+
+
+def test_weak_chain_reason() -> None:
+    from auditor.probes.http import weak_chain_reason
+
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+
+    def cert(key: object, signer: object, algo: object = None) -> bytes:
+        c = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())  # type: ignore[attr-defined]
+            .serial_number(1)
+            .not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1))
+            .sign(signer, algo or hashes.SHA256())  # type: ignore[arg-type]
+        )
+        return c.public_bytes(serialization.Encoding.DER)
+
+    good = ec.generate_private_key(ec.SECP256R1())
+    assert weak_chain_reason([cert(good, good)]) == ""
+    small = rsa.generate_private_key(65537, 1024)
+    assert "1024-bit" in weak_chain_reason([cert(small, good), cert(good, good)])
+    # SHA-1: cryptography refuses to sign with it; openssl makes one
+    if shutil.which("openssl"):
+        out = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "/dev/null",
+             "-subj", "/CN=x", "-sha1", "-days", "1", "-outform", "DER"],
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        other = cert(good, good)
+        assert "SHA1" in weak_chain_reason([out, other])  # below the anchor: rejected
+        assert weak_chain_reason([other, out]) == ""  # a self-signed anchor's own signature

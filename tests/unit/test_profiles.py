@@ -217,3 +217,21 @@ def test_user_profile_file(full_registry: None, tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as info:
         load_profile(f)
     assert str(info.value).startswith(f"{f}:8: requirements[0].checks[0]")
+
+
+def test_min_coverage_default_and_validation(full_registry: None) -> None:
+    assert parse_profile(MINIMAL, "p.yaml").min_coverage == 50.0
+    assert parse_profile(MINIMAL + "min_coverage: 80\n", "p.yaml").min_coverage == 80.0
+    for bad, words in (("150", "between 0 and 100"), ("most", "expected a number")):
+        problems = _errors(MINIMAL + f"min_coverage: {bad}\n")
+        assert problems == [(9, "min_coverage", problems[0][2])]
+        assert words in problems[0][2]
+    assert any("did you mean 'min_coverage'" in p[2] for p in _errors(MINIMAL + "min_cover: 5\n"))
+
+
+@pytest.mark.parametrize("name", ["vn-gov", "us-bod-18-01", "us-omb-m-21-07", "ncsc-nl"])
+def test_bundled_profiles_document_min_coverage(name: str) -> None:
+    from auditor.profiles import PROFILE_DIR
+
+    text = (PROFILE_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    assert "\nmin_coverage: " in text and "insufficient data" in text

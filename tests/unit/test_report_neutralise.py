@@ -17,7 +17,9 @@ def test_bidi_override_and_control_characters_become_visible() -> None:
 
 
 def test_every_template_output_is_neutralised_then_escaped() -> None:
-    page = _env().from_string("<p>{{ remote }}</p>{{ trusted }}").render(
-        remote="<script>x</script>\u202e", trusted=Markup("<hr>")
+    page = (
+        _env()
+        .from_string("<p>{{ remote }}</p>{{ trusted }}")
+        .render(remote="<script>x</script>\u202e", trusted=Markup("<hr>"))
     )
     assert page == "<p>&lt;script&gt;x&lt;/script&gt;⟨U+202E⟩</p><hr>"

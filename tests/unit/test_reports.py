@@ -168,6 +168,7 @@ def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
     assert doc["previous_scan"] == ids[0]
     assert {r["requirement"] for r in doc["requirements"]} >= {"ipv6-web-reach", "dnssec"}
     import jsonschema
+
     schema = json.loads((Path(__file__).resolve().parents[2] / "docs/scan.schema.json").read_text())
     jsonschema.validate(json.loads(json.dumps(doc)), schema)
 
@@ -315,3 +316,61 @@ def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -
     assert data.profile.name == "vn-gov" and "'gone'" in data.profile_note
     render_all(st, ids[1], tmp_path, "en")
     assert "used the default" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """ubnd's portal and zone could not be tested at all: coverage 0, insufficient data."""
+    from tests.unit._report_fixtures import ALL
+
+    overrides = {}
+    for cid in ALL:
+        overrides[(PORTAL, cid)] = S.NOT_TESTED
+        overrides[("ubnd.example.gov.vn", cid)] = S.NOT_TESTED
+    overrides[("snv.example.gov.vn", "ipv6.web.reach")] = S.FAIL
+    store, ids = make_store(tmp_path / "u.db", scans=[overrides])
+    with store:
+        yield store, ids
+
+
+def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    st, ids = untested_store
+    data = load_report(st, ids[-1])
+    ubnd = data.score.agency("ubnd")
+    snv = data.score.agency("so-noi-vu")
+    assert ubnd.coverage == 0.0 and ubnd.insufficient and ubnd.grade is None
+    assert snv.coverage is not None and snv.coverage >= 50 and snv.grade is not None
+    assert [a.id for a in data.score.ranked()] == ["so-noi-vu", "ubnd", "empty"]
+    # JSON: coverage and the flag, valid against the schema.
+    doc = scan_document(st, ids[-1])
+    agencies = {a["id"]: a for a in doc["agencies"]}
+    assert agencies["ubnd"]["insufficient_data"] is True
+    assert agencies["ubnd"]["coverage"] == 0.0 and agencies["ubnd"]["grade"] is None
+    assert agencies["so-noi-vu"]["coverage"] == snv.coverage
+    assert doc["profile"]["min_coverage"] == 50.0
+    assert doc["coverage"] == data.score.coverage
+    assert set(agencies["so-noi-vu"]["category_coverage"]) == set(snv.categories)
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs/scan.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+    # CSV: the grade cell says so, the coverage column carries the share.
+    rows = list(csv.DictReader(io.StringIO(csv_text(data))))
+    row = next(r for r in rows if r["agency_id"] == "ubnd")
+    assert (row["agency_grade"], row["agency_coverage"]) == ("insufficient data", "0.0")
+    # Markdown: unranked, with its coverage.
+    md = markdown_text(data, "en")
+    assert "| – | UBND" in md and "| 0 % | Insufficient data |" in md
+    # HTML, both languages: the grade is replaced, the rank is apart.
+    render_all(st, ids[-1], tmp_path / "vi", "vi")
+    index = (tmp_path / "vi/index.html").read_text(encoding="utf-8")
+    assert "Chưa đủ cơ sở xếp loại" in index
+    assert "Chưa đủ cơ sở xếp loại: không xếp hạng" in index
+    assert index.index("Sở Nội vụ") < index.index("không xếp hạng") < index.index("UBND")
+    agency = (tmp_path / "vi/agencies/ubnd.html").read_text(encoding="utf-8")
+    assert "Chưa đủ cơ sở xếp loại" in agency and "cần ít nhất 50 %" in agency
+    render_all(st, ids[-1], tmp_path / "en", "en")
+    en = (tmp_path / "en/agencies/ubnd.html").read_text(encoding="utf-8")
+    assert "Insufficient data" in en and "a grade needs at least 50 %" in en
+    snv_page = (tmp_path / "en/agencies/so-noi-vu.html").read_text(encoding="utf-8")
+    assert "Coverage" in snv_page and f"{snv.coverage:.0f} %" in snv_page

@@ -373,3 +373,99 @@ def test_kpi_no_when_a_host_does_not_resolve() -> None:
     assert score(gated, profile(requirements=reqs)).kpi == "incomplete"
     resolve_failed = Finding("dns.resolve", TargetKind.HOST, "w.example", None, Status.FAIL, "nx")
     assert score([*gated, resolve_failed], profile(requirements=reqs)).kpi == "no"
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def test_coverage_is_the_tested_share_of_the_scored_weight() -> None:
+    # Weights: ra 3, rb 1, rx 2, rd 2 (informational ri never counts).
+    assert score(all_pass()).coverage == 100.0
+    # ra (3 of 8) not tested: 5/8 tested.
+    a = score(replace(all_pass(), "h.a", Status.NOT_TESTED))
+    assert a.coverage == 62.5
+    assert a.grade == "A" and not a.insufficient
+    # error counts as untested as well; a failing pair is tested.
+    b = score(replace(replace(all_pass(), "h.a", Status.ERROR), "z.d", Status.FAIL))
+    assert b.coverage == 62.5
+    assert (b.tested_weight, b.testable_weight) == (5.0, 8.0)
+
+
+def test_little_tested_is_insufficient_data_not_grade_e() -> None:
+    # Only rb (weight 1 of 8) was tested, and it fails: score 0 on 12.5 % coverage.
+    findings = all_pass()
+    for c in ("h.a", "a.x", "z.d"):
+        findings = replace(findings, c, Status.NOT_TESTED)
+    findings = replace(findings, "h.b", Status.FAIL)
+    a = score(findings)
+    assert a.score == 0.0
+    assert a.coverage == 12.5
+    assert a.insufficient
+    assert a.grade is None  # today's main: "E"
+    assert not a.capped
+    # The threshold is the profile's.
+    lenient = score(findings, profile(min_coverage=10.0))
+    assert (lenient.grade, lenient.insufficient) == ("E", False)
+
+
+def test_waived_and_not_applicable_pairs_in_coverage() -> None:
+    waiver = {"check": "h.a", "hosts": ["w.example"], "reason": "r", "approved_by": "x"}
+    findings = replace(all_pass(), "h.a", Status.FAIL)
+    a = score(findings, inventory=inv(["w.example"], ["example"], [waiver]))
+    assert a.coverage == 100.0  # a waiver covers an observed finding: tested
+    # Not applicable: neither tested nor testable.
+    b = score(replace(all_pass(), "z.d", Status.NOT_APPLICABLE))
+    assert (b.tested_weight, b.testable_weight, b.coverage) == (6.0, 6.0, 100.0)
+    # Nothing testable at all: no coverage, no score, not "insufficient".
+    c = score([], inventory=inv([], []))
+    assert (c.coverage, c.score, c.grade, c.insufficient) == (None, None, None, False)
+
+
+def test_category_coverage() -> None:
+    a = score(replace(all_pass(), "h.b", Status.NOT_TESTED))
+    # ipv6_web holds h.a (ra, weight 3, tested) and h.b (rb, weight 1, untested).
+    assert a.category_coverage["ipv6_web"] == 75.0
+    assert a.category_coverage["tls"] == 100.0
+
+
+def test_ranking_puts_insufficient_data_apart() -> None:
+    prof = profile()
+    untested = [f(c, "u.example", Status.NOT_TESTED) for c in ("h.a", "h.b", "h.c")]
+    untested.append(f("h.b", "u.example", Status.PASS))  # the worst (not_tested) stays
+    low = replace(all_pass("l.example", "l"), "h.a", Status.FAIL)  # 62.5, fully tested
+    extra = [
+        {"id": "un", "name": "Untested", "hosts": [{"host": "u.example"}], "domains": []},
+        {"id": "lo", "name": "Low", "hosts": [{"host": "l.example"}], "domains": ["l"]},
+        {"id": "none", "name": "Nothing", "hosts": [], "domains": []},
+    ]
+    untested += [f("a.x", "u.example", Status.PASS, address="192.0.2.9")]
+    s = score_scan(
+        prof,
+        inv(["w.example"], ["example"], extra=extra),
+        all_pass() + untested + low,
+        TODAY,
+        scope_of=SCOPES.get,
+        category_of=lambda c: CATS.get(c, "other"),
+    )
+    un = s.agency("un")
+    # u.example: ra untested (3), rb untested (1), rx tested (2): 2/6 = 33.3 % < 50.
+    assert un.insufficient and un.score == 100.0 and un.grade is None
+    order = [a.id for a in s.ranked()]
+    # The 100-point agency with 33 % coverage is not ranked above the graded ones.
+    assert order == ["ag", "lo", "un", "none"]
+    assert s.insufficient_count() == 1
+    assert s.coverage is not None and 0 < s.coverage < 100
+
+
+def test_waiver_naming_a_check_by_its_old_id_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import registry
+
+    registry.load_checks()
+    monkeypatch.setitem(registry._ALIASES, "h.old", "h.a")
+    waiver = {"check": "h.old", "hosts": ["w.example"], "reason": "r", "approved_by": "x"}
+    a = score(
+        replace(all_pass(), "h.a", Status.FAIL), inventory=inv(["w.example"], ["example"], [waiver])
+    )
+    pair = next(p for p in a.pairs if p.requirement.id == "ra")
+    assert pair.status == ReqStatus.WAIVED  # today's main: FAIL (the alias was not resolved)
+    assert a.score == 100.0

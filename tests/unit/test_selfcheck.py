@@ -27,6 +27,7 @@ from auditor.selfcheck import (
     ResolverFooting,
     Route,
     Vantage,
+    control_samples,
     control_suffixes,
     decide_family,
     decide_resolver,
@@ -255,6 +256,37 @@ def test_resolver_with_one_dead_server_of_two() -> None:
     # a suffix one server fails but the other answers is not broken
     more = [*queries, ControlQuery(S, "vn", "timeout"), ControlQuery(other, "vn", "ok")]
     assert decide_resolver([S, other], more).broken == ()
+
+
+def test_resolver_for_some_zones_only_is_not_down() -> None:
+    # an internal resolver (or the demo's) refuses the root but serves the inventory's zones
+    queries = [
+        ControlQuery(S, ".", "dns_refused", role="root"),
+        ControlQuery(S, "gov.vn", "dns_refused"),
+        ControlQuery(S, "quangninh.gov.vn", "ok", role="sample"),
+    ]
+    r = decide_resolver([S], queries)
+    assert r.status == FootStatus.OK and not r.down and r.broken == ()
+    assert "answers for the inventory's domains (not for the root zone '.'" in r.reason
+    assert r.blames("www.quangninh.gov.vn") is None
+    # but a sample that is denied too does not make a dead resolver work
+    dead = [
+        ControlQuery(S, ".", "nxdomain", role="root"),
+        ControlQuery(S, "x.vn", "nxdomain", role="sample"),
+    ]
+    assert decide_resolver([S], dead).down
+
+
+def test_control_samples() -> None:
+    names = ["www.a.gov.vn", "mail.a.gov.vn", "b.gov.vn", "192.0.2.1", "www.vidu.test"]
+    assert control_samples(names) == ["a.gov.vn", "b.gov.vn"]
+    assert control_samples(["www.vidu.test"]) == ["vidu.test"]
+
+
+def test_loopback_is_never_out_of_reach() -> None:
+    f = footing(v6=FootStatus.DOWN, v4=FootStatus.DOWN)
+    assert f.address_reason("::1") is None and f.address_reason("127.0.0.1") is None
+    assert f.address_reason("2001:db8::1") == f.ipv6.reason
 
 
 def test_resolver_ok() -> None:
