@@ -575,3 +575,24 @@ def test_evaluate_stored_reproduces_with_the_stored_footing() -> None:
         TargetKind.HOST, serde.dumps(obs), PLAN, NOW, footing_of({FOOTING_KEY: f.to_record()})
     )
     assert stored == live
+
+
+def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from auditor.cli import _settle_footing
+    from auditor.store import Store
+
+    obs = _host(Outcome.UNREACHABLE)
+    with Store(tmp_path / "s.db") as store:
+        scan_id = store.begin_scan(
+            profile="vn-gov", inventory_path="x", inventory_name="x", inventory={}, options={}
+        )
+        before = evaluate_host(obs, PLAN, NOW, footing())
+        store.save_target(scan_id, TargetKind.HOST, obs.host, serde.dumps(obs), before, "t")
+        assert _by(store.findings(scan_id), "ipv6.web.reach")[0].status == Status.FAIL
+        # unchanged: nothing is judged again
+        _settle_footing(store, scan_id, PLAN, footing(), footing())
+        assert _by(store.findings(scan_id), "ipv6.web.reach")[0].status == Status.FAIL
+        # a re-check found the scanner without IPv6: the stored target is judged with it
+        _settle_footing(store, scan_id, PLAN, footing(), footing(v6=FootStatus.DOWN))
+        (reach,) = _by(store.findings(scan_id), "ipv6.web.reach")
+        assert reach.status == Status.NOT_TESTED and reach.message == SKIPPED_V6
