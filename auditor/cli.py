@@ -27,6 +27,15 @@ from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.dns import parse_resolver
 from auditor.registry import all_checks, get_check, is_known
+from auditor.selfcheck import (
+    FOOTING_KEY,
+    Footing,
+    Vantage,
+    footing_of,
+    footing_sync,
+    parse_reference,
+    report_to_stderr,
+)
 from auditor.store import Store
 
 EXIT_OK = 0
@@ -124,6 +133,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         " SMTP) on PORT for every target, as a port forward would (e.g. 443:8443 for a"
         " staging server); checks and reports keep the service port (repeatable)",
     )
+    g.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a known-good host (name or address) that must answer over IPv6 / IPv4 before"
+        " the scanner trusts its own connectivity of that family (repeatable)",
+    )
     g.add_argument("--no-icmp", action="store_true", help="skip the ICMPv6 echo probe")
     g.add_argument(
         "--contact-url", default=None, metavar="URL", help="contact URL sent in the User-Agent"
@@ -173,6 +190,12 @@ def options_from_args(
             raise UsageError(
                 f"--resolver: expected ADDR, ADDR:PORT or [ADDR6]:PORT, got {args.resolver!r}"
             ) from None
+    references: list[str] = []
+    for ref in getattr(args, "reference", None) or []:
+        try:
+            references.append(parse_reference(ref))
+        except ValueError as exc:
+            raise UsageError(f"--reference {ref!r}: {exc}") from None
     ca_file = args.ca_file or os.environ.get("SSL_CERT_FILE") or None
     for label, path in (("--ca-file", ca_file), ("--trust-anchor", args.trust_anchor)):
         if path and not Path(path).is_file():
@@ -198,6 +221,7 @@ def options_from_args(
         trust_anchor_file=args.trust_anchor,
         pins=pins or {},
         ports=tuple(ports),
+        references=tuple(dict.fromkeys(references)),
         port_map=mapping,
         **kwargs,
     )
@@ -361,6 +385,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         _write_outputs(store, scan_id, args)
         _summary(store, scan_id, db_path)
+        footing = footing_of(store.scan(scan_id).stats)
+    names = [*inventory.host_owners(), *inventory.zone_owners()]
+    if footing is not None and names and all(footing.resolver_blames(n) for n in names):
+        # Nothing could be resolved, so nothing was judged: a scheduled scan must not look
+        # like a good one. The scan is stored (its findings say why), but the run failed.
+        _err(
+            "the scan could not test anything: its resolver cannot resolve names; fix it or "
+            "give --resolver ADDR, then scan again"
+        )
+        return EXIT_INPUT
     return EXIT_OK
 
 
@@ -375,6 +409,7 @@ def execute_scan(
     progress: bool = True,
     kind: str = "scan",
     workers: int = 1,
+    footing: Footing | None = None,
 ) -> tuple[int, str]:
     """Probe, evaluate and store every target; returns (scan id, final status).
 
@@ -382,6 +417,10 @@ def execute_scan(
     crash keeps every finished target and ``--resume`` continues the same scan. With
     ``workers`` > 1 the targets are probed by that many processes (auditor.workers); a failed
     worker raises :class:`ScanFailed` once the scan is stored as "failed".
+
+    Before the first target the scanner checks its own footing (auditor.selfcheck: IPv6 and
+    IPv4 connectivity, the resolver; ``footing`` when the caller checked it already) and
+    records it in the scan row's stats; the findings are judged with it.
     """
     if workers > 1 and store.path == ":memory:":
         raise UsageError("--workers needs a store file: worker processes open it themselves")
@@ -410,24 +449,64 @@ def execute_scan(
             kind=kind,
         )
     total = len(plan.hosts) + len(plan.zones) - len(skip)
+    names = (*plan.hosts, *plan.zones)
+    spent: dict[str, int] = {}  # what the footing check cost (queries, connections)
+    try:
+        checked = footing or footing_sync(options, names, report_to_stderr, spent)
+    except KeyboardInterrupt:
+        store.finish_scan(scan_id, "interrupted", spent)
+        return scan_id, "interrupted"
+    # a resumed scan keeps what its first run found out about the scanner
+    before = footing_of(store.scan(scan_id).stats) if resume else None
+    initial = before.merged(checked) if before is not None else checked
     if workers > 1:
         return scan_id, _scan_in_workers(
-            store, plan, scan_id, skip, options, workers, total=total, progress=progress
+            store,
+            plan,
+            scan_id,
+            skip,
+            options,
+            workers,
+            total=total,
+            progress=progress,
+            footing=initial,
+            spent=spent,
         )
     ctx = ProbeContext(options)
+    ctx.stats.update(spent)
+    vantage = Vantage(initial, names, report=report_to_stderr)
     status = "failed"
     try:
         with Progress(total, enabled=progress) as bar:
             anyio.run(
-                lambda: run_scan(ctx, plan, store, scan_id, skip=skip, on_done=bar.update),
+                lambda: run_scan(
+                    ctx, plan, store, scan_id, skip=skip, on_done=bar.update, vantage=vantage
+                ),
                 backend="asyncio",
             )
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
-        store.finish_scan(scan_id, status, dict(ctx.stats))
+        final = vantage.final()
+        _settle_footing(store, scan_id, plan, initial, final)
+        store.finish_scan(scan_id, status, {**ctx.stats, FOOTING_KEY: final.to_record()})
     return scan_id, status
+
+
+def _settle_footing(
+    store: Store, scan_id: int, plan: Plan, initial: Footing, final: Footing
+) -> None:
+    """A re-check changed a fact the verdicts rest on: judge every stored target again with
+    the final footing (pure, from the stored observations), so the findings are exactly what
+    ``auditor evaluate`` of this scan gives."""
+    if final.evaluation_key() == initial.evaluation_key():
+        return
+    now = datetime.now(UTC)
+    findings = []
+    for kind, _name, text in store.observations(scan_id):
+        findings.extend(evaluate_stored(kind, text, plan, now, final))
+    store.replace_findings(scan_id, findings)
 
 
 def _scan_in_workers(
@@ -440,14 +519,18 @@ def _scan_in_workers(
     *,
     total: int,
     progress: bool,
+    footing: Footing,
+    spent: dict[str, int],
 ) -> str:
     """``execute_scan`` with worker processes: the parent only starts, watches and stops them
-    and finishes the scan row once, with their summed counters."""
+    and finishes the scan row once, with their summed counters and merged footing."""
     from auditor.workers import WorkerPool, shard_plan
 
     # The pool is entered first and left last: the bar is gone while workers are being
     # stopped, and whatever fails in the parent, leaving the pool reaps every worker.
-    pool = WorkerPool(store.path, scan_id, plan, options, shard_plan(plan, workers, skip), skip)
+    pool = WorkerPool(
+        store.path, scan_id, plan, options, shard_plan(plan, workers, skip), skip, footing
+    )
     status = "failed"
     try:
         with pool, Progress(total, enabled=progress) as bar:
@@ -457,7 +540,12 @@ def _scan_in_workers(
         status = "interrupted"
     finally:
         result = pool.result()
-        store.finish_scan(scan_id, status, result.stats)
+        final = result.footing or footing
+        _settle_footing(store, scan_id, plan, footing, final)
+        counters = dict(result.stats)
+        for key, value in spent.items():
+            counters[key] = counters.get(key, 0) + value
+        store.finish_scan(scan_id, status, {**counters, FOOTING_KEY: final.to_record()})
     if result.errors:
         raise ScanFailed(scan_id, result.errors)
     return status
@@ -488,6 +576,10 @@ def _summary(store: Store, scan_id: int, db_path: str) -> None:
     print(
         f"scan {scan_id} complete: {shown or 'no findings'}; stored in {db_path}", file=sys.stderr
     )
+    footing = footing_of(store.scan(scan_id).stats)
+    for line in footing.problems() if footing else ():
+        # what the not_tested findings rest on, said once more where the user looks last
+        print(f"  the scanner's footing: {line}", file=sys.stderr)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -536,11 +628,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         store.copy_observations(source.id, new_id)
         now = datetime.now(UTC)
+        # The scanner's footing during the source scan: the verdicts that rested on it
+        # (no IPv6, a dead resolver) come out the same, from stored data only.
+        footing = footing_of(source.stats)
         findings = []
         for kind, _name, text in store.observations(source.id):
-            findings.extend(evaluate_stored(kind, text, plan, now))
+            findings.extend(evaluate_stored(kind, text, plan, now, footing))
         store.replace_findings(new_id, findings)
-        store.finish_scan(new_id, "complete", {"evaluated_from": source.id})
+        stats: dict[str, Any] = {"evaluated_from": source.id}
+        if footing is not None:
+            stats[FOOTING_KEY] = footing.to_record()
+        store.finish_scan(new_id, "complete", stats)
         _write_outputs(store, new_id, args)
         print(
             f"evaluation {new_id} of {source.kind} {source.id} with profile {profile.name}: "

@@ -8,11 +8,13 @@ at most (N / concurrency + 1) x target_deadline.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -30,6 +32,9 @@ from auditor.obs import (
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
 from auditor.registry import CheckContext, CheckSpec, Probe
+from auditor.selfcheck import IPV4, IPV6, Footing, Vantage
+
+T_obs = TypeVar("T_obs")
 
 # ---------------------------------------------------------------------------
 # Plan
@@ -126,6 +131,15 @@ def pinned_dns(host: str, addresses: Iterable[str]) -> HostDns:
     )
 
 
+def skipped_dns(host: str, why: str) -> HostDns:
+    """DNS stand-in when the scanner's resolver cannot resolve the name (selfcheck)."""
+    return HostDns(
+        host,
+        DnsAnswer(host, "A", Outcome.SKIPPED, detail=why),
+        DnsAnswer(host, "AAAA", Outcome.SKIPPED, detail=why),
+    )
+
+
 async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[str]) -> None:
     from auditor.probes.dns import resolve_host
     from auditor.probes.tcp import tcp_connect
@@ -134,6 +148,8 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
     if pins:
         b.dns = pinned_dns(b.host, pins)
         b.pinned = True
+    elif why := ctx.resolver_down_for(b.host):
+        b.dns = skipped_dns(b.host, why)  # a dead resolver is not asked (and not waited for)
     else:
         b.dns = await ctx.once(("host-dns", b.host), lambda: resolve_host(ctx.dns, b.host))
     if not b.dns.resolved:
@@ -230,6 +246,8 @@ async def probe_zone(
 ) -> ZoneObservations:
     from auditor.probes import zone as zone_probe
 
+    if why := ctx.resolver_down_for(zone):
+        return ZoneObservations(zone, outcome=Outcome.SKIPPED, detail=why)
     result: ZoneObservations | None = None
     with anyio.move_on_after(ctx.options.target_deadline):
         result = await zone_probe.probe_zone(ctx, zone, needs, hosts)
@@ -306,21 +324,169 @@ def _precondition(spec: CheckSpec, obs: HostObservations, unreachable: str | Non
     return None
 
 
-def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Finding]:
+# The scanner's footing (auditor.selfcheck) in the evaluation. Verdicts on reaching IPv6
+# need a scanner that reaches IPv6: without it they are not_tested, never fail.
+V6_REACH_CHECKS = frozenset(
+    {
+        "ipv6.web.reach",
+        "ipv6.web.https",
+        "ipv6.web.parity",
+        "ipv6.web.icmp",
+        "ipv6.web.only",
+        "ipv6.ns.reach",
+        "ipv6.mx.reach",
+    }
+)
+# These also compare with what the host serves over IPv4 (the ports IPv4 accepts, the
+# IPv4 page): without IPv4 there is nothing to compare with.
+V4_COMPARED_CHECKS = frozenset({"ipv6.web.reach", "ipv6.web.parity"})
+# Outcomes of a lookup that got an answer from the DNS: the resolver worked for that name.
+_RESOLVED = frozenset({Outcome.OK, Outcome.NODATA})
+# Outcomes of a zone-side probe (NS query, SMTP) that came back over the network.
+_SILENT = frozenset(
+    {Outcome.TIMEOUT, Outcome.UNREACHABLE, Outcome.SKIPPED, Outcome.BLOCKED, Outcome.ERROR}
+)
+
+
+def _answered(obs: HostObservations, address: str) -> bool:
+    """Did the address answer the scanner at all (so the path from the scanner worked)?"""
+    return any(p.address == address and p.outcome in _ANSWERED for p in obs.tcp) or any(
+        p.address == address and p.outcome == Outcome.OK for p in obs.icmp
+    )
+
+
+def host_footing_reason(
+    spec: CheckSpec, obs: HostObservations, address: str | None, footing: Footing | None
+) -> str | None:
+    """Why this verdict rests on the scanner's footing rather than on the host, or None.
+
+    Each rule yields to the target's own evidence: a lookup that was answered shows the
+    resolver worked for it, an address that answered shows the path worked (a fact that went
+    down mid-scan does not void the targets probed before).
+    """
+    if footing is None:
+        return None
+    dns = obs.dns
+    if not dns.resolved and not obs.pinned and {dns.a.outcome, dns.aaaa.outcome} - _RESOLVED:
+        why = footing.resolver_blames(obs.host)
+        if why:
+            return why
+    if address is not None:
+        why = footing.address_reason(address)
+        if why and not _answered(obs, address):
+            return why
+    if spec.id in V6_REACH_CHECKS:
+        why = footing.down_reason(IPV6)
+        if why and not any(_answered(obs, a) for a in obs.v6):
+            return why
+    if spec.id in V4_COMPARED_CHECKS and obs.v4:
+        why = footing.down_reason(IPV4)
+        if why and not any(_answered(obs, a) for a in obs.v4):
+            return why
+    return None
+
+
+def zone_footing_reason(
+    spec: CheckSpec, obs: ZoneObservations, footing: Footing | None
+) -> str | None:
+    """As :func:`host_footing_reason`, for a zone: every zone check rests on the resolver;
+    the IPv6 reachability checks on the scanner's IPv6 too."""
+    if footing is None:
+        return None
+    why = footing.resolver_blames(obs.zone)
+    if why:
+        answers = (obs.soa, obs.ns, obs.mx, obs.spf, obs.dmarc)
+        if not any(a is not None and a.outcome in _RESOLVED for a in answers):
+            return why
+    if spec.id in V6_REACH_CHECKS:
+        why = footing.down_reason(IPV6)
+        came_back = any(":" in q.address and q.outcome not in _SILENT for q in obs.ns_queries)
+        came_back = came_back or any(
+            ":" in p.address and p.outcome not in _SILENT for p in obs.smtp
+        )
+        if why and not came_back:
+            return why
+    return None
+
+
+def calm(obs: T_obs, reason: str) -> T_obs:
+    """``obs`` with every timeout turned into "skipped" (not evidence), for a target probed
+    while the scanner was overloaded: what a check decides differently on this copy rested
+    on those timeouts."""
+    return _calm(obs, reason)  # type: ignore[no-any-return]
+
+
+def _calm(value: Any, reason: str) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_calm(v, reason) for v in value)
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return value
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        current = getattr(value, f.name)
+        if f.name == "outcome" and _timed_out(current, getattr(value, "detail", "")):
+            changes["outcome"] = Outcome.SKIPPED
+            if any(g.name == "detail" for g in dataclasses.fields(value)):
+                changes["detail"] = reason
+        elif isinstance(current, tuple) or (
+            dataclasses.is_dataclass(current) and not isinstance(current, type)
+        ):
+            calmed = _calm(current, reason)
+            if calmed is not current:
+                changes[f.name] = calmed
+    return replace(value, **changes) if changes else value
+
+
+def _timed_out(outcome: Any, detail: Any) -> bool:
+    # A TLS version probe records its timeout as an undecided "error" with that detail.
+    return outcome == Outcome.TIMEOUT or (
+        outcome == Outcome.ERROR and isinstance(detail, str) and "before the timeout" in detail
+    )
+
+
+def _judged(spec: CheckSpec, obs: Any, cctx: CheckContext, calmed: Callable[[], Any]) -> Verdict:
+    """Run a check; on an overloaded target, a verdict its timeouts decided is not_tested."""
+    verdict = _run(spec, obs, cctx)
+    overload = getattr(obs, "overload", "")
+    if not overload or verdict.status in (Status.NOT_TESTED, Status.ERROR):
+        return verdict
+    other = _run(spec, calmed(), cctx)
+    # Touched: the verdict (its status, partial score or its words, which name what was
+    # seen) is not the same once the timeouts are taken out as evidence.
+    if (other.status, other.score, other.message) == (
+        verdict.status,
+        verdict.score,
+        verdict.message,
+    ):
+        return verdict
+    return Verdict.not_tested(
+        overload, verdict_from_timeouts=verdict.status.value, verdict_message=verdict.message
+    )
+
+
+def evaluate_host(
+    obs: HostObservations, plan: Plan, now: datetime, footing: Footing | None = None
+) -> list[Finding]:
+    """Findings of one host. ``footing``: the scanner's own footing during the scan (stored
+    with it, so ``auditor evaluate`` gives the same verdicts); None judges as if it were
+    sound (scans recorded before it was)."""
     findings: list[Finding] = []
     unreachable = unreachable_reason(obs) if obs.dns.resolved else None
+    calmed = _lazy(lambda: calm(obs, obs.overload))
     # per AAAA, once: is it an address a client can connect to at all?
     no_host_address = {a: structural_v6_reason(a) for a in obs.v6}
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
-        reason = _precondition(spec, obs, unreachable)
         if spec.scope == Scope.HOST or not obs.dns.resolved:
+            reason = host_footing_reason(spec, obs, None, footing)
+            reason = reason or _precondition(spec, obs, unreachable)
             if reason:
                 v = Verdict.not_tested(
                     reason, dns_a=obs.dns.a.outcome, dns_aaaa=obs.dns.aaaa.outcome
                 )
             else:
-                v = _run(spec, obs, CheckContext(obs.host, params, now, guard=plan.guard))
+                cctx = CheckContext(obs.host, params, now, guard=plan.guard)
+                v = _judged(spec, obs, cctx, calmed)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, None, v))
             continue
         # Scope.ADDRESS: one verdict per A and per AAAA
@@ -333,11 +499,14 @@ def evaluate_host(obs: HostObservations, plan: Plan, now: datetime) -> list[Find
                 v = Verdict.not_applicable(
                     f"{address} is no IPv6 host address ({no_host}): see ipv6.web.aaaa"
                 )
-            elif reason:
+            elif reason := (
+                host_footing_reason(spec, obs, address, footing)
+                or _precondition(spec, obs, unreachable)
+            ):
                 v = Verdict.not_tested(reason)
             else:
                 cctx = CheckContext(obs.host, params, now, address=address, guard=plan.guard)
-                v = _run(spec, obs, cctx)
+                v = _judged(spec, obs, cctx, calmed)
             findings.append(_finding(spec, TargetKind.HOST, obs.host, address, v))
     return findings
 
@@ -360,24 +529,45 @@ def absent_zone_reason(obs: ZoneObservations) -> str | None:
     return f"the domain {obs.zone} does not exist (NXDOMAIN): see {ZONE_EXISTS}"
 
 
-def evaluate_zone(obs: ZoneObservations, plan: Plan, now: datetime) -> list[Finding]:
+def evaluate_zone(
+    obs: ZoneObservations, plan: Plan, now: datetime, footing: Footing | None = None
+) -> list[Finding]:
     findings: list[Finding] = []
     absent = absent_zone_reason(obs)
+    calmed = _lazy(lambda: calm(obs, obs.overload))
     for spec in plan.checks_for(TargetKind.ZONE):
-        if absent and spec.id != ZONE_EXISTS:
+        # the scanner's own footing first: a denial from a dead resolver is no denial
+        reason = zone_footing_reason(spec, obs, footing)
+        if reason:
+            v = Verdict.not_tested(reason)
+        elif absent and spec.id != ZONE_EXISTS:
             v = Verdict.not_applicable(absent, precondition=ZONE_EXISTS)
         else:
             cctx = CheckContext(obs.zone, plan.params_for(spec), now, guard=plan.guard)
-            v = _run(spec, obs, cctx)
+            v = _judged(spec, obs, cctx, calmed)
         findings.append(_finding(spec, TargetKind.ZONE, obs.zone, None, v))
     return findings
 
 
-def evaluate_stored(kind: TargetKind, text: str, plan: Plan, now: datetime) -> list[Finding]:
-    """Re-run the pure checks over a stored observation (``auditor evaluate``)."""
+def _lazy(make: Callable[[], Any]) -> Callable[[], Any]:
+    cache: list[Any] = []
+
+    def get() -> Any:
+        if not cache:
+            cache.append(make())
+        return cache[0]
+
+    return get
+
+
+def evaluate_stored(
+    kind: TargetKind, text: str, plan: Plan, now: datetime, footing: Footing | None = None
+) -> list[Finding]:
+    """Re-run the pure checks over a stored observation (``auditor evaluate``), with the
+    footing stored with its scan."""
     if kind == TargetKind.HOST:
-        return evaluate_host(serde.loads(text, HostObservations), plan, now)
-    return evaluate_zone(serde.loads(text, ZoneObservations), plan, now)
+        return evaluate_host(serde.loads(text, HostObservations), plan, now, footing)
+    return evaluate_zone(serde.loads(text, ZoneObservations), plan, now, footing)
 
 
 # ---------------------------------------------------------------------------
@@ -420,11 +610,17 @@ async def run_scan(
     *,
     skip: set[tuple[str, str]] | None = None,
     on_done: ProgressFn | None = None,
+    vantage: Vantage | None = None,
 ) -> None:
     """Probe and evaluate every target; store each as soon as it is finished.
 
     ``concurrency`` workers take targets one by one from a shared queue, so memory does not
     grow with the number of targets waiting (no task per target up front).
+
+    ``vantage``: the scanner's footing (auditor.selfcheck), checked before the scan. The
+    probes skip what the scanner cannot reach, a monitor measures the event loop's lag
+    (targets probed while it was saturated carry that fact), findings are judged with the
+    footing, and it is checked again when failures pile up.
     """
     skip = skip or set()
     needs = plan.needs
@@ -435,21 +631,39 @@ async def run_scan(
     if plan.checks_for(TargetKind.HOST):
         jobs += [(TargetKind.HOST, h) for h in plan.hosts if (TargetKind.HOST.value, h) not in skip]
     zone_hosts = hosts_by_zone(plan.zones, plan.hosts)
+    if vantage is not None:
+        vantage.attach(ctx)
+
+    def footing() -> Footing | None:
+        return vantage.record if vantage is not None else None
+
+    def done(failed: bool) -> None:
+        if vantage is not None and vantage.target_done(failed):
+            side.start_soon(vantage.recheck, ctx)
 
     async def host_job(host: str) -> None:
         started = _stamp()
+        t0 = time.monotonic()
         obs = await probe_host(ctx, host, needs)
-        findings = evaluate_host(obs, plan, datetime.now(UTC))
+        if vantage is not None and (overload := vantage.overload(t0)):
+            obs = replace(obs, overload=overload)
+        findings = evaluate_host(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started)
+        resolved = obs.dns.resolved or obs.pinned
+        done(not resolved or unreachable_reason(obs) is not None)
         if on_done:
             on_done(TargetDone(TargetKind.HOST, host, tuple(findings)))
 
     async def zone_job(zone: str) -> None:
         started = _stamp()
+        t0 = time.monotonic()
         # The zone's inventory hosts: their CNAME chains count for dns.dnssec.
         obs = await probe_zone(ctx, zone, zone_needs, zone_hosts.get(zone, ()))
-        findings = evaluate_zone(obs, plan, datetime.now(UTC))
+        if vantage is not None and (overload := vantage.overload(t0)):
+            obs = replace(obs, overload=overload)
+        findings = evaluate_zone(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
+        done(obs.soa is None or obs.soa.outcome not in _RESOLVED)
         if on_done:
             on_done(TargetDone(TargetKind.ZONE, zone, tuple(findings)))
 
@@ -460,9 +674,22 @@ async def run_scan(
         for kind, name in queue:
             await (zone_job(name) if kind == TargetKind.ZONE else host_job(name))
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(min(max(1, ctx.options.concurrency), len(jobs))):
-            tg.start_soon(worker)
+    # ``side``: the load monitor and footing re-checks, ended when the targets are done.
+    async with anyio.create_task_group() as side:
+        if vantage is not None:
+
+            def counters() -> tuple[int, int]:
+                st = ctx.stats  # steps started (connects, DNS queries), and timed out
+                return (
+                    st["connections"] + st["dns_queries"],
+                    st["tcp_timeouts"] + st["dns_timeouts"],
+                )
+
+            side.start_soon(vantage.start_monitor(ctx.options.timeout, counters).run)
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(max(1, ctx.options.concurrency), len(jobs))):
+                tg.start_soon(worker)
+        side.cancel_scope.cancel()
 
 
 def status_counts(findings: Iterable[Finding]) -> dict[str, int]:

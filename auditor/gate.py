@@ -17,7 +17,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from auditor.inventory import (
 from auditor.model import Level
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
+from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
 from auditor.store import Store
 from reports import stdout_outputs
 
@@ -541,7 +542,16 @@ def _gate(args: argparse.Namespace) -> int:
         targets = list(inventory.host_owners())
     else:
         targets = [parse_target(t) for t in args.targets]
-        zones = [parse_target(z) for z in args.zone] if args.zone else _zones(options, targets)
+    # The scanner's own footing first (auditor.selfcheck): a dead resolver is said within
+    # seconds, and is not asked for the zones either.
+    footing = footing_sync(options, targets, report_to_stderr)
+    if not args.inventory:
+        if args.zone:
+            zones = [parse_target(z) for z in args.zone]
+        elif footing.resolver.down:
+            zones = [registrable_domain(t) for t in targets]
+        else:
+            zones = _zones(options, targets)
         inventory = gate_inventory(targets, zones)
         inv_path = "<gate>"
 
@@ -556,11 +566,20 @@ def _gate(args: argparse.Namespace) -> int:
                 options,
                 progress=not args.quiet,
                 kind="gate",
+                footing=footing,
             )
             if status != "complete":
                 print("auditor gate: interrupted: no verdict", file=sys.stderr)
                 return EXIT_INCOMPLETE
             verdict = _verdict(store, scan_id, profile, args)
+            final = footing_of(store.scan(scan_id).stats) or footing
+            blockers = final.blockers()
+            if blockers:
+                # Judged from a scanner that cannot see the site as citizens do: whatever
+                # else was found, there is no verdict (exit 2), and that is said first.
+                verdict = replace(
+                    verdict, code=EXIT_INCOMPLETE, reasons=(*blockers, *verdict.reasons)
+                )
             if args.json:
                 from reports.jsonout import write_json
 
@@ -571,7 +590,10 @@ def _gate(args: argparse.Namespace) -> int:
         _write(args.markdown, markdown_summary(verdict, profile.name, targets).encode("utf-8"))
     # With an output on stdout ('-'), the verdict lines go to stderr: stdout stays parseable.
     to_stderr = bool(stdout_outputs(junit=args.junit, json=args.json, markdown=args.markdown))
-    print(terminal_summary(verdict, profile.name), file=sys.stderr if to_stderr else sys.stdout)
+    out = sys.stderr if to_stderr else sys.stdout
+    if blockers:
+        print(f"auditor gate: no verdict: {blockers[0]}", file=out)
+    print(terminal_summary(verdict, profile.name), file=out)
     return verdict.code
 
 

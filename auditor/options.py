@@ -37,6 +37,10 @@ class ScanOptions:
     trust_anchor_file: str | None = None
     # Pinned addresses (gate --resolve HOST:ADDR): host -> addresses, DNS not asked.
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Reference targets (--reference HOST, repeatable): known-good hosts (names or literal
+    # addresses) that must answer a TCP connect over a family before the scanner trusts
+    # its own connectivity of that family (auditor.selfcheck).
+    references: tuple[str, ...] = ()
     # Port forwarding: target (host, zone or MX name; "*" for all) -> {service port: port
     # connected}. The checks judge the standard ports (80 http://, 443 https://, 53 for the
     # name servers, 25 SMTP); a staging server on 8443 (gate https://host:8443/, --port-map

@@ -43,6 +43,7 @@ from auditor.model import TargetKind
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.registry import get_check
+from auditor.selfcheck import Footing, Vantage, report_to_stderr
 from auditor.store import Store
 
 # Seconds the parent waits for workers to stop after SIGTERM before killing them. A worker
@@ -178,6 +179,9 @@ class WorkerJob:
     params: dict[str, dict[str, Any]]
     options: ScanOptions
     skip: frozenset[tuple[str, str]]
+    # The scanner's footing, checked once by the parent (auditor.selfcheck); each worker
+    # watches its own load and re-checks when its failures pile up.
+    footing: Footing | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ class _Finished:
     number: int
     stats: dict[str, int]
     stopped: bool  # cancelled by SIGTERM (or the parent's death) before the end
+    footing: Footing | None = None  # the worker's final footing (its load, its re-checks)
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,7 @@ def worker_main(job: WorkerJob, events: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     ctx: ProbeContext | None = None
+    vantage: Vantage | None = None
     try:
         ctx = ProbeContext(job.options)
         plan = make_plan(
@@ -227,12 +233,17 @@ def worker_main(job: WorkerJob, events: Any) -> None:
             allow_nets=job.options.allow_nets,
             allow_private=job.options.allow_private,
         )
+        if job.footing is not None:
+            names = (*plan.hosts, *plan.zones)
+            vantage = Vantage(job.footing, names, report=_worker_report(job.number))
         with Store(job.db_path) as store:
 
             def done(target: TargetDone) -> None:
                 events.put(_Done(job.number, target.kind.value, target.name))
 
-            stopped = anyio.run(_scan_shard, ctx, plan, store, job, done, backend="asyncio")
+            stopped = anyio.run(
+                _scan_shard, ctx, plan, store, job, done, vantage, backend="asyncio"
+            )
     except BaseException as exc:
         # Reported to the parent, which names it; the traceback goes to stderr for a bug report.
         print(f"auditor: worker {job.number}: {traceback.format_exc()}", file=sys.stderr)
@@ -240,11 +251,24 @@ def worker_main(job: WorkerJob, events: Any) -> None:
         raise SystemExit(1) from None
     # Finished: a late SIGTERM must not kill us before the parent has our counters.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    events.put(_Finished(job.number, dict(ctx.stats), stopped))
+    final = vantage.final() if vantage is not None else None
+    events.put(_Finished(job.number, dict(ctx.stats), stopped, final))
+
+
+def _worker_report(number: int) -> Any:
+    def report(line: str) -> None:
+        report_to_stderr(f"worker {number}: {line}")
+
+    return report
 
 
 async def _scan_shard(
-    ctx: ProbeContext, plan: Plan, store: Store, job: WorkerJob, on_done: ProgressFn
+    ctx: ProbeContext,
+    plan: Plan,
+    store: Store,
+    job: WorkerJob,
+    on_done: ProgressFn,
+    vantage: Vantage | None = None,
 ) -> bool:
     """Run the shard; True when stopped early by SIGTERM or by the parent's death."""
     stopped = False
@@ -271,7 +295,9 @@ async def _scan_shard(
 
         tg.start_soon(on_sigterm)
         tg.start_soon(on_orphaned)
-        await run_scan(ctx, plan, store, job.scan_id, skip=set(job.skip), on_done=on_done)
+        await run_scan(
+            ctx, plan, store, job.scan_id, skip=set(job.skip), on_done=on_done, vantage=vantage
+        )
         tg.cancel_scope.cancel()  # done: end the watchers
     return stopped
 
@@ -285,6 +311,7 @@ class WorkersResult:
     status: str  # complete | interrupted | failed
     stats: dict[str, int]
     errors: tuple[str, ...]  # one line per failed worker
+    footing: Footing | None = None  # the parent's footing merged with every worker's
 
 
 @dataclass
@@ -295,6 +322,7 @@ class _State:
     ended: set[int] = field(default_factory=set)  # workers whose last message arrived/is moot
     errors: dict[int, str] = field(default_factory=dict)
     sigints: int = 0  # Ctrl-C presses seen while the pool lives
+    footing: Footing | None = None
 
 
 class WorkerPool:
@@ -316,6 +344,7 @@ class WorkerPool:
         options: ScanOptions,
         shards: Iterable[Shard],
         skip: Collection[tuple[str, str]] = frozenset(),
+        footing: Footing | None = None,
     ) -> None:
         done = frozenset(skip)
         check_ids = tuple(spec.id for spec in plan.checks)
@@ -336,6 +365,7 @@ class WorkerPool:
                     params=params,
                     options=options,
                     skip=done & targets,
+                    footing=footing,
                 )
             )
         # "spawn": a fresh interpreter per worker. Forking the parent would copy its SQLite
@@ -343,7 +373,7 @@ class WorkerPool:
         self._mp = multiprocessing.get_context("spawn")
         self._events: Any = None
         self._procs: dict[int, BaseProcess] = {}
-        self._state = _State()
+        self._state = _State(footing=footing)
         self._old_sigint: Any = None
         self._stopping = False
         self.interrupted = False
@@ -417,7 +447,7 @@ class WorkerPool:
         s = self._state
         errors = tuple(f"worker {n} of {len(self.jobs)}: {e}" for n, e in sorted(s.errors.items()))
         status = "failed" if errors else "interrupted" if self.interrupted else "complete"
-        return WorkersResult(status, dict(sorted(s.stats.items())), errors)
+        return WorkersResult(status, dict(sorted(s.stats.items())), errors, s.footing)
 
     def _running(self) -> list[int]:
         return [n for n, p in self._procs.items() if p.pid is not None and p.exitcode is None]
@@ -454,6 +484,8 @@ class WorkerPool:
         elif isinstance(message, _Finished):
             s.ended.add(message.number)
             s.stats.update(message.stats)
+            if message.footing is not None:
+                s.footing = s.footing.merged(message.footing) if s.footing else message.footing
             if message.stopped and not self._stopping:
                 # Nobody here asked it to stop: its shard is incomplete.
                 s.errors[message.number] = "stopped by a signal before the end of its shard"

@@ -23,6 +23,7 @@ _NEGATIVE = {
     Outcome.SERVFAIL: "the resolver answered SERVFAIL (broken delegation or DNSSEC failure)",
     Outcome.TIMEOUT: "no DNS answer before the timeout",
     Outcome.DNS_REFUSED: "the DNS server refused the query",
+    Outcome.REFUSED: "the resolver's port is closed (nothing listens there)",
 }
 
 
@@ -87,8 +88,10 @@ def dns_resolve(obs: HostObservations, ctx: CheckContext) -> Verdict:
     # Otherwise a timeout or REFUSED may be our own resolver's problem, not the host's:
     # never a false verdict, so the host is reported as not tested, with the reason.
     for ans in (dns.a, dns.aaaa):
-        if ans.outcome in (Outcome.TIMEOUT, Outcome.DNS_REFUSED):
+        if ans.outcome in (Outcome.TIMEOUT, Outcome.DNS_REFUSED, Outcome.REFUSED):
             return Verdict.not_tested(_NEGATIVE[ans.outcome], **evidence)
+        if ans.outcome == Outcome.SKIPPED:  # not asked: no verdict about the name
+            return Verdict.not_tested(f"not looked up: {ans.detail or 'skipped'}", **evidence)
     details = "; ".join(f"{a.rdtype}: {a.outcome} {a.detail}".strip() for a in (dns.a, dns.aaaa))
     return Verdict.failed(f"resolution failed ({details})", **evidence)
 

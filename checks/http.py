@@ -1214,6 +1214,13 @@ def _compare(
     ev["open_ports"] = {"v4": open4, "v6": open6}
     if any(o == Outcome.BLOCKED for o in ports6.values()):
         return Status.NOT_TESTED, ["address refused by the scanner's address guard"], ev
+    if any(o == Outcome.SKIPPED for o in (*ports4.values(), *ports6.values())):
+        # a port not probed (the scanner could not, or did not trust what it saw) is no
+        # difference between the families
+        why = next(
+            p.detail for p in obs.tcp if p.address in (ref, v6) and p.outcome == Outcome.SKIPPED
+        )
+        return Status.NOT_TESTED, [f"not probed: {why or 'skipped'}"], ev
     if open4 != open6:
         problems.append(f"open ports differ: v4 {open4}, v6 {open6}")
     h4, h6 = obs.http_for(ref), obs.http_for(v6)

@@ -395,7 +395,13 @@ def _host_rows(hosts: tuple[ServerHost, ...]) -> dict[str, dict[str, Any]]:
     }
 
 
-_LOOKUP_FAILED = (Outcome.TIMEOUT, Outcome.DNS_REFUSED, Outcome.ERROR, Outcome.SKIPPED)
+_LOOKUP_FAILED = (
+    Outcome.TIMEOUT,
+    Outcome.DNS_REFUSED,
+    Outcome.REFUSED,
+    Outcome.ERROR,
+    Outcome.SKIPPED,
+)
 
 
 def ns_not_probed(obs: ZoneObservations) -> list[str]:

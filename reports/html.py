@@ -502,6 +502,45 @@ def target_rows(
 # --------------------------------------------------------------------------- rendering
 
 
+@dataclass(frozen=True)
+class FootingView:
+    """The scanner's footing for the page header: one short fact per line, and the notes
+    (localised meaning + the recorded reason) for each fact that was not OK."""
+
+    facts: tuple[tuple[str, str], ...]  # (label, status)
+    notes: tuple[tuple[str, str], ...]  # (what it means, the recorded reason)
+    rechecks: int
+
+
+def footing_view(stats: Mapping[str, Any], cat: Catalog) -> FootingView | None:
+    from auditor.selfcheck import FootStatus, footing_of
+
+    footing = footing_of(stats)
+    if footing is None:
+        return None
+    facts = [
+        ("IPv6", footing.ipv6.status.value),
+        ("IPv4", footing.ipv4.status.value),
+        (cat.t("footing_resolver"), footing.resolver.status.value),
+    ]
+    if footing.load.status != FootStatus.OK:
+        facts.append((cat.t("footing_load"), footing.load.status.value))
+    notes = []
+    shown = (FootStatus.DOWN, FootStatus.DEGRADED)
+    for key, fact in (
+        ("ipv6", footing.ipv6),
+        ("ipv4", footing.ipv4),
+        ("resolver", footing.resolver),
+        ("load", footing.load),
+    ):
+        if fact.status in shown:
+            meaning = cat.t(f"footing_{key}_{fact.status.value}")
+            if meaning.startswith("footing_"):  # no text for that pair: the reason says it
+                meaning = ""
+            notes.append((meaning, _clip(fact.reason)))
+    return FootingView(tuple(facts), tuple(notes), len(footing.rechecks))
+
+
 class HtmlRenderer:
     def __init__(self, data: ReportData, lang: str = "vi") -> None:
         self.data = data
@@ -531,6 +570,7 @@ class HtmlRenderer:
             "profile_note": data.profile_note,
             "scan_date": str(scan_day(data.scan)),
             "inventory_name": data.scan.inventory_name,
+            "footing": footing_view(data.scan.stats, self.cat),
             "kpi_title": (
                 (data.profile.kpi.title_vi if lang == "vi" and data.profile.kpi.title_vi else None)
                 or data.profile.kpi.title

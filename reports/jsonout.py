@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.profiles import Profile, ProfileError
 from auditor.scoring import AgencyScore, ScanScore
+from auditor.selfcheck import FOOTING_KEY
 from auditor.store import Store
 
 JSON_SCHEMA_VERSION = 1
@@ -70,7 +71,9 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
             "inventory": scan.inventory_path,
             "inventory_name": scan.inventory_name,
             "tool_version": scan.tool_version,
-            "stats": scan.stats,
+            # counters; the footing is its own key below
+            "stats": {k: v for k, v in scan.stats.items() if k != FOOTING_KEY},
+            "footing": scan.stats.get(FOOTING_KEY),
         },
         "findings": findings,
     }

@@ -40,6 +40,9 @@ class HostObservations:
     deadline_hit: bool = False
     # Pinned addresses (gate --resolve): DNS was not asked, checks that need DNS say so.
     pinned: bool = False
+    # Set when the scanner's own event loop was saturated while this target was probed
+    # (auditor.selfcheck.LoopMonitor): the reason; its timeouts are not evidence.
+    overload: str = ""
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -140,6 +140,8 @@ class ZoneObservations:
     org_domain: str | None = None  # organisational domain (Public Suffix List)
     dmarc_org: DnsAnswer | None = None  # TXT at _dmarc.<org domain> when it differs
     mta_sts: MtaStsObservation | None = None
+    # The scanner was overloaded while probing the zone (see HostObservations.overload).
+    overload: str = ""
 
     @property
     def does_not_exist(self) -> bool:

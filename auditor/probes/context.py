@@ -75,6 +75,18 @@ class ProbeContext:
         # (see park_spare): (address, port) -> (stream, monotonic time parked).
         self._spares: dict[tuple[str, int], tuple[Any, float]] = {}
         self._closing: list[Any] = []
+        # The scanner's footing during the scan (auditor.selfcheck.Vantage), or None: a
+        # family it cannot reach is not probed, names its resolver cannot resolve not asked.
+        self.vantage: Any = None
+
+    # -- the scanner's own footing ------------------------------------------------------
+    def unreachable_family(self, address: str) -> str | None:
+        """Why ``address`` is not probed: the scanner has no connectivity of its family."""
+        return self.vantage.skip_address(address) if self.vantage is not None else None
+
+    def resolver_down_for(self, name: str) -> str | None:
+        """Why ``name`` is not looked up: the scanner's resolver cannot resolve it."""
+        return self.vantage.skip_name(name) if self.vantage is not None else None
 
     # -- limits -------------------------------------------------------------
     @asynccontextmanager

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
+import dns._asyncio_backend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
@@ -46,6 +47,20 @@ def parse_resolver(spec: str) -> tuple[str, int]:
     return host, port
 
 
+class _ConnectedUdpBackend(dns._asyncio_backend.Backend):
+    """dnspython's asyncio backend with connected UDP sockets.
+
+    On an unconnected socket the kernel cannot report the ICMP port unreachable that a
+    resolver host sends back when nothing listens on its port: the query just times out,
+    seconds later, as if the resolver were silent. A connected socket gets it as
+    ECONNREFUSED at once, so a closed resolver port is told apart ("refused") from a silent
+    one ("timeout"). Answers from another address than the one asked are dropped either way.
+    """
+
+    def datagram_connection_required(self) -> bool:
+        return True
+
+
 class DnsClient:
     """A thin wrapper over dnspython's async resolver that never raises for DNS failures."""
 
@@ -66,12 +81,16 @@ class DnsClient:
         resolver.lifetime = options.timeout * 2
         resolver.cache = None  # the probe cache in ProbeContext already shares lookups
         self.resolver = resolver
-        self._health: dict[str, bool] = {}
+        self.backend = _ConnectedUdpBackend()
+        # suffix -> (does the resolver answer for it, monotonic time asked)
+        self._health: dict[str, tuple[bool, float]] = {}
 
     async def query(self, qname: str, rdtype: str) -> DnsAnswer:
         self.stats["dns_queries"] += 1
         try:
-            answer = await self.resolver.resolve(qname, rdtype, raise_on_no_answer=False)
+            answer = await self.resolver.resolve(
+                qname, rdtype, raise_on_no_answer=False, backend=self.backend
+            )
         except dns.resolver.NXDOMAIN as exc:
             chain = _chain_from_nxdomain(exc, qname)
             return DnsAnswer(
@@ -82,6 +101,7 @@ class DnsClient:
                 detail="the name does not exist (NXDOMAIN)",
             )
         except dns.resolver.LifetimeTimeout:
+            self.stats["dns_timeouts"] += 1  # the load monitor's share of timeouts
             return DnsAnswer(qname, rdtype, Outcome.TIMEOUT, detail="no answer from the resolver")
         except dns.resolver.NoNameservers as exc:
             outcome, detail = _classify_no_nameservers(exc)
@@ -126,14 +146,42 @@ class DnsClient:
         )
 
     async def resolver_answers_near(self, name: str) -> bool:
-        """Does the resolver answer for the public suffix of ``name`` (cached per client)?"""
+        """Does the resolver answer for the public suffix of ``name`` *now*?
+
+        Asked when a lookup timed out, to tell the name's servers (lame delegation) from the
+        resolver. The answer is kept for about one step timeout only: an answer from minutes
+        ago says nothing about a resolver that is overloaded (often by this very scan) now.
+        """
         control = public_suffix(name) or "."
+        now = time.monotonic()
         cached = self._health.get(control)
-        if cached is None:
+        if cached is None or now - cached[1] > self._health_ttl:
             answer = await self.query(control, "SOA")
-            cached = answer.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN)
+            ok = answer.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN)
+            cached = (ok, time.monotonic())
             self._health[control] = cached
-        return cached
+        return cached[0]
+
+    @property
+    def _health_ttl(self) -> float:
+        return min(5.0, self.options.timeout)
+
+    def note_control(self, suffix: str, answered: bool) -> None:
+        """The footing check asked this suffix's SOA just now (auditor.selfcheck)."""
+        self._health[suffix] = (answered, time.monotonic())
+
+    def servers(self) -> list[tuple[str, int]]:
+        """The configured resolver addresses and ports."""
+        return self._servers()
+
+    def keep_servers(self, specs: list[str]) -> None:
+        """Use only these of the configured servers (``ADDR:PORT`` / ``[ADDR6]:PORT``, as
+        the footing check names them): one that did not answer its control question would
+        cost every lookup a timeout before the next server is asked."""
+        wanted = {s for s in specs}
+        keep = [(a, p) for a, p in self._servers() if _spec(a, p) in wanted]
+        if keep and len(keep) < len(self._servers()):
+            self.resolver.nameservers = [a for a, _ in keep]
 
     # -- raw messages (DNSSEC status needs flags and RRSIGs, not just the RRset) ----------
     def _servers(self) -> list[tuple[str, int]]:
@@ -162,10 +210,14 @@ class DnsClient:
             self.stats["dns_queries"] += 1
             try:
                 response, _tcp = await dns.asyncquery.udp_with_fallback(
-                    query, addr, timeout=self.options.timeout, port=port
+                    query, addr, timeout=self.options.timeout, port=port, backend=self.backend
                 )
             except dns.exception.Timeout:
+                self.stats["dns_timeouts"] += 1
                 last = RawAnswer(Outcome.TIMEOUT, None, "no answer from the resolver")
+                continue
+            except ConnectionRefusedError:
+                last = RawAnswer(Outcome.REFUSED, None, _CLOSED_PORT)
                 continue
             except (dns.exception.DNSException, OSError, ValueError, EOFError) as exc:
                 last = RawAnswer(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
@@ -315,10 +367,21 @@ def _chain_from_nxdomain(exc: dns.resolver.NXDOMAIN, qname: str) -> tuple[str, .
     return ()
 
 
+_CLOSED_PORT = "the resolver's port is closed (ICMP port unreachable): nothing listens there"
+
+
+def _spec(addr: str, port: int) -> str:
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
 def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]:
     errors = exc.kwargs.get("errors", []) if hasattr(exc, "kwargs") else []
     # A broken server, not a SERVFAIL: tell the hostile cases apart (robustness lab).
     causes = [error[3] for error in errors if len(error) > 3]
+    if causes and all(isinstance(c, ConnectionRefusedError) for c in causes):
+        # every server's port is closed (ICMP port unreachable on the connected socket):
+        # "refused", not a timeout and not a broken answer
+        return Outcome.REFUSED, _CLOSED_PORT
     if any(isinstance(c, dns.message.ChainTooLong) for c in causes):
         return Outcome.ERROR, "CNAME loop or chain too long in the answer"
     if any(isinstance(c, EOFError | ConnectionError) for c in causes):

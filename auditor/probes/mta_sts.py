@@ -46,6 +46,9 @@ async def fetch_policy(ctx: ProbeContext, host: str, address: str, port: int = 4
     refusal = ctx.guard.refusal(address)
     if refusal:
         return MtaStsFetch(address, Outcome.BLOCKED, detail=refusal)
+    vantage = ctx.unreachable_family(address)
+    if vantage:
+        return MtaStsFetch(address, Outcome.SKIPPED, detail=vantage)
     literal = f"[{address}]" if ":" in address else address
     url = f"https://{literal}:{port}{POLICY_PATH}"
     timeout = httpx.Timeout(ctx.options.timeout)

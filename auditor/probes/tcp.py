@@ -48,6 +48,19 @@ def classify_os_error(exc: BaseException) -> tuple[str, str]:
     return Outcome.ERROR, detail
 
 
+def _no_local_route(exc: BaseException, address: str) -> bool:
+    """ENETUNREACH may come from the local routing table (nothing sent) or from a router's
+    ICMP "no route" on the way; a UDP connect() asks the table alone (sends nothing)."""
+    inner: BaseException = exc
+    while not getattr(inner, "errno", None) and inner.__cause__ is not None:
+        inner = inner.__cause__
+    if getattr(inner, "errno", None) != errno.ENETUNREACH:
+        return False
+    from auditor.selfcheck import no_local_route
+
+    return no_local_route(address)
+
+
 async def connect_literal(address: str, port: int) -> SocketStream:
     """Connect to a literal IPv4/IPv6 address: what ``anyio.connect_tcp`` does for one
     address, without its Happy Eyeballs machinery (a task group, events, an address lookup),
@@ -166,6 +179,9 @@ async def _connect(
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TcpProbe(address, port, Outcome.BLOCKED, detail=refusal)
+    vantage = ctx.unreachable_family(address)
+    if vantage:
+        return TcpProbe(address, port, Outcome.SKIPPED, detail=vantage)
     async with ctx.address_slot(address):
         ctx.stats["connections"] += 1
         start = time.perf_counter()
@@ -175,10 +191,17 @@ async def _connect(
                 # closed at once needs no transport
                 stream = await (connect_literal if keep else connect_raw)(address, wire)
         except TimeoutError:
+            ctx.stats["tcp_timeouts"] += 1
             detail = "no answer before the timeout"
             return TcpProbe(address, port, Outcome.TIMEOUT, detail=_with(detail, mapped))
         except OSError as exc:
             outcome, detail = classify_os_error(exc)
+            if outcome == Outcome.UNREACHABLE and _no_local_route(exc, address):
+                # the scanner's own routing table has no way there: nothing was sent, so
+                # nothing is known about the remote host (auditor.selfcheck)
+                from auditor.selfcheck import no_route_reason
+
+                return TcpProbe(address, port, Outcome.SKIPPED, detail=no_route_reason(address))
             return TcpProbe(address, port, outcome, detail=_with(detail, mapped))
         rtt = (time.perf_counter() - start) * 1000
         # Spares are keyed by the port connected: what the HTTP probe asks for.

@@ -301,6 +301,57 @@ OTHER_CASES: tuple[Case, ...] = (
         "tests/lab/test_hostile.py::test_direct_resolver",
     ),
     Case(
+        "the scanner's own footing",
+        "no-ipv6-client",
+        "a client namespace with no IPv6 address but link-local and no IPv6 route at all "
+        "(tests/lab/netns.py v4_client_create)",
+        "every IPv6 reachability verdict and every check of an IPv6 address `not_tested` with "
+        '"the scanner has no IPv6 connectivity"; IPv6 addresses not probed; nothing fails; '
+        "`auditor evaluate` gives the same verdicts",
+        "tests/lab/test_footing.py::test_client_without_ipv6_gets_not_tested_never_fail",
+    ),
+    Case(
+        "the scanner's own footing",
+        "no-ipv6-gate",
+        "`auditor gate` of a good site from the client without IPv6",
+        'exit 2 (incomplete); the first line says "the scanner has no IPv6 connectivity"',
+        "tests/lab/test_footing.py::test_gate_without_ipv6_exits_2_and_says_why_first",
+    ),
+    Case(
+        "the scanner's own footing",
+        "dead-resolver",
+        "--resolver answering NXDOMAIN for everything (the root included), SERVFAIL for "
+        "everything, never answering, or a closed port",
+        "diagnosed on stderr within 5 s (closed port: `refused`, not a timeout); exit 2; every "
+        "finding `not_tested` \"the scanner's resolver ...\"",
+        "tests/lab/test_footing.py::test_dead_resolver_is_diagnosed_at_once_and_takes_the_blame",
+    ),
+    Case(
+        "the scanner's own footing",
+        "suffix-resolver",
+        "--resolver answering the root but NXDOMAIN for the public suffixes gov.vn and vn",
+        "footing `degraded` naming them; names under them `not_tested`, attributed to the "
+        "resolver; exit 2 (no inventory name could be resolved)",
+        "tests/lab/test_footing.py::test_resolver_failing_the_public_suffixes_takes_the_blame",
+    ),
+    Case(
+        "the scanner's own footing",
+        "reference-silent",
+        "--reference to a host whose IPv6 address is a black hole",
+        "IPv6 footing `down` (no reference answered); IPv6 verdicts `not_tested`, none fails",
+        "tests/lab/test_footing.py::test_silent_reference_makes_the_family_down",
+    ),
+    Case(
+        "the scanner's own footing",
+        "overload",
+        "a target probed while the event loop was saturated (LoopMonitor episode), its IPv6 "
+        "connects timed out",
+        "the verdicts its timeouts decided `not_tested` \"the scanner was overloaded ...\"; the "
+        "others unchanged",
+        "tests/unit/test_selfcheck.py::test_overload_turns_the_verdicts_timeouts_decided_into_"
+        "not_tested",
+    ),
+    Case(
         "interruption",
         "sigint",
         "SIGINT half-way through a scan",

@@ -369,7 +369,7 @@ def _dns_answer(wire: bytes, tcp: bool) -> bytes | None:
     if q.rdtype == dns.rdatatype.SOA and qname.lower() == zone:
         resp.answer.append(
             dns.rrset.from_text(
-                zone, 30, "IN", "SOA", f"ns.dnsh.hostile.vn. h.{zone} 1 60 30 60 30"
+                zone, 30, "IN", "SOA", f"ns.dnsh.hostile.vn. h.{zone.lstrip('.')} 1 60 30 60 30"
             )
         )
         return resp.to_wire()

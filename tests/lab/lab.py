@@ -457,6 +457,20 @@ class Lab:
             args += ["--allow-net", net]
         return args + list(extra)
 
+    def run_auditor_v4only(
+        self, args: list[str], timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """``auditor ARGS`` in the IPv4-only client namespace (Netns.v4_client_create)."""
+        return subprocess.run(
+            self.netns.exec_cli4([sys.executable, "-m", "auditor", *args]),
+            timeout=timeout,
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            env=self.auditor_env(),
+        )
+
     def run_auditor(
         self, args: list[str], timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
@@ -614,11 +628,14 @@ class Lab:
         """What of this lab still exists (empty after a clean down)."""
         out = []
         names = netns_list()
-        out += [f"netns {n}" for n in (self.netns.srv, self.netns.cli) if n in names]
+        out += [
+            f"netns {n}" for n in (self.netns.srv, self.netns.cli, self.netns.cli4) if n in names
+        ]
         pids = {**self.stopped_pids, **self.pids}
         out += [f"pid {n}={p}" for n, p in pids.items() if _alive(p)]
-        if self.netns.etc_dir.exists():
-            out.append(str(self.netns.etc_dir))
+        for etc in (self.netns.etc_dir, self.netns.etc4_dir):
+            if etc.exists():
+                out.append(str(etc))
         return out
 
 
@@ -627,7 +644,7 @@ def _kill_namespace_leftovers(ns: Netns) -> None:
     by a test) is ours: stop it by PID before deleting the namespaces."""
     names = netns_list()
     pids = {}
-    for n in (ns.srv, ns.cli):
+    for n in (ns.srv, ns.cli, ns.cli4):
         if n in names:
             for pid in netns_pids(n):
                 if pid != os.getpid():
@@ -643,7 +660,7 @@ def reap_stale_test_labs() -> list[str]:
     reaped = []
     tags = set()
     for ns in netns_list():
-        m = re.fullmatch(r"auditor-lab-([tucs]\d+)-(srv|cli)", ns)
+        m = re.fullmatch(r"auditor-lab-([tucs]\d+)-(srv|cli|c4)", ns)
         if m:
             tags.add(m[1])
     for tag in sorted(tags):

@@ -9,7 +9,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .scenarios import ALLOW_NETS, LINK_V4_CLI, LINK_V4_SRV, LINK_V6_CLI, LINK_V6_SRV
+from .scenarios import (
+    ALLOW_NETS,
+    LINK_V4_CLI,
+    LINK_V4_SRV,
+    LINK_V6_CLI,
+    LINK_V6_SRV,
+    RESOLVER_V4,
+    V4ONLY_CLI,
+)
 
 
 def run(args: list[str], check: bool = True, input: str | None = None) -> str:
@@ -38,6 +46,12 @@ class Netns:
         self.veth_srv = f"al{tag}s"[:15]
         self.veth_cli = f"al{tag}c"[:15]
         self.etc_dir = Path("/etc/netns") / self.cli
+        # A second client without IPv6 (created on demand: v4_client_create): no IPv6
+        # address but link-local, no IPv6 route, the lab resolver over IPv4 only.
+        self.cli4 = f"auditor-lab-{tag}-c4"
+        self.veth4_srv = f"al{tag}4s"[:15]
+        self.veth4_cli = f"al{tag}4c"[:15]
+        self.etc4_dir = Path("/etc/netns") / self.cli4
 
     def create(self, service_addrs: list[str], resolvers: list[str]) -> None:
         run(["ip", "netns", "add", self.srv])
@@ -74,6 +88,49 @@ class Netns:
             "".join(f"nameserver {r}\n" for r in resolvers) + "options edns0 trust-ad\n"
         )
 
+    def v4_client_create(self) -> None:
+        """The IPv4-only client namespace, joined to the server namespace by its own veth.
+
+        Its address is V4ONLY_CLI (a /32 inside the main link's /24, routed to this veth by
+        a host route in the server namespace); the documentation /24s are routed on-link
+        (the server namespace answers ARP for its `lo` addresses), and IPv6 has no address
+        but the veth's link-local one and no route at all."""
+        run(["ip", "netns", "add", self.cli4])
+        run(
+            ["ip", "-n", self.srv, "-batch", "-"],
+            input="\n".join(
+                [
+                    f"link add {self.veth4_srv} type veth peer name {self.veth4_cli} "
+                    f"netns {self.cli4}",
+                    f"link set {self.veth4_srv} up",
+                    f"route add {V4ONLY_CLI}/32 dev {self.veth4_srv}",
+                ]
+            )
+            + "\n",
+        )
+        batch = [
+            "link set lo up",
+            f"addr add {V4ONLY_CLI}/32 dev {self.veth4_cli}",
+            f"link set {self.veth4_cli} up",
+        ]
+        for net in ALLOW_NETS:
+            if ipaddress.ip_network(net).version == 4:
+                batch.append(f"route add {net} dev {self.veth4_cli}")
+        run(["ip", "-n", self.cli4, "-batch", "-"], input="\n".join(batch) + "\n")
+        # nothing may route IPv6: the kernel's own link-local route is all there is
+        run(["ip", "-n", self.cli4, "-6", "route", "flush", "table", "main"], check=False)
+        self.etc4_dir.mkdir(parents=True, exist_ok=True)
+        (self.etc4_dir / "resolv.conf").write_text(f"nameserver {RESOLVER_V4}\n")
+
+    def v4_client_delete(self) -> None:
+        if self.cli4 in netns_list():
+            run(["ip", "netns", "del", self.cli4], check=False)
+        if self.etc4_dir.exists():
+            shutil.rmtree(self.etc4_dir, ignore_errors=True)
+
+    def exec_cli4(self, args: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.cli4, *args]
+
     def nft(self, ruleset: str) -> None:
         run(["ip", "netns", "exec", self.srv, "nft", "-f", "-"], input=ruleset)
 
@@ -85,9 +142,10 @@ class Netns:
 
     def exists(self) -> bool:
         names = netns_list()
-        return self.srv in names or self.cli in names
+        return self.srv in names or self.cli in names or self.cli4 in names
 
     def delete(self) -> None:
+        self.v4_client_delete()
         names = netns_list()
         for ns in (self.cli, self.srv):
             if ns in names:

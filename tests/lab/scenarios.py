@@ -182,6 +182,8 @@ ALLOW_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/2
 ULA_AAAA = "fd00:db8::80"
 MAPPED_AAAA = "::ffff:198.51.100.99"
 UNROUTED_AAAA = (ULA_AAAA, MAPPED_AAAA)
+# The IPv4-only client namespace (tests/lab/test_footing.py): its one address.
+V4ONLY_CLI = "203.0.113.44"
 
 # Checks, for building "everything passes" expectations.
 HOST_CHECKS = (

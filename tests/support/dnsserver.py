@@ -1,9 +1,17 @@
-"""A tiny authoritative DNS server on loopback for unit tests (real UDP and TCP).
+"""A tiny DNS server on loopback for tests (real UDP and TCP), standing in for a resolver.
 
 Not a mock: the auditor talks to it over real sockets. It answers from a dict of
 ``{(name, rdtype): [rdata text, ...]}``; unknown names get NXDOMAIN, known names
 with another type NODATA; names in ``servfail`` get SERVFAIL; names in ``silent``
-are never answered (timeouts).
+are never answered (timeouts). Like a real resolver it knows that the root ``.`` exists
+(it has an SOA) and that the parents of its names exist (empty non-terminals: NODATA,
+RFC 8020), so the auditor's footing check (auditor.selfcheck) finds a working resolver.
+
+``everything`` makes it a broken resolver for every name, the root included: "nxdomain",
+"servfail", "refused" (rcode REFUSED) or "silent" (never answers).
+
+Run as a program (the lab starts one inside a network namespace):
+``python -m tests.support.dnsserver --host 127.0.0.1 --everything nxdomain`` prints its port.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ class Zone:
     servfail: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
     queries: list[tuple[str, str]] = field(default_factory=list)
+    everything: str | None = None  # nxdomain | servfail | refused | silent: for every name
 
     def add(self, name: str, rdtype: str, values: Iterable[str]) -> None:
         self.records[(_norm(name), rdtype.upper())] = list(values)
@@ -39,13 +48,24 @@ class Zone:
         name = _norm(q.name.to_text())
         rdtype = dns.rdatatype.to_text(q.rdtype)
         self.queries.append((name, rdtype))
-        if name in self.silent:
+        if name in self.silent or self.everything == "silent":
             return None
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
+        broken = {"nxdomain": dns.rcode.NXDOMAIN, "servfail": dns.rcode.SERVFAIL}
+        broken["refused"] = dns.rcode.REFUSED
+        if self.everything in broken:
+            response.set_rcode(broken[self.everything])
+            return response.to_wire()
         if name in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire()
+        if name == "" and (name, rdtype) not in self.records:
+            if rdtype == "SOA":
+                response.answer.append(
+                    dns.rrset.from_text(".", 60, "IN", "SOA", "a.root. h.root. 1 60 30 60 30")
+                )
+            return response.to_wire()  # the root exists: its SOA, or NODATA
         current = name
         for _ in range(8):  # follow CNAMEs inside our data, like an authoritative server
             cname = self.records.get((current, "CNAME"))
@@ -59,7 +79,7 @@ class Zone:
         values = self.records.get((current, rdtype))
         if values:
             response.answer.append(dns.rrset.from_text(current + ".", 60, "IN", rdtype, *values))
-        elif not any(n == current for n, _ in self.records):
+        elif not any(n == current or n.endswith("." + current) for n, _ in self.records):
             response.set_rcode(dns.rcode.NXDOMAIN)
         return response.to_wire()
 
@@ -141,3 +161,24 @@ class DnsServer:
         for s in (self.udp, self.tcp):
             s.shutdown()
             s.server_close()
+
+
+def main() -> None:
+    """Serve until killed; print the port on the first line of stdout."""
+    import argparse
+    import sys
+    import time
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--everything", choices=("nxdomain", "servfail", "refused", "silent"))
+    args = p.parse_args()
+    with DnsServer(Zone(everything=args.everything), host=args.host) as server:
+        print(server.port, flush=True)
+        sys.stdout.close()
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

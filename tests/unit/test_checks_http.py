@@ -672,6 +672,17 @@ def test_parity_fail_ports() -> None:
     assert v.status == Status.FAIL and "open ports differ" in v.message
 
 
+def test_parity_not_tested_when_a_port_was_not_probed() -> None:
+    # skipped: the scanner could not reach the family, or did not trust its timeouts
+    why = "the scanner has no IPv6 connectivity (no global IPv6 address)"
+    obs = host(full(V4), full(V6, http=None), ports={(V6, 80): Outcome.SKIPPED})
+    obs = replace(
+        obs, tcp=tuple(replace(p, detail=why) if p.outcome == "skipped" else p for p in obs.tcp)
+    )
+    v = parity(obs)
+    assert v.status == Status.NOT_TESTED and why in v.message
+
+
 def test_parity_fail_status() -> None:
     forbidden = fetch(f"https://{HOST}/", resp(f"https://{HOST}/", 403), body="Forbidden")
     v = parity(host(full(V4), full(V6, https=forbidden)))

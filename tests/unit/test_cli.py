@@ -128,6 +128,7 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
         (["--resolver", "dns.google"], "--resolver"),
         (["--only", "nobody"], "--only"),
         (["--ca-file", "/nonexistent.pem"], "--ca-file"),
+        (["--reference", "not a host!"], "--reference"),
     ],
 )
 def test_bad_options_are_clear_errors(tmp_path: Path, args: list[str], needle: str) -> None:

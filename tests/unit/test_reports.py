@@ -374,3 +374,44 @@ def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> No
     assert "Insufficient data" in en and "a grade needs at least 50 %" in en
     snv_page = (tmp_path / "en/agencies/so-noi-vu.html").read_text(encoding="utf-8")
     assert "Coverage" in snv_page and f"{snv.coverage:.0f} %" in snv_page
+
+
+@pytest.mark.parametrize(
+    ("lang", "meaning"),
+    [
+        ("vi", "Máy quét không có kết nối IPv6"),
+        ("en", "The scanner had no IPv6 connectivity"),
+    ],
+)
+def test_footing_in_the_html_header_and_the_json(
+    store, tmp_path: Path, lang: str, meaning: str
+) -> None:  # type: ignore[no-untyped-def]
+    from auditor.selfcheck import FOOTING_KEY, FamilyFooting, Footing, FootStatus, ResolverFooting
+
+    st, ids = store
+    reason = f"the scanner has no IPv6 connectivity (no global IPv6 address) {HOSTILE}"
+    footing = Footing(
+        "2026-01-01T00:00:00+00:00",
+        FamilyFooting("ipv6", FootStatus.DOWN, reason),
+        FamilyFooting("ipv4", FootStatus.OK, "IPv4: address 192.0.2.2; default route"),
+        ResolverFooting(FootStatus.OK, "resolver: 192.0.2.53:53 answers"),
+    )
+    st.finish_scan(ids[-1], "complete", {"dns_queries": 7, FOOTING_KEY: footing.to_record()})
+    render_all(st, ids[-1], tmp_path, lang)
+    for page in ("index.html", "agencies/ubnd.html", f"hosts/{PORTAL}.html"):
+        html = (tmp_path / page).read_text(encoding="utf-8")
+        header = html[html.index('<header class="top">') : html.index("</header>")]
+        assert 'IPv6 <span class="foot-down">' in header and "IPv4 <span" in header, page
+        assert meaning in html and HOSTILE not in html and ESCAPED in html, page
+    doc = scan_document(st, ids[-1])
+    assert doc["scan"]["footing"]["ipv6"]["status"] == "down"
+    assert doc["scan"]["stats"] == {"dns_queries": 7}
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs/scan.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+    # a scan recorded before the footing existed renders as before, without it
+    st.finish_scan(ids[-1], "complete", {})
+    render_all(st, ids[-1], tmp_path / "old", lang)
+    assert '<span class="foot-' not in (tmp_path / "old" / "index.html").read_text(encoding="utf-8")
+    assert scan_document(st, ids[-1])["scan"]["footing"] is None

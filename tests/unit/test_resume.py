@@ -40,6 +40,10 @@ def _done(db: Path) -> set[str]:
         return set()
 
 
+# footing control questions (auditor.selfcheck): the root, the public suffix, the domain
+CONTROL = {"", "vn", "example.vn"}
+
+
 def _scan(inv: Path, db: Path, server: DnsServer, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -105,7 +109,8 @@ def test_interrupted_scan_keeps_finished_targets_and_resumes(
         proc = _scan(inv, db, server, "--resume")
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        asked = {name for name, _ in zone.queries}
+        # (the footing check asks the resolver for the SOA of the root, "vn", "example.vn")
+        asked = {name for name, rdtype in zone.queries if rdtype != "SOA" or name not in CONTROL}
     assert asked == set(SLOW)
     assert _done(db) == set(FAST + SLOW)
     with sqlite3.connect(db) as conn:
