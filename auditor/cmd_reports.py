@@ -19,6 +19,7 @@ from typing import Any
 
 from auditor.profiles import ProfileError, list_profiles, load_profile
 from auditor.store import Store
+from auditor.text import one_line
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1  # auditor diff: something regressed (unless --exit-zero)
@@ -242,7 +243,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             where = f"{c.target}" + (f" [{c.address}]" if c.address else "")
             print(
                 f"  {c.kind:<11} {where} {c.check}: {c.before or '-'} -> {c.after or '-'}"
-                f"  ({_one_line(c.message)})"
+                f"  ({one_line(c.message, 160)})"
             )
     orphans = [c for c in diff.changes if not any(c in a.changes for a in diff.agencies)]
     for c in orphans:
@@ -260,13 +261,6 @@ def _cov(v: float | None) -> str:
 
 def _grade(grade: str | None, insufficient: bool) -> str:
     return "insufficient data" if insufficient else (grade or "-")
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    # Remote text on a terminal: no control characters, one line, capped.
-    clean = "".join(ch if ch.isprintable() else " " for ch in text)
-    clean = " ".join(clean.split())
-    return clean if len(clean) <= limit else clean[:limit] + "…"
 
 
 def _say_which(store: Store, scan: Any, args: argparse.Namespace) -> None:

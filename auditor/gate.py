@@ -39,6 +39,7 @@ from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
 from auditor.store import Store
+from auditor.text import clip
 from reports import stdout_outputs
 
 EXIT_PASSED = 0
@@ -324,11 +325,13 @@ def junit_xml(verdict: GateVerdict, profile: str, suite_name: str = "auditor gat
             if item.status == "fail":
                 counts["failures"] += 1
                 first = item.messages[0] if item.messages else "failed"
-                ET.SubElement(case, "failure", message=_clip(first), type=item.level).text = text
+                ET.SubElement(
+                    case, "failure", message=clip(first, 300), type=item.level
+                ).text = text
             elif item.status == "incomplete":
                 counts["skipped"] += 1
                 first = item.messages[0] if item.messages else "not tested"
-                ET.SubElement(case, "skipped", message=_clip(f"could not be tested: {first}"))
+                ET.SubElement(case, "skipped", message=clip(f"could not be tested: {first}", 300))
             elif item.status in ("not_applicable", "waived"):
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=item.status.replace("_", " "))
@@ -341,10 +344,6 @@ def junit_xml(verdict: GateVerdict, profile: str, suite_name: str = "auditor gat
         root.set(k, str(totals[k]))
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _md(text: str) -> str:
@@ -374,7 +373,7 @@ def markdown_summary(verdict: GateVerdict, profile: str, targets: Sequence[str])
             why = "; ".join(i.messages) or "-"
             lines.append(
                 f"| `{_md(i.target)}` | {_md(i.requirement)} | {i.level} | {i.status} | "
-                f"{_md(_clip(why, 400))} |"
+                f"{_md(clip(why, 400))} |"
             )
     passed = sum(1 for i in verdict.items if i.status == "pass")
     lines += ["", f"{passed} of {len(verdict.items)} requirement checks passed.", ""]
@@ -398,7 +397,7 @@ def terminal_summary(verdict: GateVerdict, profile: str) -> str:
             if i.status == status and (status != "warn" or i.level == "mandatory"):
                 out.append(f"  {status.upper():<10} {i.requirement:<24} {i.target}")
                 for m in i.messages[:3]:
-                    out.append(f"             {_clip(m, 160)}")
+                    out.append(f"             {clip(m, 160)}")
     return "\n".join(out)
 
 

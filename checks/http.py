@@ -51,14 +51,11 @@ from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
+from auditor.text import clip
 from checks._common import cut_answers, no_https_reason, registrable_domain, unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages
-
-
-def _t(text: str, limit: int = _EV_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _host(url: str) -> str:
@@ -121,12 +118,12 @@ def _fetch(
     fetch = h.https if scheme == "https" else h.http
     if fetch is None:
         return None, Verdict.not_tested(
-            f"{scheme}://{ctx.target}/ not fetched ({h.outcome}: {_t(h.detail)})"
+            f"{scheme}://{ctx.target}/ not fetched ({h.outcome}: {clip(h.detail, _EV_MAX)})"
         )
     if not fetch.hops:
         return None, Verdict.not_tested(
             f"{scheme}://{ctx.target}/ did not answer over {address}: "
-            f"{fetch.outcome} {_t(fetch.detail)}".strip(),
+            f"{fetch.outcome} {clip(fetch.detail, _EV_MAX)}".strip(),
             outcome=fetch.outcome,
         )
     return fetch, None
@@ -145,16 +142,16 @@ def _document(
         return last, None
     if fetch.stopped == "off-host":
         return None, Verdict.not_applicable(
-            f"https://{ctx.target}/ redirects to another host ({_t(last.target)}); "
+            f"https://{ctx.target}/ redirects to another host ({clip(last.target, _EV_MAX)}); "
             "the page and its headers are judged on that host",
-            redirect=_t(last.target),
+            redirect=clip(last.target, _EV_MAX),
         )
     reason = {
         "loop": "a redirect loop",
         "max-redirects": "too many redirects",
         "bad-location": "an unusable Location header",
         "scheme": "a redirect to a non-HTTP scheme",
-        "error": f"a failed redirect hop ({fetch.outcome} {_t(fetch.detail)})",
+        "error": f"a failed redirect hop ({fetch.outcome} {clip(fetch.detail, _EV_MAX)})",
     }.get(fetch.stopped, f"an unfinished redirect chain ({fetch.stopped})")
     return None, Verdict.not_tested(
         f"https://{ctx.target}/ ends in {reason}; no page to judge",
@@ -167,7 +164,7 @@ def _cap_verdict(resp: HttpResponse, name: str) -> Verdict:
     return Verdict.not_tested(
         f"the response's header section was larger than the scanner keeps (header caps): "
         f"{name} may be cut or among the fields not kept, so it is not judged",
-        url=_t(resp.url),
+        url=clip(resp.url, _EV_MAX),
         headers_truncated=True,
         cut_values=list(resp.cut_values),
         headers_dropped=resp.headers_dropped,
@@ -177,9 +174,9 @@ def _cap_verdict(resp: HttpResponse, name: str) -> Verdict:
 def _chain(fetch: HttpFetch) -> list[str]:
     out = []
     for hop in fetch.hops:
-        text = f"{hop.status} {_t(hop.url, 200)}"
+        text = f"{hop.status} {clip(hop.url, 200)}"
         if hop.is_redirect:
-            text += f" -> {_t(hop.target or hop.location, 200)}"
+            text += f" -> {clip(hop.target or hop.location, 200)}"
         out.append(text)
     return out
 
@@ -240,7 +237,7 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(
             f"neither port answers on {address}: 80 {tcp80.outcome}, 443 {tcp443.outcome}"
             if closed80
-            else f"port 80 could not be probed ({tcp80.outcome}: {_t(tcp80.detail)})",
+            else f"port 80 could not be probed ({tcp80.outcome}: {clip(tcp80.detail, _EV_MAX)})",
             port80=tcp80.outcome,
             port443=tcp443.outcome,
         )
@@ -267,8 +264,8 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
             seen_https = seen_https or _scheme(hop.url) == "https"
             if hop.is_redirect and seen_https and _scheme(hop.target) == "http":
                 return Verdict.failed(
-                    f"downgrade: {_t(hop.url, 200)} redirects back to {_t(hop.target, 200)}",
-                    downgrade=_t(hop.target),
+                    f"downgrade: {clip(hop.url, 200)} redirects back to {clip(hop.target, 200)}",
+                    downgrade=clip(hop.target, _EV_MAX),
                     **evidence,
                 )
     if not first.is_redirect:
@@ -279,15 +276,15 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
     target = first.target
     if _scheme(target) != "https":
         return Verdict.failed(
-            f"the first redirect goes to {_t(target, 200)}, not to https://",
-            first_target=_t(target),
+            f"the first redirect goes to {clip(target, 200)}, not to https://",
+            first_target=clip(target, _EV_MAX),
             **evidence,
         )
     if not _same_host(target, host):
         return Verdict.failed(
-            f"the first redirect goes to another host ({_t(target, 200)}); redirect to "
+            f"the first redirect goes to another host ({clip(target, 200)}); redirect to "
             f"https://{host}/ first (HSTS and the preload list need it)",
-            first_target=_t(target),
+            first_target=clip(target, _EV_MAX),
             **evidence,
         )
     try:
@@ -297,7 +294,7 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if port == 443 and not tcp443.open:
         return Verdict.failed(
             f"redirects to https://{host}/ but port 443 is not open ({tcp443.outcome})",
-            first_target=_t(target),
+            first_target=clip(target, _EV_MAX),
             **evidence,
         )
     # "a later https -> http downgrade anywhere in the chain = fail": a chain cut by the
@@ -309,15 +306,15 @@ def https_redirect(obs: HostObservations, ctx: CheckContext) -> Verdict:
     ]
     if unfinished:
         return Verdict.not_tested(
-            f"http://{host}/ redirects ({first.status}) to {_t(target, 200)}, but the chain "
+            f"http://{host}/ redirects ({first.status}) to {clip(target, 200)}, but the chain "
             "was not followed to its end, so a later downgrade cannot be excluded: "
             + "; ".join(unfinished),
-            first_target=_t(target),
+            first_target=clip(target, _EV_MAX),
             **evidence,
         )
     return Verdict.passed(
-        f"http://{host}/ redirects ({first.status}) to {_t(target, 200)}",
-        first_target=_t(target),
+        f"http://{host}/ redirects ({first.status}) to {clip(target, 200)}",
+        first_target=clip(target, _EV_MAX),
         **evidence,
     )
 
@@ -378,11 +375,11 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return _cap_verdict(first, "Strict-Transport-Security")  # RFC 6797 8.1: the first
     parsed = parse_hsts(values)
     minimum = int(ctx.params.get("min_max_age", HSTS_MIN_AGE))
-    evidence: dict[str, Any] = {"url": _t(first.url), "status": first.status}
+    evidence: dict[str, Any] = {"url": clip(first.url, _EV_MAX), "status": first.status}
     if parsed is None:
         return Verdict.failed("no Strict-Transport-Security header", score=0.0, **evidence)
     evidence.update(
-        header=_t(parsed.raw),
+        header=clip(parsed.raw, _EV_MAX),
         fields=parsed.fields,
         include_subdomains=parsed.include_subdomains,
         preload=parsed.preload,
@@ -409,10 +406,10 @@ def hsts(obs: HostObservations, ctx: CheckContext) -> Verdict:
         # over a certificate that does not verify, the policy is never recorded.
         evidence["tls_verified"] = False
         if fetch.tls_error:
-            evidence["tls_error"] = _t(fetch.tls_error, 200)
+            evidence["tls_error"] = clip(fetch.tls_error, 200)
         return Verdict.failed(
             f"Strict-Transport-Security max-age={age} does not count: the certificate does "
-            f"not verify ({_t(fetch.tls_error or 'see tls.cert.*', 160)}), so browsers ignore "
+            f"not verify ({clip(fetch.tls_error or 'see tls.cert.*', 160)}), so browsers ignore "
             "the header (RFC 6797 8.1)",
             score=0.0,
             **evidence,
@@ -652,11 +649,11 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if dropped and (not policies or csp_problems(policies, obs.host)):
         return _cap_verdict(doc, "Content-Security-Policy")
     report_only = doc.header_values("content-security-policy-report-only")
-    evidence: dict[str, Any] = {"url": _t(doc.url), "status": doc.status}
+    evidence: dict[str, Any] = {"url": clip(doc.url, _EV_MAX), "status": doc.status}
     if report_only:
-        evidence["report_only"] = [_t(v) for v in report_only]
+        evidence["report_only"] = [clip(v, _EV_MAX) for v in report_only]
     if metas:
-        evidence["meta"] = [_t(m) for m in metas]
+        evidence["meta"] = [clip(m, _EV_MAX) for m in metas]
     if meta_removed:
         # CSP3 sec. 3.3: a <meta> policy cannot carry these; browsers drop them
         evidence["meta_ignored_directives"] = list(meta_removed)
@@ -668,7 +665,7 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
             else ""
         )
         return Verdict(Status.WARN, f"no Content-Security-Policy header{note}", evidence, 0.0)
-    evidence["policies"] = [_t(p.raw) for p in policies]
+    evidence["policies"] = [clip(p.raw, _EV_MAX) for p in policies]
     if meta_policies:
         evidence["delivered_by"] = "header and <meta>" if header_policies else "<meta>"
     problems = csp_problems(policies, ctx.target)
@@ -684,7 +681,7 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     if invalid:
         # not valid CSP3 source expressions: browsers ignore them (they match nothing)
-        evidence["ignored_sources"] = [_t(i, 120) for i in invalid[:20]]
+        evidence["ignored_sources"] = [clip(i, 120) for i in invalid[:20]]
     sps = [script_policy(p) for p in policies]
     evidence["strict_dynamic"] = any(s.strict_dynamic for s in sps)
     neutral = sorted({s.inline_neutralised_by for s in sps if s.inline_neutralised_by})
@@ -701,7 +698,7 @@ def csp(obs: HostObservations, ctx: CheckContext) -> Verdict:
     )
     return Verdict(
         severity if severity in (Status.WARN, Status.FAIL) else Status.WARN,
-        _t(
+        clip(
             f"Content-Security-Policy{via} breaks {len(problems)} rule(s): {names} - {detail}",
             900,
         ),
@@ -741,13 +738,16 @@ def xcto(obs: HostObservations, ctx: CheckContext) -> Verdict:
     values = doc.header_values("x-content-type-options")
     if doc.first_value_unknown("x-content-type-options"):
         return _cap_verdict(doc, "X-Content-Type-Options")  # Fetch: the first value counts
-    evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
+    evidence: dict[str, Any] = {
+        "url": clip(doc.url, _EV_MAX),
+        "values": [clip(v, _EV_MAX) for v in values],
+    }
     if parse_nosniff(values):
         return Verdict.passed("X-Content-Type-Options: nosniff", **evidence)
     if not values:
         return Verdict.failed("no X-Content-Type-Options header", **evidence)
     return Verdict.failed(
-        f"X-Content-Type-Options is not nosniff: {_t(', '.join(values), 120)!r}", **evidence
+        f"X-Content-Type-Options is not nosniff: {clip(', '.join(values), 120)!r}", **evidence
     )
 
 
@@ -788,7 +788,10 @@ def frame(obs: HostObservations, ctx: CheckContext) -> Verdict:
     csp_cut = doc.value_cut("content-security-policy")
     policies = () if csp_cut else parse_csp(doc.header_values("content-security-policy"))
     xfo_values = doc.header_values("x-frame-options")
-    evidence: dict[str, Any] = {"url": _t(doc.url), "x_frame_options": [_t(v) for v in xfo_values]}
+    evidence: dict[str, Any] = {
+        "url": clip(doc.url, _EV_MAX),
+        "x_frame_options": [clip(v, _EV_MAX) for v in xfo_values],
+    }
     ancestors = [p.get("frame-ancestors") for p in policies if p.has("frame-ancestors")]
     restrictive = any(frame_ancestors_restrictive(a or ()) for a in ancestors)
     if not restrictive and (
@@ -803,7 +806,7 @@ def frame(obs: HostObservations, ctx: CheckContext) -> Verdict:
         evidence["frame_ancestors"] = [" ".join(a or ()) for a in ancestors]
         if any(frame_ancestors_restrictive(a or ()) for a in ancestors):
             return Verdict.passed(
-                f"CSP frame-ancestors {_t(' '.join(ancestors[0] or ()) or '(empty)', 120)}",
+                f"CSP frame-ancestors {clip(' '.join(ancestors[0] or ()) or '(empty)', 120)}",
                 **evidence,
             )
         return Verdict.failed(
@@ -815,7 +818,7 @@ def frame(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.passed(f"X-Frame-Options {mode.upper()}", mode=mode, **evidence)
     if xfo_values:
         return Verdict.failed(
-            f"X-Frame-Options {_t(', '.join(xfo_values), 120)!r} gives no protection "
+            f"X-Frame-Options {clip(', '.join(xfo_values), 120)!r} gives no protection "
             "(ALLOW-FROM and unknown values are ignored by browsers)",
             **evidence,
         )
@@ -863,7 +866,10 @@ def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if doc.values_incomplete("referrer-policy"):
         return _cap_verdict(doc, "Referrer-Policy")  # the last valid token wins: need all
     policy = parse_referrer_policy(values)
-    evidence: dict[str, Any] = {"url": _t(doc.url), "values": [_t(v) for v in values]}
+    evidence: dict[str, Any] = {
+        "url": clip(doc.url, _EV_MAX),
+        "values": [clip(v, _EV_MAX) for v in values],
+    }
     weak = Status(str(ctx.params.get("weak_status", "warn")))
     missing = Status(str(ctx.params.get("missing_status", "warn")))
     if policy in REFERRER_GOOD:
@@ -875,7 +881,7 @@ def referrer_policy(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if values:
         return Verdict(
             missing,
-            f"Referrer-Policy has no valid token ({_t(', '.join(values), 120)!r}); browsers "
+            f"Referrer-Policy has no valid token ({clip(', '.join(values), 120)!r}); browsers "
             "fall back to their default",
             evidence,
         )
@@ -945,27 +951,29 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
             if h
             else ("target deadline passed" if obs.deadline_hit else "no HTTP observation")
         )
-        return Verdict.not_tested(f"security.txt not fetched: {_t(why)}")
+        return Verdict.not_tested(f"security.txt not fetched: {clip(why, _EV_MAX)}")
     if st.status is None:
         return Verdict.not_tested(
-            f"security.txt fetch failed: {st.outcome} {_t(st.detail)}".strip(), outcome=st.outcome
+            f"security.txt fetch failed: {st.outcome} {clip(st.detail, _EV_MAX)}".strip(),
+            outcome=st.outcome,
         )
-    evidence: dict[str, Any] = {"url": _t(st.url), "status": st.status}
+    evidence: dict[str, Any] = {"url": clip(st.url, _EV_MAX), "status": st.status}
     if st.redirects:
-        evidence["redirects"] = [_t(r) for r in st.redirects]
+        evidence["redirects"] = [clip(r, _EV_MAX) for r in st.redirects]
     if 300 <= st.status < 400:
         return Verdict.warn(
-            f"/.well-known/security.txt redirects off the host or to http ({_t(st.detail)}); "
+            "/.well-known/security.txt redirects off the host or to http "
+            f"({clip(st.detail, _EV_MAX)}); "
             "RFC 9116 wants it served over HTTPS on the host itself",
             **evidence,
         )
     if st.status != 200:
         return Verdict.failed(f"/.well-known/security.txt answers {st.status}", **evidence)
     mtype, params = media_type(st.content_type)
-    evidence["content_type"] = _t(st.content_type, 120)
+    evidence["content_type"] = clip(st.content_type, 120)
     if mtype != "text/plain":
         return Verdict.failed(
-            f"security.txt is served as {_t(mtype or '(no Content-Type)', 80)}, "
+            f"security.txt is served as {clip(mtype or '(no Content-Type)', 80)}, "
             "not text/plain (RFC 9116 sec. 3)",
             **evidence,
         )
@@ -982,21 +990,21 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
         )
     if st.unreadable:
         return Verdict.not_tested(
-            f"security.txt could not be decoded: {_t(st.unreadable, 120)}", **evidence
+            f"security.txt could not be decoded: {clip(st.unreadable, 120)}", **evidence
         )
     parsed = parse_security_txt(st.text, complete=not st.truncated)
     evidence.update(
-        contacts=[_t(c, 200) for c in parsed.contacts[:10]],
-        expires=[_t(e, 60) for e in parsed.expires_raw[:3]],
-        canonical=[_t(c, 200) for c in parsed.canonical[:10]],
+        contacts=[clip(c, 200) for c in parsed.contacts[:10]],
+        expires=[clip(e, 60) for e in parsed.expires_raw[:3]],
+        canonical=[clip(c, 200) for c in parsed.canonical[:10]],
         signed=parsed.signed,
     )
     if parsed.errors:
-        evidence["parse_errors"] = [_t(e, 160) for e in parsed.errors[:20]]
+        evidence["parse_errors"] = [clip(e, 160) for e in parsed.errors[:20]]
     if parsed.recommendations:
         evidence["recommendations"] = list(parsed.recommendations)
     if parsed.unknown_fields:
-        evidence["unknown_fields"] = [_t(f, 40) for f in parsed.unknown_fields]
+        evidence["unknown_fields"] = [clip(f, 40) for f in parsed.unknown_fields]
     if st.truncated:
         evidence["truncated"] = True
     problems: list[str] = []
@@ -1004,7 +1012,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
     # no charset parameter means the default, utf-8
     charset = params.get("charset", "").lower()
     if charset and charset not in ("utf-8", "csutf8"):
-        problems.append(f"charset {_t(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
+        problems.append(f"charset {clip(charset, 40)} instead of utf-8 (RFC 9116 sec. 3)")
     if st.invalid_utf8:
         problems.append("the body is not valid UTF-8 (RFC 9116 sec. 3)")
     if not parsed.contacts:
@@ -1017,7 +1025,7 @@ def security_txt(obs: HostObservations, ctx: CheckContext) -> Verdict:
         problems.append(f"expired on {parsed.expires.isoformat()}")
     # every deviation from the grammar of RFC 9116 sec. 4 (and RFC 4880 sec. 7 for a signed
     # file): a file that parsers reject tells the finder of a vulnerability nothing
-    problems.extend(_t(e, 160) for e in parsed.errors)
+    problems.extend(clip(e, 160) for e in parsed.errors)
     if problems:
         shown = "; ".join(problems[:6])
         more = f" (+{len(problems) - 6} more)" if len(problems) > 6 else ""
@@ -1110,7 +1118,7 @@ def cookies(obs: HostObservations, ctx: CheckContext) -> Verdict:
                 )
                 if not ok
             ]
-            seen[_t(cookie.name, 100) or "(nameless)"] = missing
+            seen[clip(cookie.name, 100) or "(nameless)"] = missing
     bad = {name: missing for name, missing in seen.items() if missing}
     if dropped is not None and not bad:
         # cookies may be among the fields the cap dropped: no "all flags set", no "none"
@@ -1124,7 +1132,7 @@ def cookies(obs: HostObservations, ctx: CheckContext) -> Verdict:
         )
     listed = "; ".join(f"{name}: no {', '.join(m)}" for name, m in list(bad.items())[:10])
     return Verdict.failed(
-        _t(f"{len(bad)} of {len(seen)} cookie(s) lack flags - {listed}", 600),
+        clip(f"{len(bad)} of {len(seen)} cookie(s) lack flags - {listed}", 600),
         score=round(1 - len(bad) / len(seen), 3),
         **evidence,
     )
@@ -1167,7 +1175,9 @@ def disclosure(obs: HostObservations, ctx: CheckContext) -> Verdict:
     fetches = [f for f in ((h.https, h.http) if h else ()) if f is not None and f.hops]
     if not fetches:
         reasons = [r for p in (80, 443) if (r := _port_not_open(obs, address, p))]
-        why = "; ".join(reasons) or (f"{h.outcome}: {_t(h.detail)}" if h else "no HTTP observation")
+        why = "; ".join(reasons) or (
+            f"{h.outcome}: {clip(h.detail, _EV_MAX)}" if h else "no HTTP observation"
+        )
         return Verdict.not_tested(f"no HTTP response from {address}: {why}")
     found: dict[str, str] = {}
     for f in fetches:
@@ -1175,7 +1185,7 @@ def disclosure(obs: HostObservations, ctx: CheckContext) -> Verdict:
             for name, value in hop.headers:
                 low = name.lower()
                 if low in DISCLOSURE_HEADERS and has_version(value):
-                    found.setdefault(f"{low}: {_t(value, 120)}", name)
+                    found.setdefault(f"{low}: {clip(value, 120)}", name)
     if not found:
         cut = next((hop for f in fetches for hop in f.hops if hop.headers_truncated), None)
         if cut is not None:
@@ -1183,7 +1193,7 @@ def disclosure(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return Verdict.passed("no version numbers in Server / X-Powered-By / X-AspNet-Version")
     status = Status(str(ctx.params.get("found_status", "info")))
     items = sorted(found)
-    return Verdict(status, _t("version disclosed: " + "; ".join(items), 600), {"headers": items})
+    return Verdict(status, clip("version disclosed: " + "; ".join(items), 600), {"headers": items})
 
 
 # ---------------------------------------------------------------------------
@@ -1242,20 +1252,20 @@ def _compare(
             continue  # port not open over v6: already a port difference
         if not f6.hops:
             problems.append(
-                f"{scheme}: no response over IPv6 ({f6.outcome} {_t(f6.detail, 120)}) while IPv4 "
+                f"{scheme}: no response over IPv6 ({f6.outcome} {clip(f6.detail, 120)}) while IPv4 "
                 f"answers {f4.hops[0].status}"
             )
             continue
         s4, t4 = _first_status(f4)
         s6, t6 = _first_status(f6)
         ev[scheme] = {
-            "v4": {"status": s4, "redirect": _t(t4)},
-            "v6": {"status": s6, "redirect": _t(t6)},
+            "v4": {"status": s4, "redirect": clip(t4, _EV_MAX)},
+            "v6": {"status": s6, "redirect": clip(t6, _EV_MAX)},
         }
         if s4 != s6:
             problems.append(f"{scheme}: status {s4} over IPv4, {s6} over IPv6")
         elif t4 != t6:
-            problems.append(f"{scheme}: first redirect differs: {_t(t4, 120)} vs {_t(t6, 120)}")
+            problems.append(f"{scheme}: first redirect differs: {clip(t4, 120)} vs {clip(t6, 120)}")
         # One page comparison: the https landing page, else the http one (http://host/
         # usually ends on the same https page: comparing it twice says nothing new).
         if f4.body is not None and f6.body is not None and not sims:
@@ -1369,5 +1379,5 @@ def web_parity(obs: HostObservations, ctx: CheckContext) -> Verdict:
     listed = "; ".join(f"{a}: {', '.join(p)}" for a, p in bad.items())
     score = round(credit / len(v6), 3)
     if overall == Status.NOT_TESTED:
-        return Verdict.not_tested(_t(listed or "could not compare", 600), **evidence)
-    return Verdict(overall, _t(listed, 600), evidence, score)
+        return Verdict.not_tested(clip(listed or "could not compare", 600), **evidence)
+    return Verdict(overall, clip(listed, 600), evidence, score)

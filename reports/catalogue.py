@@ -13,6 +13,7 @@ from typing import Any
 from auditor.model import Category
 from auditor.profiles import ProfileError, list_profiles, load_profile
 from auditor.registry import CheckSpec, all_checks
+from auditor.text import one_line
 
 _CATEGORY_TITLES = {
     Category.IPV6_WEB: "IPv6: web",
@@ -33,12 +34,8 @@ _FIX_LABELS = (
 )
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
+    return one_line(text).replace("|", "\\|")
 
 
 def _usage() -> dict[str, list[str]]:
@@ -48,7 +45,7 @@ def _usage() -> dict[str, list[str]]:
         try:
             profile = load_profile(name)
         except ProfileError as exc:
-            used.setdefault("__errors__", []).append(f"{name}: {_one_line(str(exc))[:200]}")
+            used.setdefault("__errors__", []).append(f"{name}: {one_line(str(exc), 200)}")
             continue
         for req in profile.requirements:
             for cid in req.checks:
@@ -91,7 +88,7 @@ def render(specs: list[CheckSpec] | None = None) -> str:
             continue
         out += ["", f"## {_CATEGORY_TITLES.get(category, category.value)}"]
         for s in members:
-            out += ["", f"### {s.id}", "", f"**{_one_line(s.title)}**", ""]
+            out += ["", f"### {s.id}", "", f"**{one_line(s.title)}**", ""]
             out.append(
                 f"- Scope: {s.scope.value}; level: {s.level_hint.value}; category: "
                 f"{s.category.value}" + ("" if s.scored else "; informational, never scored")
@@ -99,21 +96,21 @@ def render(specs: list[CheckSpec] | None = None) -> str:
             if s.aliases:
                 out.append(f"- Former IDs: {', '.join(f'`{a}`' for a in s.aliases)}")
             if s.refs:
-                out.append(f"- References: {'; '.join(_one_line(r) for r in s.refs)}")
+                out.append(f"- References: {'; '.join(one_line(r) for r in s.refs)}")
             if s.params:
                 params = ", ".join(f"`{k}` = {_param(v)}" for k, v in sorted(s.params.items()))
                 out.append(f"- Parameters: {params}")
             if used.get(s.id):
                 out.append(f"- Profiles: {'; '.join(used[s.id])}")
             if s.description:
-                out += ["", f"Why it matters: {_one_line(s.description)}"]
+                out += ["", f"Why it matters: {one_line(s.description)}"]
             fixes = [(label, s.remediation[k]) for k, label in _FIX_LABELS if s.remediation.get(k)]
             if fixes:
                 out += ["", "How to fix:", ""]
-                out += [f"- {label}: {_one_line(text)}" for label, text in fixes]
+                out += [f"- {label}: {one_line(text)}" for label, text in fixes]
     if used.get("__errors__"):
         out += ["", "## Profiles that did not load", ""]
-        out += [f"- {_one_line(e)}" for e in used["__errors__"]]
+        out += [f"- {one_line(e)}" for e in used["__errors__"]]
     out.append("")
     return "\n".join(out)
 

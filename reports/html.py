@@ -24,6 +24,7 @@ from auditor.inventory import to_display_name
 from auditor.model import Finding, Status, TargetKind
 from auditor.registry import get_check, is_known
 from auditor.scoring import AgencyScore, CheckResult, PairResult, ReqStatus, ScanScore
+from auditor.text import clip
 from reports.data import ReportData, observation_docs, scan_day
 from reports.i18n import Catalog, split_code
 
@@ -113,12 +114,12 @@ def flatten(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]
             if not o:
                 rows.append((key or "-", "[]"))
             elif all(not isinstance(x, Mapping | list | tuple) for x in o):
-                rows.append((key or "-", _clip(", ".join(_text(x) for x in o))))
+                rows.append((key or "-", clip(", ".join(_text(x) for x in o), MAX_VALUE_CHARS)))
             else:
                 for i, v in enumerate(o):
                     walk(v, f"{key}[{i}]", d + 1)
             return
-        rows.append((key or "-", _clip(_text(o))))
+        rows.append((key or "-", clip(_text(o), MAX_VALUE_CHARS)))
 
     walk(obj, prefix, depth)
     if len(rows) >= MAX_EVIDENCE_ROWS:
@@ -132,10 +133,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…"
 
 
 # --------------------------------------------------------------------------- view models
@@ -339,7 +336,12 @@ def http_view(obs: Mapping[str, Any]) -> list[dict[str, Any]]:
             if hops:
                 for pair in hops[-1].get("headers", []) or []:
                     if isinstance(pair, list | tuple) and len(pair) == 2:
-                        headers.append((_clip(str(pair[0])), _clip(str(pair[1]))))
+                        headers.append(
+                            (
+                                clip(str(pair[0]), MAX_VALUE_CHARS),
+                                clip(str(pair[1]), MAX_VALUE_CHARS),
+                            )
+                        )
             fetches.append(
                 {
                     "url": f.get("start_url", ""),
@@ -400,7 +402,7 @@ def _answer(ans: Any) -> dict[str, Any] | None:
         "rdtype": ans.get("rdtype", ""),
         "outcome": ans.get("outcome", ""),
         "detail": ans.get("detail", ""),
-        "records": [_clip(str(r)) for r in (ans.get("records") or [])][:50],
+        "records": [clip(str(r), MAX_VALUE_CHARS) for r in (ans.get("records") or [])][:50],
         "secure": ans.get("authenticated"),
     }
 
@@ -537,7 +539,7 @@ def footing_view(stats: Mapping[str, Any], cat: Catalog) -> FootingView | None:
             meaning = cat.t(f"footing_{key}_{fact.status.value}")
             if meaning.startswith("footing_"):  # no text for that pair: the reason says it
                 meaning = ""
-            notes.append((meaning, _clip(fact.reason)))
+            notes.append((meaning, clip(fact.reason, MAX_VALUE_CHARS)))
     return FootingView(tuple(facts), tuple(notes), len(footing.rechecks))
 
 

@@ -58,6 +58,7 @@ from auditor.probes.context import ProbeContext
 from auditor.probes.http1 import Connection, ServerDisconnected
 from auditor.probes.tcp import classify_os_error
 from auditor.similarity import sketch
+from auditor.text import clip
 
 T = TypeVar("T")
 
@@ -83,10 +84,6 @@ KEEPALIVE_EXPIRY = 2.0  # seconds an idle connection is kept for the next reques
 _TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 
 _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-def _cut(text: str, limit: int = MAX_DETAIL) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _bracket(address: str) -> str:
@@ -169,34 +166,34 @@ def classify_http_error(exc: BaseException) -> tuple[str, str]:
         if isinstance(e, ssl.SSLWantReadError | ssl.SSLWantWriteError):
             continue  # "no data yet": the context of a handshake the timeout cut (a stall)
         if isinstance(e, ssl.SSLCertVerificationError):
-            return Outcome.TLS_ERROR, _cut(f"certificate verification failed: {e}")
+            return Outcome.TLS_ERROR, clip(f"certificate verification failed: {e}", MAX_DETAIL)
         if isinstance(e, ssl.SSLError):
             text = f"{e.reason or ''} {e}"
             kind = Outcome.TLS_ALERT if "ALERT" in text.upper() else Outcome.TLS_ERROR
-            return kind, _cut(f"TLS: {e}")
+            return kind, clip(f"TLS: {e}", MAX_DETAIL)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return Outcome.TIMEOUT, "no complete answer before the timeout"
     if isinstance(exc, ServerDisconnected):
-        return Outcome.RESET, _cut(f"connection closed: {exc}")
+        return Outcome.RESET, clip(f"connection closed: {exc}", MAX_DETAIL)
     if isinstance(exc, h11.RemoteProtocolError | httpx.RemoteProtocolError):
         text = str(exc)
         if "Receive buffer too long" in text:
             return Outcome.TOO_LARGE, "response header section larger than the cap"
         if "without sending a response" in text or "peer closed" in text.lower():
-            return Outcome.RESET, _cut(f"connection closed: {text}")
-        return Outcome.PROTOCOL_ERROR, _cut(f"not valid HTTP/1.1: {text}")
+            return Outcome.RESET, clip(f"connection closed: {text}", MAX_DETAIL)
+        return Outcome.PROTOCOL_ERROR, clip(f"not valid HTTP/1.1: {text}", MAX_DETAIL)
     if isinstance(exc, h11.LocalProtocolError):
-        return Outcome.ERROR, _cut(f"request not sent: {exc}")
+        return Outcome.ERROR, clip(f"request not sent: {exc}", MAX_DETAIL)
     for e in _chain(exc):
         if isinstance(e, OSError) and getattr(e, "errno", None):
             return classify_os_error(e)
     if isinstance(exc, anyio.EndOfStream | anyio.BrokenResourceError | ConnectionError):
-        return Outcome.RESET, _cut(f"connection broken: {type(exc).__name__}")
+        return Outcome.RESET, clip(f"connection broken: {type(exc).__name__}", MAX_DETAIL)
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return Outcome.RESET, _cut(f"connection broken: {type(exc).__name__}: {exc}")
+        return Outcome.RESET, clip(f"connection broken: {type(exc).__name__}: {exc}", MAX_DETAIL)
     if isinstance(exc, httpx.ConnectError):
-        return Outcome.ERROR, _cut(f"connect failed: {exc}")
-    return Outcome.ERROR, _cut(f"{type(exc).__name__}: {exc}")
+        return Outcome.ERROR, clip(f"connect failed: {exc}", MAX_DETAIL)
+    return Outcome.ERROR, clip(f"{type(exc).__name__}: {exc}", MAX_DETAIL)
 
 
 # ---------------------------------------------------------------------------
@@ -246,7 +243,7 @@ async def _read_body(content_encoding: str, chunks: AsyncIterator[bytes], cap: i
             if raw > cap:  # compressed stream itself longer than the cap
                 return _Body(bytes(out), True)
     except zlib.error as exc:
-        return _Body(bytes(out), False, _cut(f"body does not decompress: {exc}"))
+        return _Body(bytes(out), False, clip(f"body does not decompress: {exc}", MAX_DETAIL))
     return _Body(bytes(out))
 
 
@@ -625,7 +622,7 @@ class _Fetcher:
             parts = urlsplit(url)
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
-            return _Result(None, Outcome.ERROR, _cut(f"bad URL {url!r}: {exc}"))
+            return _Result(None, Outcome.ERROR, clip(f"bad URL {url!r}: {exc}", MAX_DETAIL))
         https = parts.scheme == "https"
         default = 443 if https else 80
         host_header = self.host + ("" if port == default else f":{port}")
@@ -698,14 +695,14 @@ class _Fetcher:
                         except ValueError:
                             redirect_target = ""
                     response = HttpResponse(
-                        url=_cut(url, MAX_URL),
+                        url=clip(url, MAX_URL),
                         status=status,
                         headers=hdrs.fields,
                         headers_truncated=hdrs.truncated,
                         cut_values=hdrs.cut_values,
                         headers_dropped=hdrs.dropped,
                         location_cut=location_cut,
-                        location=_cut(location, MAX_URL),
+                        location=clip(location, MAX_URL),
                         target=redirect_target[:MAX_URL],
                         http_version=head.http_version,
                     )
@@ -841,7 +838,7 @@ class _Fetcher:
                     return SecurityTxtFetch(
                         url,
                         Outcome.OK,
-                        _cut(f"redirect to {r.location!r} not followed"),
+                        clip(f"redirect to {r.location!r} not followed", MAX_DETAIL),
                         status=r.status,
                         content_type=res.content_type[:200],
                         redirects=tuple(redirects),
@@ -976,7 +973,7 @@ async def _probe_http(
     return HttpObservation(
         address=address,
         outcome=outcome,
-        detail=_cut(detail, 600),
+        detail=clip(detail, 600),
         http=http[0] if http else None,
         https=https[0] if https else None,
         security_txt=sectxt,
