@@ -37,6 +37,7 @@ from auditor.inventory import (
 from auditor.model import Level
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
+from auditor.protocol.names import norm_name, registrable_domain
 from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
 from auditor.store import Store
 from auditor.text import clip
@@ -151,17 +152,8 @@ async def enclosing_zone(ctx: ProbeContext, host: str) -> str | None:
     for section in (msg.answer, msg.authority):
         for rrset in section:
             if rrset.rdtype == dns.rdatatype.SOA:
-                return str(rrset.name.to_text()).rstrip(".").lower() or None
+                return norm_name(str(rrset.name.to_text())) or None
     return None
-
-
-def registrable_domain(host: str) -> str:
-    """Fallback zone when DNS cannot tell: the registrable domain by the Public Suffix List."""
-    from publicsuffixlist import PublicSuffixList
-
-    psl = PublicSuffixList()
-    found = psl.privatesuffix(host)
-    return str(found) if found else host
 
 
 # ---------------------------------------------------------------------------

@@ -707,18 +707,17 @@ def decide_resolver(
 
 def control_samples(names: Iterable[str], limit: int = MAX_CONTROL_SAMPLES) -> list[str]:
     """The inventory's own registrable domains, most used first (their SOA is asked too)."""
-    from auditor.probes.dns import _psl
+    from auditor.protocol.names import norm_name, registrable_domain
 
-    psl = _psl()
     counts: dict[str, int] = {}
     for raw in names:
-        name = raw.rstrip(".").lower()
+        name = norm_name(raw)
         try:
             ipaddress.ip_address(name)
             continue  # an address literal has no domain
         except ValueError:
             pass
-        domain = psl.privatesuffix(name) or name
+        domain = registrable_domain(name)
         counts[domain] = counts.get(domain, 0) + 1
     return sorted(counts, key=lambda d: (-counts[d], d))[:limit]
 
@@ -727,12 +726,11 @@ def control_suffixes(names: Iterable[str], limit: int = MAX_CONTROL_SUFFIXES) ->
     """The public suffixes the inventory lives under, most used first (only suffixes the
     Public Suffix List knows: an unknown TLD may really not exist, and then its names do
     not either, which is the inventory's problem, not the resolver's)."""
-    from auditor.probes.dns import _psl
+    from auditor.protocol.names import public_suffix
 
-    psl = _psl()
     counts: dict[str, int] = {}
     for name in names:
-        suffix = psl.publicsuffix(name.rstrip(".").lower(), accept_unknown=False)
+        suffix = public_suffix(name, accept_unknown=False)
         if suffix:
             counts[suffix] = counts.get(suffix, 0) + 1
             # the TLD of a multi-label suffix (vn of gov.vn) is asked too: it tells a

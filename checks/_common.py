@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-from typing import Any
 
 from auditor.guard import AddressGuard, structural_v6_reason
 from auditor.obs import HostObservations
@@ -135,18 +133,3 @@ def no_https_reason(obs: HostObservations, address: str) -> str | None:
     first = h.http.first if h is not None and h.http is not None else None
     served = f" (http://{obs.host}/ answers {first.status})" if first is not None else ""
     return f"port 443 on {address} is refused (TCP RST) while port 80 serves HTTP{served}"
-
-
-@functools.cache
-def _psl() -> Any:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def registrable_domain(name: str) -> str:
-    """The public suffix plus one label (Public Suffix List), the name itself if none:
-    what "same site" means for the web (and the organisational domain of RFC 7489 3.2)."""
-    low = name.rstrip(".").lower()
-    org = _psl().privatesuffix(low)
-    return str(org) if org else low

@@ -16,6 +16,7 @@ from auditor.model import Category, Level, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import Dnssec, ZoneObservations
+from auditor.protocol.names import norm_name
 from auditor.registry import CheckContext, Probe, check
 
 _NEGATIVE = {
@@ -374,7 +375,7 @@ def dns_ns_count(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.failed(f"{ns.qname} does not exist (NXDOMAIN): no delegation", ns=[])
     if ns.outcome != Outcome.OK:
         return Verdict.not_tested(f"NS lookup failed: {ns.outcome} {ns.detail}".strip())
-    names = sorted({r.rstrip(".").lower() for r in ns.records})
+    names = sorted({norm_name(r) for r in ns.records})
     minimum = int(ctx.params.get("min_ns", 2))  # RFC 2182 section 5: at least two
     prefixes = {
         "v4": int(ctx.params.get("v4_prefix", 24)),  # RFC 2182 section 3.1 diversity, as /24

@@ -49,10 +49,11 @@ from auditor.model import Category, Level, Scope, Status, Verdict, worst
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
+from auditor.protocol.names import norm_name, registrable_domain
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
 from auditor.text import clip
-from checks._common import cut_answers, no_https_reason, registrable_domain, unusable_v6_reason
+from checks._common import cut_answers, no_https_reason, unusable_v6_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages
@@ -60,7 +61,7 @@ _EV_MAX = 300  # characters of remote text kept in evidence/messages
 
 def _host(url: str) -> str:
     try:
-        return (urlsplit(url).hostname or "").rstrip(".").lower()
+        return norm_name(urlsplit(url).hostname or "")
     except ValueError:
         return ""
 
@@ -73,7 +74,7 @@ def _scheme(url: str) -> str:
 
 
 def _same_host(url: str, host: str) -> bool:
-    return _host(url) == host.rstrip(".").lower()
+    return _host(url) == norm_name(host)
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from auditor.model import Category, Level, Scope, Status, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import NsOutcome, ServerHost, ZoneObservations
+from auditor.protocol.names import norm_name
 from auditor.registry import CheckContext, Probe, check
 from checks._common import (
     UNDECIDED,
@@ -408,7 +409,7 @@ def ns_not_probed(obs: ZoneObservations) -> list[str]:
     """Name servers of the NS RRset the probe did not look at (its 13-name cap, the deadline,
     or an RRset cut at the record cap): "every" and "fewer than two" cannot be said."""
     seen = {h.name for h in obs.ns_hosts}
-    names = sorted({r.rstrip(".").lower() for r in (obs.ns.records if obs.ns else ())})
+    names = sorted({norm_name(r) for r in (obs.ns.records if obs.ns else ())})
     out = [n for n in names if n not in seen]
     if obs.ns is not None and obs.ns.truncated:
         out.append(f"the NS RRset past the record cap ({obs.ns.detail})")
@@ -422,7 +423,7 @@ def mx_not_probed(obs: ZoneObservations) -> list[str]:
     out: list[str] = []
     for rec in obs.mx.records if obs.mx else ():
         parts = rec.split()
-        name = parts[-1].rstrip(".").lower() if parts else ""
+        name = norm_name(parts[-1]) if parts else ""
         if name and name not in seen and name not in out:
             out.append(name)
     if obs.mx is not None and obs.mx.truncated:

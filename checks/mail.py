@@ -7,6 +7,7 @@ from typing import Any
 from auditor.model import Category, Level, Scope, Status, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
+from auditor.protocol.names import norm_name
 from auditor.registry import CheckContext, Probe, check
 from checks._common import UNDECIDED, cut_answers, describe_failure
 from checks._mailparse import (
@@ -123,7 +124,7 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         # an answer cut at the record cap is not known: counted as not fetched
         return spf_answer(None if a is not None and a.truncated else a)
 
-    zone = obs.zone.rstrip(".").lower()
+    zone = norm_name(obs.zone)
     outcomes = {fam: drive(audit(zone, fam, limits), lookup) for fam in (4, 6)}
     return _spf_verdict(records[0], outcomes)
 
@@ -135,7 +136,7 @@ def _spf_answers(obs: ZoneObservations) -> dict[tuple[str, str], DnsAnswer]:
     found = [obs.spf, obs.mx, *(a for h in obs.mx_hosts for a in (h.a, h.aaaa))]
     for a in (*obs.spf_lookups, *found):
         if a is not None:
-            out.setdefault((a.qname.rstrip(".").lower(), a.rdtype.upper()), a)
+            out.setdefault((norm_name(a.qname), a.rdtype.upper()), a)
     return out
 
 

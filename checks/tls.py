@@ -12,8 +12,6 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-import idna
-
 from auditor.model import Category, Level, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
@@ -30,6 +28,7 @@ from auditor.obs.tls import (
     Trust,
     VersionOutcome,
 )
+from auditor.protocol.names import a_label, is_public_suffix
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
 from checks._common import cut_answers, no_https_reason, unusable_v6_reason, usable_v6
@@ -154,43 +153,12 @@ def _days(delta_seconds: float) -> int:
     return int(delta_seconds // 86400)
 
 
-def normalize_name(name: str) -> str:
-    """Lower-case A-label form of a DNS name (U-labels converted, trailing dot removed)."""
-    n = name.strip().rstrip(".").lower()
-    if not n:
-        return ""
-    if n.isascii():
-        return n
-    out = []
-    for label in n.split("."):  # label by label, so that a "*" label survives
-        if label.isascii():
-            out.append(label)
-            continue
-        try:
-            out.append(idna.encode(label, uts46=True).decode("ascii").lower())
-        except idna.IDNAError:
-            return ""
-    return ".".join(out)
-
-
-_PSL: Any = None
-
-
-def _is_public_suffix(name: str) -> bool:
-    global _PSL
-    if _PSL is None:
-        from publicsuffixlist import PublicSuffixList
-
-        _PSL = PublicSuffixList()
-    return bool(_PSL.is_public(name))
-
-
 def name_matches(pattern: str, host: str) -> bool:
     """RFC 6125 sec. 6.4: exact match, or a wildcard that is the whole left-most label and
     stands for exactly one label (sec. 6.4.3; CA/B BR 3.2.2.6 forbids partial wildcards
     such as ``w*.example.vn`` and wildcards over a public suffix: at least two labels follow
     the ``*``). IDNs are compared as A-labels (sec. 6.4.2)."""
-    p, h = normalize_name(pattern), normalize_name(host)
+    p, h = a_label(pattern), a_label(host)
     if not p or not h:
         return False
     if "*" not in p:
@@ -198,7 +166,7 @@ def name_matches(pattern: str, host: str) -> bool:
     labels = p.split(".")
     if labels[0] != "*" or "*" in ".".join(labels[1:]) or len(labels) < 3:
         return False
-    if _is_public_suffix(".".join(labels[1:])):
+    if is_public_suffix(".".join(labels[1:])):
         return False  # "*.gov.vn" would cover every agency: never honoured (CA/B BR 3.2.2.6)
     hl = h.split(".")
     return len(hl) == len(labels) and bool(hl[0]) and hl[1:] == labels[1:]

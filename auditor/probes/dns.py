@@ -6,12 +6,10 @@ NODATA, SERVFAIL, REFUSED and timeout apart: they are different facts.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any
 
 import dns._asyncio_backend
 import dns.asyncquery
@@ -28,6 +26,7 @@ import dns.rrset
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import NsOutcome, NsQuery
 from auditor.options import ScanOptions
+from auditor.protocol.names import public_suffix
 
 
 def parse_resolver(spec: str) -> tuple[str, int]:
@@ -430,22 +429,3 @@ async def resolve_host(client: DnsClient, name: str) -> HostDns:
         if aaaa.outcome == Outcome.TIMEOUT:
             aaaa = replace(aaaa, resolver_ok=ok)
     return HostDns(name=name, a=a, aaaa=aaaa)
-
-
-@functools.cache
-def _psl() -> Any:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def public_suffix(name: str) -> str | None:
-    """The public suffix of ``name`` per the Public Suffix List package (None if unknown)."""
-    suffix = _psl().publicsuffix(name.rstrip(".").lower())
-    return str(suffix) if suffix else None
-
-
-def organisational_domain(name: str) -> str:
-    """RFC 7489 section 3.2: the public suffix plus one label (the name itself if none)."""
-    org = _psl().privatesuffix(name.rstrip(".").lower())
-    return str(org) if org else name.rstrip(".").lower()

@@ -57,6 +57,7 @@ from auditor.obs.http import (
 from auditor.probes.context import ProbeContext
 from auditor.probes.http1 import Connection, ServerDisconnected
 from auditor.probes.tcp import classify_os_error
+from auditor.protocol.names import norm_name
 from auditor.similarity import sketch
 from auditor.text import clip
 
@@ -88,10 +89,6 @@ _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 def _bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
-
-
-def _norm_host(name: str | None) -> str:
-    return (name or "").rstrip(".").lower()
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +341,7 @@ class _RefCollector:
         try:
             url = urljoin(self.base, value[:MAX_URL])
             parts = urlsplit(url)
-            host = _norm_host(parts.hostname)
+            host = norm_name(parts.hostname or "")
         except ValueError:
             return
         if parts.scheme not in ("http", "https") or not host or host == self.page_host:
@@ -433,7 +430,7 @@ def meta_csp(html: str) -> tuple[str, ...]:
 
 def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:
     """Subresources of a page hosted on *other* hosts, absolute, de-duplicated, capped."""
-    collector = _RefCollector(page_url, _norm_host(page_host))
+    collector = _RefCollector(page_url, norm_name(page_host))
     for m in _TAG.finditer(_without_comments(html)):
         collector.tag(m.group(1).lower(), _attributes(m.group(2)))
         if len(collector.refs) >= MAX_SUBRESOURCES:
@@ -776,7 +773,7 @@ class _Fetcher:
                 if nxt.scheme not in ("http", "https"):
                     stopped = "scheme"
                     break
-                if _norm_host(nxt.hostname) != _norm_host(self.host):
+                if norm_name(nxt.hostname or "") != norm_name(self.host):
                     stopped = "off-host"
                     break
                 if r.target in seen:
@@ -832,7 +829,7 @@ class _Fetcher:
                 if (
                     nxt is None
                     or nxt.scheme != "https"  # RFC 9116 sec. 3: HTTPS only
-                    or _norm_host(nxt.hostname) != _norm_host(self.host)
+                    or norm_name(nxt.hostname or "") != norm_name(self.host)
                     or r.target in redirects
                 ):
                     return SecurityTxtFetch(

@@ -18,6 +18,7 @@ from auditor.obs.core import Outcome
 from auditor.obs.zone import SmtpProbe
 from auditor.probes.context import ProbeContext
 from auditor.probes.tcp import classify_os_error
+from auditor.protocol.names import norm_name
 
 MAX_LINE = 2048  # RFC 5321 section 4.5.3.1.5: reply lines are at most 512 octets; be lenient
 MAX_LINES = 100
@@ -37,7 +38,7 @@ async def mx_lock(ctx: ProbeContext, mx: str) -> anyio.Lock:
     async def make() -> anyio.Lock:
         return anyio.Lock()
 
-    return await ctx.once(("smtp-lock", mx.lower().rstrip(".")), make)
+    return await ctx.once(("smtp-lock", norm_name(mx)), make)
 
 
 async def probe_smtp(ctx: ProbeContext, mx: str, address: str, port: int = 25) -> SmtpProbe:

@@ -19,6 +19,7 @@ from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, Outcome, TcpProbe
 from auditor.obs.subresources import SubresourceHost, SubresourceObservation
 from auditor.probes.context import ProbeContext
+from auditor.protocol.names import norm_name
 
 MAX_HOSTS = 50
 MAX_URLS_PER_HOST = 3
@@ -45,7 +46,7 @@ def _targets(refs: Any) -> dict[tuple[str, int], _Target]:
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             continue  # data:, blob:, javascript: ... load nothing over the network
-        host = (getattr(ref, "host", "") or parts.hostname or "").rstrip(".").lower()
+        host = norm_name(getattr(ref, "host", "") or parts.hostname or "")
         if not host:
             continue
         port = port or (443 if scheme == "https" else 80)

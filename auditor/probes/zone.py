@@ -24,7 +24,7 @@ from auditor.obs.zone import (
     ZoneObservations,
 )
 from auditor.probes.context import ProbeContext
-from auditor.probes.dns import organisational_domain, public_suffix
+from auditor.protocol.names import norm_name, public_suffix, registrable_domain
 from auditor.registry import Probe
 from checks._spf import SpfLimits
 
@@ -44,7 +44,7 @@ SPF_PROBE_LIMITS = SpfLimits(lookups=20, void=10)
 
 def _parents(name: str) -> list[str]:
     """``name`` and its ancestors, stopping before the public suffix (never the root)."""
-    name = name.rstrip(".").lower()
+    name = norm_name(name)
     suffix = public_suffix(name)
     out: list[str] = []
     labels = name.split(".")
@@ -119,7 +119,7 @@ async def probe_zone(
     ``hosts``: inventory hosts inside the zone, whose CNAME chains count for dns.dnssec
     (the apex and www.<zone> are always looked at).
     """
-    b = _ZoneBuilder(zone.rstrip(".").lower())
+    b = _ZoneBuilder(norm_name(zone))
     with anyio.move_on_after(ctx.options.target_deadline * 0.95) as scope:
         await _probe_into(ctx, b, needs, hosts)
     return b.build(scope.cancelled_caught)
@@ -127,7 +127,7 @@ async def probe_zone(
 
 async def _query(ctx: ProbeContext, qname: str, rdtype: str) -> DnsAnswer:
     """A resolver lookup shared scan-wide (zones share includes, name servers, MX hosts)."""
-    key = ("dns", qname.rstrip(".").lower(), rdtype)
+    key = ("dns", norm_name(qname), rdtype)
     answer: DnsAnswer = await ctx.once(key, lambda: ctx.dns.query(qname, rdtype))
     return answer
 
@@ -135,7 +135,7 @@ async def _query(ctx: ProbeContext, qname: str, rdtype: str) -> DnsAnswer:
 async def _server_host(ctx: ProbeContext, name: str, preference: int | None) -> ServerHost:
     from auditor.probes.dns import resolve_host
 
-    host = name.rstrip(".").lower()
+    host = norm_name(name)
     hd: HostDns = await ctx.once(("host-dns", host), lambda: resolve_host(ctx.dns, host))
     return ServerHost(host, hd.a, hd.aaaa, preference)
 
@@ -181,7 +181,7 @@ async def _ns_part(
             continue
         b.apex, b.ns = candidate, answer
         break
-    names = [r.rstrip(".").lower() for r in (b.ns.records if b.ns else ())][:MAX_NS]
+    names = [norm_name(r) for r in (b.ns.records if b.ns else ())][:MAX_NS]
     found: dict[str, ServerHost] = {}
 
     async def one(name: str) -> None:
@@ -214,7 +214,7 @@ async def _dnssec_part(ctx: ProbeContext, b: _ZoneBuilder, hosts: tuple[str, ...
         else None
     )
     names = [b.zone, f"www.{b.zone}"]
-    names += [h.rstrip(".").lower() for h in hosts if h.rstrip(".").lower() not in names]
+    names += [norm_name(h) for h in hosts if norm_name(h) not in names]
     own = ctx.options.trust_anchor_file and b.dnssec.method == "auditor"
     for host in names[:20]:
         status = await chain_status(ctx.dns, host, validates)
@@ -333,7 +333,7 @@ def parse_mx(record: str) -> tuple[int, str] | None:
     parts = record.split()
     if len(parts) != 2 or not parts[0].isdigit():
         return None
-    return int(parts[0]), parts[1].rstrip(".").lower()
+    return int(parts[0]), norm_name(parts[1])
 
 
 async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) -> None:
@@ -400,7 +400,7 @@ async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     from checks._mailparse import dmarc_records, txt_texts
 
     b.dmarc = await _query(ctx, f"_dmarc.{b.zone}", "TXT")
-    b.org_domain = organisational_domain(b.zone)
+    b.org_domain = registrable_domain(b.zone)  # RFC 7489 sec. 3.2 organisational domain
     if dmarc_records(txt_texts(b.dmarc.records)):
         return
     if b.org_domain != b.zone and b.dmarc.outcome in (Outcome.NXDOMAIN, Outcome.NODATA, Outcome.OK):

@@ -17,10 +17,10 @@ from auditor.gate import (
     markdown_summary,
     parse_resolve,
     parse_target,
-    registrable_domain,
 )
 from auditor.model import Finding, Scope, Status, TargetKind
 from auditor.profiles import load_profile
+from auditor.protocol.names import registrable_domain
 from auditor.registry import get_check
 from auditor.scoring import score_scan
 
