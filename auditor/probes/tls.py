@@ -56,7 +56,13 @@ from auditor.obs.tls import (
 from auditor.probes.context import ProbeContext, permissive_context
 from auditor.probes.tcp import RawSocketStream, classify_os_error, connect_raw
 from auditor.probes.tls_hello import HelloResult, hello_exchange
-from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_CODES, suite_name
+from auditor.protocol.tls_suites import (
+    LEGACY_CODES,
+    SSL2_CIPHERS,
+    SUITES_LIST,
+    TLS13_CODES,
+    suite_name,
+)
 
 # Enumeration stops after this many suites for one version (a server accepting more is
 # already judged; the cap bounds the connections a broken server can make us open).

@@ -95,7 +95,7 @@ def test_no_sni_for_address_literals() -> None:
 
 
 def test_client_hello_with_every_suite_fits_one_record() -> None:
-    from checks.tls_tables import LEGACY_CODES
+    from auditor.protocol.tls_suites import LEGACY_CODES
 
     rec = th.build_client_hello(TLS12, "a." * 60 + "gov.vn", LEGACY_CODES)
     assert len(rec) - 5 <= 2**14
