@@ -7,25 +7,23 @@ from typing import Any
 from auditor.model import Category, Level, Scope, Status, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
-from auditor.protocol.names import norm_name
-from auditor.registry import CheckContext, Probe, check
-from checks._common import UNDECIDED, cut_answers, describe_failure
-from checks._mailparse import (
+from auditor.protocol.dmarc import (
     RFC7489,
     RFC9989,
     DmarcPolicy,
     dmarc_policy,
     dmarc_records,
     is_dmarc,
+    parse_dmarc,
+)
+from auditor.protocol.mta_sts import (
     is_mta_sts_txt,
     mx_matches,
-    parse_dmarc,
     parse_mta_sts_policy,
     parse_mta_sts_txt,
-    spf_answer,
-    txt_texts,
 )
-from checks._spf import (
+from auditor.protocol.names import norm_name
+from auditor.protocol.spf import (
     Answer,
     Query,
     SpfLimits,
@@ -33,8 +31,12 @@ from checks._spf import (
     SpfResult,
     audit,
     drive,
+    spf_answer,
     spf_records,
 )
+from auditor.protocol.txt import txt_texts
+from auditor.registry import CheckContext, Probe, check
+from checks._common import UNDECIDED, cut_answers, describe_failure
 from checks.ipv6 import is_null_mx, mx_not_probed
 
 # RFC 7208 section 4.6.4: at most 10 DNS-querying terms ("MUST"), at most 2 void lookups

@@ -12,6 +12,8 @@ import httpx
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import MtaStsFetch, MtaStsObservation, ServerHost
 from auditor.probes.context import ProbeContext
+from auditor.protocol.mta_sts import is_mta_sts_txt
+from auditor.protocol.txt import txt_texts
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 # RFC 8461 section 3.3 lets senders bound the policy size; 64 KiB is far above any real one.
@@ -19,8 +21,6 @@ MAX_POLICY = 64 * 1024
 
 
 async def probe_mta_sts(ctx: ProbeContext, zone: str) -> MtaStsObservation:
-    from checks._mailparse import is_mta_sts_txt, txt_texts
-
     txt: DnsAnswer = await ctx.dns.query(f"_mta-sts.{zone}", "TXT")
     host = f"mta-sts.{zone}"
     if not any(is_mta_sts_txt(t) for t in txt_texts(txt.records)):

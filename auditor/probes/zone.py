@@ -24,9 +24,20 @@ from auditor.obs.zone import (
     ZoneObservations,
 )
 from auditor.probes.context import ProbeContext
+from auditor.protocol.dmarc import dmarc_records
 from auditor.protocol.names import norm_name, public_suffix, registrable_domain
+from auditor.protocol.spf import (
+    Answer,
+    AnswerKind,
+    Query,
+    SpfLimits,
+    audit,
+    drive_async,
+    spf_answer,
+    spf_records,
+)
+from auditor.protocol.txt import txt_texts
 from auditor.registry import Probe
-from checks._spf import SpfLimits
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
 MAX_MX = 10
@@ -369,11 +380,9 @@ async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
 
 async def _spf_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     """The zone's TXT, then exactly the lookups a receiver's check_host() makes for a
-    server the record does not list (checks/_spf.py drives the walk; this function only
+    server the record does not list (auditor/protocol/spf.py drives the walk; this function only
     answers its queries), once as an IPv4 and once as an IPv6 sender. Every answer is
     kept, so mail.spf replays the same evaluation over them with no network."""
-    from checks._mailparse import spf_answer, txt_texts
-    from checks._spf import Answer, AnswerKind, Query, audit, drive_async, spf_records
 
     b.spf = await _query(ctx, b.zone, "TXT")
     if len(spf_records(txt_texts(b.spf.records))) != 1:
@@ -397,7 +406,6 @@ async def _spf_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
 async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     """_dmarc.<zone>; without a DMARC record there, the organisational domain's
     (RFC 7489 section 6.6.3), found with the Public Suffix List."""
-    from checks._mailparse import dmarc_records, txt_texts
 
     b.dmarc = await _query(ctx, f"_dmarc.{b.zone}", "TXT")
     b.org_domain = registrable_domain(b.zone)  # RFC 7489 sec. 3.2 organisational domain

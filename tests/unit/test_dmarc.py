@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.model import Status
-from checks._mailparse import RFC7489, RFC9989, dmarc_policy, is_dmarc, parse_dmarc
+from auditor.protocol.dmarc import RFC7489, RFC9989, dmarc_policy, is_dmarc, parse_dmarc
 
 from ._zone_fixtures import ZONE, good_zone, run, txt
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks._mailparse import (
-    mx_matches,
-    parse_dmarc,
-    parse_mta_sts_policy,
-    parse_mta_sts_txt,
-    txt_text,
-)
+from auditor.protocol.dmarc import parse_dmarc
+from auditor.protocol.mta_sts import mx_matches, parse_mta_sts_policy, parse_mta_sts_txt
+from auditor.protocol.txt import txt_text
 
 
 def test_txt_text_joins_strings_without_spaces() -> None:

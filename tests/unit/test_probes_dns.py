@@ -39,8 +39,8 @@ from auditor.probes.dnssec import (
     resolver_status,
 )
 from auditor.probes.zone import probe_zone
+from auditor.protocol.txt import txt_texts
 from auditor.registry import Probe
-from checks._mailparse import txt_texts
 
 
 @dataclass

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from auditor.model import Status
 from auditor.obs.core import DnsAnswer, Outcome
-from checks._spf import (
+from auditor.protocol.spf import (
     Answer,
     AnswerKind,
     Query,

@@ -1,6 +1,6 @@
 """The openspf RFC 7208 test suite (tests/data/rfc7208-tests.yml), every case.
 
-Each case's zone data is served to :func:`checks._spf.check_host` through the lookup
+Each case's zone data is served to :func:`auditor.protocol.spf.check_host` through the lookup
 interface the zone probe also uses (``Query`` in, ``Answer`` out). The fake resolver below
 follows the suite's conventions as its reference driver does (pyspf ``test/testspf.py``):
 
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks._spf import Answer, AnswerKind, Query, SpfResult, check_host, drive
+from auditor.protocol.spf import Answer, AnswerKind, Query, SpfResult, check_host, drive
 
 SUITE = Path(__file__).resolve().parents[1] / "data" / "rfc7208-tests.yml"
 # Cases that do not apply, with the reason. Empty: every case of the suite is run.

@@ -47,6 +47,9 @@ from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import quote
 
+from auditor.obs.core import DnsAnswer, Outcome
+from auditor.protocol.txt import txt_text
+
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 T = TypeVar("T")
 
@@ -108,6 +111,28 @@ async def drive_async(steps: Steps[T], lookup: Callable[[Query], Awaitable[Answe
     except StopIteration as stop:
         result: T = stop.value
         return result
+
+
+def spf_answer(answer: DnsAnswer | None) -> Answer:
+    """What check_host() is told for one stored (or just made) DNS lookup: the bridge from
+    the probe's DNS observations to the lookup interface.
+
+    None (not looked up: a cap or the deadline) and a timeout of the scanner's own
+    resolver are "missing": the auditor's limit, not the zone's fault (not_tested).
+    SERVFAIL, REFUSED and timeouts of the zone's servers are DNS errors (temperror).
+    """
+    if answer is None or answer.outcome == Outcome.SKIPPED:
+        return Answer(AnswerKind.MISSING)
+    if answer.outcome == Outcome.OK:
+        kind = AnswerKind.OK if answer.records else AnswerKind.NODATA
+        return Answer(kind, answer.records)
+    if answer.outcome == Outcome.NODATA:
+        return Answer(AnswerKind.NODATA)
+    if answer.outcome == Outcome.NXDOMAIN:
+        return Answer(AnswerKind.NXDOMAIN)
+    if answer.outcome == Outcome.TIMEOUT and answer.resolver_ok is False:
+        return Answer(AnswerKind.MISSING, detail="the scanner's resolver did not answer")
+    return Answer(AnswerKind.ERROR, detail=f"{answer.outcome} {answer.detail}".strip())
 
 
 # ---------------------------------------------------------------------------
@@ -186,12 +211,6 @@ def is_spf_record(text: str) -> bool:
 
 def spf_records(texts: Iterable[str]) -> list[str]:
     return [t for t in texts if is_spf_record(t)]
-
-
-def _txt_strings(record: str) -> str:
-    from checks._mailparse import txt_text
-
-    return txt_text(record)
 
 
 # ---------------------------------------------------------------------------
@@ -693,7 +712,7 @@ def _fetch_record(
         raise _Stop(SpfResult.TEMPERROR, f"{by}TXT lookup of {domain} failed{detail}", where, term)
     if answer.kind == AnswerKind.NXDOMAIN:
         return None, f"{domain} does not exist (NXDOMAIN)"
-    records = spf_records(_txt_strings(r) for r in answer.records)
+    records = spf_records(txt_text(r) for r in answer.records)
     if not records:
         return None, f"no SPF record at {domain}"
     if len(records) > 1:
@@ -1011,7 +1030,7 @@ def _explanation(st: _State, record: SpfRecord, domain: str) -> Steps[str | None
     answer = yield Query(target.lower(), "TXT")
     if answer.kind != AnswerKind.OK or len(answer.records) != 1:
         return None
-    text = _txt_strings(answer.records[0])
+    text = txt_text(answer.records[0])
     if not text.isascii():
         return None
     try:
