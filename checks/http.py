@@ -2,7 +2,7 @@
 
 All pure: they read :class:`auditor.obs.http.HttpObservation` (one per A and per AAAA,
 see ``auditor/probes/http.py``) and the TCP probes, and parse headers with
-:mod:`auditor.headers` (RFC-correct: duplicates, quoting, case, whitespace).
+:mod:`auditor.protocol.headers` (RFC-correct: duplicates, quoting, case, whitespace).
 
 Which response is judged:
 - http.https_redirect: the first response of ``http://host/`` and every later hop.
@@ -23,7 +23,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.headers import (
+from auditor.model import Category, Level, Scope, Status, Verdict, worst
+from auditor.obs import HostObservations
+from auditor.obs.core import Outcome
+from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
+from auditor.protocol.headers import (
     DISCLOSURE_HEADERS,
     SOURCE_LIST_DIRECTIVES,
     CspPolicy,
@@ -39,17 +43,13 @@ from auditor.headers import (
     parse_hsts,
     parse_nosniff,
     parse_referrer_policy,
-    parse_security_txt,
     parse_set_cookie,
     parse_xfo,
     script_policy,
     unsafe_script_source,
 )
-from auditor.model import Category, Level, Scope, Status, Verdict, worst
-from auditor.obs import HostObservations
-from auditor.obs.core import Outcome
-from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
 from auditor.protocol.names import norm_name, registrable_domain
+from auditor.protocol.security_txt import parse_security_txt
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
 from auditor.text import clip

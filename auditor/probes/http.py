@@ -44,7 +44,6 @@ import anyio
 import h11
 import httpx
 
-from auditor.headers import media_type
 from auditor.obs.core import Outcome, TcpProbe
 from auditor.obs.http import (
     BodySketch,
@@ -57,6 +56,7 @@ from auditor.obs.http import (
 from auditor.probes.context import ProbeContext
 from auditor.probes.http1 import Connection, ServerDisconnected
 from auditor.probes.tcp import classify_os_error
+from auditor.protocol.headers import media_type
 from auditor.protocol.names import norm_name
 from auditor.similarity import sketch
 from auditor.text import clip

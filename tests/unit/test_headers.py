@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.headers import (
+from auditor.protocol.headers import (
     frame_ancestors_restrictive,
     has_version,
     header_list_values,

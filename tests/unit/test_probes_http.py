@@ -26,11 +26,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from auditor.headers import parse_hsts, parse_security_txt
 from auditor.obs.core import Outcome, TcpProbe
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.http import decode_body, extract_subresources, probe_http
+from auditor.protocol.headers import parse_hsts
+from auditor.protocol.security_txt import parse_security_txt
 from auditor.similarity import similarity, sketch
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")

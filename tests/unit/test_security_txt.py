@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.headers import parse_security_txt
 from auditor.model import Status
 from auditor.obs.core import Outcome
 from auditor.obs.http import SecurityTxtFetch
+from auditor.protocol.security_txt import parse_security_txt
 
 from .test_checks_http import HOST, full, one, run
 
