@@ -21,7 +21,7 @@ import pytest
 from auditor.model import Status, Verdict
 from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch
-from auditor.probes.http import meta_csp
+from auditor.protocol.html import meta_csp
 
 from .test_checks_http import HOST, full, good_https, one, resp, run
 

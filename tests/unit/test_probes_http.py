@@ -29,8 +29,9 @@ from cryptography.x509.oid import NameOID
 from auditor.obs.core import Outcome, TcpProbe
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
-from auditor.probes.http import decode_body, extract_subresources, probe_http
+from auditor.probes.http import decode_body, probe_http
 from auditor.protocol.headers import parse_hsts
+from auditor.protocol.html import extract_subresources
 from auditor.protocol.security_txt import parse_security_txt
 from auditor.similarity import similarity, sketch
 
