@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import anyio
 
 from auditor import serde
-from auditor.guard import AddressGuard, structural_v6_reason
+from auditor.guard import AddressGuard
 from auditor.model import Finding, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
@@ -31,6 +31,7 @@ from auditor.obs import (
 )
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
+from auditor.protocol.addresses import structural_v6_reason
 from auditor.registry import CheckContext, CheckSpec, Probe
 from auditor.selfcheck import IPV4, IPV6, Footing, Vantage
 

@@ -13,17 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Private-use space that --allow-private opens (RFC 1918, RFC 6598 CGNAT, RFC 4193 ULA).
-PRIVATE_USE: tuple[IPNetwork, ...] = (
-    ipaddress.ip_network("10.0.0.0/8"),
-    ipaddress.ip_network("172.16.0.0/12"),
-    ipaddress.ip_network("192.168.0.0/16"),
-    ipaddress.ip_network("100.64.0.0/10"),
-    ipaddress.ip_network("fc00::/7"),
-)
+from auditor.protocol.addresses import IPNetwork, special_reason
 
 
 def parse_network(text: str) -> IPNetwork:
@@ -32,49 +22,6 @@ def parse_network(text: str) -> IPNetwork:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as exc:
         raise ValueError(f"not an address or CIDR: {text!r}") from exc
-
-
-def special_reason(ip: IPAddress) -> str | None:
-    """Why an address is special-purpose, or None for a global unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return "IPv4-mapped IPv6 address (::ffff:0:0/96)"
-    checks = (
-        ("unspecified", ip.is_unspecified),
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("private-use", any(ip in net for net in PRIVATE_USE if net.version == ip.version)),
-        ("reserved", ip.is_reserved),
-    )
-    for name, hit in checks:
-        if hit:
-            return f"{name} address"
-    if not ip.is_global:
-        # Documentation (RFC 3849 / RFC 5737), benchmarking, 6to4 relay, ... per IANA.
-        return "special-purpose address (not globally routable)"
-    return None
-
-
-def structural_v6_reason(address: str) -> str | None:
-    """Why an AAAA can never be a server's address, whatever the scanner may reach.
-
-    IPv4-mapped (::ffff:0:0/96, RFC 4291 2.5.5.2: that is the IPv4 address), multicast and
-    unspecified are no unicast host addresses; a link-local address needs an interface
-    zone that a DNS record cannot carry (RFC 4007 section 6).
-    """
-    try:
-        ip = ipaddress.IPv6Address(address)
-    except ValueError:
-        return "not an IPv6 address"
-    if ip.ipv4_mapped is not None:
-        return "IPv4-mapped (::ffff:0:0/96)"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_unspecified:
-        return "unspecified"
-    return None
 
 
 @dataclass(frozen=True)

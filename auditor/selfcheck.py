@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from auditor.protocol.addresses import endpoint
+
 if TYPE_CHECKING:
     from auditor.probes.context import ProbeContext
 
@@ -746,10 +748,6 @@ def control_suffixes(names: Iterable[str], limit: int = MAX_CONTROL_SUFFIXES) ->
 # Asking (network: control queries to the resolver, connects to reference targets)
 
 
-def _spec(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-
-
 async def _control(
     ctx: ProbeContext, addr: str, port: int, qname: str, timeout: float, role: str
 ) -> ControlQuery:
@@ -760,7 +758,7 @@ async def _control(
     from auditor.probes.dns import _rcode_outcome
     from auditor.probes.tcp import classify_os_error
 
-    server = _spec(addr, port)
+    server = endpoint(addr, port)
     query = dns.message.make_query(qname, "SOA")
     start = time.perf_counter()
     ctx.stats["dns_queries"] += 1
@@ -810,7 +808,7 @@ async def check_resolver(
     order = {n: i for i, (n, _role) in enumerate(names)}
     results.sort(key=lambda q: (q.server, order.get(q.qname, 99)))
     return decide_resolver(
-        [_spec(a, p) for a, p in servers], results, seconds=timeout, attempts=CONTROL_ATTEMPTS
+        [endpoint(a, p) for a, p in servers], results, seconds=timeout, attempts=CONTROL_ATTEMPTS
     )
 
 

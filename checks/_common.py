@@ -2,70 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-
-from auditor.guard import AddressGuard, structural_v6_reason
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, Outcome
-
-# No range opened: what an Internet user can reach is what counts.
-STRICT = AddressGuard()
-
-_ULA = ipaddress.IPv6Network("fc00::/7")
-_DOC = ipaddress.IPv6Network("2001:db8::/32")
-
-
-def _special_v6(ip: ipaddress.IPv6Address) -> str | None:
-    """Why a unicast AAAA is not globally reachable (IANA IPv6 special-purpose registry)."""
-    if ip.is_loopback:
-        return "loopback"
-    if ip in _ULA:
-        return "unique-local (fc00::/7, RFC 4193): not reachable from the Internet"
-    if ip in _DOC:
-        return "documentation range (2001:db8::/32, RFC 3849)"
-    if ip.is_reserved or not ip.is_global:
-        return "special-purpose, not globally reachable (IANA special-purpose registry)"
-    return None
-
-
-def unusable_v6_reason(address: str, guard: AddressGuard = STRICT) -> str | None:
-    """Why an AAAA cannot serve citizens, or None when it can.
-
-    Usable means globally reachable. The catalogue (CHECKS.md, ipv6.web.aaaa) excludes
-    IPv4-mapped, loopback, link-local, multicast and unspecified addresses; unique-local
-    (fc00::/7) and every other special-purpose range the address guard refuses
-    (auditor/guard.py) are unusable too, unless the operator opened that range with
-    ``--allow-net`` / ``--allow-private`` (a lab, an intranet audit): then the scanner was
-    told those addresses are the audience's, and :func:`opened_reason` says so.
-    """
-    structural = structural_v6_reason(address)
-    if structural is not None:
-        return structural
-    ip = ipaddress.IPv6Address(address)
-    special = _special_v6(ip)
-    if special is None or guard.opened_by(address) is not None:
-        return None
-    return special
-
-
-def opened_reason(address: str, guard: AddressGuard) -> str | None:
-    """For a special-purpose AAAA counted as usable: what it is and which option opened it."""
-    if structural_v6_reason(address) is not None:
-        return None
-    special = _special_v6(ipaddress.IPv6Address(address))
-    opened = guard.opened_by(address)
-    if special is None or opened is None:
-        return None
-    return f"{special}; counted as usable because {opened} opened it"
-
-
-def is_usable_v6(address: str, guard: AddressGuard = STRICT) -> bool:
-    return unusable_v6_reason(address, guard) is None
-
-
-def family(address: str) -> str:
-    return "v6" if ":" in address else "v4"
-
 
 # How a failed connection is worded in messages: a silent drop and a refusal are
 # different faults (a firewall eating packets vs. nothing listening) with different fixes.
@@ -98,10 +36,6 @@ def describe_failure(outcome: str, detail: str = "") -> str:
 
 # Outcomes meaning "we did not look", never a verdict about the remote side.
 UNDECIDED = frozenset({"blocked", "skipped"})
-
-
-def usable_v6(addresses: tuple[str, ...] | list[str], guard: AddressGuard = STRICT) -> list[str]:
-    return [a for a in addresses if is_usable_v6(a, guard)]
 
 
 def cut_answers(*answers: DnsAnswer | None) -> str | None:

@@ -27,6 +27,7 @@ from auditor.model import Category, Level, Scope, Status, Verdict, worst
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
+from auditor.protocol.addresses import unusable_v6_reason
 from auditor.protocol.headers import (
     DISCLOSURE_HEADERS,
     SOURCE_LIST_DIRECTIVES,
@@ -53,7 +54,7 @@ from auditor.protocol.security_txt import parse_security_txt
 from auditor.registry import CheckContext, Probe, check
 from auditor.similarity import normalise_url, similarity
 from auditor.text import clip
-from checks._common import cut_answers, no_https_reason, unusable_v6_reason
+from checks._common import cut_answers, no_https_reason
 
 _REFS_HEADERS = ("OWASP Secure Headers Project", "Mozilla Observatory", "Internet.nl")
 _EV_MAX = 300  # characters of remote text kept in evidence/messages

@@ -28,10 +28,11 @@ from auditor.obs.tls import (
     Trust,
     VersionOutcome,
 )
+from auditor.protocol.addresses import unusable_v6_reason, usable_v6
 from auditor.protocol.names import a_label, is_public_suffix
 from auditor.registry import CheckContext, Probe, check
 from checks import tls_tables
-from checks._common import cut_answers, no_https_reason, unusable_v6_reason, usable_v6
+from checks._common import cut_answers, no_https_reason
 
 _REFS_NCSC = "NCSC-NL IT Security Guidelines for TLS (2025-05)"
 _TLS_NEEDS = (Probe.DNS, Probe.TCP, Probe.TLS)

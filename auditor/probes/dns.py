@@ -26,6 +26,7 @@ import dns.rrset
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import NsOutcome, NsQuery
 from auditor.options import ScanOptions
+from auditor.protocol.addresses import endpoint
 from auditor.protocol.names import public_suffix
 
 
@@ -178,7 +179,7 @@ class DnsClient:
         the footing check names them): one that did not answer its control question would
         cost every lookup a timeout before the next server is asked."""
         wanted = {s for s in specs}
-        keep = [(a, p) for a, p in self._servers() if _spec(a, p) in wanted]
+        keep = [(a, p) for a, p in self._servers() if endpoint(a, p) in wanted]
         if keep and len(keep) < len(self._servers()):
             self.resolver.nameservers = [a for a, _ in keep]
 
@@ -367,10 +368,6 @@ def _chain_from_nxdomain(exc: dns.resolver.NXDOMAIN, qname: str) -> tuple[str, .
 
 
 _CLOSED_PORT = "the resolver's port is closed (ICMP port unreachable): nothing listens there"
-
-
-def _spec(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def _classify_no_nameservers(exc: dns.resolver.NoNameservers) -> tuple[str, str]:

@@ -54,6 +54,7 @@ from auditor.obs.http import (
 from auditor.probes.context import ProbeContext
 from auditor.probes.http1 import Connection, ServerDisconnected
 from auditor.probes.tcp import classify_os_error
+from auditor.protocol.addresses import bracket
 from auditor.protocol.headers import media_type
 from auditor.protocol.html import MAX_SUBRESOURCES, MAX_URL, extract_subresources, meta_csp
 from auditor.protocol.names import norm_name
@@ -82,10 +83,6 @@ KEEPALIVE_EXPIRY = 2.0  # seconds an idle connection is kept for the next reques
 _TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 
 _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-def _bracket(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
 
 
 # ---------------------------------------------------------------------------
@@ -713,7 +710,7 @@ class _Fetcher:
 
 def _origin(scheme: str, host: str, port: int) -> str:
     default = 443 if scheme == "https" else 80
-    return f"{scheme}://{_bracket(host)}" + ("" if port == default else f":{port}")
+    return f"{scheme}://{bracket(host)}" + ("" if port == default else f":{port}")
 
 
 def _port_reason(port: int, tcp: TcpProbe | None) -> str:

@@ -12,6 +12,7 @@ import httpx
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import MtaStsFetch, MtaStsObservation, ServerHost
 from auditor.probes.context import ProbeContext
+from auditor.protocol.addresses import endpoint
 from auditor.protocol.mta_sts import is_mta_sts_txt
 from auditor.protocol.txt import txt_texts
 
@@ -49,8 +50,7 @@ async def fetch_policy(ctx: ProbeContext, host: str, address: str, port: int = 4
     vantage = ctx.unreachable_family(address)
     if vantage:
         return MtaStsFetch(address, Outcome.SKIPPED, detail=vantage)
-    literal = f"[{address}]" if ":" in address else address
-    url = f"https://{literal}:{port}{POLICY_PATH}"
+    url = f"https://{endpoint(address, port)}{POLICY_PATH}"
     timeout = httpx.Timeout(ctx.options.timeout)
     async with ctx.address_slot(address):
         ctx.stats["connections"] += 1

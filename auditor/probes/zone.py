@@ -24,6 +24,7 @@ from auditor.obs.zone import (
     ZoneObservations,
 )
 from auditor.probes.context import ProbeContext
+from auditor.protocol.addresses import is_usable_v6
 from auditor.protocol.dmarc import dmarc_records
 from auditor.protocol.names import norm_name, public_suffix, registrable_domain
 from auditor.protocol.spf import (
@@ -274,7 +275,6 @@ async def _own_chain(ctx: ProbeContext, status: DnssecStatus) -> DnssecStatus:
 async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
     """SOA with RD=0 to every usable IPv6 address of every NS, over UDP and over TCP."""
     from auditor.probes.dns import query_authoritative
-    from checks._common import is_usable_v6
 
     # the addresses ipv6.ns.reach judges: usable, or in a range the operator opened
 
