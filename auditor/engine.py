@@ -20,7 +20,7 @@ import anyio
 
 from auditor import serde
 from auditor.guard import AddressGuard
-from auditor.model import Finding, Scope, Status, TargetKind, Verdict
+from auditor.model import Finding, Probe, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
     HttpObservation,
@@ -32,7 +32,7 @@ from auditor.obs import (
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
 from auditor.protocol.addresses import structural_v6_reason
-from auditor.registry import CheckContext, CheckSpec, Probe
+from auditor.registry import CheckContext, CheckSpec
 from auditor.selfcheck import IPV4, IPV6, Footing, Vantage
 
 T_obs = TypeVar("T_obs")

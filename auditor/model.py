@@ -62,6 +62,21 @@ class Category(StrEnum):
     MAIL = "mail"
 
 
+class Probe(StrEnum):
+    """Names of the probe families a check needs (the planner skips the rest)."""
+
+    DNS = "dns"  # A/AAAA of the host, CNAME chain
+    TCP = "tcp"  # TCP connect per address and port
+    TLS = "tls"  # handshake, protocol and cipher enumeration, certificate
+    HTTP = "http"  # http:// and https:// fetches, headers, security.txt
+    ICMP = "icmp"  # ICMPv6 echo (privileged)
+    SUBRESOURCES = "subresources"  # hosts of the landing page's subresources
+    ZONE = "zone"  # NS, MX, SOA, CAA, TXT, DNSSEC of a zone
+    NS_REACH = "ns_reach"  # direct queries to each authoritative address
+    SMTP = "smtp"  # SMTP greeting and STARTTLS on each MX address
+    MTA_STS = "mta_sts"  # MTA-STS policy over HTTPS
+
+
 class Level(StrEnum):
     MANDATORY = "mandatory"
     RECOMMENDED = "recommended"

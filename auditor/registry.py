@@ -18,21 +18,6 @@ from auditor.guard import AddressGuard
 from auditor.model import Category, Level, Scope, Verdict
 
 
-class Probe:
-    """Names of the probe families a check needs (the planner skips the rest)."""
-
-    DNS = "dns"  # A/AAAA of the host, CNAME chain
-    TCP = "tcp"  # TCP connect per address and port
-    TLS = "tls"  # handshake, protocol and cipher enumeration, certificate
-    HTTP = "http"  # http:// and https:// fetches, headers, security.txt
-    ICMP = "icmp"  # ICMPv6 echo (privileged)
-    SUBRESOURCES = "subresources"  # hosts of the landing page's subresources
-    ZONE = "zone"  # NS, MX, SOA, CAA, TXT, DNSSEC of a zone
-    NS_REACH = "ns_reach"  # direct queries to each authoritative address
-    SMTP = "smtp"  # SMTP greeting and STARTTLS on each MX address
-    MTA_STS = "mta_sts"  # MTA-STS policy over HTTPS
-
-
 @dataclass(frozen=True)
 class CheckContext:
     """What a check may know besides the observations. No I/O handles here."""

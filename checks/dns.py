@@ -12,12 +12,12 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from auditor.model import Category, Level, Scope, Verdict
+from auditor.model import Category, Level, Probe, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import Dnssec, ZoneObservations
 from auditor.protocol.names import norm_name
-from auditor.registry import CheckContext, Probe, check
+from auditor.registry import CheckContext, check
 
 _NEGATIVE = {
     Outcome.NXDOMAIN: "the name does not exist (NXDOMAIN)",

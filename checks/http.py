@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.model import Category, Level, Scope, Status, Verdict, worst
+from auditor.model import Category, Level, Probe, Scope, Status, Verdict, worst
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.http import HttpFetch, HttpObservation, HttpResponse
@@ -51,7 +51,7 @@ from auditor.protocol.headers import (
 )
 from auditor.protocol.names import norm_name, registrable_domain
 from auditor.protocol.security_txt import parse_security_txt
-from auditor.registry import CheckContext, Probe, check
+from auditor.registry import CheckContext, check
 from auditor.similarity import normalise_url, similarity
 from auditor.text import clip
 from checks._common import cut_answers, no_https_reason

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Category, Level, Scope, Status, Verdict
+from auditor.model import Category, Level, Probe, Scope, Status, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.zone import NsOutcome, ServerHost, ZoneObservations
 from auditor.protocol.addresses import opened_reason, unusable_v6_reason, usable_v6
 from auditor.protocol.names import norm_name
-from auditor.registry import CheckContext, Probe, check
+from auditor.registry import CheckContext, check
 from checks._common import UNDECIDED, cut_answers, describe_failure
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Category, Level, Scope, Status, Verdict
+from auditor.model import Category, Level, Probe, Scope, Status, Verdict
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import ZoneObservations
 from auditor.protocol.dmarc import (
@@ -35,7 +35,7 @@ from auditor.protocol.spf import (
     spf_records,
 )
 from auditor.protocol.txt import txt_texts
-from auditor.registry import CheckContext, Probe, check
+from auditor.registry import CheckContext, check
 from checks._common import UNDECIDED, cut_answers, describe_failure
 from checks.ipv6 import is_null_mx, mx_not_probed
 

@@ -12,7 +12,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from auditor.model import Category, Level, Scope, Verdict
+from auditor.model import Category, Level, Probe, Scope, Verdict
 from auditor.obs import HostObservations
 from auditor.obs.core import Outcome
 from auditor.obs.tls import (
@@ -30,7 +30,7 @@ from auditor.obs.tls import (
 )
 from auditor.protocol.addresses import unusable_v6_reason, usable_v6
 from auditor.protocol.names import a_label, is_public_suffix
-from auditor.registry import CheckContext, Probe, check
+from auditor.registry import CheckContext, check
 from checks import tls_tables
 from checks._common import cut_answers, no_https_reason
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 
+from auditor.model import Probe
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import (
     DnssecStatus,
@@ -38,7 +39,6 @@ from auditor.protocol.spf import (
     spf_records,
 )
 from auditor.protocol.txt import txt_texts
-from auditor.registry import Probe
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
 MAX_MX = 10

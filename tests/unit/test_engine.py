@@ -10,11 +10,11 @@ import pytest
 
 from auditor import serde
 from auditor.engine import evaluate_host, evaluate_stored, make_plan, probe_host, run_scan
-from auditor.model import Category, Scope, Status, TargetKind, Verdict
+from auditor.model import Category, Probe, Scope, Status, TargetKind, Verdict
 from auditor.obs import DnsAnswer, HostDns, HostObservations, Outcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
-from auditor.registry import CheckContext, CheckSpec, Probe, get_check
+from auditor.registry import CheckContext, CheckSpec, get_check
 from auditor.store import Store
 from tests.support.dnsserver import DnsServer, Zone
 from tests.unit._zone_fixtures import LAB_NETS

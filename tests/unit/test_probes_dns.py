@@ -26,6 +26,7 @@ import dns.zone
 import pytest
 import pytest_asyncio
 
+from auditor.model import Probe
 from auditor.obs.core import Outcome
 from auditor.obs.zone import Dnssec, NsOutcome
 from auditor.options import ScanOptions
@@ -40,7 +41,6 @@ from auditor.probes.dnssec import (
 )
 from auditor.probes.zone import probe_zone
 from auditor.protocol.txt import txt_texts
-from auditor.registry import Probe
 
 
 @dataclass

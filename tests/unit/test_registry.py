@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from auditor import registry
-from auditor.model import Category, Level, Scope, Status, Verdict, worst
-from auditor.registry import CheckContext, Probe, all_checks, check, get_check, is_known
+from auditor.model import Category, Level, Probe, Scope, Status, Verdict, worst
+from auditor.registry import CheckContext, all_checks, check, get_check, is_known
 
 
 def test_builtin_checks_registered_with_metadata() -> None:
