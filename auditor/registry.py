@@ -63,7 +63,7 @@ class CheckSpec:
             "category": self.category.value,
             "scope": self.scope.value,
             "level_hint": self.level_hint.value,
-            "needs": list(self.needs),
+            "needs": [str(n) for n in self.needs],  # plain strings, not Probe members
             "refs": list(self.refs),
             "description": self.description,
             "remediation": dict(self.remediation),

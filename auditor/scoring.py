@@ -304,7 +304,6 @@ class ScanScore:
     today: date
     agencies: tuple[AgencyScore, ...]
     shares: tuple[RequirementShare, ...]
-    check_results: Mapping[tuple[str, str, str], CheckResult]  # (kind, target, check)
 
     @functools.cached_property
     def _by_id(self) -> dict[str, AgencyScore]:
@@ -564,16 +563,7 @@ def score_scan(
                     )
         scores.append(_agency_score(profile, agency, pairs, by_key, today, category_of))
     shares = _shares(profile, scores)
-    results: dict[tuple[str, str, str], CheckResult] = {}
-    for kind, target, c, _agency in cache:
-        if (kind, target, c) not in results:
-            raw = check_result(
-                c, TargetKind(kind), target, by_key.get((kind, target, c), []), today=today
-            )
-            results[(kind, target, c)] = (
-                raw if raw.credit >= 0 else _with_credit(raw, profile.warn_credit)
-            )
-    return ScanScore(profile, today, tuple(scores), shares, results)
+    return ScanScore(profile, today, tuple(scores), shares)
 
 
 def _agency_score(

@@ -39,7 +39,6 @@ TTL = 300
 ALGORITHM = 13  # ECDSAP256SHA256 (RFC 6605); "MUST implement" in RFC 8624 sec. 3.1
 SIGNATURE_DAYS = 14
 UDP_PAYLOAD = 1232  # the EDNS buffer size the DNS flag day 2020 recommends
-RR = tuple[str, str, str]  # (owner, type, rdata text)
 
 
 @dataclass

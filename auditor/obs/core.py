@@ -34,10 +34,6 @@ class Outcome:
     ERROR = "error"  # anything else, with detail
 
 
-# Outcomes that mean "we got an authoritative negative or positive answer".
-DNS_ANSWERED = frozenset({Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN})
-
-
 @dataclass(frozen=True)
 class DnsAnswer:
     """The result of one DNS lookup (qname, type) through the resolver."""

@@ -40,7 +40,6 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import anyio
 import h11
-import httpx
 
 from auditor.obs.core import Outcome, TcpProbe
 from auditor.obs.http import (
@@ -151,8 +150,8 @@ def _cert_error(exc: BaseException) -> bool:
 
 
 def classify_http_error(exc: BaseException) -> tuple[str, str]:
-    """Map an HTTP client / ssl / socket failure (h11, :mod:`auditor.probes.http1`, or
-    httpx for MTA-STS) to (Outcome, detail)."""
+    """Map an HTTP client / ssl / socket failure (h11, :mod:`auditor.probes.http1`) to
+    (Outcome, detail). (The MTA-STS fetch uses httpx and classifies its own errors.)"""
     for e in _chain(exc):
         if isinstance(e, ssl.SSLWantReadError | ssl.SSLWantWriteError):
             continue  # "no data yet": the context of a handshake the timeout cut (a stall)
@@ -162,11 +161,11 @@ def classify_http_error(exc: BaseException) -> tuple[str, str]:
             text = f"{e.reason or ''} {e}"
             kind = Outcome.TLS_ALERT if "ALERT" in text.upper() else Outcome.TLS_ERROR
             return kind, clip(f"TLS: {e}", MAX_DETAIL)
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return Outcome.TIMEOUT, "no complete answer before the timeout"
     if isinstance(exc, ServerDisconnected):
         return Outcome.RESET, clip(f"connection closed: {exc}", MAX_DETAIL)
-    if isinstance(exc, h11.RemoteProtocolError | httpx.RemoteProtocolError):
+    if isinstance(exc, h11.RemoteProtocolError):
         text = str(exc)
         if "Receive buffer too long" in text:
             return Outcome.TOO_LARGE, "response header section larger than the cap"
@@ -180,10 +179,6 @@ def classify_http_error(exc: BaseException) -> tuple[str, str]:
             return classify_os_error(e)
     if isinstance(exc, anyio.EndOfStream | anyio.BrokenResourceError | ConnectionError):
         return Outcome.RESET, clip(f"connection broken: {type(exc).__name__}", MAX_DETAIL)
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return Outcome.RESET, clip(f"connection broken: {type(exc).__name__}: {exc}", MAX_DETAIL)
-    if isinstance(exc, httpx.ConnectError):
-        return Outcome.ERROR, clip(f"connect failed: {exc}", MAX_DETAIL)
     return Outcome.ERROR, clip(f"{type(exc).__name__}: {exc}", MAX_DETAIL)
 
 

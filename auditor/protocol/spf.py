@@ -217,7 +217,6 @@ def spf_records(texts: Iterable[str]) -> list[str]:
 # Grammar (sec. 4.6.1, 5, 6, 7.1 and the collected ABNF of sec. 12)
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
-DNS_TERMS = frozenset({"include", "a", "mx", "ptr", "exists", "redirect"})  # sec. 4.6.4
 _MOD_NAME = re.compile(
     r"[A-Za-z][A-Za-z0-9_.-]*"
 )  # name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
