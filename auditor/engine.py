@@ -32,7 +32,7 @@ from auditor.obs import (
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
 from auditor.registry import CheckContext, CheckSpec, Probe
-from auditor.selfcheck import IPV4, IPV6, Footing, Vantage
+from auditor.selfcheck import IPV4, IPV6, Footing, FootingWatch
 
 T_obs = TypeVar("T_obs")
 
@@ -610,17 +610,22 @@ async def run_scan(
     *,
     skip: set[tuple[str, str]] | None = None,
     on_done: ProgressFn | None = None,
-    vantage: Vantage | None = None,
+    watch: FootingWatch | None = None,
+    zone_hosts: Mapping[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Probe and evaluate every target; store each as soon as it is finished.
 
     ``concurrency`` workers take targets one by one from a shared queue, so memory does not
     grow with the number of targets waiting (no task per target up front).
 
-    ``vantage``: the scanner's footing (auditor.selfcheck), checked before the scan. The
+    ``watch``: the scanner's footing (auditor.selfcheck), checked before the scan. The
     probes skip what the scanner cannot reach, a monitor measures the event loop's lag
     (targets probed while it was saturated carry that fact), findings are judged with the
     footing, and it is checked again when failures pile up.
+
+    ``zone_hosts``: each zone's inventory hosts (their CNAME chains count for dns.dnssec;
+    the zone probe asks for them itself). A shard (auditor.shards) holds some of a zone's
+    hosts or none, so it brings the whole plan's list; by default it is found in ``plan``.
     """
     skip = skip or set()
     needs = plan.needs
@@ -630,22 +635,23 @@ async def run_scan(
         jobs += [(TargetKind.ZONE, z) for z in plan.zones if (TargetKind.ZONE.value, z) not in skip]
     if plan.checks_for(TargetKind.HOST):
         jobs += [(TargetKind.HOST, h) for h in plan.hosts if (TargetKind.HOST.value, h) not in skip]
-    zone_hosts = hosts_by_zone(plan.zones, plan.hosts)
-    if vantage is not None:
-        vantage.attach(ctx)
+    if zone_hosts is None:
+        zone_hosts = hosts_by_zone(plan.zones, plan.hosts)
+    if watch is not None:
+        watch.attach(ctx)
 
     def footing() -> Footing | None:
-        return vantage.record if vantage is not None else None
+        return watch.record if watch is not None else None
 
     def done(failed: bool) -> None:
-        if vantage is not None and vantage.target_done(failed):
-            side.start_soon(vantage.recheck, ctx)
+        if watch is not None and watch.target_done(failed):
+            side.start_soon(watch.recheck, ctx)
 
     async def host_job(host: str) -> None:
         started = _stamp()
         t0 = time.monotonic()
         obs = await probe_host(ctx, host, needs)
-        if vantage is not None and (overload := vantage.overload(t0)):
+        if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
         findings = evaluate_host(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started)
@@ -659,7 +665,7 @@ async def run_scan(
         t0 = time.monotonic()
         # The zone's inventory hosts: their CNAME chains count for dns.dnssec.
         obs = await probe_zone(ctx, zone, zone_needs, zone_hosts.get(zone, ()))
-        if vantage is not None and (overload := vantage.overload(t0)):
+        if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
         findings = evaluate_zone(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
@@ -676,7 +682,7 @@ async def run_scan(
 
     # ``side``: the load monitor and footing re-checks, ended when the targets are done.
     async with anyio.create_task_group() as side:
-        if vantage is not None:
+        if watch is not None:
 
             def counters() -> tuple[int, int]:
                 st = ctx.stats  # steps started (connects, DNS queries), and timed out
@@ -685,7 +691,7 @@ async def run_scan(
                     st["tcp_timeouts"] + st["dns_timeouts"],
                 )
 
-            side.start_soon(vantage.start_monitor(ctx.options.timeout, counters).run)
+            side.start_soon(watch.start_monitor(ctx.options.timeout, counters).run)
         async with anyio.create_task_group() as tg:
             for _ in range(min(max(1, ctx.options.concurrency), len(jobs))):
                 tg.start_soon(worker)

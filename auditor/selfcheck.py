@@ -1110,7 +1110,7 @@ RECHECK_MIN_FAILED = 10
 RECHECK_EVERY = 30.0
 
 
-class Vantage:
+class FootingWatch:
     """The footing during one scan (one process): the current facts the probes consult,
     the merged record the evaluation and the store get, the load monitor, and the
     re-checks when failures pile up."""
@@ -1280,7 +1280,7 @@ __all__ = [
     "ReferenceResult",
     "ResolverFooting",
     "Route",
-    "Vantage",
+    "FootingWatch",
     "check_footing",
     "control_samples",
     "control_suffixes",

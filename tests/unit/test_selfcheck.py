@@ -26,7 +26,7 @@ from auditor.selfcheck import (
     ReferenceResult,
     ResolverFooting,
     Route,
-    Vantage,
+    FootingWatch,
     control_samples,
     control_suffixes,
     decide_family,
@@ -417,7 +417,7 @@ def test_monitor_sees_one_long_stall_with_timeouts() -> None:
 
 def test_vantage_rechecks_when_failures_pile_up() -> None:
     clock = [0.0]
-    v = Vantage(footing(), monotonic=lambda: clock[0])
+    v = FootingWatch(footing(), monotonic=lambda: clock[0])
     assert not any(v.target_done(True) for _ in range(30)), "not before RECHECK_EVERY"
     clock[0] = 31.0
     assert v.target_done(True)
@@ -578,7 +578,7 @@ def test_evaluate_stored_reproduces_with_the_stored_footing() -> None:
 
 
 def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from auditor.cli import _settle_footing
+    from auditor.service import settle_footing as _settle_footing
     from auditor.store import Store
 
     obs = _host(Outcome.UNREACHABLE)
