@@ -131,7 +131,7 @@ class InProcessRunner:
         status = "failed"
         try:
             for run in runs:
-                anyio.run(lambda: run.run(sink, on_done), backend="asyncio")
+                anyio.run(run.run, sink, on_done, backend="asyncio")
             status = "complete"
         except KeyboardInterrupt:
             status = "interrupted"
