@@ -156,6 +156,24 @@ def _ignore(event: Event) -> None:
     pass
 
 
+def check_footing(
+    options: ScanOptions,
+    names: Iterable[str],
+    on_event: OnEvent | None = None,
+    spent: dict[str, int] | None = None,
+) -> Footing:
+    """The scanner's own footing (auditor.selfcheck: IPv6 and IPv4 connectivity, the
+    resolver) before a scan, what it finds said as :class:`Note` events; what the check
+    cost (queries, connections) is added to ``spent``. The gate asks first (a dead resolver
+    is said within seconds, and is not asked for the zones), then hands it to ``scan``."""
+    emit = on_event or _ignore
+
+    def note(line: str) -> None:
+        emit(Note(line))
+
+    return footing_sync(options, names, note, spent)
+
+
 # ---------------------------------------------------------------------------
 # the service
 
@@ -262,7 +280,7 @@ class ScanService:
             self.emit(Note(line))
 
         try:
-            checked = footing or footing_sync(options, names, note, spent)
+            checked = footing or check_footing(options, names, self.emit, spent)
         except KeyboardInterrupt:
             self.store.finish_scan(scan_id, "interrupted", spent)
             self.emit(Finished(scan_id, "interrupted"))
@@ -378,6 +396,7 @@ __all__ = [
     "ScanService",
     "Started",
     "TargetDone",
+    "check_footing",
     "load_profile",
     "options_record",
     "profile_ref",

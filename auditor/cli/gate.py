@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import auditor.gate
-from auditor.cli.common import UsageError, add_network_options, options_from_args, profile_or_usage
+from auditor.cli.common import (
+    Presenter,
+    UsageError,
+    add_network_options,
+    options_from_args,
+    profile_or_usage,
+)
 from auditor.cli.scan import execute_scan
 from auditor.gate import (
     EXIT_INCOMPLETE,
@@ -41,7 +47,8 @@ from auditor.gate import (
     terminal_summary,
 )
 from auditor.inventory import InventoryError, load_inventory
-from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
+from auditor.selfcheck import footing_of
+from auditor.service import check_footing
 from auditor.store import Store
 from reports import stdout_outputs
 
@@ -157,7 +164,7 @@ def _gate(args: argparse.Namespace) -> int:
         targets = [parse_target(t) for t in args.targets]
     # The scanner's own footing first (auditor.selfcheck): a dead resolver is said within
     # seconds, and is not asked for the zones either.
-    footing = footing_sync(options, targets, report_to_stderr)
+    footing = check_footing(options, targets, Presenter(progress=False))
     if not args.inventory:
         if args.zone:
             zones = [parse_target(z) for z in args.zone]
