@@ -36,7 +36,7 @@ from auditor.selfcheck import (
     parse_reference,
     report_to_stderr,
 )
-from auditor.store import Store
+from auditor.store import Store, StoreError, open_store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -356,7 +356,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     profile = _profile(args.profile or inventory.profile or "vn-gov")
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         try:
             scan_id, status = execute_scan(
                 store,
@@ -422,7 +422,7 @@ def execute_scan(
     IPv4 connectivity, the resolver; ``footing`` when the caller checked it already) and
     records it in the scan row's stats; the findings are judged with it.
     """
-    if workers > 1 and store.path == ":memory:":
+    if workers > 1 and not store.shared:
         raise UsageError("--workers needs a store file: worker processes open it themselves")
     plan = _plan_for(inventory, profile, options)
     skip: set[tuple[str, str]] = set()
@@ -529,7 +529,7 @@ def _scan_in_workers(
     # The pool is entered first and left last: the bar is gone while workers are being
     # stopped, and whatever fails in the parent, leaving the pool reaps every worker.
     pool = WorkerPool(
-        store.path, scan_id, plan, options, shard_plan(plan, workers, skip), skip, footing
+        store.url, scan_id, plan, options, shard_plan(plan, workers, skip), skip, footing
     )
     status = "failed"
     try:
@@ -585,7 +585,7 @@ def _summary(store: Store, scan_id: int, db_path: str) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from auditor.history import describe_scan
 
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         try:
             # The default is the latest network scan: the latest row may be an evaluation
             # (of an older scan, with another profile) or a gate run.
@@ -756,7 +756,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="scan an inventory and store the findings")
     p.add_argument("inventory", help="inventory file (YAML or CSV)")
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
-    p.add_argument("--db", help="SQLite store (default: auditor.db beside the inventory)")
+    p.add_argument(
+        "--db",
+        help="store: a file path or sqlite:///PATH (default: auditor.db beside the inventory)",
+    )
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
     p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
@@ -782,7 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
-    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
     p.add_argument(
         "--scan",
         type=int,
@@ -836,7 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return _closed_stdout()
-    except UsageError as exc:
+    except (UsageError, StoreError) as exc:
         _err(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:

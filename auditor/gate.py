@@ -38,7 +38,7 @@ from auditor.model import Level
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
-from auditor.store import Store
+from auditor.store import Store, open_store
 from reports import stdout_outputs
 
 EXIT_PASSED = 0
@@ -470,7 +470,9 @@ def register(sub: Any) -> None:
         metavar="HOST:ADDR",
         help="use ADDR for HOST instead of DNS (repeatable), like curl --resolve",
     )
-    p.add_argument("--db", help="keep the scan in this SQLite store (default: a temporary one)")
+    p.add_argument(
+        "--db", help="keep the scan in this store: a path or sqlite:///PATH (default: temporary)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     add_network_options(p)
     p.set_defaults(func=cmd_gate)
@@ -557,7 +559,7 @@ def _gate(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="auditor-gate-") as tmp:
         db = args.db or str(Path(tmp) / "gate.db")
-        with Store(db) as store:
+        with open_store(db) as store:
             scan_id, status = execute_scan(
                 store,
                 inventory,

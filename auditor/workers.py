@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import multiprocessing
-import os
 import queue
 import signal
 import sys
@@ -44,7 +43,7 @@ from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.registry import get_check
 from auditor.selfcheck import Footing, Vantage, report_to_stderr
-from auditor.store import Store
+from auditor.store import Store, open_store, store_url
 
 # Seconds the parent waits for workers to stop after SIGTERM before killing them. A worker
 # stops within milliseconds (every probe is cancellable); this only bounds a stuck one.
@@ -236,7 +235,7 @@ def worker_main(job: WorkerJob, events: Any) -> None:
         if job.footing is not None:
             names = (*plan.hosts, *plan.zones)
             vantage = Vantage(job.footing, names, report=_worker_report(job.number))
-        with Store(job.db_path) as store:
+        with open_store(job.db_path) as store:
 
             def done(target: TargetDone) -> None:
                 events.put(_Done(job.number, target.kind.value, target.name))
@@ -357,7 +356,7 @@ class WorkerPool:
             self.jobs.append(
                 WorkerJob(
                     number=number,
-                    db_path=os.path.abspath(db_path),
+                    db_path=store_url(db_path),
                     scan_id=scan_id,
                     hosts=shard.hosts,
                     zones=shard.zones,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from auditor.model import Finding, Status, TargetKind
-from auditor.store import Store
+from auditor.store import Store, open_store
 
 
 def _finding(target: str, check: str = "dns.resolve", status: Status = Status.PASS) -> Finding:
@@ -24,7 +24,7 @@ def _begin(store: Store) -> int:
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         scan = _begin(store)
         f = _finding("www.example.vn")
         store.save_target(scan, TargetKind.HOST, "www.example.vn", '{"x":1}', [f], "t0")
@@ -39,8 +39,8 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_wal_mode_and_saving_twice_replaces(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
-        mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
+    with open_store(tmp_path / "a.db") as store:
+        mode = sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
         scan = _begin(store)
         store.save_target(scan, TargetKind.HOST, "h", "{}", [_finding("h")], "t0")
@@ -51,7 +51,7 @@ def test_wal_mode_and_saving_twice_replaces(tmp_path: Path) -> None:
 
 
 def test_unfinished_scan_for_resume(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         scan = _begin(store)
         store.save_target(scan, TargetKind.HOST, "h1", "{}", [], "t0")
         assert store.unfinished_scan("/inv.yaml").id == scan  # type: ignore[union-attr]
@@ -67,7 +67,7 @@ def test_unfinished_scan_includes_failed_scans(
     tmp_path: Path, status: str, resumable: bool
 ) -> None:
     """A scan stored as failed (a `scan --workers` process crashed) is continued by --resume."""
-    with Store(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         scan = _begin(store)
         store.finish_scan(scan, status)
         found = store.unfinished_scan("/inv.yaml")
@@ -77,7 +77,7 @@ def test_unfinished_scan_includes_failed_scans(
 
 def test_two_writers_do_not_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    a, b = Store(path), Store(path)
+    a, b = open_store(path), open_store(path)
     sa, sb = _begin(a), _begin(b)
     for i in range(50):
         a.save_target(sa, TargetKind.HOST, f"a{i}", "{}", [_finding(f"a{i}")], "t")
@@ -90,7 +90,7 @@ def test_two_writers_do_not_corrupt(tmp_path: Path) -> None:
 
 
 def test_failed_transaction_keeps_earlier_targets(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+    with open_store(tmp_path / "a.db") as store:
         scan = _begin(store)
         store.save_target(scan, TargetKind.HOST, "ok", "{}", [_finding("ok")], "t")
         loop: dict[str, object] = {}
@@ -103,7 +103,7 @@ def test_failed_transaction_keeps_earlier_targets(tmp_path: Path) -> None:
 
 def _open_and_begin(path: str, barrier: object) -> None:
     barrier.wait()  # type: ignore[attr-defined]
-    with Store(path) as store:
+    with open_store(path) as store:
         _begin(store)
 
 

@@ -27,7 +27,7 @@ from auditor.engine import hosts_by_zone, make_plan
 from auditor.model import TargetKind
 from auditor.options import ScanOptions
 from auditor.registry import get_check
-from auditor.store import Store
+from auditor.store import open_store
 from auditor.workers import Shard, WorkerPool, describe, shard_plan
 from tests.support.dnsserver import DnsServer, Zone
 
@@ -536,7 +536,7 @@ def test_scan_with_workers_needs_a_store_file(tmp_path: Path) -> None:
 
     inv = tmp_path / "inv.yaml"
     _write_inventory(inv, {"x": ([], ["www.x.vn"])})
-    with Store(":memory:") as store:
+    with open_store(":memory:") as store:
         with pytest.raises(UsageError, match="--workers"):
             execute_scan(
                 store, load_inventory(str(inv)), str(inv), load_profile("vn-gov"), ScanOptions(),
