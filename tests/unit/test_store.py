@@ -403,9 +403,16 @@ def test_write_statements_compile_for_postgresql() -> None:
 
     from auditor.store.sql import _Statements
 
-    st = _Statements("postgresql")
-    sql = str(st.upsert_observation.compile(dialect=postgresql.dialect()))
+    dialect = postgresql.dialect()
+    st = _Statements(dialect)
+    sql = str(st.upsert_observation.compile(dialect=dialect))
     assert "ON CONFLICT (scan_id, kind, name) DO UPDATE SET json = excluded.json" in sql
-    sql = str(st.upsert_target.compile(dialect=postgresql.dialect()))
+    sql = str(st.upsert_target.compile(dialect=dialect))
     assert "DO UPDATE SET started = excluded.started, finished = excluded.finished" in sql
     assert st.begin == "BEGIN"
+    # the findings' executemany: named binds for psycopg's pyformat, one dict per row
+    insert = st.insert_findings
+    assert insert.sql.startswith("INSERT INTO findings (scan_id, kind, target, address")
+    assert "%(scan_id)s" in insert.sql and not insert.positional
+    row = (1, "host", "h", None, "c", "pass", "m", "{}", 1.0)
+    assert insert.params([row]) == [dict(zip(insert.columns, row, strict=True))]
