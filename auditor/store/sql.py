@@ -7,7 +7,8 @@ a busy store makes it wait rather than fail half way), retries of the set-up ste
 answers "busy" without waiting for, and one connection kept for the store's life.
 
 Speed: statements of the write path are built once per store (SQLAlchemy also caches their
-compiled SQL); a finished target costs four statements and one ``executemany``. The
+compiled SQL); a finished target costs a delete, two upserts and one ``executemany`` of its
+findings (compiled once, run as the driver's: see ``_RowInsert``) in one transaction. The
 connection is in autocommit mode and transactions are begun and ended here, as before: a read
 (a streamed report) never holds a transaction open, and nothing of SQLAlchemy's own
 transaction bookkeeping sits on the scan's path. bench/store_micro.py measures the cost.

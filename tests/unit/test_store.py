@@ -399,11 +399,12 @@ def test_the_revision_wrapper_autogenerates_nothing_at_head(
 def test_write_statements_compile_for_postgresql() -> None:
     """The upserts are dialect statements: PostgreSQL's form, checked without a server (its
     backend, and the whole backend suite against it, join in the next issue)."""
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
     from auditor.store.sql import _Statements
 
-    dialect = postgresql.dialect()
+    # psycopg 3: the driver the PostgreSQL backend will use (its constructor is untyped)
+    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
     st = _Statements(dialect)
     sql = str(st.upsert_observation.compile(dialect=dialect))
     assert "ON CONFLICT (scan_id, kind, name) DO UPDATE SET json = excluded.json" in sql
