@@ -49,13 +49,12 @@ from auditor.shards import (
     Shard,
     ShardResult,
     ShardRun,
-    Sink,
     merge_results,
     run_shard,
     split,
     whole,
 )
-from auditor.store import Store
+from auditor.store import Sink, open_store
 
 # Seconds the parent waits for stopped workers to end before killing them. A worker stops
 # within a fraction of a second (every probe is cancellable); this only bounds a stuck one.
@@ -224,7 +223,7 @@ def _work(spec: ScanSpec, shard: Shard) -> ShardResult | None:
     events.put(_Started(shard.number, os.getpid()))
     result: ShardResult | None = None
     try:
-        with Store(spec.store) as store:
+        with open_store(spec.store) as store:
             result = run_shard(spec, shard, store, on_done=done, report=report, stop=stop)
     except BaseException as exc:
         # Reported to the parent, which names it; the traceback goes to stderr for a bug report.

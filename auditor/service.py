@@ -262,7 +262,7 @@ class ScanService:
         Raises :class:`ScanFailed` once the scan is stored as "failed" when a worker failed.
         """
         runner = runner or InProcessRunner()
-        if isinstance(runner, ProcessRunner) and self.store.path == ":memory:":
+        if isinstance(runner, ProcessRunner) and not self.store.shared:
             raise ScanInputError(
                 "--workers needs a store file: worker processes open it themselves"
             )
@@ -290,7 +290,7 @@ class ScanService:
         initial = before.merged(checked) if before is not None else checked
         spec = ScanSpec.of(
             plan,
-            store=str(Path(self.store.path).resolve()) if self.store.path != ":memory:" else "",
+            store=self.store.url if self.store.shared else "",
             scan_id=scan_id,
             options=options,
             profile=profile_ref(profile),

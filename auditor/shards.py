@@ -20,17 +20,18 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
 from auditor import serde
 from auditor.engine import Plan, ProgressFn, TargetDone, hosts_by_zone, make_plan, run_scan
-from auditor.model import Finding, TargetKind
+from auditor.model import TargetKind
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.registry import get_check
 from auditor.selfcheck import Footing, FootingWatch
+from auditor.store import Sink
 
 # A zone costs more than a host (SOA, NS, MX, SPF, DMARC, CAA, DNSSEC chains, every name
 # server over both families, SMTP to every MX): about three hosts' worth of probing, which
@@ -39,21 +40,6 @@ ZONE_WEIGHT = 3
 HOST_WEIGHT = 1
 
 Report = Callable[[str], None]
-
-
-class Sink(Protocol):
-    """Where a shard's results go: one call per finished target, committed on its own (the
-    store's per-target transaction), so whatever stops a shard keeps what it finished."""
-
-    def save_target(
-        self,
-        scan_id: int,
-        kind: TargetKind,
-        name: str,
-        observations_json: str,
-        findings: list[Finding],
-        started: str,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -317,7 +303,6 @@ __all__ = [
     "Shard",
     "ShardResult",
     "ShardRun",
-    "Sink",
     "TargetDone",
     "merge_results",
     "run_shard",

@@ -27,6 +27,7 @@ from auditor.cli.common import (
     closed_stdout,
     err,
 )
+from auditor.store import StoreError
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return closed_stdout()
-    except UsageError as exc:
+    except (UsageError, StoreError) as exc:
         err(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:

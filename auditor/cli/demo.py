@@ -65,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditor.demo.servers import DemoServers, ipv6_loopback
     from auditor.inventory import load_inventory
     from auditor.options import ScanOptions
-    from auditor.store import Store
+    from auditor.store import open_store
     from reports import render_all
     from reports.jsonout import write_json
 
@@ -109,7 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 port_map={"*": ports.port_map()},
             )
             db = out / "demo.db"
-            with Store(db) as store:
+            with open_store(db) as store:
                 scan_id, status = execute_scan(
                     store,
                     inventory,

@@ -49,7 +49,7 @@ from auditor.gate import (
 from auditor.inventory import InventoryError, load_inventory
 from auditor.selfcheck import footing_of
 from auditor.service import check_footing
-from auditor.store import Store
+from auditor.store import open_store
 from reports import stdout_outputs
 
 
@@ -92,7 +92,10 @@ def register(sub: Any) -> None:
         metavar="HOST:ADDR",
         help="use ADDR for HOST instead of DNS (repeatable), like curl --resolve",
     )
-    p.add_argument("--db", help="keep the scan in this SQLite store (default: a temporary one)")
+    p.add_argument(
+        "--db",
+        help="keep the scan in this store: a path or sqlite:///PATH (default: a temporary one)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     add_network_options(p)
     p.set_defaults(func=cmd_gate)
@@ -177,7 +180,7 @@ def _gate(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="auditor-gate-") as tmp:
         db = args.db or str(Path(tmp) / "gate.db")
-        with Store(db) as store:
+        with open_store(db) as store:
             scan_id, status = execute_scan(
                 store,
                 inventory,

@@ -43,7 +43,7 @@ from auditor.service import (
     ScanService,
     runner_for,
 )
-from auditor.store import Store
+from auditor.store import Store, open_store
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -61,7 +61,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     profile = profile_or_usage(args.profile or inventory.profile or "vn-gov")
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         try:
             scan_id, status = execute_scan(
                 store,
@@ -165,7 +165,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         try:
             result = ScanService(store, show).evaluate(args.scan, args.profile)
         except NoCompleteScan:
@@ -267,7 +267,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("scan", help="scan an inventory and store the findings")
     p.add_argument("inventory", help="inventory file (YAML or CSV)")
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
-    p.add_argument("--db", help="SQLite store (default: auditor.db beside the inventory)")
+    p.add_argument(
+        "--db",
+        help="store: a file path or sqlite:///PATH (default: auditor.db beside the inventory)",
+    )
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
     p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
@@ -293,7 +296,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
-    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
     p.add_argument(
         "--scan",
         type=int,

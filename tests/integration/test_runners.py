@@ -29,7 +29,7 @@ from auditor.options import ScanOptions
 from auditor.registry import get_check
 from auditor.runners import ProcessRunner, RunOutcome
 from auditor.shards import ScanSpec, split
-from auditor.store import Store
+from auditor.store import open_store
 from tests.support.dnsserver import DnsServer, Zone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -408,7 +408,7 @@ def test_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path) -> Non
     spec = ScanSpec.of(plan, store=str(not_a_db), scan_id=1, options=ScanOptions())
     runner = ProcessRunner(2)
     outcomes: list[RunOutcome] = []
-    with Store(":memory:") as unused:  # each worker opens spec.store as its own sink
+    with open_store(":memory:") as unused:  # each worker opens spec.store as its own sink
         runner.run(
             spec, shards, unused, on_done=lambda d: None, report=lambda s: None,
             settle=outcomes.append,
@@ -433,7 +433,7 @@ def test_scan_with_workers_needs_a_store_file(tmp_path: Path) -> None:
 
     inv = tmp_path / "inv.yaml"
     _write_inventory(inv, {"x": ([], ["www.x.vn"])})
-    with Store(":memory:") as store:
+    with open_store(":memory:") as store:
         with pytest.raises(UsageError, match="--workers"):
             execute_scan(
                 store, load_inventory(str(inv)), str(inv), load_profile("vn-gov"), ScanOptions(),
@@ -465,7 +465,7 @@ def test_one_zone_province_split_over_two_workers_gives_identical_findings(
     inv = tmp_path / "inv.yaml"
     _write_inventory(inv, ONE_ZONE)
     # the two workers really share the zone's hosts
-    plan = ScanService(Store(":memory:")).plan(
+    plan = ScanService(open_store(":memory:")).plan(
         load_inventory(str(inv)), load_profile("vn-gov"), ScanOptions()
     )
     one_shard, other = split(plan, 2)
@@ -479,7 +479,7 @@ def test_one_zone_province_split_over_two_workers_gives_identical_findings(
     assert r2.returncode == 0, r2.stderr
     id1, id2 = _scan_row(one)[0], _scan_row(two)[0]
     assert _targets_once(two, id2) == _all_targets(ONE_ZONE)
-    with Store(one) as s1, Store(two) as s2:
+    with open_store(one) as s1, open_store(two) as s2:
         # every field of every finding: status, message, evidence, score
         found1 = sorted(s1.findings(id1), key=repr)
         found2 = sorted(s2.findings(id2), key=repr)

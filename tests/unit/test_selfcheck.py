@@ -579,10 +579,10 @@ def test_evaluate_stored_reproduces_with_the_stored_footing() -> None:
 
 def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from auditor.service import settle_footing as _settle_footing
-    from auditor.store import Store
+    from auditor.store import open_store
 
     obs = _host(Outcome.UNREACHABLE)
-    with Store(tmp_path / "s.db") as store:
+    with open_store(tmp_path / "s.db") as store:
         scan_id = store.begin_scan(
             profile="vn-gov", inventory_path="x", inventory_name="x", inventory={}, options={}
         )
