@@ -54,7 +54,8 @@ from auditor.obs.tls import (
     VersionResult,
 )
 from auditor.probes.context import ProbeContext, permissive_context
-from auditor.probes.tcp import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.session import AddressSession
+from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from checks.tls_tables import LEGACY_CODES, SSL2_CIPHERS, SUITES_LIST, TLS13_CODES, suite_name
 
@@ -64,12 +65,29 @@ MAX_SUITES_PER_VERSION = 64
 _OPENSSL_TO_IANA = {s.openssl: s.name for s in SUITES_LIST if s.openssl}
 
 
-async def probe_tls(ctx: ProbeContext, host: str, address: str, port: int) -> TlsObservation:
-    """Everything the TLS checks need for (address, port) with SNI ``host``; never raises."""
-    return await ctx.once(("tls", address, port, host), lambda: _probe(ctx, host, address, port))
+async def probe_tls(
+    ctx: ProbeContext,
+    host: str,
+    address: str,
+    port: int,
+    *,
+    session: AddressSession | None = None,
+) -> TlsObservation:
+    """Everything the TLS checks need for (address, port) with SNI ``host``; never raises
+    (a ``session`` of another host or address is a programming error: ValueError). With
+    the engine's ``session`` of (host, address), the full handshake is the HTTP probe's when
+    the engine expects one (AddressSession.expect_handshake); the hellos never use the
+    session's spare connections (each needs a fresh one)."""
+    if session is not None and (session.host, session.address) != (host, address):
+        raise ValueError(f"{session!r} is not the session of {host} at {address}")
+    return await ctx.once(
+        ("tls", address, port, host), lambda: _probe(ctx, host, address, port, session)
+    )
 
 
-async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObservation:
+async def _probe(
+    ctx: ProbeContext, sni: str, address: str, port: int, session: AddressSession | None
+) -> TlsObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TlsObservation(address, port, Outcome.BLOCKED, refusal, sni=sni)
@@ -115,7 +133,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
             incomplete.append(f"{version}: {why}")
 
     async def full_handshake() -> None:
-        shared = await ctx.shared_handshake(address, port, sni)
+        shared = await session.shared_handshake(port) if session is not None else None
         if shared is not None:  # the HTTP probe's, with the same client settings
             version, cipher = shared
             handshake.update(
