@@ -48,6 +48,7 @@ from auditor.obs.tls import (
     TLS13,
     CertInfo,
     CipherResult,
+    HandshakeBy,
     TlsObservation,
     Trust,
     VersionOutcome,
@@ -141,11 +142,14 @@ async def _probe(
                 detail="handshake completed",
                 version=_py_version(version),
                 cipher=_OPENSSL_TO_IANA.get(cipher, cipher),
+                by=HandshakeBy.HTTP,
             )
             return
+        handshake["by"] = HandshakeBy.TLS
         await _full_handshake(ctx, address, wire, sni, handshake)
         if handshake.get("outcome") == Outcome.TIMEOUT and responsive:  # as for the hellos
             handshake.clear()
+            handshake["by"] = HandshakeBy.TLS
             await _full_handshake(ctx, address, wire, sni, handshake)
 
     async with anyio.create_task_group() as tg:
@@ -174,6 +178,7 @@ async def _probe(
         ciphers_detail="; ".join(sorted(incomplete)),
         handshake_version=handshake.get("version", ""),
         handshake_cipher=handshake.get("cipher", ""),
+        handshake_by=handshake.get("by", ""),
         chain=chain,
         chain_source=source,
         chain_truncated=chain_cut,
