@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +47,12 @@ class _Handshake:
 class AddressSession:
     """The shared state of one (host, address) while its probes run; see the module doc."""
 
-    def __init__(self, host: str, address: str) -> None:
+    def __init__(
+        self, host: str, address: str, *, alive: Callable[[Any], bool] = idle_stream_alive
+    ) -> None:
         self.host = host
         self.address = address
+        self._alive = alive  # is a parked stream still open and unread (peer sent no FIN)?
         # wire port -> (stream, monotonic time parked)
         self._spares: dict[int, tuple[Any, float]] = {}
         self._closing: list[Any] = []  # spares found stale by take_spare, closed in aclose
@@ -83,7 +87,7 @@ class AddressSession:
         if item is None:
             return None
         stream, parked = item
-        if time.monotonic() - parked > SPARE_TTL or not idle_stream_alive(stream):
+        if time.monotonic() - parked > SPARE_TTL or not self._alive(stream):
             self._closing.append(stream)
             return None
         return stream
