@@ -31,6 +31,7 @@ from auditor.obs import (
 )
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
+from auditor.probes.session import AddressSession
 from auditor.registry import CheckContext, CheckSpec, Probe
 from auditor.selfcheck import IPV4, IPV6, Footing, FootingWatch
 
@@ -156,36 +157,36 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
         return
     addresses = b.dns.addresses
     web = needs & {Probe.TCP, Probe.TLS, Probe.HTTP, Probe.SUBRESOURCES}
-
-    # The HTTP probe takes over the reachability probe's connections to 80 and 443.
-    keep = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
+    tls = Probe.TLS in needs
+    http = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
+    # What the probes of one address share (auditor.probes.session): the HTTP probe takes
+    # over the reachability probe's connections to 80 and 443, the TLS probe the HTTP
+    # probe's handshake. Closed with the host, also at the target deadline.
+    sessions = {address: AddressSession(b.host, address) for address in addresses}
 
     async def connect(address: str, port: int) -> None:
         wire = ctx.options.wire_port(b.host, port)
-        b.tcp.append(
-            await tcp_connect(ctx, address, port, keep=keep and port in (80, 443), wire=wire)
-        )
+        spare = http and port in (80, 443)
+        session = sessions[address] if spare else None
+        b.tcp.append(await tcp_connect(ctx, address, port, session=session, wire=wire))
 
     async def per_address(address: str) -> None:
+        session = sessions[address]
         tcp = {p.port: p for p in b.tcp if p.address == address}
-        tls = Probe.TLS in needs
-        http = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
         tcp443 = tcp.get(443)
         # One OpenSSL handshake per address: the TLS probe takes the HTTP probe's.
-        shared = tls and http and tcp443 is not None and tcp443.open
-        if shared:
-            ctx.expect_handshake(address, 443, b.host)
+        if tls and http and tcp443 is not None and tcp443.open:
+            session.expect_handshake(443)
         try:
             async with anyio.create_task_group() as tg:
                 if tls:
-                    tg.start_soon(_tls, ctx, b, address, tcp443)
+                    tg.start_soon(_tls, ctx, b, session, tcp443)
                 if http:
-                    tg.start_soon(_http, ctx, b, address, tcp.get(80), tcp443)
+                    tg.start_soon(_http, ctx, b, session, tcp.get(80), tcp443)
                 if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
                     tg.start_soon(_icmp, ctx, b, address)
         finally:
-            if shared:
-                ctx.forget_handshake(address, 443, b.host)
+            session.forget_handshakes()  # nothing waits on them once the address is done
 
     try:
         if web:
@@ -197,7 +198,8 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
             for address in addresses:
                 tg.start_soon(per_address, address)
     finally:
-        await ctx.drop_spares(addresses)  # those the HTTP probe did not take
+        for session in sessions.values():  # the spares the HTTP probe did not take
+            await session.aclose()
 
     if Probe.SUBRESOURCES in needs:
         from auditor.probes.subresources import probe_subresources
@@ -205,26 +207,30 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
         b.subresources = await probe_subresources(ctx, b.build(deadline_hit=False))
 
 
-async def _tls(ctx: ProbeContext, b: _HostBuilder, address: str, tcp: TcpProbe | None) -> None:
+async def _tls(
+    ctx: ProbeContext, b: _HostBuilder, session: AddressSession, tcp: TcpProbe | None
+) -> None:
     from auditor.probes.tls import probe_tls
 
+    address = session.address
     if tcp is None or not tcp.open:
         reason = tcp.outcome if tcp else "not probed"
         b.tls.append(TlsObservation(address, 443, Outcome.SKIPPED, f"port 443 not open ({reason})"))
         return
-    b.tls.append(await probe_tls(ctx, b.host, address, 443))
+    b.tls.append(await probe_tls(ctx, b.host, address, 443, session=session))
 
 
 async def _http(
     ctx: ProbeContext,
     b: _HostBuilder,
-    address: str,
+    session: AddressSession,
     tcp80: TcpProbe | None,
     tcp443: TcpProbe | None,
 ) -> None:
     from auditor.probes.http import probe_http
 
-    b.http.append(await probe_http(ctx, b.host, address, tcp80, tcp443))
+    obs = await probe_http(ctx, b.host, session.address, tcp80, tcp443, session=session)
+    b.http.append(obs)
 
 
 async def _icmp(ctx: ProbeContext, b: _HostBuilder, address: str) -> None:
