@@ -31,9 +31,10 @@ from auditor.obs import (
 )
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.probes.context import ProbeContext
+from auditor.probes.session import AddressSession
 from auditor.protocol.addresses import structural_v6_reason
 from auditor.registry import CheckContext, CheckSpec
-from auditor.selfcheck import IPV4, IPV6, Footing, Vantage
+from auditor.selfcheck import IPV4, IPV6, Footing, FootingWatch
 
 T_obs = TypeVar("T_obs")
 
@@ -157,36 +158,36 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
         return
     addresses = b.dns.addresses
     web = needs & {Probe.TCP, Probe.TLS, Probe.HTTP, Probe.SUBRESOURCES}
-
-    # The HTTP probe takes over the reachability probe's connections to 80 and 443.
-    keep = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
+    tls = Probe.TLS in needs
+    http = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
+    # What the probes of one address share (auditor.probes.session): the HTTP probe takes
+    # over the reachability probe's connections to 80 and 443, the TLS probe the HTTP
+    # probe's handshake. Closed with the host, also at the target deadline.
+    sessions = {address: AddressSession(b.host, address) for address in addresses}
 
     async def connect(address: str, port: int) -> None:
         wire = ctx.options.wire_port(b.host, port)
-        b.tcp.append(
-            await tcp_connect(ctx, address, port, keep=keep and port in (80, 443), wire=wire)
-        )
+        spare = http and port in (80, 443)
+        session = sessions[address] if spare else None
+        b.tcp.append(await tcp_connect(ctx, address, port, session=session, wire=wire))
 
     async def per_address(address: str) -> None:
+        session = sessions[address]
         tcp = {p.port: p for p in b.tcp if p.address == address}
-        tls = Probe.TLS in needs
-        http = bool(needs & {Probe.HTTP, Probe.SUBRESOURCES})
         tcp443 = tcp.get(443)
         # One OpenSSL handshake per address: the TLS probe takes the HTTP probe's.
-        shared = tls and http and tcp443 is not None and tcp443.open
-        if shared:
-            ctx.expect_handshake(address, 443, b.host)
+        if tls and http and tcp443 is not None and tcp443.open:
+            session.expect_handshake(443)
         try:
             async with anyio.create_task_group() as tg:
                 if tls:
-                    tg.start_soon(_tls, ctx, b, address, tcp443)
+                    tg.start_soon(_tls, ctx, b, session, tcp443)
                 if http:
-                    tg.start_soon(_http, ctx, b, address, tcp.get(80), tcp443)
+                    tg.start_soon(_http, ctx, b, session, tcp.get(80), tcp443)
                 if Probe.ICMP in needs and ":" in address and ctx.options.icmp:
                     tg.start_soon(_icmp, ctx, b, address)
         finally:
-            if shared:
-                ctx.forget_handshake(address, 443, b.host)
+            session.forget_handshakes()  # nothing waits on them once the address is done
 
     try:
         if web:
@@ -198,7 +199,8 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
             for address in addresses:
                 tg.start_soon(per_address, address)
     finally:
-        await ctx.drop_spares(addresses)  # those the HTTP probe did not take
+        for session in sessions.values():  # the spares the HTTP probe did not take
+            await session.aclose()
 
     if Probe.SUBRESOURCES in needs:
         from auditor.probes.subresources import probe_subresources
@@ -206,26 +208,30 @@ async def _probe_host_into(ctx: ProbeContext, b: _HostBuilder, needs: frozenset[
         b.subresources = await probe_subresources(ctx, b.build(deadline_hit=False))
 
 
-async def _tls(ctx: ProbeContext, b: _HostBuilder, address: str, tcp: TcpProbe | None) -> None:
+async def _tls(
+    ctx: ProbeContext, b: _HostBuilder, session: AddressSession, tcp: TcpProbe | None
+) -> None:
     from auditor.probes.tls import probe_tls
 
+    address = session.address
     if tcp is None or not tcp.open:
         reason = tcp.outcome if tcp else "not probed"
         b.tls.append(TlsObservation(address, 443, Outcome.SKIPPED, f"port 443 not open ({reason})"))
         return
-    b.tls.append(await probe_tls(ctx, b.host, address, 443))
+    b.tls.append(await probe_tls(ctx, b.host, address, 443, session=session))
 
 
 async def _http(
     ctx: ProbeContext,
     b: _HostBuilder,
-    address: str,
+    session: AddressSession,
     tcp80: TcpProbe | None,
     tcp443: TcpProbe | None,
 ) -> None:
     from auditor.probes.http import probe_http
 
-    b.http.append(await probe_http(ctx, b.host, address, tcp80, tcp443))
+    obs = await probe_http(ctx, b.host, session.address, tcp80, tcp443, session=session)
+    b.http.append(obs)
 
 
 async def _icmp(ctx: ProbeContext, b: _HostBuilder, address: str) -> None:
@@ -611,17 +617,22 @@ async def run_scan(
     *,
     skip: set[tuple[str, str]] | None = None,
     on_done: ProgressFn | None = None,
-    vantage: Vantage | None = None,
+    watch: FootingWatch | None = None,
+    zone_hosts: Mapping[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Probe and evaluate every target; store each as soon as it is finished.
 
     ``concurrency`` workers take targets one by one from a shared queue, so memory does not
     grow with the number of targets waiting (no task per target up front).
 
-    ``vantage``: the scanner's footing (auditor.selfcheck), checked before the scan. The
+    ``watch``: the scanner's footing (auditor.selfcheck), checked before the scan. The
     probes skip what the scanner cannot reach, a monitor measures the event loop's lag
     (targets probed while it was saturated carry that fact), findings are judged with the
     footing, and it is checked again when failures pile up.
+
+    ``zone_hosts``: each zone's inventory hosts (their CNAME chains count for dns.dnssec;
+    the zone probe asks for them itself). A shard (auditor.shards) holds some of a zone's
+    hosts or none, so it brings the whole plan's list; by default it is found in ``plan``.
     """
     skip = skip or set()
     needs = plan.needs
@@ -631,22 +642,23 @@ async def run_scan(
         jobs += [(TargetKind.ZONE, z) for z in plan.zones if (TargetKind.ZONE.value, z) not in skip]
     if plan.checks_for(TargetKind.HOST):
         jobs += [(TargetKind.HOST, h) for h in plan.hosts if (TargetKind.HOST.value, h) not in skip]
-    zone_hosts = hosts_by_zone(plan.zones, plan.hosts)
-    if vantage is not None:
-        vantage.attach(ctx)
+    if zone_hosts is None:
+        zone_hosts = hosts_by_zone(plan.zones, plan.hosts)
+    if watch is not None:
+        watch.attach(ctx)
 
     def footing() -> Footing | None:
-        return vantage.record if vantage is not None else None
+        return watch.record if watch is not None else None
 
     def done(failed: bool) -> None:
-        if vantage is not None and vantage.target_done(failed):
-            side.start_soon(vantage.recheck, ctx)
+        if watch is not None and watch.target_done(failed):
+            side.start_soon(watch.recheck, ctx)
 
     async def host_job(host: str) -> None:
         started = _stamp()
         t0 = time.monotonic()
         obs = await probe_host(ctx, host, needs)
-        if vantage is not None and (overload := vantage.overload(t0)):
+        if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
         findings = evaluate_host(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started)
@@ -660,7 +672,7 @@ async def run_scan(
         t0 = time.monotonic()
         # The zone's inventory hosts: their CNAME chains count for dns.dnssec.
         obs = await probe_zone(ctx, zone, zone_needs, zone_hosts.get(zone, ()))
-        if vantage is not None and (overload := vantage.overload(t0)):
+        if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
         findings = evaluate_zone(obs, plan, datetime.now(UTC), footing())
         store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
@@ -677,7 +689,7 @@ async def run_scan(
 
     # ``side``: the load monitor and footing re-checks, ended when the targets are done.
     async with anyio.create_task_group() as side:
-        if vantage is not None:
+        if watch is not None:
 
             def counters() -> tuple[int, int]:
                 st = ctx.stats  # steps started (connects, DNS queries), and timed out
@@ -686,7 +698,7 @@ async def run_scan(
                     st["tcp_timeouts"] + st["dns_timeouts"],
                 )
 
-            side.start_soon(vantage.start_monitor(ctx.options.timeout, counters).run)
+            side.start_soon(watch.start_monitor(ctx.options.timeout, counters).run)
         async with anyio.create_task_group() as tg:
             for _ in range(min(max(1, ctx.options.concurrency), len(jobs))):
                 tg.start_soon(worker)

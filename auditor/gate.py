@@ -12,14 +12,10 @@ Exit codes:
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,8 +25,6 @@ from auditor.inventory import (
     Agency,
     HostEntry,
     Inventory,
-    InventoryError,
-    load_inventory,
     to_ascii_name,
     to_display_name,
 )
@@ -38,10 +32,8 @@ from auditor.model import Level
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.protocol.names import norm_name, registrable_domain
-from auditor.selfcheck import footing_of, footing_sync, report_to_stderr
 from auditor.store import Store
 from auditor.text import clip
-from reports import stdout_outputs
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -420,183 +412,7 @@ def gate_inventory(hosts: Sequence[str], zones: Sequence[str]) -> Inventory:
     )
 
 
-def register(sub: Any) -> None:
-    from auditor.cli import add_network_options
-
-    p = sub.add_parser(
-        "gate",
-        help="pass/fail a site for CI (exit 0 passed, 1 failed, 2 incomplete, 3 usage error)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("targets", nargs="*", metavar="TARGET", help="host name or URL")
-    p.add_argument("--inventory", metavar="FILE", help="gate the hosts of an inventory")
-    p.add_argument(
-        "--only",
-        action="append",
-        metavar="AGENCY",
-        help="with --inventory: only this agency (repeatable)",
-    )
-    p.add_argument(
-        "--zone",
-        action="append",
-        metavar="ZONE",
-        help="zone for the DNS and mail checks (default: the host's enclosing zone)",
-    )
-    p.add_argument("--profile", help="compliance profile (default vn-gov)")
-    p.add_argument("--min-score", type=float, metavar="N", help="fail under this score (0-100)")
-    p.add_argument(
-        "--fail-on",
-        choices=("mandatory", "recommended"),
-        default="mandatory",
-        help="lowest requirement level whose failure fails the gate",
-    )
-    p.add_argument("--junit", metavar="FILE", help="write JUnit XML ('-': stdout)")
-    p.add_argument("--json", metavar="FILE", help="write the scan JSON ('-': stdout)")
-    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:ADDR",
-        help="use ADDR for HOST instead of DNS (repeatable), like curl --resolve",
-    )
-    p.add_argument("--db", help="keep the scan in this SQLite store (default: a temporary one)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    add_network_options(p)
-    p.set_defaults(func=cmd_gate)
-
-    def usage_error(message: str) -> None:
-        # The gate's documented exit code for usage errors is 3, not argparse's 2.
-        p.print_usage(sys.stderr)
-        print(f"auditor gate: error: {message}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-
-    p.error = usage_error
-
-
-def cmd_gate(args: argparse.Namespace) -> int:
-    try:
-        return _gate(args)
-    except GateUsageError as exc:
-        print(f"auditor gate: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-def _gate(args: argparse.Namespace) -> int:
-    from auditor.cli import UsageError, _profile, execute_scan, options_from_args
-
-    if args.min_score is not None and not 0 <= args.min_score <= 100:
-        raise GateUsageError("--min-score must be between 0 and 100")
-    if bool(args.targets) == bool(args.inventory):
-        raise GateUsageError("give TARGET host names/URLs, or --inventory FILE (not both)")
-    if args.only and not args.inventory:
-        raise GateUsageError("--only goes with --inventory")
-    from reports import output_conflict
-
-    conflict = output_conflict(junit=args.junit, json=args.json, markdown=args.markdown)
-    if conflict:
-        raise GateUsageError(conflict)
-    pins: dict[str, list[str]] = {}
-    for spec in args.resolve:
-        host, addr = parse_resolve(spec)
-        pins.setdefault(host, []).append(addr)
-    port_map: dict[str, dict[int, int]] = {}
-    for t in args.targets:
-        host, mapping = parse_gate_target(t)
-        for service, port in mapping.items():
-            if port_map.get(host, {}).get(service, port) != port:
-                raise GateUsageError(f"{host}: two different ports given for {service}")
-            port_map.setdefault(host, {})[service] = port
-            scheme = "https" if service == 443 else "http"
-            print(
-                f"auditor gate: {host}: {scheme} tested on port {port}; the checks and "
-                f"reports name it port {service}",
-                file=sys.stderr,
-            )
-    try:
-        options = options_from_args(args, {h: tuple(a) for h, a in pins.items()}, port_map=port_map)
-        profile = _profile(args.profile or "vn-gov")
-    except UsageError as exc:
-        raise GateUsageError(str(exc)) from None
-
-    if args.inventory:
-        try:
-            inventory = load_inventory(args.inventory)
-            if args.only:
-                inventory = inventory.only(args.only)
-        except InventoryError as exc:
-            raise GateUsageError(str(exc)) from None
-        except (ValueError, OSError) as exc:
-            raise GateUsageError(f"{args.inventory}: {exc}") from None
-        inv_path = str(Path(args.inventory).resolve())
-        targets = list(inventory.host_owners())
-    else:
-        targets = [parse_target(t) for t in args.targets]
-    # The scanner's own footing first (auditor.selfcheck): a dead resolver is said within
-    # seconds, and is not asked for the zones either.
-    footing = footing_sync(options, targets, report_to_stderr)
-    if not args.inventory:
-        if args.zone:
-            zones = [parse_target(z) for z in args.zone]
-        elif footing.resolver.down:
-            zones = [registrable_domain(t) for t in targets]
-        else:
-            zones = _zones(options, targets)
-        inventory = gate_inventory(targets, zones)
-        inv_path = "<gate>"
-
-    with tempfile.TemporaryDirectory(prefix="auditor-gate-") as tmp:
-        db = args.db or str(Path(tmp) / "gate.db")
-        with Store(db) as store:
-            scan_id, status = execute_scan(
-                store,
-                inventory,
-                inv_path,
-                profile,
-                options,
-                progress=not args.quiet,
-                kind="gate",
-                footing=footing,
-            )
-            if status != "complete":
-                print("auditor gate: interrupted: no verdict", file=sys.stderr)
-                return EXIT_INCOMPLETE
-            verdict = _verdict(store, scan_id, profile, args)
-            final = footing_of(store.scan(scan_id).stats) or footing
-            blockers = final.blockers()
-            if blockers:
-                # Judged from a scanner that cannot see the site as citizens do: whatever
-                # else was found, there is no verdict (exit 2), and that is said first.
-                verdict = replace(
-                    verdict, code=EXIT_INCOMPLETE, reasons=(*blockers, *verdict.reasons)
-                )
-            if args.json:
-                from reports.jsonout import write_json
-
-                write_json(store, scan_id, args.json)
-    if args.junit:
-        _write(args.junit, junit_xml(verdict, profile.name))
-    if args.markdown:
-        _write(args.markdown, markdown_summary(verdict, profile.name, targets).encode("utf-8"))
-    # With an output on stdout ('-'), the verdict lines go to stderr: stdout stays parseable.
-    to_stderr = bool(stdout_outputs(junit=args.junit, json=args.json, markdown=args.markdown))
-    out = sys.stderr if to_stderr else sys.stdout
-    if blockers:
-        print(f"auditor gate: no verdict: {blockers[0]}", file=out)
-    print(terminal_summary(verdict, profile.name), file=out)
-    return verdict.code
-
-
-def _verdict(store: Store, scan_id: int, profile: Any, args: argparse.Namespace) -> GateVerdict:
-    from auditor.scoring import score_scan
-
-    scan = store.scan(scan_id)
-    score = score_scan(profile, scan.inventory, store.findings(scan_id), date.today())
-    return decide(score, args.fail_on, args.min_score)
-
-
-def _zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
+def enclosing_zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
     """Each host's enclosing zone, asked from DNS; the registrable domain when DNS can't tell."""
 
     async def find() -> list[str]:
@@ -616,7 +432,12 @@ def _zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
     return anyio.run(find, backend="asyncio")
 
 
-def _write(path: str, data: bytes) -> None:
-    from reports import write_output
+def gate_verdict(
+    store: Store, scan_id: int, profile: Any, fail_on: str, min_score: float | None
+) -> GateVerdict:
+    """The gate's verdict on a stored scan."""
+    from auditor.scoring import score_scan
 
-    write_output(path, data.decode("utf-8"))
+    scan = store.scan(scan_id)
+    score = score_scan(profile, scan.inventory, store.findings(scan_id), date.today())
+    return decide(score, fail_on, min_score)

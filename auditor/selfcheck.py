@@ -32,7 +32,6 @@ DNS-derived verdict of a target whose own lookups failed not_tested.
 from __future__ import annotations
 
 import contextlib
-import errno
 import ipaddress
 import os
 import socket
@@ -48,7 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+# The kernel's own routing table, asked by the TCP probe too: it lives with the socket
+# helpers, below every probe (re-exported here, where the footing is decided).
+from auditor.probes.sockets import no_local_route
 from auditor.protocol.addresses import endpoint
+from auditor.protocol.names import norm_name
 
 if TYPE_CHECKING:
     from auditor.probes.context import ProbeContext
@@ -203,7 +206,7 @@ class ResolverFooting:
         """Why a failed lookup of ``name`` is the resolver's doing, or None."""
         if self.down:
             return self.reason
-        name = name.rstrip(".").lower()
+        name = norm_name(name)
         for suffix, reason in self.broken:
             if name == suffix or name.endswith("." + suffix):
                 return reason
@@ -513,27 +516,6 @@ def kernel_facts(family: str, proc: str = "/proc/net") -> KernelFacts:
     )
 
 
-def no_local_route(address: str) -> bool:
-    """Does the kernel have no route to ``address``? A UDP connect() asks the routing table
-    and sends nothing (exact and cheap): ENETUNREACH means the scanner itself cannot send
-    there, so a failed connect to it says nothing about the remote host."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.connect((address, 9))
-    except OSError as exc:
-        return exc.errno in (errno.ENETUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
-    return False
-
-
-def no_route_reason(address: str) -> str:
-    family = _LABEL[IPV6 if ":" in address else IPV4]
-    return (
-        f"the scanner has no route to {address} (its {family} routing table has none toward "
-        "that network): the address cannot be judged from this scanner"
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # Deciding (pure)
 
@@ -756,7 +738,7 @@ async def _control(
     import dns.message
 
     from auditor.probes.dns import _rcode_outcome
-    from auditor.probes.tcp import classify_os_error
+    from auditor.probes.sockets import classify_os_error
 
     server = endpoint(addr, port)
     query = dns.message.make_query(qname, "SOA")
@@ -836,7 +818,7 @@ async def probe_references(
     """
     from auditor.obs.core import Outcome
     from auditor.probes.dns import resolve_host
-    from auditor.probes.tcp import classify_os_error, connect_raw
+    from auditor.probes.sockets import classify_os_error, connect_raw
 
     timeout = min(ctx.options.timeout, REFERENCE_TIMEOUT)
     out: list[ReferenceResult] = []
@@ -1106,7 +1088,7 @@ RECHECK_MIN_FAILED = 10
 RECHECK_EVERY = 30.0
 
 
-class Vantage:
+class FootingWatch:
     """The footing during one scan (one process): the current facts the probes consult,
     the merged record the evaluation and the store get, the load monitor, and the
     re-checks when failures pile up."""
@@ -1268,6 +1250,7 @@ __all__ = [
     "FamilyFooting",
     "FootStatus",
     "Footing",
+    "FootingWatch",
     "KernelFacts",
     "LoadFooting",
     "LocalAddress",
@@ -1276,7 +1259,6 @@ __all__ = [
     "ReferenceResult",
     "ResolverFooting",
     "Route",
-    "Vantage",
     "check_footing",
     "control_samples",
     "control_suffixes",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from auditor.model import Finding, Status, TargetKind
+from auditor.model import Finding, TargetKind
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
 from auditor.store import ScanRecord, Store
@@ -107,18 +107,9 @@ def score_of(store: Store, scan: ScanRecord, profile: Profile) -> ScanScore:
     return score_scan(profile, scan.inventory, store.findings(scan.id), scan_day(scan))
 
 
-def _light_findings(store: Store, scan_id: int) -> list[Finding]:
-    """Findings without message and evidence: all that scoring needs (read-only SQL)."""
-    rows = store.db.execute(
-        "SELECT check_id, kind, target, address, status, score FROM findings WHERE scan_id = ?",
-        (scan_id,),
-    )
-    return [Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc) for c, k, t, a, s, sc in rows]
-
-
 def summary_of(store: Store, scan: ScanRecord, profile: Profile) -> ScoreSummary:
     return ScoreSummary.of(
-        score_scan(profile, scan.inventory, _light_findings(store, scan.id), scan_day(scan))
+        score_scan(profile, scan.inventory, store.light_findings(scan.id), scan_day(scan))
     )
 
 

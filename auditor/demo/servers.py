@@ -24,6 +24,7 @@ from typing import Any, cast
 from auditor.demo.dnszone import Responder
 from auditor.demo.pki import DemoPki
 from auditor.demo.scenario import DemoHost, Scenario
+from auditor.protocol.names import norm_name
 
 MAX_REQUEST = 16 * 1024  # request head cap: the demo only ever sees the auditor's requests
 IDLE = 10.0  # seconds a client may stay silent before the demo server hangs up
@@ -209,7 +210,7 @@ class DemoServers:
         default = contexts[self.scenario.hosts[0].name]
 
         def pick(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
-            chosen = contexts.get((name or "").lower().rstrip("."))
+            chosen = contexts.get(norm_name(name or ""))
             if chosen is not None:
                 sock.context = chosen
 
@@ -270,7 +271,7 @@ class DemoServers:
         for line in lines[1:]:
             name, _sep, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        host_name = headers.get("host", "").split(":")[0].lower().rstrip(".")
+        host_name = norm_name(headers.get("host", "").split(":")[0])
         keep = headers.get("connection", "").lower() != "close"
         try:
             host = self.scenario.host(host_name)

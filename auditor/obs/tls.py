@@ -46,6 +46,17 @@ class Trust:
     ERROR = "error"
 
 
+class HandshakeBy:
+    """Whose full handshake TlsObservation.handshake_* describe (handshake_by)."""
+
+    TLS = "tls"  # the TLS probe's own
+    # the HTTP probe's first completed handshake to the same address, port and SNI, with
+    # the same client settings (auditor.probes.session.AddressSession): taken instead
+    # of a second one
+    HTTP = "http"
+    NONE = ""  # none was attempted (blocked, skipped), or stored before this was recorded
+
+
 @dataclass(frozen=True)
 class VersionResult:
     version: str  # SSLv2 ... TLSv1.3
@@ -104,6 +115,8 @@ class TlsObservation:
     # The full handshake with OpenSSL at @SECLEVEL=0 (weak servers are observed, not hidden).
     handshake_version: str = ""
     handshake_cipher: str = ""
+    # Whose full handshake outcome, detail and handshake_* describe (HandshakeBy).
+    handshake_by: str = HandshakeBy.NONE
     # Served certificate chain, leaf first, from the hand-built handshake (chain_source).
     chain: tuple[CertInfo, ...] = ()
     chain_source: str = ""  # protocol version of the handshake the chain was read from

@@ -3,18 +3,21 @@
 One ``ProbeContext`` lives for one scan. It guarantees two promises of the
 design: each (kind, address, port) is probed once per scan and shared by all
 checks (``once``), and connections per remote address stay within a small
-limit (``address_slot``) because government firewalls drop bursts.
+limit (``address_slot``, an :class:`~auditor.probes.limits.AddressLimiter`) because
+government firewalls drop bursts.
+
+What the probes of one (host, address) share (spare connections, the TLS handshake) is not
+here but in an :class:`~auditor.probes.session.AddressSession` the engine owns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-import time
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,27 +26,12 @@ import anyio
 from auditor.guard import AddressGuard
 from auditor.options import ScanOptions
 
+# The resolver client and the limiter sit below the context (neither imports it back):
+# auditor.probes.sockets < dns < context < the probes.
+from auditor.probes.dns import DnsClient
+from auditor.probes.limits import AddressLimiter, LocalAddressLimiter
+
 T = TypeVar("T")
-
-SPARE_TTL = 2.0  # seconds a reachability probe's connection waits for the HTTP probe
-
-
-def _idle_alive(stream: Any) -> bool:
-    from anyio.abc import SocketAttribute
-
-    from auditor.probes.tcp import idle_socket_alive
-
-    try:
-        sock = stream.extra(SocketAttribute.raw_socket)
-    except Exception:
-        return False
-    return idle_socket_alive(sock)
-
-
-@dataclass
-class _Handshake:
-    event: anyio.Event = field(default_factory=anyio.Event)
-    result: tuple[str, str] | None = None
 
 
 @dataclass
@@ -54,10 +42,14 @@ class _Pending:
 
 
 class ProbeContext:
-    def __init__(self, options: ScanOptions) -> None:
+    def __init__(self, options: ScanOptions, *, limiter: AddressLimiter | None = None) -> None:
         self.options = options
         self.guard = AddressGuard.build(options.allow_nets, options.allow_private)
-        self._address_limiters: dict[str, anyio.Semaphore] = {}
+        # The per-address politeness limit: in this process unless the caller shares one
+        # across processes (auditor.probes.limits).
+        if limiter is None:
+            limiter = LocalAddressLimiter(options.per_address)
+        self.limiter: AddressLimiter = limiter
         self._pending: dict[Hashable, _Pending] = {}
         # Finished probes, least recently used first. Bounded so memory stays flat in the
         # number of targets: what many targets share (name servers, MX hosts, CDN hosts) is
@@ -65,16 +57,9 @@ class ProbeContext:
         self._done: OrderedDict[Hashable, Any] = OrderedDict()
         # Counters for benchmarks and reports: connections, dns_queries, ...
         self.stats: Counter[str] = Counter()
-        self._dns: Any = None  # auditor.probes.dns.DnsClient, built lazily
+        self._dns: DnsClient | None = None  # built on first use
         self._trust: ssl.SSLContext | None = None
         self._lenient_trust: ssl.SSLContext | None = None
-        # The HTTP probe's TLS handshake, offered to the TLS probe of the same address,
-        # port and SNI (expect_handshake / offer_handshake / shared_handshake).
-        self._handshakes: dict[tuple[str, int, str], _Handshake] = {}
-        # Connections the TCP reachability probe made and left open for the HTTP probe
-        # (see park_spare): (address, port) -> (stream, monotonic time parked).
-        self._spares: dict[tuple[str, int], tuple[Any, float]] = {}
-        self._closing: list[Any] = []
         # The scanner's footing during the scan (auditor.selfcheck.Vantage), or None: a
         # family it cannot reach is not probed, names its resolver cannot resolve not asked.
         self.vantage: Any = None
@@ -89,92 +74,10 @@ class ProbeContext:
         return self.vantage.skip_name(name) if self.vantage is not None else None
 
     # -- limits -------------------------------------------------------------
-    @asynccontextmanager
-    async def address_slot(self, address: str) -> AsyncIterator[None]:
-        """Hold one of the per-address connection slots while talking to ``address``."""
-        limiter = self._address_limiters.get(address)
-        if limiter is None:
-            # fast_acquire: no scheduling checkpoint when a slot is free (the caller does
-            # I/O right away); ~20 slots are taken per host, so the checkpoint showed.
-            limiter = anyio.Semaphore(self.options.per_address, fast_acquire=True)
-            self._address_limiters[address] = limiter
-        async with limiter:
-            yield
-
-    # -- one OpenSSL handshake per address ------------------------------------------
-    def expect_handshake(self, address: str, port: int, sni: str) -> None:
-        """The HTTP probe will connect with TLS to (address, port) with this SNI while the
-        TLS probe runs: the TLS probe may take that handshake's result instead of making
-        its own (same client settings: :func:`lenient`). Saves an OpenSSL handshake and a
-        connection per address, ~7 % of a full scan's CPU."""
-        self._handshakes.setdefault((address, port, sni), _Handshake())
-
-    def offer_handshake(self, address: str, port: int, sni: str, version: str, cipher: str) -> None:
-        """A handshake completed (OpenSSL's version and cipher names)."""
-        h = self._handshakes.get((address, port, sni))
-        if h is not None and not h.event.is_set():
-            h.result = (version, cipher)
-            h.event.set()
-
-    def abandon_handshake(self, address: str, port: int, sni: str) -> None:
-        """The HTTP probe is done without a completed handshake to offer."""
-        h = self._handshakes.get((address, port, sni))
-        if h is not None:
-            h.event.set()
-
-    async def shared_handshake(self, address: str, port: int, sni: str) -> tuple[str, str] | None:
-        """(version, cipher) of the HTTP probe's completed handshake, or None: nothing was
-        expected, or it did not complete (the TLS probe then classifies the failure with
-        its own handshake)."""
-        h = self._handshakes.get((address, port, sni))
-        if h is None:
-            return None
-        await h.event.wait()
-        return h.result
-
-    def forget_handshake(self, address: str, port: int, sni: str) -> None:
-        h = self._handshakes.pop((address, port, sni), None)
-        if h is not None:
-            h.event.set()  # nobody may wait on a forgotten one
-
-    # -- spare connections -----------------------------------------------------
-    def park_spare(self, address: str, port: int, stream: Any) -> bool:
-        """Keep the reachability probe's open connection for the HTTP probe of the same
-        address and port, which starts right after: one TCP handshake fewer per port, as
-        a browser's preconnect. Like an idle keep-alive connection it holds no
-        per-address slot; it lives at most SPARE_TTL seconds and is closed with its host
-        (:meth:`drop_spares`). Returns False (caller closes) when one is parked already."""
-        key = (address, port)
-        if key in self._spares:
-            return False
-        self._spares[key] = (stream, time.monotonic())
-        return True
-
-    def take_spare(self, address: str, port: int) -> Any | None:
-        """The parked connection to (address, port) if fresh and not closed by the peer
-        (an idle socket that became readable got a FIN or junk), else None. A caller
-        that gets one must retry on a new connection if it fails before the first byte
-        of an answer (the peer may close an idle connection at any time)."""
-        item = self._spares.pop((address, port), None)
-        if item is None:
-            return None
-        stream, parked = item
-        if time.monotonic() - parked > SPARE_TTL or not _idle_alive(stream):
-            self._closing.append(stream)
-            return None
-        return stream
-
-    async def drop_spares(self, addresses: Iterable[str] = ()) -> None:
-        """Close the unused spare connections of ``addresses`` (all when empty) and any
-        stale ones found by :meth:`take_spare`."""
-        wanted = set(addresses)
-        for key in [k for k in self._spares if not wanted or k[0] in wanted]:
-            self._closing.append(self._spares.pop(key)[0])
-        closing, self._closing = self._closing, []
-        with anyio.CancelScope(shield=True):
-            for stream in closing:
-                with contextlib.suppress(Exception):
-                    await stream.aclose()
+    def address_slot(self, address: str) -> AbstractAsyncContextManager[object]:
+        """Hold one of the per-address connection slots while talking to ``address``:
+        ``async with ctx.address_slot(address): ...``."""
+        return self.limiter.slot(address)
 
     # -- probe cache ----------------------------------------------------------
     async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
@@ -212,17 +115,10 @@ class ProbeContext:
         pending.event.set()
         return value
 
-    def forget(self, prefix: Hashable) -> None:
-        """Drop cached probes whose key starts with ``prefix`` (bench and tests)."""
-        for key in [k for k in self._done if isinstance(k, tuple) and k and k[0] == prefix]:
-            del self._done[key]
-
     # -- DNS --------------------------------------------------------------------
     @property
-    def dns(self) -> Any:
+    def dns(self) -> DnsClient:
         if self._dns is None:
-            from auditor.probes.dns import DnsClient
-
             self._dns = DnsClient(self.options, self.stats)
         return self._dns
 
@@ -259,7 +155,7 @@ def lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:
     without RFC 5746 secure renegotiation: weak servers must still answer, so a weakness
     is observed and judged by the checks instead of hiding as an error. The TLS probe's
     permissive handshake (tls.available) and the HTTP probe use the very same settings, so
-    the HTTP probe's handshake can stand for the TLS probe's (ProbeContext.offer_handshake).
+    the HTTP probe's handshake can stand for the TLS probe's (AddressSession.offer_handshake).
     """
     with warnings.catch_warnings(), contextlib.suppress(ssl.SSLError, ValueError):
         warnings.simplefilter("ignore", DeprecationWarning)  # deprecated is what we look for

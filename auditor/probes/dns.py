@@ -26,6 +26,7 @@ import dns.rrset
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import NsOutcome, NsQuery
 from auditor.options import ScanOptions
+from auditor.probes.sockets import classify_os_error
 from auditor.protocol.addresses import endpoint
 from auditor.protocol.names import public_suffix
 
@@ -300,8 +301,6 @@ async def query_authoritative(
             ns, address, transport, Outcome.TIMEOUT, detail="no answer before the timeout"
         )
     except OSError as exc:
-        from auditor.probes.tcp import classify_os_error
-
         outcome, detail = classify_os_error(exc)
         return NsQuery(ns, address, transport, outcome, detail=detail)
     except (dns.exception.DNSException, ValueError, EOFError) as exc:

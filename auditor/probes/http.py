@@ -52,7 +52,8 @@ from auditor.obs.http import (
 )
 from auditor.probes.context import ProbeContext
 from auditor.probes.http1 import Connection, ServerDisconnected
-from auditor.probes.tcp import classify_os_error
+from auditor.probes.session import AddressSession
+from auditor.probes.sockets import classify_os_error
 from auditor.protocol.addresses import bracket
 from auditor.protocol.headers import media_type
 from auditor.protocol.html import MAX_SUBRESOURCES, MAX_URL, extract_subresources, meta_csp
@@ -349,12 +350,20 @@ def _headers(raw: list[tuple[bytes, bytes]], cap: int) -> _Headers:
 
 
 class _Fetcher:
-    """Requests for one (host, address), with the TLS trust decision learned once."""
+    """Requests for one (host, address), with the TLS trust decision learned once.
 
-    def __init__(self, ctx: ProbeContext, host: str, address: str) -> None:
+    ``session``: what the engine shares between the probes of this host and address (the
+    reachability probe's spare connections, the handshake the TLS probe waits for)."""
+
+    def __init__(
+        self, ctx: ProbeContext, host: str, address: str, session: AddressSession | None = None
+    ) -> None:
+        if session is not None and (session.host, session.address) != (host, address):
+            raise ValueError(f"{session!r} is not the session of {host} at {address}")
         self.ctx = ctx
         self.host = host
         self.address = address
+        self.session = session
         self.verify_works: bool | None = None
         self.verify_error = ""  # why the certificate did not verify
         # One idle keep-alive connection per (scheme, port, verify): security.txt reuses
@@ -384,7 +393,7 @@ class _Fetcher:
         # A mapped service port (ScanOptions.port_map): the URL and Host header keep the
         # service port, the connection goes to the mapped one.
         wire = self.ctx.options.wire_port(self.host, port)
-        spare = self.ctx.take_spare(self.address, wire)
+        spare = self.session.take_spare(wire) if self.session is not None else None
         if spare is not None:
             # the reachability probe's connection (counted there); the peer may have
             # dropped it meanwhile, so a failure before an answer retries on a new one
@@ -417,9 +426,11 @@ class _Fetcher:
 
     def _offer(self, conn: Connection, port: int) -> None:
         """A completed handshake stands for the TLS probe's own (same client settings)."""
+        if self.session is None:
+            return
         facts = conn.tls_facts()
         if facts is not None:
-            self.ctx.offer_handshake(self.address, port, self.host, *facts)
+            self.session.offer_handshake(port, *facts)
 
     async def _park(self, key: tuple[str, int, bool], conn: Connection) -> None:
         """Keep ``conn`` as the idle connection for ``key`` if it can take another request."""
@@ -431,7 +442,7 @@ class _Fetcher:
     async def request(self, url: str, body_cap: int) -> _Result:
         """GET ``url`` once per probe: the http:// chain's redirect to https://host/ and the
         https:// chain ask the same address for the same URL; one request serves both (a TLS
-        handshake and an httpx request fewer per address: the top of a scan profile)."""
+        handshake and a request fewer per address: the top of a scan profile)."""
         key = (url, body_cap)
         shared = self._shared.get(key)
         if shared is not None:
@@ -715,18 +726,33 @@ def _port_reason(port: int, tcp: TcpProbe | None) -> str:
 
 
 async def probe_http(
-    ctx: ProbeContext, host: str, address: str, tcp80: TcpProbe | None, tcp443: TcpProbe | None
+    ctx: ProbeContext,
+    host: str,
+    address: str,
+    tcp80: TcpProbe | None,
+    tcp443: TcpProbe | None,
+    *,
+    session: AddressSession | None = None,
 ) -> HttpObservation:
-    """Fetch http://host/, https://host/ and security.txt from ``address``."""
+    """Fetch http://host/, https://host/ and security.txt from ``address``. With the
+    engine's ``session`` of (host, address): the first request of each port may go over
+    the reachability probe's spare connection, and the first completed TLS handshake is
+    offered to the TLS probe."""
     try:
-        return await _probe_http(ctx, host, address, tcp80, tcp443)
+        return await _probe_http(ctx, host, address, tcp80, tcp443, session)
     finally:
         # the TLS probe may wait for this probe's handshake: it is never left waiting
-        ctx.abandon_handshake(address, tcp443.port if tcp443 else 443, host)
+        if session is not None:
+            session.abandon_handshake(tcp443.port if tcp443 else 443)
 
 
 async def _probe_http(
-    ctx: ProbeContext, host: str, address: str, tcp80: TcpProbe | None, tcp443: TcpProbe | None
+    ctx: ProbeContext,
+    host: str,
+    address: str,
+    tcp80: TcpProbe | None,
+    tcp443: TcpProbe | None,
+    session: AddressSession | None,
 ) -> HttpObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
@@ -742,7 +768,7 @@ async def _probe_http(
     # The engine probes 80 and 443; tests pass ephemeral ports through the TcpProbe.
     base_https = _origin("https", host, tcp443.port if tcp443 else 443)
     base_http = _origin("http", host, tcp80.port if tcp80 else 80)
-    fetcher = _Fetcher(ctx, host, address)
+    fetcher = _Fetcher(ctx, host, address, session)
     https: tuple[HttpFetch, _Page | None] | None = None
     http: tuple[HttpFetch, _Page | None] | None = None
     sectxt: SecurityTxtFetch | None = None

@@ -28,7 +28,7 @@ import h11
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
 from anyio.streams.tls import TLSAttribute, TLSStream
 
-from auditor.probes.tcp import connect_literal, idle_socket_alive
+from auditor.probes.sockets import connect_literal, idle_socket_alive
 
 READ_SIZE = 64 * 1024
 # h11 refuses a header section (or chunk header) larger than this: what httpcore allowed

@@ -147,7 +147,7 @@ def _echo(address: str, timeout: float, seq: int) -> PingObservation:
                 if seen is not None:
                     return _observation(address, seen, rtt)
         except OSError as exc:
-            from auditor.probes.tcp import classify_os_error
+            from auditor.probes.sockets import classify_os_error
 
             outcome, detail = classify_os_error(exc)
             return PingObservation(address, outcome, detail=detail)

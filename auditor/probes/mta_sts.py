@@ -101,7 +101,7 @@ async def fetch_policy(ctx: ProbeContext, host: str, address: str, port: int = 4
 
 
 def _classify_connect(exc: httpx.ConnectError) -> tuple[str, None, str, str, str]:
-    from auditor.probes.tcp import classify_os_error
+    from auditor.probes.sockets import classify_os_error
 
     text = str(exc)
     if "CERTIFICATE" in text.upper() or "SSL" in text.upper() or "TLS" in text.upper():

@@ -17,7 +17,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from auditor.obs.core import Outcome
 from auditor.obs.zone import SmtpProbe
 from auditor.probes.context import ProbeContext
-from auditor.probes.tcp import classify_os_error
+from auditor.probes.sockets import classify_os_error
 from auditor.protocol.names import norm_name
 
 MAX_LINE = 2048  # RFC 5321 section 4.5.3.1.5: reply lines are at most 512 octets; be lenient

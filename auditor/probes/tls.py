@@ -48,13 +48,15 @@ from auditor.obs.tls import (
     TLS13,
     CertInfo,
     CipherResult,
+    HandshakeBy,
     TlsObservation,
     Trust,
     VersionOutcome,
     VersionResult,
 )
 from auditor.probes.context import ProbeContext, permissive_context
-from auditor.probes.tcp import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.session import AddressSession
+from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from auditor.protocol.tls_suites import (
     LEGACY_CODES,
@@ -70,12 +72,29 @@ MAX_SUITES_PER_VERSION = 64
 _OPENSSL_TO_IANA = {s.openssl: s.name for s in SUITES_LIST if s.openssl}
 
 
-async def probe_tls(ctx: ProbeContext, host: str, address: str, port: int) -> TlsObservation:
-    """Everything the TLS checks need for (address, port) with SNI ``host``; never raises."""
-    return await ctx.once(("tls", address, port, host), lambda: _probe(ctx, host, address, port))
+async def probe_tls(
+    ctx: ProbeContext,
+    host: str,
+    address: str,
+    port: int,
+    *,
+    session: AddressSession | None = None,
+) -> TlsObservation:
+    """Everything the TLS checks need for (address, port) with SNI ``host``; never raises
+    (a ``session`` of another host or address is a programming error: ValueError). With
+    the engine's ``session`` of (host, address), the full handshake is the HTTP probe's when
+    the engine expects one (AddressSession.expect_handshake); the hellos never use the
+    session's spare connections (each needs a fresh one)."""
+    if session is not None and (session.host, session.address) != (host, address):
+        raise ValueError(f"{session!r} is not the session of {host} at {address}")
+    return await ctx.once(
+        ("tls", address, port, host), lambda: _probe(ctx, host, address, port, session)
+    )
 
 
-async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObservation:
+async def _probe(
+    ctx: ProbeContext, sni: str, address: str, port: int, session: AddressSession | None
+) -> TlsObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TlsObservation(address, port, Outcome.BLOCKED, refusal, sni=sni)
@@ -121,7 +140,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
             incomplete.append(f"{version}: {why}")
 
     async def full_handshake() -> None:
-        shared = await ctx.shared_handshake(address, port, sni)
+        shared = await session.shared_handshake(port) if session is not None else None
         if shared is not None:  # the HTTP probe's, with the same client settings
             version, cipher = shared
             handshake.update(
@@ -129,11 +148,14 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
                 detail="handshake completed",
                 version=_py_version(version),
                 cipher=_OPENSSL_TO_IANA.get(cipher, cipher),
+                by=HandshakeBy.HTTP,
             )
             return
+        handshake["by"] = HandshakeBy.TLS
         await _full_handshake(ctx, address, wire, sni, handshake)
         if handshake.get("outcome") == Outcome.TIMEOUT and responsive:  # as for the hellos
             handshake.clear()
+            handshake["by"] = HandshakeBy.TLS
             await _full_handshake(ctx, address, wire, sni, handshake)
 
     async with anyio.create_task_group() as tg:
@@ -162,6 +184,7 @@ async def _probe(ctx: ProbeContext, sni: str, address: str, port: int) -> TlsObs
         ciphers_detail="; ".join(sorted(incomplete)),
         handshake_version=handshake.get("version", ""),
         handshake_cipher=handshake.get("cipher", ""),
+        handshake_by=handshake.get("by", ""),
         chain=chain,
         chain_source=source,
         chain_truncated=chain_cut,

@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from auditor.protocol.names import norm_name
+
 # RFC 9110 sec. 5.6.2: token = 1*tchar
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _OWS = " \t"
@@ -310,7 +312,7 @@ def classify_source(text: str) -> CspSource:
             text,
             "host",
             scheme=(m.group("scheme") or "").lower(),
-            host=m.group("host").lower().rstrip("."),
+            host=norm_name(m.group("host")),
             port=m.group("port") or "",
         )
     return CspSource(text, "other")

@@ -48,6 +48,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from auditor.obs.core import DnsAnswer, Outcome
+from auditor.protocol.names import norm_name
 from auditor.protocol.txt import txt_text
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -655,7 +656,7 @@ def _outcome(
 def _ask(st: _State, name: str, rdtype: str, term: str, domain: str) -> Steps[Answer]:
     """One query; a DNS error is a temperror naming the term (sec. 5: "the mechanism stops
     and the topmost check_host() returns temperror")."""
-    answer = yield Query(name.rstrip(".").lower(), rdtype)
+    answer = yield Query(norm_name(name), rdtype)
     if answer.kind == AnswerKind.MISSING:
         st.missing.append(f"{name} {rdtype}")
         raise _Stop(
@@ -870,7 +871,7 @@ def _match(st: _State, mech: Mechanism, domain: str, depth: int) -> Steps[bool]:
         st.undetermined.append(f"{domain}: {mech.text} (needs the sender's address)")
         return False
     for valid in (yield from _validated_names(st, ip)):
-        low, tgt = valid.lower().rstrip("."), target.lower().rstrip(".")
+        low, tgt = norm_name(valid), norm_name(target)
         if low == tgt or low.endswith("." + tgt):
             return True
     return False

@@ -10,9 +10,12 @@ strings included.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -257,6 +260,12 @@ def host_observation(host: str) -> dict[str, Any]:
     }
 
 
+def raw_sql(store: Any, statement: str, params: tuple[Any, ...] = ()) -> None:
+    """Change a SQLite store behind the store's back: a state the product never writes."""
+    with closing(sqlite3.connect(unquote(store.url.removeprefix("sqlite:///")))) as db, db:
+        db.execute(statement, params)
+
+
 def make_store(
     path: Path,
     *,
@@ -266,9 +275,9 @@ def make_store(
     started: str | None = None,
 ) -> tuple[Any, list[int]]:
     """A store with one complete scan per entry of ``scans`` (status overrides)."""
-    from auditor.store import Store
+    from auditor.store import open_store
 
-    store = Store(path)
+    store = open_store(path)
     ids = []
     for overrides in scans or [{}]:
         scan_id = store.begin_scan(
@@ -279,7 +288,7 @@ def make_store(
             options={},
         )
         if started:
-            store.db.execute("UPDATE scans SET started = ? WHERE id = ?", (started, scan_id))
+            raw_sql(store, "UPDATE scans SET started = ? WHERE id = ?", (started, scan_id))
         fs = findings_for(overrides)
         by_target: dict[tuple[TargetKind, str], list[Finding]] = {}
         for f in fs:

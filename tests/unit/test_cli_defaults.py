@@ -20,7 +20,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.model import Status
-from auditor.store import Store
+from auditor.store import open_store
 from tests.unit._report_fixtures import full_registry, make_store
 
 __all__ = ["full_registry"]
@@ -41,7 +41,7 @@ def db(full_registry: None, tmp_path: Path) -> Path:
 
 
 def _rows(path: Path) -> list[tuple[int, str, int | None, str]]:
-    with Store(path) as store:
+    with open_store(path) as store:
         return [(s.id, s.kind, s.source_scan, s.profile) for s in store.scans()]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
+from auditor.probes.session import AddressSession
 
 
 @pytest.mark.asyncio
@@ -42,43 +43,46 @@ async def test_a_cancelled_holder_gives_its_slot_back() -> None:
 
 @pytest.mark.asyncio
 async def test_shared_handshake_rendezvous() -> None:
-    ctx = ProbeContext(ScanOptions())
+    # one session per (host, address): the SNI is the session's host
+    sessions = {a: AddressSession("h", a) for a in ("a", "b", "c")}
+    other_sni = AddressSession("other-sni", "a")
     # nothing expected: the TLS probe makes its own handshake at once
-    assert await ctx.shared_handshake("a", 443, "h") is None
+    assert await sessions["a"].shared_handshake(443) is None
 
-    ctx.expect_handshake("a", 443, "h")
+    sessions["a"].expect_handshake(443)
+    other_sni.expect_handshake(443)
     got: list[object] = []
 
     async def tls_probe() -> None:
-        got.append(await ctx.shared_handshake("a", 443, "h"))
+        got.append(await sessions["a"].shared_handshake(443))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(tls_probe)
         await anyio.sleep(0.01)
         assert got == []  # waits for the HTTP probe
-        ctx.offer_handshake("a", 443, "other-sni", "TLSv1.2", "X")  # not this one
-        ctx.offer_handshake("a", 443, "h", "TLSv1.3", "TLS_AES_128_GCM_SHA256")
-        ctx.offer_handshake("a", 443, "h", "TLSv1.2", "late")  # the first one counts
+        other_sni.offer_handshake(443, "TLSv1.2", "X")  # not this one
+        sessions["a"].offer_handshake(443, "TLSv1.3", "TLS_AES_128_GCM_SHA256")
+        sessions["a"].offer_handshake(443, "TLSv1.2", "late")  # the first one counts
     assert got == [("TLSv1.3", "TLS_AES_128_GCM_SHA256")]
 
     # the HTTP probe ends without a completed handshake: the TLS probe is released
-    ctx.expect_handshake("b", 443, "h")
+    sessions["b"].expect_handshake(443)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: _collect(ctx, "b", got))
+        tg.start_soon(lambda: _collect(sessions["b"], got))
         await anyio.sleep(0.01)
-        ctx.abandon_handshake("b", 443, "h")
+        sessions["b"].abandon_handshake(443)
     assert got[-1] is None
 
     # forgotten (the address is done): no waiter hangs, and a later ask makes its own
-    ctx.expect_handshake("c", 443, "h")
+    sessions["c"].expect_handshake(443)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: _collect(ctx, "c", got))
+        tg.start_soon(lambda: _collect(sessions["c"], got))
         await anyio.sleep(0.01)
-        ctx.forget_handshake("c", 443, "h")
+        sessions["c"].forget_handshakes()
     assert got[-1] is None
-    assert await ctx.shared_handshake("c", 443, "h") is None
+    assert await sessions["c"].shared_handshake(443) is None
 
 
-async def _collect(ctx: ProbeContext, address: str, out: list[object]) -> None:
+async def _collect(session: AddressSession, out: list[object]) -> None:
     with anyio.fail_after(2):
-        out.append(await ctx.shared_handshake(address, 443, "h"))
+        out.append(await session.shared_handshake(443))

@@ -15,7 +15,7 @@ from auditor.obs import DnsAnswer, HostDns, HostObservations, Outcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.registry import CheckContext, CheckSpec, get_check
-from auditor.store import Store
+from auditor.store import open_store
 from tests.support.dnsserver import DnsServer, Zone
 from tests.unit._zone_fixtures import LAB_NETS
 
@@ -179,7 +179,7 @@ def test_run_scan_stores_each_target_and_deadline_ends_stalled_targets(tmp_path:
         "stall.example.vn",
         "missing.example.vn",
     ]
-    with DnsServer(zone) as server, Store(tmp_path / "s.db") as store:
+    with DnsServer(zone) as server, open_store(tmp_path / "s.db") as store:
         options = ScanOptions(
             timeout=0.5,
             target_deadline=3,
@@ -277,7 +277,7 @@ async def test_workers_take_every_target_once_with_bounded_concurrency(tmp_path:
     hosts = [f"h{i}.example.vn" for i in range(30)]
     for h in hosts:
         zone.add(h, "A", ["192.0.2.1"])
-    with DnsServer(zone) as server, Store(tmp_path / "w.db") as store:
+    with DnsServer(zone) as server, open_store(tmp_path / "w.db") as store:
         ctx = ProbeContext(ScanOptions(timeout=2, concurrency=3, resolver=server.spec))
         plan = make_plan(hosts, [], [get_check("dns.resolve")], allow_nets=LAB_NETS)
         scan = store.begin_scan(

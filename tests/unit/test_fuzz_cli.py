@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from auditor import cli
+from auditor.cli import scan as cli_scan
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_INVENTORY = ROOT / "inventories" / "example.yaml"
@@ -145,7 +146,7 @@ def _no_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*a: object, **k: object) -> None:
         raise ScanStarted
 
-    monkeypatch.setattr(cli, "execute_scan", refuse)
+    monkeypatch.setattr(cli_scan, "execute_scan", refuse)
 
 
 @contextlib.contextmanager

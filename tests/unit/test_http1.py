@@ -16,6 +16,7 @@ from auditor.obs.core import Outcome, TcpProbe
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.http import _Fetcher, probe_http
+from auditor.probes.session import AddressSession
 from auditor.probes.tcp import tcp_connect
 
 HOST = "keep.test"
@@ -151,10 +152,11 @@ async def test_reachability_connection_is_handed_to_the_http_probe() -> None:
     srv = Server(_always("answer"))
     async with srv as port:
         ctx = _ctx()
-        tcp = await tcp_connect(ctx, "127.0.0.1", port, keep=True)
+        session = AddressSession(HOST, "127.0.0.1")
+        tcp = await tcp_connect(ctx, "127.0.0.1", port, session=session)
         assert tcp.open
-        obs = await probe_http(ctx, HOST, "127.0.0.1", tcp, None)
-        await ctx.drop_spares()
+        obs = await probe_http(ctx, HOST, "127.0.0.1", tcp, None, session=session)
+        await session.aclose()
     assert obs.http is not None and [h.status for h in obs.http.hops] == [200]
     assert srv.accepted == 1  # the probe's connection carried the request
     assert ctx.stats["connections"] == 1
@@ -167,10 +169,11 @@ async def test_a_spare_closed_by_the_server_is_replaced() -> None:
     srv = Server(lambda n, i: "close-at-once" if n == 0 else "answer")
     async with srv as port:
         ctx = _ctx()
-        tcp = await tcp_connect(ctx, "127.0.0.1", port, keep=True)
+        session = AddressSession(HOST, "127.0.0.1")
+        tcp = await tcp_connect(ctx, "127.0.0.1", port, session=session)
         await asyncio.sleep(0.05)
-        obs = await probe_http(ctx, HOST, "127.0.0.1", tcp, None)
-        await ctx.drop_spares()
+        obs = await probe_http(ctx, HOST, "127.0.0.1", tcp, None, session=session)
+        await session.aclose()
     assert obs.http is not None and obs.http.outcome == Outcome.OK
     assert [h.status for h in obs.http.hops] == [200]
     assert srv.accepted == 2
@@ -181,32 +184,34 @@ async def test_unused_spares_are_closed_with_their_host() -> None:
     srv = Server(_always("answer"))
     async with srv as port:
         ctx = _ctx()
-        await tcp_connect(ctx, "127.0.0.1", port, keep=True)
-        await ctx.drop_spares(["127.0.0.1"])
+        session = AddressSession(HOST, "127.0.0.1")
+        await tcp_connect(ctx, "127.0.0.1", port, session=session)
+        await session.aclose()
         for _ in range(50):
             if srv.eofs:
                 break
             await asyncio.sleep(0.01)
-        assert ctx.take_spare("127.0.0.1", port) is None
+        assert session.take_spare(port) is None
     assert srv.eofs == 1 and srv.requests == []
 
 
 @pytest.mark.asyncio
 async def test_a_stale_spare_is_not_used() -> None:
-    from auditor.probes import context
+    from auditor.probes import session as context
 
     srv = Server(_always("answer"))
     async with srv as port:
         ctx = _ctx()
-        await tcp_connect(ctx, "127.0.0.1", port, keep=True)
+        session = AddressSession(HOST, "127.0.0.1")
+        await tcp_connect(ctx, "127.0.0.1", port, session=session)
         ttl = context.SPARE_TTL
         context.SPARE_TTL = 0.0  # as if the HTTP probe came much later
         try:
             await asyncio.sleep(0.01)
-            assert ctx.take_spare("127.0.0.1", port) is None
+            assert session.take_spare(port) is None
         finally:
             context.SPARE_TTL = ttl
-        await ctx.drop_spares()
+        await session.aclose()
 
 
 @pytest.mark.asyncio

@@ -20,7 +20,7 @@ from reports.data import load_report
 from reports.html import CSP, flatten
 from reports.jsonout import scan_document
 from reports.markdown import markdown_text, md_escape
-from tests.unit._report_fixtures import HOSTILE, V6, full_registry, make_store
+from tests.unit._report_fixtures import HOSTILE, V6, full_registry, make_store, raw_sql
 
 __all__ = ["full_registry"]
 
@@ -138,7 +138,8 @@ def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-unty
 
 def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     st, ids = store
-    st.db.execute(
+    raw_sql(
+        st,
         "UPDATE scans SET inventory_json = ? WHERE id = ?",
         (
             json.dumps(
@@ -222,7 +223,7 @@ def test_cli_report_and_profiles(
     capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     st, ids = store
-    db = st.path
+    db = st.url  # a sqlite:/// URL: --db takes one as well as a path
     out = tmp_path / "out"
     code = main(
         [
@@ -311,7 +312,7 @@ def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # 
 
 def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     st, ids = store
-    st.db.execute("UPDATE scans SET profile = 'gone' WHERE id = ?", (ids[1],))
+    raw_sql(st, "UPDATE scans SET profile = 'gone' WHERE id = ?", (ids[1],))
     data = load_report(st, ids[1])
     assert data.profile.name == "vn-gov" and "'gone'" in data.profile_note
     render_all(st, ids[1], tmp_path, "en")

@@ -19,6 +19,7 @@ from auditor.selfcheck import (
     ControlQuery,
     FamilyFooting,
     Footing,
+    FootingWatch,
     FootStatus,
     KernelFacts,
     LocalAddress,
@@ -26,7 +27,6 @@ from auditor.selfcheck import (
     ReferenceResult,
     ResolverFooting,
     Route,
-    Vantage,
     control_samples,
     control_suffixes,
     decide_family,
@@ -417,7 +417,7 @@ def test_monitor_sees_one_long_stall_with_timeouts() -> None:
 
 def test_vantage_rechecks_when_failures_pile_up() -> None:
     clock = [0.0]
-    v = Vantage(footing(), monotonic=lambda: clock[0])
+    v = FootingWatch(footing(), monotonic=lambda: clock[0])
     assert not any(v.target_done(True) for _ in range(30)), "not before RECHECK_EVERY"
     clock[0] = 31.0
     assert v.target_done(True)
@@ -578,11 +578,11 @@ def test_evaluate_stored_reproduces_with_the_stored_footing() -> None:
 
 
 def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from auditor.cli import _settle_footing
-    from auditor.store import Store
+    from auditor.service import settle_footing as _settle_footing
+    from auditor.store import open_store
 
     obs = _host(Outcome.UNREACHABLE)
-    with Store(tmp_path / "s.db") as store:
+    with open_store(tmp_path / "s.db") as store:
         scan_id = store.begin_scan(
             profile="vn-gov", inventory_path="x", inventory_name="x", inventory={}, options={}
         )

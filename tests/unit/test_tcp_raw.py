@@ -1,4 +1,4 @@
-"""RawSocketStream (auditor/probes/tcp.py): the TLS probe's connection type behaves like an
+"""RawSocketStream (auditor/probes/sockets.py): the TLS probe's connection type behaves like an
 anyio stream at EOF, after close, on a reset and under a timeout. Real sockets on 127.0.0.1.
 """
 
@@ -11,7 +11,7 @@ import struct
 import anyio
 import pytest
 
-from auditor.probes.tcp import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
 
 
 async def _server(behaviour: str) -> tuple[asyncio.Server, int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.profiles import ProfileError, list_profiles, load_profile
-from auditor.store import Store
+from auditor.store import Store, StoreNotFound, open_store
 from auditor.text import one_line
 
 EXIT_OK = 0
@@ -32,9 +32,10 @@ def _fail(message: str) -> int:
 
 
 def _open(db: str) -> Store | None:
-    if db != ":memory:" and not Path(db).is_file():
+    try:
+        return open_store(db, create=False)
+    except StoreNotFound:
         return None
-    return Store(db)
 
 
 def register(sub: Any) -> None:
@@ -44,7 +45,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_profiles)
 
     p = sub.add_parser("history", help="list the scans kept in a store")
-    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
     p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=cmd_history)
 
@@ -56,7 +57,7 @@ def register(sub: Any) -> None:
         " which). Exit codes: 0 no regression, 1 at least one regression (--exit-zero: 0),"
         " 2 bad input.",
     )
-    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
     p.add_argument("--from", dest="from_id", type=int, metavar="ID", help="earlier scan")
     p.add_argument("--to", dest="to_id", type=int, metavar="ID", help="later scan")
     p.add_argument("--profile", help="score both with this profile (default: the later scan's)")
@@ -69,7 +70,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("report", help="render the reports of a stored scan")
-    p.add_argument("--db", required=True, help="SQLite store")
+    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
     p.add_argument(
         "--scan",
         type=int,

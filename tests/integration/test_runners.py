@@ -1,9 +1,10 @@
-"""``auditor scan --workers N``: sharding (pure) and real multi-process scans.
+"""``auditor scan --workers N``: real multi-process scans (auditor.runners.ProcessRunner).
 
 The end-to-end tests run real `auditor scan` processes (and their spawned workers) against
 the loopback DNS server and a real SQLite file, as tests/unit/test_store_concurrency.py does.
 Hosts resolve to documentation addresses (refused by the address guard: nothing is
 connected), to 127.0.0.1 (allowed with --allow-net: ports 80/443 refuse) or not at all.
+(Moved from tests/unit/test_workers.py when auditor/workers.py became auditor/runners.py.)
 """
 
 from __future__ import annotations
@@ -16,135 +17,23 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from auditor.cli import EXIT_FAILED, EXIT_INTERRUPTED, main
-from auditor.engine import hosts_by_zone, make_plan
+from auditor.engine import make_plan
 from auditor.model import TargetKind
 from auditor.options import ScanOptions
 from auditor.registry import get_check
-from auditor.store import Store
-from auditor.workers import Shard, WorkerPool, describe, shard_plan
+from auditor.runners import ProcessRunner, RunOutcome
+from auditor.shards import ScanSpec, split
+from auditor.store import open_store
 from tests.support.dnsserver import DnsServer, Zone
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST, ZONE = TargetKind.HOST.value, TargetKind.ZONE.value
-
-
-# ---------------------------------------------------------------------------
-# sharding (pure)
-
-
-def _plan(hosts: list[str], zones: list[str]) -> object:
-    return make_plan(hosts, zones, [get_check("dns.resolve")])
-
-
-def _targets(shards: list[Shard]) -> tuple[Counter[str], Counter[str]]:
-    hosts: Counter[str] = Counter(h for s in shards for h in s.hosts)
-    zones: Counter[str] = Counter(z for s in shards for z in s.zones)
-    return hosts, zones
-
-
-def _province() -> tuple[list[str], list[str]]:
-    zones = [f"z{i}.gov.vn" for i in range(7)]
-    hosts = [f"h{j}.z{i}.gov.vn" for i in range(7) for j in range(i + 1)]  # 1..7 hosts a zone
-    hosts += [f"www.free{k}.vn" for k in range(5)]  # in no zone of the plan
-    return hosts, zones
-
-
-def test_every_host_and_zone_exactly_once_zones_with_their_hosts() -> None:
-    hosts, zones = _province()
-    plan = make_plan(hosts, zones, [get_check("dns.resolve")])
-    shards = shard_plan(plan, 3)
-    assert len(shards) == 3
-    got_hosts, got_zones = _targets(shards)
-    assert got_hosts == Counter(hosts) and got_zones == Counter(zones)
-    for shard in shards:
-        for zone, members in hosts_by_zone(shard.zones, plan.hosts).items():
-            assert set(members) <= set(shard.hosts), f"{zone}: its hosts in another shard"
-        # plan order inside a shard (run order as close to a one-process scan as possible)
-        assert list(shard.hosts) == [h for h in hosts if h in shard.hosts]
-        assert list(shard.zones) == [z for z in zones if z in shard.zones]
-
-
-def test_shards_are_balanced_greedily_and_deterministic() -> None:
-    hosts, zones = _province()
-    plan = make_plan(hosts, zones, [get_check("dns.resolve")])
-    shards = shard_plan(plan, 3)
-    # 7 zones of 2..8 targets (zone + hosts) and 5 single hosts: 40 targets
-    assert sum(s.pending for s in shards) == len(hosts) + len(zones) == 40
-    loads = sorted(s.pending for s in shards)
-    assert loads[-1] - loads[0] <= 1, loads  # the free hosts fill the gaps
-    for shard in shards:
-        assert shard.pending == len(shard.hosts) + len(shard.zones)
-    assert shard_plan(plan, 3) == shards
-    # the largest unit (z6 with its 7 hosts) opens the first shard
-    assert "z6.gov.vn" in shards[0].zones
-
-
-def test_nested_zones_share_hosts_and_travel_together() -> None:
-    # hosts_by_zone puts www.sub.a.vn in both a.vn and sub.a.vn: a host can be in two zones
-    hosts = ["www.a.vn", "www.sub.a.vn", "www.b.vn", "www.c.vn"]
-    zones = ["a.vn", "sub.a.vn", "b.vn", "c.vn"]
-    by_zone = hosts_by_zone(zones, hosts)
-    assert "www.sub.a.vn" in by_zone["a.vn"] and "www.sub.a.vn" in by_zone["sub.a.vn"]
-    shards = shard_plan(make_plan(hosts, zones, []), 4)
-    assert len(shards) == 3
-    together = [s for s in shards if "a.vn" in s.zones]
-    assert len(together) == 1
-    assert set(together[0].zones) == {"a.vn", "sub.a.vn"}
-    assert set(together[0].hosts) == {"www.a.vn", "www.sub.a.vn"}
-    assert _targets(shards) == (Counter(hosts), Counter(zones))
-
-
-def test_skip_excludes_done_targets_but_keeps_a_zones_done_hosts() -> None:
-    hosts, zones = _province()
-    plan = make_plan(hosts, zones, [])
-    done = {(ZONE, "z6.gov.vn")} | {(HOST, f"h{j}.z6.gov.vn") for j in range(7)}  # all of z6
-    done |= {(HOST, "h0.z5.gov.vn"), (HOST, "www.free0.vn")}  # one of z5's hosts, a free host
-    shards = shard_plan(plan, 2, done)
-    got_hosts, got_zones = _targets(shards)
-    assert "z6.gov.vn" not in got_zones and not any(h.endswith(".z6.gov.vn") for h in got_hosts)
-    assert "www.free0.vn" not in got_hosts
-    # z5 still runs: its finished host stays in the shard so the zone probe sees it (the
-    # worker skips it)
-    assert "h0.z5.gov.vn" in got_hosts and "z5.gov.vn" in got_zones
-    assert sum(s.pending for s in shards) == 40 - len(done)
-    assert max(got_hosts.values()) == 1 and max(got_zones.values()) == 1
-    # everything done: nothing to start
-    everything = {(HOST, h) for h in hosts} | {(ZONE, z) for z in zones}
-    assert shard_plan(plan, 4, everything) == []
-
-
-def test_more_workers_than_units_uses_fewer_shards() -> None:
-    plan = make_plan(["www.a.vn", "mail.a.vn", "www.b.vn"], ["a.vn", "b.vn"], [])
-    shards = shard_plan(plan, 16)
-    assert len(shards) == 2
-    assert {s.zones for s in shards} == {("a.vn",), ("b.vn",)}
-    assert shard_plan(plan, 1) == [
-        Shard(("www.a.vn", "mail.a.vn", "www.b.vn"), ("a.vn", "b.vn"), pending=5)
-    ]
-
-
-def test_no_zones_at_all_spreads_hosts() -> None:
-    hosts = [f"h{i}.example.vn" for i in range(10)]
-    shards = shard_plan(make_plan(hosts, [], []), 3)
-    assert [s.pending for s in shards] == [4, 3, 3]
-    assert all(not s.zones for s in shards)
-    assert _targets(shards)[0] == Counter(hosts)
-    assert shard_plan(make_plan([], [], []), 3) == []
-    with pytest.raises(ValueError):
-        shard_plan(make_plan(hosts, [], []), 0)
-
-
-def test_describe_names_the_first_real_error() -> None:
-    group = BaseExceptionGroup("tasks", [ExceptionGroup("inner", [KeyError("x")])])
-    assert describe(group) == "KeyError: 'x'"
-    assert describe(RuntimeError()) == "RuntimeError"
 
 
 # ---------------------------------------------------------------------------
@@ -513,12 +402,19 @@ def test_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path) -> Non
     """A real failure inside the worker processes (the store path is a directory): the pool
     reports it by name, starts no orphan and the parent's own store is untouched."""
     plan = make_plan(["www.a.vn", "www.b.vn"], ["a.vn", "b.vn"], [get_check("dns.resolve")])
-    shards = shard_plan(plan, 2)
+    shards = split(plan, 2)
     not_a_db = tmp_path / "dir.db"
     not_a_db.mkdir()
-    with WorkerPool(str(not_a_db), 1, plan, ScanOptions(), shards) as pool:
-        pids = pool.pids
-        result = pool.wait()
+    spec = ScanSpec.of(plan, store=str(not_a_db), scan_id=1, options=ScanOptions())
+    runner = ProcessRunner(2)
+    outcomes: list[RunOutcome] = []
+    with open_store(":memory:") as unused:  # each worker opens spec.store as its own sink
+        runner.run(
+            spec, shards, unused, on_done=lambda d: None, report=lambda s: None,
+            settle=outcomes.append,
+        )  # fmt: skip
+    (result,) = outcomes
+    pids = runner.pids
     assert len(pids) == 2 and not any(_alive(p) for p in pids)
     assert result.status == "failed"
     # the first failure stops the other worker (fail fast), which may have failed too
@@ -530,16 +426,63 @@ def test_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path) -> Non
 
 
 def test_scan_with_workers_needs_a_store_file(tmp_path: Path) -> None:
-    from auditor.cli import UsageError, execute_scan
+    from auditor.cli import UsageError
+    from auditor.cli.scan import execute_scan
     from auditor.inventory import load_inventory
     from auditor.profiles import load_profile
 
     inv = tmp_path / "inv.yaml"
     _write_inventory(inv, {"x": ([], ["www.x.vn"])})
-    with Store(":memory:") as store:
+    with open_store(":memory:") as store:
         with pytest.raises(UsageError, match="--workers"):
             execute_scan(
                 store, load_inventory(str(inv)), str(inv), load_profile("vn-gov"), ScanOptions(),
                 workers=2,
             )  # fmt: skip
         assert store.scans() == [], "refused before the scan row is written"
+
+
+# One zone holding every host (as most of Quang Ninh's sit under quangninh.gov.vn): the
+# case a shard of "a zone with all its hosts" could not split.
+ONE_ZONE: dict[str, tuple[list[str], list[str]]] = {
+    "so-q": (
+        ["q.example.vn"],
+        [f"www{i}.q.example.vn" for i in range(8)]
+        + ["cdn.q.example.vn", "missing.q.example.vn", "old.q.example.vn",
+           "v6.q.example.vn", "lo.q.example.vn", "lo2.q.example.vn"],
+    ),
+}  # fmt: skip
+
+
+def test_one_zone_province_split_over_two_workers_gives_identical_findings(
+    tmp_path: Path,
+) -> None:
+    from auditor.inventory import load_inventory
+    from auditor.profiles import load_profile
+    from auditor.service import ScanService
+
+    zone = _zone_data(ONE_ZONE)
+    inv = tmp_path / "inv.yaml"
+    _write_inventory(inv, ONE_ZONE)
+    # the two workers really share the zone's hosts
+    plan = ScanService(open_store(":memory:")).plan(
+        load_inventory(str(inv)), load_profile("vn-gov"), ScanOptions()
+    )
+    one_shard, other = split(plan, 2)
+    assert one_shard.hosts and other.hosts and one_shard.zones == ("q.example.vn",)
+    assert set(one_shard.zone_hosts["q.example.vn"]) == set(ONE_ZONE["so-q"][1])
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    with _server(zone) as server:
+        r1 = _run(_argv(inv, one, server, "--quiet"))
+        r2 = _run(_argv(inv, two, server, "--quiet", "--workers", "2"))
+    assert r1.returncode == 0, r1.stderr
+    assert r2.returncode == 0, r2.stderr
+    id1, id2 = _scan_row(one)[0], _scan_row(two)[0]
+    assert _targets_once(two, id2) == _all_targets(ONE_ZONE)
+    with open_store(one) as s1, open_store(two) as s2:
+        # every field of every finding: status, message, evidence, score
+        found1 = sorted(s1.findings(id1), key=repr)
+        found2 = sorted(s2.findings(id2), key=repr)
+    assert found2 == found1
+    assert len(found1) > len(ONE_ZONE["so-q"][1])
+    assert {f.status.value for f in found1} >= {"pass", "fail", "not_tested"}

@@ -1,0 +1,40 @@
+"""The store: scans, targets, observations and findings, behind one interface.
+
+``open_store(URL)`` picks the backend: ``sqlite:///path`` or a plain file path (SQLite, WAL
+mode, one transaction per finished target, so an interrupted scan keeps every finished
+result and a second process can read or write at the same time). The schema revision is
+checked on open and migrated forward; a store from a newer release is a SchemaError.
+
+Only this package speaks SQL. The backend module (SQLAlchemy) is imported when a store is
+opened, not with this package: commands that never open one do not pay for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditor.store.base import ScanRecord, SchemaError, Sink, Store, StoreError, StoreNotFound
+from auditor.store.urls import locate, store_url
+
+__all__ = [
+    "ScanRecord",
+    "SchemaError",
+    "Sink",
+    "Store",
+    "StoreError",
+    "StoreNotFound",
+    "open_store",
+    "store_url",
+]
+
+
+def open_store(url: str | Path, *, create: bool = True) -> Store:
+    """Open the store at ``url`` (a ``sqlite:///`` URL or a plain path).
+
+    ``create=False``: the store must exist already (StoreNotFound otherwise); reading
+    commands use it so a typo in ``--db`` is not a new empty store. Raises StoreError for a
+    URL this release cannot open, SchemaError for a schema it does not know."""
+    location = locate(url)
+    from auditor.store.sql import SqlStore
+
+    return SqlStore(location, create=create)

@@ -1,0 +1,168 @@
+"""What the product needs from a store, whatever database keeps it.
+
+Two interfaces: :class:`Sink`, the one call a shard runner needs (record a finished target in
+one transaction), and :class:`Store`, everything else (scans, targets, observations,
+findings, counts, history). Callers type against these, never against a backend class; a
+backend is chosen by :func:`auditor.store.open_store` from a URL.
+
+Errors: :class:`StoreError` for what the user can fix (an unsupported URL, a store that does
+not exist), :class:`SchemaError` for a store this release cannot read. A failure of the
+database itself surfaces as the driver's own PEP 249 exception (``OperationalError: database
+is locked``), not a wrapper of the library the backend is built on, so messages read the
+same whatever sits underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+from auditor.model import Finding, TargetKind
+
+
+class StoreError(Exception):
+    """A store that cannot be opened as asked (bad URL, missing store); CLI exit code 2."""
+
+
+class StoreNotFound(StoreError):
+    """``open_store(..., create=False)`` and there is no store at that place."""
+
+
+class SchemaError(StoreError):
+    """The store's schema is not one this release knows (written by a newer release, or not
+    an auditor store at all). Nothing was changed in it."""
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    id: int
+    started: str
+    finished: str | None
+    status: str  # running | complete | interrupted | failed
+    kind: str  # scan | evaluation | gate
+    source_scan: int | None  # for evaluations: the scan whose observations were used
+    profile: str
+    inventory_path: str
+    inventory_name: str
+    inventory: dict[str, Any]
+    options: dict[str, Any]
+    tool_version: str
+    stats: dict[str, Any]
+
+
+class Sink(Protocol):
+    """Where a shard runner puts each finished target (the engine calls nothing else)."""
+
+    def save_target(
+        self,
+        scan_id: int,
+        kind: TargetKind,
+        name: str,
+        observation_json: str,
+        findings: Iterable[Finding],
+        started: str,
+    ) -> None:
+        """Keep one finished target in ONE transaction: its observation, its findings and the
+        row that marks it done, all or nothing. Saving the same (scan, kind, name) again
+        replaces it (a re-delivered target never duplicates)."""
+        ...
+
+
+class Store(Sink, Protocol):
+    """Scans, their targets, observations and findings.
+
+    ``url`` names the store so that another process can open it (``open_store(store.url)``);
+    ``shared`` says whether it can (False for an in-memory SQLite store).
+    """
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def shared(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    # -- scans --------------------------------------------------------------------------
+    def begin_scan(
+        self,
+        *,
+        profile: str,
+        inventory_path: str,
+        inventory_name: str,
+        inventory: dict[str, Any],
+        options: dict[str, Any],
+        kind: str = "scan",
+        source_scan: int | None = None,
+    ) -> int:
+        """A new scan, status ``running``; returns its id."""
+        ...
+
+    def finish_scan(
+        self, scan_id: int, status: str, stats: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def reopen_scan(self, scan_id: int) -> None:
+        """Back to ``running`` (``--resume``)."""
+        ...
+
+    def scan(self, scan_id: int) -> ScanRecord:
+        """The scan with this id; KeyError when there is none."""
+        ...
+
+    def scans(self, kind: str | None = None) -> list[ScanRecord]:
+        """Every scan (of this kind), oldest first: the history."""
+        ...
+
+    def latest_scan(
+        self, *, status: str | None = "complete", kind: str | None = None
+    ) -> ScanRecord | None:
+        """The latest scan with this status (None: any) and kind (``scan`` for a network scan,
+        not an ``evaluation`` or a ``gate``; None: any kind)."""
+        ...
+
+    def unfinished_scan(self, inventory_path: str) -> ScanRecord | None:
+        """The latest scan of this inventory that ``--resume`` continues: running (the process
+        was killed), interrupted, or failed (a ``--workers`` process crashed)."""
+        ...
+
+    def previous_scan(self, scan_id: int) -> ScanRecord | None:
+        """The latest complete scan before ``scan_id`` of the same inventory (for trends)."""
+        ...
+
+    # -- targets, observations, findings -------------------------------------------------
+    def replace_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
+        """All findings of a scan at once, in one transaction (``auditor evaluate``)."""
+        ...
+
+    def copy_observations(self, from_scan: int, to_scan: int) -> None:
+        """Every observation and done-target row of one scan, into another (one transaction)."""
+        ...
+
+    def done_targets(self, scan_id: int) -> set[tuple[str, str]]:
+        """(kind, name) of every finished target of the scan."""
+        ...
+
+    def observations(self, scan_id: int) -> Iterator[tuple[TargetKind, str, str]]:
+        """(kind, name, JSON text) per target, ordered by kind and name, streamed: a
+        province's observations do not fit in memory at once."""
+        ...
+
+    def findings(self, scan_id: int) -> list[Finding]:
+        """Every finding of the scan, ordered by kind, target, check and address."""
+        ...
+
+    def light_findings(self, scan_id: int) -> list[Finding]:
+        """Findings without message and evidence (empty): all that scoring needs, for the
+        summaries of a long history of scans."""
+        ...
+
+    def status_counts(self, scan_id: int) -> dict[str, int]:
+        """Findings per status, every status present (zeros included), counted by the
+        database: the end of a national scan must not load half a million findings."""
+        ...

@@ -1,0 +1,586 @@
+"""The SQL store: :class:`auditor.store.Store` on SQLAlchemy Core, SQLite in this release.
+
+Kept from the SQLite class it replaces, because they are what make a scan survive and go
+fast: WAL mode (a second process reads, or writes, while a scan runs), a 30 s busy timeout,
+one ``BEGIN IMMEDIATE`` transaction per finished target (it takes the write lock at once, so
+a busy store makes it wait rather than fail half way), retries of the set-up steps SQLite
+answers "busy" without waiting for, and one connection kept for the store's life.
+
+Speed: statements of the write path are built once per store (SQLAlchemy also caches their
+compiled SQL); a finished target costs a delete, two upserts and one ``executemany`` of its
+findings (compiled once, run as the driver's: see ``_RowInsert``) in one transaction. The
+connection is in autocommit mode and transactions are begun and ended here, as before: a read
+(a streamed report) never holds a transaction open, and nothing of SQLAlchemy's own
+transaction bookkeeping sits on the scan's path. bench/store_micro.py measures the cost.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+from auditor import __version__
+from auditor.model import Finding, Status, TargetKind
+from auditor.store import schema
+from auditor.store.base import ScanRecord, SchemaError, StoreError, StoreNotFound
+from auditor.store.schema import findings as F
+from auditor.store.schema import observations as O
+from auditor.store.schema import scans as S
+from auditor.store.schema import targets as T
+from auditor.store.urls import StoreLocation
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# How a write transaction begins: SQLite's IMMEDIATE takes the write lock now (waiting up
+# to the busy timeout), not at the first write, where a busy store could only fail.
+_BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "BEGIN"}
+# The dialects' INSERT .. ON CONFLICT DO UPDATE (the same API in both).
+_INSERT: dict[str, Callable[[sa.Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _driver_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Database failures raise as the driver's own (PEP 249) exception: callers and their
+    messages (``OperationalError: database is locked``) do not depend on SQLAlchemy."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DBAPIError as exc:
+            raise _unwrapped(exc) from None
+
+    return call
+
+
+def _unwrapped(exc: DBAPIError) -> BaseException:
+    return exc.orig if isinstance(exc.orig, BaseException) else exc
+
+
+def _retry(step: Callable[[], R], seconds: float = 30.0) -> R:
+    """Run a store set-up step, retrying while another process holds the lock: two processes
+    opening a new store at once may get SQLITE_BUSY without the busy handler (journal-mode
+    change, schema read during recovery)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except DBAPIError as exc:
+            text = str(exc.orig)
+            busy = "locked" in text or "busy" in text
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.08)
+
+
+# A finding row, in the order _finding_rows builds it.
+_FINDING_COLUMNS = (
+    "scan_id",
+    "kind",
+    "target",
+    "address",
+    "check_id",
+    "status",
+    "message",
+    "evidence_json",
+    "score",
+)
+
+
+class _RowInsert:
+    """An INSERT of many rows compiled once for the store's dialect and run as the driver's
+    executemany. A full-profile host has about 40 findings: SQLAlchemy's per-row parameter
+    processing (``construct_params``) cost more than SQLite's own insert of them, and took
+    the store from 0.8 to 1.4 ms CPU per target (bench/store_micro.py). The SQL is still
+    SQLAlchemy's, for the dialect in use (its paramstyle included)."""
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> None:
+        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.columns = columns
+        order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        # Positional paramstyles take the row tuples as they are, when in the same order.
+        if order is not None and order != columns:
+            raise AssertionError(f"{dialect.name}: binds of {table.name} in order {order}")
+        self.positional = order is not None
+
+    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        if self.positional:
+            return rows
+        return [dict(zip(self.columns, row, strict=True)) for row in rows]
+
+
+class _Statements:
+    """The write path's statements, built once per dialect."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        insert = _INSERT[dialect.name]
+        self.begin = _BEGIN[dialect.name]
+        self.insert_scan = sa.insert(S)
+        self.finish_scan = (
+            sa.update(S)
+            .where(S.c.id == sa.bindparam("b_id"))
+            .values(
+                finished=sa.bindparam("b_finished"),
+                status=sa.bindparam("b_status"),
+                stats_json=sa.bindparam("b_stats"),
+            )
+        )
+        self.reopen_scan = (
+            sa.update(S)
+            .where(S.c.id == sa.bindparam("b_id"))
+            .values(status="running", finished=None)
+        )
+        self.delete_target_findings = sa.delete(F).where(
+            F.c.scan_id == sa.bindparam("b_scan"),
+            F.c.kind == sa.bindparam("b_kind"),
+            F.c.target == sa.bindparam("b_name"),
+        )
+        self.delete_scan_findings = sa.delete(F).where(F.c.scan_id == sa.bindparam("b_scan"))
+        self.insert_findings = _RowInsert(F, _FINDING_COLUMNS, dialect)
+        # A re-delivered target replaces its rows: upserts on the (scan, kind, name) keys.
+        obs = insert(O)
+        self.upsert_observation = obs.on_conflict_do_update(
+            index_elements=[O.c.scan_id, O.c.kind, O.c.name], set_={"json": obs.excluded.json}
+        )
+        tgt = insert(T)
+        self.upsert_target = tgt.on_conflict_do_update(
+            index_elements=[T.c.scan_id, T.c.kind, T.c.name],
+            set_={"started": tgt.excluded.started, "finished": tgt.excluded.finished},
+        )
+        to_scan = sa.bindparam("b_to", type_=sa.Integer)
+        self.copy_observations = sa.insert(O).from_select(
+            ["scan_id", "kind", "name", "json"],
+            sa.select(to_scan, O.c.kind, O.c.name, O.c.json).where(
+                O.c.scan_id == sa.bindparam("b_from")
+            ),
+        )
+        self.copy_targets = sa.insert(T).from_select(
+            ["scan_id", "kind", "name", "started", "finished"],
+            sa.select(to_scan, T.c.kind, T.c.name, T.c.started, T.c.finished).where(
+                T.c.scan_id == sa.bindparam("b_from")
+            ),
+        )
+
+
+def _record(row: Row[Any]) -> ScanRecord:
+    m = row._mapping
+    return ScanRecord(
+        id=m["id"],
+        started=m["started"],
+        finished=m["finished"],
+        status=m["status"],
+        kind=m["kind"],
+        source_scan=m["source_scan"],
+        profile=m["profile"],
+        inventory_path=m["inventory_path"],
+        inventory_name=m["inventory_name"],
+        inventory=json.loads(m["inventory_json"]),
+        options=json.loads(m["options_json"]),
+        tool_version=m["tool_version"],
+        stats=json.loads(m["stats_json"] or "{}"),
+    )
+
+
+class SqlStore:
+    """A :class:`~auditor.store.Store` in a SQL database (SQLite in this release)."""
+
+    def __init__(self, location: StoreLocation, *, create: bool = True) -> None:
+        if location.backend != "sqlite":
+            raise StoreError(f"{location.url}: no SQL backend for {location.backend}")
+        self._location = location
+        if not location.in_memory:
+            path = Path(location.database)
+            if not create and not path.is_file():
+                raise StoreNotFound(f"no store at {location.database}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection for the store's life (StaticPool), in autocommit: transactions are
+        # begun here, one per write.
+        self._engine = sa.create_engine(
+            sa.URL.create("sqlite", database=location.database),
+            poolclass=StaticPool,
+            connect_args={"timeout": 30.0},
+            isolation_level="AUTOCOMMIT",
+        )
+        try:
+            self._conn = self._connect()
+            self._st = _Statements(self._engine.dialect)
+            self._set_up()
+        except DBAPIError as exc:
+            self._engine.dispose()
+            raise _unwrapped(exc) from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # -- opening ----------------------------------------------------------------------
+    def _connect(self) -> Connection:
+        conn = self._engine.connect()
+        conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+        mode = _retry(lambda: conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+        if mode != "wal":
+            _retry(lambda: conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar())
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _set_up(self) -> None:
+        """Check the schema revision; create or migrate the schema when it is not HEAD."""
+        if self._revision() == schema.HEAD:
+            return  # the usual case: one query, Alembic not even loaded
+        _retry(self._migrate)
+
+    def _revision(self) -> str | None:
+        if not sa.inspect(self._conn).has_table(schema.REVISION_TABLE):
+            return None
+        found = list(self._conn.execute(sa.select(schema.revision.c.version_num)).scalars())
+        if len(found) != 1:
+            raise SchemaError(
+                f"{self.url}: {len(found)} schema revisions recorded ({', '.join(found)}); "
+                "this auditor knows one line of revisions"
+            )
+        return str(found[0])
+
+    def _legacy_revision(self) -> str | None:
+        """The revision of a store the previous release wrote (tables and a ``meta`` version,
+        no revision table); None for a new, empty store."""
+        tables = set(sa.inspect(self._conn).get_table_names())
+        if "scans" not in tables:
+            return None
+        version = None
+        if "meta" in tables:
+            version = self._conn.execute(
+                sa.select(schema.meta.c.value).where(schema.meta.c.key == schema.LEGACY_VERSION_KEY)
+            ).scalar()
+        if version not in schema.LEGACY_REVISIONS:
+            raise SchemaError(
+                f"{self.url}: a 'scans' table with schema version {version!r}, which this "
+                f"auditor does not know (it reads revision {schema.HEAD} and the previous "
+                f"release's version {', '.join(schema.LEGACY_REVISIONS)})"
+            )
+        return schema.LEGACY_REVISIONS[str(version)]
+
+    def _migrate(self) -> None:
+        # In one write transaction: several processes opening a new store at once create it
+        # once (the others wait, then find HEAD); a newer store is left exactly as it was.
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        with self._transaction():
+            current = self._revision()
+            if current == schema.HEAD:
+                return
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = self._conn
+            if current is None:
+                current = self._legacy_revision()
+                if current is not None:
+                    command.stamp(config, current)
+            known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
+            if current is not None and current not in known:
+                raise SchemaError(
+                    f"{self.url}: schema revision {current} is newer than this auditor "
+                    f"(it knows up to {schema.HEAD}); open it with a newer auditor"
+                )
+            command.upgrade(config, schema.HEAD)
+
+    # -- the Store interface ------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._location.url
+
+    @property
+    def shared(self) -> bool:
+        return not self._location.in_memory
+
+    def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        conn = self._conn
+        conn.exec_driver_sql(self._st.begin)
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
+
+    # scans
+    @_driver_errors
+    def begin_scan(
+        self,
+        *,
+        profile: str,
+        inventory_path: str,
+        inventory_name: str,
+        inventory: dict[str, Any],
+        options: dict[str, Any],
+        kind: str = "scan",
+        source_scan: int | None = None,
+    ) -> int:
+        result = self._conn.execute(
+            self._st.insert_scan,
+            {
+                "started": _now(),
+                "status": "running",
+                "kind": kind,
+                "source_scan": source_scan,
+                "profile": profile,
+                "inventory_path": inventory_path,
+                "inventory_name": inventory_name,
+                "inventory_json": json.dumps(inventory, ensure_ascii=False, default=str),
+                "options_json": json.dumps(options, ensure_ascii=False, default=str),
+                "tool_version": __version__,
+            },
+        )
+        key = result.inserted_primary_key
+        assert key is not None and key[0] is not None
+        return int(key[0])
+
+    @_driver_errors
+    def finish_scan(self, scan_id: int, status: str, stats: dict[str, Any] | None = None) -> None:
+        self._conn.execute(
+            self._st.finish_scan,
+            {
+                "b_id": scan_id,
+                "b_finished": _now(),
+                "b_status": status,
+                "b_stats": json.dumps(stats or {}),
+            },
+        )
+
+    @_driver_errors
+    def reopen_scan(self, scan_id: int) -> None:
+        self._conn.execute(self._st.reopen_scan, {"b_id": scan_id})
+
+    @_driver_errors
+    def scan(self, scan_id: int) -> ScanRecord:
+        row = self._conn.execute(sa.select(S).where(S.c.id == scan_id)).first()
+        if row is None:
+            raise KeyError(f"no scan with id {scan_id} in {self._where()}")
+        return _record(row)
+
+    @_driver_errors
+    def scans(self, kind: str | None = None) -> list[ScanRecord]:
+        query = sa.select(S).order_by(S.c.id)
+        if kind:
+            query = query.where(S.c.kind == kind)
+        return [_record(r) for r in self._conn.execute(query)]
+
+    @_driver_errors
+    def latest_scan(
+        self, *, status: str | None = "complete", kind: str | None = None
+    ) -> ScanRecord | None:
+        query = sa.select(S).order_by(S.c.id.desc()).limit(1)
+        if status:
+            query = query.where(S.c.status == status)
+        if kind:
+            query = query.where(S.c.kind == kind)
+        return self._first(query)
+
+    @_driver_errors
+    def unfinished_scan(self, inventory_path: str) -> ScanRecord | None:
+        return self._first(
+            sa.select(S)
+            .where(
+                S.c.inventory_path == inventory_path,
+                S.c.kind == "scan",
+                S.c.status.in_(("running", "interrupted", "failed")),
+            )
+            .order_by(S.c.id.desc())
+            .limit(1)
+        )
+
+    @_driver_errors
+    def previous_scan(self, scan_id: int) -> ScanRecord | None:
+        current = self.scan(scan_id)
+        return self._first(
+            sa.select(S)
+            .where(
+                S.c.id < scan_id,
+                S.c.inventory_path == current.inventory_path,
+                S.c.status == "complete",
+            )
+            .order_by(S.c.id.desc())
+            .limit(1)
+        )
+
+    def _first(self, query: sa.Select[Any]) -> ScanRecord | None:
+        row = self._conn.execute(query).first()
+        return _record(row) if row else None
+
+    def _where(self) -> str:
+        return self._location.database
+
+    # targets
+    @staticmethod
+    def _finding_rows(scan_id: int, findings: Iterable[Finding]) -> list[tuple[Any, ...]]:
+        # Serialised before the transaction begins: the write lock is held for writing only,
+        # and evidence that cannot be serialised fails the target before anything is written.
+        return [
+            (
+                scan_id,
+                f.target_kind.value,
+                f.target,
+                f.address,
+                f.check,
+                f.status.value,
+                f.message,
+                json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str),
+                f.score,
+            )
+            for f in findings
+        ]
+
+    def _insert_findings(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            insert = self._st.insert_findings
+            conn.exec_driver_sql(insert.sql, insert.params(rows))
+
+    @_driver_errors
+    def save_target(
+        self,
+        scan_id: int,
+        kind: TargetKind,
+        name: str,
+        observation_json: str,
+        findings: Iterable[Finding],
+        started: str,
+    ) -> None:
+        rows = self._finding_rows(scan_id, findings)
+        st = self._st
+        with self._transaction() as conn:
+            conn.execute(
+                st.delete_target_findings, {"b_scan": scan_id, "b_kind": kind.value, "b_name": name}
+            )
+            conn.execute(
+                st.upsert_observation,
+                {"scan_id": scan_id, "kind": kind.value, "name": name, "json": observation_json},
+            )
+            self._insert_findings(conn, rows)
+            conn.execute(
+                st.upsert_target,
+                {
+                    "scan_id": scan_id,
+                    "kind": kind.value,
+                    "name": name,
+                    "started": started,
+                    "finished": _now(),
+                },
+            )
+
+    @_driver_errors
+    def replace_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
+        rows = self._finding_rows(scan_id, findings)
+        with self._transaction() as conn:
+            conn.execute(self._st.delete_scan_findings, {"b_scan": scan_id})
+            self._insert_findings(conn, rows)
+
+    @_driver_errors
+    def copy_observations(self, from_scan: int, to_scan: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(self._st.copy_observations, {"b_from": from_scan, "b_to": to_scan})
+            conn.execute(self._st.copy_targets, {"b_from": from_scan, "b_to": to_scan})
+
+    @_driver_errors
+    def done_targets(self, scan_id: int) -> set[tuple[str, str]]:
+        rows = self._conn.execute(sa.select(T.c.kind, T.c.name).where(T.c.scan_id == scan_id))
+        return {(k, n) for k, n in rows}
+
+    def observations(self, scan_id: int) -> Iterator[tuple[TargetKind, str, str]]:
+        query = (
+            sa.select(O.c.kind, O.c.name, O.c.json)
+            .where(O.c.scan_id == scan_id)
+            .order_by(O.c.kind, O.c.name)
+        )
+        try:
+            for kind, name, text in self._conn.execute(query):
+                yield TargetKind(kind), name, text
+        except DBAPIError as exc:
+            raise _unwrapped(exc) from None
+
+    @_driver_errors
+    def status_counts(self, scan_id: int) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        rows = self._conn.execute(
+            sa.select(F.c.status, sa.func.count())
+            .where(F.c.scan_id == scan_id)
+            .group_by(F.c.status)
+        )
+        for status, n in rows:
+            counts[status] = counts.get(status, 0) + n
+        return counts
+
+    @_driver_errors
+    def findings(self, scan_id: int) -> list[Finding]:
+        rows = self._conn.execute(
+            sa.select(
+                F.c.check_id,
+                F.c.kind,
+                F.c.target,
+                F.c.address,
+                F.c.status,
+                F.c.message,
+                F.c.evidence_json,
+                F.c.score,
+            )
+            .where(F.c.scan_id == scan_id)
+            # NULLS FIRST is SQLite's order already; said so it holds where it is not.
+            .order_by(F.c.kind, F.c.target, F.c.check_id, F.c.address.asc().nulls_first())
+        )
+        return [
+            Finding(
+                check=r[0],
+                target_kind=TargetKind(r[1]),
+                target=r[2],
+                address=r[3],
+                status=Status(r[4]),
+                message=r[5],
+                evidence=json.loads(r[6]),
+                score=r[7],
+            )
+            for r in rows
+        ]
+
+    @_driver_errors
+    def light_findings(self, scan_id: int) -> list[Finding]:
+        rows = self._conn.execute(
+            sa.select(F.c.check_id, F.c.kind, F.c.target, F.c.address, F.c.status, F.c.score).where(
+                F.c.scan_id == scan_id
+            )
+        )
+        return [
+            Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc) for c, k, t, a, s, sc in rows
+        ]
