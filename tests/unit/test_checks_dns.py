@@ -8,9 +8,7 @@ from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import DnssecStatus, ServerHost, ZoneObservations
-from tests.unit._zone_fixtures import LAB_NETS
-
-from ._zone_fixtures import NOW, NS1, ZONE, ans, good_zone, run, server
+from tests.support.factories import LAB_NETS, NOW, NS1, ZONE, ans, good_zone, run, server
 
 HOST = "www.example.gov.vn"
 

@@ -13,9 +13,7 @@ from auditor.obs.http import HttpObservation
 from auditor.obs.subresources import SubresourceHost, SubresourceObservation
 from auditor.obs.zone import NsQuery, SmtpProbe
 from auditor.registry import all_checks
-from tests.unit._zone_fixtures import LAB_NETS
-
-from ._zone_fixtures import MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
+from tests.support.factories import LAB_NETS, MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
 
 HOST = "www.example.gov.vn"
 V4 = "192.0.2.10"

@@ -10,9 +10,18 @@ from auditor.model import Status
 from auditor.obs.core import Outcome
 from auditor.obs.zone import MtaStsFetch, SmtpProbe, ZoneObservations
 from auditor.registry import all_checks
-from tests.unit._zone_fixtures import LAB_NETS
-
-from ._zone_fixtures import MX1, NOW, ZONE, ans, good_zone, run, server, smtp_ok, txt
+from tests.support.factories import (
+    LAB_NETS,
+    MX1,
+    NOW,
+    ZONE,
+    ans,
+    good_zone,
+    run,
+    server,
+    smtp_ok,
+    txt,
+)
 
 # ---------------------------------------------------------------- mail.spf
 

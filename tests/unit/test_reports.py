@@ -20,7 +20,7 @@ from reports.data import load_report
 from reports.html import CSP, flatten
 from reports.jsonout import scan_document
 from reports.markdown import markdown_text, md_escape
-from tests.unit._report_fixtures import HOSTILE, V6, full_registry, make_store
+from tests.support.factories import HOSTILE, V6, full_registry, make_store
 
 __all__ = ["full_registry"]
 
@@ -290,7 +290,7 @@ def test_catalogues_complete() -> None:
 
 
 def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # type: ignore[no-untyped-def]
-    from tests.unit._report_fixtures import inventory
+    from tests.support.factories import inventory
 
     st, ids = store
     ev = st.begin_scan(
@@ -321,7 +321,7 @@ def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -
 @pytest.fixture
 def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
     """ubnd's portal and zone could not be tested at all: coverage 0, insufficient data."""
-    from tests.unit._report_fixtures import ALL
+    from tests.support.factories import ALL
 
     overrides = {}
     for cid in ALL:

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.dnsserver import DnsServer, Zone
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.servers import run_auditor
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    return run_auditor(*args, timeout=timeout)
 
 
 INVENTORY = """\
