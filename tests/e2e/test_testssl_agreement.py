@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.lab.lab import Lab, missing_prerequisites
+from tests.support.servers import in_ci
 
 pytestmark = pytest.mark.lab
 
@@ -35,10 +36,6 @@ TESTSSL_IDS = {
 }
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
 def _testssl() -> str | None:
     return shutil.which("testssl") or shutil.which("testssl.sh")
 
@@ -50,7 +47,7 @@ def lab() -> Iterator[Lab]:
         why.append("testssl (Debian package testssl.sh) not installed")
     if why:
         reason = "lab unavailable: " + "; ".join(why)
-        if _ci():
+        if in_ci():
             pytest.fail(f"CI=true but {reason}", pytrace=False)
         pytest.skip(reason)
     lab = Lab(f"ts{os.getpid()}"[:11])

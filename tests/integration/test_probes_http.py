@@ -30,21 +30,13 @@ from auditor.headers import parse_hsts, parse_security_txt
 from auditor.obs.core import Outcome
 from auditor.probes.http import probe_http
 from auditor.similarity import similarity
+from tests.support.servers import has_ipv6_loopback
 from tests.unit.test_probes_http import HOST, _ctx, _open
 
 WEAK_HOST = "weak.test"
 
 
-def _has_v6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-HAS_V6 = _has_v6()
+HAS_V6 = has_ipv6_loopback()
 
 
 ADDRESSES = ("127.0.0.1", "::1") if HAS_V6 else ("127.0.0.1",)

@@ -1,4 +1,5 @@
-"""ICMPv6 echo: ::1 when we have raw-socket privilege; parsing of answers; the guard."""
+"""ICMPv6 echo to ::1 with raw-socket privilege; without it, skipped, not failed (a real process
+without CAP_NET_RAW). Parsing of answers and the guard are tests/unit/test_probes_icmp.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from auditor.obs.core import Outcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.icmp import ping
+from tests.support.servers import has_ipv6_loopback
 
 
 def _can_raw() -> bool:
@@ -20,18 +22,9 @@ def _can_raw() -> bool:
     return True
 
 
-def _has_v6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.asyncio
 @pytest.mark.skipif(not _can_raw(), reason="no raw-socket privilege (needs root/CAP_NET_RAW)")
-@pytest.mark.skipif(not _has_v6_loopback(), reason="no ::1")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no ::1")
 async def test_ping_loopback() -> None:
     ctx = ProbeContext(ScanOptions(timeout=2, allow_nets=("::1/128",)))
     obs = await ping(ctx, "::1")

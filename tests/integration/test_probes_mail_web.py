@@ -24,7 +24,9 @@ from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.mta_sts import MAX_POLICY, fetch_policy
 from auditor.probes.subresources import probe_subresources
-from tests.support.servers import FakeDns, fake  # noqa: F401 - the fixture is used by name
+from tests.support.servers import FakeDns, fake, has_ipv6_loopback
+
+__all__ = ["fake"]  # a fixture, used by name
 
 POLICY_HOST = "mta-sts.example.gov.vn"
 
@@ -177,18 +179,9 @@ async def test_policy_refused_and_blocked(tmp_path: Path) -> None:
     assert blocked.outcome == Outcome.BLOCKED
 
 
-def _has_v6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.asyncio
-@pytest.mark.skipif(not _has_v6(), reason="no ::1")
-async def test_subresources_probed_over_ipv6(fake: FakeDns) -> None:  # noqa: F811
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no ::1")
+async def test_subresources_probed_over_ipv6(fake: FakeDns) -> None:
     listener = await asyncio.start_server(lambda r, w: w.close(), "::1", 0)
     port = listener.sockets[0].getsockname()[1]
     with socket.socket(socket.AF_INET6) as s:

@@ -5,7 +5,6 @@ HTTP on 443, a silent peer). Traffic goes to 127.0.0.1 and ::1 only."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,13 +27,9 @@ from auditor.probes.context import ProbeContext
 from auditor.probes.tls import probe_tls
 from auditor.registry import all_checks
 from tests.support.factories import LAB_GUARD, LAB_NETS, Pki, key_pem, make_key, pem
-from tests.support.servers import Site, free_port, nginx_available, run_nginx
+from tests.support.servers import Site, free_port, in_ci, nginx_available, run_nginx
 
 ALLOW = ("127.0.0.0/8", "::1/128")
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -88,7 +83,7 @@ def ocsp_response(pki: Pki, leaf: x509.Certificate) -> bytes:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if not nginx_available():
-        if _ci():
+        if in_ci():
             pytest.fail("CI=true but nginx is not installed")
         pytest.skip("nginx is not installed")
     wd = tmp_path_factory.mktemp("tls-nginx")
