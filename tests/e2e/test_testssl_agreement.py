@@ -111,7 +111,7 @@ def test_protocol_acceptance_agrees_with_testssl(lab: Lab, tmp_path: Path) -> No
         for family, address in lab.addresses(host).items():
             jobs.append((host, family, address))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        theirs = list(pool.map(lambda j: run_testssl(lab, *j, out=tmp_path), jobs))
+        theirs = list(pool.map(lambda j: run_testssl(lab, j[0], j[1], j[2], out=tmp_path), jobs))
     report = []
     table = [
         "| host | address | " + " | ".join(TESTSSL_IDS.values()) + " |",

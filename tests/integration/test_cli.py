@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,7 +107,9 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     again = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
-    strip = lambda fs: sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)  # noqa: E731
+    def strip(fs: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+        return sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)
+
     # re-evaluated against what the source scan was allowed to reach (its --allow-net)
     assert strip(again["findings"]) == strip(doc["findings"])
     assert again["scan"]["id"] != doc["scan"]["id"]

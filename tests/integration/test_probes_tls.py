@@ -77,7 +77,7 @@ def ocsp_response(pki: Pki, leaf: x509.Certificate) -> bytes:
         )
         .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.inter)
     )
-    return builder.sign(pki.inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)  # type: ignore[arg-type]
+    return builder.sign(pki.inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")

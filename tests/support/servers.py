@@ -170,7 +170,7 @@ def _listening(port: int) -> bool:
 @dataclass
 class Rule:
     answer: tuple[str, ...] = ()  # RR lines "name ttl IN TYPE rdata"
-    rcode: int = dns.rcode.NOERROR
+    rcode: dns.rcode.Rcode = dns.rcode.NOERROR
     ad: bool = False
     aa: bool = True
     drop: bool = False  # never answer (timeout)
@@ -215,7 +215,8 @@ class FakeDns:
             response.flags |= dns.flags.TC
             return response.to_wire()
         for line in rule.answer:
-            rrset = dns.rrset.from_text(*_split(line))
+            name, ttl, cls, rdtype, rdata = _split(line)
+            rrset = dns.rrset.from_text(name, int(ttl), cls, rdtype, rdata)
             response.answer.append(rrset)
         return response.to_wire()
 

@@ -8,7 +8,9 @@ import html as html_lib
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,8 @@ from tests.support.factories import HOSTILE, V6, full_registry, make_store
 
 __all__ = ["full_registry"]
 
+# make_store's store and the ids of the scans it wrote
+StoreAndIds = tuple[Any, list[int]]
 S = Status
 PORTAL = "portal.example.gov.vn"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -56,7 +60,7 @@ SECOND = {
 
 
 @pytest.fixture
-def store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def store(full_registry: None, tmp_path: Path) -> Iterator[StoreAndIds]:
     store, ids = make_store(
         tmp_path / "s.db", scans=[{(PORTAL, "ipv6.web.reach"): S.FAIL}, SECOND], waivers=WAIVERS
     )
@@ -65,7 +69,9 @@ def store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
+def test_html_pages_escape_every_remote_string(
+    store: StoreAndIds, tmp_path: Path, lang: str
+) -> None:
     st, ids = store
     out = tmp_path / lang
     pages = render_all(st, ids[-1], out, lang)
@@ -110,7 +116,7 @@ def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str)
     assert f"<td>{ESCAPED} </td>" in zone  # an SMTP banner
 
 
-def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_html_content_vi(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     render_all(st, ids[-1], tmp_path, "vi")
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -127,7 +133,7 @@ def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "polyline" in agency  # trend over the two scans
 
 
-def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_html_content_en(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     render_all(st, ids[-1], tmp_path, "en")
     agency = (tmp_path / "agencies/so-noi-vu.html").read_text(encoding="utf-8")
@@ -136,7 +142,7 @@ def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "IIS" in agency and "nginx" in agency
 
 
-def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_past_scan_uses_its_own_inventory_snapshot(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     st.db.execute(
         "UPDATE scans SET inventory_json = ? WHERE id = ?",
@@ -152,7 +158,7 @@ def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> Non
     assert not (tmp_path / "agencies/ubnd.html").exists()
 
 
-def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
+def test_json_document(store: StoreAndIds) -> None:
     st, ids = store
     doc = scan_document(st, ids[-1])
     assert doc["schema_version"] == 1
@@ -173,7 +179,7 @@ def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
     jsonschema.validate(json.loads(json.dumps(doc)), schema)
 
 
-def test_csv_one_row_per_target_requirement(store) -> None:  # type: ignore[no-untyped-def]
+def test_csv_one_row_per_target_requirement(store: StoreAndIds) -> None:
     st, ids = store
     data = load_report(st, ids[-1])
     rows = list(csv.DictReader(io.StringIO(csv_text(data))))
@@ -200,7 +206,7 @@ def test_csv_formula_injection() -> None:
     assert _cell(-1.5) == "-1.5"
 
 
-def test_markdown(store) -> None:  # type: ignore[no-untyped-def]
+def test_markdown(store: StoreAndIds) -> None:
     st, ids = store
     text = markdown_text(load_report(st, ids[-1]), "en")
     assert text.startswith("# Compliance scorecards")
@@ -217,9 +223,9 @@ def test_flatten_caps() -> None:
 
 
 def test_cli_report_and_profiles(
-    store,
+    store: StoreAndIds,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     st, ids = store
     db = st.path
@@ -289,7 +295,7 @@ def test_catalogues_complete() -> None:
         assert entry and entry.get("title") and entry.get("why") and entry.get("fix"), spec.id
 
 
-def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # type: ignore[no-untyped-def]
+def test_evaluation_compares_with_the_scan_before_its_source(store: StoreAndIds) -> None:
     from tests.support.factories import inventory
 
     st, ids = store
@@ -309,7 +315,7 @@ def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # 
     assert [s.id for s, _ in data.history] == [ids[0], ev]
 
 
-def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unloadable_scan_profile_falls_back_with_a_note(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     st.db.execute("UPDATE scans SET profile = 'gone' WHERE id = ?", (ids[1],))
     data = load_report(st, ids[1])
@@ -319,7 +325,7 @@ def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -
 
 
 @pytest.fixture
-def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def untested_store(full_registry: None, tmp_path: Path) -> Iterator[StoreAndIds]:
     """ubnd's portal and zone could not be tested at all: coverage 0, insufficient data."""
     from tests.support.factories import ALL
 
@@ -333,7 +339,7 @@ def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-unty
         yield store, ids
 
 
-def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_insufficient_data_in_every_output(untested_store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = untested_store
     data = load_report(st, ids[-1])
     ubnd = data.score.agency("ubnd")
@@ -384,8 +390,8 @@ def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> No
     ],
 )
 def test_footing_in_the_html_header_and_the_json(
-    store, tmp_path: Path, lang: str, meaning: str
-) -> None:  # type: ignore[no-untyped-def]
+    store: StoreAndIds, tmp_path: Path, lang: str, meaning: str
+) -> None:
     from auditor.selfcheck import FOOTING_KEY, FamilyFooting, Footing, FootStatus, ResolverFooting
 
     st, ids = store
