@@ -35,6 +35,8 @@ ALLOW = ("127.0.0.0/8", "::1/128")
 
 
 Responder = Callable[[bytes], bytes]
+# serve(responder) -> port, the CA file, the requests the server saw
+Https = tuple[Callable[[Responder], Awaitable[int]], Path, list[bytes]]
 
 
 def _pki(d: Path) -> tuple[Path, Path, Path]:
@@ -80,7 +82,7 @@ def _pki(d: Path) -> tuple[Path, Path, Path]:
 @pytest_asyncio.fixture
 async def https(
     tmp_path: Path,
-) -> AsyncIterator[tuple[Callable[[Responder], Awaitable[int]], Path, list[bytes]]]:
+) -> AsyncIterator[Https]:
     ca_file, cert, key = _pki(tmp_path)
     sslctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     sslctx.load_cert_chain(cert, key)
@@ -127,7 +129,7 @@ def _ctx(ca_file: Path) -> ProbeContext:
 
 
 @pytest.mark.asyncio
-async def test_policy_fetched_pinned_with_host_and_sni(https) -> None:  # type: ignore[no-untyped-def]
+async def test_policy_fetched_pinned_with_host_and_sni(https: Https) -> None:
     start, ca_file, requests = https
     port = await start(_ok(POLICY))
     f = await fetch_policy(_ctx(ca_file), POLICY_HOST, "127.0.0.1", port)
@@ -138,7 +140,7 @@ async def test_policy_fetched_pinned_with_host_and_sni(https) -> None:  # type: 
 
 
 @pytest.mark.asyncio
-async def test_policy_wrong_name_is_tls_error(https) -> None:  # type: ignore[no-untyped-def]
+async def test_policy_wrong_name_is_tls_error(https: Https) -> None:
     start, ca_file, _ = https
     port = await start(_ok(POLICY))
     f = await fetch_policy(_ctx(ca_file), "mta-sts.other.gov.vn", "127.0.0.1", port)
@@ -146,7 +148,7 @@ async def test_policy_wrong_name_is_tls_error(https) -> None:  # type: ignore[no
 
 
 @pytest.mark.asyncio
-async def test_policy_404_redirect_and_size_cap(https) -> None:  # type: ignore[no-untyped-def]
+async def test_policy_404_redirect_and_size_cap(https: Https) -> None:
     start, ca_file, _ = https
 
     def not_found(_h: bytes) -> bytes:

@@ -3,13 +3,15 @@ server on loopback is tests/integration/test_engine.py."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from auditor import serde
 from auditor.engine import evaluate_host, evaluate_stored, make_plan
-from auditor.model import Category, Scope, Status, TargetKind, Verdict
+from auditor.model import Category, Finding, Scope, Status, TargetKind, Verdict
 from auditor.obs import DnsAnswer, HostDns, HostObservations
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
@@ -38,8 +40,8 @@ def _obs(
     )
 
 
-def _by_check(findings: list) -> dict[str, list]:  # type: ignore[type-arg]
-    out: dict[str, list] = {}  # type: ignore[type-arg]
+def _by_check(findings: list[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
     for f in findings:
         out.setdefault(f.check, []).append(f)
     return out
@@ -60,7 +62,7 @@ def test_unresolved_host_makes_other_checks_not_tested() -> None:
     assert "did not resolve" in aaaa.message
 
 
-def _spec(fn, scope: Scope = Scope.HOST) -> CheckSpec:  # type: ignore[no-untyped-def]
+def _spec(fn: Callable[[Any, CheckContext], Verdict], scope: Scope = Scope.HOST) -> CheckSpec:
     return CheckSpec(
         id="test.x",
         fn=fn,
@@ -161,7 +163,7 @@ async def test_probe_cache_is_a_bounded_lru() -> None:
     ctx = ProbeContext(ScanOptions(probe_cache_entries=2))
     calls: list[str] = []
 
-    def factory(key: str):  # type: ignore[no-untyped-def]
+    def factory(key: str) -> Callable[[], Awaitable[str]]:
         async def run() -> str:
             calls.append(key)
             return key.upper()

@@ -268,7 +268,7 @@ def test_cli_report_and_profiles(
     assert len(json.loads(capsys.readouterr().out)) >= 4
 
 
-def _keys(tree: dict, prefix: str = "") -> set[str]:  # type: ignore[type-arg]
+def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
     out: set[str] = set()
     for k, v in tree.items():
         out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
