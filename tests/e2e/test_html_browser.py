@@ -24,7 +24,7 @@ import pytest
 
 from auditor.model import Status
 from reports import render_all
-from tests.unit._report_fixtures import V6, full_registry, make_store
+from tests.support.factories import V6, full_registry, make_store
 
 __all__ = ["full_registry"]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.lab.lab import REPO_ROOT, Lab, missing_prerequisites
+from tests.support.servers import run_auditor
 
 pytestmark = pytest.mark.lab
 
@@ -47,14 +47,7 @@ def _scan(lab: Lab, out: Path) -> None:
 
 
 def _auditor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-        check=False,
-    )
+    return run_auditor(*args, timeout=300)
 
 
 def test_diff_shows_exactly_the_changed_scenario_and_pages_escape(lab: Lab, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.lab.lab import Lab, missing_prerequisites
+from tests.support.servers import in_ci
 
 pytestmark = pytest.mark.lab
 
@@ -35,10 +36,6 @@ TESTSSL_IDS = {
 }
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
 def _testssl() -> str | None:
     return shutil.which("testssl") or shutil.which("testssl.sh")
 
@@ -50,7 +47,7 @@ def lab() -> Iterator[Lab]:
         why.append("testssl (Debian package testssl.sh) not installed")
     if why:
         reason = "lab unavailable: " + "; ".join(why)
-        if _ci():
+        if in_ci():
             pytest.fail(f"CI=true but {reason}", pytrace=False)
         pytest.skip(reason)
     lab = Lab(f"ts{os.getpid()}"[:11])
@@ -114,7 +111,7 @@ def test_protocol_acceptance_agrees_with_testssl(lab: Lab, tmp_path: Path) -> No
         for family, address in lab.addresses(host).items():
             jobs.append((host, family, address))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        theirs = list(pool.map(lambda j: run_testssl(lab, *j, out=tmp_path), jobs))
+        theirs = list(pool.map(lambda j: run_testssl(lab, j[0], j[1], j[2], out=tmp_path), jobs))
     report = []
     table = [
         "| host | address | " + " | ".join(TESTSSL_IDS.values()) + " |",

@@ -1,8 +1,12 @@
-"""Fixtures of the integration tests: store backends.
+"""tests/integration: tests that start servers on loopback or run processes (no root).
 
-Every backend in BACKENDS runs the whole store suite (test_store_backends.py). The
-PostgreSQL backend joins in the next issue: a server the fixture starts on loopback (a
-throwaway cluster in tmp_path), its URL from here, and nothing else in the suite changes.
+Every test here carries the ``integration`` marker (``-m "not integration"`` leaves them out);
+tests/unit/conftest.py keeps such tests from living in tests/unit.
+
+Store backends: every backend in BACKENDS runs the whole store suite
+(test_store_backends.py). The PostgreSQL backend joins in the next issue: a server the
+fixture starts on loopback (a throwaway cluster in tmp_path), its URL from here, and nothing
+else in the suite changes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ import pytest
 
 from auditor.store import Store, open_store, store_url
 
+_HERE = Path(__file__).parent
+
 BACKENDS = ["sqlite"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass(frozen=True)

@@ -357,7 +357,7 @@ OTHER_CASES: tuple[Case, ...] = (
         "SIGINT half-way through a scan",
         "exit 130; finished targets in the store (status interrupted); `--resume` probes only "
         "the rest",
-        "tests/unit/test_resume.py::test_interrupted_scan_keeps_finished_targets_"
+        "tests/integration/test_resume.py::test_interrupted_scan_keeps_finished_targets_"
         "and_resumes[SIGINT]",
     ),
     Case(
@@ -366,7 +366,7 @@ OTHER_CASES: tuple[Case, ...] = (
         "SIGKILL half-way through a scan",
         "finished targets in the store (status running); integrity ok; `--resume` probes only "
         "the rest",
-        "tests/unit/test_resume.py::test_interrupted_scan_keeps_finished_targets_"
+        "tests/integration/test_resume.py::test_interrupted_scan_keeps_finished_targets_"
         "and_resumes[SIGKILL]",
     ),
     Case(
@@ -382,7 +382,7 @@ OTHER_CASES: tuple[Case, ...] = (
         "two-connections",
         "two writers (connections) on one store in one process",
         "no corruption",
-        "tests/unit/test_store.py::test_two_writers_do_not_corrupt",
+        "tests/integration/test_store.py::test_two_writers_do_not_corrupt",
     ),
     Case(
         "concurrency",
@@ -390,14 +390,14 @@ OTHER_CASES: tuple[Case, ...] = (
         "two `auditor scan` processes on one new --db at "
         "once (schema creation race, interleaved commits)",
         "both complete; each target once with all its findings; integrity ok; evaluate reads both",
-        "tests/unit/test_store_concurrency.py::test_two_scan_processes_share_one_store",
+        "tests/integration/test_store_concurrency.py::test_two_scan_processes_share_one_store",
     ),
     Case(
         "concurrency",
         "two-resumes",
         "two `--resume` of one unfinished scan at once",
         "one scan, complete; each target once; no duplicate findings",
-        "tests/unit/test_store_concurrency.py::test_two_resumes_of_one_scan_at_once",
+        "tests/integration/test_store_concurrency.py::test_two_resumes_of_one_scan_at_once",
     ),
 )
 

@@ -40,6 +40,7 @@ from .scenarios import (
     RESOLVER_V4,
     RESOLVER_V6,
     SCENARIOS,
+    NameServer,
     Scenario,
     Web,
 )
@@ -110,6 +111,13 @@ def _stop_pids(pids: dict[str, int], expect: dict[str, str], timeout: float = 5.
     for pid in live.values():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def _v4(ns: NameServer) -> str:
+    """The IPv4 address of a lab name server that has one (dig is pointed at it)."""
+    if ns.v4 is None:
+        raise RuntimeError(f"lab name server {ns.name} has no IPv4 address")
+    return ns.v4
 
 
 class LabError(RuntimeError):
@@ -377,7 +385,7 @@ class Lab:
         while time.monotonic() < deadline:
             self._check_procs()
             if not knot_ok:
-                args = ["dig", "@" + NAME_SERVERS[3].v4, "+norec", "+dnssec", "+noall",
+                args = ["dig", "@" + _v4(NAME_SERVERS[3]), "+norec", "+dnssec", "+noall",
                         "+answer", "+time=1", "+tries=1"]  # fmt: skip
                 for z in signed:
                     args += ["DNSKEY", z if z == "." else z + "."]
@@ -534,7 +542,7 @@ class Lab:
         while time.monotonic() < deadline:
             r = subprocess.run(
                 self.netns.exec_srv(
-                    ["dig", "@" + NAME_SERVERS[3].v4, "+short", "+norec", "SOA", zone + "."]
+                    ["dig", "@" + _v4(NAME_SERVERS[3]), "+short", "+norec", "SOA", zone + "."]
                 ),
                 capture_output=True,
                 text=True,

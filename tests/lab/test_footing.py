@@ -111,7 +111,9 @@ def test_client_without_ipv6_gets_not_tested_never_fail(v4only: Lab, tmp_path: P
     )
     assert ev.returncode == 0, ev.stderr
     again = json.loads((tmp_path / "ev.json").read_text())["findings"]
-    key = lambda f: (f["target"], f["address"] or "", f["check"])  # noqa: E731
+    def key(f: dict[str, Any]) -> tuple[str, str, str]:
+        return (f["target"], f["address"] or "", f["check"])
+
     assert sorted((key(f), f["status"], f["message"]) for f in again) == sorted(
         (key(f), f["status"], f["message"]) for f in findings
     )

@@ -55,7 +55,8 @@ def _family(addr: str) -> str:
 
 
 def _worst(findings: list[dict[str, Any]]) -> str:
-    return max((f["status"] for f in findings), key=lambda s: STATUS_RANK.get(s, 99))
+    statuses: list[str] = [f["status"] for f in findings]
+    return max(statuses, key=lambda s: STATUS_RANK.get(s, 99))
 
 
 def _fmt(findings: list[dict[str, Any]]) -> str:

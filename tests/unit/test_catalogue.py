@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports.catalogue import render
-from tests.unit._report_fixtures import CATALOGUE
+from tests.support.factories import CATALOGUE
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "CHECKS.md"
 

@@ -23,7 +23,7 @@ from auditor.obs.http import (
 )
 from auditor.registry import CheckContext, get_check
 from auditor.similarity import sketch
-from tests.unit._zone_fixtures import LAB_GUARD, LAB_NETS
+from tests.support.factories import LAB_GUARD, LAB_NETS
 
 HOST = "portal.example.gov.vn"
 V4 = "192.0.2.10"

@@ -13,9 +13,7 @@ from auditor.obs.http import HttpObservation
 from auditor.obs.subresources import SubresourceHost, SubresourceObservation
 from auditor.obs.zone import NsQuery, SmtpProbe
 from auditor.registry import all_checks
-from tests.unit._zone_fixtures import LAB_NETS
-
-from ._zone_fixtures import MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
+from tests.support.factories import LAB_NETS, MX1, NOW, NS1, NS2, ZONE, ans, good_zone, run, server
 
 HOST = "www.example.gov.vn"
 V4 = "192.0.2.10"
@@ -415,5 +413,7 @@ def test_a_cut_rrset_or_names_not_looked_at_never_pass() -> None:
     v4mx = server("mx1.example.gov.vn", ("192.0.2.25",), pref=10)
     assert run("ipv6.mx.aaaa", good_zone(mx=mx, mx_hosts=(v4mx,))).status == Status.FAIL
     # an NS RRset cut at the record cap: ipv6.ns.reach does not say "every"
-    ns = replace(good_zone().ns, truncated=True, detail="120 records, kept the first 100")
+    good_ns = good_zone().ns
+    assert good_ns is not None
+    ns = replace(good_ns, truncated=True, detail="120 records, kept the first 100")
     assert run("ipv6.ns.reach", good_zone(ns=ns)).status == Status.NOT_TESTED

@@ -10,9 +10,18 @@ from auditor.model import Status
 from auditor.obs.core import Outcome
 from auditor.obs.zone import MtaStsFetch, SmtpProbe, ZoneObservations
 from auditor.registry import all_checks
-from tests.unit._zone_fixtures import LAB_NETS
-
-from ._zone_fixtures import MX1, NOW, ZONE, ans, good_zone, run, server, smtp_ok, txt
+from tests.support.factories import (
+    LAB_NETS,
+    MX1,
+    NOW,
+    ZONE,
+    ans,
+    good_zone,
+    run,
+    server,
+    smtp_ok,
+    txt,
+)
 
 # ---------------------------------------------------------------- mail.spf
 
@@ -236,5 +245,7 @@ def test_a_txt_rrset_cut_at_the_record_cap_is_not_judged() -> None:
     )
     v = run("mail.spf", good_zone(spf=cut))
     assert v.status == Status.NOT_TESTED and "max_dns_records" in v.message
-    dmarc = replace(good_zone().dmarc, truncated=True, detail="101 records")
+    good_dmarc = good_zone().dmarc
+    assert good_dmarc is not None
+    dmarc = replace(good_dmarc, truncated=True, detail="101 records")
     assert run("mail.dmarc", good_zone(dmarc=dmarc)).status == Status.NOT_TESTED

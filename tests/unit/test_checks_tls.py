@@ -24,7 +24,7 @@ from auditor.obs.tls import (
 from auditor.registry import CheckContext, get_check
 from checks import tls_tables
 from checks.tls import name_matches
-from tests.unit._zone_fixtures import LAB_GUARD
+from tests.support.factories import LAB_GUARD
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOST = "www.example.gov.vn"

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from auditor.model import Status
 from auditor.protocol.dmarc import RFC7489, RFC9989, dmarc_policy, is_dmarc, parse_dmarc
-
-from ._zone_fixtures import ZONE, good_zone, run, txt
+from tests.support.factories import ZONE, good_zone, run, txt
 
 D = f"_dmarc.{ZONE}"
 

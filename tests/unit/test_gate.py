@@ -11,6 +11,7 @@ from auditor.gate import (
     EXIT_INCOMPLETE,
     EXIT_PASSED,
     GateUsageError,
+    GateVerdict,
     decide,
     gate_inventory,
     junit_xml,
@@ -52,7 +53,7 @@ def _verdict(
     overrides: dict[str, Status] | None = None,
     fail_on: str = "mandatory",
     min_score: float | None = None,
-):  # type: ignore[no-untyped-def]
+) -> GateVerdict:
     profile = load_profile("vn-gov")
     inv = gate_inventory([HOST], [ZONE]).to_dict()
     return decide(score_scan(profile, inv, _findings(overrides), TODAY), fail_on, min_score)

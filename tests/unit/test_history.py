@@ -17,7 +17,7 @@ from auditor.history import (
 )
 from auditor.model import Finding, Status, TargetKind
 from reports.data import load_report
-from tests.unit._report_fixtures import V6, full_registry, make_store
+from tests.support.factories import V6, full_registry, make_store
 
 __all__ = ["full_registry"]
 
@@ -134,7 +134,7 @@ def test_cli_diff_needs_two_scans(
 def test_diff_shows_coverage_and_insufficient_data(
     full_registry: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.unit._report_fixtures import ALL
+    from tests.support.factories import ALL
 
     untested = {}
     for cid in ALL:

@@ -16,7 +16,7 @@ from auditor.profiles import (
     parse_profile,
 )
 from auditor.registry import CheckSpec
-from tests.unit._report_fixtures import CATALOGUE, _stub, full_registry
+from tests.support.factories import CATALOGUE, _stub, full_registry
 
 __all__ = ["full_registry"]
 

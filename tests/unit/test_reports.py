@@ -8,7 +8,9 @@ import html as html_lib
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,10 +22,12 @@ from reports.data import load_report
 from reports.html import CSP, flatten
 from reports.jsonout import scan_document
 from reports.markdown import markdown_text, md_escape
-from tests.unit._report_fixtures import HOSTILE, V6, full_registry, make_store, raw_sql
+from tests.support.factories import HOSTILE, V6, full_registry, make_store, raw_sql
 
 __all__ = ["full_registry"]
 
+# make_store's store and the ids of the scans it wrote
+StoreAndIds = tuple[Any, list[int]]
 S = Status
 PORTAL = "portal.example.gov.vn"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -56,7 +60,7 @@ SECOND = {
 
 
 @pytest.fixture
-def store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def store(full_registry: None, tmp_path: Path) -> Iterator[StoreAndIds]:
     store, ids = make_store(
         tmp_path / "s.db", scans=[{(PORTAL, "ipv6.web.reach"): S.FAIL}, SECOND], waivers=WAIVERS
     )
@@ -65,7 +69,9 @@ def store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
+def test_html_pages_escape_every_remote_string(
+    store: StoreAndIds, tmp_path: Path, lang: str
+) -> None:
     st, ids = store
     out = tmp_path / lang
     pages = render_all(st, ids[-1], out, lang)
@@ -110,7 +116,7 @@ def test_html_pages_escape_every_remote_string(store, tmp_path: Path, lang: str)
     assert f"<td>{ESCAPED} </td>" in zone  # an SMTP banner
 
 
-def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_html_content_vi(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     render_all(st, ids[-1], tmp_path, "vi")
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -127,7 +133,7 @@ def test_html_content_vi(store, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "polyline" in agency  # trend over the two scans
 
 
-def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_html_content_en(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     render_all(st, ids[-1], tmp_path, "en")
     agency = (tmp_path / "agencies/so-noi-vu.html").read_text(encoding="utf-8")
@@ -136,7 +142,7 @@ def test_html_content_en(store, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "IIS" in agency and "nginx" in agency
 
 
-def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_past_scan_uses_its_own_inventory_snapshot(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     raw_sql(
         st,
@@ -153,7 +159,7 @@ def test_past_scan_uses_its_own_inventory_snapshot(store, tmp_path: Path) -> Non
     assert not (tmp_path / "agencies/ubnd.html").exists()
 
 
-def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
+def test_json_document(store: StoreAndIds) -> None:
     st, ids = store
     doc = scan_document(st, ids[-1])
     assert doc["schema_version"] == 1
@@ -174,7 +180,7 @@ def test_json_document(store) -> None:  # type: ignore[no-untyped-def]
     jsonschema.validate(json.loads(json.dumps(doc)), schema)
 
 
-def test_csv_one_row_per_target_requirement(store) -> None:  # type: ignore[no-untyped-def]
+def test_csv_one_row_per_target_requirement(store: StoreAndIds) -> None:
     st, ids = store
     data = load_report(st, ids[-1])
     rows = list(csv.DictReader(io.StringIO(csv_text(data))))
@@ -201,7 +207,7 @@ def test_csv_formula_injection() -> None:
     assert _cell(-1.5) == "-1.5"
 
 
-def test_markdown(store) -> None:  # type: ignore[no-untyped-def]
+def test_markdown(store: StoreAndIds) -> None:
     st, ids = store
     text = markdown_text(load_report(st, ids[-1]), "en")
     assert text.startswith("# Compliance scorecards")
@@ -218,9 +224,9 @@ def test_flatten_caps() -> None:
 
 
 def test_cli_report_and_profiles(
-    store,
+    store: StoreAndIds,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     st, ids = store
     db = st.url  # a sqlite:/// URL: --db takes one as well as a path
@@ -263,7 +269,7 @@ def test_cli_report_and_profiles(
     assert len(json.loads(capsys.readouterr().out)) >= 4
 
 
-def _keys(tree: dict, prefix: str = "") -> set[str]:  # type: ignore[type-arg]
+def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
     out: set[str] = set()
     for k, v in tree.items():
         out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
@@ -290,8 +296,8 @@ def test_catalogues_complete() -> None:
         assert entry and entry.get("title") and entry.get("why") and entry.get("fix"), spec.id
 
 
-def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # type: ignore[no-untyped-def]
-    from tests.unit._report_fixtures import inventory
+def test_evaluation_compares_with_the_scan_before_its_source(store: StoreAndIds) -> None:
+    from tests.support.factories import inventory
 
     st, ids = store
     ev = st.begin_scan(
@@ -310,7 +316,7 @@ def test_evaluation_compares_with_the_scan_before_its_source(store) -> None:  # 
     assert [s.id for s, _ in data.history] == [ids[0], ev]
 
 
-def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unloadable_scan_profile_falls_back_with_a_note(store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = store
     raw_sql(st, "UPDATE scans SET profile = 'gone' WHERE id = ?", (ids[1],))
     data = load_report(st, ids[1])
@@ -320,9 +326,9 @@ def test_unloadable_scan_profile_falls_back_with_a_note(store, tmp_path: Path) -
 
 
 @pytest.fixture
-def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def untested_store(full_registry: None, tmp_path: Path) -> Iterator[StoreAndIds]:
     """ubnd's portal and zone could not be tested at all: coverage 0, insufficient data."""
-    from tests.unit._report_fixtures import ALL
+    from tests.support.factories import ALL
 
     overrides = {}
     for cid in ALL:
@@ -334,7 +340,7 @@ def untested_store(full_registry: None, tmp_path: Path):  # type: ignore[no-unty
         yield store, ids
 
 
-def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_insufficient_data_in_every_output(untested_store: StoreAndIds, tmp_path: Path) -> None:
     st, ids = untested_store
     data = load_report(st, ids[-1])
     ubnd = data.score.agency("ubnd")
@@ -385,8 +391,8 @@ def test_insufficient_data_in_every_output(untested_store, tmp_path: Path) -> No
     ],
 )
 def test_footing_in_the_html_header_and_the_json(
-    store, tmp_path: Path, lang: str, meaning: str
-) -> None:  # type: ignore[no-untyped-def]
+    store: StoreAndIds, tmp_path: Path, lang: str, meaning: str
+) -> None:
     from auditor.selfcheck import FOOTING_KEY, FamilyFooting, Footing, FootStatus, ResolverFooting
 
     st, ids = store

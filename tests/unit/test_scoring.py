@@ -433,7 +433,7 @@ def test_ranking_puts_insufficient_data_apart() -> None:
     untested = [f(c, "u.example", Status.NOT_TESTED) for c in ("h.a", "h.b", "h.c")]
     untested.append(f("h.b", "u.example", Status.PASS))  # the worst (not_tested) stays
     low = replace(all_pass("l.example", "l"), "h.a", Status.FAIL)  # 62.5, fully tested
-    extra = [
+    extra: list[dict[str, Any]] = [
         {"id": "un", "name": "Untested", "hosts": [{"host": "u.example"}], "domains": []},
         {"id": "lo", "name": "Low", "hosts": [{"host": "l.example"}], "domains": ["l"]},
         {"id": "none", "name": "Nothing", "hosts": [], "domains": []},

@@ -4,12 +4,13 @@ the load monitor, and how the evaluation uses the footing (pure: no network)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from auditor import serde
 from auditor.engine import evaluate_host, evaluate_stored, evaluate_zone, make_plan
-from auditor.model import Status, TargetKind
+from auditor.model import Finding, Status, TargetKind
 from auditor.obs import HostObservations, TcpProbe
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import NsQuery, ServerHost, ZoneObservations
@@ -451,7 +452,7 @@ def _host(v6_outcome: str = Outcome.SKIPPED, **kw: object) -> HostObservations:
 PLAN = make_plan((), (), all_checks(), allow_nets=("2001:db8::/32", "192.0.2.0/24"))
 
 
-def _by(findings: list, check: str, address: str | None = None) -> list:  # type: ignore[type-arg]
+def _by(findings: list[Finding], check: str, address: str | None = None) -> list[Finding]:
     return [f for f in findings if f.check == check and (address is None or f.address == address)]
 
 
@@ -577,7 +578,7 @@ def test_evaluate_stored_reproduces_with_the_stored_footing() -> None:
     assert stored == live
 
 
-def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_footing_changed_mid_scan_rejudges_every_stored_target(tmp_path: Path) -> None:
     from auditor.service import settle_footing as _settle_footing
     from auditor.store import open_store
 

@@ -26,8 +26,7 @@ from auditor.protocol.spf import (
     is_spf_record,
     parse_record,
 )
-
-from ._zone_fixtures import ZONE, ans, good_zone, run, txt
+from tests.support.factories import ZONE, ans, good_zone, run, txt
 
 
 def _zone(table: dict[tuple[str, str], Any]) -> Any:

@@ -86,7 +86,7 @@ class SuiteZone:
             return Answer(AnswerKind.NXDOMAIN)
         records: list[str] = []
         for entry in entries:
-            if entry == "TIMEOUT":
+            if isinstance(entry, str):  # "TIMEOUT", the one bare string _entries makes
                 if not records:
                     return Answer(AnswerKind.ERROR, detail="timeout")
                 break

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.dnsserver import DnsServer, Zone
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.servers import run_auditor
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    return run_auditor(*args, timeout=timeout)
 
 
 INVENTORY = """\
@@ -114,7 +107,9 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     again = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
-    strip = lambda fs: sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)  # noqa: E731
+    def strip(fs: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+        return sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)
+
     # re-evaluated against what the source scan was allowed to reach (its --allow-net)
     assert strip(again["findings"]) == strip(doc["findings"])
     assert again["scan"]["id"] != doc["scan"]["id"]

@@ -1,27 +1,52 @@
-"""Shared fixtures for the profile, scoring, history and report tests (no network).
+"""Shared test data, built in-process (no network, no servers): one copy for every suite.
 
-``CATALOGUE`` is the check list of /work/shared/CHECKS.md with each check's scope and
-category. ``full_registry`` registers a stub for every id the check families have not
-registered yet (restored after the test), so the bundled profiles load while the families
-land. ``make_store`` writes a synthetic scan with findings for every catalogue id, hostile
-strings included.
+Reports, profiles and history: ``CATALOGUE`` is the check list of /work/shared/CHECKS.md
+with each check's scope and category. ``full_registry`` registers a stub for every id the
+check families have not registered yet (restored after the test), so the bundled profiles
+load while the families land. ``make_store`` writes a synthetic scan with findings for every
+catalogue id, hostile strings included.
+
+Zone checks (DNS, mail, IPv6 name servers and MX): ``good_zone`` is a zone where every check
+passes; ``ans``, ``txt``, ``server`` build its parts; ``run`` runs one check on observations.
+
+Certificates: ``Pki`` (a root and an intermediate) and ``make_cert``/``make_key`` for leaves.
+
+Servers built from these (nginx with a ``Pki`` leaf, a DNS server) are tests/support/servers.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from auditor import registry
+from auditor.guard import AddressGuard
 from auditor.model import Category, Finding, Level, Scope, Status, TargetKind, Verdict
-from auditor.registry import CheckContext, CheckSpec
+from auditor.obs.core import DnsAnswer, Outcome
+from auditor.obs.zone import (
+    DnssecStatus,
+    MtaStsFetch,
+    MtaStsObservation,
+    NsQuery,
+    ServerHost,
+    SmtpProbe,
+    ZoneObservations,
+)
+from auditor.registry import CheckContext, CheckSpec, get_check
 
 H, A, Z = Scope.HOST, Scope.ADDRESS, Scope.ZONE
 CATALOGUE: dict[str, tuple[Scope, Category]] = {
@@ -319,3 +344,188 @@ def make_store(
         store.finish_scan(scan_id, "complete", {})
         ids.append(scan_id)
     return store, ids
+
+
+# Zone observations ----------------------------------------------------------------------
+
+ZONE = "example.gov.vn"
+# The fixtures use documentation addresses, as the lab does, so they are "opened" the way
+# the lab opens them (--allow-net): otherwise no fixture address would count as usable.
+LAB_NETS = ("2001:db8::/32", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+LAB_GUARD = AddressGuard.build(LAB_NETS)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def ans(qname: str, rdtype: str, *records: str, outcome: str | None = None) -> DnsAnswer:
+    if outcome is None:
+        outcome = Outcome.OK if records else Outcome.NODATA
+    return DnsAnswer(qname, rdtype, outcome, tuple(records))
+
+
+def txt(qname: str, *texts: str, outcome: str | None = None) -> DnsAnswer:
+    return ans(qname, "TXT", *(f'"{t}"' for t in texts), outcome=outcome)
+
+
+def server(
+    name: str,
+    v4: tuple[str, ...] = (),
+    v6: tuple[str, ...] = (),
+    pref: int | None = None,
+    aaaa_outcome: str | None = None,
+) -> ServerHost:
+    return ServerHost(name, ans(name, "A", *v4), ans(name, "AAAA", *v6, outcome=aaaa_outcome), pref)
+
+
+NS1 = server("ns1.example.gov.vn", ("192.0.2.53",), ("2001:db8:53::53",))
+NS2 = server("ns2.example.net.vn", ("198.51.100.53",), ("2001:db8:153::53",))
+MX1 = server("mx1.example.gov.vn", ("192.0.2.25",), ("2001:db8:25::25",), pref=10)
+
+
+def ns_queries(*hosts: ServerHost, outcome: str = "answered") -> tuple[NsQuery, ...]:
+    return tuple(
+        NsQuery(h.name, a, t, outcome, "NOERROR", True, 1.0)
+        for h in hosts
+        for a in h.aaaa.records
+        for t in ("udp", "tcp")
+    )
+
+
+def smtp_ok(*hosts: ServerHost, starttls: bool = True) -> tuple[SmtpProbe, ...]:
+    return tuple(
+        SmtpProbe(h.name, a, Outcome.OK, 220, f"{h.name} ESMTP", True, starttls, 1.0)
+        for h in hosts
+        for a in h.addresses
+    )
+
+
+GOOD_POLICY = "version: STSv1\nmode: enforce\nmx: mx1.example.gov.vn\nmax_age: 604800\n"
+
+
+def good_zone(**changes: Any) -> ZoneObservations:
+    """A zone where every check passes."""
+    z = ZoneObservations(
+        zone=ZONE,
+        soa=ans(ZONE, "SOA", "ns1.example.gov.vn. hostmaster.example.gov.vn. 1 2 3 4 5"),
+        apex=ZONE,
+        ns=ans(ZONE, "NS", "ns1.example.gov.vn.", "ns2.example.net.vn."),
+        ns_hosts=(NS1, NS2),
+        ns_queries=ns_queries(NS1, NS2),
+        dnssec=DnssecStatus(
+            ZONE,
+            "secure",
+            ds_present=True,
+            dnskey_algorithms=(13,),
+            rrsig_expiry="2026-12-20T00:00:00+00:00",
+            detail="AD",
+        ),
+        caa=(ans(ZONE, "CAA", '0 issue "letsencrypt.org"'),),
+        mx=ans(ZONE, "MX", "10 mx1.example.gov.vn."),
+        mx_hosts=(MX1,),
+        smtp=smtp_ok(MX1),
+        spf=txt(ZONE, "v=spf1 mx -all", "some-verification=1"),
+        spf_lookups=(ans(ZONE, "MX", "10 mx1.example.gov.vn."),),
+        dmarc=txt(f"_dmarc.{ZONE}", f"v=DMARC1; p=reject; rua=mailto:d@{ZONE}"),
+        org_domain=ZONE,
+        mta_sts=MtaStsObservation(
+            txt(f"_mta-sts.{ZONE}", "v=STSv1; id=1"),
+            f"mta-sts.{ZONE}",
+            None,
+            MtaStsFetch("2001:db8::443", Outcome.OK, 200, "text/plain", GOOD_POLICY),
+        ),
+    )
+    return replace(z, **changes)
+
+
+def run(check_id: str, obs: Any, **params: Any) -> Verdict:
+    spec = get_check(check_id)
+    merged = {**spec.params, **params}
+    target = getattr(obs, "zone", getattr(obs, "host", ""))
+    return spec.run(obs, CheckContext(target, merged, NOW, guard=LAB_GUARD))
+
+
+# Certificates ---------------------------------------------------------------------------
+
+Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_key(kind: str = "ec") -> Key:
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(65537, int(kind.removeprefix("rsa")))
+
+
+def make_cert(
+    subject: str,
+    key: Key,
+    issuer: x509.Certificate | None,
+    issuer_key: Key,
+    *,
+    ca: bool = False,
+    sans: tuple[str, ...] = (),
+    days: tuple[int, int] = (-1, 365),
+    algo: hashes.HashAlgorithm | None = None,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer.subject if issuer else _name(subject))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + dt.timedelta(days=days[0]))
+        .not_valid_after(now + dt.timedelta(days=days[1]))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
+    if issuer is not None:
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
+            False,
+        )
+    if ca:
+        b = b.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+    else:
+        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), False)
+    return b.sign(issuer_key, algo or hashes.SHA256())  # type: ignore[arg-type]
+
+
+@dataclass
+class Pki:
+    root: x509.Certificate
+    root_key: Key
+    inter: x509.Certificate
+    inter_key: Key
+
+    @classmethod
+    def create(cls) -> Pki:
+        rk = make_key("ec")
+        root = make_cert("Test Root CA", rk, None, rk, ca=True, days=(-10, 3650))
+        ik = make_key("ec")
+        inter = make_cert("Test Intermediate CA", ik, root, rk, ca=True, days=(-10, 1825))
+        return cls(root, rk, inter, ik)
+
+    def leaf(
+        self, names: tuple[str, ...], kind: str = "ec", **kw: object
+    ) -> tuple[x509.Certificate, Key]:
+        k = make_key(kind)
+        return make_cert(names[0], k, self.inter, self.inter_key, sans=names, **kw), k  # type: ignore[arg-type]
+
+
+def pem(*certs: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def key_pem(key: Key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

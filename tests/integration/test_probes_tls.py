@@ -1,0 +1,408 @@
+"""The TLS probe against real servers on loopback: a throw-away nginx (legacy protocols,
+weak keys, SHA-1, missing intermediate, OCSP stapling) and small asyncio servers (plain
+HTTP on 443, a silent peer). Traffic goes to 127.0.0.1 and ::1 only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from auditor.engine import evaluate_host, make_plan
+from auditor.model import Status
+from auditor.obs import HostObservations
+from auditor.obs.core import DnsAnswer, HostDns, Outcome, TcpProbe
+from auditor.obs.tls import TlsObservation, Trust, VersionOutcome
+from auditor.options import ScanOptions
+from auditor.probes.context import ProbeContext
+from auditor.probes.tls import probe_tls
+from auditor.registry import all_checks
+from tests.support.factories import LAB_GUARD, LAB_NETS, Pki, key_pem, make_key, pem
+from tests.support.servers import Site, free_port, in_ci, nginx_available, run_nginx
+
+ALLOW = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass
+class Servers:
+    ports: dict[str, int]
+    ca_file: str
+    workdir: Path
+
+
+def sha1_leaf(workdir: Path, pki: Pki, name: str) -> tuple[bytes, bytes]:
+    """A leaf signed with SHA-1 by the intermediate (the cryptography package refuses to
+    sign with SHA-1, so the openssl CLI does it, as an old CA would have)."""
+    key = make_key("ec")
+    (workdir / "i.key").write_bytes(key_pem(pki.inter_key))
+    (workdir / "i.pem").write_bytes(pem(pki.inter))
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+        .sign(key, hashes.SHA256())
+    )
+    (workdir / "s.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    (workdir / "s.ext").write_text(f"subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n")
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(workdir / "s.csr"), "-CA", str(workdir / "i.pem"),
+         "-CAkey", str(workdir / "i.key"), "-set_serial", "7", "-days", "30", "-sha1",
+         "-extfile", str(workdir / "s.ext"), "-out", str(workdir / "s.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return (workdir / "s.pem").read_bytes(), key_pem(key)
+
+
+def ocsp_response(pki: Pki, leaf: x509.Certificate) -> bytes:
+    now = datetime.now(UTC)
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=leaf,
+            issuer=pki.inter,
+            algorithm=hashes.SHA1(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now - dt.timedelta(hours=1),
+            next_update=now + dt.timedelta(days=3),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.inter)
+    )
+    return builder.sign(pki.inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    if not nginx_available():
+        if in_ci():
+            pytest.fail("CI=true but nginx is not installed")
+        pytest.skip("nginx is not installed")
+    wd = tmp_path_factory.mktemp("tls-nginx")
+    pki = Pki.create()
+    (wd / "ca.pem").write_bytes(pem(pki.root))
+    legacy, lk = pki.leaf(("legacy.test",))
+    modern, mk = pki.leaf(("modern.test",))
+    nochain, nk = pki.leaf(("nochain.test",))
+    weak, wk = pki.leaf(("weak.test",), kind="rsa1024")
+    rsa2048, rk = pki.leaf(("rsa.test",), kind="rsa2048")
+    staple, sk = pki.leaf(("staple.test",))
+    (wd / "staple.der").write_bytes(ocsp_response(pki, staple))
+    sha1_pem, sha1_key = sha1_leaf(wd, pki, "sha1.test")
+    self_key = make_key("ec")
+    from tests.support.factories import make_cert
+
+    selfsigned = make_cert("self.test", self_key, None, self_key, sans=("self.test",))
+    ports = {n: free_port() for n in
+             ("legacy", "modern", "nochain", "weak", "rsa", "staple", "sha1", "self")}  # fmt: skip
+    sec0 = "@SECLEVEL=0"
+    sites = [
+        Site("legacy.test", ports["legacy"], "TLSv1 TLSv1.1 TLSv1.2",
+             f"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:{sec0}",
+             pem(legacy, pki.inter), key_pem(lk)),
+        Site("modern.test", ports["modern"], "TLSv1.2 TLSv1.3",
+             "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305",
+             pem(modern, pki.inter), key_pem(mk)),
+        Site("nochain.test", ports["nochain"], "TLSv1.3", "HIGH", pem(nochain), key_pem(nk)),
+        Site("weak.test", ports["weak"], "TLSv1.2",
+             f"ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA:{sec0}", pem(weak, pki.inter),
+             key_pem(wk)),
+        Site("rsa.test", ports["rsa"], "TLSv1.2 TLSv1.3",
+             "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256",
+             pem(rsa2048, pki.inter), key_pem(rk)),
+        Site("staple.test", ports["staple"], "TLSv1.2 TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
+             pem(staple, pki.inter), key_pem(sk), stapling_file=str(wd / "staple.der")),
+        Site("sha1.test", ports["sha1"], "TLSv1.2 TLSv1.3",
+             f"ECDHE-ECDSA-AES128-GCM-SHA256:{sec0}", sha1_pem + pem(pki.inter), sha1_key),
+        Site("self.test", ports["self"], "TLSv1.2 TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
+             pem(selfsigned), key_pem(self_key)),
+    ]  # fmt: skip
+    yield from _wrap(run_nginx(wd, sites), Servers(ports, str(wd / "ca.pem"), wd))
+
+
+def _wrap(gen: Iterator[None], value: Servers) -> Iterator[Servers]:
+    next(gen)
+    try:
+        yield value
+    finally:
+        for _ in gen:
+            pass
+
+
+def ctx_for(s: Servers, **kw: object) -> ProbeContext:
+    opts = ScanOptions(timeout=3.0, allow_nets=ALLOW, ca_file=s.ca_file, **kw)  # type: ignore[arg-type]
+    return ProbeContext(opts)
+
+
+def probe(s: Servers, name: str, address: str = "127.0.0.1", **kw: object) -> TlsObservation:
+    ctx = ctx_for(s, **kw)
+
+    async def go() -> TlsObservation:
+        return await probe_tls(ctx, f"{name}.test", address, s.ports[name])
+
+    return anyio.run(go)
+
+
+def verdicts(t: TlsObservation, host: str) -> dict[str, Status]:
+    """Run every TLS check on one observation through the engine's evaluation."""
+    t = replace(t, port=443)  # the servers listen on ephemeral ports; checks look at 443
+    dns = HostDns(host, DnsAnswer(host, "A", Outcome.OK, (t.address,)),
+                  DnsAnswer(host, "AAAA", Outcome.NODATA))  # fmt: skip
+    obs = HostObservations(host, dns, tcp=(TcpProbe(t.address, 443, Outcome.OPEN),), tls=(t,))
+    plan = make_plan(
+        [host], [], [c for c in all_checks() if c.id.startswith("tls.")], allow_nets=LAB_NETS
+    )
+    return {f.check: f.status for f in evaluate_host(obs, plan, datetime.now(UTC))}
+
+
+def accepted(t: TlsObservation) -> set[str]:
+    return set(t.accepted_versions())
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_legacy_protocols_detected(servers: Servers, address: str) -> None:
+    t = probe(servers, "legacy", address)
+    assert t.outcome == Outcome.OK, t.detail
+    assert accepted(t) == {"TLSv1.0", "TLSv1.1", "TLSv1.2"}
+    assert t.version("SSLv2") and t.version("SSLv2").outcome == VersionOutcome.REJECTED  # type: ignore[union-attr]
+    names = {(c.version, c.name) for c in t.ciphers}
+    assert ("TLSv1.0", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA") in names
+    assert ("TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256") in names
+    assert t.ciphers_complete
+    v = verdicts(t, "legacy.test")
+    assert v["tls.protocols.legacy"] == Status.FAIL
+    assert v["tls.protocols.modern"] == Status.WARN
+    assert v["tls.ciphers"] == Status.FAIL  # CBC-SHA1
+    assert v["tls.cert.trusted"] == Status.PASS
+
+
+def test_modern_site_passes(servers: Servers) -> None:
+    t = probe(servers, "modern", "::1")
+    assert accepted(t) == {"TLSv1.2", "TLSv1.3"}
+    assert t.chain_source == "TLSv1.3"  # read from the decrypted TLS 1.3 flight
+    assert [c.subject for c in t.chain] == ["CN=modern.test", "CN=Test Intermediate CA"]
+    assert t.trust == Trust.TRUSTED and t.trust_anchor == "CN=Test Root CA"
+    tls13 = {c.name for c in t.ciphers if c.version == "TLSv1.3"}
+    assert "TLS_AES_128_GCM_SHA256" in tls13 and "TLS_AES_256_GCM_SHA384" in tls13
+    v = verdicts(t, "modern.test")
+    for cid in ("tls.available", "tls.protocols.legacy", "tls.protocols.modern", "tls.ciphers",
+                "tls.forward_secrecy", "tls.cert.trusted", "tls.cert.hostname",
+                "tls.cert.expiry", "tls.cert.key", "tls.cert.signature"):  # fmt: skip
+        assert v[cid] == Status.PASS, cid
+    assert v["tls.ocsp_stapling"] == Status.INFO
+    # another host name on the same server: the default certificate does not match
+    wrong = verdicts(t, "other.test")
+    assert wrong["tls.cert.hostname"] == Status.FAIL
+
+
+def test_tls13_only_server_without_intermediate(servers: Servers) -> None:
+    t = probe(servers, "nochain")
+    assert accepted(t) == {"TLSv1.3"}
+    assert t.chain_source == "TLSv1.3" and len(t.chain) == 1
+    assert t.trust == Trust.MISSING_INTERMEDIATE
+    assert "probably missing intermediate" in verdicts_msg(t, "nochain.test", "tls.cert.trusted")
+
+
+def verdicts_msg(t: TlsObservation, host: str, check_id: str) -> str:
+    from auditor.registry import CheckContext, get_check
+
+    t = replace(t, port=443)
+    dns = HostDns(host, DnsAnswer(host, "A", Outcome.OK, (t.address,)),
+                  DnsAnswer(host, "AAAA", Outcome.NODATA))  # fmt: skip
+    obs = HostObservations(host, dns, tls=(t,))
+    cctx = CheckContext(host, {}, datetime.now(UTC), address=t.address, guard=LAB_GUARD)
+    return get_check(check_id).run(obs, cctx).message
+
+
+def test_weak_rsa1024_and_rsa_key_exchange_are_observed(servers: Servers) -> None:
+    t = probe(servers, "weak")
+    assert t.outcome == Outcome.OK, t.detail  # @SECLEVEL=0: observed, not hidden
+    leaf = t.chain[0]
+    assert (leaf.key_type, leaf.key_bits) == ("RSA", 1024)
+    v = verdicts(t, "weak.test")
+    assert v["tls.cert.key"] == Status.FAIL
+    assert v["tls.forward_secrecy"] == Status.FAIL  # AES128-SHA
+    assert v["tls.cert.trusted"] == Status.PASS
+
+
+def test_rsa2048_and_phase_out_suite(servers: Servers) -> None:
+    t = probe(servers, "rsa")
+    v = verdicts(t, "rsa.test")
+    assert v["tls.cert.key"] == Status.WARN
+    assert v["tls.ciphers"] == Status.WARN  # ECDHE-RSA-AES128-SHA256 (CBC-SHA2): phase out
+    assert v["tls.forward_secrecy"] == Status.PASS
+
+
+def test_sha1_signature(servers: Servers) -> None:
+    t = probe(servers, "sha1")
+    assert t.chain[0].sig_hash == "sha1"
+    v = verdicts(t, "sha1.test")
+    assert v["tls.cert.signature"] == Status.FAIL
+    assert v["tls.cert.trusted"] == Status.PASS  # judged by the signature check, not here
+
+
+def test_self_signed(servers: Servers) -> None:
+    t = probe(servers, "self")
+    assert t.trust == Trust.SELF_SIGNED
+    assert verdicts(t, "self.test")["tls.cert.trusted"] == Status.FAIL
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_ocsp_stapling(servers: Servers, address: str) -> None:
+    t = probe(servers, "staple", address)
+    # nginx staples from ssl_stapling_file on TLS 1.2 and 1.3 (CertificateEntry extension)
+    assert t.ocsp_stapled is True, t.ocsp_detail
+    assert t.ocsp_status == "good"
+    assert verdicts(t, "staple.test")["tls.ocsp_stapling"] == Status.PASS
+
+
+def test_probe_once_per_scan_and_connection_budget(servers: Servers) -> None:
+    ctx = ctx_for(servers)
+
+    async def go() -> tuple[TlsObservation, TlsObservation]:
+        a = await probe_tls(ctx, "modern.test", "127.0.0.1", servers.ports["modern"])
+        b = await probe_tls(ctx, "modern.test", "127.0.0.1", servers.ports["modern"])
+        return a, b
+
+    a, b = anyio.run(go)
+    assert a is b
+    # 6 version hellos + (suites + 1 - 1) per accepted version + 1 full handshake
+    budget = 6 + sum(1 + sum(c.version == v for c in a.ciphers) - 1
+                     for v in a.accepted_versions()) + 1  # fmt: skip
+    assert ctx.stats["connections"] <= budget
+
+
+def test_blocked_address_is_never_contacted(servers: Servers) -> None:
+    ctx = ProbeContext(ScanOptions(timeout=1.0))  # no --allow-net: loopback is refused
+
+    async def go() -> TlsObservation:
+        return await probe_tls(ctx, "modern.test", "127.0.0.1", servers.ports["modern"])
+
+    t = anyio.run(go)
+    assert t.outcome == Outcome.BLOCKED and ctx.stats["connections"] == 0
+
+
+@pytest.mark.parametrize("kind", ["http", "silent"])
+def test_non_tls_peers(kind: str) -> None:
+    """Plain HTTP on the TLS port, and a peer that never answers: outcomes, not exceptions."""
+
+    async def main() -> TlsObservation:
+        async def handle(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                try:
+                    await stream.receive()
+                    if kind == "http":
+                        await stream.send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    else:
+                        await anyio.sleep(5)
+                except Exception:
+                    pass
+
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        ctx = ProbeContext(ScanOptions(timeout=0.5, allow_nets=ALLOW))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, handle)
+            t = await probe_tls(ctx, "x.test", "127.0.0.1", port)
+            tg.cancel_scope.cancel()
+        return t
+
+    t = anyio.run(main)
+    assert t.outcome in (Outcome.TLS_ERROR, Outcome.TIMEOUT, Outcome.RESET), t
+    assert not t.accepted_versions()
+    assert t.chain == () and t.ciphers == ()
+    v = verdicts(t, "x.test")
+    assert v["tls.available"] == Status.FAIL
+    assert v["tls.protocols.legacy"] == Status.NOT_TESTED
+    if kind == "silent":
+        assert {r.outcome for r in t.versions} == {VersionOutcome.ERROR}
+
+
+def test_hostile_tls13_key_share_is_an_observation() -> None:
+    """A TLS 1.3 ServerHello with a low-order x25519 share: no exception escapes."""
+    import struct
+
+    def server_hello() -> bytes:
+        exts = struct.pack("!HHH", 43, 2, 0x0304) + struct.pack("!HHHH", 51, 36, 0x001D, 32)
+        exts += b"\x00" * 32
+        body = b"\x03\x03" + b"R" * 32 + b"\x00" + struct.pack("!HB", 0x1301, 0)
+        body += struct.pack("!H", len(exts)) + exts
+        msg = b"\x02" + len(body).to_bytes(3, "big") + body
+        return b"\x16\x03\x03" + struct.pack("!H", len(msg)) + msg
+
+    async def main() -> TlsObservation:
+        async def handle(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                try:
+                    await stream.receive()
+                    await stream.send(server_hello())
+                    await anyio.sleep(1)
+                except Exception:
+                    pass
+
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        ctx = ProbeContext(ScanOptions(timeout=0.5, allow_nets=ALLOW))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, handle)
+            t = await probe_tls(ctx, "x.test", "127.0.0.1", port)
+            tg.cancel_scope.cancel()
+        return t
+
+    t = anyio.run(main)
+    v13 = t.version("TLSv1.3")
+    assert v13 is not None and v13.outcome == VersionOutcome.ACCEPTED
+    assert t.chain == ()
+
+
+@pytest.mark.asyncio
+async def test_hello_to_a_silent_server_times_out_as_no_answer() -> None:
+    import socket
+
+    from auditor.probes.tls import _hello, _offer
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        ctx = ProbeContext(ScanOptions(timeout=0.3))
+        with anyio.fail_after(5):
+            res = await _hello(ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2"))
+    assert res.outcome == VersionOutcome.ERROR
+    assert res.detail == "no answer before the timeout"
+
+
+@pytest.mark.asyncio
+async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
+    import socket
+
+    from auditor.probes.tls import _hello, _offer
+
+    # A listener whose accept queue is full: Linux drops further SYNs, so a connect hangs.
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(0)
+        port = srv.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        try:
+            ctx = ProbeContext(ScanOptions(timeout=0.3))
+            with anyio.fail_after(5):
+                res = await _hello(ctx, "127.0.0.1", port, "TLSv1.2", "x.test", _offer("TLSv1.2"))
+        finally:
+            for c in fillers:
+                c.close()
+    assert res.outcome == VersionOutcome.ERROR
+    assert res.detail == "connect: no answer before the timeout"

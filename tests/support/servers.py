@@ -1,0 +1,285 @@
+"""Servers and processes for the integration tests: loopback only, stopped afterwards.
+
+nginx serving certificates from tests/support/factories.py's ``Pki``; the ``auditor`` CLI
+run as a real process; the questions a test asks before it starts a server (is there a
+``::1``? must a missing prerequisite fail, as in CI, or skip?). The DNS server is
+tests/support/dnsserver.py (the lab also runs it as a program, so it stays a module of its
+own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+import pytest_asyncio
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def in_ci() -> bool:
+    """CI=true: a missing prerequisite (nginx, root, ::1) fails the test instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether ``::1`` exists here (containers often run without IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def run_auditor(
+    *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m auditor ARGS`` from the repository root, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=None if env is None else dict(env),
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Site:
+    name: str
+    port: int
+    protocols: str
+    ciphers: str
+    chain_pem: bytes
+    key_pem: bytes
+    stapling_file: str | None = None
+
+
+def nginx_available() -> bool:
+    return shutil.which("nginx") is not None or os.path.exists("/usr/sbin/nginx")
+
+
+def run_nginx(workdir: Path, sites: list[Site]) -> Iterator[None]:
+    """Start nginx with one server block per site on 127.0.0.1 and [::1]; stop it after."""
+    blocks = []
+    for s in sites:
+        cert = workdir / f"{s.name}.crt"
+        key = workdir / f"{s.name}.key"
+        cert.write_bytes(s.chain_pem)
+        key.write_bytes(s.key_pem)
+        staple = ""
+        if s.stapling_file:
+            staple = f"ssl_stapling on; ssl_stapling_file {s.stapling_file};"
+        blocks.append(
+            f"""
+    server {{
+        listen 127.0.0.1:{s.port} ssl;
+        listen [::1]:{s.port} ssl;
+        server_name {s.name};
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols {s.protocols};
+        ssl_ciphers {s.ciphers};
+        {staple}
+        location / {{ return 200 "ok"; }}
+    }}"""
+        )
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/tmp;
+    proxy_temp_path {workdir}/tmp;
+    fastcgi_temp_path {workdir}/tmp;
+    uwsgi_temp_path {workdir}/tmp;
+    scgi_temp_path {workdir}/tmp;
+{"".join(blocks)}
+}}
+"""
+    )
+    (workdir / "tmp").mkdir(exist_ok=True)
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf), "-p", str(workdir), "-e", str(workdir / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        ports = [s.port for s in sites]
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"nginx exited: {err} {(workdir / 'error.log').read_text()}")
+            if all(_listening(p) for p in ports):
+                break
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+# A scriptable DNS server (asyncio, UDP and TCP on one port) ------------------------------
+
+
+@dataclass
+class Rule:
+    answer: tuple[str, ...] = ()  # RR lines "name ttl IN TYPE rdata"
+    rcode: dns.rcode.Rcode = dns.rcode.NOERROR
+    ad: bool = False
+    aa: bool = True
+    drop: bool = False  # never answer (timeout)
+    tc_udp: bool = False  # truncated over UDP (forces TCP)
+    bogus: bool = False  # SERVFAIL unless CD is set, then the data
+
+
+@dataclass
+class FakeDns:
+    rules: dict[tuple[str, str], Rule] = field(default_factory=dict)
+    port: int = 0
+    seen: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, name: str, rdtype: str, *rrs: str, **kw: Any) -> None:
+        self.rules[(name.rstrip(".").lower(), rdtype)] = Rule(tuple(rrs), **kw)
+
+    def respond(self, wire: bytes, transport: str) -> bytes | None:
+        query = dns.message.from_wire(wire)
+        q = query.question[0]
+        name = q.name.to_text().rstrip(".").lower()
+        rdtype = dns.rdatatype.to_text(q.rdtype)
+        self.seen.append((name, rdtype, transport))
+        rule = self.rules.get((name, rdtype))
+        response = dns.message.make_response(query)
+        if rule is None:
+            # an NXDOMAIN for unknown names, NODATA for known owners
+            owners = {n for n, _ in self.rules}
+            response.set_rcode(dns.rcode.NOERROR if name in owners else dns.rcode.NXDOMAIN)
+            return response.to_wire()
+        if rule.drop:
+            return None
+        cd = bool(query.flags & dns.flags.CD)
+        if rule.bogus and not cd:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
+        response.set_rcode(rule.rcode)
+        if rule.aa:
+            response.flags |= dns.flags.AA
+        if rule.ad and not cd:
+            response.flags |= dns.flags.AD
+        if transport == "udp" and rule.tc_udp:
+            response.flags |= dns.flags.TC
+            return response.to_wire()
+        for line in rule.answer:
+            name, ttl, cls, rdtype, rdata = _split(line)
+            rrset = dns.rrset.from_text(name, int(ttl), cls, rdtype, rdata)
+            response.answer.append(rrset)
+        return response.to_wire()
+
+
+def _split(line: str) -> list[str]:
+    name, ttl, cls, rdtype, rdata = line.split(None, 4)
+    return [name, ttl, cls, rdtype, rdata]
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: FakeDns) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = self.server.respond(data, "udp")
+        if out is not None and self.transport is not None:
+            self.transport.sendto(out, addr)
+
+
+async def _tcp_handler(
+    server: FakeDns, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        while True:
+            head = await reader.readexactly(2)
+            wire = await reader.readexactly(int.from_bytes(head, "big"))
+            out = server.respond(wire, "tcp")
+            if out is None:
+                await asyncio.sleep(30)
+                return
+            writer.write(len(out).to_bytes(2, "big") + out)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeDns]:
+    server = FakeDns()
+    loop = asyncio.get_running_loop()
+    for _ in range(20):  # UDP and TCP on the same free port
+        udp, _proto = await loop.create_datagram_endpoint(
+            lambda: _Udp(server), local_addr=("127.0.0.1", 0)
+        )
+        port = udp.get_extra_info("sockname")[1]
+        try:
+            tcp = await asyncio.start_server(
+                lambda r, w: _tcp_handler(server, r, w), "127.0.0.1", port
+            )
+        except OSError:
+            udp.close()
+            continue
+        server.port = port
+        try:
+            yield server
+        finally:
+            udp.close()
+            tcp.close()
+        return
+    pytest.skip("no free port for the test DNS server")
