@@ -178,23 +178,26 @@ def _summary(store: Any, scan_id: int, out: Path, pages: int, lang: str) -> None
 
 def _keep(ports: Any, ca_file: Path, out: Path, v6: bool) -> None:
     nets = "--allow-net 127.0.0.0/8" + (" --allow-net ::1/128" if v6 else "")
-    _say("")
-    _say("auditor demo: the servers keep running (Ctrl-C stops them). Try, in another shell:")
-    # (a non-standard HTTPS port: the gate probes it as port 443, see README "The CI gate")
-    _say(
-        f"  auditor gate https://www.vidu.test:{ports.https}/ --resolver 127.0.0.1:{ports.dns} "
-        f"--ca-file {ca_file} {nets} --port-map 53:{ports.dns} --port-map 25:{ports.smtp}"
-    )
-    _say(
-        f"  auditor scan {out / 'demo-inventory.yaml'} --db {out / 'demo.db'} --out {out} "
-        f"--resolver 127.0.0.1:{ports.dns} --ca-file {ca_file} {nets} "
-        f"--port-map 80:{ports.http} --port-map 443:{ports.https} --port-map 53:{ports.dns} "
-        f"--port-map 25:{ports.smtp}"
-    )
-    _say(f"  auditor diff --db {out / 'demo.db'}")
+    # From the first line on, Ctrl-C or SIGTERM is how --keep ends (exit 0), also when it
+    # arrives while the commands below are still being printed: a user (or a test) who saw
+    # "keep running" may stop the demo at once.
     try:
+        _say("")
+        _say("auditor demo: the servers keep running (Ctrl-C stops them). Try, in another shell:")
+        # (a non-standard HTTPS port: the gate probes it as port 443, see README "The CI gate")
+        _say(
+            f"  auditor gate https://www.vidu.test:{ports.https}/ --resolver 127.0.0.1:{ports.dns} "
+            f"--ca-file {ca_file} {nets} --port-map 53:{ports.dns} --port-map 25:{ports.smtp}"
+        )
+        _say(
+            f"  auditor scan {out / 'demo-inventory.yaml'} --db {out / 'demo.db'} --out {out} "
+            f"--resolver 127.0.0.1:{ports.dns} --ca-file {ca_file} {nets} "
+            f"--port-map 80:{ports.http} --port-map 443:{ports.https} --port-map 53:{ports.dns} "
+            f"--port-map 25:{ports.smtp}"
+        )
+        _say(f"  auditor diff --db {out / 'demo.db'}")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        # Ctrl-C is how --keep ends: the servers stop as the caller leaves their context.
+        # the servers stop as the caller leaves their context
         _say("auditor demo: stopping the demo servers")
