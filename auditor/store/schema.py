@@ -5,7 +5,7 @@ with its own DDL (same tables, columns, types, keys and index), so a store it wr
 revision already and is only stamped when first opened (:mod:`auditor.store.sql`).
 
 A schema change is a new Alembic revision in ``migrations/versions`` plus the same change
-here; ``tests/unit/test_store.py`` fails when the two disagree.
+here; ``tests/integration/test_store.py`` fails when the two disagree.
 """
 
 from __future__ import annotations

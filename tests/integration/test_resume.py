@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dnsserver import DnsServer, Zone
+from tests.support.servers import stored_target_names
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = [f"fast{i}.example.vn" for i in range(8)]
@@ -28,16 +29,6 @@ def _inventory(path: Path) -> None:
         f"version: 1\nname: resume\nagencies:\n  - id: a\n    name: A\n    hosts:\n{hosts}\n",
         encoding="utf-8",
     )
-
-
-def _done(db: Path) -> set[str]:
-    if not db.exists():
-        return set()
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return {r[0] for r in conn.execute("SELECT name FROM targets")}
-    except sqlite3.OperationalError:
-        return set()
 
 
 # footing control questions (auditor.selfcheck): the root, the public suffix, the domain
@@ -87,11 +78,13 @@ def test_interrupted_scan_keeps_finished_targets_and_resumes(
     with DnsServer(zone) as server:
         proc = _scan(inv, db, server)
         deadline = time.monotonic() + 60
-        while len(_done(db)) < len(FAST) and time.monotonic() < deadline:
+        while len(stored_target_names(db)) < len(FAST) and time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"scan ended early: {proc.communicate()[1]}")
             time.sleep(0.1)
-        assert _done(db) == set(FAST), "fast targets should finish while slow ones stall"
+        assert stored_target_names(db) == set(FAST), (
+            "fast targets should finish while slow ones stall"
+        )
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=30)
         if sig == signal.SIGINT:
@@ -101,7 +94,7 @@ def test_interrupted_scan_keeps_finished_targets_and_resumes(
             status = conn.execute("SELECT status FROM scans").fetchone()[0]
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert status == ("interrupted" if sig == signal.SIGINT else "running")
-        assert _done(db) == set(FAST)
+        assert stored_target_names(db) == set(FAST)
 
         # Resume: the DNS server now answers the slow names; finished names are not asked again.
         zone.silent.clear()
@@ -112,7 +105,7 @@ def test_interrupted_scan_keeps_finished_targets_and_resumes(
         # (the footing check asks the resolver for the SOA of the root, "vn", "example.vn")
         asked = {name for name, rdtype in zone.queries if rdtype != "SOA" or name not in CONTROL}
     assert asked == set(SLOW)
-    assert _done(db) == set(FAST + SLOW)
+    assert stored_target_names(db) == set(FAST + SLOW)
     with sqlite3.connect(db) as conn:
         scans = conn.execute("SELECT id, status FROM scans").fetchall()
         assert scans == [(1, "complete")]

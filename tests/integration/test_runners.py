@@ -1,7 +1,7 @@
 """``auditor scan --workers N``: real multi-process scans (auditor.runners.ProcessRunner).
 
 The end-to-end tests run real `auditor scan` processes (and their spawned workers) against
-the loopback DNS server and a real SQLite file, as tests/unit/test_store_concurrency.py does.
+the loopback DNS server and a real SQLite file, as tests/integration/test_store_concurrency.py does.
 Hosts resolve to documentation addresses (refused by the address guard: nothing is
 connected), to 127.0.0.1 (allowed with --allow-net: ports 80/443 refuse) or not at all.
 (Moved from tests/unit/test_workers.py when auditor/workers.py became auditor/runners.py.)
@@ -31,6 +31,7 @@ from auditor.runners import ProcessRunner, RunOutcome
 from auditor.shards import ScanSpec, split
 from auditor.store import open_store
 from tests.support.dnsserver import DnsServer, Zone
+from tests.support.servers import stored_target_names
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST, ZONE = TargetKind.HOST.value, TargetKind.ZONE.value
@@ -121,21 +122,10 @@ def _zone_data(agencies: dict[str, tuple[list[str], list[str]]]) -> Zone:
     return zone
 
 
-def _server(zone: Zone) -> DnsServer:
-    """DnsServer binds UDP on an ephemeral port, then TCP on the same number, which another
-    socket may hold already (see test_store_concurrency): a few tries."""
-    for _ in range(8):
-        try:
-            return DnsServer(zone)
-        except OSError:
-            continue
-    return DnsServer(zone)
-
-
 @pytest.fixture
 def dns() -> Iterator[tuple[DnsServer, Zone]]:
     zone = _zone_data(AGENCIES)
-    with _server(zone) as server:
+    with DnsServer(zone) as server:
         yield server, zone
 
 
@@ -233,14 +223,6 @@ FAST_SLOW: dict[str, tuple[list[str], list[str]]] = {
 SLOW = set(FAST_SLOW["slow"][1])
 
 
-def _done(db: Path) -> set[str]:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return {r[0] for r in conn.execute("SELECT name FROM targets")}
-    except sqlite3.OperationalError:
-        return set()
-
-
 def _children(pid: int) -> list[int]:
     """The spawned workers of ``pid`` (not multiprocessing's resource tracker)."""
     out = []
@@ -282,7 +264,7 @@ def slow_dns() -> Iterator[tuple[DnsServer, Zone]]:
     for name in SLOW:
         zone.add(name, "A", ["192.0.2.10"])
     zone.silent.update(SLOW)
-    with _server(zone) as server:
+    with DnsServer(zone) as server:
         yield server, zone
 
 
@@ -300,7 +282,7 @@ def _start_midway(
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: _done(db) >= fast, "the fast targets", proc)
+        _wait_for(lambda: stored_target_names(db) >= fast, "the fast targets", proc)
         pids = _children(proc.pid)
         assert len(pids) == workers
     except BaseException:
@@ -332,7 +314,7 @@ def test_ctrl_c_then_resume_with_workers(
     assert not any(_alive(p) for p in workers)
     scan_id, status, _stats = _scan_row(db)
     assert status == "interrupted"
-    assert _done(db) == fast, "finished targets kept, stalled ones not stored"
+    assert stored_target_names(db) == fast, "finished targets kept, stalled ones not stored"
 
     zone.silent.clear()
     r = _run(_argv(inv, db, server, "--workers", "3", "--resume", "--quiet"))
@@ -369,7 +351,7 @@ def test_killed_worker_fails_the_scan_and_resume_finishes_it(
     assert not any(_alive(p) for p in workers), "the other worker is stopped, not orphaned"
     scan_id, status, _stats = _scan_row(db)
     assert status == "failed"
-    assert _done(db) == fast
+    assert stored_target_names(db) == fast
 
     zone.silent.clear()
     r = _run(_argv(inv, db, server, "--workers", "2", "--resume", "--quiet"))
@@ -395,7 +377,7 @@ def test_killed_parent_leaves_no_worker_behind(
         for pid in workers:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert _done(db) == fast
+    assert stored_target_names(db) == fast
 
 
 def test_worker_that_cannot_open_the_store_fails_the_pool(tmp_path: Path) -> None:
@@ -472,7 +454,7 @@ def test_one_zone_province_split_over_two_workers_gives_identical_findings(
     assert one_shard.hosts and other.hosts and one_shard.zones == ("q.example.vn",)
     assert set(one_shard.zone_hosts["q.example.vn"]) == set(ONE_ZONE["so-q"][1])
     one, two = tmp_path / "one.db", tmp_path / "two.db"
-    with _server(zone) as server:
+    with DnsServer(zone) as server:
         r1 = _run(_argv(inv, one, server, "--quiet"))
         r2 = _run(_argv(inv, two, server, "--quiet", "--workers", "2"))
     assert r1.returncode == 0, r1.stderr

@@ -6,7 +6,7 @@ also race to create the schema) and commit targets interleaved. Afterwards: both
 complete, every target of each is stored exactly once with its findings, the database passes
 `PRAGMA integrity_check`, and the store can be read back (`auditor evaluate`).
 
-(The same-process, two-connection case is tests/unit/test_store.py.)
+(The same-process, two-connection case is tests/integration/test_store.py.)
 """
 
 from __future__ import annotations
@@ -35,17 +35,6 @@ def _inventory(path: Path, prefix: str) -> list[str]:
     return hosts
 
 
-def _dns_server(zone: Zone) -> DnsServer:
-    """DnsServer binds UDP on an ephemeral port, then TCP on the same number, which another
-    socket may hold already (seen once in a full unit run): try a few ports."""
-    for _ in range(9):
-        try:
-            return DnsServer(zone)
-        except OSError:
-            continue
-    return DnsServer(zone)
-
-
 def _scan(inv: Path, db: Path, server: DnsServer, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "auditor", "scan", str(inv), "--db", str(db),
@@ -67,7 +56,7 @@ def test_two_scan_processes_share_one_store(tmp_path: Path, round_: int) -> None
         # each target ends (and is committed) within milliseconds: many interleaved writes
         zone.add(h, "A", ["192.0.2.10"])
         zone.add(h, "AAAA", ["2001:db8::10"])
-    with _dns_server(zone) as server:
+    with DnsServer(zone) as server:
         procs = [_scan(inv_a, db, server), _scan(inv_b, db, server)]
         results = [p.communicate(timeout=240) for p in procs]
     for p, (_out, err) in zip(procs, results, strict=True):
@@ -120,7 +109,7 @@ def test_two_resumes_of_one_scan_at_once(tmp_path: Path) -> None:
     zone = Zone()
     for h in hosts:
         zone.add(h, "A", ["192.0.2.10"])
-    with _dns_server(zone) as server:
+    with DnsServer(zone) as server:
         # an unfinished scan (as after a SIGKILL): half of its targets not stored, status running
         first = _scan(inv, db, server)
         _out, err = first.communicate(timeout=240)

@@ -63,6 +63,21 @@ def run_auditor(
     )
 
 
+def stored_target_names(db: Path) -> set[str]:
+    """Names of the targets a (running) scan has committed to the SQLite store at ``db``:
+    read with the standard library while the scan's own process writes (WAL), so a test can
+    wait for "the fast targets are done" without opening the store through the product."""
+    import sqlite3
+
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM targets")}
+    except sqlite3.OperationalError:
+        return set()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
         s.bind(("::1", 0))

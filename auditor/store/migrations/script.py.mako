@@ -4,7 +4,7 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
-Also change auditor/store/schema.py (and HEAD there): tests/unit/test_store.py compares the two.
+Also change auditor/store/schema.py (and HEAD there): tests/integration/test_store.py compares the two.
 """
 
 from __future__ import annotations
