@@ -108,3 +108,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
     return (yield from _guarded(item))
+
+
+# The pure tests run first in a whole-suite run. Besides failing fast, this keeps the
+# tripwires honest: session-scoped fixtures of tests/lab and tests/integration (network
+# namespaces, servers) are torn down after the last test of the session, and if that last
+# test were a unit test, their teardown would run under its tripwires and be blamed on it.
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    items.sort(key=lambda item: 0 if str(item.path).startswith(here + os.sep) else 1)
