@@ -1,16 +1,6 @@
 """``auditor gate``: its arguments, its scan (by the scan service) and its outputs; the
-gate's logic (targets, zones, the verdict, JUnit and Markdown) is auditor.gate.
-
-auditor gate: one command for CI pipelines that gate a new government site.
-
-Exit codes:
-
-- 0 passed: every requirement at the --fail-on level passed (or was waived), and the score
-  is at least --min-score;
-- 1 failed: a requirement at the --fail-on level failed, or even counting every
-  incomplete requirement as passed the score would stay under --min-score;
-- 2 incomplete: nothing failed, but something could not be tested, so there is no verdict;
-- 3 usage or input error.
+gate's logic (targets, zones, the verdict, JUnit and Markdown) and its exit codes, which
+``--help`` shows from that module's docstring, are in auditor.gate.
 """
 
 from __future__ import annotations
