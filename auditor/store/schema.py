@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-HEAD = "0001"  # the newest revision this release knows, and writes
+HEAD = "0002"  # the newest revision this release knows, and writes
 
 # How the previous release marked its schema (``meta.schema_version``), and the revision
 # that schema is.
@@ -41,8 +41,9 @@ _SCORE: TypeEngine[float] = Double().with_variant(REAL(), "sqlite")
 # has them as a type; SQLite's rowid alias must be declared INTEGER exactly.
 _FINDING_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
-# Key/value facts about the store. The previous release wrote schema_version=1 here; it is
-# still written (the schema is the same) so that release can read a store this one made.
+# Key/value facts about the store. The previous release wrote schema_version=1 here and
+# refuses any other value; revision 0001 kept 1 (same schema, that release could read it),
+# 0002 writes 2 (the keys changed: its writes would fail).
 meta = Table(
     "meta",
     metadata,
@@ -71,10 +72,17 @@ scans = Table(
     sqlite_autoincrement=True,
 )
 
+
+# Where the scanner stood; "local" for a one-machine scan (revision 0002).
+def _vantage_key() -> Column[str]:
+    return Column("vantage", Text, primary_key=True, server_default="local")
+
+
 targets = Table(
     "targets",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    _vantage_key(),
     Column("kind", Text, primary_key=True),
     Column("name", Text, primary_key=True),
     Column("started", Text, nullable=False),
@@ -85,6 +93,7 @@ observations = Table(
     "observations",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    _vantage_key(),
     Column("kind", Text, primary_key=True),
     Column("name", Text, primary_key=True),
     Column("json", Text, nullable=False),
@@ -103,8 +112,20 @@ findings = Table(
     Column("message", Text, nullable=False),
     Column("evidence_json", Text, nullable=False),
     Column("score", _SCORE),
+    Column("vantage", Text, nullable=False, server_default="local"),
     Index("findings_scan", "scan_id", "kind", "target"),
     sqlite_autoincrement=True,
+)
+
+# Each vantage of a scan and the scanner's footing there (auditor.selfcheck), which its
+# findings were judged with. A one-machine scan keeps its footing in the scan's stats.
+scan_vantages = Table(
+    "scan_vantages",
+    metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    Column("vantage", Text, primary_key=True),
+    Column("footing_json", Text, nullable=False, server_default="{}"),
+    Column("updated", Text, nullable=False),
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

@@ -33,11 +33,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from auditor import __version__
-from auditor.model import Finding, Status, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, Status, TargetKind
 from auditor.store import schema
 from auditor.store.base import ScanRecord, SchemaError, StoreError, StoreNotFound
 from auditor.store.schema import findings as F
 from auditor.store.schema import observations as O
+from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
 from auditor.store.urls import StoreLocation
@@ -106,6 +107,7 @@ _FINDING_COLUMNS = (
     "message",
     "evidence_json",
     "score",
+    "vantage",
 )
 
 
@@ -157,30 +159,47 @@ class _Statements:
             F.c.scan_id == sa.bindparam("b_scan"),
             F.c.kind == sa.bindparam("b_kind"),
             F.c.target == sa.bindparam("b_name"),
+            F.c.vantage == sa.bindparam("b_vantage"),
         )
         self.delete_scan_findings = sa.delete(F).where(F.c.scan_id == sa.bindparam("b_scan"))
+        self.delete_vantage_findings = sa.delete(F).where(
+            F.c.scan_id == sa.bindparam("b_scan"), F.c.vantage == sa.bindparam("b_vantage")
+        )
         self.insert_findings = _RowInsert(F, _FINDING_COLUMNS, dialect)
-        # A re-delivered target replaces its rows: upserts on the (scan, kind, name) keys.
+        # A re-delivered target replaces its rows: upserts on the (scan, vantage, kind,
+        # name) keys.
         obs = insert(O)
         self.upsert_observation = obs.on_conflict_do_update(
-            index_elements=[O.c.scan_id, O.c.kind, O.c.name], set_={"json": obs.excluded.json}
+            index_elements=[O.c.scan_id, O.c.vantage, O.c.kind, O.c.name],
+            set_={"json": obs.excluded.json},
         )
         tgt = insert(T)
         self.upsert_target = tgt.on_conflict_do_update(
-            index_elements=[T.c.scan_id, T.c.kind, T.c.name],
+            index_elements=[T.c.scan_id, T.c.vantage, T.c.kind, T.c.name],
             set_={"started": tgt.excluded.started, "finished": tgt.excluded.finished},
+        )
+        van = insert(V)
+        self.upsert_vantage = van.on_conflict_do_update(
+            index_elements=[V.c.scan_id, V.c.vantage],
+            set_={"footing_json": van.excluded.footing_json, "updated": van.excluded.updated},
         )
         to_scan = sa.bindparam("b_to", type_=sa.Integer)
         self.copy_observations = sa.insert(O).from_select(
-            ["scan_id", "kind", "name", "json"],
-            sa.select(to_scan, O.c.kind, O.c.name, O.c.json).where(
+            ["scan_id", "vantage", "kind", "name", "json"],
+            sa.select(to_scan, O.c.vantage, O.c.kind, O.c.name, O.c.json).where(
                 O.c.scan_id == sa.bindparam("b_from")
             ),
         )
         self.copy_targets = sa.insert(T).from_select(
-            ["scan_id", "kind", "name", "started", "finished"],
-            sa.select(to_scan, T.c.kind, T.c.name, T.c.started, T.c.finished).where(
+            ["scan_id", "vantage", "kind", "name", "started", "finished"],
+            sa.select(to_scan, T.c.vantage, T.c.kind, T.c.name, T.c.started, T.c.finished).where(
                 T.c.scan_id == sa.bindparam("b_from")
+            ),
+        )
+        self.copy_vantages = sa.insert(V).from_select(
+            ["scan_id", "vantage", "footing_json", "updated"],
+            sa.select(to_scan, V.c.vantage, V.c.footing_json, V.c.updated).where(
+                V.c.scan_id == sa.bindparam("b_from")
             ),
         )
 
@@ -446,7 +465,9 @@ class SqlStore:
 
     # targets
     @staticmethod
-    def _finding_rows(scan_id: int, findings: Iterable[Finding]) -> list[tuple[Any, ...]]:
+    def _finding_rows(
+        scan_id: int, findings: Iterable[Finding], vantage: str | None = None
+    ) -> list[tuple[Any, ...]]:
         # Serialised before the transaction begins: the write lock is held for writing only,
         # and evidence that cannot be serialised fails the target before anything is written.
         return [
@@ -460,6 +481,7 @@ class SqlStore:
                 f.message,
                 json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str),
                 f.score,
+                vantage or f.vantage,
             )
             for f in findings
         ]
@@ -478,22 +500,31 @@ class SqlStore:
         observation_json: str,
         findings: Iterable[Finding],
         started: str,
+        vantage: str = LOCAL_VANTAGE,
     ) -> None:
-        rows = self._finding_rows(scan_id, findings)
+        rows = self._finding_rows(scan_id, findings, vantage)
         st = self._st
         with self._transaction() as conn:
             conn.execute(
-                st.delete_target_findings, {"b_scan": scan_id, "b_kind": kind.value, "b_name": name}
+                st.delete_target_findings,
+                {"b_scan": scan_id, "b_kind": kind.value, "b_name": name, "b_vantage": vantage},
             )
             conn.execute(
                 st.upsert_observation,
-                {"scan_id": scan_id, "kind": kind.value, "name": name, "json": observation_json},
+                {
+                    "scan_id": scan_id,
+                    "vantage": vantage,
+                    "kind": kind.value,
+                    "name": name,
+                    "json": observation_json,
+                },
             )
             self._insert_findings(conn, rows)
             conn.execute(
                 st.upsert_target,
                 {
                     "scan_id": scan_id,
+                    "vantage": vantage,
                     "kind": kind.value,
                     "name": name,
                     "started": started,
@@ -502,10 +533,17 @@ class SqlStore:
             )
 
     @_driver_errors
-    def replace_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
-        rows = self._finding_rows(scan_id, findings)
+    def replace_findings(
+        self, scan_id: int, findings: Iterable[Finding], vantage: str | None = None
+    ) -> None:
+        rows = self._finding_rows(scan_id, findings, vantage)
         with self._transaction() as conn:
-            conn.execute(self._st.delete_scan_findings, {"b_scan": scan_id})
+            if vantage is None:
+                conn.execute(self._st.delete_scan_findings, {"b_scan": scan_id})
+            else:
+                conn.execute(
+                    self._st.delete_vantage_findings, {"b_scan": scan_id, "b_vantage": vantage}
+                )
             self._insert_findings(conn, rows)
 
     @_driver_errors
@@ -513,16 +551,49 @@ class SqlStore:
         with self._transaction() as conn:
             conn.execute(self._st.copy_observations, {"b_from": from_scan, "b_to": to_scan})
             conn.execute(self._st.copy_targets, {"b_from": from_scan, "b_to": to_scan})
+            conn.execute(self._st.copy_vantages, {"b_from": from_scan, "b_to": to_scan})
 
     @_driver_errors
-    def done_targets(self, scan_id: int) -> set[tuple[str, str]]:
-        rows = self._conn.execute(sa.select(T.c.kind, T.c.name).where(T.c.scan_id == scan_id))
+    def done_targets(self, scan_id: int, vantage: str = LOCAL_VANTAGE) -> set[tuple[str, str]]:
+        rows = self._conn.execute(
+            sa.select(T.c.kind, T.c.name).where(T.c.scan_id == scan_id, T.c.vantage == vantage)
+        )
         return {(k, n) for k, n in rows}
 
-    def observations(self, scan_id: int) -> Iterator[tuple[TargetKind, str, str]]:
+    @_driver_errors
+    def vantages(self, scan_id: int) -> list[str]:
+        held = sa.select(T.c.vantage).where(T.c.scan_id == scan_id).distinct()
+        recorded = sa.select(V.c.vantage).where(V.c.scan_id == scan_id)
+        found = set(self._conn.execute(held).scalars()) | set(
+            self._conn.execute(recorded).scalars()
+        )
+        return sorted(found)
+
+    @_driver_errors
+    def record_vantage(self, scan_id: int, vantage: str, footing: dict[str, Any]) -> None:
+        self._conn.execute(
+            self._st.upsert_vantage,
+            {
+                "scan_id": scan_id,
+                "vantage": vantage,
+                "footing_json": json.dumps(footing, ensure_ascii=False, default=str),
+                "updated": _now(),
+            },
+        )
+
+    @_driver_errors
+    def vantage_footings(self, scan_id: int) -> dict[str, dict[str, Any]]:
+        rows = self._conn.execute(
+            sa.select(V.c.vantage, V.c.footing_json).where(V.c.scan_id == scan_id)
+        )
+        return {v: json.loads(text) for v, text in rows}
+
+    def observations(
+        self, scan_id: int, vantage: str = LOCAL_VANTAGE
+    ) -> Iterator[tuple[TargetKind, str, str]]:
         query = (
             sa.select(O.c.kind, O.c.name, O.c.json)
-            .where(O.c.scan_id == scan_id)
+            .where(O.c.scan_id == scan_id, O.c.vantage == vantage)
             .order_by(O.c.kind, O.c.name)
         )
         try:
@@ -544,8 +615,8 @@ class SqlStore:
         return counts
 
     @_driver_errors
-    def findings(self, scan_id: int) -> list[Finding]:
-        rows = self._conn.execute(
+    def findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        query = (
             sa.select(
                 F.c.check_id,
                 F.c.kind,
@@ -555,11 +626,17 @@ class SqlStore:
                 F.c.message,
                 F.c.evidence_json,
                 F.c.score,
+                F.c.vantage,
             )
             .where(F.c.scan_id == scan_id)
             # NULLS FIRST is SQLite's order already; said so it holds where it is not.
-            .order_by(F.c.kind, F.c.target, F.c.check_id, F.c.address.asc().nulls_first())
+            .order_by(
+                F.c.kind, F.c.target, F.c.check_id, F.c.address.asc().nulls_first(), F.c.vantage
+            )
         )
+        if vantage is not None:
+            query = query.where(F.c.vantage == vantage)
+        rows = self._conn.execute(query)
         return [
             Finding(
                 check=r[0],
@@ -570,17 +647,19 @@ class SqlStore:
                 message=r[5],
                 evidence=json.loads(r[6]),
                 score=r[7],
+                vantage=r[8],
             )
             for r in rows
         ]
 
     @_driver_errors
-    def light_findings(self, scan_id: int) -> list[Finding]:
-        rows = self._conn.execute(
-            sa.select(F.c.check_id, F.c.kind, F.c.target, F.c.address, F.c.status, F.c.score).where(
-                F.c.scan_id == scan_id
-            )
-        )
+    def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        query = sa.select(
+            F.c.check_id, F.c.kind, F.c.target, F.c.address, F.c.status, F.c.score, F.c.vantage
+        ).where(F.c.scan_id == scan_id)
+        if vantage is not None:
+            query = query.where(F.c.vantage == vantage)
         return [
-            Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc) for c, k, t, a, s, sc in rows
+            Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc, v)
+            for c, k, t, a, s, sc, v in self._conn.execute(query)
         ]
