@@ -25,6 +25,7 @@ from auditor.obs.tls import TlsObservation, Trust, VersionOutcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.tls import probe_tls
+from auditor.probes.tls_depth import MAX_DEPTH_CONNECTIONS
 from auditor.registry import all_checks
 from tests.support.factories import LAB_GUARD, LAB_NETS, Pki, key_pem, make_key, pem
 from tests.support.servers import Site, free_port, in_ci, nginx_available, run_nginx
@@ -275,9 +276,11 @@ def test_probe_once_per_scan_and_connection_budget(servers: Servers) -> None:
     a, b = anyio.run(go)
     assert a is b
     # 6 version hellos + (suites + 1 - 1) per accepted version + 1 full handshake
+    # + the depth probes' own (auditor/probes/tls_depth.py, at most MAX_DEPTH_CONNECTIONS)
     budget = 6 + sum(1 + sum(c.version == v for c in a.ciphers) - 1
                      for v in a.accepted_versions()) + 1  # fmt: skip
-    assert ctx.stats["connections"] <= budget
+    assert 0 < a.depth_connections <= MAX_DEPTH_CONNECTIONS
+    assert ctx.stats["connections"] <= budget + a.depth_connections
 
 
 def test_blocked_address_is_never_contacted(servers: Servers) -> None:
