@@ -180,7 +180,7 @@ def test_legacy_protocols_detected(servers: Servers, address: str) -> None:
     assert t.ciphers_complete
     v = verdicts(t, "legacy.test")
     assert v["tls.protocols.legacy"] == Status.FAIL
-    assert v["tls.protocols.modern"] == Status.WARN
+    assert v["tls.protocols.modern"] == Status.PASS  # TLS 1.2: sufficient (NCSC-NL 2025-05)
     assert v["tls.ciphers"] == Status.FAIL  # CBC-SHA1
     assert v["tls.cert.trusted"] == Status.PASS
 
@@ -409,3 +409,23 @@ async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
                 c.close()
     assert res.outcome == VersionOutcome.ERROR
     assert res.detail == "connect: no answer before the timeout"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_handshake_depth_probes(servers: Servers, address: str) -> None:
+    """Issue 19 on real nginx: the legacy site (@SECLEVEL=0) signs with SHA-1 and honours
+    the fallback SCSV; every site refuses compression and an early CCS, has no heartbeat,
+    negotiates EMS and secure renegotiation; the modern site uses X25519 only."""
+    legacy = probe(servers, "legacy", address)
+    got = verdicts(legacy, "legacy.test")
+    assert legacy.kex_hash == "accepted" and "sha1" in legacy.kex_hash_scheme
+    assert got["tls.kex_hash"] == Status.FAIL
+    assert got["tls.fallback_scsv"] == Status.PASS
+    modern = probe(servers, "modern", address)
+    got = verdicts(modern, "modern.test")
+    for cid in ("tls.kex_params", "tls.compression", "tls.renegotiation.secure", "tls.ems",
+                "tls.vuln.heartbleed", "tls.vuln.ccs_injection", "tls.fallback_scsv"):  # fmt: skip
+        assert got[cid] == Status.PASS, (cid, modern)
+    assert {k.group for k in modern.kex} == {"x25519"} and modern.kex_weak_refused is True
+    weak = probe(servers, "weak", address)  # TLS 1.2 only: nothing to fall back from
+    assert verdicts(weak, "weak.test")["tls.fallback_scsv"] == Status.NOT_APPLICABLE

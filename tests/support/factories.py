@@ -96,11 +96,17 @@ EXTRA: dict[str, tuple[Scope, Category]] = {
     **{
         cid: (A, Category.TLS)
         for cid in (
-            "tls.kex_params", "tls.kex_hash", "tls.cipher_order", "tls.compression",
-            "tls.renegotiation.secure", "tls.ems", "tls.fallback_scsv",
-            "tls.vuln.heartbleed", "tls.vuln.ccs_injection",
+            "tls.kex_params",
+            "tls.kex_hash",
+            "tls.cipher_order",
+            "tls.compression",
+            "tls.renegotiation.secure",
+            "tls.ems",
+            "tls.fallback_scsv",
+            "tls.vuln.heartbleed",
+            "tls.vuln.ccs_injection",
         )
-    },  # fmt: skip
+    },
 }
 ALL = {**CATALOGUE, **EXTRA}
 
