@@ -554,7 +554,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
     add(
         _host_scn(
             "no13",
-            "TLS 1.2 only, good ECDHE AEAD suites (TLS 1.2 alone is NCSC-NL 2025-05 sufficient = pass)",
+            "TLS 1.2 only, good ECDHE AEAD suites (TLS 1.2 alone: NCSC-NL sufficient = pass)",
             _e(
                 tls__protocols__modern="pass",
                 tls__protocols__legacy="pass",
