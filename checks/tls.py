@@ -209,6 +209,15 @@ def _ciphers_by_class(t: TlsObservation) -> dict[str, list[CipherResult]]:
     return out
 
 
+def _enc(c: CipherResult) -> str:
+    """The suite's encryption family (tls_suites facts); SSL 2.0 specs by their name."""
+    if c.version == SSL2:
+        name = c.name.upper()
+        return "RC4" if "RC4" in name else "3DES" if "DES_192_EDE3" in name else name
+    s = tls_tables.suite(c.code)
+    return s.enc if s is not None else ""
+
+
 def _label(c: CipherResult) -> str:
     return f"{c.name} ({c.version})"
 
@@ -342,6 +351,7 @@ def tls_available(obs: HostObservations, ctx: CheckContext) -> Verdict:
         _REFS_NCSC + ", B1-1",
         "BOD 18-01",
     ),
+    params={"refuse": list(LEGACY_VERSIONS)},
     description="""
 SSL 2.0 and 3.0 are broken (DROWN, POODLE) and TLS 1.0 and 1.1 are deprecated by RFC 8996;
 browsers stopped offering them in 2020, so keeping them enabled helps no visitor but lets an
@@ -363,7 +373,10 @@ def protocols_legacy(obs: HostObservations, ctx: CheckContext) -> Verdict:
         return t
     if not t.versions:
         return Verdict.not_tested(f"protocol versions were not probed on {t.address}")
-    accepted = [v for v in LEGACY_VERSIONS if _accepted(t, v)]
+    # Which versions must be refused: all four by default (RFC 8996, 7568, 6176); BOD 18-01
+    # asks only SSLv2/SSLv3 (its profile sets ``refuse``).
+    refuse = tuple(v for v in LEGACY_VERSIONS if v in ctx.params.get("refuse", LEGACY_VERSIONS))
+    accepted = [v for v in refuse if _accepted(t, v)]
     versions = {v.version: v.outcome for v in t.versions}
     if accepted:
         # RFC 8996 sec. 2-3 (MUST NOT negotiate TLS 1.0/1.1); RFC 7568; RFC 6176.
@@ -381,17 +394,17 @@ def protocols_legacy(obs: HostObservations, ctx: CheckContext) -> Verdict:
             address=t.address,
             versions=versions,
         )
-    unknown = _undetermined(t, LEGACY_VERSIONS)
+    unknown = _undetermined(t, refuse)
     if unknown:
         return Verdict.not_tested(
             f"could not test {', '.join(unknown)} on {t.address} (connection failed)",
             address=t.address,
             versions=versions,
         )
-    silent = _silent(t, LEGACY_VERSIONS)
+    silent = _silent(t, refuse)
     note = f" ({', '.join(silent)}: no answer, counted as refused)" if silent else ""
     return Verdict.passed(
-        f"{t.address} refuses SSL 2.0, SSL 3.0, TLS 1.0 and TLS 1.1{note}",
+        f"{t.address} refuses {', '.join(refuse)}{note}",
         address=t.address,
         versions=versions,
     )
@@ -399,11 +412,12 @@ def protocols_legacy(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 @check(
     "tls.protocols.modern",
-    title="TLS 1.2 or TLS 1.3 is accepted (TLS 1.3 missing = warn)",
+    title="TLS 1.2 or TLS 1.3 is accepted (a profile may warn without TLS 1.3)",
     category=Category.TLS,
     scope=Scope.ADDRESS,
     needs=_TLS_NEEDS,
     level_hint=Level.RECOMMENDED,
+    params={"warn_without_tls13": False},
     refs=(_REFS_NCSC + ", B1-1 (TLS 1.3 good, TLS 1.2 sufficient)", "RFC 9325 sec. 3.1.1"),
     description="""
 TLS 1.3 is faster (one round trip) and removes the weak options of older versions; NCSC-NL
@@ -443,8 +457,15 @@ def protocols_modern(obs: HostObservations, ctx: CheckContext) -> Verdict:
     silent = _silent(t, MODERN_VERSIONS)
     note = f" ({', '.join(silent)}: no answer, counted as not accepted)" if silent else ""
     if _accepted(t, TLS12):
-        # NCSC-NL B1-1: TLS 1.2 is "sufficient", TLS 1.3 "good"; RFC 9325 3.1.1 SHOULD 1.3.
-        return Verdict.warn(f"{t.address} accepts TLS 1.2 but not TLS 1.3{note}", score=0.5, **ev)
+        # NCSC-NL 2025-05 version table: TLS 1.2 "sufficient" = pass (Internet.nl passes
+        # it); RFC 9325 3.1.1 SHOULD 1.3, so a profile may ask for it (warn_without_tls13).
+        if ctx.params.get("warn_without_tls13", False):
+            return Verdict.warn(
+                f"{t.address} accepts TLS 1.2 but not TLS 1.3{note}", score=0.5, **ev
+            )
+        return Verdict.passed(
+            f"{t.address} accepts TLS 1.2 (sufficient) but not TLS 1.3{note}", **ev
+        )
     if _undetermined(t, (TLS12,)):
         return Verdict.not_tested(f"could not test TLS 1.2 on {t.address}", **ev)
     return Verdict.failed(f"{t.address} accepts neither TLS 1.2 nor TLS 1.3{note}", **ev)
@@ -486,6 +507,7 @@ def _unknown_suites(t: TlsObservation) -> str | None:
     scope=Scope.ADDRESS,
     needs=_TLS_NEEDS,
     level_hint=Level.RECOMMENDED,
+    params={"prohibit_only": []},
     refs=(_REFS_NCSC + ", B2-1..B2-4", "BOD 18-01 (no RC4, no 3DES)", "RFC 9325 sec. 4"),
     description="""
 The cipher suite decides how the connection is encrypted. Suites with RC4, 3DES, NULL or
@@ -510,12 +532,27 @@ def ciphers(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if pre is not None:
         return pre
     by_class = _ciphers_by_class(t)
-    bad = by_class.get(tls_tables.INSUFFICIENT, []) + by_class.get(tls_tables.UNKNOWN, [])
     ev: dict[str, Any] = {
         "address": t.address,
         "classes": {k: [_label(c) for c in v] for k, v in by_class.items()},
         "complete": t.ciphers_complete,
     }
+    only = [str(e) for e in ctx.params.get("prohibit_only", [])]
+    if only:
+        # A profile naming the prohibited encryptions itself (BOD 18-01: RC4 and 3DES) is
+        # judged on those alone: the NCSC-NL classes are not its rule.
+        hit = [c for c in t.ciphers if _enc(c) in only]
+        if hit:
+            return Verdict.failed(
+                f"{t.address} accepts {len(hit)} suite(s) with {'/'.join(only)}: "
+                f"{_names([_label(c) for c in hit])}",
+                **ev,
+            )
+        partial = _unknown_suites(t)
+        if partial:
+            return Verdict.not_tested(partial, **ev)
+        return Verdict.passed(f"{t.address} accepts no {'/'.join(only)} suite", **ev)
+    bad = by_class.get(tls_tables.INSUFFICIENT, []) + by_class.get(tls_tables.UNKNOWN, [])
     if bad:
         why = sorted({tls_tables.reason(c.code, c.version) for c in bad})
         return Verdict.failed(

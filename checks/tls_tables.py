@@ -9,8 +9,9 @@ selections, B2-2 "insufficient", B2-3 "phase out"), as the product catalogue
 (/work/shared/CHECKS.md, tls.ciphers) states them:
 
 - good: ECDHE key exchange + AEAD (AES-GCM, ChaCha20-Poly1305); the TLS 1.3 AEAD suites.
-- sufficient: DHE + AEAD; AES-CCM (16-byte tag).
-- phase_out: (EC)DHE + AES-CBC with HMAC-SHA256/384.
+- sufficient: AES-CCM (16-byte tag); TLS_AES_128_GCM_SHA256 (2025-05 table row).
+- phase_out: (EC)DHE + AES-CBC with HMAC-SHA256/384; DHE + AEAD (2025-05: finite-field DH
+  is phase out); ECDHE + ARIA or CAMELLIA (2025-05 rows; ECDHE_PSK stays insufficient).
 - insufficient: RC4 (RFC 7465; BOD 18-01), 3DES (Sweet32; BOD 18-01), NULL, EXPORT, anonymous,
   RSA key exchange and static (EC)DH (no forward secrecy), CBC with HMAC-SHA1, CCM_8
   (64-bit tag), MD5 MACs, and every algorithm the NCSC-NL tables do not list (DES, RC2,
@@ -34,6 +35,7 @@ __all__ = [
     "CLASS_RANK",
     "GOOD",
     "INSUFFICIENT",
+    "KEX_GROUPS",
     "NCSC",
     "PHASE_OUT",
     "SUFFICIENT",
@@ -43,6 +45,7 @@ __all__ = [
     "ClassedSuite",
     "classify",
     "is_forward_secret",
+    "kex_group_class",
     "reason",
     "suite",
     "suite_name",
@@ -172,8 +175,8 @@ NCSC: dict[int, tuple[str, str]] = {
     0x009B: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_SEED_CBC_SHA
     0x009C: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_128_GCM_SHA256
     0x009D: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_256_GCM_SHA384
-    0x009E: (SUFFICIENT, "B2-1: DHE + AEAD"),  # TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
-    0x009F: (SUFFICIENT, "B2-1: DHE + AEAD"),  # TLS_DHE_RSA_WITH_AES_256_GCM_SHA384
+    0x009E: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row DHE + AEAD: phase out"),  # TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
+    0x009F: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row DHE + AEAD: phase out"),  # TLS_DHE_RSA_WITH_AES_256_GCM_SHA384
     0x00A0: (INSUFFICIENT, "B2-2: static (EC)DH key exchange (no forward secrecy)"),  # TLS_DH_RSA_WITH_AES_128_GCM_SHA256
     0x00A1: (INSUFFICIENT, "B2-2: static (EC)DH key exchange (no forward secrecy)"),  # TLS_DH_RSA_WITH_AES_256_GCM_SHA384
     0x00A2: (INSUFFICIENT, "B2-2: DSS authentication not in the NCSC-NL tables"),  # TLS_DHE_DSS_WITH_AES_128_GCM_SHA256
@@ -212,7 +215,7 @@ NCSC: dict[int, tuple[str, str]] = {
     0x00C3: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA256
     0x00C4: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256
     0x00C5: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA256
-    0x1301: (GOOD, "B2-1: TLS 1.3 AEAD"),  # TLS_AES_128_GCM_SHA256
+    0x1301: (SUFFICIENT, "NCSC-NL 2025-05 cipher-suite table, row TLS_AES_128_GCM_SHA256: sufficient"),  # TLS_AES_128_GCM_SHA256
     0x1302: (GOOD, "B2-1: TLS 1.3 AEAD"),  # TLS_AES_256_GCM_SHA384
     0x1303: (GOOD, "B2-1: TLS 1.3 AEAD"),  # TLS_CHACHA20_POLY1305_SHA256
     0x1304: (SUFFICIENT, "B2-1: TLS 1.3 AES-CCM"),  # TLS_AES_128_CCM_SHA256
@@ -292,12 +295,12 @@ NCSC: dict[int, tuple[str, str]] = {
     0xC045: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_DHE_RSA_WITH_ARIA_256_CBC_SHA384
     0xC046: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_ARIA_128_CBC_SHA256
     0xC047: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_ARIA_256_CBC_SHA384
-    0xC048: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_ARIA_128_CBC_SHA256
-    0xC049: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_ARIA_256_CBC_SHA384
+    0xC048: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-CBC: phase out"),  # TLS_ECDHE_ECDSA_WITH_ARIA_128_CBC_SHA256
+    0xC049: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-CBC: phase out"),  # TLS_ECDHE_ECDSA_WITH_ARIA_256_CBC_SHA384
     0xC04A: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_ARIA_128_CBC_SHA256
     0xC04B: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_ARIA_256_CBC_SHA384
-    0xC04C: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256
-    0xC04D: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_ARIA_256_CBC_SHA384
+    0xC04C: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-CBC: phase out"),  # TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256
+    0xC04D: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-CBC: phase out"),  # TLS_ECDHE_RSA_WITH_ARIA_256_CBC_SHA384
     0xC04E: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_ARIA_128_CBC_SHA256
     0xC04F: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_ARIA_256_CBC_SHA384
     0xC050: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_RSA_WITH_ARIA_128_GCM_SHA256
@@ -312,12 +315,12 @@ NCSC: dict[int, tuple[str, str]] = {
     0xC059: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_DH_DSS_WITH_ARIA_256_GCM_SHA384
     0xC05A: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_ARIA_128_GCM_SHA256
     0xC05B: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_ARIA_256_GCM_SHA384
-    0xC05C: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256
-    0xC05D: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384
+    0xC05C: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-GCM: phase out"),  # TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256
+    0xC05D: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-GCM: phase out"),  # TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384
     0xC05E: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_ARIA_128_GCM_SHA256
     0xC05F: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_ARIA_256_GCM_SHA384
-    0xC060: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256
-    0xC061: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384
+    0xC060: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-GCM: phase out"),  # TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256
+    0xC061: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + ARIA-GCM: phase out"),  # TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384
     0xC062: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_ARIA_128_GCM_SHA256
     0xC063: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_ARIA_256_GCM_SHA384
     0xC064: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_PSK_WITH_ARIA_128_CBC_SHA256
@@ -334,12 +337,12 @@ NCSC: dict[int, tuple[str, str]] = {
     0xC06F: (INSUFFICIENT, "B2-2: ARIA_GCM not in the NCSC-NL tables"),  # TLS_RSA_PSK_WITH_ARIA_256_GCM_SHA384
     0xC070: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_PSK_WITH_ARIA_128_CBC_SHA256
     0xC071: (INSUFFICIENT, "B2-2: ARIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_PSK_WITH_ARIA_256_CBC_SHA384
-    0xC072: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_CBC_SHA256
-    0xC073: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_CBC_SHA384
+    0xC072: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-CBC: phase out"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_CBC_SHA256
+    0xC073: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-CBC: phase out"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_CBC_SHA384
     0xC074: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_CAMELLIA_128_CBC_SHA256
     0xC075: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_CAMELLIA_256_CBC_SHA384
-    0xC076: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256
-    0xC077: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384
+    0xC076: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-CBC: phase out"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256
+    0xC077: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-CBC: phase out"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384
     0xC078: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_CAMELLIA_128_CBC_SHA256
     0xC079: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_CAMELLIA_256_CBC_SHA384
     0xC07A: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_RSA_WITH_CAMELLIA_128_GCM_SHA256
@@ -354,12 +357,12 @@ NCSC: dict[int, tuple[str, str]] = {
     0xC083: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_DH_DSS_WITH_CAMELLIA_256_GCM_SHA384
     0xC084: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_CAMELLIA_128_GCM_SHA256
     0xC085: (INSUFFICIENT, "B2-2: anonymous (no authentication)"),  # TLS_DH_anon_WITH_CAMELLIA_256_GCM_SHA384
-    0xC086: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256
-    0xC087: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_GCM_SHA384
+    0xC086: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-GCM: phase out"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256
+    0xC087: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-GCM: phase out"),  # TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_GCM_SHA384
     0xC088: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_CAMELLIA_128_GCM_SHA256
     0xC089: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_ECDSA_WITH_CAMELLIA_256_GCM_SHA384
-    0xC08A: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256
-    0xC08B: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_256_GCM_SHA384
+    0xC08A: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-GCM: phase out"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256
+    0xC08B: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row ECDHE + CAMELLIA-GCM: phase out"),  # TLS_ECDHE_RSA_WITH_CAMELLIA_256_GCM_SHA384
     0xC08C: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_CAMELLIA_128_GCM_SHA256
     0xC08D: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_ECDH_RSA_WITH_CAMELLIA_256_GCM_SHA384
     0xC08E: (INSUFFICIENT, "B2-2: CAMELLIA_GCM not in the NCSC-NL tables"),  # TLS_PSK_WITH_CAMELLIA_128_GCM_SHA256
@@ -378,8 +381,8 @@ NCSC: dict[int, tuple[str, str]] = {
     0xC09B: (INSUFFICIENT, "B2-2: CAMELLIA_CBC not in the NCSC-NL tables"),  # TLS_ECDHE_PSK_WITH_CAMELLIA_256_CBC_SHA384
     0xC09C: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_128_CCM
     0xC09D: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_256_CCM
-    0xC09E: (SUFFICIENT, "B2-1: DHE + AEAD"),  # TLS_DHE_RSA_WITH_AES_128_CCM
-    0xC09F: (SUFFICIENT, "B2-1: DHE + AEAD"),  # TLS_DHE_RSA_WITH_AES_256_CCM
+    0xC09E: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row DHE + AEAD: phase out"),  # TLS_DHE_RSA_WITH_AES_128_CCM
+    0xC09F: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row DHE + AEAD: phase out"),  # TLS_DHE_RSA_WITH_AES_256_CCM
     0xC0A0: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_128_CCM_8
     0xC0A1: (INSUFFICIENT, "B2-2: RSA key exchange (no forward secrecy)"),  # TLS_RSA_WITH_AES_256_CCM_8
     0xC0A2: (INSUFFICIENT, "B2-2: CCM_8 (64-bit tag)"),  # TLS_DHE_RSA_WITH_AES_128_CCM_8
@@ -401,7 +404,7 @@ NCSC: dict[int, tuple[str, str]] = {
     0xCC15: (INSUFFICIENT, "pre-standard draft suite"),  # TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD
     0xCCA8: (GOOD, "B2-1: ECDHE + AEAD"),  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
     0xCCA9: (GOOD, "B2-1: ECDHE + AEAD"),  # TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
-    0xCCAA: (SUFFICIENT, "B2-1: DHE + AEAD"),  # TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    0xCCAA: (PHASE_OUT, "NCSC-NL 2025-05 cipher-suite table, row DHE + AEAD: phase out"),  # TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
     0xCCAB: (INSUFFICIENT, "B2-2: PSK key exchange not in the NCSC-NL tables"),  # TLS_PSK_WITH_CHACHA20_POLY1305_SHA256
     0xCCAC: (INSUFFICIENT, "B2-2: PSK authentication not in the NCSC-NL tables"),  # TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256
     0xCCAD: (INSUFFICIENT, "B2-2: PSK authentication not in the NCSC-NL tables"),  # TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256
@@ -458,3 +461,39 @@ def reason(code: int, version: str = "") -> str:
         return "SSL 2.0 cipher (RFC 6176)"
     s = SUITES.get(code)
     return s.ref if s is not None else "not in the table"
+
+
+# ---------------------------------------------------------------------------------------
+# Key-exchange groups (tls.kex_params), NCSC-NL 2025-05 key-exchange table; the row is
+# cited beside each entry. Curves and RFC 7919 groups outside the table are insufficient.
+
+_KEX_ROW = "NCSC-NL 2025-05 key-exchange table, row "
+KEX_GROUPS: dict[str, tuple[str, str]] = {
+    "secp256r1": (GOOD, _KEX_ROW + "ECDHE secp256r1 (P-256): good"),
+    "secp384r1": (GOOD, _KEX_ROW + "ECDHE secp384r1 (P-384): good"),
+    "secp521r1": (GOOD, _KEX_ROW + "ECDHE secp521r1 (P-521): good"),
+    "x25519": (GOOD, _KEX_ROW + "ECDHE X25519: good"),
+    "x448": (GOOD, _KEX_ROW + "ECDHE X448: good"),
+    "brainpoolP256r1": (GOOD, _KEX_ROW + "ECDHE brainpoolP256r1: good"),
+    "brainpoolP384r1": (GOOD, _KEX_ROW + "ECDHE brainpoolP384r1: good"),
+    "brainpoolP512r1": (GOOD, _KEX_ROW + "ECDHE brainpoolP512r1: good"),
+    "brainpoolP256r1tls13": (GOOD, _KEX_ROW + "ECDHE brainpoolP256r1 (RFC 8734): good"),
+    "brainpoolP384r1tls13": (GOOD, _KEX_ROW + "ECDHE brainpoolP384r1 (RFC 8734): good"),
+    "brainpoolP512r1tls13": (GOOD, _KEX_ROW + "ECDHE brainpoolP512r1 (RFC 8734): good"),
+    "secp224r1": (PHASE_OUT, _KEX_ROW + "ECDHE secp224r1 (P-224): phase out"),
+    "ffdhe8192": (PHASE_OUT, _KEX_ROW + "DHE ffdhe8192 (RFC 7919): phase out"),
+    "ffdhe6144": (PHASE_OUT, _KEX_ROW + "DHE ffdhe6144 (RFC 7919): phase out"),
+    "ffdhe4096": (PHASE_OUT, _KEX_ROW + "DHE ffdhe4096 (RFC 7919): phase out"),
+    "ffdhe3072": (PHASE_OUT, _KEX_ROW + "DHE ffdhe3072 (RFC 7919): phase out"),
+    "ffdhe2048": (INSUFFICIENT, _KEX_ROW + "DHE ffdhe2048 (RFC 7919): insufficient"),
+}
+
+
+def kex_group_class(group: str) -> tuple[str, str]:
+    """(class, cited row) of a key-exchange group; unlisted curves, explicit curves and DH
+    primes that are not RFC 7919 ("custom", whatever their size) are insufficient."""
+    if group in KEX_GROUPS:
+        return KEX_GROUPS[group]
+    if group == "custom":
+        return INSUFFICIENT, _KEX_ROW + "DHE with other groups: insufficient"
+    return INSUFFICIENT, _KEX_ROW + f"{group} is not listed: insufficient"

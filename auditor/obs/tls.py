@@ -97,6 +97,34 @@ class CertInfo:
     parse_error: str = ""
 
 
+class Depth:
+    """Outcomes of the handshake-depth probes (auditor/probes/tls_depth.py); "" = not tested."""
+
+    # tls.vuln.heartbleed / tls.vuln.ccs_injection
+    NOT_VULNERABLE = "not_vulnerable"
+    VULNERABLE = "vulnerable"
+    NO_HEARTBEAT = "no_heartbeat"  # the server did not negotiate the heartbeat extension
+    # tls.fallback_scsv
+    HONOURED = "honoured"  # inappropriate_fallback (RFC 7507 sec. 3)
+    IGNORED = "ignored"  # the downgraded hello with the SCSV was accepted
+    # tls.kex_hash
+    REFUSED = "refused"
+    ACCEPTED = "accepted"
+    NOT_APPLICABLE = "not_applicable"  # nothing to decide (see the detail)
+
+
+@dataclass(frozen=True)
+class KexParams:
+    """The key-exchange group of one handshake the probe saw (tls.kex_params)."""
+
+    version: str
+    cipher: str  # IANA name of the suite the server chose
+    kind: str  # ECDHE / DHE / TLS13 (the key_share group)
+    group: str  # secp256r1, x25519, ffdhe3072, "custom" (unnamed DH prime), or a hex code
+    bits: int  # curve size or DH prime size
+    offered: str = ""  # what was offered: "usual" (the normal hello) or "weak" (weak groups only)
+
+
 @dataclass(frozen=True)
 class TlsObservation:
     """Everything learnt about TLS on one (address, port) for one SNI."""
@@ -133,6 +161,32 @@ class TlsObservation:
     # Stapled response: good / revoked / unknown (certificate status), or the OCSP response
     # status when not successful (e.g. try_later), or "unparsed".
     ocsp_status: str = ""
+    # --- handshake depth (auditor/probes/tls_depth.py; issue 19). All defaulted: a stored
+    # observation from before has depth_probed False and the depth checks say not_tested.
+    depth_probed: bool = False
+    depth_connections: int = 0  # connections the depth probes opened (politeness)
+    kex: tuple[KexParams, ...] = ()
+    kex_detail: str = ""
+    # the hello offering only the curves outside the good set was refused (True), accepted
+    # (False, the curve is in ``kex``), or not sent / undecided (None)
+    kex_weak_refused: bool | None = None
+    kex_hash: str = ""  # Depth.REFUSED / ACCEPTED / NOT_APPLICABLE / ""
+    kex_hash_scheme: str = ""  # the scheme the server signed with when it accepted
+    kex_hash_detail: str = ""
+    # per TLS <= 1.2 version with two or more accepted suites: does the server keep its own
+    # order (the order of ``ciphers``) when offered the suites in reverse
+    cipher_order: tuple[tuple[str, bool], ...] = ()
+    compression: int | None = None  # compression method chosen when DEFLATE was offered
+    compression_detail: str = ""
+    # per accepted TLS <= 1.2 version: did its ServerHello carry renegotiation_info
+    secure_renegotiation: tuple[tuple[str, bool], ...] = ()
+    ems: bool | None = None  # TLS 1.2 ServerHello carried extended_master_secret
+    heartbleed: str = ""
+    heartbleed_detail: str = ""
+    ccs_injection: str = ""
+    ccs_injection_detail: str = ""
+    fallback_scsv: str = ""  # Depth.HONOURED / IGNORED / NOT_APPLICABLE / ""
+    fallback_scsv_detail: str = ""
 
     def version(self, label: str) -> VersionResult | None:
         for v in self.versions:

@@ -8,7 +8,9 @@ Connections (each holds a per-address slot, each step bounded by ``options.timeo
 2. cipher enumeration per accepted version: offer every known suite, remove the one the
    server chose, repeat until it refuses (accepted suites + 1 connections per version,
    minus the one already learnt in step 1); SSL 2.0 lists its suites in one answer;
-3. one full handshake with OpenSSL, security level lowered (``@SECLEVEL=0``, TLS 1.0
+3. the handshake-depth probes (auditor/probes/tls_depth.py: 0-10 connections, 5 on a
+   modern TLS 1.2 + 1.3 server);
+4. one full handshake with OpenSSL, security level lowered (``@SECLEVEL=0``, TLS 1.0
    allowed) so that a weak server is *observed* completing a handshake and judged by the
    checks, instead of being hidden as a local handshake error (tls.available).
 
@@ -57,6 +59,7 @@ from auditor.obs.tls import (
 from auditor.probes.context import ProbeContext, permissive_context
 from auditor.probes.session import AddressSession
 from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.tls_depth import probe_depth
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from auditor.protocol.tls_suites import (
     LEGACY_CODES,
@@ -163,6 +166,9 @@ async def _probe(
         for version in accepted:
             tg.start_soon(enumerate_version, version)
 
+    # Handshake depth (issue 19): 0-10 more connections, see auditor/probes/tls_depth.py.
+    depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers)
+
     chain_der, source, chain_cut = _pick_chain(hellos)
     chain = tuple(cert_info(der) for der in chain_der)
     try:
@@ -195,6 +201,7 @@ async def _probe(
         ocsp_stapled=stapled,
         ocsp_detail=ocsp_detail,
         ocsp_status=ocsp_status,
+        **depth,
     )
 
 

@@ -25,6 +25,7 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from anyio.abc import ByteStream
 from cryptography.hazmat.primitives import hashes, serialization
@@ -61,6 +62,7 @@ CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA = 20, 21, 22, 23
 HS_CLIENT_HELLO = 1
 HS_SERVER_HELLO = 2
 HS_CERTIFICATE = 11
+HS_SERVER_KEY_EXCHANGE = 12
 HS_SERVER_HELLO_DONE = 14
 HS_CERTIFICATE_VERIFY = 15
 HS_FINISHED = 20
@@ -218,8 +220,16 @@ def client_hello_body(
     key_shares: KeyShares | None = None,
     status_request: bool = True,
     random: bytes | None = None,
+    compression: bytes = b"\x00",
+    groups: Sequence[int] = GROUPS,
+    signature_schemes: Sequence[int] = SIGNATURE_SCHEMES,
+    extra_extensions: bytes = b"",
 ) -> bytes:
-    """The ClientHello handshake message (with its 4-byte header) for SSL 3.0 .. TLS 1.3."""
+    """The ClientHello handshake message (with its 4-byte header) for SSL 3.0 .. TLS 1.3.
+
+    ``compression`` (methods, e.g. b"\\x01\\x00" to offer DEFLATE), ``groups``,
+    ``signature_schemes`` and ``extra_extensions`` (raw, appended) exist for the depth
+    probes (auditor/probes/tls_depth.py); the defaults are the probe's usual hello."""
     if version not in (SSL3, TLS10, TLS11, TLS12, TLS13):
         raise ValueError(f"no TLS-format ClientHello for {version}")
     rnd = random if random is not None else os.urandom(32)
@@ -228,15 +238,15 @@ def client_hello_body(
     body = _u16(legacy) + rnd
     # TLS 1.3 middlebox compatibility mode sends a 32-byte legacy_session_id (RFC 8446 D.4).
     body += _vec8(os.urandom(32) if version == TLS13 else b"")
-    body += _vec16(suites) + _vec8(b"\x00")  # compression: null only
+    body += _vec16(suites) + _vec8(compression)  # null only unless a depth probe asks
     exts = b""
     if version != SSL3:  # SSL 3.0 predates extensions; keep its hello pristine
         if _sni_ok(sni):
             name = sni.encode("ascii")
             exts += _ext(EXT_SERVER_NAME, _vec16(_u8(0) + _vec16(name)))
-        exts += _ext(EXT_SUPPORTED_GROUPS, _vec16(_suites(GROUPS)))
+        exts += _ext(EXT_SUPPORTED_GROUPS, _vec16(_suites(groups)))
         exts += _ext(EXT_EC_POINT_FORMATS, _vec8(b"\x00"))
-        exts += _ext(EXT_SIGNATURE_ALGORITHMS, _vec16(_suites(SIGNATURE_SCHEMES)))
+        exts += _ext(EXT_SIGNATURE_ALGORITHMS, _vec16(_suites(signature_schemes)))
         if status_request:
             # CertificateStatusRequest: ocsp(1), no responder ids, no extensions (RFC 6066 8)
             exts += _ext(EXT_STATUS_REQUEST, b"\x01\x00\x00\x00\x00")
@@ -247,6 +257,7 @@ def client_hello_body(
             exts += _ext(EXT_PSK_KEY_EXCHANGE_MODES, _vec8(b"\x01"))
             shares = key_shares.entries() if key_shares else b""
             exts += _ext(EXT_KEY_SHARE, _vec16(shares))
+        exts += extra_extensions
     if exts:
         body += _vec16(exts)
     return _u8(HS_CLIENT_HELLO) + _u24(len(body)) + body
@@ -605,6 +616,9 @@ class HelloResult:
     status_seen: bool = False  # the flight was read far enough to know about stapling
     ssl2_ciphers: tuple[int, ...] = ()
     offered: tuple[int, ...] = field(default_factory=tuple)
+    # TLS <= 1.2 ServerKeyExchange body (curve or DH group, signature scheme), when read
+    server_key_exchange: bytes | None = None
+    server_hello_done: bool = False  # the TLS <= 1.2 flight was read to ServerHelloDone
 
     @property
     def cipher(self) -> int | None:
@@ -647,8 +661,11 @@ async def _read_flight_12(reader: RecordReader, res: HelloResult, hs: bytes) -> 
                 res.chain, res.chain_truncated = cm.chain, cm.truncated
             elif mtype == HS_CERTIFICATE_STATUS:
                 res.ocsp = parse_certificate_status(body)
+            elif mtype == HS_SERVER_KEY_EXCHANGE:
+                res.server_key_exchange = body  # parsed by the depth probe, when it asks
             elif mtype == HS_SERVER_HELLO_DONE:
                 res.status_seen = True
+                res.server_hello_done = True
                 return
         ctype, _ver, payload, _hdr = await reader.read_record()
         if ctype == CT_ALERT:
@@ -700,6 +717,8 @@ async def hello_exchange(
     *,
     read_flight: bool = False,
     result: HelloResult | None = None,
+    reader: RecordReader | None = None,
+    hello_options: dict[str, Any] | None = None,
 ) -> HelloResult:
     """Send one hand-built ClientHello for ``version`` and classify the answer.
 
@@ -707,14 +726,17 @@ async def hello_exchange(
     Parsing problems become outcome "error" (the peer is not speaking the protocol) except
     where they prove the version was refused. Socket errors propagate to the caller, which
     classifies them; pass ``result`` to keep what was learnt before such an error.
+    ``reader`` lets a caller go on reading the same stream afterwards (the depth probes);
+    ``hello_options`` are passed to :func:`client_hello_body`.
     """
     res = result if result is not None else HelloResult(offered=tuple(ciphers))
-    reader = RecordReader(stream)
+    if reader is None:
+        reader = RecordReader(stream)
     try:
         if version == SSL2:
             return await _sslv2_exchange(stream, reader, res, ciphers)
         shares = KeyShares.probe_shares() if version == TLS13 else None
-        ch = client_hello_body(version, sni, ciphers, key_shares=shares)
+        ch = client_hello_body(version, sni, ciphers, key_shares=shares, **(hello_options or {}))
         await stream.send(record(CT_HANDSHAKE, ch, 0x0300 if version == SSL3 else 0x0301))
         got = await _read_server_hello(reader, res)
         if got is None:

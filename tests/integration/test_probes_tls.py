@@ -25,6 +25,7 @@ from auditor.obs.tls import TlsObservation, Trust, VersionOutcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.tls import probe_tls
+from auditor.probes.tls_depth import MAX_DEPTH_CONNECTIONS
 from auditor.registry import all_checks
 from tests.support.factories import LAB_GUARD, LAB_NETS, Pki, key_pem, make_key, pem
 from tests.support.servers import Site, free_port, in_ci, nginx_available, run_nginx
@@ -179,7 +180,7 @@ def test_legacy_protocols_detected(servers: Servers, address: str) -> None:
     assert t.ciphers_complete
     v = verdicts(t, "legacy.test")
     assert v["tls.protocols.legacy"] == Status.FAIL
-    assert v["tls.protocols.modern"] == Status.WARN
+    assert v["tls.protocols.modern"] == Status.PASS  # TLS 1.2: sufficient (NCSC-NL 2025-05)
     assert v["tls.ciphers"] == Status.FAIL  # CBC-SHA1
     assert v["tls.cert.trusted"] == Status.PASS
 
@@ -275,9 +276,11 @@ def test_probe_once_per_scan_and_connection_budget(servers: Servers) -> None:
     a, b = anyio.run(go)
     assert a is b
     # 6 version hellos + (suites + 1 - 1) per accepted version + 1 full handshake
+    # + the depth probes' own (auditor/probes/tls_depth.py, at most MAX_DEPTH_CONNECTIONS)
     budget = 6 + sum(1 + sum(c.version == v for c in a.ciphers) - 1
                      for v in a.accepted_versions()) + 1  # fmt: skip
-    assert ctx.stats["connections"] <= budget
+    assert 0 < a.depth_connections <= MAX_DEPTH_CONNECTIONS
+    assert ctx.stats["connections"] <= budget + a.depth_connections
 
 
 def test_blocked_address_is_never_contacted(servers: Servers) -> None:
@@ -406,3 +409,23 @@ async def test_hello_whose_connect_hangs_times_out_as_connect() -> None:
                 c.close()
     assert res.outcome == VersionOutcome.ERROR
     assert res.detail == "connect: no answer before the timeout"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_handshake_depth_probes(servers: Servers, address: str) -> None:
+    """Issue 19 on real nginx: the legacy site (@SECLEVEL=0) signs with SHA-1 and honours
+    the fallback SCSV; every site refuses compression and an early CCS, has no heartbeat,
+    negotiates EMS and secure renegotiation; the modern site uses X25519 only."""
+    legacy = probe(servers, "legacy", address)
+    got = verdicts(legacy, "legacy.test")
+    assert legacy.kex_hash == "accepted" and "sha1" in legacy.kex_hash_scheme
+    assert got["tls.kex_hash"] == Status.FAIL
+    assert got["tls.fallback_scsv"] == Status.PASS
+    modern = probe(servers, "modern", address)
+    got = verdicts(modern, "modern.test")
+    for cid in ("tls.kex_params", "tls.compression", "tls.renegotiation.secure", "tls.ems",
+                "tls.vuln.heartbleed", "tls.vuln.ccs_injection", "tls.fallback_scsv"):  # fmt: skip
+        assert got[cid] == Status.PASS, (cid, modern)
+    assert {k.group for k in modern.kex} == {"x25519"} and modern.kex_weak_refused is True
+    weak = probe(servers, "weak", address)  # TLS 1.2 only: nothing to fall back from
+    assert verdicts(weak, "weak.test")["tls.fallback_scsv"] == Status.NOT_APPLICABLE

@@ -554,9 +554,9 @@ def build_scenarios() -> tuple[Scenario, ...]:
     add(
         _host_scn(
             "no13",
-            "TLS 1.2 only, good ECDHE AEAD suites (TLS 1.3 missing = warn)",
+            "TLS 1.2 only, good ECDHE AEAD suites (TLS 1.2 alone: NCSC-NL sufficient = pass)",
             _e(
-                tls__protocols__modern="warn",
+                tls__protocols__modern="pass",
                 tls__protocols__legacy="pass",
                 tls__ciphers="pass",
                 tls__forward_secrecy="pass",
@@ -579,7 +579,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
         _host_scn(
             "nopfs",
             "RSA key exchange only (AES128-GCM-SHA256 on TLS 1.2): no forward secrecy",
-            _e(tls__forward_secrecy="fail", tls__ciphers="fail", tls__protocols__modern="warn"),
+            _e(tls__forward_secrecy="fail", tls__ciphers="fail", tls__protocols__modern="pass"),
             web=Web(protocols="TLSv1.2", ciphers="AES128-GCM-SHA256"),
             cert=CertSpec(key="rsa2048"),
         )
@@ -639,8 +639,8 @@ def build_scenarios() -> tuple[Scenario, ...]:
     add(
         _host_scn(
             "rsa2048",
-            "RSA-2048 key (phase-out = warn)",
-            _e(tls__cert__key="warn", tls__cert__trusted="pass"),
+            "RSA-2048 key (NCSC-NL phase-out; vn-gov, whose profile the lab scores, passes it)",
+            _e(tls__cert__key="pass", tls__cert__trusted="pass"),
             cert=CertSpec(key="rsa2048"),
         )
     )

@@ -92,6 +92,21 @@ CATALOGUE: dict[str, tuple[Scope, Category]] = {
 # Registered beyond CHECKS.md (the bundled profiles use them).
 EXTRA: dict[str, tuple[Scope, Category]] = {
     "dns.dnssec.host": (H, Category.DNSSEC),
+    # TLS handshake depth (issue 19, checks/tls_depth.py)
+    **{
+        cid: (A, Category.TLS)
+        for cid in (
+            "tls.kex_params",
+            "tls.kex_hash",
+            "tls.cipher_order",
+            "tls.compression",
+            "tls.renegotiation.secure",
+            "tls.ems",
+            "tls.fallback_scsv",
+            "tls.vuln.heartbleed",
+            "tls.vuln.ccs_injection",
+        )
+    },
 }
 ALL = {**CATALOGUE, **EXTRA}
 

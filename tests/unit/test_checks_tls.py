@@ -269,7 +269,10 @@ def test_legacy_not_tested_without_version_probes() -> None:
 
 def test_modern_statuses() -> None:
     assert one("tls.protocols.modern", tls(versions=versions("TLSv1.3"))).status == Status.PASS
-    warn = one("tls.protocols.modern", tls(versions=versions("TLSv1.2")))
+    # NCSC-NL 2025-05: TLS 1.2 alone is sufficient (pass); a profile may ask for a warning
+    ok12 = one("tls.protocols.modern", tls(versions=versions("TLSv1.2")))
+    assert ok12.status == Status.PASS and "TLS 1.3" in ok12.message
+    warn = one("tls.protocols.modern", tls(versions=versions("TLSv1.2")), warn_without_tls13=True)
     assert warn.status == Status.WARN and "TLS 1.3" in warn.message
     fail = one("tls.protocols.modern", tls(versions=versions("TLSv1.0", "TLSv1.1")))
     assert fail.status == Status.FAIL
@@ -350,15 +353,21 @@ def test_forward_secrecy() -> None:
 
 def test_cipher_table_classes() -> None:
     c = tls_tables.classify
-    assert c(0x1301) == tls_tables.GOOD
+    assert c(0x1301) == tls_tables.SUFFICIENT  # NCSC-NL 2025-05 row TLS_AES_128_GCM_SHA256
     assert c(0xC02B) == tls_tables.GOOD and c(0xCCA8) == tls_tables.GOOD
-    assert c(0x009E) == tls_tables.SUFFICIENT  # DHE-RSA-AES128-GCM-SHA256
+    assert c(0x009E) == tls_tables.PHASE_OUT  # DHE-RSA-AES128-GCM-SHA256 (2025-05: DHE)
+    assert c(0xC060) == tls_tables.PHASE_OUT  # ECDHE-RSA-ARIA128-GCM-SHA256 (warn, not fail)
+    assert c(0xC08A) == tls_tables.PHASE_OUT  # ECDHE-RSA-CAMELLIA128-GCM-SHA256
+    assert c(0xC070) == tls_tables.INSUFFICIENT  # ECDHE_PSK ARIA stays insufficient
     assert c(0xC027) == tls_tables.PHASE_OUT  # ECDHE-RSA-AES128-SHA256
     assert c(0xC013) == tls_tables.INSUFFICIENT  # ECDHE-RSA-AES128-SHA (CBC-SHA1)
     assert c(0x1305) == tls_tables.INSUFFICIENT  # CCM_8
     assert c(0xC0A0) == tls_tables.INSUFFICIENT
     assert c(0xC09C) == tls_tables.INSUFFICIENT  # RSA key exchange
     assert c(0x1234) == tls_tables.UNKNOWN
+    for code, cls in tls_tables.NCSC.items():  # the 2025-05 rows cite their table row
+        if "2025-05" in cls[1]:
+            assert "row" in cls[1], hex(code)
     for s in tls_tables.SUITES_LIST:
         assert s.ref, s.name  # every row cites its guideline
         if s.ncsc in (tls_tables.GOOD, tls_tables.SUFFICIENT):
@@ -654,7 +663,7 @@ def test_silence_counts_as_refusal_only_from_a_server_that_answers() -> None:
     assert one("tls.protocols.modern", odd).status == Status.NOT_TESTED
     # a server that accepts TLS 1.2 and stays silent to TLS 1.3: not offered, said so
     v = one("tls.protocols.modern", tls(versions=_silent_versions("TLSv1.2")))
-    assert v.status == Status.WARN and "no answer" in v.message
+    assert v.status == Status.PASS and "no answer" in v.message  # TLS 1.2: sufficient
 
 
 def test_suites_of_a_version_that_could_not_be_tested_are_unknown() -> None:

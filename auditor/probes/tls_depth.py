@@ -1,0 +1,495 @@
+"""Handshake-depth probes of one (address, port, SNI) (issue 19): key-exchange groups and
+hash, cipher order, TLS compression, secure renegotiation, extended master secret,
+Heartbleed, CCS injection, TLS_FALLBACK_SCSV.
+
+Free facts come from the hellos the TLS probe sends anyway (auditor/probes/tls.py):
+renegotiation_info and extended_master_secret in each ServerHello (RFC 5746 sec. 3.6,
+RFC 7627 sec. 5.1), the ECDHE/DHE group in each ServerKeyExchange, the TLS 1.3 key_share
+group. Connections added, per address, each one hand-built hello under the address slot,
+every step bounded by ``options.timeout`` (the waits for a silent answer by
+``SILENCE_WAIT``):
+
+=========================  =========================================================  =====
+probe                      when                                                       conns
+=========================  =========================================================  =====
+weak curves                an ECDHE suite accepted in TLS <= 1.2                      1
+DHE group                  a DHE suite accepted and the hellos did not show its group 1
+kex hash (SHA-1/SHA-224)   TLS 1.2 with an (EC)DHE suite; +1 when SHA-224 was chosen  1-2
+cipher order               per TLS 1.0-1.2 version with two or more accepted suites  0-3
+compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen too) 1
+Heartbleed                 only when the server negotiated the heartbeat extension    0-1
+fallback SCSV              two or more of TLS 1.0-1.3 accepted                        1
+=========================  =========================================================  =====
+
+A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 5 more connections; the
+worst case is 10 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets none.
+
+Nothing is policy here: the checks (checks/tls_depth.py) judge with checks/tls_tables.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import ByteStream
+
+from auditor.obs.tls import (
+    TLS10,
+    TLS11,
+    TLS12,
+    TLS13,
+    CipherResult,
+    Depth,
+    KexParams,
+    VersionOutcome,
+)
+from auditor.probes.context import ProbeContext
+from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.tls_hello import (
+    ALERTS,
+    CT_ALERT,
+    CT_CCS,
+    EXT_EXTENDED_MASTER_SECRET,
+    EXT_RENEGOTIATION_INFO,
+    VERSION_CODES,
+    HelloResult,
+    RecordReader,
+    hello_exchange,
+    record,
+)
+from auditor.protocol.tls_kex import (
+    SHA1_SCHEMES,
+    SHA224_SCHEMES,
+    WEAK_EC_GROUPS,
+    KexParseError,
+    group_name,
+    parse_server_key_exchange,
+    scheme_hash,
+    scheme_name,
+)
+from auditor.protocol.tls_suites import SUITES, suite_name
+
+EXT_HEARTBEAT = 15  # RFC 6520 sec. 2
+CT_HEARTBEAT = 24
+TLS_FALLBACK_SCSV = 0x5600  # RFC 7507 sec. 6
+ALERT_INAPPROPRIATE_FALLBACK = 86  # RFC 7507 sec. 2
+ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED = 20, 21
+# How long a probe waits for an answer whose absence is the expected, healthy outcome
+# (RFC 6520 sec. 4: a bad heartbeat is "silently discarded"): bounded apart from the
+# step timeout so a province scan does not pay a full timeout on every such server.
+SILENCE_WAIT = 3.0
+MAX_DEPTH_CONNECTIONS = 10
+# Heartbeat request: type 1, payload_length claimed 16384, no payload and no padding. A
+# patched server discards it (length mismatch); a vulnerable one answers with up to 16 KiB
+# of its memory, of which the probe reads the 5-byte record header only.
+_HEARTBLEED_PAYLOAD = b"\x01\x40\x00"
+# SSL 3.0 is left out: its hello carries no extensions (renegotiation_info, EMS), and it
+# is failed outright by tls.protocols.legacy anyway.
+_V12 = (TLS10, TLS11, TLS12)
+
+
+def _kx(code: int) -> str:
+    s = SUITES.get(code)
+    return s.kx if s is not None else ""
+
+
+def _auth(code: int) -> str:
+    s = SUITES.get(code)
+    return s.auth if s is not None else ""
+
+
+def kex_of_hello(version: str, r: HelloResult, offered: str = "usual") -> KexParams | None:
+    """The group of one hello's handshake, from its ServerKeyExchange or key_share."""
+    sh = r.server_hello
+    if r.outcome != VersionOutcome.ACCEPTED or sh is None:
+        return None
+    cipher = suite_name(sh.cipher)
+    if version == TLS13:
+        try:
+            ks = sh.key_share
+        except Exception:
+            return None
+        if ks is None:
+            return None
+        name, bits = group_name(ks[0])
+        return KexParams(version, cipher, "TLS13", name, bits, offered)
+    kind = _kx(sh.cipher)
+    if kind not in ("ECDHE", "DHE") or r.server_key_exchange is None:
+        return None
+    try:
+        ske = parse_server_key_exchange(r.server_key_exchange, kind, version == TLS12)
+    except KexParseError:
+        return None
+    return KexParams(version, cipher, kind, ske.group, ske.bits, offered)
+
+
+def free_facts(hellos: Mapping[str, HelloResult]) -> dict[str, Any]:
+    """What the usual hellos already say: renegotiation_info, EMS, key-exchange groups."""
+    reneg: list[tuple[str, bool]] = []
+    for v in _V12:
+        r = hellos.get(v)
+        if r is not None and r.outcome == VersionOutcome.ACCEPTED and r.server_hello:
+            # RFC 5746 sec. 3.6: a server supporting secure renegotiation answers the
+            # client's renegotiation_info with its own (empty on the first handshake).
+            reneg.append((v, r.server_hello.extension(EXT_RENEGOTIATION_INFO) is not None))
+    ems: bool | None = None
+    r12 = hellos.get(TLS12)
+    if r12 is not None and r12.outcome == VersionOutcome.ACCEPTED and r12.server_hello:
+        ems = r12.server_hello.extension(EXT_EXTENDED_MASTER_SECRET) is not None  # RFC 7627 5.1
+    kex = [k for v in (*_V12, TLS13) if (r := hellos.get(v)) and (k := kex_of_hello(v, r))]
+    return {"secure_renegotiation": tuple(reneg), "ems": ems, "kex": kex}
+
+
+class _Budget:
+    """Counts the depth connections of one observation; refuses beyond the cap."""
+
+    def __init__(self, cap: int = MAX_DEPTH_CONNECTIONS) -> None:
+        self.cap = cap
+        self.used = 0
+
+    def take(self) -> bool:
+        if self.used >= self.cap:
+            return False
+        self.used += 1
+        return True
+
+
+async def _connect_and(
+    ctx: ProbeContext,
+    budget: _Budget,
+    address: str,
+    port: int,
+    work: Callable[[ByteStream], Awaitable[str]],
+) -> str:
+    """One connection under the address slot; ``work`` returns a detail. Errors become
+    details prefixed "error:" (the caller records the fact as untested)."""
+    if not budget.take():
+        return "error: connection budget of the depth probes spent"
+    timeout = ctx.options.timeout
+    stream: ByteStream | None = None
+    async with ctx.address_slot(address):
+        ctx.stats["connections"] += 1
+        with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
+            try:
+                stream = await connect_raw(address, port)
+            except OSError as exc:
+                outcome, detail = classify_os_error(exc)
+                return f"error: connect: {outcome}: {detail}"
+            scope.deadline = anyio.current_time() + timeout + SILENCE_WAIT
+            try:
+                return await work(stream)
+            except (
+                anyio.EndOfStream,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                OSError,
+            ) as exc:
+                return f"closed: {type(exc).__name__}"
+            except Exception as exc:  # hostile bytes: an observation, never a crash
+                return f"error: {type(exc).__name__}: {exc}"[:300]
+            finally:
+                if isinstance(stream, RawSocketStream):
+                    stream.close_now()
+                else:
+                    with anyio.CancelScope(shield=True):
+                        await stream.aclose()
+    if stream is None:
+        return "error: connect: no answer before the timeout"
+    return "error: no answer before the timeout"
+
+
+def _alert_name(code: int) -> str:
+    return ALERTS.get(code, f"alert_{code}")
+
+
+async def _read_reaction(reader: RecordReader, wait: float) -> tuple[str, int]:
+    """("alert", code) / ("closed", 0) / ("silent", 0) / ("record", content type)."""
+    with anyio.move_on_after(wait):
+        try:
+            header = await reader.read_exact(5)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            return "closed", 0
+        if header[0] == CT_ALERT:
+            try:
+                body = await reader.read_exact(2)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                return "closed", 0
+            return "alert", body[1]
+        return "record", header[0]
+    return "silent", 0
+
+
+async def probe_depth(
+    ctx: ProbeContext,
+    address: str,
+    port: int,
+    sni: str,
+    hellos: Mapping[str, HelloResult],
+    ciphers: Mapping[str, Sequence[CipherResult]],
+) -> dict[str, Any]:
+    """TlsObservation fields of the depth probes (never raises)."""
+    facts = free_facts(hellos)
+    kex: list[KexParams] = list(facts.pop("kex"))
+    out: dict[str, Any] = {"depth_probed": True, **facts}
+    budget = _Budget()
+    accepted = [
+        v
+        for v in (*_V12, TLS13)
+        if (r := hellos.get(v)) is not None and r.outcome == VersionOutcome.ACCEPTED
+    ]
+    legacy = [v for v in accepted if v in _V12]
+    top12 = legacy[-1] if legacy else ""
+    suites = {v: [c.code for c in ciphers.get(v, ())] for v in accepted}
+    details: list[str] = []
+    wait = min(SILENCE_WAIT, ctx.options.timeout)
+
+    async def hello(
+        version: str, offer: Sequence[int], options: dict[str, Any] | None = None
+    ) -> tuple[HelloResult, str]:
+        res = HelloResult(offered=tuple(offer))
+
+        async def work(stream: ByteStream) -> str:
+            await hello_exchange(
+                stream, version, sni, offer, read_flight=True, result=res, hello_options=options
+            )
+            return res.detail
+
+        why = await _connect_and(ctx, budget, address, port, work)
+        if why.startswith("closed") and res.outcome != VersionOutcome.ACCEPTED:
+            res.outcome = VersionOutcome.REJECTED
+            res.detail = "connection closed without a ServerHello"
+        elif why.startswith("error") and res.outcome != VersionOutcome.ACCEPTED:
+            res.outcome = VersionOutcome.ERROR
+            res.detail = why
+        return res, why
+
+    async def weak_curves() -> None:
+        # NCSC-NL 2025-05: only the good curves are acceptable; offer every other one alone
+        ec = [v for v in legacy if any(_kx(c) == "ECDHE" for c in suites[v])]
+        if not ec:
+            return
+        v = ec[-1]
+        res, _ = await hello(
+            v, [c for c in suites[v] if _kx(c) == "ECDHE"], {"groups": WEAK_EC_GROUPS}
+        )
+        k = kex_of_hello(v, res, "weak")
+        if k is not None:
+            kex.append(k)
+            out["kex_weak_refused"] = False
+        elif res.outcome == VersionOutcome.REJECTED:
+            out["kex_weak_refused"] = True
+        else:
+            details.append(f"weak-curve hello ({v}) undecided: {res.detail or res.outcome}")
+
+    async def dhe_group() -> None:
+        if any(k.kind == "DHE" for k in kex):
+            return
+        dh = [v for v in legacy if any(_kx(c) == "DHE" for c in suites[v])]
+        if not dh:
+            return
+        v = dh[-1]
+        # EC groups only, no RFC 7919 ffdhe codes: the server shows the DH group it is
+        # configured with, the one clients without RFC 7919 (all of them today) get.
+        res, _ = await hello(
+            v,
+            [c for c in suites[v] if _kx(c) == "DHE"],
+            {"groups": (0x001D, 0x0017, 0x0018, 0x0019)},
+        )
+        k = kex_of_hello(v, res)
+        if k is not None:
+            kex.append(k)
+        else:
+            details.append(f"DHE hello ({v}) showed no DH group: {res.detail or res.outcome}")
+
+    async def kex_hash() -> None:
+        # Internet.nl kex_hash_func; RFC 9155 deprecates SHA-1 in TLS 1.2 signatures.
+        signed = [
+            c for c in suites.get(TLS12, []) if _kx(c) in ("ECDHE", "DHE") and _auth(c) != "anon"
+        ]
+        if TLS12 not in legacy or not signed:
+            out["kex_hash"] = Depth.NOT_APPLICABLE
+            out["kex_hash_detail"] = "no TLS 1.2 suite with a signed (EC)DHE key exchange"
+            return
+
+        async def offer(schemes: Sequence[int]) -> tuple[str, str]:
+            res, _ = await hello(TLS12, signed, {"signature_schemes": schemes})
+            if res.outcome == VersionOutcome.ERROR:
+                return "", res.detail
+            if res.outcome != VersionOutcome.ACCEPTED:
+                return Depth.REFUSED, res.detail
+            k = res.server_key_exchange
+            kind = _kx(res.cipher or 0)
+            if k is None:
+                return "", f"accepted ({suite_name(res.cipher or 0)}) but no ServerKeyExchange"
+            try:
+                scheme = parse_server_key_exchange(k, kind, True).scheme
+            except KexParseError as exc:
+                return "", f"ServerKeyExchange unreadable: {exc}"
+            return Depth.ACCEPTED, scheme_name(scheme or 0)
+
+        got, what = await offer((*SHA1_SCHEMES, *SHA224_SCHEMES))
+        if got == Depth.ACCEPTED and scheme_hash_of(what) == "sha224":
+            got1, what1 = await offer(SHA1_SCHEMES)  # would it settle for SHA-1 too?
+            if got1 == Depth.ACCEPTED:
+                got, what = got1, what1
+        if got == Depth.ACCEPTED and scheme_hash_of(what) not in ("sha1", "sha224"):
+            # it answered a SHA-1/SHA-224-only hello but signed with another hash anyway
+            # (against RFC 5246 7.4.1.4.1): a SHA-1-only client gets no SHA-1 signature
+            out["kex_hash"] = Depth.REFUSED
+            out["kex_hash_detail"] = f"answered, but signed with {what} (not offered)"
+            return
+        out["kex_hash"] = got
+        out["kex_hash_scheme"] = what if got == Depth.ACCEPTED else ""
+        out["kex_hash_detail"] = what if got != Depth.ACCEPTED else ""
+
+    async def cipher_order() -> None:
+        # The enumeration saw the accepted suites in the order the server picked them; the
+        # same suites offered in reverse tell whether that order is the server's own.
+        order: list[tuple[str, bool]] = []
+        for v in legacy:
+            found = suites[v]
+            if len(found) < 2:
+                continue
+            res, _ = await hello(v, list(reversed(found)))
+            if res.outcome != VersionOutcome.ACCEPTED or res.cipher is None:
+                details.append(f"cipher-order hello ({v}): {res.detail or res.outcome}")
+                continue
+            order.append((v, res.cipher == found[0]))
+        out["cipher_order"] = tuple(order)
+
+    async def compression_ccs() -> None:
+        if not top12:
+            return
+        # ECDHE suites first: a server that follows the client's order then shows the curve
+        # it uses in this ServerKeyExchange (kept as a "usual" group, no extra connection)
+        offer = sorted(suites[top12], key=lambda c: _kx(c) != "ECDHE")
+        res = HelloResult(offered=tuple(offer))
+        verdict: dict[str, str] = {}
+
+        async def work(stream: ByteStream) -> str:
+            reader = RecordReader(stream)
+            await hello_exchange(
+                stream,
+                top12,
+                sni,
+                offer,
+                read_flight=True,
+                result=res,
+                reader=reader,
+                hello_options={
+                    "compression": b"\x01\x00",  # DEFLATE (RFC 3749), then null
+                    "extra_extensions": b"\x00\x0f\x00\x01\x01",  # heartbeat (RFC 6520)
+                },
+            )
+            if res.outcome != VersionOutcome.ACCEPTED or not res.server_hello_done:
+                return f"no complete {top12} flight: {res.detail or res.outcome}"
+            # CCS injection (CVE-2014-0224): a ChangeCipherSpec before any key exchange
+            # must be answered with unexpected_message (RFC 5246 sec. 7.1).
+            rv = VERSION_CODES[top12]
+            await stream.send(record(CT_CCS, b"\x01", rv))
+            kind, code = await _read_reaction(reader, wait)
+            if kind == "silent":
+                await stream.send(record(CT_CCS, b"\x01", rv))
+                kind, code = await _read_reaction(reader, wait)
+                if kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
+                    verdict["ccs"] = Depth.VULNERABLE
+                    verdict["ccs_d"] = f"early CCS accepted, then alert {_alert_name(code)}"
+                else:
+                    verdict["ccs_d"] = f"no reaction to an early CCS ({kind})"
+            elif kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
+                verdict["ccs"] = Depth.VULNERABLE
+                verdict["ccs_d"] = f"early CCS answered with {_alert_name(code)}"
+            else:
+                verdict["ccs"] = Depth.NOT_VULNERABLE
+                what = f"alert {_alert_name(code)}" if kind == "alert" else kind
+                verdict["ccs_d"] = f"early CCS refused ({what})"
+            return ""
+
+        why = await _connect_and(ctx, budget, address, port, work)
+        sh = res.server_hello
+        k = kex_of_hello(top12, res)
+        if k is not None and not any(x.kind == k.kind and x.group == k.group for x in kex):
+            kex.append(k)
+        if res.outcome == VersionOutcome.ACCEPTED and sh is not None:
+            out["compression"] = sh.compression
+            out["compression_detail"] = f"{top12}, DEFLATE and null offered"
+            out["heartbleed"] = (
+                "" if sh.extension(EXT_HEARTBEAT) is not None else Depth.NO_HEARTBEAT
+            )
+        else:
+            out["compression_detail"] = f"{top12} hello: {res.detail or why or res.outcome}"
+        out["ccs_injection"] = verdict.get("ccs", "")
+        out["ccs_injection_detail"] = verdict.get("ccs_d", why)
+        if out.get("heartbleed") == "":
+            await heartbleed()
+
+    async def heartbleed() -> None:
+        res = HelloResult(offered=tuple(suites[top12]))
+        verdict: dict[str, str] = {}
+
+        async def work(stream: ByteStream) -> str:
+            reader = RecordReader(stream)
+            await hello_exchange(
+                stream,
+                top12,
+                sni,
+                suites[top12],
+                read_flight=True,
+                result=res,
+                reader=reader,
+                hello_options={"extra_extensions": b"\x00\x0f\x00\x01\x01"},
+            )
+            if res.outcome != VersionOutcome.ACCEPTED or not res.server_hello_done:
+                return f"no complete {top12} flight: {res.detail or res.outcome}"
+            await stream.send(record(CT_HEARTBEAT, _HEARTBLEED_PAYLOAD, VERSION_CODES[top12]))
+            kind, code = await _read_reaction(reader, wait)  # reads 5 header bytes at most
+            if kind == "record" and code == CT_HEARTBEAT:
+                verdict["v"] = Depth.VULNERABLE
+                verdict["d"] = "heartbeat response to a request claiming 16384 bytes it lacked"
+            else:
+                verdict["v"] = Depth.NOT_VULNERABLE
+                what = f"alert {_alert_name(code)}" if kind == "alert" else kind
+                verdict["d"] = f"over-long heartbeat request not answered ({what})"
+            return ""
+
+        why = await _connect_and(ctx, budget, address, port, work)
+        out["heartbleed"] = verdict.get("v", "")
+        out["heartbleed_detail"] = verdict.get("d", why)
+
+    async def fallback() -> None:
+        if len(accepted) < 2:
+            out["fallback_scsv"] = Depth.NOT_APPLICABLE
+            out["fallback_scsv_detail"] = f"only {', '.join(accepted) or 'no version'} accepted"
+            return
+        lower = accepted[-2]  # RFC 7507 sec. 3: a fallback below the highest must be refused
+        offer = suites.get(lower) or list(hellos[lower].offered)
+        res, _ = await hello(lower, [*offer, TLS_FALLBACK_SCSV])
+        if res.alert is not None and res.alert.description == ALERT_INAPPROPRIATE_FALLBACK:
+            out["fallback_scsv"] = Depth.HONOURED
+        elif res.outcome == VersionOutcome.ACCEPTED:
+            out["fallback_scsv"] = Depth.IGNORED
+        out["fallback_scsv_detail"] = f"{lower} hello with TLS_FALLBACK_SCSV: " + (
+            res.detail or res.outcome
+        )
+
+    if accepted:
+        async with anyio.create_task_group() as tg:
+            for job in (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback):
+                tg.start_soon(job)
+    out["kex"] = tuple(kex)
+    out["kex_detail"] = "; ".join(details)
+    out["depth_connections"] = budget.used
+    return out
+
+
+def scheme_hash_of(name: str) -> str:
+    """The hash of a scheme given by name (as :func:`scheme_name` prints it)."""
+    for code in (*SHA1_SCHEMES, *SHA224_SCHEMES):
+        if scheme_name(code) == name:
+            return scheme_hash(code)
+    return "other"
+
+
+__all__ = ["MAX_DEPTH_CONNECTIONS", "free_facts", "kex_of_hello", "probe_depth"]

@@ -1,0 +1,108 @@
+"""checks/tls_depth.py: a pass and a fail (and the not_tested/not_applicable edges) per check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from auditor.model import Status
+from auditor.obs.tls import Depth, KexParams, TlsObservation
+from checks import tls_tables
+from tests.unit.test_checks_tls import one, suites, tls, versions
+
+V12_13 = versions("TLSv1.2", "TLSv1.3")
+
+
+def depth(**kw: Any) -> TlsObservation:
+    return tls(versions=V12_13, depth_probed=True, **kw)
+
+
+def k(group: str, bits: int, kind: str = "ECDHE") -> KexParams:
+    return KexParams("TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", kind, group, bits)
+
+
+def test_stored_before_depth_is_not_tested() -> None:
+    t = tls(versions=V12_13)
+    for cid in ("tls.kex_params", "tls.ems", "tls.vuln.heartbleed", "tls.fallback_scsv"):
+        assert one(cid, t).status == Status.NOT_TESTED
+
+
+def test_kex_params() -> None:
+    assert one("tls.kex_params", depth(kex=(k("x25519", 255),))).status == Status.PASS
+    v = one("tls.kex_params", depth(kex=(k("x25519", 255), k("secp224r1", 224))))
+    assert v.status == Status.WARN and "secp224r1 (224 bits)" in v.message
+    assert one("tls.kex_params", depth(kex=(k("ffdhe3072", 3072, "DHE"),))).status == Status.WARN
+    v = one("tls.kex_params", depth(kex=(k("ffdhe2048", 2048, "DHE"),)))
+    assert v.status == Status.FAIL and "2048 bits" in v.message
+    assert one("tls.kex_params", depth(kex=(k("custom", 4096, "DHE"),))).status == Status.FAIL
+    assert one("tls.kex_params", depth(kex=(k("sect163k1", 163),))).status == Status.FAIL
+    assert one("tls.kex_params", depth()).status == Status.NOT_TESTED
+    assert tls_tables.kex_group_class("brainpoolP256r1")[0] == tls_tables.GOOD
+
+
+def test_kex_hash() -> None:
+    assert one("tls.kex_hash", depth(kex_hash=Depth.REFUSED)).status == Status.PASS
+    v = one("tls.kex_hash", depth(kex_hash=Depth.ACCEPTED, kex_hash_scheme="rsa_pkcs1_sha1"))
+    assert v.status == Status.FAIL
+    v = one("tls.kex_hash", depth(kex_hash=Depth.ACCEPTED, kex_hash_scheme="ecdsa_sha224"))
+    assert v.status == Status.WARN
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True, kex_hash=Depth.NOT_APPLICABLE)
+    assert one("tls.kex_hash", t13).status == Status.NOT_APPLICABLE
+    assert one("tls.kex_hash", depth(kex_hash="")).status == Status.NOT_TESTED
+
+
+def test_cipher_order() -> None:
+    # the server's order (enumeration order): GCM first, then CBC-SHA256 (phase out)
+    mixed = suites(("TLSv1.2", 0xC02F), ("TLSv1.2", 0xC027), ("TLSv1.3", 0x1301))
+    good = depth(ciphers=mixed, cipher_order=(("TLSv1.2", True),))
+    assert one("tls.cipher_order", good).status == Status.PASS
+    client = depth(ciphers=mixed, cipher_order=(("TLSv1.2", False),))
+    assert one("tls.cipher_order", client).status == Status.FAIL
+    weak_first = suites(("TLSv1.2", 0xC027), ("TLSv1.2", 0xC02F))
+    bad = depth(ciphers=weak_first, cipher_order=(("TLSv1.2", True),))
+    v = one("tls.cipher_order", bad)
+    assert v.status == Status.FAIL and "preferred" in v.message
+    only_good = depth(ciphers=suites(("TLSv1.2", 0xC02F), ("TLSv1.2", 0xC030)))
+    assert one("tls.cipher_order", only_good).status == Status.NOT_APPLICABLE
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True)
+    assert one("tls.cipher_order", t13).status == Status.NOT_APPLICABLE
+
+
+def test_compression_renegotiation_ems() -> None:
+    assert one("tls.compression", depth(compression=0)).status == Status.PASS
+    assert one("tls.compression", depth(compression=1)).status == Status.FAIL
+    assert one("tls.compression", depth()).status == Status.NOT_TESTED
+    ok = depth(secure_renegotiation=(("TLSv1.2", True),))
+    assert one("tls.renegotiation.secure", ok).status == Status.PASS
+    bad = depth(secure_renegotiation=(("TLSv1.2", False),))
+    assert one("tls.renegotiation.secure", bad).status == Status.FAIL
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True)
+    assert one("tls.renegotiation.secure", t13).status == Status.NOT_APPLICABLE
+    assert one("tls.ems", depth(ems=True)).status == Status.PASS
+    assert one("tls.ems", depth(ems=False)).status == Status.FAIL
+    assert one("tls.ems", t13).status == Status.NOT_APPLICABLE
+
+
+def test_fallback_and_vulns() -> None:
+    assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.HONOURED)).status == Status.PASS
+    assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.IGNORED)).status == Status.FAIL
+    na = depth(fallback_scsv=Depth.NOT_APPLICABLE)
+    assert one("tls.fallback_scsv", na).status == Status.NOT_APPLICABLE
+    for cid, field in (("tls.vuln.heartbleed", "heartbleed"),
+                       ("tls.vuln.ccs_injection", "ccs_injection")):  # fmt: skip
+        t = depth(**{field: Depth.NOT_VULNERABLE})
+        assert one(cid, t).status == Status.PASS
+        assert one(cid, replace(t, **{field: Depth.VULNERABLE})).status == Status.FAIL  # type: ignore[arg-type]
+        assert one(cid, replace(t, **{field: ""})).status == Status.NOT_TESTED  # type: ignore[arg-type]
+    assert one("tls.vuln.heartbleed", depth(heartbleed=Depth.NO_HEARTBEAT)).status == Status.PASS
+
+
+def test_bod_18_01_params() -> None:
+    tls10 = tls(versions=versions("TLSv1.0", "TLSv1.2"))
+    assert one("tls.protocols.legacy", tls10).status == Status.FAIL
+    assert one("tls.protocols.legacy", tls10, refuse=["SSLv2", "SSLv3"]).status == Status.PASS
+    cbc = tls(ciphers=suites(("TLSv1.2", 0xC013)))  # CBC-SHA1: NCSC insufficient, BOD silent
+    assert one("tls.ciphers", cbc).status == Status.FAIL
+    assert one("tls.ciphers", cbc, prohibit_only=["RC4", "3DES"]).status == Status.PASS
+    des = tls(ciphers=suites(("TLSv1.2", 0x000A)))
+    assert one("tls.ciphers", des, prohibit_only=["RC4", "3DES"]).status == Status.FAIL
