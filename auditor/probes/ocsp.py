@@ -102,17 +102,20 @@ def verify_staple(
         leaf = x509.load_der_x509_certificate(leaf_der)
     except Exception:
         return StapleCheck(problem="the leaf certificate does not parse")
-    dates = {"this_update": resp.this_update_utc, "next_update": resp.next_update_utc}
+    tu, nu = resp.this_update_utc, resp.next_update_utc
     issuer = _issuer_of(leaf, candidates)
     if issuer is None:
-        return StapleCheck(problem="the leaf's issuer is not known: cannot verify", **dates)
+        return StapleCheck(
+            problem="the leaf's issuer is not known: cannot verify", this_update=tu, next_update=nu
+        )
     single = next((r for r in resp.responses if r.serial_number == leaf.serial_number), None)
     if single is None:
         return StapleCheck(
             problem=f"the response is for another certificate (serial {resp.serial_number:x})",
-            **dates,
+            this_update=tu,
+            next_update=nu,
         )
-    dates = {"this_update": single.this_update_utc, "next_update": single.next_update_utc}
+    tu, nu = single.this_update_utc, single.next_update_utc
     try:
         want = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, single.hash_algorithm)
         req = want.build()
@@ -123,7 +126,11 @@ def verify_staple(
     except Exception:
         same = False
     if not same:
-        return StapleCheck(problem="the response names another issuer (CertID mismatch)", **dates)
+        return StapleCheck(
+            problem="the response names another issuer (CertID mismatch)",
+            this_update=tu,
+            next_update=nu,
+        )
     scts: tuple[str, ...] = ()
     try:
         ext = resp.single_extensions.get_extension_for_class(x509.SignedCertificateTimestamps)
@@ -133,8 +140,13 @@ def verify_staple(
     algo = resp.signature_hash_algorithm
     if _names_responder(resp, issuer):
         if _verify_sig(issuer.public_key(), resp.signature, resp.tbs_response_bytes, algo):
-            return StapleCheck(signer="issuer", sct_logs=scts, **dates)
-        return StapleCheck(problem="the issuer's signature does not verify", sct_logs=scts, **dates)
+            return StapleCheck(signer="issuer", sct_logs=scts, this_update=tu, next_update=nu)
+        return StapleCheck(
+            problem="the issuer's signature does not verify",
+            sct_logs=scts,
+            this_update=tu,
+            next_update=nu,
+        )
     for cert in resp.certificates:
         if not _names_responder(resp, cert):
             continue
@@ -145,14 +157,22 @@ def verify_staple(
             delegated = False
         who = f"delegated responder {cert.subject.rfc4514_string()[:120]}"
         if not delegated:
-            return StapleCheck(problem=f"{who} lacks the OCSPSigning EKU", **dates)
+            return StapleCheck(
+                problem=f"{who} lacks the OCSPSigning EKU", this_update=tu, next_update=nu
+            )
         if not _signed_by(cert, issuer):
-            return StapleCheck(problem=f"{who} is not signed by the leaf's issuer", **dates)
+            return StapleCheck(
+                problem=f"{who} is not signed by the leaf's issuer", this_update=tu, next_update=nu
+            )
         if _verify_sig(cert.public_key(), resp.signature, resp.tbs_response_bytes, algo):
-            return StapleCheck(signer=who, sct_logs=scts, **dates)
-        return StapleCheck(problem=f"the signature of {who} does not verify", **dates)
+            return StapleCheck(signer=who, sct_logs=scts, this_update=tu, next_update=nu)
+        return StapleCheck(
+            problem=f"the signature of {who} does not verify", this_update=tu, next_update=nu
+        )
     return StapleCheck(
-        problem="signed by a responder that is neither the issuer nor delegated", **dates
+        problem="signed by a responder that is neither the issuer nor delegated",
+        this_update=tu,
+        next_update=nu,
     )
 
 

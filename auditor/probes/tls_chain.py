@@ -32,8 +32,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509 import DNSName
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
-from cryptography.x509.verification import DNSName, PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from auditor.obs.tls import ChainPolicy
 from auditor.protocol.sct import log_id_b64
