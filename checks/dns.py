@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 import dns.exception
@@ -12,10 +13,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from auditor.model import Category, Level, Probe, Scope, Verdict
+from auditor.model import Category, Level, Probe, Scope, Status, Verdict
 from auditor.obs import HostObservations
-from auditor.obs.core import Outcome
+from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.zone import Dnssec, ZoneObservations
+from auditor.protocol.caa import issuer_domain, property_problem
 from auditor.protocol.names import norm_name
 from auditor.registry import CheckContext, check
 
@@ -482,17 +484,22 @@ KNOWN_CAA_TAGS = frozenset({"issue", "issuewild", "iodef", "issuemail", "issuevm
 
 @check(
     "dns.caa",
-    title="A CAA record names the certificate authorities allowed to issue",
+    title="A CAA record set with at least one issue property, valid per RFC 8659, "
+    "for the zone and its hosts",
     category=Category.DNS,
     scope=Scope.ZONE,
     needs=(Probe.ZONE,),
     level_hint=Level.RECOMMENDED,
-    refs=("RFC 8659", "CA/Browser Forum Baseline Requirements 3.2.2.8"),
+    refs=("RFC 8659 sec. 3, 4", "CA/Browser Forum Baseline Requirements 3.2.2.8"),
     description="""
 CAA tells certificate authorities which of them may issue certificates for the agency's
 names; others must refuse. It limits the damage of a mis-issued certificate for a portal.
 The record set that applies is found by climbing from the name to its parents (RFC 8659
-section 3), stopping before the public suffix.
+section 3), stopping before the public suffix: for the zone, and for every inventory host
+below it (a host may publish a set of its own, which then replaces the zone's for it).
+Each set must parse by the RFC 8659 grammar (issue, issuewild, iodef) and hold at least one
+`issue` property: a set with only `iodef` or `issuewild` restricts nothing for ordinary
+names (Internet.nl asks the same).
 """,
     remediation={
         "dns": 'Publish e.g. `example.gov.vn. IN CAA 0 issue "letsencrypt.org"` (one issue '
@@ -515,37 +522,95 @@ def dns_caa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         return Verdict.not_tested(
             f"CAA lookup of {last.qname} failed: {last.outcome}", searched=trail
         )
+    zone_set = _judge_caa_set(relevant)
+    evidence: dict[str, Any] = {
+        "name": relevant.qname,
+        "records": list(zone_set.records),
+        "searched": trail,
+    }
+    hosts = _host_caa_sets(obs)
+    judged = [(obs.zone, zone_set)] + [(h, _judge_caa_set(a)) for h, a in hosts.items()]
+    if hosts:
+        evidence["hosts"] = {
+            h: {"name": hosts[h].qname, "records": list(j.records)} for h, j in judged[1:]
+        }
+    for status in (Status.FAIL, Status.NOT_TESTED, Status.WARN):
+        found = [f"{who}: {j.problem}" for who, j in judged if j.status == status]
+        if found:
+            return Verdict(status, "CAA " + "; ".join(found[:5]), evidence)
+    where = "" if relevant.qname == obs.zone else f" (inherited from {relevant.qname})"
+    own = f"; {len(hosts)} host(s) with a set of their own" if hosts else ""
+    issuers = ", ".join(i or "none (;)" for i in zone_set.issuers)
+    return Verdict.passed(f"CAA present{where}: issue {issuers}{own}", **evidence)
+
+
+@dataclass(frozen=True)
+class _CaaJudgement:
+    status: Status
+    problem: str = ""
+    records: tuple[dict[str, Any], ...] = ()
+    issuers: tuple[str, ...] = ()
+
+
+def _judge_caa_set(answer: DnsAnswer) -> _CaaJudgement:
+    """One relevant CAA RRset: RFC 8659 grammar, at least one issue, no critical unknown."""
     parsed: list[dict[str, Any]] = []
     errors: list[str] = []
     unknown_critical: list[str] = []
-    for rec in relevant.records:
+    for rec in answer.records:
         p = parse_caa(rec)
         if isinstance(p, str):
             errors.append(p)
             continue
         flags, tag, value = p
         parsed.append({"flags": flags, "tag": tag, "value": value})
+        why = property_problem(tag, value)
+        if why:
+            errors.append(why)
         # RFC 8659 section 4.1: an unknown tag with the critical bit (128) forbids issuance
         if flags & 128 and tag.lower() not in KNOWN_CAA_TAGS:
             unknown_critical.append(tag)
-    evidence: dict[str, Any] = {"name": relevant.qname, "records": parsed, "searched": trail}
+    records = tuple(parsed)
+    issuers = tuple(issuer_domain(r["value"]) for r in parsed if r["tag"].lower() == "issue")
+    at = f"at {answer.qname}"
     if errors:
-        return Verdict.failed("CAA present but does not parse: " + "; ".join(errors), **evidence)
-    if relevant.truncated:  # a critical unknown tag may be past the record cap
-        return Verdict.not_tested(
-            f"CAA at {relevant.qname} has more records than the scanner keeps "
-            f"({relevant.detail}): not judged on a part",
-            **evidence,
+        return _CaaJudgement(Status.FAIL, f"{at} does not parse: " + "; ".join(errors), records)
+    if answer.truncated:  # a critical unknown tag may be past the record cap
+        return _CaaJudgement(
+            Status.NOT_TESTED,
+            f"{at} has more records than the scanner keeps ({answer.detail}): not judged on a part",
+            records,
         )
-    issuers = [r["value"] for r in parsed if r["tag"].lower() in ("issue", "issuewild")]
+    if not issuers:
+        # RFC 8659 sec. 4.2-4.3: without issue, any CA may issue for the name itself
+        # (issuewild governs only wildcards); Internet.nl requires an issue property
+        return _CaaJudgement(Status.FAIL, f"{at} has no issue property", records)
     if unknown_critical:
-        return Verdict.warn(
-            "CAA has critical unknown tags (" + ", ".join(unknown_critical) + "): every CA "
-            "must refuse to issue",
-            **evidence,
+        return _CaaJudgement(
+            Status.WARN,
+            f"{at} has critical unknown tags ({', '.join(unknown_critical)}): every CA must "
+            "refuse to issue",
+            records,
+            issuers,
         )
-    where = "" if relevant.qname == obs.zone else f" (inherited from {relevant.qname})"
-    return Verdict.passed(
-        f"CAA present{where}: " + (", ".join(issuers) if issuers else "no issue tag"),
-        **evidence,
-    )
+    return _CaaJudgement(Status.PASS, "", records, issuers)
+
+
+def _host_caa_sets(obs: ZoneObservations) -> dict[str, DnsAnswer]:
+    """Inventory hosts that publish a CAA set of their own (at the host or at a name
+    between it and the zone): host -> its relevant answer. Others inherit the zone's.
+    The deepest names asked are the hosts (the probe climbs from each host upwards)."""
+    by_name = {a.qname: a for a in obs.caa_hosts}
+    leaves = sorted(n for n in by_name if not any(o.endswith("." + n) for o in by_name))
+    out: dict[str, DnsAnswer] = {}
+    for host in leaves:
+        labels = host.split(".")
+        for i in range(len(labels)):
+            name = ".".join(labels[i:])
+            answer = by_name.get(name)
+            if name == obs.zone or answer is None:
+                break
+            if answer.records:
+                out[host] = answer
+                break
+    return out

@@ -754,6 +754,65 @@ def xcto(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 
 # ---------------------------------------------------------------------------
+# http.compression
+
+
+@check(
+    "http.compression",
+    title="HTTPS landing page not served compressed (BREACH)",
+    category=Category.HTTP,
+    scope=Scope.ADDRESS,
+    needs=(Probe.TCP, Probe.HTTP),
+    level_hint=Level.INFORMATIONAL,
+    scored=False,
+    refs=("BREACH (Gluck, Harris, Prado 2013)", "RFC 9110 sec. 8.4", "RFC 7457 sec. 2.6"),
+    description="""
+When a page that reflects user input and carries a secret (a CSRF token, a session value)
+is sent compressed over HTTPS, an attacker who can watch the encrypted sizes and make the
+browser send many requests can recover the secret byte by byte (BREACH). The request here
+offers compression as browsers do (Accept-Encoding: gzip, deflate); a compressed answer is
+shown, not scored: compression is harmless for static pages, and the real fix is in the
+application (masked tokens, SameSite cookies), as Internet.nl also notes.
+""",
+    remediation={
+        "nginx": "For dynamic pages with secrets: `gzip off;` in that location (static files "
+        "can keep `gzip_static on;`), or mask CSRF tokens per response in the application.",
+        "apache": "`SetEnvIfNoCase Request_URI \\.php$ no-gzip` (or `SetEnv no-gzip` in the "
+        "dynamic location) to keep mod_deflate off pages with secrets.",
+        "iis": "IIS Manager > Compression: untick 'Enable dynamic content compression' (keep "
+        'static compression), or `<urlCompression doDynamicCompression="false" />`.',
+        "general": "Whatever the server: randomise (mask) CSRF tokens per response and set "
+        "SameSite cookies; then compression is safe.",
+    },
+)
+def compression(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    doc, verdict = _document(obs, ctx)
+    if doc is None:
+        assert verdict is not None
+        return verdict
+    values = [v.strip().lower() for raw in doc.header_values("content-encoding")
+              for v in raw.split(",") if v.strip()]  # fmt: skip
+    evidence: dict[str, Any] = {
+        "url": clip(doc.url, _EV_MAX),
+        "content_encoding": [clip(v, _EV_MAX) for v in values],
+        "offered": "gzip, deflate",
+    }
+    # every registered content coding but "identity" compresses (RFC 9110 sec. 8.4.1; the
+    # IANA registry: gzip, deflate, br, compress, zstd, ...)
+    used = [v for v in values if v != "identity"]
+    if used:
+        return Verdict.info(
+            f"the HTTPS landing page is served compressed ({clip(', '.join(used), 80)}) to a "
+            "request offering gzip/deflate: BREACH applies if it reflects input and carries "
+            "secrets",
+            **evidence,
+        )
+    if doc.values_incomplete("content-encoding"):
+        return _cap_verdict(doc, "Content-Encoding")
+    return Verdict.passed("the HTTPS landing page is not served compressed", **evidence)
+
+
+# ---------------------------------------------------------------------------
 # http.frame
 
 

@@ -9,7 +9,7 @@ against the trust store. Every function here is pure.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.model import Category, Level, Probe, Scope, Verdict
@@ -931,23 +931,36 @@ def cert_signature(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 @check(
     "tls.ocsp_stapling",
-    title="A stapled OCSP response is sent",
+    title="A stapled OCSP response is sent, and it verifies (must-staple honoured)",
     category=Category.TLS,
     scope=Scope.ADDRESS,
     needs=_TLS_NEEDS,
     level_hint=Level.INFORMATIONAL,
     scored=False,
-    refs=("RFC 6066 sec. 8", "RFC 8446 sec. 4.4.2.1", _REFS_NCSC + " (OCSP stapling)"),
+    refs=(
+        "RFC 6066 sec. 8",
+        "RFC 6960 sec. 4.2.2 (response validation)",
+        "RFC 7633 (TLS feature: must-staple)",
+        "RFC 8446 sec. 4.4.2.1",
+        _REFS_NCSC + " (OCSP stapling)",
+    ),
     description="""
 With OCSP stapling the server sends the CA's signed "not revoked" statement itself, so the
 citizen's browser does not have to ask the CA (faster, and the CA does not learn who visits
-which government site). Informational: it is not scored.
+which government site). A stapled response is verified as Internet.nl does: signed by the
+issuer (or a responder it delegated), for this certificate, and within its validity
+window; a stale or wrong staple is a warning. A certificate without an OCSP address needs
+no stapling (not applicable). A certificate marked "must staple" (RFC 7633) that is served
+without a staple is refused by Firefox: that fails. Otherwise informational: not scored.
 """,
     remediation={
         "nginx": "`ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate "
-        "/etc/ssl/chain.pem; resolver 127.0.0.53;` (the server must reach the CA's OCSP URL).",
+        "/etc/ssl/chain.pem; resolver 127.0.0.53;` (the server must reach the CA's OCSP URL); "
+        "a stale staple: check that outbound HTTP to the responder works, or refresh the "
+        "`ssl_stapling_file` before its nextUpdate.",
         "apache": "`SSLUseStapling on` in the VirtualHost and `SSLStaplingCache "
-        "shmcb:/var/run/ocsp(128000)` outside it.",
+        "shmcb:/var/run/ocsp(128000)` outside it; `SSLStaplingReturnResponderErrors off` so "
+        "that a responder error is not stapled.",
         "iis": "IIS staples OCSP automatically (Windows Server 2008 and later) when the "
         "server can reach the CA's OCSP responder: allow outbound HTTP to it in the firewall.",
     },
@@ -957,16 +970,60 @@ def ocsp_stapling(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if isinstance(t, Verdict):
         return t
     ev: dict[str, Any] = {"address": t.address, "detail": t.ocsp_detail}
+    leaf = _leaf(t)
+    must = leaf is not None and leaf.must_staple
+    if must:
+        ev["must_staple"] = True
     if t.ocsp_stapled is None:
         return Verdict.not_tested(f"could not tell whether {t.address} staples OCSP", **ev)
-    if t.ocsp_stapled:
-        if t.ocsp_status == "revoked":
+    if t.ocsp_stapled and t.ocsp_status == "revoked":
+        return Verdict.failed(
+            f"the OCSP response stapled on {t.address} says the certificate is REVOKED", **ev
+        )
+    if not t.ocsp_stapled:
+        if must:  # RFC 7633 sec. 4.2.3: the client MUST treat a missing staple as fatal
             return Verdict.failed(
-                f"the OCSP response stapled on {t.address} says the certificate is REVOKED",
+                f"the certificate on {t.address} is must-staple (RFC 7633) but no OCSP "
+                "response is stapled",
                 **ev,
             )
+        # Internet.nl: a certificate naming no OCSP responder has nothing to staple
+        # (chain_checked: an observation new enough to have read ocsp_urls)
+        if leaf is not None and not leaf.parse_error and t.chain_checked and not leaf.ocsp_urls:
+            return Verdict.not_applicable(
+                f"the certificate on {t.address} names no OCSP responder (no AIA OCSP URI): "
+                "nothing to staple",
+                **ev,
+            )
+        return Verdict.info(f"no OCSP response stapled on {t.address}", **ev)
+    if not t.ocsp_checked:  # an older observation: stapled, not verified
         return Verdict.passed(f"{t.address}: {t.ocsp_detail}", status=t.ocsp_status, **ev)
-    return Verdict.info(f"no OCSP response stapled on {t.address}", **ev)
+    ev.update(
+        status=t.ocsp_status,
+        signer=t.ocsp_signer,
+        this_update=t.ocsp_this_update.isoformat() if t.ocsp_this_update else None,
+        next_update=t.ocsp_next_update.isoformat() if t.ocsp_next_update else None,
+    )
+    problem = t.ocsp_problem
+    # RFC 6960 sec. 4.2.2.1: thisUpdate not in the future (5 minutes of clock skew, as
+    # Internet.nl and browsers allow), nextUpdate (when given) not in the past.
+    skew = timedelta(minutes=5)
+    if not problem and t.ocsp_this_update is not None and t.ocsp_this_update > ctx.now + skew:
+        problem = f"thisUpdate {t.ocsp_this_update.isoformat()} is in the future"
+    if not problem and t.ocsp_next_update is not None and t.ocsp_next_update < ctx.now - skew:
+        problem = f"stale: nextUpdate {t.ocsp_next_update.isoformat()} has passed"
+    if not problem and t.ocsp_status != "good":  # "unknown": the responder does not know it
+        problem = f"status {t.ocsp_status}"
+    if problem:
+        ev["problem"] = problem
+        return Verdict.warn(
+            f"the OCSP response stapled on {t.address} is not valid: {problem}", score=0.5, **ev
+        )
+    return Verdict.passed(
+        f"{t.address}: valid stapled OCSP response (signed by the {t.ocsp_signer}, "
+        f"certificate {t.ocsp_status})",
+        **ev,
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -46,6 +46,18 @@ class Trust:
     ERROR = "error"
 
 
+class ChainPolicy:
+    """How the RFC 5280 validation of the served chain ended (chain_policy_kind)."""
+
+    OK = "ok"  # a path to the store validates, EKU and name constraints included
+    EKU = "eku"  # extendedKeyUsage forbids TLS server authentication
+    NAME_CONSTRAINTS = "name_constraints"  # a CA's name constraints exclude the leaf's names
+    DEPTH = "depth"  # the path is longer than the validator allows
+    ALGORITHM = "algorithm"  # a weak signature or key stopped it (judged per certificate)
+    PATH = "path"  # no path to the store (tls.cert.trusted judges that)
+    OTHER = "other"  # another RFC 5280 / CA/B profile rule
+
+
 class HandshakeBy:
     """Whose full handshake TlsObservation.handshake_* describe (handshake_by)."""
 
@@ -95,6 +107,15 @@ class CertInfo:
     self_signed: bool = False  # subject == issuer and the signature verifies with its own key
     sha256: str = ""  # fingerprint of the DER
     parse_error: str = ""
+    # --- issue #19, certificate depth (tls.cert.chain, tls.ocsp_stapling, tls.cert.sct) ---
+    # extendedKeyUsage purposes (names such as serverAuth, or dotted OIDs); has_eku tells
+    # "no EKU extension" (any purpose, RFC 5280 sec. 4.2.1.12) from an empty one
+    eku: tuple[str, ...] = ()
+    has_eku: bool = False
+    ocsp_urls: tuple[str, ...] = ()  # authorityInfoAccess id-ad-ocsp URIs (RFC 5280 4.2.2.1)
+    must_staple: bool = False  # TLS feature extension with status_request (RFC 7633)
+    # log IDs (base64) of the embedded precertificate SCTs (RFC 6962 sec. 3.3)
+    sct_logs: tuple[str, ...] = ()
 
 
 class Depth:
@@ -187,6 +208,29 @@ class TlsObservation:
     ccs_injection_detail: str = ""
     fallback_scsv: str = ""  # Depth.HONOURED / IGNORED / NOT_APPLICABLE / ""
     fallback_scsv_detail: str = ""
+    # --- issue #19, certificate depth (auditor/probes/tls_chain.py, auditor/probes/ocsp.py);
+    # every field defaulted: older stored scans read as "not checked" ---
+    # RFC 5280 path validation by the cryptography package (EKU serverAuth, name
+    # constraints, depth): chain_checked False = not run (or an older observation);
+    # chain_policy "ok" or the validator's reason; chain_policy_kind classifies it
+    # (ChainPolicy.*).
+    chain_checked: bool = False
+    chain_policy: str = ""
+    chain_policy_kind: str = ""
+    # The stapled OCSP response verified against the leaf and its issuer (RFC 6960):
+    # ocsp_checked False = not verified; ocsp_problem "" = signature and match verified.
+    # The validity window is judged by the check against its own clock.
+    ocsp_checked: bool = False
+    ocsp_problem: str = ""
+    ocsp_signer: str = ""  # "issuer" or "delegated responder <subject>"
+    ocsp_this_update: datetime | None = None
+    ocsp_next_update: datetime | None = None
+    # Certificate Transparency: the hellos asked for SCTs (signed_certificate_timestamp,
+    # RFC 6962 sec. 3.3.1); the log IDs (base64) received in the TLS extension and in the
+    # stapled OCSP response. Embedded ones are in CertInfo.sct_logs.
+    sct_checked: bool = False
+    sct_tls: tuple[str, ...] = ()
+    sct_ocsp: tuple[str, ...] = ()
 
     def version(self, label: str) -> VersionResult | None:
         for v in self.versions:

@@ -130,6 +130,10 @@ class ZoneObservations:
     # CAA lookups from the zone up to (excluding) the public suffix, in order; the first
     # one with records is the relevant set (RFC 8659 section 3).
     caa: tuple[DnsAnswer, ...] = ()
+    # CAA lookups at the inventory hosts below the zone and their ancestors down to the
+    # zone (excluded), sorted by name; a host's first one with records replaces the
+    # zone's set for it (RFC 8659 section 3). Empty in scans from before issue #19.
+    caa_hosts: tuple[DnsAnswer, ...] = ()
     mx: DnsAnswer | None = None
     mx_hosts: tuple[ServerHost, ...] = ()
     smtp: tuple[SmtpProbe, ...] = ()

@@ -59,6 +59,7 @@ from auditor.obs.tls import (
 from auditor.probes.context import ProbeContext, permissive_context
 from auditor.probes.session import AddressSession
 from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.tls_chain import cert_extras, certificate_depth
 from auditor.probes.tls_depth import probe_depth
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from auditor.protocol.tls_suites import (
@@ -178,6 +179,15 @@ async def _probe(
     except Exception as exc:  # never lose the observation over the judgement
         trust, trust_detail, path, anchor = Trust.ERROR, f"{type(exc).__name__}: {exc}", (), ""
     stapled, ocsp_detail, ocsp_status = _stapling(hellos, source)
+    picked = hellos.get(source)
+    depth = certificate_depth(  # issue #19: RFC 5280 validation, staple check, SCTs
+        tuple(chain_der),
+        chain_cut,
+        picked.ocsp if picked is not None else None,
+        picked.sct if picked is not None else None,
+        trust_store(ctx.options.ca_file),
+        sni,
+    )
     return TlsObservation(
         address=address,
         port=port,
@@ -582,6 +592,7 @@ def cert_info(der: bytes) -> CertInfo:
         is_ca=bool(_is_ca(cert)),
         self_signed=self_issued and _signed_by(cert, cert),
         sha256=sha,
+        **cert_extras(cert),
     )
 
 

@@ -73,6 +73,7 @@ EXT_STATUS_REQUEST = 5
 EXT_SUPPORTED_GROUPS = 10
 EXT_EC_POINT_FORMATS = 11
 EXT_SIGNATURE_ALGORITHMS = 13
+EXT_SIGNED_CERTIFICATE_TIMESTAMP = 18  # RFC 6962 sec. 3.3.1 (empty in the ClientHello)
 EXT_EXTENDED_MASTER_SECRET = 23
 EXT_SUPPORTED_VERSIONS = 43
 EXT_PSK_KEY_EXCHANGE_MODES = 45
@@ -250,6 +251,8 @@ def client_hello_body(
         if status_request:
             # CertificateStatusRequest: ocsp(1), no responder ids, no extensions (RFC 6066 8)
             exts += _ext(EXT_STATUS_REQUEST, b"\x01\x00\x00\x00\x00")
+            # CT: ask for the SCTs a server may send in the handshake (tls.cert.sct)
+            exts += _ext(EXT_SIGNED_CERTIFICATE_TIMESTAMP, b"")
         exts += _ext(EXT_EXTENDED_MASTER_SECRET, b"")
         exts += _ext(EXT_RENEGOTIATION_INFO, b"\x00")
         if version == TLS13:
@@ -437,6 +440,7 @@ class CertificateMessage:
     chain: tuple[bytes, ...]  # DER, leaf first, as served
     ocsp: bytes | None = None  # TLS 1.3: status_request in the leaf's CertificateEntry
     truncated: bool = False  # more than MAX_CHAIN certificates were served; the rest dropped
+    sct: bytes | None = None  # TLS 1.3: signed_certificate_timestamp in the leaf's entry
 
 
 def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
@@ -447,6 +451,7 @@ def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
     lst = _Buf(b.vec24())
     chain: list[bytes] = []
     ocsp: bytes | None = None
+    sct: bytes | None = None
     while lst.left:
         der = lst.vec24()
         if not der:
@@ -459,12 +464,14 @@ def parse_certificate(body: bytes, tls13: bool) -> CertificateMessage:
                 ext = eb.vec16()
                 if t == EXT_STATUS_REQUEST and len(chain) == 1:
                     ocsp = parse_certificate_status(ext)
+                elif t == EXT_SIGNED_CERTIFICATE_TIMESTAMP and len(chain) == 1:
+                    sct = ext  # RFC 8446 sec. 4.4.2.1: in the end-entity's entry
         if len(chain) >= MAX_CHAIN and lst.left:
             # A longer chain (hostile or broken: 50 certificates) is kept capped at its first
             # MAX_CHAIN, so the leaf is still judged instead of the whole flight being
             # dropped; ``truncated`` tells the checks the chain they see is not the whole.
-            return CertificateMessage(tuple(chain), ocsp, truncated=True)
-    return CertificateMessage(tuple(chain), ocsp)
+            return CertificateMessage(tuple(chain), ocsp, truncated=True, sct=sct)
+    return CertificateMessage(tuple(chain), ocsp, sct=sct)
 
 
 def parse_certificate_status(body: bytes) -> bytes:
@@ -614,6 +621,9 @@ class HelloResult:
     chain_truncated: bool = False  # the server sent more than MAX_CHAIN certificates
     ocsp: bytes | None = None  # stapled OCSP response (DER)
     status_seen: bool = False  # the flight was read far enough to know about stapling
+    # signed_certificate_timestamp extension data: TLS <= 1.2 in the ServerHello, TLS 1.3
+    # in the leaf's CertificateEntry (RFC 6962 sec. 3.3.1, RFC 8446 sec. 4.4.2.1)
+    sct: bytes | None = None
     ssl2_ciphers: tuple[int, ...] = ()
     offered: tuple[int, ...] = field(default_factory=tuple)
     # TLS <= 1.2 ServerKeyExchange body (curve or DH group, signature scheme), when read
@@ -703,6 +713,7 @@ async def _read_flight_13(
             if mtype == HS_CERTIFICATE:
                 cm = parse_certificate(body, tls13=True)
                 res.chain, res.ocsp, res.chain_truncated = cm.chain, cm.ocsp, cm.truncated
+                res.sct = cm.sct
                 res.status_seen = True
                 return
             if mtype in (HS_CERTIFICATE_VERIFY, HS_FINISHED):
@@ -765,6 +776,7 @@ async def hello_exchange(
             secret = shares.shared_secret(*ks)
             await _read_flight_13(reader, res, Tls13Reader(sh.cipher, secret, ch + sh_raw), rest)
         else:
+            res.sct = sh.extension(EXT_SIGNED_CERTIFICATE_TIMESTAMP)
             await _read_flight_12(reader, res, rest)
         return res
     except HelloParseError as exc:

@@ -80,6 +80,7 @@ class _ZoneBuilder:
     dnssec: DnssecStatus | None = None
     cname_dnssec: list[DnssecStatus] = field(default_factory=list)
     caa: list[DnsAnswer] = field(default_factory=list)
+    caa_hosts: list[DnsAnswer] = field(default_factory=list)
     mx: DnsAnswer | None = None
     mx_hosts: list[ServerHost] = field(default_factory=list)
     smtp: list[SmtpProbe] = field(default_factory=list)
@@ -110,6 +111,7 @@ class _ZoneBuilder:
             dnssec=self.dnssec,
             cname_dnssec=tuple(sorted(self.cname_dnssec, key=lambda d: d.name)),
             caa=tuple(self.caa),
+            caa_hosts=tuple(sorted(self.caa_hosts, key=lambda a: a.qname)),
             mx=self.mx,
             mx_hosts=tuple(sorted(self.mx_hosts, key=lambda h: (h.preference or 0, h.name))),
             smtp=tuple(sorted(self.smtp, key=lambda s: (s.mx, s.address))),
@@ -168,7 +170,7 @@ async def _probe_into(
         if want_zone or Probe.NS_REACH in needs:
             tg.start_soon(_ns_part, ctx, b, needs, hosts)
         if want_zone:
-            tg.start_soon(_caa_part, ctx, b)
+            tg.start_soon(_caa_part, ctx, b, hosts)
             tg.start_soon(_spf_part, ctx, b)
             tg.start_soon(_dmarc_part, ctx, b)
         if want_zone or Probe.SMTP in needs:
@@ -327,14 +329,35 @@ def _renamed(q: NsQuery, ns: str) -> NsQuery:
 # -- CAA -----------------------------------------------------------------------------------
 
 
-async def _caa_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+# Inventory hosts of one zone whose own CAA set is looked up (one query each, more for a
+# host several labels below the apex): a province's one-zone inventory stays bounded.
+MAX_CAA_HOSTS = 200
+
+
+async def _caa_part(ctx: ProbeContext, b: _ZoneBuilder, hosts: tuple[str, ...] = ()) -> None:
     """RFC 8659 section 3: the relevant CAA set is the first found climbing to the parent;
-    we stop before the public suffix (agencies do not control gov.vn)."""
-    for name in _parents(b.zone):
-        answer = await _query(ctx, name, "CAA")
-        b.caa.append(answer)
-        if answer.records or answer.outcome not in (Outcome.NODATA, Outcome.NXDOMAIN):
-            break
+    we stop before the public suffix (agencies do not control gov.vn). For every inventory
+    host below the zone, the names from the host up to (not including) the zone are asked
+    too: a host may publish its own set, which then replaces the zone's for it."""
+    below = sorted({h for n in hosts if (h := norm_name(n)).endswith("." + b.zone)})
+
+    async def host_part(host: str) -> None:
+        for name in _parents(host):
+            if name == b.zone or not name.endswith("." + b.zone):
+                break
+            answer = await _query(ctx, name, "CAA")
+            b.caa_hosts.append(answer)
+            if answer.records or answer.outcome not in (Outcome.NODATA, Outcome.NXDOMAIN):
+                break
+
+    async with anyio.create_task_group() as tg:
+        for host in below[:MAX_CAA_HOSTS]:
+            tg.start_soon(host_part, host)
+        for name in _parents(b.zone):
+            answer = await _query(ctx, name, "CAA")
+            b.caa.append(answer)
+            if answer.records or answer.outcome not in (Outcome.NODATA, Outcome.NXDOMAIN):
+                break
 
 
 # -- mail ----------------------------------------------------------------------------------

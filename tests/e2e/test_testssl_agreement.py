@@ -143,3 +143,62 @@ def test_finding_parser() -> None:
     downgraded = "TLSv1.1 is not offered, and downgraded to a weaker protocol"
     assert offered_by_testssl(downgraded) is False
     assert offered_by_testssl("connection failed") is None
+
+
+# Issue #19, certificate depth: (scenario, auditor check, auditor worst status, testssl id,
+# words of testssl's finding). The rows of docs/TLS-TESTSSL.md "Certificate depth",
+# the two documented disagreements (SHA-1 intermediate, unverified staple) included.
+CERT_ROWS = (
+    ("certdepth", "tls.cert.chain", "pass", "cert_chain_of_trust", "passed"),
+    ("certdepth", "tls.ocsp_stapling", "pass", "OCSP_stapling", "offered"),
+    ("certdepth", "tls.cert.sct", "pass", "certificate_transparency", "yes"),
+    ("certdepth", "http.compression", "pass", "BREACH", "not vulnerable"),
+    ("certeku", "tls.cert.chain", "fail", "cert_chain_of_trust", "failed"),
+    ("certnc", "tls.cert.chain", "fail", "cert_chain_of_trust", "failed"),
+    ("certsha1inter", "tls.cert.chain", "fail", "cert_chain_of_trust", "passed"),  # documented
+    ("ocspnoaia", "tls.ocsp_stapling", "not_applicable", "OCSP_stapling", "not offered"),
+    ("ocspbad", "tls.ocsp_stapling", "warn", "OCSP_stapling", "offered"),  # documented
+    ("muststaple", "tls.ocsp_stapling", "fail", "cert_mustStapleExtension", "no ocsp stapling"),
+    ("gzip", "http.compression", "info", "BREACH", "potentially vulnerable"),
+)
+
+
+def run_testssl_cert(lab: Lab, host: str, address: str, out: Path) -> dict[str, str]:
+    js = out / f"{host}-cert.json"
+    cmd = [_testssl() or "testssl", "-S", "-B", "--quiet", "--warnings", "off", "--color", "0",
+           "--add-ca", str(lab.ca_file), "--ip", address, "--jsonfile", str(js),
+           f"https://{host}"]  # fmt: skip
+    lab.run_in_client(cmd, timeout=300)
+    if not js.exists():
+        return {}
+    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
+    return {r["id"]: r["finding"] for r in rows if "id" in r}
+
+
+def test_certificate_depth_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None:
+    _r, data = lab.scan(tmp_path / "scan")
+    assert data is not None, _r.stderr[-2000:]
+    hosts = sorted({f"www.{row[0]}.gov.vn" for row in CERT_ROWS})
+    v4 = {h: lab.addresses(h)["v4"] for h in hosts}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = dict(
+            zip(
+                hosts,
+                pool.map(lambda h: run_testssl_cert(lab, h, v4[h], tmp_path), hosts),
+                strict=True,
+            )
+        )
+    problems = []
+    for name, check, status, ts_id, words in CERT_ROWS:
+        host = f"www.{name}.gov.vn"
+        ours = [
+            f["status"]
+            for f in data["findings"]
+            if (f["check"], f["target"], f.get("address")) == (check, host, v4[host])
+        ]
+        if ours != [status]:
+            problems.append(f"{host} {check}: auditor {ours}, expected {status}")
+        theirs = found[host].get(ts_id, "")
+        if words not in theirs.lower():
+            problems.append(f"{host} {ts_id}: testssl {theirs!r}, expected {words!r}")
+    assert not problems, "\n".join(problems)

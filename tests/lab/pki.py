@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from auditor.protocol.sct import sct_list
 
 from .scenarios import CertSpec
 
@@ -46,6 +49,9 @@ def _stamp(days: int) -> str:
     return t.strftime("%Y%m%d%H%M%SZ")
 
 
+_INTER_LOCK = threading.Lock()
+
+
 class Pki:
     def __init__(self, root: Path) -> None:
         self.dir = root
@@ -80,6 +86,35 @@ class Pki:
             "-extfile", d / "inter.ext", "-out", self.inter_cert,
         )  # fmt: skip
 
+    def make_inter(self, kind: str) -> tuple[Path, Path]:
+        """(key, cert) of the issuing intermediate ``kind`` (CertSpec.inter), made once."""
+        if kind == "inter":
+            return self.inter_key, self.inter_cert
+        with _INTER_LOCK:  # issue_many runs leaves in threads; one intermediate per kind
+            return self._make_inter(kind)
+
+    def _make_inter(self, kind: str) -> tuple[Path, Path]:
+        key, cert = self.dir / f"inter-{kind}.key", self.dir / f"inter-{kind}.pem"
+        if cert.exists():
+            return key, cert
+        d = self.dir
+        _run(
+            "openssl", "req", "-new", *_keygen_args("ec"), "-nodes", "-keyout", key,
+            "-out", d / f"inter-{kind}.csr",
+            "-subj", f"/C=VN/O=Auditor Lab/CN=Auditor Lab Issuing CA {kind}",
+        )  # fmt: skip
+        ext = d / f"inter-{kind}.ext"
+        lines = (d / "inter.ext").read_text()
+        if kind == "nc":  # RFC 5280 4.2.1.10: this CA may only issue for example.org
+            lines += "nameConstraints=critical,permitted;DNS:example.org\n"
+        ext.write_text(lines)
+        _run(
+            "openssl", "x509", "-req", "-in", d / f"inter-{kind}.csr", "-CA", self.ca_cert,
+            "-CAkey", self.ca_key, "-CAcreateserial", "-days", "1825",
+            "-sha1" if kind == "sha1" else "-sha256", "-extfile", ext, "-out", cert,
+        )  # fmt: skip
+        return key, cert
+
     def issue(self, name: str, spec: CertSpec, host: str) -> Issued:
         d = self.dir / name
         d.mkdir(parents=True, exist_ok=True)
@@ -104,6 +139,17 @@ class Pki:
             "-out", csr, "-subj", subj,
         )  # fmt: skip
         (d / "index.txt").write_text("")
+        inter_key, inter_cert = self.make_inter(spec.inter)
+        extra = ""
+        if spec.ocsp_uri:
+            extra += "authorityInfoAccess = OCSP;URI:http://ocsp.lab.gov.vn/\n"
+        if spec.must_staple:
+            extra += "tlsfeature = status_request\n"
+        if spec.sct:  # precertificate SCT list (RFC 6962 3.3), an OCTET STRING in DER
+            lst = sct_list([bytes([i]) * 32 for i in (0x11, 0x22)])
+            octet = b"\x04" + bytes([len(lst)]) + lst
+            extra += f"1.3.6.1.4.1.11129.2.4.2 = DER:{octet.hex(':')}\n"
+        eku = f"extendedKeyUsage = {spec.eku}\n" if spec.eku else ""
         (d / "ca.cnf").write_text(
             f"""[ca]
 default_ca = lab
@@ -111,8 +157,8 @@ default_ca = lab
 dir = {d}
 database = {d}/index.txt
 new_certs_dir = {d}
-certificate = {self.inter_cert}
-private_key = {self.inter_key}
+certificate = {inter_cert}
+private_key = {inter_key}
 rand_serial = yes
 default_md = sha256
 policy = pol
@@ -126,11 +172,10 @@ commonName = optional
 [ext]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = {san}
+{eku}subjectAltName = {san}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
-"""
+{extra}"""
         )
         _run(
             "openssl", "ca", "-batch", "-config", d / "ca.cnf", "-in", csr, "-out", cert,
@@ -139,18 +184,23 @@ authorityKeyIdentifier = keyid
         )  # fmt: skip
         data = cert.read_bytes()
         if spec.send_chain:
-            data += self.inter_cert.read_bytes()
+            data += inter_cert.read_bytes()
         chain.write_bytes(data)
         ocsp = None
         if spec.stapling:
             ocsp = d / "ocsp.der"
+            signer, signer_key = (
+                (self.ca_cert, self.ca_key)
+                if spec.staple_signer == "root"
+                else (inter_cert, inter_key)
+            )
             _run(
-                "openssl", "ocsp", "-issuer", self.inter_cert, "-cert", cert,
+                "openssl", "ocsp", "-issuer", inter_cert, "-cert", cert,
                 "-no_nonce", "-reqout", d / "ocsp-req.der",
             )  # fmt: skip
             _run(
-                "openssl", "ocsp", "-index", d / "index.txt", "-rsigner", self.inter_cert,
-                "-rkey", self.inter_key, "-CA", self.inter_cert, "-reqin", d / "ocsp-req.der",
+                "openssl", "ocsp", "-index", d / "index.txt", "-rsigner", signer,
+                "-rkey", signer_key, "-CA", inter_cert, "-reqin", d / "ocsp-req.der",
                 "-respout", ocsp, "-ndays", "7",
             )  # fmt: skip
         return Issued(key, cert, chain, ocsp)

@@ -66,6 +66,15 @@ class CertSpec:
     sha1: bool = False
     send_chain: bool = True  # send the intermediate with the leaf
     stapling: bool = False  # staple a (lab-made) OCSP response
+    # --- issue #19, certificate depth (tests/lab/pki.py) ---
+    ocsp_uri: bool = True  # authorityInfoAccess OCSP URI in the leaf (as public CAs do)
+    staple_signer: str = "issuer"  # issuer | root (a signer neither issuer nor delegated)
+    must_staple: bool = False  # TLS feature status_request (RFC 7633)
+    sct: bool = False  # embed a synthetic precertificate SCT list (2 logs)
+    eku: str = "serverAuth"  # extendedKeyUsage of the leaf ("" = none)
+    # the issuing intermediate: inter (the lab's) | nc (name constraints: only example.org)
+    # | sha1 (the intermediate itself signed with SHA-1 by the root)
+    inter: str = "inter"
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class Web:
     status: int | None = None  # force this status for "/"
     security_txt: str = "valid"  # valid | expired | far | missing | huge (valid, then 50 MiB)
     block: str | None = None  # nftables: drop | reset (whole address, in the server ns)
+    gzip: bool = False  # issue #19: nginx `gzip on` (http.compression)
 
 
 @dataclass(frozen=True)
@@ -1142,6 +1152,126 @@ def build_scenarios() -> tuple[Scenario, ...]:
                     cert=CertSpec(names=("web.unsigned-cdn.vn", "www.cname.gov.vn")),
                 ),
             ),
+        )
+    )
+    # ==== issue #19, certificate half (tls.cert.chain, tls.ocsp_stapling, tls.cert.sct,
+    # dns.caa depth, http.compression); the handshake half has its own block ==============
+    add(
+        _host_scn(
+            "certdepth",
+            "good chain (EKU serverAuth), verified OCSP staple, embedded SCTs, no compression",
+            _e(
+                tls__cert__chain={"v4": "pass", "v6": "pass"},
+                tls__ocsp_stapling={"v4": "pass", "v6": "pass"},
+                tls__cert__sct={"v4": "pass", "v6": "pass"},
+                http__compression={"v4": "pass", "v6": "pass"},
+            ),
+            cert=CertSpec(stapling=True, sct=True),
+            evidence={"tls.ocsp_stapling": ("signed by the issuer",)},
+        )
+    )
+    add(
+        _host_scn(
+            "certeku",
+            "leaf EKU clientAuth only: not valid for a TLS server",
+            _e(tls__cert__chain={"v4": "fail", "v6": "fail"}, tls__cert__trusted="pass"),
+            cert=CertSpec(eku="clientAuth"),
+            evidence={"tls.cert.chain": ("eku", "serverauth")},
+        )
+    )
+    add(
+        _host_scn(
+            "certnc",
+            "intermediate with name constraints permitting only example.org",
+            _e(tls__cert__chain={"v4": "fail", "v6": "fail"}, tls__cert__trusted="pass"),
+            cert=CertSpec(inter="nc"),
+            evidence={"tls.cert.chain": ("name constraints",)},
+        )
+    )
+    add(
+        _host_scn(
+            "certsha1inter",
+            "SHA-256 leaf under an intermediate signed with SHA-1",
+            _e(
+                tls__cert__chain={"v4": "fail", "v6": "fail"},
+                tls__cert__signature="fail",
+                tls__available="pass",
+            ),
+            web=Web(ciphers=GOOD_CIPHERS_EC + ":@SECLEVEL=0"),
+            cert=CertSpec(inter="sha1"),
+            evidence={"tls.cert.chain": ("sha1",)},
+        )
+    )
+    add(
+        _host_scn(
+            "ocspnoaia",
+            "no OCSP URI in the certificate, nothing stapled; no SCT",
+            _e(
+                tls__ocsp_stapling={"v4": "not_applicable", "v6": "not_applicable"},
+                tls__cert__sct=INFO_BAD,
+            ),
+            cert=CertSpec(ocsp_uri=False),
+        )
+    )
+    add(
+        _host_scn(
+            "ocspbad",
+            "stapled OCSP response signed by the root, neither issuer nor delegated",
+            _e(tls__ocsp_stapling={"v4": "warn", "v6": "warn"}),
+            cert=CertSpec(stapling=True, staple_signer="root"),
+            evidence={"tls.ocsp_stapling": ("ocspsigning",)},
+        )
+    )
+    add(
+        _host_scn(
+            "muststaple",
+            "must-staple certificate (RFC 7633) served without a staple",
+            _e(tls__ocsp_stapling={"v4": "fail", "v6": "fail"}),
+            cert=CertSpec(must_staple=True),
+            evidence={"tls.ocsp_stapling": ("must-staple",)},
+        )
+    )
+    add(
+        _host_scn(
+            "gzip",
+            "HTTPS landing page served gzip-compressed (BREACH, informational)",
+            _e(http__compression={"v4": INFO_BAD, "v6": INFO_BAD}),
+            web=Web(gzip=True),
+            evidence={"http.compression": ("gzip",)},
+        )
+    )
+    add(
+        _zone_scn(
+            "caanoissue",
+            "CAA set with iodef only (no issue property): restricts nothing",
+            _e(dns__caa="fail"),
+            records=('@ CAA 0 iodef "mailto:security@caanoissue.gov.vn"',),
+            evidence={"dns.caa": ("no issue",)},
+        )
+    )
+    add(
+        _zone_scn(
+            "caasyntax",
+            "CAA issue value that breaks the RFC 8659 grammar",
+            _e(dns__caa="fail"),
+            records=('@ CAA 0 issue "lets encrypt.org"',),
+            evidence={"dns.caa": ("grammar",)},
+        )
+    )
+    caahost = "caahost.gov.vn"
+    add(
+        Scenario(
+            name="caahost",
+            description="zone CAA good; the inventory host www publishes its own set "
+            "without issue (RFC 8659 sec. 3: the host's set replaces the zone's)",
+            zones=(
+                Zone(caahost, caa=True, records=('www CAA 0 iodef "mailto:s@caahost.gov.vn"',)),
+            ),
+            hosts=(Host(f"www.{caahost}"),),
+            inventory_domains=(caahost,),
+            inventory_hosts=(f"www.{caahost}",),
+            expected={caahost: _e(dns__caa="fail")},
+            evidence={caahost: {"dns.caa": (f"www.{caahost}",)}},
         )
     )
     return tuple(S)

@@ -181,6 +181,8 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             ]
             if p.cert.ocsp is not None:
                 out += ["    ssl_stapling on;", f"    ssl_stapling_file {p.cert.ocsp};"]
+            if w.gzip:  # text/html is always among gzip_types
+                out += ["    gzip on;", "    gzip_min_length 20;"]
             out += _headers(w)
             if w.status is not None:
                 out.append(f"    location = / {{ return {w.status} 'lab status {w.status}\\n'; }}")

@@ -75,6 +75,9 @@ CATALOGUE: dict[str, tuple[Scope, Category]] = {
     "tls.cert.key": (A, Category.TLS),
     "tls.cert.signature": (A, Category.TLS),
     "tls.ocsp_stapling": (A, Category.TLS),
+    "tls.cert.chain": (A, Category.TLS),  # issue #19
+    "tls.cert.sct": (A, Category.TLS),
+    "http.compression": (A, Category.HTTP),
     "http.https_redirect": (A, Category.HTTP),
     "http.hsts": (A, Category.HTTP),
     "http.csp": (A, Category.HTTP),
