@@ -75,9 +75,13 @@ class VantageRule(StrEnum):
     ANY = "any"
 
 
-_VANTAGE_RULE_TEXT = {
-    VantageRule.EVERY: "from every vantage that could test",
+_KPI_RULE_TEXT = {
+    VantageRule.EVERY: "a host counts when it works over IPv6 from every vantage that could test",
     VantageRule.ANY: "from at least one vantage",
+}
+_CHECK_RULE_TEXT = {
+    VantageRule.EVERY: "the worst verdict of the vantages that could test",
+    VantageRule.ANY: "the best verdict of the vantages that could test",
 }
 
 
@@ -180,8 +184,8 @@ class Profile:
     def vantage_rule_text(self) -> str:
         """The combine rules in words (for ``auditor profiles`` and the reports)."""
         return (
-            f"KPI: {self.vantage_kpi.value} ({_VANTAGE_RULE_TEXT[self.vantage_kpi]}); "
-            f"checks: {self.vantage_checks.value} ({_VANTAGE_RULE_TEXT[self.vantage_checks]})"
+            f"KPI: {self.vantage_kpi.value} ({_KPI_RULE_TEXT[self.vantage_kpi]}); "
+            f"checks: {self.vantage_checks.value} ({_CHECK_RULE_TEXT[self.vantage_checks]})"
         )
 
 

@@ -112,6 +112,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     print("grades: " + ", ".join(f"{b.grade} >= {b.min_score:g}" for b in p.grades))
     if p.kpi:
         print(f"KPI {p.kpi.title}: {', '.join(p.kpi.checks)}")
+    print(f"vantages: {p.vantage_rule_text()}")
     for r in p.requirements:
         print(f"  {r.id:<18} {r.level.value:<13} w={r.weight:<4g} {', '.join(r.checks)}")
     for cid, values in p.params.items():
@@ -321,7 +322,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ProfileError as exc:
             return _fail(str(exc))
         if args.out:
-            pages = render_html(data, Path(args.out), args.lang, store.observations(scan.id))
+            observations = store.observations(scan.id, data.primary_vantage)
+            pages = render_html(data, Path(args.out), args.lang, observations)
             print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
         if args.json:
             write_json(store, scan.id, args.json, args.profile)
