@@ -224,6 +224,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
         f"profile {profile.name}: {diff.count('regression')} regression(s), "
         f"{diff.count('improvement')} improvement(s), {diff.count('changed')} other change(s)"
     )
+    if diff.vantaged:
+        # Like with like: each vantage against itself; one scan's own vantages are named,
+        # never counted as changes.
+        print(f"vantages compared: {', '.join(diff.vantages) or 'none'}")
+        for which, names in (("before", diff.only_before), ("after", diff.only_after)):
+            if names:
+                scan_id = before.id if which == "before" else after.id
+                print(
+                    f"vantage(s) only in #{scan_id}: {', '.join(names)} (not compared: "
+                    f"no finding from there in the other scan)"
+                )
     for a in diff.agencies:
         if not a.changed:
             continue
@@ -243,6 +254,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"  {target} ({kind}) {req}: {b or '-'} -> {af or '-'}")
         for c in a.changes:
             where = f"{c.target}" + (f" [{c.address}]" if c.address else "")
+            if diff.vantaged:
+                where += f" from {c.vantage}"
             print(
                 f"  {c.kind:<11} {where} {c.check}: {c.before or '-'} -> {c.after or '-'}"
                 f"  ({one_line(c.message, 160)})"

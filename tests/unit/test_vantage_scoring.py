@@ -330,3 +330,50 @@ def test_profile_vantage_rules_errors(text: str, where: str, words: str) -> None
         parse_profile(PROFILE + text, "p.yaml")
     problems = info.value.problems
     assert any(p[1] == where and words in p[2] and p[0] >= 8 for p in problems), problems
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def test_diff_compares_each_vantage_with_itself() -> None:
+    from auditor.history import diff_scans, finding_changes, split_vantages
+
+    before = at("a", all_pass()) + at("b", replace(all_pass(), "h.a", Status.FAIL))
+    # b's fault is fixed, a's network now sees it fail: one regression (a), one improvement (b)
+    after = at("a", replace(all_pass(), "h.a", Status.FAIL)) + at("b", all_pass())
+    changes = finding_changes(before, after)
+    assert [(c.kind, c.vantage, c.check) for c in changes] == [
+        ("regression", "a", "h.a"),
+        ("improvement", "b", "h.a"),
+    ]
+    d = diff_scans(1, 2, before, after, scan(before), scan(after))
+    assert d.vantages == ("a", "b") and d.vantaged
+    doc = d.to_dict()
+    assert doc["vantages"] == {"compared": ["a", "b"], "only_before": [], "only_after": []}
+    assert {c["vantage"] for c in doc["changes"]} == {"a", "b"}
+    assert split_vantages([], []) == (("local",), (), ())
+
+
+def test_diff_a_vantage_in_one_scan_only_is_named_not_a_regression() -> None:
+    from auditor.history import diff_scans
+
+    before = at("a", all_pass())
+    # the new vantage c sees h.a fail; a still sees every check pass
+    after = at("a", all_pass()) + at("c", replace(all_pass(), "h.a", Status.FAIL))
+    d = diff_scans(1, 2, before, after, scan(before), scan(after))
+    assert d.changes == () and d.count("regression") == 0
+    assert (d.vantages, d.only_before, d.only_after) == (("a",), (), ("c",))
+    # a one-machine scan, then a scan from a and b: nothing in common, nothing compared
+    d2 = diff_scans(1, 2, all_pass(), after, scan(all_pass()), scan(after))
+    assert d2.changes == () and d2.vantages == () and d2.only_before == ("local",)
+
+
+def test_diff_of_one_machine_scans_is_written_as_before() -> None:
+    from auditor.history import diff_scans
+
+    after = replace(all_pass(), "h.a", Status.FAIL)
+    d = diff_scans(1, 2, all_pass(), after, scan(all_pass()), scan(after))
+    assert not d.vantaged and d.count("regression") == 1
+    doc = d.to_dict()
+    assert "vantages" not in doc and all("vantage" not in c for c in doc["changes"])
+    assert all("vantage" not in c for a in doc["agencies"] for c in a["changes"])
