@@ -139,9 +139,8 @@ def _vantage_section(data: ReportData, cat: Catalog, lang: str) -> list[str]:
     out.append(f"### {md_escape(cat.t('vantage_disagree'))}")
     out.append("")
     heads = " | ".join(f"`{md_escape(v)}`" for v in data.vantages)
-    out.append(
-        f"| {cat.t('agency')} | {cat.t('host')} | {heads} | {md_escape(cat.t('vantage_combined'))} |"
-    )
+    combined = md_escape(cat.t("vantage_combined"))
+    out.append(f"| {cat.t('agency')} | {cat.t('host')} | {heads} | {combined} |")
     out.append("|---|---|" + "---|" * len(data.vantages) + "---|")
     for a, h in rows:
         answers = {v: (ans, why) for v, ans, why in h.vantages}
