@@ -42,9 +42,10 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
   as a one-vantage scan is judged. They then combine by the profile's rules
   (``vantages: {checks: every|any, kpi: every|any}``, default ``every``): a check result is
   the worst (``every``) or the best (``any``) *decided* result (pass, info, warn, fail)
-  across vantages; a vantage that could not decide (``not_tested``/``error``: the scanner's
-  own limit there, e.g. no IPv6 in its footing) never lowers or raises what the others
-  decided, and only when no vantage decided is the result ``not_tested``/``error``. The
+  across vantages, else ``not_applicable`` when a vantage found nothing to judge; a vantage
+  that could not decide (``not_tested``/``error``: the scanner's own limit there, e.g. no
+  IPv6 in its footing) never lowers or raises what the others decided, and only when no
+  vantage decided anything is the result ``not_tested``/``error``. The
   pair is then judged from the combined check results as above. The KPI of a host is its
   per-vantage answer combined the same way (``every``: ``no`` when any vantage says no,
   ``yes`` when the others say yes). Coverage stays honest: a tested pair counts
@@ -625,11 +626,15 @@ def _pick(results: Sequence[tuple[str, CheckResult]], rule: VantageRule) -> tupl
             return (_ORDER[_FROM_STATUS[r.status]], -r.credit)
 
         return max(decided, key=key) if rule == VantageRule.EVERY else min(decided, key=key)
-    # Nobody decided: the result says so (an error before a not_tested: it is a fault to
-    # look into), or not applicable when it was nowhere to judge.
-    undecided = [(v, r) for v, r in results if r.status in _UNDECIDED]
-    errors = [(v, r) for v, r in undecided if r.status == Status.ERROR]
-    return (errors or undecided or list(results))[0]
+    # Not applicable is a verdict too ("nothing to test here": no AAAA, no MX), which a
+    # vantage that could not test does not undo.
+    na = [(v, r) for v, r in results if r.status == Status.NOT_APPLICABLE]
+    if na:
+        return na[0]
+    # Nobody could decide: the result says so (an error before a not_tested: it is a fault
+    # to look into).
+    errors = [(v, r) for v, r in results if r.status == Status.ERROR]
+    return (errors or list(results))[0]
 
 
 def combine_results(

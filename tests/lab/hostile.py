@@ -323,7 +323,7 @@ OTHER_CASES: tuple[Case, ...] = (
         "--resolver answering NXDOMAIN for everything (the root included), SERVFAIL for "
         "everything, never answering, or a closed port",
         "diagnosed on stderr within 5 s (closed port: `refused`, not a timeout); exit 2; every "
-        "finding `not_tested` \"the scanner's resolver ...\"",
+        'finding `not_tested` "the scanner\'s resolver ..."',
         "tests/lab/test_footing.py::test_dead_resolver_is_diagnosed_at_once_and_takes_the_blame",
     ),
     Case(
@@ -346,7 +346,7 @@ OTHER_CASES: tuple[Case, ...] = (
         "overload",
         "a target probed while the event loop was saturated (LoopMonitor episode), its IPv6 "
         "connects timed out",
-        "the verdicts its timeouts decided `not_tested` \"the scanner was overloaded ...\"; the "
+        'the verdicts its timeouts decided `not_tested` "the scanner was overloaded ..."; the '
         "others unchanged",
         "tests/unit/test_selfcheck.py::test_overload_turns_the_verdicts_timeouts_decided_into_"
         "not_tested",

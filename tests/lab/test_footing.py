@@ -111,6 +111,7 @@ def test_client_without_ipv6_gets_not_tested_never_fail(v4only: Lab, tmp_path: P
     )
     assert ev.returncode == 0, ev.stderr
     again = json.loads((tmp_path / "ev.json").read_text())["findings"]
+
     def key(f: dict[str, Any]) -> tuple[str, str, str]:
         return (f["target"], f["address"] or "", f["check"])
 

@@ -79,7 +79,7 @@ def combined(rule: VantageRule, *statuses: Status) -> CheckResult:
         # nobody decided: it says so (an error first: a fault to look into)
         (NT, NT, NT, NT),
         (NT, ER, ER, ER),
-        (NA, NT, NT, NT),
+        (NA, NT, NA, NA),  # "nothing to test" is a verdict, not undone by who could not test
         (NA, NA, NA, NA),
     ],
 )
