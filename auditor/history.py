@@ -6,6 +6,11 @@ per agency, host (or domain) and check, what got worse (regressions), what got b
 ``pass/info < warn < fail``; moves to or from ``not_tested``/``error``/``not_applicable``
 are "changed", never a regression or an improvement (an unreachable resolver is not a
 compliance change).
+
+Vantages (issue #16) are compared like with like: a finding seen from vantage A is compared
+with vantage A's finding of the other scan, never with another network's. A vantage in only
+one of the two scans is named as such (``Diff.only_before``/``only_after``) and its findings
+are not changes: a new vantage that sees a portal dark over IPv6 has not seen it regress.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.model import Finding, Status
+from auditor.model import LOCAL_VANTAGE, Finding, Status
 from auditor.scoring import ScanScore
 from auditor.store import ScanRecord
 
@@ -132,9 +137,11 @@ class CheckChange:
     before: str | None  # status, None when absent
     after: str | None
     message: str  # the message of the later scan (or of the earlier when removed)
+    vantage: str = LOCAL_VANTAGE  # where both were observed from
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, vantaged: bool = False) -> dict[str, Any]:
+        """``vantaged``: the scans have vantages other than ``local`` alone; say which."""
+        out: dict[str, Any] = {
             "kind": self.kind,
             "target_kind": self.target_kind,
             "target": self.target,
@@ -144,6 +151,9 @@ class CheckChange:
             "after": self.after,
             "message": self.message,
         }
+        if vantaged:
+            out["vantage"] = self.vantage
+        return out
 
 
 @dataclass(frozen=True)
@@ -177,7 +187,7 @@ class ScanDiffAgency:
             or self.insufficient_before != self.insufficient_after
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, vantaged: bool = False) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
@@ -193,7 +203,7 @@ class ScanDiffAgency:
                 {"target_kind": k, "target": t, "requirement": r, "before": b, "after": a}
                 for k, t, r, b, a in self.requirements
             ],
-            "changes": [c.to_dict() for c in self.changes],
+            "changes": [c.to_dict(vantaged) for c in self.changes],
         }
 
 
@@ -203,21 +213,38 @@ class Diff:
     after: int
     agencies: tuple[ScanDiffAgency, ...]
     changes: tuple[CheckChange, ...] = field(default=())  # every target, owned or not
+    # The vantages both scans have (compared), and those only one of them has (not compared).
+    vantages: tuple[str, ...] = (LOCAL_VANTAGE,)
+    only_before: tuple[str, ...] = ()
+    only_after: tuple[str, ...] = ()
+
+    @property
+    def vantaged(self) -> bool:
+        """Not two one-machine scans: the vantage dimension is shown."""
+        return (self.vantages, self.only_before, self.only_after) != ((LOCAL_VANTAGE,), (), ())
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        v = self.vantaged
+        out: dict[str, Any] = {
             "from": self.before,
             "to": self.after,
             "summary": {
                 k: self.count(k)
                 for k in ("regression", "improvement", "changed", "added", "removed")
             },
-            "agencies": [a.to_dict() for a in self.agencies if a.changed],
-            "changes": [c.to_dict() for c in self.changes],
+            "agencies": [a.to_dict(v) for a in self.agencies if a.changed],
+            "changes": [c.to_dict(v) for c in self.changes],
         }
+        if v:
+            out["vantages"] = {
+                "compared": list(self.vantages),
+                "only_before": list(self.only_before),
+                "only_after": list(self.only_after),
+            }
+        return out
 
 
 def _classify(before: Status | None, after: Status | None) -> str | None:
@@ -236,11 +263,27 @@ def _classify(before: Status | None, after: Status | None) -> str | None:
     return "changed"
 
 
-def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> list[CheckChange]:
-    """Status changes per (target kind, target, check, address)."""
+def split_vantages(
+    before: Iterable[Finding], after: Iterable[Finding]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(vantages in both, only in ``before``, only in ``after``), each sorted. Two scans
+    without findings at all compare as one-machine scans."""
+    old = {f.vantage for f in before} or {LOCAL_VANTAGE}
+    new = {f.vantage for f in after} or {LOCAL_VANTAGE}
+    return tuple(sorted(old & new)), tuple(sorted(old - new)), tuple(sorted(new - old))
 
-    def key(f: Finding) -> tuple[str, str, str, str]:
-        return (f.target_kind.value, f.target, f.check, f.address or "")
+
+def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> list[CheckChange]:
+    """Status changes per (vantage, target kind, target, check, address): like with like. A
+    vantage in only one of the two scans is left out (split_vantages names it)."""
+    before, after = list(before), list(after)
+    common, _old_only, _new_only = split_vantages(before, after)
+    shared = set(common)
+    before = [f for f in before if f.vantage in shared]
+    after = [f for f in after if f.vantage in shared]
+
+    def key(f: Finding) -> tuple[str, str, str, str, str]:
+        return (f.target_kind.value, f.target, f.check, f.address or "", f.vantage)
 
     old = {key(f): f for f in before}
     new = {key(f): f for f in after}
@@ -262,10 +305,11 @@ def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> list
                 before=fo.status.value if fo else None,
                 after=fn.status.value if fn else None,
                 message=ref.message,
+                vantage=k[4],
             )
         )
     order = {"regression": 0, "improvement": 1, "changed": 2, "added": 3, "removed": 4}
-    out.sort(key=lambda c: (order[c.kind], c.target, c.check, c.address or ""))
+    out.sort(key=lambda c: (order[c.kind], c.target, c.check, c.address or "", c.vantage))
     return out
 
 
@@ -278,6 +322,7 @@ def diff_scans(
     after_score: ScanScore,
 ) -> Diff:
     changes = finding_changes(before_findings, after_findings)
+    common, only_before, only_after = split_vantages(before_findings, after_findings)
     agencies: list[ScanDiffAgency] = []
     old_agencies = {a.id: a for a in before_score.agencies}
     for a in after_score.agencies:
@@ -329,4 +374,6 @@ def diff_scans(
                     insufficient_before=o.insufficient,
                 )
             )
-    return Diff(before_id, after_id, tuple(agencies), tuple(changes))
+    return Diff(
+        before_id, after_id, tuple(agencies), tuple(changes), common, only_before, only_after
+    )

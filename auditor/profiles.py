@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "Requirement",
+    "VantageRule",
     "list_profiles",
     "load_profile",
     "profile_path",
@@ -60,6 +62,27 @@ class ProfileError(ValueError):
         self.problems = problems
         lines = [f"{file}:{line}: {where}: {msg}" for line, where, msg in problems]
         super().__init__("\n".join(lines))
+
+
+class VantageRule(StrEnum):
+    """How the verdicts of several vantage points (networks the scanner stood in, issue
+    #16) combine into one. A scan from one vantage (``local``) is judged as it always was:
+    the rule only matters when there are several."""
+
+    # Every vantage that could decide must agree it works: the worst decided verdict.
+    EVERY = "every"
+    # One vantage that decided it works is enough: the best decided verdict.
+    ANY = "any"
+
+
+_KPI_RULE_TEXT = {
+    VantageRule.EVERY: "a host counts when it works over IPv6 from every vantage that could test",
+    VantageRule.ANY: "from at least one vantage",
+}
+_CHECK_RULE_TEXT = {
+    VantageRule.EVERY: "the worst verdict of the vantages that could test",
+    VantageRule.ANY: "the best verdict of the vantages that could test",
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,15 @@ class Profile:
     # it an agency shows "insufficient data". 50: when half of what the profile asks could
     # not be tested, the grade would say more about the scanner's view than the agency.
     min_coverage: float = DEFAULT_MIN_COVERAGE
+    # How vantages combine (profile key ``vantages``). KPI "works well over IPv6": by
+    # default a host counts only when it works over IPv6 from every vantage (QD 38: a
+    # portal must work for every citizen, whatever their network). Other checks: by default
+    # the worst verdict across vantages, for the same reason: an agency's site must work
+    # from every network its citizens use, and a broken transit at one ISP is the agency's
+    # to get fixed (with its upstream). Either way a vantage that could not test (not_tested,
+    # error: the scanner's own limit there) never lowers what the others decided.
+    vantage_kpi: VantageRule = VantageRule.EVERY
+    vantage_checks: VantageRule = VantageRule.EVERY
     title_vi: str | None = None
     description: str = ""
     sources: tuple[str, ...] = ()
@@ -148,6 +180,13 @@ class Profile:
             if band.grade == grade:
                 return i
         return len(self.grades)
+
+    def vantage_rule_text(self) -> str:
+        """The combine rules in words (for ``auditor profiles`` and the reports)."""
+        return (
+            f"KPI: {self.vantage_kpi.value} ({_KPI_RULE_TEXT[self.vantage_kpi]}); "
+            f"checks: {self.vantage_checks.value} ({_CHECK_RULE_TEXT[self.vantage_checks]})"
+        )
 
 
 # --------------------------------------------------------------------------- lookup
@@ -225,11 +264,13 @@ _TOP_KEYS = (
     "warn_credit",
     "min_coverage",
     "kpi",
+    "vantages",
     "params",
     "requirements",
 )
 _REQ_KEYS = ("id", "title", "title_vi", "description", "level", "weight", "checks", "params")
 _KPI_KEYS = ("id", "title", "title_vi", "checks")
+_VANTAGE_KEYS = ("kpi", "checks")
 _BAND_KEYS = ("grade", "min")
 
 
@@ -477,6 +518,9 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
     kpi: Kpi | None = None
     if (n := get("kpi")) is not None:
         kpi = _kpi(ctx, n)
+    vantage_kpi = vantage_checks = VantageRule.EVERY
+    if (n := get("vantages")) is not None:
+        vantage_kpi, vantage_checks = _vantages(ctx, n)
 
     requirements: list[Requirement] = []
     seen_req: dict[str, int] = {}
@@ -518,6 +562,8 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
         mandatory_fail_cap=cap,
         warn_credit=warn_credit,
         min_coverage=min_coverage,
+        vantage_kpi=vantage_kpi,
+        vantage_checks=vantage_checks,
         title_vi=title_vi,
         description=description,
         sources=tuple(sources),
@@ -567,6 +613,28 @@ def _kpi(ctx: _Ctx, node: Node) -> Kpi | None:
     if kid is None or title is None or not checks:
         return None
     return Kpi(kid, title, tuple(checks), title_vi)
+
+
+def _vantages(ctx: _Ctx, node: Node) -> tuple[VantageRule, VantageRule]:
+    """``vantages: {kpi: every|any, checks: every|any}`` (both default to every)."""
+    rules = {"kpi": VantageRule.EVERY, "checks": VantageRule.EVERY}
+    entries = _mapping(ctx, node, "vantages", _VANTAGE_KEYS, ())
+    for key, (_knode, vnode) in (entries or {}).items():
+        where = f"vantages.{key}"
+        text = _str(ctx, vnode, where)
+        if text is None:
+            continue
+        try:
+            rules[key] = VantageRule(text)
+        except ValueError:
+            subject = "a host counts for the KPI" if key == "kpi" else "a check passes for a target"
+            ctx.at(
+                vnode,
+                where,
+                f"must be 'every' ({subject} only when it does from every vantage that could "
+                f"test) or 'any' (from at least one), got {text!r}",
+            )
+    return rules["kpi"], rules["checks"]
 
 
 def _requirement(

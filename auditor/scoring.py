@@ -37,6 +37,21 @@ Definitions (also in docs/JSON-SCHEMA.md, "Scoring"):
   do not change facts): ``yes``; any KPI check fails or warns on any host, or a host's name
   does not resolve (``dns.resolve`` fails): ``no``; otherwise,
   when some result is missing: ``incomplete``; an agency without hosts: ``n/a``.
+- **Vantages** (issue #16: a scan probes every target from several networks). Each vantage's
+  findings are judged on their own: a check result, a pair, a KPI answer per vantage, exactly
+  as a one-vantage scan is judged. They then combine by the profile's rules
+  (``vantages: {checks: every|any, kpi: every|any}``, default ``every``): a check result is
+  the worst (``every``) or the best (``any``) *decided* result (pass, info, warn, fail)
+  across vantages, else ``not_applicable`` when a vantage found nothing to judge; a vantage
+  that could not decide (``not_tested``/``error``: the scanner's own limit there, e.g. no
+  IPv6 in its footing) never lowers or raises what the others decided, and only when no
+  vantage decided anything is the result ``not_tested``/``error``. The
+  pair is then judged from the combined check results as above. The KPI of a host is its
+  per-vantage answer combined the same way (``every``: ``no`` when any vantage says no,
+  ``yes`` when the others say yes). Coverage stays honest: a tested pair counts
+  weight x (vantages whose own pair was tested / vantages that had the pair to test), so
+  "pass from A, not tested from B" is a pass at half coverage. One vantage: exactly the
+  one-machine rules above.
 - **Category sub-scores**: the same weighted share, over (target, check) results of scored
   requirements, grouped by the check's category, each with its own coverage.
 - **Ranking**: graded agencies by score (best first), then the agencies with insufficient
@@ -53,19 +68,24 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.inventory import Waiver, same_check
-from auditor.model import Finding, Level, Scope, Status, TargetKind
-from auditor.profiles import Profile, Requirement
+from auditor.model import LOCAL_VANTAGE, Finding, Level, Scope, Status, TargetKind
+from auditor.profiles import Profile, Requirement, VantageRule
 
 __all__ = [
     "AgencyInfo",
     "AgencyScore",
     "CheckResult",
+    "HostKpi",
     "PairResult",
     "ReqStatus",
     "RequirementShare",
     "ScanScore",
     "agencies_from_snapshot",
     "check_result",
+    "combine_kpi",
+    "combine_pairs",
+    "combine_results",
+    "kpi_answer",
     "pair_status",
     "score_scan",
 ]
@@ -181,6 +201,10 @@ class CheckResult:
     waiver: Waiver | None = None  # valid waiver covering a non-passing result
     expired_waiver: Waiver | None = None  # a matching waiver whose expiry has passed
     scored: bool = True  # False for checks registered as never scored (ipv6.web.icmp)
+    # Several vantages: each one's own result, in vantage order (empty for one vantage).
+    vantages: tuple[tuple[str, CheckResult], ...] = ()
+    # Share of the vantages (that had something to judge) that decided this result.
+    tested_share: float = 1.0
 
     @property
     def waived(self) -> bool:
@@ -203,6 +227,10 @@ class PairResult:
     status: ReqStatus
     credit: float
     checks: tuple[CheckResult, ...]
+    # Several vantages: each one's own pair (empty for one vantage), and the share of them
+    # (that had the pair to test) that tested it: what the pair adds to the coverage.
+    vantages: tuple[tuple[str, PairResult], ...] = ()
+    tested_share: float = 1.0
 
     @property
     def counted(self) -> bool:
@@ -211,6 +239,17 @@ class PairResult:
             and self.status in COUNTED
             and any(c.scored for c in self.checks)
         )
+
+
+@dataclass(frozen=True)
+class HostKpi:
+    """The KPI answer for one host of an agency, from each vantage and combined."""
+
+    host: str
+    answer: str  # yes | no | incomplete (combined by the profile's rule)
+    # (vantage, answer, reason): the reason is the message of the KPI check that decided
+    # a "no" or left it incomplete ("" for yes).
+    vantages: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -231,6 +270,8 @@ class AgencyScore:
     # The sums behind ``coverage`` (scan-wide coverage adds them up).
     tested_weight: float = 0.0
     testable_weight: float = 0.0
+    # Several vantages: the KPI per host and vantage (empty for a one-vantage scan).
+    host_kpis: tuple[HostKpi, ...] = ()
 
     @property
     def id(self) -> str:
@@ -304,6 +345,13 @@ class ScanScore:
     today: date
     agencies: tuple[AgencyScore, ...]
     shares: tuple[RequirementShare, ...]
+    # The vantages the findings came from, sorted (("local",) for a one-machine scan).
+    vantages: tuple[str, ...] = (LOCAL_VANTAGE,)
+
+    @property
+    def multi_vantage(self) -> bool:
+        """More than one vantage: the reports show the vantage dimension."""
+        return len(self.vantages) > 1
 
     @functools.cached_property
     def _by_id(self) -> dict[str, AgencyScore]:
@@ -515,62 +563,210 @@ def score_scan(
     category_of: Callable[[str], str] = _registry_category,
     scored_of: Callable[[str], bool] = _registry_scored,
 ) -> ScanScore:
-    """Score every agency of the inventory snapshot. Pure (the registry is only read)."""
-    by_key: dict[tuple[str, str, str], list[Finding]] = {}
+    """Score every agency of the inventory snapshot. Pure (the registry is only read).
+
+    Findings from several vantages are judged per vantage, then combined by the profile's
+    rules (module docstring, "Vantages")."""
+    by_vantage: dict[str, dict[tuple[str, str, str], list[Finding]]] = {}
     seen_kinds: dict[str, set[str]] = {}
     for f in findings:
+        by_key = by_vantage.setdefault(f.vantage, {})
         by_key.setdefault((f.target_kind.value, f.target, f.check), []).append(f)
         seen_kinds.setdefault(f.check, set()).add(f.target_kind.value)
+    vantages = tuple(sorted(by_vantage)) or (LOCAL_VANTAGE,)
+    views = [(v, by_vantage.get(v, {})) for v in vantages]
     agencies = agencies_from_snapshot(inventory)
     split = {r.id: _split(r, scope_of, seen_kinds) for r in profile.requirements}
-    cache: dict[tuple[str, str, str, str], CheckResult] = {}
+    caches: dict[str, dict[tuple[str, str, str, str], CheckResult]] = {v: {} for v in vantages}
     scores: list[AgencyScore] = []
     for agency in agencies:
         pairs: list[PairResult] = []
         for req in profile.requirements:
             host_checks, zone_checks = split[req.id]
-            if host_checks:
-                for host in agency.hosts:
-                    pairs.append(
+            targets = [(TargetKind.HOST, h, host_checks) for h in agency.hosts if host_checks]
+            targets += [(TargetKind.ZONE, z, zone_checks) for z in agency.zones if zone_checks]
+            for kind, target, checks in targets:
+                each = [
+                    (
+                        v,
                         _pair(
                             profile,
                             req,
-                            TargetKind.HOST,
-                            host,
-                            host_checks,
+                            kind,
+                            target,
+                            checks,
                             by_key,
                             agency,
                             today,
-                            cache,
+                            caches[v],
                             scored_of,
-                        )
+                        ),
                     )
-            if zone_checks:
-                for zone in agency.zones:
-                    pairs.append(
-                        _pair(
-                            profile,
-                            req,
-                            TargetKind.ZONE,
-                            zone,
-                            zone_checks,
-                            by_key,
-                            agency,
-                            today,
-                            cache,
-                            scored_of,
-                        )
-                    )
-        scores.append(_agency_score(profile, agency, pairs, by_key, today, category_of))
+                    for v, by_key in views
+                ]
+                pairs.append(combine_pairs(each, profile.vantage_checks, profile.warn_credit))
+        scores.append(_agency_score(profile, agency, pairs, views, today, category_of))
     shares = _shares(profile, scores)
-    return ScanScore(profile, today, tuple(scores), shares)
+    return ScanScore(profile, today, tuple(scores), shares, vantages)
+
+
+# --------------------------------------------------------------------------- vantages
+
+_DECIDED = (Status.PASS, Status.INFO, Status.WARN, Status.FAIL)
+_UNDECIDED = (Status.NOT_TESTED, Status.ERROR)
+
+
+def _pick(results: Sequence[tuple[str, CheckResult]], rule: VantageRule) -> tuple[str, CheckResult]:
+    """The vantage whose result stands for all (see combine_results)."""
+    decided = [(v, r) for v, r in results if r.status in _DECIDED]
+    if decided:
+        # Compliance order, then credit: the worst is the most severe with the least credit.
+        def key(item: tuple[str, CheckResult]) -> tuple[int, float]:
+            r = item[1]
+            return (_ORDER[_FROM_STATUS[r.status]], -r.credit)
+
+        return max(decided, key=key) if rule == VantageRule.EVERY else min(decided, key=key)
+    # Not applicable is a verdict too ("nothing to test here": no AAAA, no MX), which a
+    # vantage that could not test does not undo.
+    na = [(v, r) for v, r in results if r.status == Status.NOT_APPLICABLE]
+    if na:
+        return na[0]
+    # Nobody could decide: the result says so (an error before a not_tested: it is a fault
+    # to look into).
+    errors = [(v, r) for v, r in results if r.status == Status.ERROR]
+    return (errors or list(results))[0]
+
+
+def combine_results(
+    results: Sequence[tuple[str, CheckResult]], rule: VantageRule = VantageRule.EVERY
+) -> CheckResult:
+    """One check on one target, seen from several vantages -> one result (pure).
+
+    ``every``: the worst decided result (pass/info < warn < fail); ``any``: the best. A
+    vantage that could not decide (not_tested, error) is left out: the scanner's limit at
+    one vantage (no IPv6 route there) is never the agency's failure, and does not undo what
+    another vantage observed. ``tested_share`` says how many of the vantages that had
+    something to judge decided. One vantage: its result, unchanged."""
+    if len(results) == 1:
+        return results[0][1]
+    if not results:
+        raise ValueError("combine_results needs at least one vantage's result")
+    vantage, chosen = _pick(results, rule)
+    judged = [r for _v, r in results if r.status != Status.NOT_APPLICABLE]
+    decided = [r for r in judged if r.status in _DECIDED]
+    share = len(decided) / len(judged) if judged else 1.0
+    findings = tuple(f for _v, r in results for f in r.findings)
+    return replace(
+        chosen,
+        message=f"[{vantage}] {chosen.message}",
+        findings=findings,
+        vantages=tuple(results),
+        tested_share=share,
+    )
+
+
+def combine_pairs(
+    pairs: Sequence[tuple[str, PairResult]],
+    rule: VantageRule = VantageRule.EVERY,
+    warn_credit: float = 0.5,
+) -> PairResult:
+    """One (target, requirement) pair seen from several vantages -> one pair (pure): each
+    check combined (combine_results), the pair judged from the combined checks as for one
+    vantage. Its ``tested_share`` (what it adds to the coverage): the share of the vantages
+    that had the pair to test whose own pair was tested. One vantage: its pair, unchanged."""
+    if len(pairs) == 1:
+        return pairs[0][1]
+    if not pairs:
+        raise ValueError("combine_pairs needs at least one vantage's pair")
+    first = pairs[0][1]
+    checks = tuple(
+        combine_results([(v, p.checks[i]) for v, p in pairs], rule)
+        for i in range(len(first.checks))
+    )
+    deciding = [r for r in checks if r.scored] or list(checks)
+    status = pair_status(deciding)
+    credit = _credit(status, deciding, warn_credit)
+    share = 0.0
+    if status in _TESTED:
+        testable = [p for _v, p in pairs if p.status != ReqStatus.NOT_APPLICABLE]
+        tested = [p for p in testable if p.status in _TESTED]
+        share = len(tested) / len(testable) if testable else 1.0
+    return PairResult(
+        first.target,
+        first.target_kind,
+        first.requirement,
+        status,
+        credit,
+        checks,
+        vantages=tuple(pairs),
+        tested_share=share,
+    )
+
+
+def kpi_answer(statuses: Iterable[Status]) -> str:
+    """One host from one vantage: ``no`` when a KPI check fails or warns, ``yes`` when every
+    one passes, else ``incomplete``."""
+    seen = list(statuses)
+    if any(s in (Status.FAIL, Status.WARN) for s in seen):
+        return "no"
+    if all(s in (Status.PASS, Status.INFO) for s in seen):
+        return "yes"
+    return "incomplete"
+
+
+def combine_kpi(answers: Sequence[str], rule: VantageRule = VantageRule.EVERY) -> str:
+    """One host's KPI answers from several vantages -> one (pure). ``every``: ``no`` when any
+    vantage says no, else ``yes`` when one says yes; ``any``: ``yes`` when any vantage says
+    yes, else ``no`` when one says no. A vantage that could not tell (``incomplete``) does
+    not decide either way; nobody could tell: ``incomplete``."""
+    decided = [a for a in answers if a in ("yes", "no")]
+    if not decided:
+        return "incomplete"
+    if rule == VantageRule.EVERY:
+        return "no" if "no" in decided else "yes"
+    return "yes" if "yes" in decided else "no"
+
+
+def _host_kpi(
+    profile: Profile,
+    host: str,
+    views: Sequence[tuple[str, Mapping[tuple[str, str, str], list[Finding]]]],
+    today: date,
+) -> HostKpi:
+    assert profile.kpi is not None
+    per: list[tuple[str, str, str]] = []
+    for vantage, by_key in views:
+        results = [
+            check_result(kc, TargetKind.HOST, host, by_key.get(("host", host, kc), []), today=today)
+            for kc in profile.kpi.checks
+        ]
+        statuses = [r.status for r in results]
+        reason = ""
+        # A host whose name does not resolve (NXDOMAIN, SERVFAIL: a dns.resolve failure)
+        # does not work over IPv6 either, although its IPv6 checks are "not tested".
+        resolve = [
+            f for f in by_key.get(("host", host, "dns.resolve"), []) if f.status == Status.FAIL
+        ]
+        if resolve:
+            statuses.append(Status.FAIL)
+            reason = f"dns.resolve: {resolve[0].message}"
+        answer = kpi_answer(statuses)
+        if answer != "yes" and not reason:
+            wanted = (Status.FAIL, Status.WARN) if answer == "no" else _UNDECIDED
+            bad = next((r for r in results if r.status in wanted), None)
+            if bad is None and answer == "incomplete":
+                bad = next((r for r in results if r.status not in _DECIDED), None)
+            reason = f"{bad.check}: {bad.message}" if bad is not None else ""
+        per.append((vantage, answer, reason))
+    combined = combine_kpi([a for _v, a, _r in per], profile.vantage_kpi)
+    return HostKpi(host, combined, tuple(per))
 
 
 def _agency_score(
     profile: Profile,
     agency: AgencyInfo,
     pairs: list[PairResult],
-    by_key: Mapping[tuple[str, str, str], list[Finding]],
+    views: Sequence[tuple[str, Mapping[tuple[str, str, str], list[Finding]]]],
     today: date,
     category_of: Callable[[str], str],
 ) -> AgencyScore:
@@ -596,24 +792,16 @@ def _agency_score(
     for p in pairs:
         if p.requirement.scored:
             counts[p.status.value] += 1
-    # KPI: facts about every host, waivers do not apply.
+    # KPI: facts about every host, waivers do not apply; per host and vantage, combined by
+    # the profile's rule (one vantage: the host's own answer).
     kpi = "n/a"
+    host_kpis: list[HostKpi] = []
     if profile.kpi is not None and agency.hosts:
-        statuses = []
-        for host in agency.hosts:
-            for kc in profile.kpi.checks:
-                r = check_result(
-                    kc, TargetKind.HOST, host, by_key.get(("host", host, kc), []), today=today
-                )
-                statuses.append(r.status)
-            # A host whose name does not resolve (NXDOMAIN, SERVFAIL: a dns.resolve failure)
-            # does not work over IPv6 either, although its IPv6 checks are "not tested".
-            resolve = by_key.get(("host", host, "dns.resolve"), [])
-            if any(f.status == Status.FAIL for f in resolve):
-                statuses.append(Status.FAIL)
-        if any(s in (Status.FAIL, Status.WARN) for s in statuses):
+        host_kpis = [_host_kpi(profile, host, views, today) for host in agency.hosts]
+        answers = [h.answer for h in host_kpis]
+        if "no" in answers:
             kpi = "no"
-        elif all(s in (Status.PASS, Status.INFO) for s in statuses):
+        elif all(a == "yes" for a in answers):
             kpi = "yes"
         else:
             kpi = "incomplete"
@@ -635,7 +823,7 @@ def _agency_score(
                 bucket.append((p.requirement.weight, c.credit if rs != ReqStatus.PASS else 1.0))
             cover = cat_cover.setdefault(cat, [0.0, 0.0])
             if rs in _TESTED:
-                cover[0] += p.requirement.weight
+                cover[0] += p.requirement.weight * c.tested_share
                 cover[1] += p.requirement.weight
             elif rs == ReqStatus.INCOMPLETE:
                 cover[1] += p.requirement.weight
@@ -655,6 +843,7 @@ def _agency_score(
         category_coverage=category_coverage,
         tested_weight=tested_w,
         testable_weight=testable_w,
+        host_kpis=tuple(host_kpis) if len(views) > 1 else (),
     )
 
 
@@ -670,7 +859,8 @@ def _coverage_weights(pairs: Iterable[PairResult]) -> tuple[float, float]:
         if not p.requirement.scored or not any(c.scored for c in p.checks):
             continue
         if p.status in _TESTED:
-            tested += p.requirement.weight
+            # Several vantages: only the share of them that tested it (combine_pairs).
+            tested += p.requirement.weight * p.tested_share
             testable += p.requirement.weight
         elif p.status == ReqStatus.INCOMPLETE:
             testable += p.requirement.weight

@@ -19,7 +19,9 @@ def render_all(
     from reports.html import render_html
 
     data = load_report(store, scan_id, profile)
-    return render_html(data, Path(out_dir), lang, store.observations(scan_id))
+    # The target pages show one vantage's observations in detail (local, else the first);
+    # the per-vantage verdicts are in the findings.
+    return render_html(data, Path(out_dir), lang, store.observations(scan_id, data.primary_vantage))
 
 
 STDOUT = "-"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from auditor.model import Finding, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, TargetKind
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
 from auditor.store import ScanRecord, Store
@@ -54,6 +54,26 @@ class ReportData:
     previous: ScoreSummary | None
     # (scan, summary) oldest first, the current scan last.
     history: tuple[tuple[ScanRecord, ScoreSummary], ...]
+    # The scan's vantages, sorted (("local",) for a one-machine scan), and the footing
+    # recorded for each (issue #16: a distributed scan records one per vantage).
+    vantages: tuple[str, ...] = (LOCAL_VANTAGE,)
+    footings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def multi_vantage(self) -> bool:
+        """Several vantages: the reports show the vantage dimension (columns, a matrix).
+        A one-machine scan shows none of it and looks as it always did."""
+        return len(self.vantages) > 1
+
+    @property
+    def vantaged(self) -> bool:
+        """Not a one-machine scan (any vantage but ``local`` alone): the JSON names each
+        finding's vantage."""
+        return self.vantages != (LOCAL_VANTAGE,)
+
+    @property
+    def primary_vantage(self) -> str:
+        return primary_vantage(self.vantages)
 
     def agency_delta(self, agency_id: str) -> float | None:
         """Score change since the previous scan (None: no previous score)."""
@@ -81,6 +101,21 @@ def observation_docs(
             continue
         if isinstance(doc, dict):
             yield kind.value, name, doc
+
+
+def primary_vantage(vantages: Iterable[str]) -> str:
+    """The vantage whose observations the target pages show in detail: ``local`` when the
+    scan has it, else the first by name."""
+    names = sorted(vantages)
+    if not names or LOCAL_VANTAGE in names:
+        return LOCAL_VANTAGE
+    return names[0]
+
+
+def scan_vantages(store: Store, scan_id: int, findings: Iterable[Finding] = ()) -> tuple[str, ...]:
+    """The vantages of a scan: those the store recorded and those its findings name."""
+    names = set(store.vantages(scan_id)) | {f.vantage for f in findings}
+    return tuple(sorted(names)) or (LOCAL_VANTAGE,)
 
 
 def scan_day(scan: ScanRecord) -> date:
@@ -132,6 +167,7 @@ def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> 
     history = [(s, summary_of(store, s, profile)) for s in earlier]
     previous_scan, previous = history[-1] if history else (None, None)
     history.append((scan, ScoreSummary.of(score)))
+    vantages = scan_vantages(store, scan_id, findings)
     return ReportData(
         scan=scan,
         profile=profile,
@@ -141,4 +177,6 @@ def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> 
         previous_scan=previous_scan,
         previous=previous,
         history=tuple(history),
+        vantages=vantages,
+        footings=store.vantage_footings(scan_id) if len(vantages) > 1 else {},
     )

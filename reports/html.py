@@ -22,8 +22,17 @@ from markupsafe import Markup
 from auditor import __version__
 from auditor.inventory import to_display_name
 from auditor.model import Finding, Status, TargetKind
+from auditor.profiles import VantageRule
 from auditor.registry import get_check, is_known
-from auditor.scoring import AgencyScore, CheckResult, PairResult, ReqStatus, ScanScore
+from auditor.scoring import (
+    AgencyScore,
+    CheckResult,
+    PairResult,
+    ReqStatus,
+    ScanScore,
+    check_result,
+    combine_results,
+)
 from auditor.text import clip
 from reports.data import ReportData, observation_docs, scan_day
 from reports.i18n import Catalog, split_code
@@ -366,21 +375,23 @@ def http_view(obs: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def address_matrix(
-    kind: str, name: str, findings: Iterable[Finding], cat: Catalog
+    kind: str, name: str, findings: Iterable[Finding], cat: Catalog, multi: bool = False
 ) -> dict[str, Any]:
-    """Per-address results: rows = address-scope checks, columns = addresses."""
+    """Per-address results: rows = address-scope checks, columns = addresses (``multi``,
+    several vantages: one column per address and vantage, labelled ``address (vantage)``)."""
     cells: dict[tuple[str, str], str] = {}
     checks: list[str] = []
     addresses: list[str] = []
     for f in findings:
         if f.target_kind.value != kind or f.target != name or f.address is None:
             continue
+        column = f"{f.address} ({f.vantage})" if multi else f.address
         if f.check not in checks:
             checks.append(f.check)
-        if f.address not in addresses:
-            addresses.append(f.address)
-        cells[(f.check, f.address)] = f.status.value
-    addresses.sort(key=lambda a: (":" in a, a))
+        if column not in addresses:
+            addresses.append(column)
+        cells[(f.check, column)] = f.status.value
+    addresses.sort(key=lambda a: (":" in a.split(" ")[0], a))
     return {
         "addresses": addresses,
         "rows": [
@@ -453,6 +464,7 @@ class Row:
     message: str
     evidence: list[tuple[str, str]]
     waived: bool
+    vantage: str = ""  # several vantages: where it was observed from
 
 
 _ROW_ORDER = {
@@ -478,7 +490,15 @@ def target_rows(
         title = cat.check_title(f.check)
         evidence = flatten(f.evidence)
         return Row(
-            requirement, f.check, title, f.address, f.status.value, f.message, evidence, False
+            requirement,
+            f.check,
+            title,
+            f.address,
+            f.status.value,
+            f.message,
+            evidence,
+            False,
+            f.vantage,
         )
 
     rows: list[Row] = []
@@ -491,7 +511,9 @@ def target_rows(
             if fs is None:
                 continue
             seen.add(c)
-            for f in sorted(fs, key=lambda x: (":" in (x.address or ""), x.address or "")):
+            for f in sorted(
+                fs, key=lambda x: (":" in (x.address or ""), x.address or "", x.vantage)
+            ):
                 rows.append(row(cat.requirement_title(req), f))
     # What does not pass first (fail, warn, not tested); profile order within each status.
     rows.sort(key=lambda r: _ROW_ORDER.get(r.status, 9))
@@ -499,6 +521,93 @@ def target_rows(
         for f in by_check[c]:
             rows.append(row("", f))
     return rows
+
+
+@dataclass(frozen=True)
+class VantageCell:
+    status: str
+    reason: str  # the finding's message (remote text: escaped by the template)
+
+
+@dataclass(frozen=True)
+class VantageRow:
+    check: str
+    title: str
+    address: str | None  # a row per address under an address-scope check
+    cells: tuple[VantageCell, ...]  # one per vantage, in vantage order
+    combined: VantageCell
+    differ: bool  # the vantages do not agree
+
+
+MAX_REASON_CHARS = 240
+_IPV6_CATEGORIES = ("ipv6_web", "ipv6_dns", "ipv6_mail")
+
+
+def vantage_matrix(
+    kind: str,
+    name: str,
+    findings: Iterable[Finding],
+    vantages: Sequence[str],
+    rule: VantageRule,
+    today: Any,
+    cat: Catalog,
+) -> list[VantageRow]:
+    """IPv6 results of one target per vantage: rows = the target's IPv6 checks (an address-
+    scope check also gets a row per address), columns = vantages, plus the combined result
+    by the profile's rule. Empty unless there are several vantages."""
+    if len(vantages) < 2:
+        return []
+    kind_of = TargetKind(kind)
+    by: dict[tuple[str, str | None, str], list[Finding]] = {}
+    order: list[tuple[str, str | None]] = []
+    for f in findings:
+        if f.target_kind.value != kind or f.target != name:
+            continue
+        if _category(f.check) not in _IPV6_CATEGORIES:
+            continue
+        for key in ((f.check, None), (f.check, f.address)) if f.address else ((f.check, None),):
+            by.setdefault((*key, f.vantage), []).append(f)
+            if key not in order:
+                order.append(key)
+    order.sort(key=lambda k: (k[0], k[1] is not None, ":" in (k[1] or ""), k[1] or ""))
+    rows: list[VantageRow] = []
+    for check, address in order:
+        results = [
+            (v, check_result(check, kind_of, name, by.get((check, address, v), []), today=today))
+            for v in vantages
+        ]
+        combined = combine_results(results, rule)
+        cells = tuple(
+            VantageCell(r.status.value, clip(r.message, MAX_REASON_CHARS)) for _v, r in results
+        )
+        reason = combined.message
+        rows.append(
+            VantageRow(
+                check=check,
+                title=cat.check_title(check),
+                address=address,
+                cells=cells,
+                combined=VantageCell(combined.status.value, clip(reason, MAX_REASON_CHARS)),
+                differ=len({c.status for c in cells}) > 1,
+            )
+        )
+    return rows
+
+
+def kpi_matrix(agency: AgencyScore) -> list[dict[str, Any]]:
+    """The KPI per host and vantage (several vantages only): rows = hosts."""
+    return [
+        {
+            "host": h.host,
+            "answer": h.answer,
+            "cells": [
+                {"vantage": v, "answer": ans, "reason": clip(why, MAX_REASON_CHARS)}
+                for v, ans, why in h.vantages
+            ],
+            "differ": len({ans for _v, ans, _w in h.vantages}) > 1,
+        }
+        for h in agency.host_kpis
+    ]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -543,6 +652,15 @@ def footing_view(stats: Mapping[str, Any], cat: Catalog) -> FootingView | None:
     return FootingView(tuple(facts), tuple(notes), len(footing.rechecks))
 
 
+def vantage_footings(data: ReportData, cat: Catalog) -> list[tuple[str, FootingView | None]]:
+    """Each vantage's footing for the page header (several vantages only)."""
+    from auditor.selfcheck import FOOTING_KEY
+
+    if not data.multi_vantage:
+        return []
+    return [(v, footing_view({FOOTING_KEY: data.footings.get(v)}, cat)) for v in data.vantages]
+
+
 class HtmlRenderer:
     def __init__(self, data: ReportData, lang: str = "vi") -> None:
         self.data = data
@@ -573,6 +691,12 @@ class HtmlRenderer:
             "scan_date": str(scan_day(data.scan)),
             "inventory_name": data.scan.inventory_name,
             "footing": footing_view(data.scan.stats, self.cat),
+            # Several vantages: the scan header shows each one's footing (empty otherwise).
+            "multi_vantage": data.multi_vantage,
+            "vantages": data.vantages,
+            "vantage_footings": vantage_footings(data, self.cat),
+            "kpi_rule": self.cat.t(f"vantage_rule_kpi_{data.profile.vantage_kpi.value}"),
+            "checks_rule": self.cat.t(f"vantage_rule_checks_{data.profile.vantage_checks.value}"),
             "kpi_title": (
                 (data.profile.kpi.title_vi if lang == "vi" and data.profile.kpi.title_vi else None)
                 or data.profile.kpi.title
@@ -645,6 +769,7 @@ class HtmlRenderer:
                     has_previous=d.previous is not None,
                     groups=fail_groups(a, self.cat),
                     matrix=matrix(a, score),
+                    kmatrix=kpi_matrix(a),
                     untested=a.incomplete(),
                     waived=a.waived(),
                     waivers=a.agency.waivers,
@@ -683,7 +808,19 @@ class HtmlRenderer:
                     name=name,
                     agencies=agencies,
                     rows=target_rows(kind, name, score, by_target.get((kind, name), []), self.cat),
-                    amatrix=address_matrix(kind, name, by_target.get((kind, name), []), self.cat),
+                    amatrix=address_matrix(
+                        kind, name, by_target.get((kind, name), []), self.cat, d.multi_vantage
+                    ),
+                    vmatrix=vantage_matrix(
+                        kind,
+                        name,
+                        by_target.get((kind, name), []),
+                        d.vantages,
+                        d.profile.vantage_checks,
+                        score.today,
+                        self.cat,
+                    ),
+                    details_from=d.primary_vantage if d.multi_vantage and obs else "",
                     pairs=pairs_of.get((kind, name), []),
                     obs=obs,
                     dns=obs.get("dns") if kind == "host" else None,
@@ -733,7 +870,9 @@ __all__ = [
     "HtmlRenderer",
     "distribution",
     "flatten",
+    "kpi_matrix",
     "page_name",
     "render_html",
     "trend_chart",
+    "vantage_matrix",
 ]

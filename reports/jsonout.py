@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from auditor.model import LOCAL_VANTAGE
 from auditor.profiles import Profile, ProfileError
-from auditor.scoring import AgencyScore, ScanScore
+from auditor.scoring import AgencyScore, CheckResult, PairResult, ScanScore
 from auditor.selfcheck import FOOTING_KEY
 from auditor.store import Store
 
@@ -40,24 +41,32 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
                 for c in p.checks:
                     if c.waiver is not None:
                         waived.add((a.id, c.target_kind.value, c.target, c.check))
+    stored = store.findings(scan_id)
+    from reports.data import scan_vantages
+
+    vantages = report.vantages if report is not None else scan_vantages(store, scan_id, stored)
+    # Not a one-machine scan: every finding names its vantage, the scan lists its vantages
+    # with their footings. A one-machine scan (``local`` alone) is written as it always was.
+    vantaged = vantages != (LOCAL_VANTAGE,)
     findings = []
-    for f in store.findings(scan_id):
+    for f in stored:
         key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
         for agency in owners.get(key, ("",)):
-            findings.append(
-                {
-                    "agency": agency,
-                    "target": f.target,
-                    "target_kind": f.target_kind.value,
-                    "address": f.address,
-                    "check": f.check,
-                    "status": f.status.value,
-                    "message": f.message,
-                    "evidence": f.evidence,
-                    "score": f.score,
-                    "waived": (agency, f.target_kind.value, f.target, f.check) in waived,
-                }
-            )
+            item: dict[str, Any] = {
+                "agency": agency,
+                "target": f.target,
+                "target_kind": f.target_kind.value,
+                "address": f.address,
+                "check": f.check,
+                "status": f.status.value,
+                "message": f.message,
+                "evidence": f.evidence,
+                "score": f.score,
+                "waived": (agency, f.target_kind.value, f.target, f.check) in waived,
+            }
+            if vantaged:
+                item["vantage"] = f.vantage
+            findings.append(item)
     doc: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "scan": {
@@ -77,6 +86,9 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
         },
         "findings": findings,
     }
+    if vantaged:
+        footings = store.vantage_footings(scan_id)
+        doc["scan"]["vantages"] = [{"name": v, "footing": footings.get(v)} for v in vantages]
     if report is None:
         doc["scoring_error"] = scoring_error
         return doc
@@ -84,7 +96,10 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
     doc["profile"] = profile_document(report.profile)
     # How much of the profile's scored weight was actually tested, over every agency.
     doc["coverage"] = report.score.coverage
-    doc["agencies"] = [agency_document(a, report.agency_delta(a.id)) for a in report.score.ranked()]
+    doc["agencies"] = [
+        agency_document(a, report.agency_delta(a.id), multi=report.multi_vantage)
+        for a in report.score.ranked()
+    ]
     doc["requirements"] = shares_document(report.score)
     return doc
 
@@ -97,6 +112,8 @@ def profile_document(profile: Profile) -> dict[str, Any]:
         "mandatory_fail_cap": profile.mandatory_fail_cap,
         "warn_credit": profile.warn_credit,
         "min_coverage": profile.min_coverage,
+        # How several vantages combine (a profile fact, shown for every scan).
+        "vantages": {"kpi": profile.vantage_kpi.value, "checks": profile.vantage_checks.value},
         "kpi": (
             {"id": profile.kpi.id, "title": profile.kpi.title, "checks": list(profile.kpi.checks)}
             if profile.kpi
@@ -117,8 +134,39 @@ def profile_document(profile: Profile) -> dict[str, Any]:
     }
 
 
-def agency_document(a: AgencyScore, delta: float | None) -> dict[str, Any]:
-    return {
+def agency_document(a: AgencyScore, delta: float | None, multi: bool = False) -> dict[str, Any]:
+    """One agency; ``multi`` (several vantages): each result and check also says what each
+    vantage found, and ``kpi_hosts`` the KPI per host and vantage."""
+
+    def check_doc(c: CheckResult) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "check": c.check,
+            "status": c.status.value,
+            "waived": c.waived,
+            "waiver_expired": c.expired_waiver is not None,
+            "message": c.message,
+        }
+        if multi:
+            out["vantages"] = {
+                v: {"status": r.status.value, "message": r.message} for v, r in c.vantages
+            }
+        return out
+
+    def result_doc(p: PairResult) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requirement": p.requirement.id,
+            "target": p.target,
+            "target_kind": p.target_kind.value,
+            "status": p.status.value,
+            "credit": round(p.credit, 4),
+            "checks": [check_doc(c) for c in p.checks],
+        }
+        if multi:
+            out["vantages"] = {v: q.status.value for v, q in p.vantages}
+            out["tested_share"] = round(p.tested_share, 4)
+        return out
+
+    doc: dict[str, Any] = {
         "id": a.id,
         "name": a.agency.name,
         "name_en": a.agency.name_en,
@@ -134,28 +182,19 @@ def agency_document(a: AgencyScore, delta: float | None) -> dict[str, Any]:
         "counts": dict(a.counts),
         "hosts": list(a.agency.hosts),
         "zones": list(a.agency.zones),
-        "results": [
-            {
-                "requirement": p.requirement.id,
-                "target": p.target,
-                "target_kind": p.target_kind.value,
-                "status": p.status.value,
-                "credit": round(p.credit, 4),
-                "checks": [
-                    {
-                        "check": c.check,
-                        "status": c.status.value,
-                        "waived": c.waived,
-                        "waiver_expired": c.expired_waiver is not None,
-                        "message": c.message,
-                    }
-                    for c in p.checks
-                ],
-            }
-            for p in a.pairs
-        ],
+        "results": [result_doc(p) for p in a.pairs],
         "waivers": [w.to_dict() for w in a.agency.waivers],
     }
+    if multi:
+        doc["kpi_hosts"] = [
+            {
+                "host": h.host,
+                "kpi": h.answer,
+                "vantages": {v: {"kpi": ans, "reason": why} for v, ans, why in h.vantages},
+            }
+            for h in a.host_kpis
+        ]
+    return doc
 
 
 def shares_document(score: ScanScore) -> list[dict[str, Any]]:

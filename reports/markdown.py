@@ -81,6 +81,8 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
             f"{md_escape(cat.level(s.requirement.level.value))} | "
             f"{s.agencies_pass}/{s.agencies_total} | {s.targets_pass}/{s.targets_total} |"
         )
+    if data.multi_vantage:
+        out.extend(_vantage_section(data, cat, lang))
     out.append("")
     out.append(f"## {md_escape(cat.t('failing_heading'))}")
     for a in score.ranked():
@@ -102,6 +104,57 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
             out.append(f"- … (+{len(failing) - max_failures})")
     out.append("")
     return "\n".join(out)
+
+
+def _vantage_section(data: ReportData, cat: Catalog, lang: str) -> list[str]:
+    """Several vantages: each one's footing, the combine rule, and the hosts whose KPI
+    answer differs between vantages (the national picture the issue asks for)."""
+    from auditor.selfcheck import Footing
+
+    out = ["", f"## {md_escape(cat.t('vantages'))}", ""]
+    out.append(f"| {cat.t('vantage')} | IPv6 | IPv4 | {md_escape(cat.t('footing_resolver'))} |")
+    out.append("|---|---|---|---|")
+    for v in data.vantages:
+        footing = Footing.from_record(data.footings.get(v))
+        if footing is None:
+            cells = [cat.t("footing_status_unknown")] * 3
+        else:
+            cells = [
+                cat.t(f"footing_status_{x.status.value}")
+                for x in (footing.ipv6, footing.ipv4, footing.resolver)
+            ]
+        out.append(f"| `{md_escape(v)}` | " + " | ".join(md_escape(c) for c in cells) + " |")
+    rule = cat.t(f"vantage_rule_kpi_{data.profile.vantage_kpi.value}")
+    out.append("")
+    out.append(md_escape(cat.t("vantage_kpi_intro", rule=rule)))
+    rows = [
+        (a, h)
+        for a in data.score.ranked()
+        for h in a.host_kpis
+        if len({ans for _v, ans, _w in h.vantages}) > 1
+    ]
+    if not rows:
+        return out
+    out.append("")
+    out.append(f"### {md_escape(cat.t('vantage_disagree'))}")
+    out.append("")
+    heads = " | ".join(f"`{md_escape(v)}`" for v in data.vantages)
+    combined = md_escape(cat.t("vantage_combined"))
+    out.append(f"| {cat.t('agency')} | {cat.t('host')} | {heads} | {combined} |")
+    out.append("|---|---|" + "---|" * len(data.vantages) + "---|")
+    for a, h in rows:
+        answers = {v: (ans, why) for v, ans, why in h.vantages}
+        cells = []
+        for v in data.vantages:
+            ans, why = answers.get(v, ("incomplete", ""))
+            text = cat.t(f"kpi_{ans}") + (f" ({why})" if why else "")
+            cells.append(md_escape(text)[:300])
+        out.append(
+            f"| {md_escape(_name(a, lang))} | {md_escape(h.host)} | "
+            + " | ".join(cells)
+            + f" | {md_escape(cat.t('kpi_' + h.answer))} |"
+        )
+    return out
 
 
 def write_markdown(data: ReportData, path: str | Path, lang: str = "en") -> None:

@@ -112,6 +112,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     print("grades: " + ", ".join(f"{b.grade} >= {b.min_score:g}" for b in p.grades))
     if p.kpi:
         print(f"KPI {p.kpi.title}: {', '.join(p.kpi.checks)}")
+    print(f"vantages: {p.vantage_rule_text()}")
     for r in p.requirements:
         print(f"  {r.id:<18} {r.level.value:<13} w={r.weight:<4g} {', '.join(r.checks)}")
     for cid, values in p.params.items():
@@ -223,6 +224,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
         f"profile {profile.name}: {diff.count('regression')} regression(s), "
         f"{diff.count('improvement')} improvement(s), {diff.count('changed')} other change(s)"
     )
+    if diff.vantaged:
+        # Like with like: each vantage against itself; one scan's own vantages are named,
+        # never counted as changes.
+        print(f"vantages compared: {', '.join(diff.vantages) or 'none'}")
+        for which, names in (("before", diff.only_before), ("after", diff.only_after)):
+            if names:
+                scan_id = before.id if which == "before" else after.id
+                print(
+                    f"vantage(s) only in #{scan_id}: {', '.join(names)} (not compared: "
+                    f"no finding from there in the other scan)"
+                )
     for a in diff.agencies:
         if not a.changed:
             continue
@@ -242,6 +254,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"  {target} ({kind}) {req}: {b or '-'} -> {af or '-'}")
         for c in a.changes:
             where = f"{c.target}" + (f" [{c.address}]" if c.address else "")
+            if diff.vantaged:
+                where += f" from {c.vantage}"
             print(
                 f"  {c.kind:<11} {where} {c.check}: {c.before or '-'} -> {c.after or '-'}"
                 f"  ({one_line(c.message, 160)})"
@@ -321,7 +335,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ProfileError as exc:
             return _fail(str(exc))
         if args.out:
-            pages = render_html(data, Path(args.out), args.lang, store.observations(scan.id))
+            observations = store.observations(scan.id, data.primary_vantage)
+            pages = render_html(data, Path(args.out), args.lang, observations)
             print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
         if args.json:
             write_json(store, scan.id, args.json, args.profile)

@@ -1,99 +1,36 @@
 """The vantage dimension (issue #16): one scan, its targets probed from two vantages.
 
-Both shards run in this process against the loopback DNS server (hosts resolve to
-127.0.0.1, whose ports 80/443 refuse, or to documentation addresses the guard refuses), into
-one real SQLite store, the one from vantage "b" with IPv6 unusable for the scanner (its
-footing says so): the store keeps each target twice, the findings carry their vantage and
-differ where the footing does, and ``auditor evaluate`` judges each vantage with its own
-footing, giving back exactly the stored findings.
+The scan (tests/support/vantages.py): both shards run in this process against the loopback
+DNS server (hosts resolve to 127.0.0.1, whose ports 80/443 refuse, or to documentation
+addresses the guard refuses), into one real SQLite store, the one from vantage "b" with
+IPv6 unusable for the scanner (its footing says so): the store keeps each target twice, the
+findings carry their vantage and differ where the footing does, and ``auditor evaluate``
+judges each vantage with its own footing, giving back exactly the stored findings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from auditor.inventory import load_inventory
 from auditor.model import Finding, Status
-from auditor.options import ScanOptions
-from auditor.profiles import load_profile
-from auditor.selfcheck import IPV6, FamilyFooting, Footing, FootStatus, footing_sync
-from auditor.service import ScanService, options_record, profile_ref
-from auditor.shards import ScanSpec, run_shard, whole
-from auditor.store import Store, open_store
-from tests.support.dnsserver import DnsServer, Zone
-
-HOSTS = ["www.v.example.vn", "dv.v.example.vn", "lo.v.example.vn"]
-
-
-def _zone() -> Zone:
-    zone = Zone()
-    z = "v.example.vn"
-    zone.add(z, "SOA", [f"ns1.{z}. hostmaster.{z}. 1 3600 600 86400 300"])
-    zone.add(z, "NS", [f"ns1.{z}."])
-    zone.add(f"ns1.{z}", "A", ["192.0.2.53"])
-    zone.add(f"ns1.{z}", "AAAA", ["2001:db8::53"])
-    zone.add("www.v.example.vn", "A", ["203.0.113.10"])
-    zone.add("www.v.example.vn", "AAAA", ["2001:db8::10"])
-    zone.add("dv.v.example.vn", "AAAA", ["2001:db8::11"])
-    zone.add("lo.v.example.vn", "A", ["127.0.0.1"])
-    return zone
+from tests.support.dnsserver import DnsServer
+from tests.support.vantages import HOSTS, scan_from, vantage_zone
 
 
 @pytest.fixture
 def dns() -> Iterator[DnsServer]:
-    with DnsServer(_zone()) as server:
+    with DnsServer(vantage_zone()) as server:
         yield server
-
-
-def _inventory(tmp_path: Path) -> Path:
-    inv = tmp_path / "inv.yaml"
-    hosts = "".join(f"      - {h}\n" for h in HOSTS)
-    inv.write_text(
-        "version: 1\nname: Vantage lab\nagencies:\n  - id: so-v\n    name: Sở V\n"
-        f"    domains: [v.example.vn]\n    hosts:\n{hosts}",
-        encoding="utf-8",
-    )
-    return inv
-
-
-def _no_ipv6(footing: Footing) -> Footing:
-    """The footing of a vantage whose network has no IPv6 (as selfcheck records it)."""
-    ipv6 = FamilyFooting(IPV6, FootStatus.DOWN, "the scanner has no global IPv6 address")
-    return replace(footing, ipv6=ipv6)
 
 
 def test_two_vantages_keep_their_own_findings_and_evaluate_gives_them_back(
     tmp_path: Path, dns: DnsServer
 ) -> None:
-    inv_path = _inventory(tmp_path)
-    inventory = load_inventory(str(inv_path))
-    profile = load_profile("vn-gov")
-    options = ScanOptions(
-        resolver=dns.spec, timeout=5, allow_nets=("127.0.0.0/8",), icmp=False, concurrency=8
-    )
-    store: Store = open_store(tmp_path / "s.db")
-    service = ScanService(store)
-    plan = service.plan(inventory, profile, options)
-    scan_id = store.begin_scan(
-        profile=profile_ref(profile),
-        inventory_path=str(inv_path),
-        inventory_name=inventory.name,
-        inventory=inventory.to_dict(),
-        options=options_record(options),
-    )
-    footing = footing_sync(options, (*plan.hosts, *plan.zones), lambda line: None, {})
-    dark = _no_ipv6(footing)
-    for vantage, seen in (("a", footing), ("b", dark)):
-        store.record_vantage(scan_id, vantage, seen.to_record())
-        spec = ScanSpec.of(plan, store=store.url, scan_id=scan_id, options=options, footing=seen)
-        result = run_shard(spec, whole(plan), store, vantage=vantage)
-        assert result.vantage == vantage and not result.stopped
-    store.finish_scan(scan_id, "complete", {})
-
+    made = scan_from(tmp_path, dns)
+    store, scan_id, service = made.store, made.scan_id, made.service
     assert store.vantages(scan_id) == ["a", "b"]
     for vantage in ("a", "b"):
         assert store.done_targets(scan_id, vantage) == {
