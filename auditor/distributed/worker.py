@@ -13,8 +13,9 @@ the shard's outcome in the store. Written here rather than left to Celery, and w
   acknowledged: the rest of the scan completes.
 - a failed attempt is retried by Celery (``Task.retry``, after RETRY_DELAY) on the
   vantage's queue.
-- a shard recorded ``done`` and delivered again (its worker was lost after the last target,
-  before the acknowledgement) is skipped.
+- a shard the store no longer knows (``--resume`` sent its remaining targets again as new
+  shards) is skipped, and so is a shard recorded ``done`` and delivered again (its worker
+  was lost after the last target, before the acknowledgement).
 - the CA file and the DNSSEC trust anchors travel as their contents (a worker has not the
   client's files); each pool process writes them once to a private directory, named by
   their hash, and points the options at them, so the probes read files as before.
@@ -167,7 +168,12 @@ def run_task(
     spec = ScanSpec.from_json(spec_json)
     shard = Shard.from_json(shard_json)
     store = _process.open(str(conf.get("auditor_store")))
-    record = store.shard_started(spec.scan_id, vantage, shard.number, _worker_name())
+    try:
+        record = store.shard_started(spec.scan_id, vantage, shard.number, _worker_name())
+    except KeyError:
+        # ``scan --resume`` forgot this shard and sent its remaining targets again as new
+        # shards: this message is an old copy (the broker kept it), nothing to do.
+        return "superseded"
     if record.status == "done":
         return "done before"
     if record.attempts > MAX_ATTEMPTS:
