@@ -103,6 +103,15 @@ def distributed_scan(
             return EXIT_INTERRUPTED
         except ScanFailed:
             raise
+    if result.status == "running":
+        open_ = sorted({s.vantage for s in store.shards(result.scan_id) if s.status not in
+                        ("done", "failed")})  # fmt: skip
+        print(
+            f"auditor: vantage(s) {', '.join(vantages)} done; scan {result.scan_id} goes on "
+            f"for vantage(s) {', '.join(open_)} (auditor status --db {args.db})",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     return result.scan_id, result.status
 
 

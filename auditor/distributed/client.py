@@ -108,9 +108,8 @@ def submit(
         store.drop_open_shards(scan_id, vantage)  # --resume: sent again below, as new shards
         first = max((s.number for s in store.shards(scan_id, vantage)), default=0) + 1
         pending = len(plan.hosts) + len(plan.zones) - len(skip)
-        count = max(1, math.ceil(pending / shard_size)) if pending else 0
-        shards = [_renumber(s, first + i) for i, s in enumerate(split(plan, count, skip))]
-        shards = [s for s in shards if s.size]
+        cut = split(plan, math.ceil(pending / shard_size), skip) if pending > 0 else []
+        shards = [_renumber(s, first + i) for i, s in enumerate(cut) if s.size]
         store.add_shards(scan_id, vantage, [(s.number, s.to_json(), s.size) for s in shards])
         sent[vantage] = len(shards)
         total += sum(s.size for s in shards)
@@ -139,8 +138,9 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
 ) -> ScanResult:
     """Relay progress (one TargetDone event per target finished, named by its vantage)
-    until every shard of the scan has ended, then finish the scan row. Raises ScanFailed
-    (the scan stored as "failed") when a shard failed."""
+    until every shard of the submitted vantages has ended, then finish the scan row (status
+    "running" when other vantages of the scan are still open). Raises ScanFailed (the scan
+    stored as "failed") when a shard failed."""
     emit = on_event or (lambda event: None)
     scan_id = submitted.scan_id
     seen = dict(submitted.done)
@@ -151,13 +151,20 @@ def follow(
             for _ in range(now - seen.get(vantage, 0)):
                 emit(TargetDone(TargetKind.HOST, vantage, ()))
             seen[vantage] = max(now, seen.get(vantage, 0))
-        status = finish_if_ended(store, scan_id, submitted.vantages)
-        if status is not None:
+        if _ended(store, scan_id, submitted.vantages):
+            # This client's vantages are done; the scan row is finished once every
+            # vantage's are (another client may have submitted more): "running" until then.
+            status = finish_if_ended(store, scan_id) or "running"
             emit(Finished(scan_id, status))
             if status == "failed":
                 raise ScanFailed(scan_id, failures(store, scan_id))
             return ScanResult(scan_id, status)
         sleep(POLL)
+
+
+def _ended(store: Store, scan_id: int, vantages: Sequence[str]) -> bool:
+    shards = store.shards(scan_id)
+    return all(s.status in ENDED for s in shards if s.vantage in vantages)
 
 
 def failures(store: Store, scan_id: int) -> list[str]:
@@ -169,13 +176,11 @@ def failures(store: Store, scan_id: int) -> list[str]:
     ]
 
 
-def finish_if_ended(
-    store: Store, scan_id: int, vantages: Sequence[str] | None = None
-) -> str | None:
-    """When every shard of the scan (of ``vantages``) has ended, finish the scan row
+def finish_if_ended(store: Store, scan_id: int) -> str | None:
+    """When every shard of the scan (of every vantage) has ended, finish the scan row
     ("complete", or "failed" when a shard failed) with the shards' counters summed and the
     vantages' footings merged, and return that status; None while shards are open."""
-    shards = [s for s in store.shards(scan_id) if vantages is None or s.vantage in vantages]
+    shards = store.shards(scan_id)
     if not shards or any(s.status not in ENDED for s in shards):
         return None
     status = "failed" if any(s.status == "failed" for s in shards) else "complete"

@@ -330,6 +330,7 @@ def test_detach_status_and_resume(
                                 "--shard-size", "5", "--resume", "--quiet"))  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "resuming scan 1" in again.stderr
+    assert "scan 1 goes on for vantage(s) b" in again.stderr  # not complete: b is not done
     st = _run([sys.executable, "-m", "auditor", "status", "--db", str(db)])
     assert f"vantage a: {total}/{total} targets (100%); shards: 5 done" in st.stdout
     assert f"vantage b: 0/{total} targets (0%); shards: 5 pending" in st.stdout
@@ -370,6 +371,30 @@ def test_two_workers_keep_the_per_address_limit_together(
     assert total >= len(hosts)
     assert peak == 2
     assert _once(db, 1) == {"local": sorted(("host", h) for h in hosts)}
+
+    # The same workers each counting on their own (their limiter's Redis is gone: the
+    # fallback) do exceed it: the measurement sees what sharing prevents.
+    from tests.support.servers import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    alone = tmp_path / "alone.db"
+    with (
+        DnsServer(zone) as dns,
+        HoldingServer(hold=0.5) as held,
+        workers(
+            [(redis.url, str(alone), "local", 2), (redis.url, str(alone), "local", 2)],
+            "--limiter",
+            dead,
+        ) as started,
+    ):
+        argv = _held_argv(inv, alone, dns, held, "--broker", redis.url, "--shard-size", "4",
+                          "--per-address", "2", "--concurrency", "8", "--quiet")  # fmt: skip
+        done = _run(argv)
+        assert done.returncode == 0, done.stderr
+        unshared = held.peak
+        said = "".join(w.text() for w in started)
+    assert unshared > 2
+    assert "counts its own connections from now on" in said
 
 
 def test_the_limiter_falls_back_to_this_process_when_redis_is_gone() -> None:

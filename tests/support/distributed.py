@@ -85,9 +85,16 @@ def workers(specs: list[tuple[str, str, str, int]], *extra: str) -> Iterator[lis
 
 
 class HoldingServer:
-    """TCP on 127.0.0.1 (one port per service): every connection is accepted and held for
-    ``hold`` seconds (nothing is sent: the client's read times out or the hold ends first),
-    then closed. ``peak`` is the most connections open at once, over every port."""
+    """TCP on 127.0.0.1 (one port per service): every connection is accepted, held for
+    ``hold`` seconds after its first bytes (nothing is sent back), then closed by the server.
+
+    ``peak``: the most connections *in use* at once over every port, a connection being in
+    use from its first bytes (a TLS hello, an HTTP request) until the server closes it. A
+    connection that never sends is not counted: the TCP reachability probe's connections
+    are closed at once or parked idle for the HTTP probe's first request (outside the
+    per-address slot by design, auditor.probes.session), and a parked one counts when the
+    HTTP probe sends on it, under its slot. The server closes before the client can give
+    its slot back, so a count never lags a release."""
 
     def __init__(self, ports: int = 2, hold: float = 0.6) -> None:
         self.hold = hold
@@ -129,27 +136,34 @@ class HoldingServer:
                 continue
             except OSError:
                 return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        counted = False
+        try:
+            conn.settimeout(60)
+            try:
+                if not conn.recv(4096):
+                    return  # closed without a word
+            except OSError:
+                return
             with self._lock:
                 self.open += 1
                 self.total += 1
                 self.peak = max(self.peak, self.open)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(self.hold)
+                counted = True
             end = time.monotonic() + self.hold
-            while time.monotonic() < end:
+            while (left := end - time.monotonic()) > 0:
+                conn.settimeout(left)
                 try:
                     if not conn.recv(4096):
                         break  # the client closed
-                except TimeoutError:
-                    break
                 except OSError:
                     break
         finally:
-            with self._lock:
-                self.open -= 1
+            if counted:
+                with self._lock:
+                    self.open -= 1
             conn.close()
 
 

@@ -16,7 +16,9 @@ The rules (docs/ARCHITECTURE.md):
     reports;
 (d) reports use the store through its public names only (``from auditor.store import
     Store``), never a store submodule nor a database driver;
-(e) no database driver (``sqlite3``, ``sqlalchemy``) outside the store.
+(e) no database driver (``sqlite3``, ``sqlalchemy``) outside the store;
+(f) Celery, kombu and redis only inside ``auditor.distributed`` (an optional extra: the
+    core works without it).
 """
 
 from __future__ import annotations
@@ -291,3 +293,18 @@ def test_relative_imports_resolve() -> None:
     assert _base("auditor.probes.dns", path, 2, "model") == "auditor.model"
     init = ROOT / "auditor" / "probes" / "__init__.py"
     assert _base("auditor.probes", init, 1, "dns") == "auditor.probes.dns"
+
+
+
+def test_celery_and_redis_only_in_the_distributed_package() -> None:
+    bad = sorted(
+        f"{imp.source}:{imp.line} imports {imp.target}"
+        for module, imps in GRAPH.items()
+        if not _within(module, "auditor.distributed")
+        for imp in imps
+        if imp.target.split(".")[0] in ("celery", "kombu", "redis")
+    )
+    assert not bad, "Celery or redis outside auditor.distributed:\n" + "\n".join(bad)
+    # and the rule sees them where they are (function-level imports included)
+    inside = {imp.target.split(".")[0] for imp in GRAPH["auditor.distributed.app"]}
+    assert "celery" in inside
