@@ -117,6 +117,9 @@ class Host:
     dns_only: bool = False  # addresses in DNS, nothing listens
     smtp: str | None = None  # None | starttls | plain (greets 220 without STARTTLS)
     smtp6: bool = True  # SMTP listens on the v6 address too
+    # port 443 served by tests/lab/depth_server.py (this kind) instead of nginx; nginx
+    # still serves port 80
+    tls_server: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1131,10 +1134,9 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
 
     # ---- TLS handshake depth (issue 19) -----------------------------------------------------
-    # PASS and FAIL on both families of the depth checks nginx can serve both ways
-    # (tls.kex_params, tls.kex_hash, tls.cipher_order). The others (compression, RFC
-    # 5746/7627 absent, Heartbleed, CCS injection, an ignored fallback SCSV) need a scripted
-    # server that is not built yet, so they have no scenario here.
+    # PASS and FAIL on both families of every depth check. nginx serves the kex and order
+    # cases; what OpenSSL 3 cannot be made to do (DEFLATE, no RFC 5746/7627, a heartbeat
+    # over-read, an early CCS accepted, the fallback SCSV ignored) is tests/lab/depth_server.py.
     def both(status: str) -> dict[str, str]:
         return {"v4": status, "v6": status}
 
@@ -1147,6 +1149,12 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 tls__kex_params=both("pass"),
                 tls__kex_hash=both("warn"),
                 tls__cipher_order=both("not_applicable"),
+                tls__compression=both("pass"),
+                tls__renegotiation__secure=both("pass"),
+                tls__ems=both("pass"),
+                tls__fallback_scsv=both("pass"),
+                tls__vuln__heartbleed=both("pass"),
+                tls__vuln__ccs_injection=both("pass"),
             ),
             evidence={"tls.kex_hash": ("sha224",)},
         )
@@ -1186,6 +1194,24 @@ def build_scenarios() -> tuple[Scenario, ...]:
             _e(tls__kex_hash=both("fail")),
             web=Web(protocols="TLSv1.1 TLSv1.2", ciphers=LEGACY_CIPHERS_EC),
             evidence={"tls.kex_hash": ("sha1",)},
+        )
+    )
+    add(
+        _host_scn(
+            "ancient",
+            "scripted 2014-era TLS 1.1/1.2 server (tests/lab/depth_server.py): DEFLATE, no "
+            "renegotiation_info, no EMS, Heartbleed, early CCS accepted, SCSV ignored",
+            _e(
+                tls__compression=both("fail"),
+                tls__renegotiation__secure=both("fail"),
+                tls__ems=both("fail"),
+                tls__fallback_scsv=both("fail"),
+                tls__vuln__heartbleed=both("fail"),
+                tls__vuln__ccs_injection=both("fail"),
+            ),
+            cert=CertSpec(key="rsa2048"),
+            tls_server="ancient",
+            evidence={"tls.vuln.heartbleed": ("heartbeat response",)},
         )
     )
     order = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA256"

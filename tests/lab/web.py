@@ -171,7 +171,9 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             else:
                 out.append("    location / { return 301 https://$host$request_uri; }")
             out.append("  }")
-        if w.listen443 and not w.tls443:
+        if h.tls_server:
+            pass  # tests/lab/depth_server.py listens on 443 (Lab._start_daemons)
+        elif w.listen443 and not w.tls443:
             out.append("  server {")
             out.append(_listen(family, addr, 443))
             out += [f"    server_name {names};", f"    root {docroot};", "    index index.html;"]
