@@ -48,11 +48,11 @@ from auditor import __version__
 from auditor.model import Finding, Status, TargetKind
 from auditor.store import schema
 from auditor.store.base import ScanRecord, SchemaError, StoreError, StoreNotFound
-from auditor.store.schema import to_stored
 from auditor.store.schema import findings as F
 from auditor.store.schema import observations as O
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
+from auditor.store.schema import to_stored
 from auditor.store.urls import StoreLocation
 
 P = ParamSpec("P")

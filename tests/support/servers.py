@@ -321,7 +321,7 @@ class PostgresServer:
         # Vietnamese collation (ICU): what an agency's database may well use; the store must
         # not depend on it (its text columns are COLLATE "C").
         self.execute(
-            f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
             "LOCALE_PROVIDER icu ICU_LOCALE 'vi-VN' LOCALE 'C.UTF-8'"
         )
         return name
