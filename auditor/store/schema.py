@@ -79,7 +79,7 @@ def from_stored(text: str) -> str:
 
 
 # Text in byte order on PostgreSQL (SQLite's TEXT compares bytes already).
-TEXT: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
+_COLLATED = Text(collation="C")
 
 
 class StoreText(TypeDecorator[str]):
@@ -90,7 +90,9 @@ class StoreText(TypeDecorator[str]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        return dialect.type_descriptor(TEXT.dialect_impl(dialect))
+        # The generic type, not the dialect's adaptation of it (PostgreSQL's adapts Text to
+        # its VARCHAR class): DDL and Alembic's comparison compile this one.
+        return _COLLATED if dialect.name == "postgresql" else Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else to_stored(value)

@@ -109,12 +109,15 @@ def store_url(path_or_url: str | Path) -> str:
     return locate(path_or_url).url
 
 
-def display(path_or_url: str | Path) -> str:
-    """How to name a store given by URL or path in a message: no password in it."""
+def display_url(path_or_url: str | Path) -> str:
+    """How to name a store given by URL or path in a message: as given, the password of a
+    PostgreSQL URL as ``***``."""
+    text = os.fspath(path_or_url)
     try:
-        return locate(path_or_url).display
+        location = locate(path_or_url)
     except StoreError:
-        return redacted(os.fspath(path_or_url))
+        return redacted(text)
+    return location.display if location.backend == "postgresql" else text
 
 
 def _sqlite_database(url: str, rest: str) -> str:

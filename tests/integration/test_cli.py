@@ -107,6 +107,7 @@ def test_scan_then_evaluate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     again = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+
     def strip(fs: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         return sorted((f["agency"], f["target"], f["check"], f["status"]) for f in fs)
 

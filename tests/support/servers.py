@@ -314,6 +314,30 @@ class PostgresServer:
         with psycopg.connect(self.url(database), autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.encode())
 
+    def add_password_user(self, user: str, password: str) -> None:
+        """A role that must give its password (SCRAM) from 127.0.0.1; everyone else keeps
+        trust authentication. pg_hba.conf is read top-down: the role's line goes first."""
+        self.execute(f"CREATE ROLE \"{user}\" LOGIN SUPERUSER PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        line = f"host all {user} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(line + hba.read_text())
+        self.execute("SELECT pg_reload_conf()")
+        # The postmaster rereads the file on the signal, not before the call returns: wait
+        # until a wrong password is refused.
+        import psycopg
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg.connect(
+                    self.url(user=f"{user}:not-{password}"), connect_timeout=5
+                ).close()
+            except psycopg.OperationalError:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("pg_hba.conf was not reloaded")
+            time.sleep(0.05)
+
     def create_database(self, prefix: str = "t") -> str:
         """A new, empty database; returns its name."""
         self._databases += 1
