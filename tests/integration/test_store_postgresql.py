@@ -191,7 +191,7 @@ def test_a_new_store_matches_the_schema_module(postgresql_url: str) -> None:
             ).all()
             assert collations and {c for _t, _c, c in collations} == {"C"}
             # 64-bit finding ids, double precision scores
-            types = dict(
+            types: dict[str, str] = dict(
                 conn.execute(
                     sa.text(
                         "SELECT column_name, data_type FROM information_schema.columns "
