@@ -20,7 +20,7 @@ import anyio
 
 from auditor import serde
 from auditor.guard import AddressGuard
-from auditor.model import Finding, Probe, Scope, Status, TargetKind, Verdict
+from auditor.model import LOCAL_VANTAGE, Finding, Probe, Scope, Status, TargetKind, Verdict
 from auditor.obs import (
     HostObservations,
     HttpObservation,
@@ -568,13 +568,20 @@ def _lazy(make: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def evaluate_stored(
-    kind: TargetKind, text: str, plan: Plan, now: datetime, footing: Footing | None = None
+    kind: TargetKind,
+    text: str,
+    plan: Plan,
+    now: datetime,
+    footing: Footing | None = None,
+    vantage: str = LOCAL_VANTAGE,
 ) -> list[Finding]:
     """Re-run the pure checks over a stored observation (``auditor evaluate``), with the
-    footing stored with its scan."""
+    footing stored with its scan (at that vantage)."""
     if kind == TargetKind.HOST:
-        return evaluate_host(serde.loads(text, HostObservations), plan, now, footing)
-    return evaluate_zone(serde.loads(text, ZoneObservations), plan, now, footing)
+        found = evaluate_host(serde.loads(text, HostObservations), plan, now, footing)
+    else:
+        found = evaluate_zone(serde.loads(text, ZoneObservations), plan, now, footing)
+    return at_vantage(found, vantage)
 
 
 # ---------------------------------------------------------------------------
@@ -609,6 +616,14 @@ def hosts_by_zone(zones: Iterable[str], hosts: Iterable[str]) -> dict[str, tuple
     return {z: tuple(v) for z, v in out.items()}
 
 
+def at_vantage(findings: list[Finding], vantage: str) -> list[Finding]:
+    """The findings as judged from ``vantage`` (checks judge without knowing where the
+    scanner stood: the default vantage is the local one)."""
+    if vantage == LOCAL_VANTAGE:
+        return findings
+    return [replace(f, vantage=vantage) for f in findings]
+
+
 async def run_scan(
     ctx: ProbeContext,
     plan: Plan,
@@ -619,6 +634,7 @@ async def run_scan(
     on_done: ProgressFn | None = None,
     watch: FootingWatch | None = None,
     zone_hosts: Mapping[str, tuple[str, ...]] | None = None,
+    vantage: str = LOCAL_VANTAGE,
 ) -> None:
     """Probe and evaluate every target; store each as soon as it is finished.
 
@@ -633,6 +649,9 @@ async def run_scan(
     ``zone_hosts``: each zone's inventory hosts (their CNAME chains count for dns.dnssec;
     the zone probe asks for them itself). A shard (auditor.shards) holds some of a zone's
     hosts or none, so it brings the whole plan's list; by default it is found in ``plan``.
+
+    ``vantage``: where this scanner stands (its network, auditor.model.LOCAL_VANTAGE on one
+    machine); the findings and the stored rows carry it.
     """
     skip = skip or set()
     needs = plan.needs
@@ -660,8 +679,10 @@ async def run_scan(
         obs = await probe_host(ctx, host, needs)
         if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
-        findings = evaluate_host(obs, plan, datetime.now(UTC), footing())
-        store.save_target(scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started)
+        findings = at_vantage(evaluate_host(obs, plan, datetime.now(UTC), footing()), vantage)
+        store.save_target(
+            scan_id, TargetKind.HOST, host, serde.dumps(obs), findings, started, vantage
+        )
         resolved = obs.dns.resolved or obs.pinned
         done(not resolved or unreachable_reason(obs) is not None)
         if on_done:
@@ -674,8 +695,10 @@ async def run_scan(
         obs = await probe_zone(ctx, zone, zone_needs, zone_hosts.get(zone, ()))
         if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
-        findings = evaluate_zone(obs, plan, datetime.now(UTC), footing())
-        store.save_target(scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started)
+        findings = at_vantage(evaluate_zone(obs, plan, datetime.now(UTC), footing()), vantage)
+        store.save_target(
+            scan_id, TargetKind.ZONE, zone, serde.dumps(obs), findings, started, vantage
+        )
         done(obs.soa is None or obs.soa.outcome not in _RESOLVED)
         if on_done:
             on_done(TargetDone(TargetKind.ZONE, zone, tuple(findings)))

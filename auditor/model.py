@@ -6,9 +6,27 @@ Everything here is a frozen dataclass that round-trips through JSON (see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# The vantage point of a scan run on one machine (no --vantage): how every scan looked
+# before vantages existed, and how a single-machine scan still looks.
+LOCAL_VANTAGE = "local"
+# A vantage names a network a worker stands in ("vnpt-hn", "viettel_hcm"): it is a queue
+# name, a file-name part and a column value, so a short plain word.
+_VANTAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def vantage_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a vantage name (None when it can)."""
+    if _VANTAGE_NAME.match(name):
+        return None
+    return (
+        f"vantage {name!r}: 1 to 32 lower-case letters, digits, '-' or '_', starting with a "
+        "letter or digit"
+    )
 
 
 class Status(StrEnum):
@@ -148,6 +166,9 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
+    # Where the scanner stood (a vantage point: its network). One machine is LOCAL_VANTAGE;
+    # a distributed scan probes every target from each of its vantages (issue #16).
+    vantage: str = LOCAL_VANTAGE
 
     @property
     def credit(self) -> float:

@@ -1118,7 +1118,7 @@ class FootingWatch:
     def attach(self, ctx: ProbeContext) -> None:
         """Make ``ctx``'s probes follow this footing: skip what the scanner cannot reach,
         ask only the resolver servers that answered, and know which suffixes answered."""
-        ctx.vantage = self
+        ctx.footing_watch = self
         _use_resolver(ctx, self.current.resolver)
 
     # -- monitor ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 
 from auditor.engine import Plan, TargetDone, evaluate_stored, make_plan
 from auditor.inventory import Inventory
+from auditor.model import LOCAL_VANTAGE
 from auditor.options import ScanOptions
 from auditor.registry import get_check, is_known
 from auditor.runners import InProcessRunner, ProcessRunner, Runner, RunOutcome
@@ -353,11 +354,15 @@ class ScanService:
         store.copy_observations(source.id, new_id)
         now = datetime.now(UTC)
         # The scanner's footing during the source scan: the verdicts that rested on it
-        # (no IPv6, a dead resolver) come out the same, from stored data only.
+        # (no IPv6, a dead resolver) come out the same, from stored data only. Each vantage
+        # is judged with its own (a distributed scan records one per vantage).
         footing = footing_of(source.stats)
+        footings = store.vantage_footings(source.id)
         findings = []
-        for kind, _name, text in store.observations(source.id):
-            findings.extend(evaluate_stored(kind, text, plan, now, footing))
+        for vantage in store.vantages(source.id):
+            at = Footing.from_record(footings[vantage]) if vantage in footings else footing
+            for kind, _name, text in store.observations(source.id, vantage):
+                findings.extend(evaluate_stored(kind, text, plan, now, at, vantage))
         store.replace_findings(new_id, findings)
         stats: dict[str, Any] = {"evaluated_from": source.id}
         if footing is not None:
@@ -367,18 +372,23 @@ class ScanService:
 
 
 def settle_footing(
-    store: Store, scan_id: int, plan: Plan, initial: Footing, final: Footing
+    store: Store,
+    scan_id: int,
+    plan: Plan,
+    initial: Footing,
+    final: Footing,
+    vantage: str = LOCAL_VANTAGE,
 ) -> None:
-    """A re-check changed a fact the verdicts rest on: judge every stored target again with
-    the final footing (pure, from the stored observations), so the findings are exactly what
-    ``auditor evaluate`` of this scan gives."""
+    """A re-check changed a fact the verdicts rest on: judge every target stored from
+    ``vantage`` again with the final footing (pure, from the stored observations), so the
+    findings are exactly what ``auditor evaluate`` of this scan gives."""
     if final.evaluation_key() == initial.evaluation_key():
         return
     now = datetime.now(UTC)
     findings = []
-    for kind, _name, text in store.observations(scan_id):
-        findings.extend(evaluate_stored(kind, text, plan, now, final))
-    store.replace_findings(scan_id, findings)
+    for kind, _name, text in store.observations(scan_id, vantage):
+        findings.extend(evaluate_stored(kind, text, plan, now, final, vantage))
+    store.replace_findings(scan_id, findings, vantage)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ import anyio
 
 from auditor import serde
 from auditor.engine import Plan, ProgressFn, TargetDone, hosts_by_zone, make_plan, run_scan
-from auditor.model import TargetKind
+from auditor.model import LOCAL_VANTAGE, TargetKind
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.registry import get_check
@@ -185,6 +185,7 @@ class ShardResult:
     stats: dict[str, int]
     stopped: bool  # stopped early (asked to, or its parent died) before the shard's end
     footing: Footing | None = None  # the final footing of the process that ran it
+    vantage: str = LOCAL_VANTAGE  # where it ran from
 
 
 class ShardRun:
@@ -199,9 +200,11 @@ class ShardRun:
         *,
         report: Report | None = None,
         stats: Mapping[str, int] | None = None,
+        vantage: str = LOCAL_VANTAGE,
     ) -> None:
         self.spec = spec
         self.shard = shard
+        self.vantage = vantage
         self.plan = spec.plan(shard)
         self.ctx = ProbeContext(spec.options)
         # e.g. what the footing check before the scan cost, in a one-process scan
@@ -240,13 +243,16 @@ class ShardRun:
                 on_done=on_done,
                 watch=self.watch,
                 zone_hosts=self.shard.zone_hosts,
+                vantage=self.vantage,
             )
             tg.cancel_scope.cancel()  # done: end the poller
         return self.result()
 
     def result(self) -> ShardResult:
         final = self.watch.final() if self.watch is not None else None
-        return ShardResult(self.shard.number, dict(self.ctx.stats), self.stopped, final)
+        return ShardResult(
+            self.shard.number, dict(self.ctx.stats), self.stopped, final, self.vantage
+        )
 
 
 # Seconds between two looks at the stop flag: a stop is seen within this, and the poll
@@ -262,9 +268,11 @@ async def run_shard_async(
     on_done: ProgressFn | None = None,
     report: Report | None = None,
     stop: Callable[[], bool] | None = None,
+    vantage: str = LOCAL_VANTAGE,
 ) -> ShardResult:
-    """Run ``shard`` of the scan ``spec`` into ``sink`` (see :class:`ShardRun`)."""
-    return await ShardRun(spec, shard, report=report).run(sink, on_done, stop)
+    """Run ``shard`` of the scan ``spec`` into ``sink`` from ``vantage`` (see
+    :class:`ShardRun`)."""
+    return await ShardRun(spec, shard, report=report, vantage=vantage).run(sink, on_done, stop)
 
 
 def run_shard(
@@ -275,12 +283,15 @@ def run_shard(
     on_done: ProgressFn | None = None,
     report: Report | None = None,
     stop: Callable[[], bool] | None = None,
+    vantage: str = LOCAL_VANTAGE,
 ) -> ShardResult:
     """:func:`run_shard_async` in its own event loop: the whole job of a worker, from
-    nothing but the two serialisable descriptions and a sink."""
+    nothing but the two serialisable descriptions, a sink and where the worker stands."""
 
     async def main() -> ShardResult:
-        return await run_shard_async(spec, shard, sink, on_done=on_done, report=report, stop=stop)
+        return await run_shard_async(
+            spec, shard, sink, on_done=on_done, report=report, stop=stop, vantage=vantage
+        )
 
     result: ShardResult = anyio.run(main, backend="asyncio")
     return result

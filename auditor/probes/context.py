@@ -60,18 +60,21 @@ class ProbeContext:
         self._dns: DnsClient | None = None  # built on first use
         self._trust: ssl.SSLContext | None = None
         self._lenient_trust: ssl.SSLContext | None = None
-        # The scanner's footing during the scan (auditor.selfcheck.Vantage), or None: a
+        # The scanner's footing during the scan (auditor.selfcheck.FootingWatch), or None: a
         # family it cannot reach is not probed, names its resolver cannot resolve not asked.
-        self.vantage: Any = None
+        # (Not the scan's vantage point, which is where the scanner stands: a shard's.)
+        self.footing_watch: Any = None
 
     # -- the scanner's own footing ------------------------------------------------------
     def unreachable_family(self, address: str) -> str | None:
         """Why ``address`` is not probed: the scanner has no connectivity of its family."""
-        return self.vantage.skip_address(address) if self.vantage is not None else None
+        w = self.footing_watch
+        return w.skip_address(address) if w is not None else None
 
     def resolver_down_for(self, name: str) -> str | None:
         """Why ``name`` is not looked up: the scanner's resolver cannot resolve it."""
-        return self.vantage.skip_name(name) if self.vantage is not None else None
+        w = self.footing_watch
+        return w.skip_name(name) if w is not None else None
 
     # -- limits -------------------------------------------------------------
     def address_slot(self, address: str) -> AbstractAsyncContextManager[object]:

@@ -62,9 +62,9 @@ async def _ping(ctx: ProbeContext, address: str) -> PingObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
         return PingObservation(address, Outcome.BLOCKED, detail=refusal)
-    vantage = ctx.unreachable_family(address)
-    if vantage:
-        return PingObservation(address, Outcome.SKIPPED, detail=vantage)
+    unreachable = ctx.unreachable_family(address)
+    if unreachable:
+        return PingObservation(address, Outcome.SKIPPED, detail=unreachable)
     if not ctx.options.icmp:
         return PingObservation(address, Outcome.SKIPPED, detail="ICMPv6 probing disabled")
     timeout = ctx.options.timeout

@@ -47,9 +47,9 @@ async def fetch_policy(ctx: ProbeContext, host: str, address: str, port: int = 4
     refusal = ctx.guard.refusal(address)
     if refusal:
         return MtaStsFetch(address, Outcome.BLOCKED, detail=refusal)
-    vantage = ctx.unreachable_family(address)
-    if vantage:
-        return MtaStsFetch(address, Outcome.SKIPPED, detail=vantage)
+    unreachable = ctx.unreachable_family(address)
+    if unreachable:
+        return MtaStsFetch(address, Outcome.SKIPPED, detail=unreachable)
     url = f"https://{endpoint(address, port)}{POLICY_PATH}"
     timeout = httpx.Timeout(ctx.options.timeout)
     async with ctx.address_slot(address):

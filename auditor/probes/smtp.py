@@ -103,9 +103,9 @@ async def _probe(ctx: ProbeContext, mx: str, address: str, port: int) -> SmtpPro
     refusal = ctx.guard.refusal(address)
     if refusal:
         return SmtpProbe(mx, address, Outcome.BLOCKED, detail=refusal)
-    vantage = ctx.unreachable_family(address)
-    if vantage:
-        return SmtpProbe(mx, address, Outcome.SKIPPED, detail=vantage)
+    unreachable = ctx.unreachable_family(address)
+    if unreachable:
+        return SmtpProbe(mx, address, Outcome.SKIPPED, detail=unreachable)
     timeout = ctx.options.timeout
     async with ctx.address_slot(address):
         ctx.stats["connections"] += 1

@@ -45,9 +45,9 @@ async def _connect(
     refusal = ctx.guard.refusal(address)
     if refusal:
         return TcpProbe(address, port, Outcome.BLOCKED, detail=refusal)
-    vantage = ctx.unreachable_family(address)
-    if vantage:
-        return TcpProbe(address, port, Outcome.SKIPPED, detail=vantage)
+    unreachable = ctx.unreachable_family(address)
+    if unreachable:
+        return TcpProbe(address, port, Outcome.SKIPPED, detail=unreachable)
     async with ctx.address_slot(address):
         ctx.stats["connections"] += 1
         start = time.perf_counter()

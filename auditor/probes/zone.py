@@ -287,9 +287,9 @@ async def _ns_reach(ctx: ProbeContext, b: _ZoneBuilder, port: int = 53) -> None:
         for transport in ("udp", "tcp"):
 
             async def run(transport: str = transport) -> NsQuery:
-                vantage = ctx.unreachable_family(address)
-                if vantage and not ctx.guard.refusal(address):
-                    return NsQuery(ns, address, transport, Outcome.SKIPPED, detail=vantage)
+                unreachable = ctx.unreachable_family(address)
+                if unreachable and not ctx.guard.refusal(address):
+                    return NsQuery(ns, address, transport, Outcome.SKIPPED, detail=unreachable)
                 refusal = ctx.guard.refusal(address)
                 if refusal:
                     return await query_authoritative(

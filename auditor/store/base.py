@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
-from auditor.model import Finding, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, TargetKind
 
 
 class StoreError(Exception):
@@ -62,10 +62,12 @@ class Sink(Protocol):
         observation_json: str,
         findings: Iterable[Finding],
         started: str,
+        vantage: str = LOCAL_VANTAGE,
     ) -> None:
-        """Keep one finished target in ONE transaction: its observation, its findings and the
-        row that marks it done, all or nothing. Saving the same (scan, kind, name) again
-        replaces it (a re-delivered target never duplicates)."""
+        """Keep one finished target, as seen from ``vantage``, in ONE transaction: its
+        observation, its findings (stored with that vantage, whatever theirs says) and the
+        row that marks it done, all or nothing. Saving the same (scan, vantage, kind, name)
+        again replaces it (a re-delivered target never duplicates)."""
         ...
 
 
@@ -136,28 +138,49 @@ class Store(Sink, Protocol):
         ...
 
     # -- targets, observations, findings -------------------------------------------------
-    def replace_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
-        """All findings of a scan at once, in one transaction (``auditor evaluate``)."""
+    def replace_findings(
+        self, scan_id: int, findings: Iterable[Finding], vantage: str | None = None
+    ) -> None:
+        """All findings of a scan at once, in one transaction (``auditor evaluate``): every
+        vantage's (each finding keeps its own), or, with ``vantage``, that vantage's only
+        (the findings are stored as seen from it)."""
         ...
 
     def copy_observations(self, from_scan: int, to_scan: int) -> None:
-        """Every observation and done-target row of one scan, into another (one transaction)."""
+        """Every observation, done-target and vantage row of one scan, into another (one
+        transaction)."""
         ...
 
-    def done_targets(self, scan_id: int) -> set[tuple[str, str]]:
-        """(kind, name) of every finished target of the scan."""
+    def done_targets(self, scan_id: int, vantage: str = LOCAL_VANTAGE) -> set[tuple[str, str]]:
+        """(kind, name) of every target of the scan finished from ``vantage``."""
         ...
 
-    def observations(self, scan_id: int) -> Iterator[tuple[TargetKind, str, str]]:
-        """(kind, name, JSON text) per target, ordered by kind and name, streamed: a
-        province's observations do not fit in memory at once."""
+    def observations(
+        self, scan_id: int, vantage: str = LOCAL_VANTAGE
+    ) -> Iterator[tuple[TargetKind, str, str]]:
+        """(kind, name, JSON text) per target seen from ``vantage``, ordered by kind and name,
+        streamed: a province's observations do not fit in memory at once."""
         ...
 
-    def findings(self, scan_id: int) -> list[Finding]:
-        """Every finding of the scan, ordered by kind, target, check and address."""
+    def vantages(self, scan_id: int) -> list[str]:
+        """The scan's vantages: those recorded (:meth:`record_vantage`) and those it holds
+        targets of, sorted; ``["local"]`` for a one-machine scan, ``[]`` before any target."""
         ...
 
-    def light_findings(self, scan_id: int) -> list[Finding]:
+    def record_vantage(self, scan_id: int, vantage: str, footing: dict[str, Any]) -> None:
+        """The scanner's footing at ``vantage`` for this scan (replaces an earlier record)."""
+        ...
+
+    def vantage_footings(self, scan_id: int) -> dict[str, dict[str, Any]]:
+        """The footing recorded per vantage (:meth:`record_vantage`)."""
+        ...
+
+    def findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        """Every finding of the scan (from ``vantage`` only, when given), ordered by kind,
+        target, check, address and vantage."""
+        ...
+
+    def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
         """Findings without message and evidence (empty): all that scoring needs, for the
         summaries of a long history of scans."""
         ...

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-HEAD = "0001"  # the newest revision this release knows, and writes
+HEAD = "0002"  # the newest revision this release knows, and writes
 
 # How the previous release marked its schema (``meta.schema_version``), and the revision
 # that schema is.
@@ -108,8 +108,9 @@ _SCORE: TypeEngine[float] = Double().with_variant(REAL(), "sqlite")
 # has them as a type; SQLite's rowid alias must be declared INTEGER exactly.
 _FINDING_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
-# Key/value facts about the store. The previous release wrote schema_version=1 here; it is
-# still written (the schema is the same) so that release can read a store this one made.
+# Key/value facts about the store. The previous release wrote schema_version=1 here and
+# refuses any other value; revision 0001 kept 1 (same schema, that release could read it),
+# 0002 writes 2 (the keys changed: its writes would fail).
 meta = Table(
     "meta",
     metadata,
@@ -138,10 +139,17 @@ scans = Table(
     sqlite_autoincrement=True,
 )
 
+
+# Where the scanner stood; "local" for a one-machine scan (revision 0002).
+def _vantage_key() -> Column[str]:
+    return Column("vantage", StoreText(), primary_key=True, server_default="local")
+
+
 targets = Table(
     "targets",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    _vantage_key(),
     Column("kind", StoreText(), primary_key=True),
     Column("name", StoreText(), primary_key=True),
     Column("started", StoreText(), nullable=False),
@@ -152,6 +160,7 @@ observations = Table(
     "observations",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    _vantage_key(),
     Column("kind", StoreText(), primary_key=True),
     Column("name", StoreText(), primary_key=True),
     Column("json", StoreText(), nullable=False),
@@ -170,8 +179,20 @@ findings = Table(
     Column("message", StoreText(), nullable=False),
     Column("evidence_json", StoreText(), nullable=False),
     Column("score", _SCORE),
+    Column("vantage", StoreText(), nullable=False, server_default="local"),
     Index("findings_scan", "scan_id", "kind", "target"),
     sqlite_autoincrement=True,
+)
+
+# Each vantage of a scan and the scanner's footing there (auditor.selfcheck), which its
+# findings were judged with. A one-machine scan keeps its footing in the scan's stats.
+scan_vantages = Table(
+    "scan_vantages",
+    metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    Column("vantage", StoreText(), primary_key=True),
+    Column("footing_json", StoreText(), nullable=False, server_default="{}"),
+    Column("updated", StoreText(), nullable=False),
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

@@ -15,11 +15,11 @@ transaction bookkeeping sits on the scan's path. bench/store_micro.py measures t
 
 PostgreSQL (psycopg 3), for many workers writing at once: the same statements, schema and
 migrations. A finished target is one READ COMMITTED transaction that first upserts the
-target's observation row: that row lock orders every delivery of one (scan, kind, name),
-so a second delivery waits for the first to commit, then deletes exactly its findings (each
-statement of READ COMMITTED sees what committed before it) and writes its own; deliveries of
-different targets share no row and wait for nothing (the foreign key checks on ``scans``
-take KEY SHARE locks, which a scan's status update does not conflict with). Migrations run
+target's observation row: that row lock orders every delivery of one (scan, vantage, kind,
+name), so a second delivery waits for the first to commit, then deletes exactly its findings
+(each statement of READ COMMITTED sees what committed before it) and writes its own;
+deliveries of different targets share no row and wait for nothing (the foreign key checks on
+``scans`` take KEY SHARE locks, which a scan's status update does not conflict with). Migrations run
 under a transaction-scoped advisory lock, so workers opening a new database at once create
 the schema once. A lock wait gives up after 30 s, as SQLite's busy timeout does.
 """
@@ -45,11 +45,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from auditor import __version__
-from auditor.model import Finding, Status, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, Status, TargetKind
 from auditor.store import schema
 from auditor.store.base import ScanRecord, SchemaError, StoreError, StoreNotFound
 from auditor.store.schema import findings as F
 from auditor.store.schema import observations as O
+from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
 from auditor.store.schema import to_stored
@@ -131,6 +132,7 @@ _FINDING_COLUMNS = (
     "message",
     "evidence_json",
     "score",
+    "vantage",
 )
 
 
@@ -162,7 +164,6 @@ class _Statements:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         insert = _INSERT[dialect.name]
-        self.dialect = dialect.name
         self.begin = _BEGIN[dialect.name]
         self.insert_scan = sa.insert(S)
         self.finish_scan = (
@@ -183,30 +184,47 @@ class _Statements:
             F.c.scan_id == sa.bindparam("b_scan"),
             F.c.kind == sa.bindparam("b_kind"),
             F.c.target == sa.bindparam("b_name"),
+            F.c.vantage == sa.bindparam("b_vantage"),
         )
         self.delete_scan_findings = sa.delete(F).where(F.c.scan_id == sa.bindparam("b_scan"))
+        self.delete_vantage_findings = sa.delete(F).where(
+            F.c.scan_id == sa.bindparam("b_scan"), F.c.vantage == sa.bindparam("b_vantage")
+        )
         self.insert_findings = _RowInsert(F, _FINDING_COLUMNS, dialect)
-        # A re-delivered target replaces its rows: upserts on the (scan, kind, name) keys.
+        # A re-delivered target replaces its rows: upserts on the (scan, vantage, kind,
+        # name) keys.
         obs = insert(O)
         self.upsert_observation = obs.on_conflict_do_update(
-            index_elements=[O.c.scan_id, O.c.kind, O.c.name], set_={"json": obs.excluded.json}
+            index_elements=[O.c.scan_id, O.c.vantage, O.c.kind, O.c.name],
+            set_={"json": obs.excluded.json},
         )
         tgt = insert(T)
         self.upsert_target = tgt.on_conflict_do_update(
-            index_elements=[T.c.scan_id, T.c.kind, T.c.name],
+            index_elements=[T.c.scan_id, T.c.vantage, T.c.kind, T.c.name],
             set_={"started": tgt.excluded.started, "finished": tgt.excluded.finished},
+        )
+        van = insert(V)
+        self.upsert_vantage = van.on_conflict_do_update(
+            index_elements=[V.c.scan_id, V.c.vantage],
+            set_={"footing_json": van.excluded.footing_json, "updated": van.excluded.updated},
         )
         to_scan = sa.bindparam("b_to", type_=sa.Integer)
         self.copy_observations = sa.insert(O).from_select(
-            ["scan_id", "kind", "name", "json"],
-            sa.select(to_scan, O.c.kind, O.c.name, O.c.json).where(
+            ["scan_id", "vantage", "kind", "name", "json"],
+            sa.select(to_scan, O.c.vantage, O.c.kind, O.c.name, O.c.json).where(
                 O.c.scan_id == sa.bindparam("b_from")
             ),
         )
         self.copy_targets = sa.insert(T).from_select(
-            ["scan_id", "kind", "name", "started", "finished"],
-            sa.select(to_scan, T.c.kind, T.c.name, T.c.started, T.c.finished).where(
+            ["scan_id", "vantage", "kind", "name", "started", "finished"],
+            sa.select(to_scan, T.c.vantage, T.c.kind, T.c.name, T.c.started, T.c.finished).where(
                 T.c.scan_id == sa.bindparam("b_from")
+            ),
+        )
+        self.copy_vantages = sa.insert(V).from_select(
+            ["scan_id", "vantage", "footing_json", "updated"],
+            sa.select(to_scan, V.c.vantage, V.c.footing_json, V.c.updated).where(
+                V.c.scan_id == sa.bindparam("b_from")
             ),
         )
 
@@ -566,7 +584,9 @@ class SqlStore:
 
     # targets
     @staticmethod
-    def _finding_rows(scan_id: int, findings: Iterable[Finding]) -> list[tuple[Any, ...]]:
+    def _finding_rows(
+        scan_id: int, findings: Iterable[Finding], vantage: str | None = None
+    ) -> list[tuple[Any, ...]]:
         # Serialised before the transaction begins: the write lock is held for writing only,
         # and evidence that cannot be serialised fails the target before anything is written.
         # The executemany bypasses the columns' types: their text escape is applied here.
@@ -581,6 +601,7 @@ class SqlStore:
                 _stored(f.message),
                 to_stored(json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str)),
                 f.score,
+                vantage or f.vantage,
             )
             for f in findings
         ]
@@ -599,24 +620,33 @@ class SqlStore:
         observation_json: str,
         findings: Iterable[Finding],
         started: str,
+        vantage: str = LOCAL_VANTAGE,
     ) -> None:
-        rows = self._finding_rows(scan_id, findings)
+        rows = self._finding_rows(scan_id, findings, vantage)
         st = self._st
         with self._transaction() as conn:
             # The observation row first: its lock makes a concurrent delivery of the same
             # target wait here, before it deletes findings (see the module's docstring).
             conn.execute(
                 st.upsert_observation,
-                {"scan_id": scan_id, "kind": kind.value, "name": name, "json": observation_json},
+                {
+                    "scan_id": scan_id,
+                    "vantage": vantage,
+                    "kind": kind.value,
+                    "name": name,
+                    "json": observation_json,
+                },
             )
             conn.execute(
-                st.delete_target_findings, {"b_scan": scan_id, "b_kind": kind.value, "b_name": name}
+                st.delete_target_findings,
+                {"b_scan": scan_id, "b_kind": kind.value, "b_name": name, "b_vantage": vantage},
             )
             self._insert_findings(conn, rows)
             conn.execute(
                 st.upsert_target,
                 {
                     "scan_id": scan_id,
+                    "vantage": vantage,
                     "kind": kind.value,
                     "name": name,
                     "started": started,
@@ -625,10 +655,17 @@ class SqlStore:
             )
 
     @_driver_errors
-    def replace_findings(self, scan_id: int, findings: Iterable[Finding]) -> None:
-        rows = self._finding_rows(scan_id, findings)
+    def replace_findings(
+        self, scan_id: int, findings: Iterable[Finding], vantage: str | None = None
+    ) -> None:
+        rows = self._finding_rows(scan_id, findings, vantage)
         with self._transaction() as conn:
-            conn.execute(self._st.delete_scan_findings, {"b_scan": scan_id})
+            if vantage is None:
+                conn.execute(self._st.delete_scan_findings, {"b_scan": scan_id})
+            else:
+                conn.execute(
+                    self._st.delete_vantage_findings, {"b_scan": scan_id, "b_vantage": vantage}
+                )
             self._insert_findings(conn, rows)
 
     @_driver_errors
@@ -636,17 +673,50 @@ class SqlStore:
         with self._transaction() as conn:
             conn.execute(self._st.copy_observations, {"b_from": from_scan, "b_to": to_scan})
             conn.execute(self._st.copy_targets, {"b_from": from_scan, "b_to": to_scan})
+            conn.execute(self._st.copy_vantages, {"b_from": from_scan, "b_to": to_scan})
 
     @_driver_errors
-    def done_targets(self, scan_id: int) -> set[tuple[str, str]]:
-        rows = self._conn.execute(sa.select(T.c.kind, T.c.name).where(T.c.scan_id == scan_id))
+    def done_targets(self, scan_id: int, vantage: str = LOCAL_VANTAGE) -> set[tuple[str, str]]:
+        rows = self._conn.execute(
+            sa.select(T.c.kind, T.c.name).where(T.c.scan_id == scan_id, T.c.vantage == vantage)
+        )
         return {(k, n) for k, n in rows}
 
-    def observations(self, scan_id: int) -> Iterator[tuple[TargetKind, str, str]]:
+    @_driver_errors
+    def vantages(self, scan_id: int) -> list[str]:
+        held = sa.select(T.c.vantage).where(T.c.scan_id == scan_id).distinct()
+        recorded = sa.select(V.c.vantage).where(V.c.scan_id == scan_id)
+        found = set(self._conn.execute(held).scalars()) | set(
+            self._conn.execute(recorded).scalars()
+        )
+        return sorted(found)
+
+    @_driver_errors
+    def record_vantage(self, scan_id: int, vantage: str, footing: dict[str, Any]) -> None:
+        self._conn.execute(
+            self._st.upsert_vantage,
+            {
+                "scan_id": scan_id,
+                "vantage": vantage,
+                "footing_json": json.dumps(footing, ensure_ascii=False, default=str),
+                "updated": _now(),
+            },
+        )
+
+    @_driver_errors
+    def vantage_footings(self, scan_id: int) -> dict[str, dict[str, Any]]:
+        rows = self._conn.execute(
+            sa.select(V.c.vantage, V.c.footing_json).where(V.c.scan_id == scan_id)
+        )
+        return {v: json.loads(text) for v, text in rows}
+
+    def observations(
+        self, scan_id: int, vantage: str = LOCAL_VANTAGE
+    ) -> Iterator[tuple[TargetKind, str, str]]:
         key = (O.c.kind, O.c.name)  # the order, and the page boundary
         query = (
             sa.select(*key, O.c.json)
-            .where(O.c.scan_id == scan_id)
+            .where(O.c.scan_id == scan_id, O.c.vantage == vantage)
             .order_by(*key)
             .limit(_OBSERVATION_PAGE)
         )
@@ -677,8 +747,8 @@ class SqlStore:
         return counts
 
     @_driver_errors
-    def findings(self, scan_id: int) -> list[Finding]:
-        rows = self._conn.execute(
+    def findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        query = (
             sa.select(
                 F.c.check_id,
                 F.c.kind,
@@ -688,12 +758,23 @@ class SqlStore:
                 F.c.message,
                 F.c.evidence_json,
                 F.c.score,
+                F.c.vantage,
             )
             .where(F.c.scan_id == scan_id)
             # NULLS FIRST is SQLite's order already; said so it holds where it is not. The
-            # row id last: two findings alike in all four come out in the order written.
-            .order_by(F.c.kind, F.c.target, F.c.check_id, F.c.address.asc().nulls_first(), F.c.id)
+            # row id last: two findings alike in all five come out in the order written.
+            .order_by(
+                F.c.kind,
+                F.c.target,
+                F.c.check_id,
+                F.c.address.asc().nulls_first(),
+                F.c.vantage,
+                F.c.id,
+            )
         )
+        if vantage is not None:
+            query = query.where(F.c.vantage == vantage)
+        rows = self._conn.execute(query)
         return [
             Finding(
                 check=r[0],
@@ -704,17 +785,19 @@ class SqlStore:
                 message=r[5],
                 evidence=json.loads(r[6]),
                 score=r[7],
+                vantage=r[8],
             )
             for r in rows
         ]
 
     @_driver_errors
-    def light_findings(self, scan_id: int) -> list[Finding]:
-        rows = self._conn.execute(
-            sa.select(F.c.check_id, F.c.kind, F.c.target, F.c.address, F.c.status, F.c.score).where(
-                F.c.scan_id == scan_id
-            )
-        )
+    def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        query = sa.select(
+            F.c.check_id, F.c.kind, F.c.target, F.c.address, F.c.status, F.c.score, F.c.vantage
+        ).where(F.c.scan_id == scan_id)
+        if vantage is not None:
+            query = query.where(F.c.vantage == vantage)
         return [
-            Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc) for c, k, t, a, s, sc in rows
+            Finding(c, TargetKind(k), t, a, Status(s), "", {}, sc, v)
+            for c, k, t, a, s, sc, v in self._conn.execute(query)
         ]

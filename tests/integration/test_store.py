@@ -306,11 +306,14 @@ def test_a_store_of_the_previous_release_opens_and_is_stamped(tmp_path: Path) ->
         new = _begin(store)  # and it is written to as before
         store.save_target(new, TargetKind.HOST, "h", "{}", [_finding("h")], "t0")
         assert store.status_counts(new)["pass"] == 1
+        # migrated to the vantage dimension (0002): what it held was seen from "local"
+        assert store.vantages(scan.id) == ["local"]
+        assert {f.vantage for f in store.findings(scan.id)} == {"local"}
     assert _revisions(path) == [HEAD]
-    # Its schema is revision 0001 as it was: stamped, not rebuilt. One difference is
-    # reflection only: the old DDL declared "id INTEGER PRIMARY KEY" and "key TEXT PRIMARY
-    # KEY" without NOT NULL, so SQLite reports them nullable; a rowid alias can never be
-    # NULL, and no release writes a NULL key.
+    # Its schema is revision 0001 stamped (not rebuilt), then upgraded to HEAD. One
+    # difference is reflection only: the old DDL declared "id INTEGER PRIMARY KEY" and "key
+    # TEXT PRIMARY KEY" without NOT NULL, so SQLite reports them nullable; a rowid alias can
+    # never be NULL, and no release writes a NULL key.
     pk_nullable = {("findings", "id"), ("scans", "id"), ("meta", "key")}
     diff = [
         d
@@ -319,7 +322,8 @@ def test_a_store_of_the_previous_release_opens_and_is_stamped(tmp_path: Path) ->
     ]
     assert diff == []
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("SELECT value FROM meta").fetchall() == [("1",)]
+        # 2: the previous release refuses it (its writes on the old keys would fail here)
+        assert db.execute("SELECT value FROM meta").fetchall() == [("2",)]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -329,8 +333,9 @@ def test_a_new_store_matches_the_schema_module(tmp_path: Path) -> None:
     assert _revisions(tmp_path / "new.db") == [HEAD]
     assert _schema_diff(tmp_path / "new.db") == []
     with closing(sqlite3.connect(tmp_path / "new.db")) as db:
-        # The previous release can still read it: its version marker is there.
-        assert db.execute("SELECT key, value FROM meta").fetchall() == [("schema_version", "1")]
+        # The previous release's version marker says 2, which that release refuses to open
+        # (revision 0002 changed the keys its writes rely on).
+        assert db.execute("SELECT key, value FROM meta").fetchall() == [("schema_version", "2")]
 
 
 def test_a_store_from_a_newer_release_is_refused_untouched(
@@ -394,9 +399,10 @@ def test_the_revision_wrapper_autogenerates_nothing_at_head(
     shutil.copytree(MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(wrapper, "MIGRATIONS", copy)
     assert wrapper.main(["revision", "-m", "nothing changes", "--autogenerate"]) == 0
-    (made,) = (copy / "versions").glob("0002_*.py")
+    following = f"{int(HEAD) + 1:04d}"
+    (made,) = (copy / "versions").glob(f"{following}_*.py")
     text = made.read_text(encoding="utf-8")
-    assert "revision = '0002'" in text and "down_revision = '0001'" in text
+    assert f"revision = '{following}'" in text and f"down_revision = '{HEAD}'" in text
     assert "op." not in text.split("def upgrade")[1].split("def downgrade")[0]
 
 
@@ -411,7 +417,7 @@ def test_write_statements_compile_for_postgresql() -> None:
     dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
     st = _Statements(dialect)
     sql = str(st.upsert_observation.compile(dialect=dialect))
-    assert "ON CONFLICT (scan_id, kind, name) DO UPDATE SET json = excluded.json" in sql
+    assert "ON CONFLICT (scan_id, vantage, kind, name) DO UPDATE SET json = excluded.json" in sql
     sql = str(st.upsert_target.compile(dialect=dialect))
     assert "DO UPDATE SET started = excluded.started, finished = excluded.finished" in sql
     assert st.begin == "BEGIN"
@@ -419,5 +425,5 @@ def test_write_statements_compile_for_postgresql() -> None:
     insert = st.insert_findings
     assert insert.sql.startswith("INSERT INTO findings (scan_id, kind, target, address")
     assert "%(scan_id)s" in insert.sql and not insert.positional
-    row = (1, "host", "h", None, "c", "pass", "m", "{}", 1.0)
+    row = (1, "host", "h", None, "c", "pass", "m", "{}", 1.0, "local")
     assert insert.params([row]) == [dict(zip(insert.columns, row, strict=True))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -281,6 +282,77 @@ def test_copy_observations_to_an_evaluation(store: Store) -> None:
     assert store.done_targets(evaluation) == store.done_targets(source)
     assert store.findings(evaluation) == []  # the evaluation judges them itself
     assert len(store.findings(source)) == 1
+
+
+# -- vantages ------------------------------------------------------------------------------
+
+
+def test_one_target_from_two_vantages_is_two_records(store: Store) -> None:
+    scan = _begin(store)
+    assert store.vantages(scan) == []
+    store.save_target(scan, H, "h", '{"from": "a"}', [_finding("h")], "t", "vnpt")
+    store.save_target(
+        scan, H, "h", '{"from": "b"}', [_finding("h", status=Status.FAIL)], "t", "viettel"
+    )
+    store.save_target(scan, Z, "z.vn", "{}", [_finding("z.vn", kind=Z)], "t", "vnpt")
+    assert store.vantages(scan) == ["viettel", "vnpt"]
+    assert store.done_targets(scan, "vnpt") == {("host", "h"), ("zone", "z.vn")}
+    assert store.done_targets(scan, "viettel") == {("host", "h")}
+    assert store.done_targets(scan) == set()  # nothing seen from "local"
+    assert list(store.observations(scan, "viettel")) == [(H, "h", '{"from": "b"}')]
+    found = [(f.target, f.vantage, f.status) for f in store.findings(scan)]
+    # ordered by kind, target, check, address, then vantage
+    assert found == [
+        ("h", "viettel", Status.FAIL),
+        ("h", "vnpt", Status.PASS),
+        ("z.vn", "vnpt", Status.PASS),
+    ]
+    assert [f.vantage for f in store.findings(scan, "viettel")] == ["viettel"]
+    assert {f.vantage for f in store.light_findings(scan, "vnpt")} == {"vnpt"}
+    assert store.status_counts(scan)["fail"] == 1 and store.status_counts(scan)["pass"] == 2
+
+
+def test_a_redelivered_target_replaces_its_own_vantage_only(store: Store) -> None:
+    scan = _begin(store)
+    store.save_target(scan, H, "h", "{}", [_finding("h"), _finding("h", "x")], "t", "a")
+    store.save_target(scan, H, "h", "{}", [_finding("h")], "t", "b")
+    # the finding says "local": the vantage it is saved from wins
+    store.save_target(scan, H, "h", "{}", [_finding("h", "y")], "t", "a")
+    assert sorted((f.vantage, f.check) for f in store.findings(scan)) == [
+        ("a", "y"),
+        ("b", "dns.resolve"),
+    ]
+
+
+def test_replace_findings_of_one_vantage(store: Store) -> None:
+    scan = _begin(store)
+    store.save_target(scan, H, "h", "{}", [_finding("h")], "t", "a")
+    store.save_target(scan, H, "h", "{}", [_finding("h")], "t", "b")
+    store.replace_findings(scan, [_finding("h", "new")], "a")
+    assert sorted((f.vantage, f.check) for f in store.findings(scan)) == [
+        ("a", "new"),
+        ("b", "dns.resolve"),
+    ]
+    # without a vantage: every finding keeps its own, the scan's are all replaced
+    store.replace_findings(scan, [replace(_finding("h", "z"), vantage="b")])
+    assert [(f.vantage, f.check) for f in store.findings(scan)] == [("b", "z")]
+
+
+def test_vantage_footings_are_recorded_and_copied(store: Store) -> None:
+    scan = _begin(store)
+    store.record_vantage(scan, "a", {"ipv6": {"status": "ok"}})
+    store.record_vantage(scan, "b", {"ipv6": {"status": "none"}})
+    store.record_vantage(scan, "a", {"ipv6": {"status": "partial"}})  # replaces
+    assert store.vantages(scan) == ["a", "b"]  # recorded, no target yet
+    assert store.vantage_footings(scan) == {
+        "a": {"ipv6": {"status": "partial"}},
+        "b": {"ipv6": {"status": "none"}},
+    }
+    store.save_target(scan, H, "h", "{}", [], "t", "b")
+    evaluation = _begin(store, kind="evaluation", source_scan=scan)
+    store.copy_observations(scan, evaluation)
+    assert store.vantage_footings(evaluation) == store.vantage_footings(scan)
+    assert store.done_targets(evaluation, "b") == {("host", "h")}
 
 
 # -- text -----------------------------------------------------------------------------------
