@@ -312,3 +312,54 @@ def test_foreign_keys_hold_on_both_backends(backend: Backend) -> None:
         store.finish_scan(evaluation, "complete")
         assert [f.message for f in store.findings(evaluation)] == ["again"]
         assert store.done_targets(evaluation) == {("host", "h")}
+
+
+def test_a_store_at_revision_0001_with_data_is_migrated_on_open(postgresql_url: str) -> None:
+    """A PostgreSQL store made by a release at 0001 (before vantages): opening it runs 0002
+    on its data, in place."""
+    from auditor.store.migrations.__main__ import main as migrations
+
+    canonical = postgresql_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    assert migrations(["upgrade", canonical, "0001"]) == 0
+    engine = sa.create_engine(canonical)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO scans(started, finished, status, profile, inventory_path,"
+                    " inventory_name, inventory_json, options_json, tool_version, stats_json)"
+                    " VALUES ('t0', 't1', 'complete', 'vn-gov', '/inv.yaml', 'Tỉnh', '{}',"
+                    " '{}', '0.1.0', '{}')"
+                )
+            )
+            conn.execute(sa.text("INSERT INTO targets VALUES (1, 'host', 'www.a.vn', 't0', 't1')"))
+            conn.execute(sa.text("INSERT INTO observations VALUES (1, 'host', 'www.a.vn', '{}')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO findings(scan_id, kind, target, address, check_id, status,"
+                    " message, evidence_json, score) VALUES (1, 'host', 'www.a.vn', NULL,"
+                    " 'dns.resolve', 'pass', 'ok', '{}', 1.0)"
+                )
+            )
+        with open_store(postgresql_url, create=False) as store:
+            assert store.done_targets(1) == {("host", "www.a.vn")}
+            assert [(f.check, f.vantage) for f in store.findings(1)] == [("dns.resolve", "local")]
+            assert list(store.observations(1)) == [(H, "www.a.vn", "{}")]
+            # the new key: the same target from another vantage is a second row
+            store.save_target(1, H, "www.a.vn", '{"v": 1}', [_finding("www.a.vn")], "t", "b")
+            assert store.vantages(1) == ["b", "local"]
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+                (HEAD,)
+            ]
+            key = sa.inspect(conn).get_pk_constraint("targets")["constrained_columns"]
+            assert key == ["scan_id", "vantage", "kind", "name"]
+            collations = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT collation_name FROM information_schema.columns WHERE "
+                    "table_schema = 'public' AND data_type = 'text'"
+                )
+            ).all()
+            assert collations == [("C",)]
+    finally:
+        engine.dispose()
