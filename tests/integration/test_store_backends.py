@@ -494,3 +494,60 @@ def test_two_processes_write_at_once(backend: Backend) -> None:
         written_by = {f.target: f.message for f in found}
         for _kind, name, text in store.observations(shared):
             assert text == f'"{written_by[name]}"'  # observation and finding of one delivery
+
+
+WRITERS = 4
+SHARED = 30
+
+
+def _redeliverer(url: str, scan: int, writer: int, barrier: Any) -> None:
+    """One of several workers all delivering every target of one scan (a shard re-delivered
+    to each), each in its own order and with its own number of findings per target (1 to 3),
+    so a target's rows show which delivery they came from."""
+    import random
+
+    order = list(range(SHARED))
+    random.Random(writer).shuffle(order)
+    with open_store(url) as store:
+        barrier.wait()
+        for i in order:
+            name = f"t{i}"
+            count = 1 + (i + writer) % 3
+            findings = [_finding(name, f"c{j}", message=f"w{writer}") for j in range(count)]
+            store.save_target(scan, H, name, f'"w{writer}"', findings, "t")
+
+
+def test_several_processes_delivering_the_same_targets_store_each_once(
+    backend: Backend,
+) -> None:
+    """No deadlock (every writer exits 0), no duplicate: each target is stored once, whole,
+    from exactly one delivery (its observation, every finding and their number agree)."""
+    with backend.open() as store:
+        scan = _begin(store)
+    mp = multiprocessing.get_context("spawn")
+    barrier = mp.Barrier(WRITERS)
+    procs = [
+        mp.Process(target=_redeliverer, args=(backend.url, scan, w, barrier))
+        for w in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * WRITERS
+    with backend.open() as store:
+        assert store.done_targets(scan) == {("host", f"t{i}") for i in range(SHARED)}
+        observed = {name: text for _kind, name, text in store.observations(scan)}
+        by_target: dict[str, list[Finding]] = {}
+        for f in store.findings(scan):
+            by_target.setdefault(f.target, []).append(f)
+        assert set(by_target) == set(observed) == {f"t{i}" for i in range(SHARED)}
+        for i in range(SHARED):
+            name = f"t{i}"
+            (writer,) = {f.message for f in by_target[name]}  # one delivery's findings
+            assert observed[name] == f'"{writer}"'
+            count = 1 + (i + int(writer[1:])) % 3
+            assert [f.check for f in by_target[name]] == [f"c{j}" for j in range(count)]
+        assert sum(store.status_counts(scan).values()) == sum(
+            len(found) for found in by_target.values()
+        )
