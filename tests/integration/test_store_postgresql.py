@@ -10,10 +10,12 @@ interface only.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -363,3 +365,100 @@ def test_a_store_at_revision_0001_with_data_is_migrated_on_open(postgresql_url: 
             assert collations == [("C",)]
     finally:
         engine.dispose()
+
+
+# -- end to end: the CLI on PostgreSQL gives what it gives on SQLite --------------------------
+
+E2E_INVENTORY = """\
+version: 1
+name: "Thử nghiệm"
+agencies:
+  - id: so-a
+    name: "Sở A"
+    domains: [example.vn]
+    hosts:
+      - www.example.vn
+      - {host: cổng.example.vn, paths: ["/"]}
+  - id: so-b
+    name: "Sở B"
+    parent: so-a
+    hosts: [www.example.vn, missing.example.vn, Zeta.example.vn, alpha.example.vn]
+"""
+
+# What differs between two runs of one scan whatever the store: clock times and round trips.
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:\+00:00|Z)?")
+_VOLATILE = re.compile(r"rtt|elapsed|duration|_ms$|_s$|seconds")
+
+
+def _steady(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _steady(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_steady(v, key) for v in value]
+    if isinstance(value, str):
+        return _TIME.sub("<time>", value)
+    if isinstance(value, float | int) and not isinstance(value, bool) and _VOLATILE.search(key):
+        return "<measured>"
+    return value
+
+
+def _zone(second: bool) -> Any:
+    from tests.support.dnsserver import Zone
+
+    zone = Zone()
+    zone.add("www.example.vn", "A", ["127.0.0.1"])  # loopback: its ports refuse
+    zone.add("xn--cng-qmz.example.vn", "A", ["127.0.0.1"])
+    zone.add("zeta.example.vn", "A", ["192.0.2.10"])  # documentation: the guard refuses it
+    zone.add("alpha.example.vn", "AAAA", ["2001:db8::10"])
+    if second:  # what changes between the two scans, for the diff
+        zone.add("xn--cng-qmz.example.vn", "AAAA", ["2001:db8::7"])
+        zone.add("alpha.example.vn", "A", ["198.51.100.10"])
+    return zone
+
+
+def test_scan_report_diff_evaluate_on_postgresql_as_on_sqlite(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    from tests.support.dnsserver import DnsServer
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(E2E_INVENTORY, encoding="utf-8")
+    stores = {"sqlite": str(tmp_path / "s.db"), "postgresql": postgresql_url}
+    for second in (False, True):
+        with DnsServer(_zone(second)) as server:  # one resolver for both stores' scans
+            for db in stores.values():
+                done = run_auditor(
+                    "scan", str(inv), "--db", db, "--resolver", server.spec, "--timeout", "1",
+                    "--allow-net", "127.0.0.0/8", "--no-icmp", "--quiet",
+                )  # fmt: skip
+                assert done.returncode == 0, done.stderr
+    out: dict[str, dict[str, Any]] = {}
+    for name, db in stores.items():
+        here = tmp_path / name
+        here.mkdir()
+        results: dict[str, Any] = {}
+        done = run_auditor(
+            "report", "--db", db, "--json", str(here / "r.json"), "--csv", str(here / "r.csv"),
+            "--markdown", str(here / "r.md"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        results["report.json"] = json.loads((here / "r.json").read_text(encoding="utf-8"))
+        results["report.csv"] = (here / "r.csv").read_text(encoding="utf-8")
+        results["report.md"] = (here / "r.md").read_text(encoding="utf-8")
+        done = run_auditor("diff", "--db", db, "--json", "--exit-zero")
+        assert done.returncode == 0, done.stderr
+        results["diff"] = json.loads(done.stdout)
+        results["diff stderr"] = done.stderr
+        done = run_auditor("evaluate", "--db", db, "--json", str(here / "e.json"))
+        assert done.returncode == 0, done.stderr
+        results["evaluate"] = json.loads((here / "e.json").read_text(encoding="utf-8"))
+        results["evaluate stdout"] = done.stdout
+        done = run_auditor("history", "--db", db, "--json")
+        assert done.returncode == 0, done.stderr
+        results["history"] = json.loads(done.stdout)
+        out[name] = _steady(results)
+    sqlite, postgresql = out["sqlite"], out["postgresql"]
+    assert sqlite["report.json"]["findings"], "the scan found something to compare"
+    assert sqlite["diff"]["changes"] and len(sqlite["history"]) == 3  # scans 1, 2, evaluation
+    for part in sqlite:
+        assert postgresql[part] == sqlite[part], part
