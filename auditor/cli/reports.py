@@ -43,7 +43,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_profiles)
 
     p = sub.add_parser("history", help="list the scans kept in a store")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=cmd_history)
 
@@ -55,7 +59,11 @@ def register(sub: Any) -> None:
         " which). Exit codes: 0 no regression, 1 at least one regression (--exit-zero: 0),"
         " 2 bad input.",
     )
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument("--from", dest="from_id", type=int, metavar="ID", help="earlier scan")
     p.add_argument("--to", dest="to_id", type=int, metavar="ID", help="later scan")
     p.add_argument("--profile", help="score both with this profile (default: the later scan's)")
@@ -68,7 +76,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("report", help="render the reports of a stored scan")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument(
         "--scan",
         type=int,

@@ -270,7 +270,8 @@ def register(sub: Any) -> None:
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
     p.add_argument(
         "--db",
-        help="store: a file path or sqlite:///PATH (default: auditor.db beside the inventory)",
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB "
+        "(default: auditor.db beside the inventory)",
     )
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
     p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
@@ -297,7 +298,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument(
         "--scan",
         type=int,
