@@ -29,6 +29,7 @@ from auditor.engine import Plan, ProgressFn, TargetDone, hosts_by_zone, make_pla
 from auditor.model import LOCAL_VANTAGE, TargetKind
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
+from auditor.probes.limits import AddressLimiter
 from auditor.registry import get_check
 from auditor.selfcheck import Footing, FootingWatch
 from auditor.store import Sink
@@ -201,12 +202,15 @@ class ShardRun:
         report: Report | None = None,
         stats: Mapping[str, int] | None = None,
         vantage: str = LOCAL_VANTAGE,
+        limiter: AddressLimiter | None = None,
     ) -> None:
         self.spec = spec
         self.shard = shard
         self.vantage = vantage
         self.plan = spec.plan(shard)
-        self.ctx = ProbeContext(spec.options)
+        # limiter: the per-address limit shared with other processes (a distributed
+        # worker's, auditor.distributed.limits); None counts in this process.
+        self.ctx = ProbeContext(spec.options, limiter=limiter)
         # e.g. what the footing check before the scan cost, in a one-process scan
         self.ctx.stats.update(stats or {})
         self.watch: FootingWatch | None = None
@@ -269,10 +273,12 @@ async def run_shard_async(
     report: Report | None = None,
     stop: Callable[[], bool] | None = None,
     vantage: str = LOCAL_VANTAGE,
+    limiter: AddressLimiter | None = None,
 ) -> ShardResult:
     """Run ``shard`` of the scan ``spec`` into ``sink`` from ``vantage`` (see
-    :class:`ShardRun`)."""
-    return await ShardRun(spec, shard, report=report, vantage=vantage).run(sink, on_done, stop)
+    :class:`ShardRun`), its per-address limit counted by ``limiter`` (None: here)."""
+    run = ShardRun(spec, shard, report=report, vantage=vantage, limiter=limiter)
+    return await run.run(sink, on_done, stop)
 
 
 def run_shard(

@@ -46,6 +46,7 @@ COMMANDS: tuple[str, ...] = (
     "auditor.cli.reports",
     "auditor.cli.gate",
     "auditor.cli.demo",
+    "auditor.cli.distributed",
 )
 
 

@@ -30,6 +30,7 @@ from auditor.cli.common import (
     profile_or_usage,
     write_outputs,
 )
+from auditor.cli.distributed import add_scan_options
 from auditor.inventory import Inventory, check_inventory, load_inventory
 from auditor.options import ScanOptions
 from auditor.registry import all_checks
@@ -62,18 +63,30 @@ def cmd_scan(args: argparse.Namespace) -> int:
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
     shown = display_url(db_path)  # a PostgreSQL password is never printed
+    if args.broker is None and (args.vantage or args.detach):
+        raise UsageError("--vantage and --detach need --broker (a distributed scan)")
+    if args.broker is not None and args.workers != 1:
+        raise UsageError("--workers is for a scan on this machine; with --broker, start workers")
     with open_store(db_path) as store:
         try:
-            scan_id, status = execute_scan(
-                store,
-                inventory,
-                inv_path,
-                profile,
-                options,
-                resume=args.resume,
-                progress=not args.quiet,
-                workers=args.workers,
-            )
+            if args.broker is not None:
+                from auditor.cli.distributed import distributed_scan
+
+                ran = distributed_scan(args, store, inventory, inv_path, profile, options)
+                if isinstance(ran, int):
+                    return ran
+                scan_id, status = ran
+            else:
+                scan_id, status = execute_scan(
+                    store,
+                    inventory,
+                    inv_path,
+                    profile,
+                    options,
+                    resume=args.resume,
+                    progress=not args.quiet,
+                    workers=args.workers,
+                )
         except ScanFailed as exc:
             err(f"scan {exc.scan_id} failed: {exc}")
             print(
@@ -295,6 +308,7 @@ def register(sub: Any) -> None:
         " --per-address apply to each process, and each has its own probe cache",
     )
     add_network_options(p)
+    add_scan_options(p)
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")

@@ -15,12 +15,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.store.base import ScanRecord, SchemaError, Sink, Store, StoreError, StoreNotFound
+from auditor.store.base import (
+    SHARD_STATUSES,
+    ScanRecord,
+    SchemaError,
+    ShardRecord,
+    Sink,
+    Store,
+    StoreError,
+    StoreNotFound,
+)
 from auditor.store.urls import display_url, locate, store_url
 
 __all__ = [
+    "SHARD_STATUSES",
     "ScanRecord",
     "SchemaError",
+    "ShardRecord",
     "Sink",
     "Store",
     "StoreError",

@@ -51,6 +51,27 @@ class ScanRecord:
     stats: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ShardRecord:
+    """One shard of a distributed scan as seen from one vantage (auditor.distributed)."""
+
+    scan_id: int
+    vantage: str
+    number: int
+    shard_json: str  # auditor.shards.Shard.to_json
+    size: int  # its targets
+    status: str  # pending | running | done | failed
+    attempts: int  # deliveries to a worker so far (a lost worker's shard comes again)
+    reason: str  # why it failed (or why its last attempt did)
+    worker: str  # the worker that ran it last
+    stats: dict[str, Any]  # the shard's counters, once done
+    footing: dict[str, Any] | None  # the final footing of the process that ran it
+    updated: str
+
+
+SHARD_STATUSES = ("pending", "running", "done", "failed")
+
+
 class Sink(Protocol):
     """Where a shard runner puts each finished target (the engine calls nothing else)."""
 
@@ -173,6 +194,48 @@ class Store(Sink, Protocol):
 
     def vantage_footings(self, scan_id: int) -> dict[str, dict[str, Any]]:
         """The footing recorded per vantage (:meth:`record_vantage`)."""
+        ...
+
+    # -- the shards of a distributed scan ---------------------------------------------
+    def add_shards(
+        self, scan_id: int, vantage: str, shards: Iterable[tuple[int, str, int]]
+    ) -> None:
+        """Record submitted shards ``(number, shard JSON, size)`` of ``vantage`` as pending,
+        in one transaction; a number recorded before is replaced (a resubmission)."""
+        ...
+
+    def drop_open_shards(self, scan_id: int, vantage: str) -> int:
+        """Forget the shards of ``vantage`` that are not done (``--resume`` submits their
+        remaining targets again as new shards); returns how many."""
+        ...
+
+    def shard_started(self, scan_id: int, vantage: str, number: int, worker: str) -> ShardRecord:
+        """A worker begins the shard: one more attempt, status ``running`` (a ``done`` shard
+        stays done); returns the record after the change. KeyError for an unknown shard."""
+        ...
+
+    def shard_ended(
+        self,
+        scan_id: int,
+        vantage: str,
+        number: int,
+        status: str,
+        *,
+        reason: str = "",
+        stats: dict[str, Any] | None = None,
+        footing: dict[str, Any] | None = None,
+    ) -> None:
+        """The shard's outcome: ``done`` (with its counters and final footing), ``failed``
+        (with the reason), or ``pending`` again (an attempt failed, it will be retried)."""
+        ...
+
+    def shards(self, scan_id: int, vantage: str | None = None) -> list[ShardRecord]:
+        """The scan's shards (of ``vantage``), ordered by vantage and number."""
+        ...
+
+    def target_counts(self, scan_id: int) -> dict[str, int]:
+        """Finished targets per vantage, counted by the database (progress of a running
+        scan, polled)."""
         ...
 
     def findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-HEAD = "0002"  # the newest revision this release knows, and writes
+HEAD = "0003"  # the newest revision this release knows, and writes
 
 # How the previous release marked its schema (``meta.schema_version``), and the revision
 # that schema is.
@@ -193,6 +193,25 @@ scan_vantages = Table(
     Column("vantage", StoreText(), primary_key=True),
     Column("footing_json", StoreText(), nullable=False, server_default="{}"),
     Column("updated", StoreText(), nullable=False),
+)
+
+# The shards of a distributed scan, per vantage, and how each went (revision 0003):
+# ``auditor status`` and ``scan --resume`` read them from the database alone.
+scan_shards = Table(
+    "scan_shards",
+    metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    Column("vantage", Text, primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("shard_json", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # pending | running | done | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("worker", Text, nullable=False, server_default=""),
+    Column("stats_json", Text, nullable=False, server_default="{}"),
+    Column("footing_json", Text),
+    Column("updated", Text, nullable=False),
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

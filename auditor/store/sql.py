@@ -47,9 +47,10 @@ from sqlalchemy.pool import StaticPool
 from auditor import __version__
 from auditor.model import LOCAL_VANTAGE, Finding, Status, TargetKind
 from auditor.store import schema
-from auditor.store.base import ScanRecord, SchemaError, StoreError, StoreNotFound
+from auditor.store.base import ScanRecord, SchemaError, ShardRecord, StoreError, StoreNotFound
 from auditor.store.schema import findings as F
 from auditor.store.schema import observations as O
+from auditor.store.schema import scan_shards as SH
 from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
@@ -208,6 +209,21 @@ class _Statements:
             index_elements=[V.c.scan_id, V.c.vantage],
             set_={"footing_json": van.excluded.footing_json, "updated": van.excluded.updated},
         )
+        shard = insert(SH)
+        self.upsert_shard = shard.on_conflict_do_update(
+            index_elements=[SH.c.scan_id, SH.c.vantage, SH.c.number],
+            set_={
+                "shard_json": shard.excluded.shard_json,
+                "size": shard.excluded.size,
+                "status": shard.excluded.status,
+                "attempts": shard.excluded.attempts,
+                "reason": shard.excluded.reason,
+                "worker": shard.excluded.worker,
+                "stats_json": shard.excluded.stats_json,
+                "footing_json": shard.excluded.footing_json,
+                "updated": shard.excluded.updated,
+            },
+        )
         to_scan = sa.bindparam("b_to", type_=sa.Integer)
         self.copy_observations = sa.insert(O).from_select(
             ["scan_id", "vantage", "kind", "name", "json"],
@@ -231,6 +247,24 @@ class _Statements:
 
 def _stored(text: str | None) -> str | None:
     return None if text is None else to_stored(text)
+
+
+def _shard_record(row: Row[Any]) -> ShardRecord:
+    m = row._mapping
+    return ShardRecord(
+        scan_id=m["scan_id"],
+        vantage=m["vantage"],
+        number=m["number"],
+        shard_json=m["shard_json"],
+        size=m["size"],
+        status=m["status"],
+        attempts=m["attempts"],
+        reason=m["reason"],
+        worker=m["worker"],
+        stats=json.loads(m["stats_json"] or "{}"),
+        footing=json.loads(m["footing_json"]) if m["footing_json"] else None,
+        updated=m["updated"],
+    )
 
 
 def _record(row: Row[Any]) -> ScanRecord:
@@ -709,6 +743,104 @@ class SqlStore:
             sa.select(V.c.vantage, V.c.footing_json).where(V.c.scan_id == scan_id)
         )
         return {v: json.loads(text) for v, text in rows}
+
+    # shards of a distributed scan
+    @staticmethod
+    def _shard_key(scan_id: int, vantage: str, number: int) -> Any:
+        return sa.and_(SH.c.scan_id == scan_id, SH.c.vantage == vantage, SH.c.number == number)
+
+    @_driver_errors
+    def add_shards(
+        self, scan_id: int, vantage: str, shards: Iterable[tuple[int, str, int]]
+    ) -> None:
+        now = _now()
+        rows = [
+            {
+                "scan_id": scan_id,
+                "vantage": vantage,
+                "number": number,
+                "shard_json": text,
+                "size": size,
+                "status": "pending",
+                "attempts": 0,
+                "reason": "",
+                "worker": "",
+                "stats_json": "{}",
+                "footing_json": None,
+                "updated": now,
+            }
+            for number, text, size in shards
+        ]
+        if not rows:
+            return
+        with self._transaction() as conn:
+            conn.execute(self._st.upsert_shard, rows)
+
+    @_driver_errors
+    def drop_open_shards(self, scan_id: int, vantage: str) -> int:
+        result = self._conn.execute(
+            sa.delete(SH).where(
+                SH.c.scan_id == scan_id, SH.c.vantage == vantage, SH.c.status != "done"
+            )
+        )
+        return int(result.rowcount or 0)
+
+    @_driver_errors
+    def shard_started(self, scan_id: int, vantage: str, number: int, worker: str) -> ShardRecord:
+        key = self._shard_key(scan_id, vantage, number)
+        with self._transaction() as conn:
+            # One UPDATE: two workers starting the same shard at once count two attempts.
+            conn.execute(
+                sa.update(SH)
+                .where(key)
+                .values(
+                    attempts=SH.c.attempts + 1,
+                    status=sa.case((SH.c.status == "done", "done"), else_="running"),
+                    worker=worker,
+                    updated=_now(),
+                )
+            )
+            row = conn.execute(sa.select(SH).where(key)).first()
+        if row is None:
+            raise KeyError(f"no shard {number} of vantage {vantage} in scan {scan_id}")
+        return _shard_record(row)
+
+    @_driver_errors
+    def shard_ended(
+        self,
+        scan_id: int,
+        vantage: str,
+        number: int,
+        status: str,
+        *,
+        reason: str = "",
+        stats: dict[str, Any] | None = None,
+        footing: dict[str, Any] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "reason": reason, "updated": _now()}
+        if stats is not None:
+            values["stats_json"] = json.dumps(stats, default=str)
+        if footing is not None:
+            values["footing_json"] = json.dumps(footing, ensure_ascii=False, default=str)
+        self._conn.execute(
+            sa.update(SH).where(self._shard_key(scan_id, vantage, number)).values(**values)
+        )
+
+    @_driver_errors
+    def shards(self, scan_id: int, vantage: str | None = None) -> list[ShardRecord]:
+        query = sa.select(SH).where(SH.c.scan_id == scan_id).order_by(SH.c.vantage, SH.c.number)
+        if vantage is not None:
+            query = query.where(SH.c.vantage == vantage)
+        return [_shard_record(r) for r in self._conn.execute(query)]
+
+    @_driver_errors
+    def target_counts(self, scan_id: int) -> dict[str, int]:
+        rows = self._conn.execute(
+            sa.select(T.c.vantage, sa.func.count())
+            .where(T.c.scan_id == scan_id)
+            .group_by(T.c.vantage)
+        )
+        return {v: int(n) for v, n in rows}
 
     def observations(
         self, scan_id: int, vantage: str = LOCAL_VANTAGE

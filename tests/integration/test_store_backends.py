@@ -355,6 +355,59 @@ def test_vantage_footings_are_recorded_and_copied(store: Store) -> None:
     assert store.done_targets(evaluation, "b") == {("host", "h")}
 
 
+# -- the shards of a distributed scan --------------------------------------------------------
+
+
+def test_shard_bookkeeping_per_vantage(store: Store) -> None:
+    scan = _begin(store)
+    assert store.shards(scan) == []
+    store.add_shards(scan, "a", [(1, '{"n": 1}', 3), (2, '{"n": 2}', 2)])
+    store.add_shards(scan, "b", [(1, '{"n": 1}', 3)])
+    assert [(s.vantage, s.number, s.status, s.attempts) for s in store.shards(scan)] == [
+        ("a", 1, "pending", 0),
+        ("a", 2, "pending", 0),
+        ("b", 1, "pending", 0),
+    ]
+    first = store.shard_started(scan, "a", 1, "w1@host")
+    assert (first.status, first.attempts, first.worker, first.size) == ("running", 1, "w1@host", 3)
+    # a lost worker's shard is delivered again: one more attempt
+    assert store.shard_started(scan, "a", 1, "w2@host").attempts == 2
+    store.shard_ended(scan, "a", 1, "done", stats={"connections": 4}, footing={"ipv6": "ok"})
+    # a done shard delivered once more stays done (the worker then skips it)
+    again = store.shard_started(scan, "a", 1, "w3@host")
+    assert (again.status, again.attempts) == ("done", 3)
+    store.shard_started(scan, "a", 2, "w1@host")
+    store.shard_ended(scan, "a", 2, "failed", reason="KeyError: 'no.such.check'")
+    (done, failed) = store.shards(scan, "a")
+    assert (done.status, done.stats, done.footing) == ("done", {"connections": 4}, {"ipv6": "ok"})
+    assert (failed.status, failed.reason) == ("failed", "KeyError: 'no.such.check'")
+    assert [s.vantage for s in store.shards(scan, "b")] == ["b"]
+    with pytest.raises(KeyError):
+        store.shard_started(scan, "a", 9, "w1@host")
+    # --resume: what is not done is forgotten and submitted again under new numbers
+    assert store.drop_open_shards(scan, "a") == 1
+    store.add_shards(scan, "a", [(3, '{"n": 3}', 2)])
+    assert [(s.number, s.status) for s in store.shards(scan, "a")] == [(1, "done"), (3, "pending")]
+    # a number recorded again is replaced, not duplicated
+    store.add_shards(scan, "a", [(3, '{"n": 33}', 1)])
+    assert [(s.number, s.shard_json, s.size) for s in store.shards(scan, "a")][-1] == (
+        3,
+        '{"n": 33}',
+        1,
+    )
+    assert store.shards(_begin(store)) == []  # another scan's are its own
+
+
+def test_target_counts_per_vantage(store: Store) -> None:
+    scan = _begin(store)
+    assert store.target_counts(scan) == {}
+    store.save_target(scan, H, "h1", "{}", [], "t", "a")
+    store.save_target(scan, H, "h2", "{}", [], "t", "a")
+    store.save_target(scan, H, "h1", "{}", [], "t", "a")  # re-delivered: still one
+    store.save_target(scan, Z, "z.vn", "{}", [], "t", "b")
+    assert store.target_counts(scan) == {"a": 2, "b": 1}
+
+
 # -- text -----------------------------------------------------------------------------------
 
 TEXTS = [

@@ -1,0 +1,161 @@
+"""What the distributed tests share: workers as real processes (``python -m auditor worker``)
+and a loopback TCP server that holds every connection a while and counts how many are open
+at once (the politeness limit seen from the server's side)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """``auditor worker`` in its own process group (SIGKILL of the group: a machine lost)."""
+
+    def __init__(
+        self, broker: str, db: str, vantage: str = "local", concurrency: int = 2, *extra: str
+    ) -> None:
+        self.log = Path(db).parent / f"worker-{vantage}-{time.monotonic_ns()}.log"
+        argv = [sys.executable, "-m", "auditor", "worker", "--broker", broker, "--db", db,
+                "--vantage", vantage, "--concurrency", str(concurrency), "--loglevel", "INFO",
+                *extra]  # fmt: skip
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while " ready." not in self.text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker did not start: {self.text()[-3000:]}")
+            time.sleep(0.1)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill_all(self) -> None:
+        """SIGKILL the worker and its pool: nothing of it says goodbye."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # warm shutdown
+            with suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=60)
+        if self.proc.poll() is None or _group_alive(self.proc.pid):
+            with suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self._out.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextmanager
+def workers(specs: list[tuple[str, str, str, int]], *extra: str) -> Iterator[list[Worker]]:
+    """Start (broker, db, vantage, concurrency) workers, ready; stopped at the end."""
+    started: list[Worker] = []
+    try:
+        for broker, db, vantage, concurrency in specs:
+            started.append(Worker(broker, db, vantage, concurrency, *extra))
+        for w in started:
+            w.wait_ready()
+        yield started
+    finally:
+        for w in started:
+            w.stop()
+
+
+class HoldingServer:
+    """TCP on 127.0.0.1 (one port per service): every connection is accepted and held for
+    ``hold`` seconds (nothing is sent: the client's read times out or the hold ends first),
+    then closed. ``peak`` is the most connections open at once, over every port."""
+
+    def __init__(self, ports: int = 2, hold: float = 0.6) -> None:
+        self.hold = hold
+        self.open = 0
+        self.peak = 0
+        self.total = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._socks: list[socket.socket] = []
+        self.ports: list[int] = []
+        for _ in range(ports):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0))
+            s.listen(256)
+            s.settimeout(0.2)
+            self._socks.append(s)
+            self.ports.append(int(s.getsockname()[1]))
+        self._threads = [threading.Thread(target=self._accept, args=(s,), daemon=True)
+                         for s in self._socks]  # fmt: skip
+
+    def __enter__(self) -> HoldingServer:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(5)
+        for s in self._socks:
+            s.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.open += 1
+                self.total += 1
+                self.peak = max(self.peak, self.open)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(self.hold)
+            end = time.monotonic() + self.hold
+            while time.monotonic() < end:
+                try:
+                    if not conn.recv(4096):
+                        break  # the client closed
+                except TimeoutError:
+                    break
+                except OSError:
+                    break
+        finally:
+            with self._lock:
+                self.open -= 1
+            conn.close()
+
+
+def wait_until(cond: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
