@@ -137,6 +137,9 @@ def kex_params(obs: HostObservations, ctx: CheckContext) -> Verdict:
     scope=_SCOPE,
     needs=_TLS_NEEDS,
     level_hint=Level.RECOMMENDED,
+    # sha224: "warn" (NCSC-NL 2025-05 puts SHA-224 in phase out) or "pass" (a profile whose
+    # own rules do not ask it: the vn-gov profile, as for RSA-2048 in tls.cert.key)
+    params={"sha224": "warn"},
     refs=(
         _REFS_NCSC + ", hash functions for key exchange",
         "RFC 9155",
@@ -179,6 +182,13 @@ def kex_hash(obs: HostObservations, ctx: CheckContext) -> Verdict:
     if t.kex_hash == Depth.ACCEPTED:
         ev["scheme"] = t.kex_hash_scheme
         if "sha224" in t.kex_hash_scheme:
+            if str(ctx.params.get("sha224", "warn")) == "pass":
+                return Verdict.passed(
+                    f"{t.address} refuses SHA-1 for the TLS 1.2 key exchange; it signs with "
+                    f"{t.kex_hash_scheme} when offered nothing better (NCSC-NL phase out, "
+                    "accepted by this profile)",
+                    **ev,
+                )
             return Verdict.warn(
                 f"{t.address} signs the TLS 1.2 key exchange with {t.kex_hash_scheme} when "
                 "offered only SHA-1/SHA-224 (phase out); it refuses SHA-1",
@@ -416,9 +426,12 @@ def fallback_scsv(obs: HostObservations, ctx: CheckContext) -> Verdict:
             **ev,
         )
     if t.fallback_scsv == Depth.HONOURED:
-        return Verdict.passed(
-            f"{t.address} refuses a marked fallback (inappropriate_fallback)", **ev
+        how = (
+            "by closing the connection, without the alert"
+            if "without the inappropriate_fallback alert" in t.fallback_scsv_detail
+            else "(inappropriate_fallback)"
         )
+        return Verdict.passed(f"{t.address} refuses a marked fallback {how}", **ev)
     if t.fallback_scsv == Depth.IGNORED:
         return Verdict.failed(f"{t.address} accepts a fallback marked with TLS_FALLBACK_SCSV", **ev)
     return Verdict.not_tested(

@@ -307,6 +307,17 @@ class Lab:
             ["nginx", "-e", str(self.nginx_dir / "error.log"), "-c", str(self.nginx_conf)],
             self.nginx_dir / "nginx.out",
         )
+        scripted = [p for p in self.placed.values() if p.host.tls_server and p.cert is not None]
+        for p in scripted:  # one process per host: each serves its own certificate
+            assert p.cert is not None
+            specs = [f"{p.host.tls_server}@{a}" for _, a in p.families()]
+            self._start(
+                f"depth_server:{p.host.name}",
+                [sys.executable, "-m", "tests.lab.depth_server", "--chain", str(p.cert.chain),
+                 *specs],
+                self.dir / f"depth_server-{p.host.name}.log",
+                cwd=REPO_ROOT,
+            )  # fmt: skip
         self._save_state()
 
     def _mx_of_zone(self) -> dict[str, list[str]]:
@@ -352,13 +363,14 @@ class Lab:
         (self.dir / "nft.conf").write_text(ruleset)
         self.netns.nft(ruleset)
 
-    def _start(self, name: str, cmd: list[str], log: Path) -> None:
+    def _start(self, name: str, cmd: list[str], log: Path, cwd: Path | None = None) -> None:
         with open(log, "wb") as out:
             p = subprocess.Popen(
                 self.netns.exec_srv(cmd),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                cwd=cwd,
                 start_new_session=True,  # survives Ctrl-C in the shell that ran `up`
             )
         # `ip netns exec` execs the command: this PID is the daemon's own.
@@ -372,7 +384,7 @@ class Lab:
                     "knotd": [self.dns.kdir / "knotd.out", self.dns.kdir / "knot.log"],
                     "unbound": [self.dns.udir / "unbound.out", self.dns.udir / "unbound.log"],
                     "nginx": [self.nginx_dir / "nginx.out", self.nginx_dir / "error.log"],
-                }[name]
+                }.get(name, [self.dir / f"{name.replace(':', '-')}.log"])
                 text = "".join(f.read_text()[-3000:] for f in logs if f.exists())
                 raise LabError(f"{name} exited with {p.returncode}:\n{text}")
 
@@ -595,9 +607,15 @@ class Lab:
         "nginx": "nginx",
     }
 
+    @staticmethod
+    def expect_cmd(pids: dict[str, int]) -> dict[str, str]:
+        """What each started PID must still run to be stopped (a reused PID is left alone)."""
+        names = [n for n in pids if n.startswith("depth_server:")]
+        return {**Lab.EXPECT_CMD, **dict.fromkeys(names, "tests.lab.depth_server")}
+
     def down(self, keep_dir: bool = False) -> None:
         """Idempotent; works on a half-started lab."""
-        _stop_pids(self.pids, self.EXPECT_CMD)
+        _stop_pids(self.pids, Lab.expect_cmd(self.pids))
         for p in self.procs.values():
             try:
                 p.wait(timeout=5)
@@ -625,7 +643,7 @@ class Lab:
             pids = {k: int(v) for k, v in st.get("pids", {}).items()}
         if tag is None:
             raise LabError(f"no lab state in {dir}")
-        _stop_pids(pids, Lab.EXPECT_CMD)
+        _stop_pids(pids, Lab.expect_cmd(pids))
         ns = Netns(tag)
         _kill_namespace_leftovers(ns)
         ns.delete()

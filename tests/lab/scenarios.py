@@ -104,6 +104,13 @@ class Web:
     security_txt: str = "valid"  # valid | expired | far | missing | huge (valid, then 50 MiB)
     block: str | None = None  # nftables: drop | reset (whole address, in the server ns)
     gzip: bool = False  # issue #19: nginx `gzip on` (http.compression)
+    # TLS handshake depth (issue 19): False = `ssl_prefer_server_ciphers off` (the client's
+    # order decides); dhparam = an RFC 7919 group name (ffdhe2048, ffdhe3072) for DHE suites
+    prefer_server_ciphers: bool = True
+    dhparam: str | None = None
+    # `ssl_conf_command SignatureAlgorithms`: None = OpenSSL's default list (which, at
+    # Debian's security level 2, still signs with SHA-224 when a client offers nothing else)
+    sigalgs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,9 @@ class Host:
     dns_only: bool = False  # addresses in DNS, nothing listens
     smtp: str | None = None  # None | starttls | plain (greets 220 without STARTTLS)
     smtp6: bool = True  # SMTP listens on the v6 address too
+    # port 443 served by tests/lab/depth_server.py (this kind) instead of nginx; nginx
+    # still serves port 80
+    tls_server: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1130,6 +1140,118 @@ def build_scenarios() -> tuple[Scenario, ...]:
             "zone with CAA, single good mail setup",
             _e(dns__caa="pass", dns__dnssec="pass"),
             caa=True,
+        )
+    )
+
+    # ---- TLS handshake depth (issue 19) -----------------------------------------------------
+    # PASS and FAIL on both families of every depth check. nginx serves the kex and order
+    # cases; what OpenSSL 3 cannot be made to do (DEFLATE, no RFC 5746/7627, a heartbeat
+    # over-read, an early CCS accepted, the fallback SCSV ignored) is tests/lab/depth_server.py.
+    def both(status: str) -> dict[str, str]:
+        return {"v4": status, "v6": status}
+
+    add(
+        _host_scn(
+            "depthok",
+            "good TLS 1.2 + 1.3 site, OpenSSL's default signature list: SHA-224 still signed "
+            "when asked (NCSC-NL phase out = warn)",
+            _e(
+                tls__kex_params=both("pass"),
+                tls__kex_hash=both("warn"),
+                tls__cipher_order=both("not_applicable"),
+                tls__compression=both("pass"),
+                tls__renegotiation__secure=both("pass"),
+                tls__ems=both("pass"),
+                tls__fallback_scsv=both("pass"),
+                tls__vuln__heartbleed=both("pass"),
+                tls__vuln__ccs_injection=both("pass"),
+            ),
+            evidence={"tls.kex_hash": ("sha224",)},
+        )
+    )
+    add(
+        _host_scn(
+            "sigsha2",
+            "good site with `ssl_conf_command SignatureAlgorithms` SHA-256+ only",
+            _e(tls__kex_hash=both("pass"), tls__kex_params=both("pass")),
+            web=Web(sigalgs="ECDSA+SHA256:ECDSA+SHA384:RSA-PSS+SHA256:RSA+SHA256:RSA+SHA384"),
+        )
+    )
+    add(
+        _host_scn(
+            "dhe2048",
+            "DHE only, RFC 7919 ffdhe2048 (ssl_dhparam): NCSC-NL insufficient group",
+            _e(tls__kex_params=both("fail")),
+            web=Web(protocols="TLSv1.2", ciphers="DHE-RSA-AES128-GCM-SHA256", dhparam="ffdhe2048"),
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.kex_params": ("ffdhe2048",)},
+        )
+    )
+    add(
+        _host_scn(
+            "dhe3072",
+            "DHE only, RFC 7919 ffdhe3072 (ssl_dhparam): NCSC-NL phase out = warn",
+            _e(tls__kex_params=both("warn")),
+            web=Web(protocols="TLSv1.2", ciphers="DHE-RSA-AES128-GCM-SHA256", dhparam="ffdhe3072"),
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.kex_params": ("ffdhe3072",)},
+        )
+    )
+    add(
+        _host_scn(
+            "sha1kex",
+            "TLS 1.1 + 1.2 at @SECLEVEL=0: signs the key exchange with SHA-1 when asked",
+            _e(tls__kex_hash=both("fail")),
+            web=Web(protocols="TLSv1.1 TLSv1.2", ciphers=LEGACY_CIPHERS_EC),
+            evidence={"tls.kex_hash": ("sha1",)},
+        )
+    )
+    add(
+        _host_scn(
+            "ancient",
+            "scripted 2014-era TLS 1.1/1.2 server (tests/lab/depth_server.py): DEFLATE, no "
+            "renegotiation_info, no EMS, Heartbleed, early CCS accepted, SCSV ignored",
+            _e(
+                tls__compression=both("fail"),
+                tls__renegotiation__secure=both("fail"),
+                tls__ems=both("fail"),
+                tls__fallback_scsv=both("fail"),
+                tls__vuln__heartbleed=both("fail"),
+                tls__vuln__ccs_injection=both("fail"),
+            ),
+            cert=CertSpec(key="rsa2048"),
+            tls_server="ancient",
+            evidence={"tls.vuln.heartbleed": ("heartbeat response",)},
+        )
+    )
+    order = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA256"
+    add(
+        _host_scn(
+            "ordgood",
+            "a phase-out CBC suite after the AEAD one, server order: cipher order passes",
+            _e(tls__cipher_order=both("pass")),
+            web=Web(protocols="TLSv1.2", ciphers=order),
+        )
+    )
+    add(
+        _host_scn(
+            "ordclient",
+            "the same suites with ssl_prefer_server_ciphers off: the client's order decides",
+            _e(tls__cipher_order=both("fail")),
+            web=Web(protocols="TLSv1.2", ciphers=order, prefer_server_ciphers=False),
+            evidence={"tls.cipher_order": ("client's order",)},
+        )
+    )
+    add(
+        _host_scn(
+            "ordweak",
+            "server order, but the phase-out CBC suite first",
+            _e(tls__cipher_order=both("fail")),
+            web=Web(
+                protocols="TLSv1.2",
+                ciphers="ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256",
+            ),
+            evidence={"tls.cipher_order": ("preferred over",)},
         )
     )
 

@@ -4,6 +4,7 @@ family, port), web on 80/443 with SNI, SMTP (nginx mail module: 220 greeting, ST
 from __future__ import annotations
 
 import html
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,20 @@ def write_docroot(root: Path, p: Placed, body: str, sectxt: str, mx_hosts: list[
     return d
 
 
+def dhparam_file(d: Path, group: str) -> Path:
+    """An RFC 7919 named DH group as the PEM file ssl_dhparam reads (no prime search: the
+    group is fixed, openssl only writes it out)."""
+    f = d / "dh" / f"{group}.pem"
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+             f"group:{group}", "-out", str(f)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    return f
+
+
 def _headers(w: Web) -> list[str]:
     out = []
     if w.hsts:
@@ -156,7 +171,9 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             else:
                 out.append("    location / { return 301 https://$host$request_uri; }")
             out.append("  }")
-        if w.listen443 and not w.tls443:
+        if h.tls_server:
+            pass  # tests/lab/depth_server.py listens on 443 (Lab._start_daemons)
+        elif w.listen443 and not w.tls443:
             out.append("  server {")
             out.append(_listen(family, addr, 443))
             out += [f"    server_name {names};", f"    root {docroot};", "    index index.html;"]
@@ -175,10 +192,14 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
                 f"    ssl_certificate_key {p.cert.key};",
                 f"    ssl_protocols {w.protocols};",
                 f"    ssl_ciphers {_q(ciphers)};",
-                "    ssl_prefer_server_ciphers on;",
+                f"    ssl_prefer_server_ciphers {'on' if w.prefer_server_ciphers else 'off'};",
                 f"    root {docroot};",
                 "    index index.html;",
             ]
+            if w.sigalgs:
+                out.append(f"    ssl_conf_command SignatureAlgorithms {w.sigalgs};")
+            if w.dhparam:
+                out.append(f"    ssl_dhparam {dhparam_file(root.parent, w.dhparam)};")
             if p.cert.ocsp is not None:
                 out += ["    ssl_stapling on;", f"    ssl_stapling_file {p.cert.ocsp};"]
             if w.gzip:  # text/html is always among gzip_types

@@ -44,8 +44,11 @@ def test_kex_hash() -> None:
     assert one("tls.kex_hash", depth(kex_hash=Depth.REFUSED)).status == Status.PASS
     v = one("tls.kex_hash", depth(kex_hash=Depth.ACCEPTED, kex_hash_scheme="rsa_pkcs1_sha1"))
     assert v.status == Status.FAIL
-    v = one("tls.kex_hash", depth(kex_hash=Depth.ACCEPTED, kex_hash_scheme="ecdsa_sha224"))
-    assert v.status == Status.WARN
+    sha224 = depth(kex_hash=Depth.ACCEPTED, kex_hash_scheme="ecdsa_sha224")
+    assert one("tls.kex_hash", sha224).status == Status.WARN
+    # a profile without the NCSC-NL phase-out (vn-gov) passes it, saying so
+    v = one("tls.kex_hash", sha224, sha224="pass")
+    assert v.status == Status.PASS and "ecdsa_sha224" in v.message
     t13 = tls(versions=versions("TLSv1.3"), depth_probed=True, kex_hash=Depth.NOT_APPLICABLE)
     assert one("tls.kex_hash", t13).status == Status.NOT_APPLICABLE
     assert one("tls.kex_hash", depth(kex_hash="")).status == Status.NOT_TESTED
@@ -86,6 +89,14 @@ def test_compression_renegotiation_ems() -> None:
 def test_fallback_and_vulns() -> None:
     assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.HONOURED)).status == Status.PASS
     assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.IGNORED)).status == Status.FAIL
+    # a server that aborts without flushing the alert (the probe's note) still refused it
+    closed = depth(
+        fallback_scsv=Depth.HONOURED,
+        fallback_scsv_detail="TLSv1.2 hello with TLS_FALLBACK_SCSV: connection closed without a "
+        "ServerHello (refused without the inappropriate_fallback alert)",
+    )
+    verdict = one("tls.fallback_scsv", closed)
+    assert verdict.status == Status.PASS and "without the alert" in verdict.message
     na = depth(fallback_scsv=Depth.NOT_APPLICABLE)
     assert one("tls.fallback_scsv", na).status == Status.NOT_APPLICABLE
     for cid, field in (("tls.vuln.heartbleed", "heartbleed"),

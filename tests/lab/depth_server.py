@@ -1,0 +1,165 @@
+"""A scripted TLS-ish server for the handshake-depth scenarios nginx cannot serve (issue 19).
+
+OpenSSL 3 cannot be made to choose DEFLATE (Debian builds it without zlib), to omit
+renegotiation_info or the extended master secret, to over-read a heartbeat or to accept an
+early ChangeCipherSpec, so this server plays a 2014-era OpenSSL just far enough for the
+auditor's hand-built hellos: it answers a TLS 1.1/1.2 ClientHello with ServerHello,
+Certificate and ServerHelloDone and never finishes a handshake.
+
+    ip netns exec auditor-lab-<tag>-srv python -m tests.lab.depth_server \
+        --chain CHAIN.pem ancient@192.0.2.70 ancient@2001:db8:80::70
+
+Kind ``ancient``: TLS_RSA_WITH_AES_128_CBC_SHA only; takes DEFLATE when offered; no
+renegotiation_info, no extended_master_secret; echoes the heartbeat extension and answers a
+heartbeat request (a short fixed payload: nothing is leaked, the auditor reads the header
+only); stays silent after an early ChangeCipherSpec and answers the next record with
+bad_record_mac (as CVE-2014-0224 servers do); ignores TLS_FALLBACK_SCSV.
+Prints "ready" once every socket is bound. Every read is bounded (record size, time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import struct
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_HEARTBEAT = 20, 21, 22, 24
+SUITE = 0x002F  # TLS_RSA_WITH_AES_128_CBC_SHA: no ServerKeyExchange to forge
+EXT_HEARTBEAT, EXT_SUPPORTED_VERSIONS = 15, 43
+MAX_RECORD = 2**14 + 2048
+IDLE = 10.0  # seconds a peer may stay silent
+
+
+def _rec(ct: int, version: int, payload: bytes) -> bytes:
+    return struct.pack("!BHH", ct, version, len(payload)) + payload
+
+
+def _hs(mtype: int, body: bytes) -> bytes:
+    return struct.pack("!B", mtype) + len(body).to_bytes(3, "big") + body
+
+
+def _alert(version: int, code: int) -> bytes:
+    return _rec(CT_ALERT, version, bytes((2, code)))
+
+
+def parse_hello(
+    body: bytes,
+) -> tuple[int, list[int], bytes, dict[int, bytes]]:
+    """(legacy version, suites, compression methods, extensions) of a ClientHello body."""
+    ver = struct.unpack_from("!H", body, 0)[0]
+    i = 2 + 32
+    i += 1 + body[i]
+    n = struct.unpack_from("!H", body, i)[0]
+    suites = list(struct.unpack_from(f"!{n // 2}H", body, i + 2))
+    i += 2 + n
+    comp = body[i + 1 : i + 1 + body[i]]
+    i += 1 + body[i]
+    exts: dict[int, bytes] = {}
+    if i + 2 <= len(body):
+        end = i + 2 + struct.unpack_from("!H", body, i)[0]
+        i += 2
+        while i + 4 <= end:
+            t, ln = struct.unpack_from("!HH", body, i)
+            exts[t] = body[i + 4 : i + 4 + ln]
+            i += 4 + ln
+    return ver, suites, comp, exts
+
+
+def _version(legacy: int, exts: dict[int, bytes]) -> int | None:
+    sv = exts.get(EXT_SUPPORTED_VERSIONS)
+    if sv is not None:
+        offered = [struct.unpack_from("!H", sv, 1 + 2 * k)[0] for k in range(sv[0] // 2)]
+        ok = [v for v in offered if v in (0x0302, 0x0303)]
+        return max(ok) if ok else None
+    v = min(legacy, 0x0303)
+    return v if v in (0x0302, 0x0303) else None
+
+
+class Ancient:
+    def __init__(self, chain: list[bytes]) -> None:
+        certs = b"".join(len(c).to_bytes(3, "big") + c for c in chain)
+        self.certificate = _hs(11, len(certs).to_bytes(3, "big") + certs)
+
+    async def read_record(self, r: asyncio.StreamReader) -> tuple[int, bytes]:
+        head = await asyncio.wait_for(r.readexactly(5), IDLE)
+        size = struct.unpack_from("!H", head, 3)[0]
+        if size > MAX_RECORD:
+            raise ValueError("record too large")
+        return head[0], await asyncio.wait_for(r.readexactly(size), IDLE)
+
+    async def handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            first = await asyncio.wait_for(r.readexactly(1), IDLE)
+            if first[0] != CT_HANDSHAKE:
+                return  # SSL 2.0 hello or garbage: hang up
+            head = first + await asyncio.wait_for(r.readexactly(4), IDLE)
+            size = struct.unpack_from("!H", head, 3)[0]
+            if size > MAX_RECORD:
+                return
+            body = await asyncio.wait_for(r.readexactly(size), IDLE)
+            legacy, suites, comp, exts = parse_hello(body[4:])
+            version = _version(legacy, exts)
+            if version is None:
+                w.write(_alert(0x0301, 70))  # protocol_version
+                await w.drain()
+                return
+            if SUITE not in suites:
+                w.write(_alert(version, 40))  # handshake_failure
+                await w.drain()
+                return
+            ext = b""
+            if EXT_HEARTBEAT in exts:
+                ext += struct.pack("!HHB", EXT_HEARTBEAT, 1, 1)  # peer_allowed_to_send
+            sh = struct.pack("!H", version) + os.urandom(32) + b"\x20" + os.urandom(32)
+            sh += struct.pack("!HB", SUITE, 1 if 1 in comp else 0)
+            if ext:
+                sh += struct.pack("!H", len(ext)) + ext
+            flight = _hs(2, sh) + self.certificate + _hs(14, b"")
+            w.write(_rec(CT_HANDSHAKE, version, flight))
+            await w.drain()
+            early_ccs = False
+            while True:
+                ct, payload = await self.read_record(r)
+                if ct == CT_HEARTBEAT and payload[:1] == b"\x01":
+                    w.write(_rec(CT_HEARTBEAT, version, b"\x02\x00\x10" + b"lab-heartbeat-16"))
+                elif early_ccs or ct == CT_ALERT:
+                    if early_ccs:
+                        w.write(_alert(version, 20))  # bad_record_mac: keys were switched
+                    break
+                elif ct == CT_CCS:
+                    early_ccs = True  # accepted silently, as CVE-2014-0224 servers did
+                else:
+                    break
+                await w.drain()
+            await w.drain()
+        with contextlib.suppress(Exception):
+            w.close()
+
+
+async def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--chain", type=Path, required=True)
+    ap.add_argument("specs", nargs="+", help="KIND@ADDRESS")
+    a = ap.parse_args(argv)
+    chain = [
+        c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(a.chain.read_bytes())
+    ]
+    servers = []
+    for spec in a.specs:
+        kind, _, addr = spec.partition("@")
+        if kind != "ancient":
+            raise SystemExit(f"unknown kind {kind}")
+        servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+    print("ready", flush=True)
+    await asyncio.gather(*(s.serve_forever() for s in servers))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
