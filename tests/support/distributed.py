@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,11 @@ class Worker:
     def __init__(
         self, broker: str, db: str, vantage: str = "local", concurrency: int = 2, *extra: str
     ) -> None:
-        self.log = Path(db).parent / f"worker-{vantage}-{time.monotonic_ns()}.log"
+        # beside a store file; a database server's URL has no directory: a temporary one
+        logs = (
+            Path(tempfile.mkdtemp(prefix="auditor-worker-log-")) if "://" in db else Path(db).parent
+        )
+        self.log = logs / f"worker-{vantage}-{time.monotonic_ns()}.log"
         argv = [sys.executable, "-m", "auditor", "worker", "--broker", broker, "--db", db,
                 "--vantage", vantage, "--concurrency", str(concurrency), "--loglevel", "INFO",
                 *extra]  # fmt: skip
