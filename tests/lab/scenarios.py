@@ -1154,10 +1154,10 @@ def build_scenarios() -> tuple[Scenario, ...]:
         _host_scn(
             "depthok",
             "good TLS 1.2 + 1.3 site, OpenSSL's default signature list: SHA-224 still signed "
-            "when asked (NCSC-NL phase out = warn)",
+            "when asked (NCSC-NL phase out; the vn-gov profile passes it)",
             _e(
                 tls__kex_params=both("pass"),
-                tls__kex_hash=both("warn"),
+                tls__kex_hash=both("pass"),
                 tls__cipher_order=both("not_applicable"),
                 tls__compression=both("pass"),
                 tls__renegotiation__secure=both("pass"),
