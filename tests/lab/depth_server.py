@@ -14,6 +14,13 @@ renegotiation_info, no extended_master_secret; echoes the heartbeat extension an
 heartbeat request (a short fixed payload: nothing is leaked, the auditor reads the header
 only); stays silent after an early ChangeCipherSpec and answers the next record with
 bad_record_mac (as CVE-2014-0224 servers do); ignores TLS_FALLBACK_SCSV.
+Kind ``reneg``: a TLS 1.2 server that accepts client-initiated renegotiation
+(tls.renegotiation.client fails). Python's ``ssl`` cannot serve that, so this process runs
+``openssl s_server -tls1_2 -www -client_renegotiation`` (OpenSSL 3 refuses client
+renegotiation unless told, SSL_OP_ALLOW_CLIENT_RENEGOTIATION) per address, needs ``--key``,
+and stops those children when it is stopped (SIGTERM), so the lab's PID bookkeeping and
+``lab down`` stay as they are.
+
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
 
@@ -23,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import struct
 import sys
 from pathlib import Path
@@ -143,22 +151,68 @@ class Ancient:
             w.close()
 
 
+async def _s_server(addr: str, chain: Path, key: Path) -> asyncio.subprocess.Process:
+    host = f"[{addr}]" if ":" in addr else addr
+    proc = await asyncio.create_subprocess_exec(
+        "openssl", "s_server", "-accept", f"{host}:443", "-cert", str(chain),
+        "-cert_chain", str(chain), "-key", str(key), "-tls1_2", "-www",
+        "-client_renegotiation", "-quiet",
+        stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):  # bound: 10 s for s_server to bind its port
+        if proc.returncode is not None:
+            raise SystemExit(f"openssl s_server on {addr} exited {proc.returncode}")
+        with contextlib.suppress(OSError):
+            _, w = await asyncio.open_connection(addr, 443)
+            w.close()
+            return proc
+        await asyncio.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"openssl s_server on {addr} did not listen")
+
+
 async def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chain", type=Path, required=True)
+    ap.add_argument("--key", type=Path)
     ap.add_argument("specs", nargs="+", help="KIND@ADDRESS")
     a = ap.parse_args(argv)
     chain = [
         c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(a.chain.read_bytes())
     ]
     servers = []
-    for spec in a.specs:
-        kind, _, addr = spec.partition("@")
-        if kind != "ancient":
-            raise SystemExit(f"unknown kind {kind}")
-        servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
-    print("ready", flush=True)
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    children: list[asyncio.subprocess.Process] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for spec in a.specs:
+            kind, _, addr = spec.partition("@")
+            if kind == "ancient":
+                servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+            elif kind == "reneg":
+                if a.key is None:
+                    raise SystemExit("kind reneg needs --key")
+                children.append(await _s_server(addr, a.chain, a.key))
+            else:
+                raise SystemExit(f"unknown kind {kind}")
+        print("ready", flush=True)
+        for s in servers:
+            await s.start_serving()
+        dead = [asyncio.ensure_future(c.wait()) for c in children]
+        waiting = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([waiting, *dead], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+    finally:
+        for c in children:
+            if c.returncode is None:
+                c.terminate()
+        for c in children:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(c.wait(), 5)
+        for s in servers:
+            s.close()
 
 
 if __name__ == "__main__":
