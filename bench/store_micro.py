@@ -1,6 +1,7 @@
 """Micro-benchmark: what the store costs a scan per finished target.
 
     python -m bench.store_micro [--targets 2000] [--findings 40] [--obs-bytes 6000] [--runs 3]
+                                [--postgresql] [--writers 4]
 
 Writes TARGETS finished targets (one observation of OBS_BYTES of JSON and FINDINGS findings
 each, as a full-profile host has) into a new SQLite file twice: through the store
@@ -9,11 +10,18 @@ path, kept verbatim below (plain ``sqlite3``: the same pragmas, transaction and 
 Prints wall and CPU ms per target for each (median of RUNS), and the one-off costs per
 process: importing SQLAlchemy, creating a new store (Alembic runs), opening an existing one.
 Local files only; no network.
+
+``--postgresql`` adds the PostgreSQL store: a throwaway cluster of Debian's server started
+here as the tests start theirs (tests/support/servers.py: own data directory, own port on
+127.0.0.1, fsync on as in production), the same targets through ``save_target`` from one
+process, and from WRITERS processes at once (each its own share of one scan's targets), and
+the one-off costs of creating and opening a store there.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
 import statistics
@@ -206,12 +214,85 @@ def one_offs(tmp: Path) -> dict[str, float]:
     }
 
 
+def _save(store: Any, scan: int, name: str, obs: str, findings: list[Finding]) -> None:
+    store.save_target(scan, TargetKind.HOST, name, obs, findings, "t")
+
+
+def _pg_writer(url: str, scan: int, share: list[Any], barrier: Any) -> None:
+    with open_store(url) as store:
+        barrier.wait()
+        for name, obs, findings in share:
+            store.save_target(scan, TargetKind.HOST, name, obs, findings, "t")
+
+
+def postgresql_runs(
+    targets: list[Any], runs: int, writers: int
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+    import multiprocessing
+
+    from tests.support.servers import postgresql_missing, run_postgresql
+
+    why = postgresql_missing()
+    if why:
+        raise SystemExit(f"--postgresql: {why}")
+    results: dict[str, list[tuple[float, float]]] = {}
+    once: dict[str, float] = {}
+    servers = run_postgresql(durable=True)
+    server = next(servers)
+    try:
+        for _run in range(runs):
+            url = server.url(server.create_database())
+            with open_store(url) as store:
+                sid = store.begin_scan(
+                    profile="p", inventory_path="/i", inventory_name="n", inventory={}, options={}
+                )
+                measured = _time(functools.partial(_save, store, sid), targets)
+            results.setdefault("store on PostgreSQL, 1 process", []).append(measured)
+            url = server.url(server.create_database())
+            with open_store(url) as store:
+                sid = store.begin_scan(
+                    profile="p", inventory_path="/i", inventory_name="n", inventory={}, options={}
+                )
+            mp = multiprocessing.get_context("spawn")
+            barrier = mp.Barrier(writers + 1)
+            shares = [targets[w::writers] for w in range(writers)]
+            procs = [
+                mp.Process(target=_pg_writer, args=(url, sid, share, barrier)) for share in shares
+            ]
+            for p in procs:
+                p.start()
+            barrier.wait()
+            wall = time.perf_counter()
+            for p in procs:
+                p.join()
+            wall = time.perf_counter() - wall
+            assert [p.exitcode for p in procs] == [0] * writers
+            # CPU of the writers is theirs, not this process's: wall only
+            results.setdefault(f"store on PostgreSQL, {writers} processes at once", []).append(
+                (wall, float("nan"))
+            )
+        timer = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
+        opener = "from auditor.store import open_store; open_store({!r}).close()"
+        fresh = server.url(server.create_database())
+        once["PostgreSQL: create a new store (new process: imports, Alembic)"] = (
+            _subprocess_seconds(timer.format(opener.format(fresh)))
+        )
+        once["PostgreSQL: open an existing store (new process: imports)"] = _subprocess_seconds(
+            timer.format(opener.format(fresh))
+        )
+    finally:
+        next(servers, None)
+    return results, once
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.store_micro")
     parser.add_argument("--targets", type=int, default=2000)
     parser.add_argument("--findings", type=int, default=40, help="findings per target")
     parser.add_argument("--obs-bytes", type=int, default=6000, help="observation JSON size")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgresql", action="store_true", help="also the PostgreSQL store")
+    parser.add_argument("--writers", type=int, default=4, help="PostgreSQL writer processes")
     args = parser.parse_args(argv)
     targets = _targets(args.targets, args.findings, args.obs_bytes)
     results: dict[str, list[tuple[float, float]]] = {}
@@ -220,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
             for label, measured in one_run(targets, Path(tmp), run).items():
                 results.setdefault(label, []).append(measured)
         once = one_offs(Path(tmp))
+    if args.postgresql:
+        pg_results, pg_once = postgresql_runs(targets, args.runs, args.writers)
+        results.update(pg_results)
+        once.update(pg_once)
     n = args.targets
     print(
         f"{n} targets x {args.findings} findings, {args.obs_bytes} B observation; "
@@ -231,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, runs in results.items():
         wall = statistics.median(w for w, _ in runs) * 1000 / n
         cpu = statistics.median(c for _, c in runs) * 1000 / n
-        print(f"| {label} | {wall:.3f} | {cpu:.3f} |")
+        cpu_text = "-" if cpu != cpu else f"{cpu:.3f}"  # NaN: other processes' CPU
+        print(f"| {label} | {wall:.3f} | {cpu_text} |")
     print("\n| once per process | s |")
     print("|---|---|")
     for label, seconds in once.items():

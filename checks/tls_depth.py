@@ -416,9 +416,12 @@ def fallback_scsv(obs: HostObservations, ctx: CheckContext) -> Verdict:
             **ev,
         )
     if t.fallback_scsv == Depth.HONOURED:
-        return Verdict.passed(
-            f"{t.address} refuses a marked fallback (inappropriate_fallback)", **ev
+        how = (
+            "by closing the connection, without the alert"
+            if "without the inappropriate_fallback alert" in t.fallback_scsv_detail
+            else "(inappropriate_fallback)"
         )
+        return Verdict.passed(f"{t.address} refuses a marked fallback {how}", **ev)
     if t.fallback_scsv == Depth.IGNORED:
         return Verdict.failed(f"{t.address} accepts a fallback marked with TLS_FALLBACK_SCSV", **ev)
     return Verdict.not_tested(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.profiles import ProfileError, list_profiles, load_profile
-from auditor.store import Store, StoreNotFound, open_store
+from auditor.store import Store, display_url, open_store
 from auditor.text import one_line
 
 EXIT_OK = 0
@@ -31,11 +31,9 @@ def _fail(message: str) -> int:
     return EXIT_INPUT
 
 
-def _open(db: str) -> Store | None:
-    try:
-        return open_store(db, create=False)
-    except StoreNotFound:
-        return None
+def _open(db: str) -> Store:
+    """The store must exist: StoreNotFound (exit code 2, its message says why) otherwise."""
+    return open_store(db, create=False)
 
 
 def register(sub: Any) -> None:
@@ -45,7 +43,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_profiles)
 
     p = sub.add_parser("history", help="list the scans kept in a store")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(func=cmd_history)
 
@@ -57,7 +59,11 @@ def register(sub: Any) -> None:
         " which). Exit codes: 0 no regression, 1 at least one regression (--exit-zero: 0),"
         " 2 bad input.",
     )
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument("--from", dest="from_id", type=int, metavar="ID", help="earlier scan")
     p.add_argument("--to", dest="to_id", type=int, metavar="ID", help="later scan")
     p.add_argument("--profile", help="score both with this profile (default: the later scan's)")
@@ -70,7 +76,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("report", help="render the reports of a stored scan")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument(
         "--scan",
         type=int,
@@ -124,15 +134,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     from auditor.history import summarize_counts
 
     store = _open(args.db)
-    if store is None:
-        return _fail(f"no store at {args.db}")
     with store:
         rows = [summarize_counts(s, store.status_counts(s.id)) for s in store.scans()]
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
     if not rows:
-        print(f"no scans in {args.db}")
+        print(f"no scans in {display_url(args.db)}")
         return EXIT_OK
     for r in rows:
         counts = ", ".join(f"{v} {k}" for k, v in r.counts.items())
@@ -149,15 +157,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from reports.data import resolve_profile, score_of
 
     store = _open(args.db)
-    if store is None:
-        return _fail(f"no store at {args.db}")
     with store:
         try:
             scans = store.scans()
             if args.from_id is None and args.to_id is None:
                 pair = default_pair(scans)
                 if pair is None:
-                    return _fail(f"{args.db}: need two complete scans of one inventory to diff")
+                    return _fail(
+                        f"{display_url(args.db)}: need two complete scans of one inventory to diff"
+                    )
                 before, after = pair
                 chosen = "the last two complete scans of this inventory"
             else:
@@ -167,7 +175,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     else store.latest_scan(kind="scan")
                 )
                 if latest is None:
-                    return _fail(f"no complete scan in {args.db}")
+                    return _fail(f"no complete scan in {display_url(args.db)}")
                 after = latest
                 if args.from_id is not None:
                     before = store.scan(args.from_id)
@@ -318,8 +326,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     if conflict:
         return _fail(conflict)
     store = _open(args.db)
-    if store is None:
-        return _fail(f"no store at {args.db}")
     with store:
         try:
             scan = (
@@ -328,7 +334,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except KeyError as exc:
             return _fail(str(exc).strip("'\""))
         if scan is None:
-            return _fail(f"no complete scan in {args.db}")
+            return _fail(f"no complete scan in {display_url(args.db)}")
         _say_which(store, scan, args)
         try:
             data = load_report(store, scan.id, args.profile)

@@ -43,7 +43,7 @@ from auditor.service import (
     ScanService,
     runner_for,
 )
-from auditor.store import Store, open_store
+from auditor.store import Store, display_url, open_store
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -61,6 +61,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     profile = profile_or_usage(args.profile or inventory.profile or "vn-gov")
     db_path = args.db or default_db(args.inventory)
     inv_path = str(Path(args.inventory).resolve())
+    shown = display_url(db_path)  # a PostgreSQL password is never printed
     with open_store(db_path) as store:
         try:
             scan_id, status = execute_scan(
@@ -76,20 +77,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ScanFailed as exc:
             err(f"scan {exc.scan_id} failed: {exc}")
             print(
-                f"auditor: finished targets are kept in {db_path} (scan {exc.scan_id}); "
+                f"auditor: finished targets are kept in {shown} (scan {exc.scan_id}); "
                 "continue with --resume",
                 file=sys.stderr,
             )
             return EXIT_FAILED
         if status == "interrupted":
             print(
-                f"auditor: interrupted; finished targets are kept in {db_path} "
+                f"auditor: interrupted; finished targets are kept in {shown} "
                 f"(scan {scan_id}); continue with --resume",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
         write_outputs(store, scan_id, args)
-        _summary(store, scan_id, db_path)
+        _summary(store, scan_id, shown)
         footing = footing_of(store.scan(scan_id).stats)
     names = [*inventory.host_owners(), *inventory.zone_owners()]
     if footing is not None and names and all(footing.resolver_blames(n) for n in names):
@@ -169,7 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         try:
             result = ScanService(store, show).evaluate(args.scan, args.profile)
         except NoCompleteScan:
-            raise UsageError(f"no complete scan in {args.db}") from None
+            raise UsageError(f"no complete scan in {display_url(args.db)}") from None
         except ScanInputError as exc:
             raise UsageError(str(exc)) from None
         write_outputs(store, result.scan_id, args)
@@ -269,7 +270,8 @@ def register(sub: Any) -> None:
     p.add_argument("--profile", help="compliance profile name or YAML file (default vn-gov)")
     p.add_argument(
         "--db",
-        help="store: a file path or sqlite:///PATH (default: auditor.db beside the inventory)",
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB "
+        "(default: auditor.db beside the inventory)",
     )
     p.add_argument("--out", metavar="DIR", help="write the HTML scorecards to DIR")
     p.add_argument("--json", metavar="FILE", help="write the findings as JSON ('-': stdout)")
@@ -296,7 +298,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="re-run the checks over stored observations (no network)")
-    p.add_argument("--db", required=True, help="store: a file path or sqlite:///PATH")
+    p.add_argument(
+        "--db",
+        required=True,
+        help="store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB",
+    )
     p.add_argument(
         "--scan",
         type=int,

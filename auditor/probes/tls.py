@@ -180,7 +180,7 @@ async def _probe(
         trust, trust_detail, path, anchor = Trust.ERROR, f"{type(exc).__name__}: {exc}", (), ""
     stapled, ocsp_detail, ocsp_status = _stapling(hellos, source)
     picked = hellos.get(source)
-    depth = certificate_depth(  # issue #19: RFC 5280 validation, staple check, SCTs
+    cert_depth = certificate_depth(  # issue #19: RFC 5280 validation, staple check, SCTs
         tuple(chain_der),
         chain_cut,
         picked.ocsp if picked is not None else None,
@@ -212,6 +212,7 @@ async def _probe(
         ocsp_detail=ocsp_detail,
         ocsp_status=ocsp_status,
         **depth,
+        **cert_depth,
     )
 
 

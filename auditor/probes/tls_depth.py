@@ -468,13 +468,19 @@ async def probe_depth(
         lower = accepted[-2]  # RFC 7507 sec. 3: a fallback below the highest must be refused
         offer = suites.get(lower) or list(hellos[lower].offered)
         res, _ = await hello(lower, [*offer, TLS_FALLBACK_SCSV])
+        detail = res.detail or res.outcome
         if res.alert is not None and res.alert.description == ALERT_INAPPROPRIATE_FALLBACK:
             out["fallback_scsv"] = Depth.HONOURED
         elif res.outcome == VersionOutcome.ACCEPTED:
             out["fallback_scsv"] = Depth.IGNORED
-        out["fallback_scsv_detail"] = f"{lower} hello with TLS_FALLBACK_SCSV: " + (
-            res.detail or res.outcome
-        )
+        elif res.outcome == VersionOutcome.REJECTED and res.alert is None:
+            # The same hello without the SCSV was accepted in this probe; with it the server
+            # closed the connection: the fallback was refused, only without the alert RFC 7507
+            # sec. 3 asks for (testssl.sh counts it as supported too). Servers whose TLS stack
+            # aborts the handshake without flushing the alert do this (Python's asyncio).
+            out["fallback_scsv"] = Depth.HONOURED
+            detail += " (refused without the inappropriate_fallback alert)"
+        out["fallback_scsv_detail"] = f"{lower} hello with TLS_FALLBACK_SCSV: {detail}"
 
     async def client_reneg() -> None:
         # CVE-2011-1473: each renegotiation the client starts costs the server a full

@@ -2,7 +2,9 @@
 
 ``open_store(URL)`` picks the backend: ``sqlite:///path`` or a plain file path (SQLite, WAL
 mode, one transaction per finished target, so an interrupted scan keeps every finished
-result and a second process can read or write at the same time). The schema revision is
+result and a second process can read or write at the same time), or
+``postgresql://USER@HOST[:PORT]/DATABASE`` (PostgreSQL with psycopg 3, for many workers
+writing at once; the ``distributed`` extra). The schema revision is
 checked on open and migrated forward; a store from a newer release is a SchemaError.
 
 Only this package speaks SQL. The backend module (SQLAlchemy) is imported when a store is
@@ -14,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditor.store.base import ScanRecord, SchemaError, Sink, Store, StoreError, StoreNotFound
-from auditor.store.urls import locate, store_url
+from auditor.store.urls import display_url, locate, store_url
 
 __all__ = [
     "ScanRecord",
@@ -23,13 +25,15 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreNotFound",
+    "display_url",
     "open_store",
     "store_url",
 ]
 
 
 def open_store(url: str | Path, *, create: bool = True) -> Store:
-    """Open the store at ``url`` (a ``sqlite:///`` URL or a plain path).
+    """Open the store at ``url`` (a ``sqlite:///`` URL, a plain path, or a
+    ``postgresql://`` URL).
 
     ``create=False``: the store must exist already (StoreNotFound otherwise); reading
     commands use it so a typo in ``--db`` is not a new empty store. Raises StoreError for a

@@ -6,9 +6,22 @@ revision already and is only stamped when first opened (:mod:`auditor.store.sql`
 
 A schema change is a new Alembic revision in ``migrations/versions`` plus the same change
 here; ``tests/integration/test_store.py`` fails when the two disagree.
+
+Text, the same on every backend (:class:`StoreText`, every text column):
+
+- Order is code-point order (byte order of UTF-8), as SQLite's BINARY collation: on
+  PostgreSQL every text column is ``COLLATE "C"``, so ``findings()`` and ``observations()``
+  come out in the same order whatever locale the database was created with.
+- NUL (U+0000) round-trips. PostgreSQL's TEXT cannot hold it, and remote strings (a banner, a
+  header, a certificate field) may carry one, so it is stored as U+FFFF "0" on every backend
+  (and U+FFFF itself as U+FFFF U+FFFF): U+FFFF is a noncharacter (Unicode 15.0 sec. 23.7), no
+  text a server sends should hold it, and a store written before has none. The stored form
+  is one consistent escape, so equality and order agree on both backends.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     REAL,
@@ -23,7 +36,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 HEAD = "0002"  # the newest revision this release knows, and writes
 
@@ -33,6 +47,59 @@ LEGACY_VERSION_KEY = "schema_version"
 LEGACY_REVISIONS = {"1": "0001"}
 
 metadata = MetaData()
+
+ESCAPE = "\uffff"
+_UNESCAPED = {"0": "\x00", ESCAPE: ESCAPE}
+
+
+def to_stored(text: str) -> str:
+    """Text as a store keeps it: NUL and U+FFFF escaped (see the module's docstring)."""
+    if "\x00" not in text and ESCAPE not in text:
+        return text
+    return text.replace(ESCAPE, ESCAPE + ESCAPE).replace("\x00", ESCAPE + "0")
+
+
+def from_stored(text: str) -> str:
+    """The inverse of :func:`to_stored`; a lone U+FFFF (not written by it) is kept as it is."""
+    if ESCAPE not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    while (j := text.find(ESCAPE, i)) >= 0:
+        out.append(text[i:j])
+        following = text[j + 1 : j + 2]
+        if following in _UNESCAPED:
+            out.append(_UNESCAPED[following])
+            i = j + 2
+        else:
+            out.append(ESCAPE)
+            i = j + 1
+    out.append(text[i:])
+    return "".join(out)
+
+
+# Text in byte order on PostgreSQL (SQLite's TEXT compares bytes already).
+_COLLATED = Text(collation="C")
+
+
+class StoreText(TypeDecorator[str]):
+    """A text column: :func:`to_stored` on the way in, :func:`from_stored` on the way out.
+    Its DDL is plain TEXT (``COLLATE "C"`` on PostgreSQL)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # The generic type, not the dialect's adaptation of it (PostgreSQL's adapts Text to
+        # its VARCHAR class): DDL and Alembic's comparison compile this one.
+        return _COLLATED if dialect.name == "postgresql" else Text()
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else to_stored(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else from_stored(value)
+
 
 # Scores are doubles. SQLite keeps "REAL" (what the previous release declared, 8 bytes
 # there); elsewhere REAL would be 4 bytes, so a double precision type.
@@ -47,26 +114,26 @@ _FINDING_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 meta = Table(
     "meta",
     metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", StoreText(), primary_key=True),
+    Column("value", StoreText(), nullable=False),
 )
 
 scans = Table(
     "scans",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("started", Text, nullable=False),
-    Column("finished", Text),
-    Column("status", Text, nullable=False),  # running | complete | interrupted | failed
-    Column("kind", Text, nullable=False, server_default="scan"),  # scan | evaluation | gate
+    Column("started", StoreText(), nullable=False),
+    Column("finished", StoreText()),
+    Column("status", StoreText(), nullable=False),  # running | complete | interrupted | failed
+    Column("kind", StoreText(), nullable=False, server_default="scan"),  # scan | evaluation | gate
     Column("source_scan", Integer),  # evaluations: the scan whose observations were used
-    Column("profile", Text, nullable=False),
-    Column("inventory_path", Text, nullable=False),
-    Column("inventory_name", Text, nullable=False),
-    Column("inventory_json", Text, nullable=False),
-    Column("options_json", Text, nullable=False),
-    Column("tool_version", Text, nullable=False),
-    Column("stats_json", Text, nullable=False, server_default="{}"),
+    Column("profile", StoreText(), nullable=False),
+    Column("inventory_path", StoreText(), nullable=False),
+    Column("inventory_name", StoreText(), nullable=False),
+    Column("inventory_json", StoreText(), nullable=False),
+    Column("options_json", StoreText(), nullable=False),
+    Column("tool_version", StoreText(), nullable=False),
+    Column("stats_json", StoreText(), nullable=False, server_default="{}"),
     # Ids are never reused, even after the latest scan is deleted by hand: reports and
     # `auditor diff` name scans by id.
     sqlite_autoincrement=True,
@@ -75,7 +142,7 @@ scans = Table(
 
 # Where the scanner stood; "local" for a one-machine scan (revision 0002).
 def _vantage_key() -> Column[str]:
-    return Column("vantage", Text, primary_key=True, server_default="local")
+    return Column("vantage", StoreText(), primary_key=True, server_default="local")
 
 
 targets = Table(
@@ -83,10 +150,10 @@ targets = Table(
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
     _vantage_key(),
-    Column("kind", Text, primary_key=True),
-    Column("name", Text, primary_key=True),
-    Column("started", Text, nullable=False),
-    Column("finished", Text, nullable=False),
+    Column("kind", StoreText(), primary_key=True),
+    Column("name", StoreText(), primary_key=True),
+    Column("started", StoreText(), nullable=False),
+    Column("finished", StoreText(), nullable=False),
 )
 
 observations = Table(
@@ -94,9 +161,9 @@ observations = Table(
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
     _vantage_key(),
-    Column("kind", Text, primary_key=True),
-    Column("name", Text, primary_key=True),
-    Column("json", Text, nullable=False),
+    Column("kind", StoreText(), primary_key=True),
+    Column("name", StoreText(), primary_key=True),
+    Column("json", StoreText(), nullable=False),
 )
 
 findings = Table(
@@ -104,15 +171,15 @@ findings = Table(
     metadata,
     Column("id", _FINDING_ID, primary_key=True),
     Column("scan_id", Integer, ForeignKey("scans.id"), nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("target", Text, nullable=False),
-    Column("address", Text),
-    Column("check_id", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("evidence_json", Text, nullable=False),
+    Column("kind", StoreText(), nullable=False),
+    Column("target", StoreText(), nullable=False),
+    Column("address", StoreText()),
+    Column("check_id", StoreText(), nullable=False),
+    Column("status", StoreText(), nullable=False),
+    Column("message", StoreText(), nullable=False),
+    Column("evidence_json", StoreText(), nullable=False),
     Column("score", _SCORE),
-    Column("vantage", Text, nullable=False, server_default="local"),
+    Column("vantage", StoreText(), nullable=False, server_default="local"),
     Index("findings_scan", "scan_id", "kind", "target"),
     sqlite_autoincrement=True,
 )
@@ -123,9 +190,9 @@ scan_vantages = Table(
     "scan_vantages",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
-    Column("vantage", Text, primary_key=True),
-    Column("footing_json", Text, nullable=False, server_default="{}"),
-    Column("updated", Text, nullable=False),
+    Column("vantage", StoreText(), primary_key=True),
+    Column("footing_json", StoreText(), nullable=False, server_default="{}"),
+    Column("updated", StoreText(), nullable=False),
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

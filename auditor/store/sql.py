@@ -1,4 +1,4 @@
-"""The SQL store: :class:`auditor.store.Store` on SQLAlchemy Core, SQLite in this release.
+"""The SQL store: :class:`auditor.store.Store` on SQLAlchemy Core, SQLite or PostgreSQL.
 
 Kept from the SQLite class it replaces, because they are what make a scan survive and go
 fast: WAL mode (a second process reads, or writes, while a scan runs), a 30 s busy timeout,
@@ -12,10 +12,21 @@ findings (compiled once, run as the driver's: see ``_RowInsert``) in one transac
 connection is in autocommit mode and transactions are begun and ended here, as before: a read
 (a streamed report) never holds a transaction open, and nothing of SQLAlchemy's own
 transaction bookkeeping sits on the scan's path. bench/store_micro.py measures the cost.
+
+PostgreSQL (psycopg 3), for many workers writing at once: the same statements, schema and
+migrations. A finished target is one READ COMMITTED transaction that first upserts the
+target's observation row: that row lock orders every delivery of one (scan, vantage, kind,
+name), so a second delivery waits for the first to commit, then deletes exactly its findings
+(each statement of READ COMMITTED sees what committed before it) and writes its own;
+deliveries of different targets share no row and wait for nothing (the foreign key checks on
+``scans`` take KEY SHARE locks, which a scan's status update does not conflict with). Migrations run
+under a transaction-scoped advisory lock, so workers opening a new database at once create
+the schema once. A lock wait gives up after 30 s, as SQLite's busy timeout does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
@@ -29,6 +40,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
@@ -41,6 +53,7 @@ from auditor.store.schema import observations as O
 from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
+from auditor.store.schema import to_stored
 from auditor.store.urls import StoreLocation
 
 P = ParamSpec("P")
@@ -51,6 +64,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # How a write transaction begins: SQLite's IMMEDIATE takes the write lock now (waiting up
 # to the busy timeout), not at the first write, where a busy store could only fail.
 _BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": "BEGIN"}
+# The lock every process opening a PostgreSQL store takes before it looks at the schema
+# (pg_advisory_xact_lock: held to the end of the migration's transaction). Any 64-bit key
+# this database's other users do not take: "auditor" in ASCII.
+_MIGRATION_LOCK = 0x61756469746F72
+# How long a statement waits for a lock held by another process (SQLite: the busy timeout).
+_LOCK_TIMEOUT_S = 30
+# A connection attempt that gets no answer (a firewall dropping packets) ends (libpq).
+_CONNECT_TIMEOUT_S = 10
+# observations() reads a scan's observations this many at a time (keyset pages): a province's
+# do not fit in memory at once, and a server-side cursor would hold a transaction open
+# across the caller's own writes on this connection.
+_OBSERVATION_PAGE = 500
 # The dialects' INSERT .. ON CONFLICT DO UPDATE (the same API in both).
 _INSERT: dict[str, Callable[[sa.Table], Any]] = {
     "sqlite": sqlite.insert,
@@ -204,6 +229,10 @@ class _Statements:
         )
 
 
+def _stored(text: str | None) -> str | None:
+    return None if text is None else to_stored(text)
+
+
 def _record(row: Row[Any]) -> ScanRecord:
     m = row._mapping
     return ScanRecord(
@@ -224,12 +253,32 @@ def _record(row: Row[Any]) -> ScanRecord:
 
 
 class SqlStore:
-    """A :class:`~auditor.store.Store` in a SQL database (SQLite in this release)."""
+    """A :class:`~auditor.store.Store` in a SQL database: SQLite or PostgreSQL."""
 
     def __init__(self, location: StoreLocation, *, create: bool = True) -> None:
-        if location.backend != "sqlite":
-            raise StoreError(f"{location.url}: no SQL backend for {location.backend}")
         self._location = location
+        self._create = create
+        if location.backend == "sqlite":
+            self._engine = self._sqlite_engine(location, create)
+        elif location.backend == "postgresql":
+            self._engine = self._postgresql_engine(location)
+        else:
+            raise StoreError(f"{location.display}: no SQL backend for {location.backend}")
+        try:
+            self._conn = self._connect()
+            self._st = _Statements(self._engine.dialect)
+            self._set_up()
+        except DBAPIError as exc:
+            self._engine.dispose()
+            if location.backend == "postgresql":
+                raise self._unreachable(exc) from None
+            raise _unwrapped(exc) from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @staticmethod
+    def _sqlite_engine(location: StoreLocation, create: bool) -> sa.Engine:
         if not location.in_memory:
             path = Path(location.database)
             if not create and not path.is_file():
@@ -237,26 +286,82 @@ class SqlStore:
             path.parent.mkdir(parents=True, exist_ok=True)
         # One connection for the store's life (StaticPool), in autocommit: transactions are
         # begun here, one per write.
-        self._engine = sa.create_engine(
+        engine = sa.create_engine(
             sa.URL.create("sqlite", database=location.database),
             poolclass=StaticPool,
             connect_args={"timeout": 30.0},
             isolation_level="AUTOCOMMIT",
         )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: DBAPIConnection, _record: object) -> None:
+            # Foreign keys as PostgreSQL enforces them: a path that breaks one fails on
+            # both backends, not only on the one most tests do not run.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+
+    @staticmethod
+    def _postgresql_engine(location: StoreLocation) -> sa.Engine:
+        # Unset parts (user, host, port, password) are left to libpq: PGUSER, PGHOST,
+        # PGPORT, PGPASSWORD, ~/.pgpass. The URL's options are libpq's, and win.
+        options = dict(location.options)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in options:
+            connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
+        if "application_name" not in options:
+            connect_args["application_name"] = "auditor"
+        url = sa.URL.create(
+            "postgresql+psycopg",
+            username=location.user or None,
+            password=location.password,
+            host=location.host or None,
+            port=location.port,
+            database=location.database,
+            query=options,
+        )
+        # One connection for the store's life, in autocommit, as for SQLite.
         try:
-            self._conn = self._connect()
-            self._st = _Statements(self._engine.dialect)
-            self._set_up()
-        except DBAPIError as exc:
-            self._engine.dispose()
-            raise _unwrapped(exc) from None
-        except BaseException:
-            self._engine.dispose()
-            raise
+            return sa.create_engine(
+                url, poolclass=StaticPool, connect_args=connect_args, isolation_level="AUTOCOMMIT"
+            )
+        except ImportError:
+            raise StoreError(
+                f"{location.display}: the PostgreSQL store needs psycopg 3: "
+                "pip install 'ipv6-gov-auditor[distributed]'"
+            ) from None
+
+    def _unreachable(self, exc: DBAPIError) -> StoreError:
+        """A PostgreSQL store that cannot be opened (refused, unknown host, no such database,
+        bad password, no right to create the tables), in one line, without the password."""
+        reason = " ".join(str(exc.orig).split())
+        password = self._location.password
+        if password:
+            reason = reason.replace(password, "***")
+        where = self._location.display
+        if "does not exist" in reason and "database" in reason:
+            return StoreNotFound(
+                f"no store at {where}: {reason} (create the database first: createdb, or "
+                "CREATE DATABASE; the auditor creates its tables in it)"
+            )
+        return StoreError(f"{where}: cannot open the store: {reason}")
 
     # -- opening ----------------------------------------------------------------------
     def _connect(self) -> Connection:
         conn = self._engine.connect()
+        if self._location.backend == "postgresql":
+            encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
+            if encoding != "UTF8":
+                conn.close()
+                raise StoreError(
+                    f"{self._location.display}: the database's encoding is {encoding}, not "
+                    "UTF8 (Vietnamese names and remote strings need it): CREATE DATABASE ... "
+                    "ENCODING 'UTF8'"
+                )
+            conn.exec_driver_sql(f"SET lock_timeout = '{_LOCK_TIMEOUT_S}s'")
+            return conn
         conn.exec_driver_sql("PRAGMA busy_timeout=30000")
         mode = _retry(lambda: conn.exec_driver_sql("PRAGMA journal_mode").scalar())
         if mode != "wal":
@@ -266,8 +371,17 @@ class SqlStore:
 
     def _set_up(self) -> None:
         """Check the schema revision; create or migrate the schema when it is not HEAD."""
-        if self._revision() == schema.HEAD:
+        current = self._revision()
+        if current == schema.HEAD:
             return  # the usual case: one query, Alembic not even loaded
+        if (
+            current is None
+            and not self._create
+            and self._location.backend == "postgresql"
+            and self._legacy_revision() is None
+        ):
+            # The database exists (the server said so when connecting) but holds no store.
+            raise StoreNotFound(f"no store at {self._location.display}: the database is empty")
         _retry(self._migrate)
 
     def _revision(self) -> str | None:
@@ -308,6 +422,8 @@ class SqlStore:
         from alembic.script import ScriptDirectory
 
         with self._transaction():
+            if self._location.backend == "postgresql":
+                self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             current = self._revision()
             if current == schema.HEAD:
                 return
@@ -352,7 +468,10 @@ class SqlStore:
         try:
             yield conn
         except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
+            # A connection lost mid-transaction cannot roll back either: the error that
+            # says what happened is the first one.
+            with contextlib.suppress(DBAPIError):
+                conn.exec_driver_sql("ROLLBACK")
             raise
         conn.exec_driver_sql("COMMIT")
 
@@ -461,7 +580,7 @@ class SqlStore:
         return _record(row) if row else None
 
     def _where(self) -> str:
-        return self._location.database
+        return self._location.display
 
     # targets
     @staticmethod
@@ -470,16 +589,17 @@ class SqlStore:
     ) -> list[tuple[Any, ...]]:
         # Serialised before the transaction begins: the write lock is held for writing only,
         # and evidence that cannot be serialised fails the target before anything is written.
+        # The executemany bypasses the columns' types: their text escape is applied here.
         return [
             (
                 scan_id,
                 f.target_kind.value,
-                f.target,
-                f.address,
-                f.check,
+                _stored(f.target),
+                _stored(f.address),
+                _stored(f.check),
                 f.status.value,
-                f.message,
-                json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str),
+                _stored(f.message),
+                to_stored(json.dumps(f.evidence, ensure_ascii=False, sort_keys=True, default=str)),
                 f.score,
                 vantage or f.vantage,
             )
@@ -505,10 +625,8 @@ class SqlStore:
         rows = self._finding_rows(scan_id, findings, vantage)
         st = self._st
         with self._transaction() as conn:
-            conn.execute(
-                st.delete_target_findings,
-                {"b_scan": scan_id, "b_kind": kind.value, "b_name": name, "b_vantage": vantage},
-            )
+            # The observation row first: its lock makes a concurrent delivery of the same
+            # target wait here, before it deletes findings (see the module's docstring).
             conn.execute(
                 st.upsert_observation,
                 {
@@ -518,6 +636,10 @@ class SqlStore:
                     "name": name,
                     "json": observation_json,
                 },
+            )
+            conn.execute(
+                st.delete_target_findings,
+                {"b_scan": scan_id, "b_kind": kind.value, "b_name": name, "b_vantage": vantage},
             )
             self._insert_findings(conn, rows)
             conn.execute(
@@ -591,14 +713,24 @@ class SqlStore:
     def observations(
         self, scan_id: int, vantage: str = LOCAL_VANTAGE
     ) -> Iterator[tuple[TargetKind, str, str]]:
+        key = (O.c.kind, O.c.name)  # the order, and the page boundary
         query = (
-            sa.select(O.c.kind, O.c.name, O.c.json)
+            sa.select(*key, O.c.json)
             .where(O.c.scan_id == scan_id, O.c.vantage == vantage)
-            .order_by(O.c.kind, O.c.name)
+            .order_by(*key)
+            .limit(_OBSERVATION_PAGE)
         )
+        page = query
         try:
-            for kind, name, text in self._conn.execute(query):
-                yield TargetKind(kind), name, text
+            while True:
+                rows = self._conn.execute(page).all()
+                for kind, name, text in rows:
+                    yield TargetKind(kind), name, text
+                if len(rows) < _OBSERVATION_PAGE:
+                    return
+                last = rows[-1]
+                after = [sa.bindparam(None, last[i], type_=c.type) for i, c in enumerate(key)]
+                page = query.where(sa.tuple_(*key) > sa.tuple_(*after))
         except DBAPIError as exc:
             raise _unwrapped(exc) from None
 
@@ -629,9 +761,15 @@ class SqlStore:
                 F.c.vantage,
             )
             .where(F.c.scan_id == scan_id)
-            # NULLS FIRST is SQLite's order already; said so it holds where it is not.
+            # NULLS FIRST is SQLite's order already; said so it holds where it is not. The
+            # row id last: two findings alike in all five come out in the order written.
             .order_by(
-                F.c.kind, F.c.target, F.c.check_id, F.c.address.asc().nulls_first(), F.c.vantage
+                F.c.kind,
+                F.c.target,
+                F.c.check_id,
+                F.c.address.asc().nulls_first(),
+                F.c.vantage,
+                F.c.id,
             )
         )
         if vantage is not None:

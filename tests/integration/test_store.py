@@ -171,9 +171,13 @@ def test_store_url_of_an_odd_file_name_opens_the_same_file(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("postgresql://auditor:s3cret@db.example/auditor", "distributed extra"),
-        ("postgresql+psycopg://db.example/auditor", "distributed extra"),
-        ("postgres://db.example/auditor", "distributed extra"),
+        # (no URL here names a host that would be looked up: the errors come first)
+        ("postgresql://auditor:s3cret@db.example", "say which database"),
+        ("postgresql://auditor:s3cret@db.example/", "say which database"),
+        ("postgresql+psycopg2://auditor:s3cret@db.example/auditor", "uses psycopg 3"),
+        ("postgresql://auditor:s3cret@db.example:http/auditor", "unreadable host or port"),
+        ("postgresql://auditor:s3/cret@db.example/auditor", "unreadable host or port"),
+        ("postgresql://auditor:s3cret@db.example/auditor#x", "no #fragment"),
         ("mysql://db.example/auditor", "no store backend for mysql://"),
         ("sqlite://host/x.db", "has no host"),
         ("sqlite:///x.db?mode=ro", "options are not supported"),

@@ -179,6 +179,195 @@ def _listening(port: int) -> bool:
         return False
 
 
+# PostgreSQL: a throwaway cluster of Debian's server on 127.0.0.1 ----------------------------
+
+POSTGRESQL_VERSION = "15"  # Debian 12's; any other installed version is used if it is missing
+
+
+def postgresql_bindir() -> Path | None:
+    """The directory of ``initdb`` and ``pg_ctl`` (Debian keeps them out of PATH)."""
+    root = Path("/usr/lib/postgresql")
+    found = [root / POSTGRESQL_VERSION / "bin"]
+    if root.is_dir():
+        found += sorted(root.glob("*/bin"), reverse=True)
+    for bindir in found:
+        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
+            return bindir
+    return None
+
+
+def postgresql_missing() -> str | None:
+    """Why a PostgreSQL server cannot be started here (None: it can)."""
+    if postgresql_bindir() is None:
+        return "no PostgreSQL server binaries (apt-get install postgresql)"
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user for initdb"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install '.[distributed]')"
+    return None
+
+
+def _loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    """One PostgreSQL cluster: its own data directory (also its socket directory) and its own
+    port on 127.0.0.1, trust authentication for the superuser ``postgres``. ``durable=False``
+    turns fsync off (tests: nothing is kept); a benchmark keeps the defaults."""
+
+    root: Path
+    port: int = 0
+    durable: bool = False
+    bindir: Path = field(default_factory=lambda: postgresql_bindir() or Path("/nonexistent"))
+    _databases: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def url(self, database: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+
+    def _as_owner(self, *argv: str, timeout: float = 60) -> None:
+        """Run a server program as the cluster's owner: initdb refuses to run as root."""
+        command = [str(self.bindir / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            import shlex
+
+            command = ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(
+                f"{argv[0]} exited {done.returncode}: {done.stderr.strip()} {log}".strip()
+            )
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._as_owner(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        settings = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for attempt in range(3):  # the free port may be taken before the server binds it
+            self.port = self.port if attempt == 0 and self.port else _loopback_port()
+            options = (
+                f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 "
+                f"-c max_connections=200 {'' if self.durable else settings}"
+            )
+            try:
+                self._as_owner(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                    timeout=90,
+                )
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+
+    def stop(self) -> None:
+        """Stop at once (nothing here is kept) and remove the cluster's directory."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._as_owner("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def execute(self, sql: str, database: str = "postgres") -> None:
+        """One statement as the superuser, outside a transaction (CREATE DATABASE)."""
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.encode())
+
+    def add_password_user(self, user: str, password: str) -> None:
+        """A role that must give its password (SCRAM) from 127.0.0.1; everyone else keeps
+        trust authentication. pg_hba.conf is read top-down: the role's line goes first."""
+        self.execute(f"CREATE ROLE \"{user}\" LOGIN SUPERUSER PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        line = f"host all {user} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(line + hba.read_text())
+        self.execute("SELECT pg_reload_conf()")
+        # The postmaster rereads the file on the signal, not before the call returns: wait
+        # until a wrong password is refused.
+        import psycopg
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg.connect(
+                    self.url(user=f"{user}:not-{password}"), connect_timeout=5
+                ).close()
+            except psycopg.OperationalError:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("pg_hba.conf was not reloaded")
+            time.sleep(0.05)
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new, empty database; returns its name."""
+        self._databases += 1
+        name = f"{prefix}{self._databases}"
+        # Vietnamese collation (ICU): what an agency's database may well use; the store must
+        # not depend on it (its text columns are COLLATE "C").
+        self.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'vi-VN' LOCALE 'C.UTF-8'"
+        )
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_postgresql(durable: bool = False) -> Iterator[PostgresServer]:
+    """A cluster under a new directory in /tmp (the postgres user must reach it: pytest's own
+    temporary directories are private to root), stopped and removed afterwards, also when
+    it fails to start or the code using it fails."""
+    import tempfile
+
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="auditor-pg-")), durable=durable)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 # A scriptable DNS server (asyncio, UDP and TCP on one port) ------------------------------
 
 

@@ -86,6 +86,14 @@ def test_compression_renegotiation_ems() -> None:
 def test_fallback_and_vulns() -> None:
     assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.HONOURED)).status == Status.PASS
     assert one("tls.fallback_scsv", depth(fallback_scsv=Depth.IGNORED)).status == Status.FAIL
+    # a server that aborts without flushing the alert (the probe's note) still refused it
+    closed = depth(
+        fallback_scsv=Depth.HONOURED,
+        fallback_scsv_detail="TLSv1.2 hello with TLS_FALLBACK_SCSV: connection closed without a "
+        "ServerHello (refused without the inappropriate_fallback alert)",
+    )
+    verdict = one("tls.fallback_scsv", closed)
+    assert verdict.status == Status.PASS and "without the alert" in verdict.message
     na = depth(fallback_scsv=Depth.NOT_APPLICABLE)
     assert one("tls.fallback_scsv", na).status == Status.NOT_APPLICABLE
     for cid, field in (("tls.vuln.heartbleed", "heartbleed"),

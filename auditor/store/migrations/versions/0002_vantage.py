@@ -13,6 +13,8 @@ per (scan, vantage, kind, name), and a re-delivered shard still replaces its own
 ``meta.schema_version`` becomes 2: the SQLite-only release before revisions existed reads
 version 1 and refuses anything else, and its writes (upserts on the old keys) would fail here.
 
+On PostgreSQL the new text columns are ``COLLATE "C"``, as 0001's (byte order).
+
 Also changed: auditor/store/schema.py (tests/integration/test_store.py compares the two).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.types import TypeEngine
 
 revision = "0002"
 down_revision = "0001"
@@ -27,6 +30,8 @@ branch_labels = None
 depends_on = None
 
 _KEYED = ("targets", "observations")
+# As in auditor/store/schema.py, a copy of its own (0001 has the same).
+_TEXT: TypeEngine[str] = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 
 
 def _rekey(table: str, columns: list[str]) -> None:
@@ -61,18 +66,16 @@ def _rekey(table: str, columns: list[str]) -> None:
 
 def upgrade() -> None:
     for table in (*_KEYED, "findings"):
-        op.add_column(
-            table, sa.Column("vantage", sa.Text(), nullable=False, server_default="local")
-        )
+        op.add_column(table, sa.Column("vantage", _TEXT, nullable=False, server_default="local"))
     for table in _KEYED:
         _rekey(table, ["scan_id", "vantage", "kind", "name"])
     op.create_table(
         "scan_vantages",
         sa.Column("scan_id", sa.Integer(), sa.ForeignKey("scans.id"), primary_key=True),
-        sa.Column("vantage", sa.Text(), primary_key=True),
+        sa.Column("vantage", _TEXT, primary_key=True),
         # The footing of the scanner at that vantage (auditor.selfcheck), as JSON.
-        sa.Column("footing_json", sa.Text(), nullable=False, server_default="{}"),
-        sa.Column("updated", sa.Text(), nullable=False),
+        sa.Column("footing_json", _TEXT, nullable=False, server_default="{}"),
+        sa.Column("updated", _TEXT, nullable=False),
     )
     op.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
 
