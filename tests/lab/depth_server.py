@@ -14,12 +14,13 @@ renegotiation_info, no extended_master_secret; echoes the heartbeat extension an
 heartbeat request (a short fixed payload: nothing is leaked, the auditor reads the header
 only); stays silent after an early ChangeCipherSpec and answers the next record with
 bad_record_mac (as CVE-2014-0224 servers do); ignores TLS_FALLBACK_SCSV.
-Kind ``reneg``: a TLS 1.2 server that accepts client-initiated renegotiation
-(tls.renegotiation.client fails). Python's ``ssl`` cannot serve that, so this process runs
-``openssl s_server -tls1_2 -www -client_renegotiation`` (OpenSSL 3 refuses client
-renegotiation unless told, SSL_OP_ALLOW_CLIENT_RENEGOTIATION) per address, needs ``--key``,
-and stops those children when it is stopped (SIGTERM), so the lab's PID bookkeeping and
-``lab down`` stay as they are.
+Kind ``reneg``: a TLS 1.2 server (Python ``ssl``, OpenSSL 3) that accepts client-initiated
+renegotiation (tls.renegotiation.client fails). OpenSSL 3 refuses it unless
+SSL_OP_ALLOW_CLIENT_RENEGOTIATION is set, which ``ssl`` has no name for but passes through
+``SSLContext.options``. One thread per connection: ``openssl s_server`` serves one
+connection at a time, and the auditor's parallel hellos then time out behind each other.
+Each connection: handshake, then reads (renegotiations are processed inside them) until an
+HTTP request head, answered 200; bounded by IDLE and MAX_RECORD per read, 64 KiB in all.
 
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
@@ -31,8 +32,11 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
+import ssl
 import struct
 import sys
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -151,24 +155,41 @@ class Ancient:
             w.close()
 
 
-async def _s_server(addr: str, chain: Path, key: Path) -> asyncio.subprocess.Process:
-    host = f"[{addr}]" if ":" in addr else addr
-    proc = await asyncio.create_subprocess_exec(
-        "openssl", "s_server", "-accept", f"{host}:443", "-cert", str(chain),
-        "-cert_chain", str(chain), "-key", str(key), "-tls1_2", "-www",
-        "-client_renegotiation", "-quiet",
-        stdin=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):  # bound: 10 s for s_server to bind its port
-        if proc.returncode is not None:
-            raise SystemExit(f"openssl s_server on {addr} exited {proc.returncode}")
-        with contextlib.suppress(OSError):
-            _, w = await asyncio.open_connection(addr, 443)
-            w.close()
-            return proc
-        await asyncio.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"openssl s_server on {addr} did not listen")
+SSL_OP_ALLOW_CLIENT_RENEGOTIATION = 0x100  # OpenSSL 3.0 ssl.h: SSL_OP_BIT(8)
+
+
+def _reneg_conn(ctx: ssl.SSLContext, conn: socket.socket) -> None:
+    conn.settimeout(IDLE)
+    try:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = s.recv(MAX_RECORD)  # a client renegotiation is handled in here
+                if not data:
+                    return
+                head += data
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+    except (OSError, ssl.SSLError):
+        pass
+    finally:
+        conn.close()
+
+
+def _reneg_server(addr: str, chain: Path, key: Path) -> None:
+    """Bind now (so "ready" is true), accept in a daemon thread."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= SSL_OP_ALLOW_CLIENT_RENEGOTIATION
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    ls = socket.create_server((addr, 443), family=family, backlog=64)
+
+    def loop() -> None:
+        while True:
+            conn, _ = ls.accept()
+            threading.Thread(target=_reneg_conn, args=(ctx, conn), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
 
 
 async def main(argv: list[str]) -> None:
@@ -181,38 +202,24 @@ async def main(argv: list[str]) -> None:
         c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(a.chain.read_bytes())
     ]
     servers = []
-    children: list[asyncio.subprocess.Process] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        for spec in a.specs:
-            kind, _, addr = spec.partition("@")
-            if kind == "ancient":
-                servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
-            elif kind == "reneg":
-                if a.key is None:
-                    raise SystemExit("kind reneg needs --key")
-                children.append(await _s_server(addr, a.chain, a.key))
-            else:
-                raise SystemExit(f"unknown kind {kind}")
-        print("ready", flush=True)
-        for s in servers:
-            await s.start_serving()
-        dead = [asyncio.ensure_future(c.wait()) for c in children]
-        waiting = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([waiting, *dead], return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-    finally:
-        for c in children:
-            if c.returncode is None:
-                c.terminate()
-        for c in children:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(c.wait(), 5)
-        for s in servers:
-            s.close()
+    for spec in a.specs:
+        kind, _, addr = spec.partition("@")
+        if kind == "ancient":
+            servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+        elif kind == "reneg":
+            if a.key is None:
+                raise SystemExit("kind reneg needs --key")
+            _reneg_server(addr, a.chain, a.key)
+        else:
+            raise SystemExit(f"unknown kind {kind}")
+    print("ready", flush=True)
+    await stop.wait()  # daemon threads end with the process
+    for srv in servers:
+        srv.close()
 
 
 if __name__ == "__main__":
