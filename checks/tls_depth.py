@@ -1,6 +1,6 @@
 """Handshake-depth TLS checks (issue 19), per address: key-exchange groups and hash,
 cipher order, TLS compression, secure renegotiation, extended master secret, Heartbleed,
-CCS injection, TLS_FALLBACK_SCSV. Inputs are the depth fields of
+CCS injection, TLS_FALLBACK_SCSV, client renegotiation. Inputs are the depth fields of
 :class:`auditor.obs.tls.TlsObservation` (auditor/probes/tls_depth.py); every function is
 pure. An observation stored before the depth probes existed (``depth_probed`` False) is
 not_tested here, never a fail.
@@ -520,4 +520,59 @@ def ccs_injection(obs: HostObservations, ctx: CheckContext) -> Verdict:
         )
     return Verdict.not_tested(
         f"could not test CCS injection on {t.address}: {t.ccs_injection_detail}", **ev
+    )
+
+
+@check(
+    "tls.renegotiation.client",
+    title="Client-initiated renegotiation is refused",
+    category=Category.TLS,
+    scope=_SCOPE,
+    needs=_TLS_NEEDS,
+    level_hint=Level.INFORMATIONAL,
+    scored=False,
+    refs=(
+        "RFC 5746 sec. 4.4",
+        "CVE-2011-1473",
+        _REFS_NCSC + ", renegotiation",
+        "Internet.nl client_reneg",
+    ),
+    description="""
+In TLS 1.2 and older a client may ask for a new handshake inside an open connection. Each
+one costs the server far more work than the client (a private-key operation), so a few
+machines renegotiating in a loop can exhaust a server (CVE-2011-1473); no browser needs it.
+The auditor completes one TLS 1.2 handshake and asks for at most two renegotiations on the
+same connection. Internet.nl reports this for information; TLS 1.3 has no renegotiation.
+""",
+    remediation={
+        "nginx": "nginx refuses client renegotiation since 1.15.6 (with OpenSSL >= 1.1.0h); "
+        "upgrade nginx and OpenSSL.",
+        "apache": "Use OpenSSL >= 3.0 (client renegotiation off by default) with "
+        "`SSLInsecureRenegotiation off`, and avoid per-directory `SSLVerifyClient` or "
+        "`SSLCipherSuite` settings, which make mod_ssl renegotiate.",
+        "iis": "Registry `HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL`"
+        " DWORD `DisableRenegoOnServer` = 1 (KB977377); reboot.",
+    },
+)
+def renegotiation_client(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    t = _depth(obs, ctx)
+    if isinstance(t, Verdict):
+        return t
+    ev: dict[str, Any] = {"address": t.address, "detail": t.client_renegotiation_detail}
+    if _only13(t) or t.client_renegotiation == Depth.NOT_APPLICABLE:
+        return Verdict.not_applicable(f"{t.address} speaks TLS 1.3 only (no renegotiation)", **ev)
+    if t.client_renegotiation == Depth.REFUSED:
+        return Verdict.passed(f"{t.address} refuses client-initiated renegotiation", **ev)
+    if t.client_renegotiation == Depth.ACCEPTED:
+        ev["accepted"] = t.client_renegotiations
+        # informational (Internet.nl: info), so the bad case is info, as tls.ocsp_stapling
+        return Verdict.info(
+            f"{t.address} accepted {t.client_renegotiations} client-initiated "
+            "renegotiation(s) (CVE-2011-1473: a cheap way to load the server)",
+            **ev,
+        )
+    return Verdict.not_tested(
+        f"could not test client renegotiation on {t.address}: "
+        f"{t.client_renegotiation_detail or 'not probed (older observation)'}",
+        **ev,
     )

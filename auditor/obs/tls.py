@@ -208,6 +208,11 @@ class TlsObservation:
     ccs_injection_detail: str = ""
     fallback_scsv: str = ""  # Depth.HONOURED / IGNORED / NOT_APPLICABLE / ""
     fallback_scsv_detail: str = ""
+    # client-initiated renegotiation (pyOpenSSL, auditor/probes/tls_reneg.py): Depth.REFUSED
+    # / ACCEPTED / NOT_APPLICABLE (TLS 1.3 only) / "" (not tested, older observations too)
+    client_renegotiation: str = ""
+    client_renegotiations: int = 0  # how many were accepted (at most MAX_RENEGOTIATIONS)
+    client_renegotiation_detail: str = ""
     # --- issue #19, certificate depth (auditor/probes/tls_chain.py, auditor/probes/ocsp.py);
     # every field defaulted: older stored scans read as "not checked" ---
     # RFC 5280 path validation by the cryptography package (EKU serverAuth, name

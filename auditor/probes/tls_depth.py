@@ -1,6 +1,6 @@
 """Handshake-depth probes of one (address, port, SNI) (issue 19): key-exchange groups and
 hash, cipher order, TLS compression, secure renegotiation, extended master secret,
-Heartbleed, CCS injection, TLS_FALLBACK_SCSV.
+Heartbleed, CCS injection, TLS_FALLBACK_SCSV, client-initiated renegotiation.
 
 Free facts come from the hellos the TLS probe sends anyway (auditor/probes/tls.py):
 renegotiation_info and extended_master_secret in each ServerHello (RFC 5746 sec. 3.6,
@@ -19,10 +19,11 @@ cipher order               per TLS 1.0-1.2 version with two or more accepted sui
 compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen too) 1
 Heartbleed                 only when the server negotiated the heartbeat extension    0-1
 fallback SCSV              two or more of TLS 1.0-1.3 accepted                        1
+client renegotiation       a TLS <= 1.2 version accepted (pyOpenSSL, tls_reneg.py)    1
 =========================  =========================================================  =====
 
-A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 5 more connections; the
-worst case is 10 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets none.
+A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 6 more connections; the
+worst case is 11 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets none.
 
 Nothing is policy here: the checks (checks/tls_depth.py) judge with checks/tls_tables.py.
 """
@@ -33,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
-from anyio.abc import ByteStream
+from anyio.abc import ByteStream, SocketAttribute
 
 from auditor.obs.tls import (
     TLS10,
@@ -59,6 +60,7 @@ from auditor.probes.tls_hello import (
     hello_exchange,
     record,
 )
+from auditor.probes.tls_reneg import client_renegotiation
 from auditor.protocol.tls_kex import (
     SHA1_SCHEMES,
     SHA224_SCHEMES,
@@ -80,7 +82,7 @@ ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED = 20, 21
 # (RFC 6520 sec. 4: a bad heartbeat is "silently discarded"): bounded apart from the
 # step timeout so a province scan does not pay a full timeout on every such server.
 SILENCE_WAIT = 3.0
-MAX_DEPTH_CONNECTIONS = 10
+MAX_DEPTH_CONNECTIONS = 11
 # Heartbeat request: type 1, payload_length claimed 16384, no payload and no padding. A
 # patched server discards it (length mismatch); a vulnerable one answers with up to 16 KiB
 # of its memory, of which the probe reads the 5-byte record header only.
@@ -480,9 +482,36 @@ async def probe_depth(
             detail += " (refused without the inappropriate_fallback alert)"
         out["fallback_scsv_detail"] = f"{lower} hello with TLS_FALLBACK_SCSV: {detail}"
 
+    async def client_reneg() -> None:
+        # CVE-2011-1473: each renegotiation the client starts costs the server a full
+        # handshake (RSA decryption or signature); RFC 5746 sec. 4.4 lets it refuse them.
+        if not top12:
+            out["client_renegotiation"] = Depth.NOT_APPLICABLE
+            out["client_renegotiation_detail"] = "TLS 1.3 only: no renegotiation (RFC 8446)"
+            return
+        result: dict[str, Any] = {}
+
+        async def work(stream: ByteStream) -> str:
+            sock = stream.extra(SocketAttribute.raw_socket)
+            # the thread is not abandoned on cancel: it ends by its own deadline, shorter
+            # than the connection's scope (timeout + SILENCE_WAIT), so the socket is never
+            # closed under it
+            r = await anyio.to_thread.run_sync(
+                client_renegotiation, sock, sni, top12, ctx.options.timeout
+            )
+            result["r"] = r
+            return r.detail
+
+        why = await _connect_and(ctx, budget, address, port, work)
+        r = result.get("r")
+        out["client_renegotiation"] = r.outcome if r is not None else ""
+        out["client_renegotiations"] = r.accepted if r is not None else 0
+        out["client_renegotiation_detail"] = r.detail if r is not None else why
+
     if accepted:
         async with anyio.create_task_group() as tg:
-            for job in (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback):
+            jobs = (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback)
+            for job in (*jobs, client_reneg):
                 tg.start_soon(job)
     out["kex"] = tuple(kex)
     out["kex_detail"] = "; ".join(details)

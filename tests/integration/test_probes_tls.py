@@ -5,7 +5,9 @@ HTTP on 443, a silent peer). Traffic goes to 127.0.0.1 and ::1 only."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,11 +23,12 @@ from auditor.engine import evaluate_host, make_plan
 from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome, TcpProbe
-from auditor.obs.tls import TlsObservation, Trust, VersionOutcome
+from auditor.obs.tls import Depth, TlsObservation, Trust, VersionOutcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.tls import probe_tls
 from auditor.probes.tls_depth import MAX_DEPTH_CONNECTIONS
+from auditor.probes.tls_reneg import MAX_RENEGOTIATIONS
 from auditor.registry import all_checks
 from tests.support.factories import LAB_GUARD, LAB_NETS, Pki, key_pem, make_key, pem
 from tests.support.servers import Site, free_port, in_ci, nginx_available, run_nginx
@@ -431,3 +434,66 @@ def test_handshake_depth_probes(servers: Servers, address: str) -> None:
     assert {k.group for k in modern.kex} == {"x25519"} and modern.kex_weak_refused is True
     weak = probe(servers, "weak", address)  # TLS 1.2 only: nothing to fall back from
     assert verdicts(weak, "weak.test")["tls.fallback_scsv"] == Status.NOT_APPLICABLE
+
+
+@pytest.fixture(scope="module")
+def reneg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """`openssl s_server -client_renegotiation` (OpenSSL 3 refuses client renegotiation
+    unless told) on 127.0.0.1 and ::1: the accepting server nginx cannot be made into."""
+    wd = tmp_path_factory.mktemp("reneg")
+    pki = Pki.create()
+    leaf, lk = pki.leaf(("reneg.test",))
+    (wd / "chain.pem").write_bytes(pem(leaf, pki.inter))
+    (wd / "key.pem").write_bytes(key_pem(lk))
+    ports: dict[str, int] = {}
+    procs = []
+    try:
+        for addr in ("127.0.0.1", "::1"):
+            port = free_port()
+            host = f"[{addr}]" if ":" in addr else addr
+            procs.append(subprocess.Popen(
+                ["openssl", "s_server", "-accept", f"{host}:{port}", "-cert", wd / "chain.pem",
+                 "-cert_chain", wd / "chain.pem", "-key", wd / "key.pem", "-tls1_2", "-www",
+                 "-client_renegotiation", "-quiet"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+            ports[addr] = port
+        for addr, port in ports.items():  # wait until each listens (bounded: 10 s)
+            for _ in range(100):
+                try:
+                    socket.create_connection((addr, port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail(f"openssl s_server did not listen on {addr}")
+        yield ports
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=5)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_client_renegotiation_accepted_by_s_server(
+    reneg_server: dict[str, int], address: str
+) -> None:
+    ctx = ProbeContext(ScanOptions(timeout=3.0, allow_nets=ALLOW))
+
+    async def go() -> TlsObservation:
+        return await probe_tls(ctx, "reneg.test", address, reneg_server[address])
+
+    t = anyio.run(go)
+    assert t.client_renegotiation == Depth.ACCEPTED, t.client_renegotiation_detail
+    assert t.client_renegotiations == MAX_RENEGOTIATIONS
+    assert t.depth_connections <= MAX_DEPTH_CONNECTIONS
+    assert verdicts(t, "reneg.test")["tls.renegotiation.client"] == Status.INFO
+
+
+def test_client_renegotiation_refused_by_nginx(servers: Servers) -> None:
+    t = probe(servers, "modern")
+    assert t.client_renegotiation == Depth.REFUSED, t.client_renegotiation_detail
+    assert "renegotiation" in t.client_renegotiation_detail
+    assert verdicts(t, "modern.test")["tls.renegotiation.client"] == Status.PASS
+    t13 = probe(servers, "nochain")  # TLS 1.3 only
+    assert t13.client_renegotiation == Depth.NOT_APPLICABLE

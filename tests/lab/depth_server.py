@@ -14,6 +14,14 @@ renegotiation_info, no extended_master_secret; echoes the heartbeat extension an
 heartbeat request (a short fixed payload: nothing is leaked, the auditor reads the header
 only); stays silent after an early ChangeCipherSpec and answers the next record with
 bad_record_mac (as CVE-2014-0224 servers do); ignores TLS_FALLBACK_SCSV.
+Kind ``reneg``: a TLS 1.2 server (Python ``ssl``, OpenSSL 3) that accepts client-initiated
+renegotiation (tls.renegotiation.client fails). OpenSSL 3 refuses it unless
+SSL_OP_ALLOW_CLIENT_RENEGOTIATION is set, which ``ssl`` has no name for but passes through
+``SSLContext.options``. One thread per connection: ``openssl s_server`` serves one
+connection at a time, and the auditor's parallel hellos then time out behind each other.
+Each connection: handshake, then reads (renegotiations are processed inside them) until an
+HTTP request head, answered 200; bounded by IDLE and MAX_RECORD per read, 64 KiB in all.
+
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
 
@@ -23,8 +31,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
+import socket
+import ssl
 import struct
 import sys
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -143,22 +155,71 @@ class Ancient:
             w.close()
 
 
+SSL_OP_ALLOW_CLIENT_RENEGOTIATION = 0x100  # OpenSSL 3.0 ssl.h: SSL_OP_BIT(8)
+
+
+def _reneg_conn(ctx: ssl.SSLContext, conn: socket.socket) -> None:
+    conn.settimeout(IDLE)
+    try:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = s.recv(MAX_RECORD)  # a client renegotiation is handled in here
+                if not data:
+                    return
+                head += data
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+    except (OSError, ssl.SSLError):
+        pass
+    finally:
+        conn.close()
+
+
+def _reneg_server(addr: str, chain: Path, key: Path) -> None:
+    """Bind now (so "ready" is true), accept in a daemon thread."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= SSL_OP_ALLOW_CLIENT_RENEGOTIATION
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    ls = socket.create_server((addr, 443), family=family, backlog=64)
+
+    def loop() -> None:
+        while True:
+            conn, _ = ls.accept()
+            threading.Thread(target=_reneg_conn, args=(ctx, conn), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 async def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chain", type=Path, required=True)
+    ap.add_argument("--key", type=Path)
     ap.add_argument("specs", nargs="+", help="KIND@ADDRESS")
     a = ap.parse_args(argv)
     chain = [
         c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(a.chain.read_bytes())
     ]
     servers = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     for spec in a.specs:
         kind, _, addr = spec.partition("@")
-        if kind != "ancient":
+        if kind == "ancient":
+            servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+        elif kind == "reneg":
+            if a.key is None:
+                raise SystemExit("kind reneg needs --key")
+            _reneg_server(addr, a.chain, a.key)
+        else:
             raise SystemExit(f"unknown kind {kind}")
-        servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
     print("ready", flush=True)
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    await stop.wait()  # daemon threads end with the process
+    for srv in servers:
+        srv.close()
 
 
 if __name__ == "__main__":

@@ -314,7 +314,7 @@ class Lab:
             self._start(
                 f"depth_server:{p.host.name}",
                 [sys.executable, "-m", "tests.lab.depth_server", "--chain", str(p.cert.chain),
-                 *specs],
+                 "--key", str(p.cert.key), *specs],
                 self.dir / f"depth_server-{p.host.name}.log",
                 cwd=REPO_ROOT,
             )  # fmt: skip

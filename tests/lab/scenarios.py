@@ -1165,6 +1165,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
                 tls__fallback_scsv=both("pass"),
                 tls__vuln__heartbleed=both("pass"),
                 tls__vuln__ccs_injection=both("pass"),
+                tls__renegotiation__client=both("pass"),  # nginx refuses it
             ),
             evidence={"tls.kex_hash": ("sha224",)},
         )
@@ -1394,6 +1395,18 @@ def build_scenarios() -> tuple[Scenario, ...]:
             inventory_hosts=(f"www.{caahost}",),
             expected={caahost: _e(dns__caa="fail")},
             evidence={caahost: {"dns.caa": (f"www.{caahost}",)}},
+        )
+    )
+    # TLS handshake depth, added last so no earlier scenario changes address (the
+    # testssl.sh table in docs/TLS-TESTSSL.md names them)
+    add(
+        _host_scn(
+            "reneg",
+            "TLS 1.2 server allowing client renegotiation (tests/lab/depth_server.py kind "
+            "reneg): client-initiated renegotiation accepted (informational: info)",
+            _e(tls__renegotiation__client={"v4": INFO_BAD, "v6": INFO_BAD}),
+            tls_server="reneg",
+            evidence={"tls.renegotiation.client": ("accepted 2",)},
         )
     )
     return tuple(S)

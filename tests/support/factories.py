@@ -108,6 +108,7 @@ EXTRA: dict[str, tuple[Scope, Category]] = {
             "tls.fallback_scsv",
             "tls.vuln.heartbleed",
             "tls.vuln.ccs_injection",
+            "tls.renegotiation.client",
         )
     },
 }

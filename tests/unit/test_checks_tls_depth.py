@@ -117,3 +117,18 @@ def test_bod_18_01_params() -> None:
     assert one("tls.ciphers", cbc, prohibit_only=["RC4", "3DES"]).status == Status.PASS
     des = tls(ciphers=suites(("TLSv1.2", 0x000A)))
     assert one("tls.ciphers", des, prohibit_only=["RC4", "3DES"]).status == Status.FAIL
+
+
+def test_renegotiation_client() -> None:
+    cid = "tls.renegotiation.client"
+    refused = depth(client_renegotiation=Depth.REFUSED, client_renegotiation_detail="alert")
+    assert one(cid, refused).status == Status.PASS
+    v = one(cid, depth(client_renegotiation=Depth.ACCEPTED, client_renegotiations=2))
+    assert v.status == Status.INFO and "accepted 2" in v.message  # informational bad case
+    assert v.evidence["accepted"] == 2
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True)
+    assert one(cid, t13).status == Status.NOT_APPLICABLE
+    na = depth(client_renegotiation=Depth.NOT_APPLICABLE)
+    assert one(cid, na).status == Status.NOT_APPLICABLE
+    assert one(cid, depth()).status == Status.NOT_TESTED  # probed, undecided
+    assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
