@@ -158,7 +158,13 @@ CERT_ROWS = (
     ("certsha1inter", "tls.cert.chain", "fail", "cert_chain_of_trust", "passed"),  # documented
     ("ocspnoaia", "tls.ocsp_stapling", "not_applicable", "OCSP_stapling", "not offered"),
     ("ocspbad", "tls.ocsp_stapling", "warn", "OCSP_stapling", "offered"),  # documented
-    ("muststaple", "tls.ocsp_stapling", "fail", "cert_mustStapleExtension", "no ocsp stapling"),
+    (
+        "muststaple",
+        "tls.ocsp_stapling",
+        "fail",
+        "cert_mustStapleExtension",
+        "extension detected but no ocsp stapling",
+    ),
     ("gzip", "http.compression", "info", "BREACH", "potentially vulnerable"),
 )
 
