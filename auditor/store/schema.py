@@ -201,17 +201,17 @@ scan_shards = Table(
     "scan_shards",
     metadata,
     Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
-    Column("vantage", Text, primary_key=True),
+    Column("vantage", StoreText, primary_key=True),
     Column("number", Integer, primary_key=True, autoincrement=False),
-    Column("shard_json", Text, nullable=False),
+    Column("shard_json", StoreText, nullable=False),
     Column("size", Integer, nullable=False),
-    Column("status", Text, nullable=False),  # pending | running | done | failed
+    Column("status", StoreText, nullable=False),  # pending | running | done | failed
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("reason", Text, nullable=False, server_default=""),
-    Column("worker", Text, nullable=False, server_default=""),
-    Column("stats_json", Text, nullable=False, server_default="{}"),
-    Column("footing_json", Text),
-    Column("updated", Text, nullable=False),
+    Column("reason", StoreText, nullable=False, server_default=""),
+    Column("worker", StoreText, nullable=False, server_default=""),
+    Column("stats_json", StoreText, nullable=False, server_default="{}"),
+    Column("footing_json", StoreText),
+    Column("updated", StoreText, nullable=False),
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.types import TypeEngine
 
 revision = "0003"
 down_revision = "0002"
@@ -27,23 +28,27 @@ branch_labels = None
 depends_on = None
 
 
+# As in 0002: text compares byte by byte on PostgreSQL too (schema.StoreText).
+_TEXT: TypeEngine[str] = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
+
 def upgrade() -> None:
     op.create_table(
         "scan_shards",
         sa.Column("scan_id", sa.Integer(), sa.ForeignKey("scans.id"), primary_key=True),
-        sa.Column("vantage", sa.Text(), primary_key=True),
+        sa.Column("vantage", _TEXT, primary_key=True),
         sa.Column("number", sa.Integer(), primary_key=True, autoincrement=False),
         # The shard (auditor.shards.Shard.to_json) and its number of targets.
-        sa.Column("shard_json", sa.Text(), nullable=False),
+        sa.Column("shard_json", _TEXT, nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("status", sa.Text(), nullable=False),  # pending | running | done | failed
+        sa.Column("status", _TEXT, nullable=False),  # pending | running | done | failed
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("reason", sa.Text(), nullable=False, server_default=""),
-        sa.Column("worker", sa.Text(), nullable=False, server_default=""),
+        sa.Column("reason", _TEXT, nullable=False, server_default=""),
+        sa.Column("worker", _TEXT, nullable=False, server_default=""),
         # The shard's counters and the final footing of the process that ran it (JSON).
-        sa.Column("stats_json", sa.Text(), nullable=False, server_default="{}"),
-        sa.Column("footing_json", sa.Text()),
-        sa.Column("updated", sa.Text(), nullable=False),
+        sa.Column("stats_json", _TEXT, nullable=False, server_default="{}"),
+        sa.Column("footing_json", _TEXT),
+        sa.Column("updated", _TEXT, nullable=False),
     )
 
 
