@@ -14,7 +14,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -42,6 +44,14 @@ def _scan(inv: Path, db: Path, server: DnsServer, *extra: str) -> subprocess.Pop
          "--concurrency", "8", "--no-icmp", "--quiet", *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def _first_resume_line(stream: IO[str]) -> str:
+    """The line saying what the process resumes (or that there is nothing to resume)."""
+    for line in stream:
+        if "resum" in line:
+            return line
+    return ""
 
 
 @pytest.mark.parametrize("round_", range(2))
@@ -109,11 +119,17 @@ def test_two_resumes_of_one_scan_at_once(tmp_path: Path) -> None:
     zone = Zone()
     for h in hosts:
         zone.add(h, "A", ["192.0.2.10"])
-    with DnsServer(zone) as server:
+    hold = threading.Event()
+    hold.set()
+    with DnsServer(zone, hold=hold) as server:
         # an unfinished scan (as after a SIGKILL): half of its targets not stored, status running
         first = _scan(inv, db, server)
         _out, err = first.communicate(timeout=240)
         assert first.returncode == 0, err
+        # no DNS answer until both processes have reopened the scan: otherwise the first could
+        # finish it before the second starts (on a loaded machine), and the second would
+        # rightly find nothing to resume and begin a new scan
+        hold.clear()
         with sqlite3.connect(db) as conn:
             conn.execute("UPDATE scans SET status = 'running', finished = NULL")
             conn.execute(
@@ -121,7 +137,16 @@ def test_two_resumes_of_one_scan_at_once(tmp_path: Path) -> None:
                 hosts[: N // 2],
             )
         procs = [_scan(inv, db, server, "--resume"), _scan(inv, db, server, "--resume")]
+        seen = []
+        try:
+            for p in procs:
+                assert p.stderr is not None
+                seen.append(_first_resume_line(p.stderr))
+        finally:
+            hold.set()
         results = [p.communicate(timeout=240) for p in procs]
+        for line, (_out, err) in zip(seen, results, strict=True):
+            assert line.startswith("auditor: resuming scan 1:"), line + err
     for p, (_out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err
         assert "Traceback" not in err

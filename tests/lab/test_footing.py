@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from auditor.selfcheck import CONTROL_ATTEMPTS, CONTROL_TIMEOUT
+
 from .lab import REPO_ROOT, SCAN_TIMEOUT, Lab
 
 pytestmark = pytest.mark.lab
@@ -218,9 +220,13 @@ def test_dead_resolver_is_diagnosed_at_once_and_takes_the_blame(
     assert "Traceback" not in text
     diagnosis = [(t, line) for t, line in lines if "the scanner's resolver" in line]
     assert diagnosis, text
-    at, line = diagnosis[0]
+    _at, line = diagnosis[0]
     assert words in line, line
-    assert at < DIAGNOSIS_WITHIN, f"diagnosed after {at:.1f} s: {line}"
+    # "at once", without a timed assertion (wall time belongs to bench/): the diagnosis is
+    # the scan's first word, before any target is probed, and the control queries that make
+    # it are bounded by construction (CONTROL_TIMEOUT x CONTROL_ATTEMPTS, the 5 s)
+    assert lines[0][1] == line, text
+    assert CONTROL_TIMEOUT * CONTROL_ATTEMPTS <= DIAGNOSIS_WITHIN
     assert code == 2, text  # the scan is stored, but it tested nothing: documented exit 2
     doc, findings = _findings(tmp_path)
     assert doc["scan"]["footing"]["resolver"]["status"] == "down"

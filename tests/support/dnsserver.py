@@ -91,7 +91,11 @@ def _norm(name: str) -> str:
 class DnsServer:
     """Serve ``zone`` on 127.0.0.1 (UDP and TCP, same ephemeral port)."""
 
-    def __init__(self, zone: Zone, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, zone: Zone, host: str = "127.0.0.1", hold: threading.Event | None = None
+    ) -> None:
+        """``hold``: no answer leaves before the event is set (at most 60 s), so a test can
+        keep scans in flight until it has seen what it waits for."""
         self.zone = zone
         self.host = host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -100,6 +104,8 @@ class DnsServer:
         class Udp(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 data, sock = self.request
+                if hold is not None:
+                    hold.wait(60)
                 reply = zone_ref.answer(data)
                 if reply is not None:
                     sock.sendto(reply, self.client_address)
@@ -116,6 +122,8 @@ class DnsServer:
                     if not chunk:
                         return
                     data += chunk
+                if hold is not None:
+                    hold.wait(60)
                 reply = zone_ref.answer(data)
                 if reply is not None:
                     self.request.sendall(struct.pack("!H", len(reply)) + reply)
