@@ -655,11 +655,13 @@ class Lab:
         out = []
         names = netns_list()
         out += [
-            f"netns {n}" for n in (self.netns.srv, self.netns.cli, self.netns.cli4) if n in names
+            f"netns {n}"
+            for n in (self.netns.srv, self.netns.cli, self.netns.cli4, self.netns.cli2)
+            if n in names
         ]
         pids = {**self.stopped_pids, **self.pids}
         out += [f"pid {n}={p}" for n, p in pids.items() if _alive(p)]
-        for etc in (self.netns.etc_dir, self.netns.etc4_dir):
+        for etc in (self.netns.etc_dir, self.netns.etc4_dir, self.netns.etc2_dir):
             if etc.exists():
                 out.append(str(etc))
         return out
@@ -670,7 +672,7 @@ def _kill_namespace_leftovers(ns: Netns) -> None:
     by a test) is ours: stop it by PID before deleting the namespaces."""
     names = netns_list()
     pids = {}
-    for n in (ns.srv, ns.cli, ns.cli4):
+    for n in (ns.srv, ns.cli, ns.cli4, ns.cli2):
         if n in names:
             for pid in netns_pids(n):
                 if pid != os.getpid():
@@ -686,7 +688,7 @@ def reap_stale_test_labs() -> list[str]:
     reaped = []
     tags = set()
     for ns in netns_list():
-        m = re.fullmatch(r"auditor-lab-([tucs]\d+)-(srv|cli|c4)", ns)
+        m = re.fullmatch(r"auditor-lab-([tucs]\d+)-(srv|cli|c4|c2)", ns)
         if m:
             tags.add(m[1])
     for tag in sorted(tags):

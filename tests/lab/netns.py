@@ -11,6 +11,9 @@ from pathlib import Path
 
 from .scenarios import (
     ALLOW_NETS,
+    CLI2_V4,
+    LINK2_V6_CLI,
+    LINK2_V6_SRV,
     LINK_V4_CLI,
     LINK_V4_SRV,
     LINK_V6_CLI,
@@ -52,6 +55,13 @@ class Netns:
         self.veth4_srv = f"al{tag}4s"[:15]
         self.veth4_cli = f"al{tag}4c"[:15]
         self.etc4_dir = Path("/etc/netns") / self.cli4
+        # A second dual-stack client (created on demand: client2_create), a second vantage
+        # point: the same routes as the first over a link of its own, so a packet filter in
+        # it changes what it sees and nothing else.
+        self.cli2 = f"auditor-lab-{tag}-c2"
+        self.veth2_srv = f"al{tag}2s"[:15]
+        self.veth2_cli = f"al{tag}2c"[:15]
+        self.etc2_dir = Path("/etc/netns") / self.cli2
 
     def create(self, service_addrs: list[str], resolvers: list[str]) -> None:
         run(["ip", "netns", "add", self.srv])
@@ -128,6 +138,53 @@ class Netns:
         if self.etc4_dir.exists():
             shutil.rmtree(self.etc4_dir, ignore_errors=True)
 
+    def client2_create(self, resolvers: list[str]) -> None:
+        """The second dual-stack client namespace: IPv6 on a /64 link of its own (routed to
+        the documentation prefixes via the server's end), IPv4 as CLI2_V4/32 with a host
+        route back in the server namespace (like the IPv4-only client)."""
+        run(["ip", "netns", "add", self.cli2])
+        run(
+            ["ip", "-n", self.srv, "-batch", "-"],
+            input="\n".join(
+                [
+                    f"link add {self.veth2_srv} type veth peer name {self.veth2_cli} "
+                    f"netns {self.cli2}",
+                    f"addr add {LINK2_V6_SRV}/64 dev {self.veth2_srv} nodad",
+                    f"link set {self.veth2_srv} up",
+                    f"route add {CLI2_V4}/32 dev {self.veth2_srv}",
+                ]
+            )
+            + "\n",
+        )
+        batch = [
+            "link set lo up",
+            f"addr add {LINK2_V6_CLI}/64 dev {self.veth2_cli} nodad",
+            f"addr add {CLI2_V4}/32 dev {self.veth2_cli}",
+            f"link set {self.veth2_cli} up",
+        ]
+        for net in ALLOW_NETS:
+            if ipaddress.ip_network(net).version == 6:
+                batch.append(f"route add {net} via {LINK2_V6_SRV} dev {self.veth2_cli}")
+            else:
+                batch.append(f"route add {net} dev {self.veth2_cli}")
+        run(["ip", "-n", self.cli2, "-batch", "-"], input="\n".join(batch) + "\n")
+        self.etc2_dir.mkdir(parents=True, exist_ok=True)
+        (self.etc2_dir / "resolv.conf").write_text(
+            "".join(f"nameserver {r}\n" for r in resolvers) + "options edns0 trust-ad\n"
+        )
+
+    def client2_delete(self) -> None:
+        if self.cli2 in netns_list():
+            run(["ip", "netns", "del", self.cli2], check=False)
+        if self.etc2_dir.exists():
+            shutil.rmtree(self.etc2_dir, ignore_errors=True)
+
+    def exec_cli2(self, args: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.cli2, *args]
+
+    def nft_cli2(self, ruleset: str) -> None:
+        run(["ip", "netns", "exec", self.cli2, "nft", "-f", "-"], input=ruleset)
+
     def exec_cli4(self, args: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.cli4, *args]
 
@@ -142,10 +199,11 @@ class Netns:
 
     def exists(self) -> bool:
         names = netns_list()
-        return self.srv in names or self.cli in names or self.cli4 in names
+        return any(n in names for n in (self.srv, self.cli, self.cli4, self.cli2))
 
     def delete(self) -> None:
         self.v4_client_delete()
+        self.client2_delete()
         names = netns_list()
         for ns in (self.cli, self.srv):
             if ns in names:

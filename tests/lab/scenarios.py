@@ -204,6 +204,10 @@ MAPPED_AAAA = "::ffff:198.51.100.99"
 UNROUTED_AAAA = (ULA_AAAA, MAPPED_AAAA)
 # The IPv4-only client namespace (tests/lab/test_footing.py): its one address.
 V4ONLY_CLI = "203.0.113.44"
+# The second dual-stack client (a second vantage point, tests/lab/test_distributed_lab.py):
+# its own veth link for IPv6 (a /64 of its own) and one IPv4 /32 inside the main link's /24.
+LINK2_V6_SRV, LINK2_V6_CLI = "2001:db8:fffe::1", "2001:db8:fffe::2"
+CLI2_V4 = "203.0.113.45"
 
 # Checks, for building "everything passes" expectations.
 HOST_CHECKS = (

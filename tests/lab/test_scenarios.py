@@ -8,11 +8,15 @@ import ipaddress
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .lab import REPO_ROOT, Lab
+from tests.support.distributed import Worker
+
+from .conftest import Distributed
+from .lab import REPO_ROOT, SCAN_TIMEOUT, Lab
 from .scenarios import (
     HOST_CHECKS,
     SCENARIOS,
@@ -186,3 +190,48 @@ def test_findings_never_name_addresses_outside_the_lab(scan: ScanResult) -> None
 
 def test_auditor_importable_from_repo() -> None:
     assert (REPO_ROOT / "auditor").is_dir(), sys.path
+
+
+def _verdicts(findings: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    out = {}
+    for f in findings:
+        addr = f.get("address") or ""
+        key = (_norm(f["target"]), f["check"], str(ipaddress.ip_address(addr)) if addr else "")
+        out[key] = f["status"]
+    return out
+
+
+def test_the_suite_through_celery_and_postgresql_gives_the_local_verdicts(
+    lab: Lab, scan: ScanResult, distributed: Distributed, tmp_path: Path
+) -> None:
+    """The whole lab inventory as a distributed scan (issue #16): one worker of the vantage
+    ``local`` in the client namespace, the Redis broker, the PostgreSQL store, small shards
+    so several run at once; every verdict equals the local scan's, and every scenario's
+    expectations hold."""
+    worker = Worker(distributed.broker, distributed.db, "local", 2,
+                    wrap=lab.netns.exec_cli([]), env=lab.auditor_env())  # fmt: skip
+    try:
+        worker.wait_ready(120)
+        args = ["scan", str(lab.inventory), "--db", distributed.db,
+                "--broker", distributed.broker, "--shard-size", "8",
+                "--json", str(tmp_path / "scan.json"), "--ca-file", str(lab.ca_file),
+                "--timeout", SCAN_TIMEOUT]  # fmt: skip
+        for net in lab.allow_nets:
+            args += ["--allow-net", net]
+        done = lab.run_auditor(args, timeout=1200)
+    finally:
+        worker.stop()
+    assert "Traceback" not in done.stderr + worker.text(), done.stderr + worker.text()[-5000:]
+    assert (tmp_path / "scan.json").exists(), done.stderr[-5000:]
+    doc = json.loads((tmp_path / "scan.json").read_text())
+    assert doc["scan"]["status"] == "complete"
+    # a one-vantage scan looks exactly like a local one: no vantage in the findings
+    assert all("vantage" not in f for f in doc["findings"])
+    local, remote = _verdicts(scan.findings), _verdicts(doc["findings"])
+    assert local.keys() == remote.keys(), sorted(set(local) ^ set(remote))[:40]
+    differ = sorted((k, local[k], remote[k]) for k in local if local[k] != remote[k])
+    assert not differ, differ[:40]
+    problems = [
+        p for scn in SCANNED for p in check_expectations(lab, scn, doc["findings"], scan.registered)
+    ]
+    assert not problems, "\n".join(problems[:40])

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -23,8 +23,17 @@ class Worker:
     """``auditor worker`` in its own process group (SIGKILL of the group: a machine lost)."""
 
     def __init__(
-        self, broker: str, db: str, vantage: str = "local", concurrency: int = 2, *extra: str
+        self,
+        broker: str,
+        db: str,
+        vantage: str = "local",
+        concurrency: int = 2,
+        *extra: str,
+        wrap: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``wrap``: what runs the worker (``ip netns exec NS``: a worker in a namespace,
+        a vantage point of the lab); it execs, so the process is still the worker's own."""
         # beside a store file; a database server's URL has no directory: a temporary one
         logs = (
             Path(tempfile.mkdtemp(prefix="auditor-worker-log-")) if "://" in db else Path(db).parent
@@ -35,7 +44,12 @@ class Worker:
                 *extra]  # fmt: skip
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+            [*wrap, *argv],
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
         )
 
     def wait_ready(self, seconds: float = 60) -> None:
