@@ -1,0 +1,65 @@
+"""Routing observations: for each address the scan met, the announced prefixes covering it
+(from the operator's BGP table dump) and the validated ROA payloads covering those (from
+the operator's RPKI validator export). Data read from local files, not probed; kept in the
+target's observation so ``auditor evaluate`` judges a stored scan offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Vrp:
+    """A validated ROA payload: (prefix, maxLength, origin AS), RFC 6811 section 2."""
+
+    prefix: str
+    max_length: int
+    asn: int
+    ta: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One announced (prefix, origin) pair. ``origin`` None: the AS_PATH ends in an AS_SET
+    (RFC 6811 section 2: the origin is then NONE and the route cannot match any VRP)."""
+
+    prefix: str
+    origin: int | None
+    origin_text: str = ""
+
+
+@dataclass(frozen=True)
+class RoutingData:
+    """Which data the facts come from, and how old it is."""
+
+    vrps_file: str = ""
+    vrps_format: str = ""
+    vrps_date: str | None = None  # ISO 8601: the validator's generation time, or mtime
+    vrps_date_source: str = ""  # "metadata" / "file mtime"
+    vrps_count: int = 0
+    bgp_file: str = ""
+    bgp_format: str = ""
+    bgp_date: str | None = None
+    bgp_date_source: str = ""  # "file name" / "file mtime"
+    routes_count: int = 0
+    error: str = ""  # why the data could not be used ("no RPKI data given", a parse error)
+
+
+@dataclass(frozen=True)
+class AddressRouting:
+    address: str
+    role: str  # web / ns / mx
+    name: str  # the host, name server or mail exchanger the address belongs to
+    # The routes of the most specific announced prefix covering the address (every
+    # origin of it): the route traffic to the address follows.
+    routes: tuple[Route, ...] = ()
+    # Less specific announced prefixes covering it too (evidence only).
+    less_specific: tuple[str, ...] = ()
+    # VRPs covering the routes' prefix, or the address itself when it is not routed.
+    vrps: tuple[Vrp, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoutingObservation:
+    data: RoutingData
+    addresses: tuple[AddressRouting, ...] = ()
