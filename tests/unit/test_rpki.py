@@ -28,7 +28,7 @@ from auditor.protocol.rpki import (
     parse_vrps,
     validate_route,
 )
-from tests.support.factories import MX1, NOW, ans, good_zone, run
+from tests.support.factories import MX1, ans, good_zone, run
 
 GEN = "2026-11-27T10:00:00Z"  # two hours before the fixtures' NOW
 # Each case's address, in the prefix the BGP table announces for it:
@@ -118,7 +118,7 @@ def test_loaders_and_judgement_of_every_case(
         assert tables.data.bgp_format == "ris-whois"
         assert tables.data.bgp_date_source == "file mtime"
     addrs = [VALID_ADDR, BAD_AS_ADDR, BAD_LEN_ADDR, NOT_FOUND_ADDR, MOAS_ADDR, UNROUTED_ADDR]
-    obs = routing_for(opts, [(a, "web", "www") for a in addrs + [MAXLEN_ADDR]])
+    obs = routing_for(opts, [(a, "web", "www") for a in [*addrs, MAXLEN_ADDR]])
     by = {a.address: a for a in obs.addresses}
 
     def states(addr: str) -> list[str]:
