@@ -208,7 +208,8 @@ def mail_dane_rollover(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     if not with_dane:
         return Verdict.not_applicable("no MX with DNSSEC-secure TLSA records to roll over")
     if without:
-        return Verdict.info(
+        # a warning, never a failure: the check is informational (Internet.nl scores it not)
+        return Verdict.warn(
             "no rollover scheme (two records, 3xx+3xx or 3xx+2xx) for: " + ", ".join(without),
             mx=rows,
         )

@@ -1455,7 +1455,7 @@ def _mail_dns_scenarios() -> list[Scenario]:
         _zone_scn(
             "danesingle",
             "one TLSA record only (no rollover scheme), TLSA of usage 1 beside it (unusable)",
-            _e(mail__dane__exists="pass", mail__dane__rollover="info"),
+            _e(mail__dane__exists="pass", mail__dane__rollover="warn"),
             records=(
                 *mail(z),
                 f"_25._tcp.mx1 TLSA {_TLSA_A}",

@@ -126,7 +126,7 @@ def test_dane_rollover_pass_and_info() -> None:
     assert run("mail.dane.rollover", zone(tlsa=(tlsa(EE, EE2),))).status == Status.PASS
     assert run("mail.dane.rollover", zone(tlsa=(tlsa(EE, TA),))).status == Status.PASS
     v = run("mail.dane.rollover", zone())
-    assert v.status == Status.INFO and "3 1 1" in v.message
+    assert v.status == Status.WARN and "3 1 1" in v.message
     assert run("mail.dane.rollover", zone(tlsa=(tlsa(),))).status == Status.NOT_APPLICABLE
 
 
