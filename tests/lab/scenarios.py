@@ -374,6 +374,13 @@ def build_scenarios() -> tuple[Scenario, ...]:
                         *_mail_records(good_zone),
                         '_mta-sts TXT "v=STSv1; id=20261101T000000"',
                         '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@good.gov.vn"',
+                        # mail DNS (maildns block): a DKIM key and a DANE rollover pair, so
+                        # the fully good agency passes mail.dkim and mail.dane.* too. The
+                        # TLSA data are placeholders until the STARTTLS half (mail.dane.valid)
+                        # derives them from mx1's lab certificate.
+                        f"sel1._domainkey TXT {_DKIM}",
+                        f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                        f"_25._tcp.mx1 TLSA {_TLSA_B}",
                     ),
                 ),
             ),
