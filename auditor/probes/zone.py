@@ -482,7 +482,9 @@ async def _dkim_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     from auditor.probes.maildns import dkim_lookup
 
     answer = await _query(ctx, f"_domainkey.{b.zone}", "TXT")
-    b.dkim = await dkim_lookup(ctx, b.apex or b.zone, b.ns_hosts, answer)
+    # the domain's own node, asked of the resolver and of the enclosing zone's servers
+    # (b.apex may be a parent of the domain: its name servers answer for the domain too)
+    b.dkim = await dkim_lookup(ctx, b.zone, b.ns_hosts, answer)
 
 
 async def _dmarc_reports_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
