@@ -69,7 +69,11 @@ def _data_problem(routing: RoutingObservation | None, ctx: CheckContext) -> Verd
     if data.error:
         return Verdict.not_tested(data.error)
     max_age = timedelta(hours=float(ctx.params.get("max_data_age_hours", MAX_DATA_AGE_HOURS)))
-    now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
+    # the age at the scan (when the addresses were looked up in the data), not at a later
+    # re-evaluation of the stored observation; observations stored before that field
+    # existed are judged at the evaluation time
+    now = _when(data.looked_up) or ctx.now
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
     dates = _dates(routing)
     for what, text in (("VRP", data.vrps_date), ("BGP table", data.bgp_date)):
         when = _when(text)
@@ -102,6 +106,7 @@ def _dates(routing: RoutingObservation) -> dict[str, Any]:
             "date_from": d.bgp_date_source,
             "routes": d.routes_count,
         },
+        "looked_up": d.looked_up,
     }
 
 

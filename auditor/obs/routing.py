@@ -43,6 +43,9 @@ class RoutingData:
     bgp_date_source: str = ""  # "file name" / "file mtime"
     routes_count: int = 0
     error: str = ""  # why the data could not be used ("no RPKI data given", a parse error)
+    # ISO 8601: when the scan looked its addresses up in the data; the data's age is
+    # judged at that time (an `auditor evaluate` next month judges the same scan the same)
+    looked_up: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,13 @@ class AddressRouting:
     address: str
     role: str  # web / ns / mx
     name: str  # the host, name server or mail exchanger the address belongs to
-    # The routes of the most specific announced prefix covering the address (every
-    # origin of it): the route traffic to the address follows.
+    # Every announced route covering the address (each origin of each covering prefix),
+    # those of the most specific prefix (the one traffic follows) first.
     routes: tuple[Route, ...] = ()
-    # Less specific announced prefixes covering it too (evidence only).
+    # The covering prefixes less specific than the first route's.
     less_specific: tuple[str, ...] = ()
-    # VRPs covering the routes' prefix, or the address itself when it is not routed.
+    # VRPs covering the most specific routed prefix (so every route's), or the address
+    # itself when it is not routed.
     vrps: tuple[Vrp, ...] = ()
 
 

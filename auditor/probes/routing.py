@@ -9,7 +9,7 @@ import functools
 import gzip
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from auditor.obs.routing import AddressRouting, RoutingData, RoutingObservation
@@ -108,26 +108,38 @@ def address_routing(tables: RoutingTables, address: str, role: str, name: str) -
     if not covering:
         # not routed: only ROA existence can be said (the VRPs covering the address)
         return AddressRouting(address, role, name, vrps=tuple(vrps_covering(tables.vrps, str(net))))
-    (best, routes), rest = covering[0], covering[1:]
+    # Every covering announced prefix and every origin of each (issue #20: "the covering
+    # BGP prefixes and their origin AS, and each (prefix, origin) judged"), most specific
+    # first: the most specific carries the traffic, a less specific one takes it when the
+    # more specific is withdrawn or filtered, and an invalid one is a hijack either way.
+    best = covering[0][0]
     # one route per (prefix, origin): a dump may list a pair twice
-    unique = tuple(dict.fromkeys(routes))
+    unique = tuple(dict.fromkeys(r for _net, routes in covering for r in routes))
     return AddressRouting(
         address,
         role,
         name,
         routes=unique,
-        less_specific=tuple(str(n) for n, _ in rest),
+        less_specific=tuple(str(n) for n, _ in covering[1:]),
+        # the VRPs covering the most specific prefix cover every less specific one's too
+        # (a superset); validate_route keeps those covering each route's own prefix
         vrps=tuple(vrps_covering(tables.vrps, str(best))),
     )
 
 
 def routing_for(
-    options: ScanOptions, members: Iterable[tuple[str, str, str]]
+    options: ScanOptions,
+    members: Iterable[tuple[str, str, str]],
+    now: datetime | None = None,
 ) -> RoutingObservation:
-    """The routing facts of every (address, role, name), each address once per role."""
+    """The routing facts of every (address, role, name), each address once per role,
+    looked up ``now`` (the current time unless given)."""
     tables = load_tables(options.rpki_vrps_file, options.bgp_table_file)
-    if tables.data.error:
-        return RoutingObservation(tables.data)
+    # when the data was used: its age is judged at the scan, not at a later re-evaluation
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    data = replace(tables.data, looked_up=when.isoformat(timespec="seconds").replace("+00:00", "Z"))
+    if data.error:
+        return RoutingObservation(data)
     seen: set[tuple[str, str]] = set()
     out: list[AddressRouting] = []
     for address, role, name in members:
@@ -138,4 +150,4 @@ def routing_for(
             out.append(address_routing(tables, address, role, name))
         except ValueError:
             continue  # not an address literal (a stored answer that is not one)
-    return RoutingObservation(tables.data, tuple(out))
+    return RoutingObservation(data, tuple(out))

@@ -28,7 +28,7 @@ from auditor.protocol.rpki import (
     parse_vrps,
     validate_route,
 )
-from tests.support.factories import MX1, ans, good_zone, run
+from tests.support.factories import MX1, NOW, ans, good_zone, run
 
 GEN = "2026-11-27T10:00:00Z"  # two hours before the fixtures' NOW
 # Each case's address, in the prefix the BGP table announces for it:
@@ -118,7 +118,7 @@ def test_loaders_and_judgement_of_every_case(
         assert tables.data.bgp_format == "ris-whois"
         assert tables.data.bgp_date_source == "file mtime"
     addrs = [VALID_ADDR, BAD_AS_ADDR, BAD_LEN_ADDR, NOT_FOUND_ADDR, MOAS_ADDR, UNROUTED_ADDR]
-    obs = routing_for(opts, [(a, "web", "www") for a in [*addrs, MAXLEN_ADDR]])
+    obs = routing_for(opts, [(a, "web", "www") for a in [*addrs, MAXLEN_ADDR]], NOW)
     by = {a.address: a for a in obs.addresses}
 
     def states(addr: str) -> list[str]:
@@ -127,7 +127,10 @@ def test_loaders_and_judgement_of_every_case(
 
     assert states(VALID_ADDR) == [VALID]
     assert states(BAD_AS_ADDR) == [INVALID_AS]
-    assert states(BAD_LEN_ADDR) == [INVALID_LENGTH]  # the /25, not the /24 aggregate
+    # every covering prefix is judged, the most specific (the /25) first: the /25 is too
+    # long for the ROA, the /24 aggregate it is carved from is valid
+    assert states(BAD_LEN_ADDR) == [INVALID_LENGTH, VALID]
+    assert [r.prefix for r in by[BAD_LEN_ADDR].routes] == ["203.0.113.128/25", "203.0.113.0/24"]
     assert by[BAD_LEN_ADDR].less_specific == ("203.0.113.0/24",)
     assert states(NOT_FOUND_ADDR) == [NOT_FOUND]
     assert sorted(states(MOAS_ADDR)) == sorted([VALID, INVALID_AS])  # per prefix AND origin
@@ -183,7 +186,7 @@ def _host(addresses: tuple[str, ...], routing: RoutingObservation | None) -> Hos
 
 def _obs(tmp_path: Path, *addresses: str, gen: str = GEN) -> HostObservations:
     opts = files(tmp_path, rpki_client_json(gen), pfx2as(), "table-20261127.pfx2as")
-    return _host(addresses, routing_for(opts, [(a, "web", "www") for a in addresses]))
+    return _host(addresses, routing_for(opts, [(a, "web", "www") for a in addresses], NOW))
 
 
 def test_rpki_web_valid_pass_and_every_address_judged(tmp_path: Path) -> None:
@@ -212,7 +215,7 @@ def test_rpki_unrouted_stale_and_no_data_not_tested(tmp_path: Path) -> None:
     # a stricter profile parameter makes two-hour-old data stale too
     v = run("rpki.web.valid", _obs(tmp_path, VALID_ADDR), max_data_age_hours=1)
     assert v.status == Status.NOT_TESTED
-    none = _host((VALID_ADDR,), routing_for(ScanOptions(), [(VALID_ADDR, "web", "www")]))
+    none = _host((VALID_ADDR,), routing_for(ScanOptions(), [(VALID_ADDR, "web", "www")], NOW))
     v = run("rpki.web.valid", none)
     assert v.status == Status.NOT_TESTED and v.message == NO_DATA
 
@@ -254,3 +257,44 @@ def test_loader_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     err = load_tables(opts.rpki_vrps_file, opts.bgp_table_file).data.error
     routing._load.cache_clear()
     assert "cap" in err and os.path.exists(str(opts.rpki_vrps_file))
+
+
+def test_less_specific_invalid_route_fails(tmp_path: Path) -> None:
+    # 192.0.2.0/24 (valid) lies in a /23 aggregate announced by an AS no ROA names: each
+    # covering (prefix, origin) is judged, so the invalid aggregate is not hidden
+    roas = [("AS64500", "192.0.2.0/24", 24), ("AS64500", "192.0.2.0/23", 23)]
+    doc = {"metadata": {"buildtime": GEN}, "roas": [
+        {"asn": a, "prefix": p, "maxLength": m} for a, p, m in roas]}  # fmt: skip
+    table = "192.0.2.0\t24\t64500\n192.0.2.0\t23\t64666\n"
+    opts = files(tmp_path, json.dumps(doc), table, "table-20261127.pfx2as")
+    obs = _host((VALID_ADDR,), routing_for(opts, [(VALID_ADDR, "web", "www")], NOW))
+    v = run("rpki.web.valid", obs)
+    assert v.status == Status.FAIL and "192.0.2.0/23" in v.message and "invalid-as" in v.message
+    routes = v.evidence["addresses"][VALID_ADDR]["routes"]
+    assert [(r["prefix"], r["state"]) for r in routes] == [
+        ("192.0.2.0/24", VALID),
+        ("192.0.2.0/23", INVALID_AS),
+    ]
+
+
+def test_data_age_is_judged_at_the_scan_not_at_a_re_evaluation(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from auditor.registry import CheckContext, get_check
+
+    obs = _obs(tmp_path, VALID_ADDR)  # data two hours old when looked up
+    assert obs.routing is not None and obs.routing.data.looked_up == "2026-11-27T12:00:00Z"
+    spec = get_check("rpki.web.valid")
+
+    def judged_at(o: HostObservations, days: int) -> Status:
+        ctx = CheckContext(o.host, dict(spec.params), NOW + timedelta(days=days))
+        return spec.run(o, ctx).status
+
+    # judged a month later (auditor evaluate of the stored scan): the same verdict
+    assert judged_at(obs, 30) == Status.PASS
+    assert run("rpki.web.valid", obs).evidence["data"]["looked_up"] == "2026-11-27T12:00:00Z"
+    # an observation stored without the lookup time is judged at the evaluation time
+    data = replace(obs.routing.data, looked_up=None)
+    old = replace(obs, routing=replace(obs.routing, data=data))
+    assert judged_at(old, 0) == Status.PASS
+    assert judged_at(old, 30) == Status.NOT_TESTED
