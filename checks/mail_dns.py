@@ -8,7 +8,7 @@ from typing import Any
 
 from auditor.model import Category, Level, Probe, Scope, Verdict
 from auditor.obs.core import Outcome
-from auditor.obs.zone import Dnssec, TlsaLookup, ZoneObservations
+from auditor.obs.zone import Dnssec, DnssecStatus, TlsaLookup, ZoneObservations
 from auditor.protocol.dane import parse_tlsa, rollover_scheme, unusable_reason
 from auditor.protocol.dmarc import RFC7489, dmarc_policy, dmarc_records, parse_dmarc
 from auditor.protocol.spf import spf_records
@@ -50,15 +50,24 @@ def resolver_validates(obs: ZoneObservations) -> bool:
     return any(t.authenticated or t.bogus for t in obs.tlsa)
 
 
-def _tlsa_state(t: TlsaLookup, validates: bool) -> tuple[str, str, list[str]]:
+def _tlsa_state(
+    t: TlsaLookup, validates: bool, mx_zone: DnssecStatus | None = None
+) -> tuple[str, str, list[str]]:
     """(state, message, usable records) of one MX: state secure / insecure / bogus /
-    none (securely denied or only unusable records) / unknown."""
+    none (securely denied or only unusable records) / unknown. ``mx_zone``: the DNSSEC
+    status of the zone holding the MX (dns.dnssec.mx's observation)."""
     if t.bogus:
         return "bogus", f"{t.qname}: bogus (DNSSEC validation fails): {t.detail}", []
     if t.outcome in _LOOKUP_FAILED:
         return "unknown", f"{t.qname}: lookup failed ({t.outcome} {t.detail})".strip(), []
     if t.truncated:
         return "unknown", f"{t.qname}: more records than kept, not judged", []
+    if not t.authenticated and mx_zone is not None and mx_zone.status == Dnssec.INSECURE:
+        # no DS above the MX's zone (a fact of the parent, whether or not the resolver
+        # validates): nothing in it can be DNSSEC-secure (RFC 7672 2.2: no DANE)
+        what = "TLSA published but not DNSSEC-secure" if t.records else "no TLSA, and the "
+        what += "" if t.records else "denial is not signed"
+        return "insecure", f"{t.qname}: {what} (the MX zone: {mx_zone.detail})", []
     if not t.authenticated and not validates:
         return "unknown", f"{t.qname}: the resolver does not validate (no AD bit seen)", []
     if t.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
@@ -83,6 +92,10 @@ def _tlsa_state(t: TlsaLookup, validates: bool) -> tuple[str, str, list[str]]:
     if not usable:
         return "none", f"{t.qname}: no usable TLSA record ({'; '.join(reasons)})", []
     return "secure", f"{t.qname}: {len(usable)} usable TLSA record(s)", usable
+
+
+def _mx_zone(obs: ZoneObservations, mx: str) -> DnssecStatus | None:
+    return next((s for s in obs.mx_dnssec if s.name == mx), None)
 
 
 @check(
@@ -130,7 +143,7 @@ def mail_dane_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
             rows[host.name] = {"state": "not looked up"}
             unknown.append(f"{host.name}: TLSA not looked up")
             continue
-        state, message, usable = _tlsa_state(t, validates)
+        state, message, usable = _tlsa_state(t, validates, _mx_zone(obs, host.name))
         rows[host.name] = {
             "qname": t.qname,
             "state": state,
@@ -196,7 +209,7 @@ def mail_dane_rollover(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         t = next((x for x in obs.tlsa if x.mx == host.name), None)
         if t is None:
             continue
-        state, _message, usable = _tlsa_state(t, validates)
+        state, _message, usable = _tlsa_state(t, validates, _mx_zone(obs, host.name))
         if state != "secure":
             continue
         with_dane += 1

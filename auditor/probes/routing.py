@@ -67,7 +67,10 @@ def load_tables(vrps_file: str | None, bgp_file: str | None) -> RoutingTables:
     try:
         keys = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in (vrps_file, bgp_file)]
     except OSError as exc:
-        return RoutingTables(RoutingData(vrps_file, bgp_file=bgp_file, error=f"{exc}"))
+        # a distributed worker reads the files at the client's paths: missing there
+        return RoutingTables(
+            RoutingData(vrps_file, bgp_file=bgp_file, error=f"RPKI data unreadable: {exc}")
+        )
     return _load(keys[0], keys[1])
 
 

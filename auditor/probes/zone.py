@@ -43,7 +43,6 @@ from auditor.protocol.spf import (
 from auditor.protocol.txt import txt_texts
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
-MAX_MX = 10
 MAX_CLIMB = 8  # labels climbed for the enclosing zone and for CAA
 # Distinct DNS queries of the SPF walk (both families): 10 terms, each mx up to 10 names
 # with A and AAAA, fit with room to spare.

@@ -226,3 +226,20 @@ def test_txt_validation_state_in_evidence() -> None:
 def test_new_fields_round_trip() -> None:
     z = zone(dkim=_dkim(Outcome.NODATA, Outcome.NODATA), dmarc_report_auth=(txt("x", "v"),))
     assert serde.loads(serde.dumps(z), ZoneObservations) == z
+
+
+def test_dane_exists_unsigned_mx_zone_fails_without_knowing_the_resolver() -> None:
+    # an unsigned agency zone and an unsigned MX zone: no answer carries AD, so whether the
+    # resolver validates is unknown; but no DS above the MX zone is a fact of the parent
+    # (dns.dnssec.mx's INSECURE): its TLSA, present or denied, cannot be secure
+    insecure = DnssecStatus(ZONE, "insecure", "resolver", False, detail="no DS record")
+    mx = (DnssecStatus(MX1.name, "insecure", "resolver", False, detail="no DS record"),)
+    for t, words in ((tlsa(ad=False), "denial is not signed"), (tlsa(EE, ad=False), "not DNSSEC")):
+        z = zone(dnssec=insecure, mx_dnssec=mx, tlsa=(t,))
+        v = run("mail.dane.exists", z)
+        assert v.status == Status.FAIL and words in v.message and "no DS" in v.message, v.message
+        assert run("mail.dane.rollover", z).status == Status.NOT_APPLICABLE
+    # the MX zone's status unknown as well: still not tested
+    unknown = (DnssecStatus(MX1.name, "indeterminate"),)
+    z = zone(dnssec=insecure, mx_dnssec=unknown, tlsa=(tlsa(ad=False),))
+    assert run("mail.dane.exists", z).status == Status.NOT_TESTED

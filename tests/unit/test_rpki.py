@@ -172,6 +172,9 @@ def test_missing_or_incomplete_data_is_reported(tmp_path: Path) -> None:
     table = tmp_path / "t"
     table.write_text(pfx2as())
     assert "unreadable" in load_tables(str(bad), str(table)).data.error
+    # a path that does not exist here (a distributed worker without the client's files)
+    gone = load_tables(str(tmp_path / "absent.json"), str(table)).data.error
+    assert gone.startswith("RPKI data unreadable") and "absent.json" in gone
 
 
 # ---------------------------------------------------------------- the checks
