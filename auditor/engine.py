@@ -245,7 +245,15 @@ async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> Hos
     b = _HostBuilder(host)
     with anyio.move_on_after(ctx.options.target_deadline) as scope:
         await _probe_host_into(ctx, b, needs)
-    return b.build(deadline_hit=scope.cancelled_caught)
+    obs = b.build(deadline_hit=scope.cancelled_caught)
+    if Probe.ROUTING in needs:
+        from auditor.probes.routing import routing_for
+
+        members = [(a, "web", host) for a in obs.addresses]
+        # the first call reads and indexes the files: off the event loop
+        routing = await anyio.to_thread.run_sync(routing_for, ctx.options, members)
+        obs = replace(obs, routing=routing)
+    return obs
 
 
 async def probe_zone(
@@ -260,6 +268,13 @@ async def probe_zone(
         result = await zone_probe.probe_zone(ctx, zone, needs, hosts)
     if result is None:
         return ZoneObservations(zone, outcome=Outcome.TIMEOUT, detail="target deadline passed")
+    if Probe.ROUTING in needs:
+        from auditor.probes.routing import routing_for
+
+        members = [(a, "ns", h.name) for h in result.ns_hosts for a in h.addresses]
+        members += [(a, "mx", h.name) for h in result.mx_hosts for a in h.addresses]
+        routing = await anyio.to_thread.run_sync(routing_for, ctx.options, members)
+        result = replace(result, routing=routing)
     return result
 
 
@@ -655,7 +670,7 @@ async def run_scan(
     """
     skip = skip or set()
     needs = plan.needs
-    zone_needs = needs & {Probe.ZONE, Probe.NS_REACH, Probe.SMTP, Probe.MTA_STS}
+    zone_needs = needs & {Probe.ZONE, Probe.NS_REACH, Probe.SMTP, Probe.MTA_STS, Probe.ROUTING}
     jobs: list[tuple[TargetKind, str]] = []
     if zone_needs and plan.checks_for(TargetKind.ZONE):
         jobs += [(TargetKind.ZONE, z) for z in plan.zones if (TargetKind.ZONE.value, z) not in skip]

@@ -78,6 +78,7 @@ class Category(StrEnum):
     TLS = "tls"
     HTTP = "http"
     MAIL = "mail"
+    ROUTING = "routing"  # RPKI route origin validation
 
 
 class Probe(StrEnum):
@@ -93,6 +94,7 @@ class Probe(StrEnum):
     NS_REACH = "ns_reach"  # direct queries to each authoritative address
     SMTP = "smtp"  # SMTP greeting and STARTTLS on each MX address
     MTA_STS = "mta_sts"  # MTA-STS policy over HTTPS
+    ROUTING = "routing"  # RPKI/BGP facts of each address, from local data files
 
 
 class Level(StrEnum):

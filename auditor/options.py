@@ -30,11 +30,18 @@ class ScanOptions:
     max_header_bytes: int = 64 * 1024
     max_redirects: int = 10
     max_dns_records: int = 100
+    # Mail exchangers looked at per zone (MX hosts, SMTP, TLSA, MX DNSSEC): Internet.nl
+    # stops at 10 too; more than that is a misconfiguration, not a mail service.
+    max_mx: int = 10
     # Finished probe results kept for sharing between targets (LRU): memory flat in N.
     probe_cache_entries: int = 4096
     # Probe families to run; empty = all that the selected checks need.
     icmp: bool = True
     trust_anchor_file: str | None = None
+    # RPKI route origin validation over local data (--rpki-vrps, --bgp-table): a
+    # validator's JSON export and a BGP table dump (auditor/probes/routing.py).
+    rpki_vrps_file: str | None = None
+    bgp_table_file: str | None = None
     # Pinned addresses (gate --resolve HOST:ADDR): host -> addresses, DNS not asked.
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Reference targets (--reference HOST, repeatable): known-good hosts (names or literal

@@ -11,8 +11,10 @@ from auditor.protocol.dmarc import (
     RFC7489,
     RFC9989,
     DmarcPolicy,
+    authorises_reports,
     dmarc_policy,
     dmarc_records,
+    external_report_domains,
     is_dmarc,
     parse_dmarc,
 )
@@ -128,7 +130,10 @@ def mail_spf(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
 
     zone = norm_name(obs.zone)
     outcomes = {fam: drive(audit(zone, fam, limits), lookup) for fam in (4, 6)}
-    return _spf_verdict(records[0], outcomes)
+    verdict = _spf_verdict(records[0], outcomes)
+    # the TXT answer's validation state (an unsigned SPF record can be forged on the path)
+    verdict.evidence["dnssec"] = txt_dnssec(obs.spf)
+    return verdict
 
 
 def _spf_answers(obs: ZoneObservations) -> dict[tuple[str, str], DnsAnswer]:
@@ -341,7 +346,52 @@ def mail_dmarc(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     }
     if not same:
         message += f" (as read by receivers following {worst_rfc})"
+    answer = obs.dmarc_org if via_org else obs.dmarc
+    evidence["dnssec"] = txt_dnssec(answer)
+    unauthorised = _report_authorisation(obs, parse_dmarc(records[0]), source, evidence)
+    if unauthorised and status == Status.PASS:
+        return Verdict.warn(
+            f"{message}; report destination(s) not authorised (RFC 7489 7.1), receivers "
+            "send them no reports: " + ", ".join(unauthorised),
+            **evidence,
+        )
     return Verdict(status, message, evidence, score)
+
+
+def txt_dnssec(answer: DnsAnswer | None) -> str:
+    """The validation state of a TXT answer, for the evidence (the AD bit the resolver set)."""
+    if answer is None or answer.authenticated is None:
+        return "unknown"
+    return "secure (AD)" if answer.authenticated else "not validated (AD=0)"
+
+
+def _report_authorisation(
+    obs: ZoneObservations, rec: Any, source: str, evidence: dict[str, Any]
+) -> list[str]:
+    """RFC 7489 section 7.1: each rua=/ruf= destination outside the policy domain's
+    organisational domain must publish v=DMARC1 at <domain>._report._dmarc.<destination>.
+    Returns the destinations that do not (a failed lookup is reported, not counted)."""
+    domain = norm_name(source).removeprefix("_dmarc.")
+    external = external_report_domains(rec, domain)
+    if not external:
+        return []
+    answers = {norm_name(a.qname): a for a in obs.dmarc_report_auth}
+    rows: dict[str, str] = {}
+    unauthorised: list[str] = []
+    for dest in external:
+        qname = f"{domain}._report._dmarc.{dest}"
+        a = answers.get(qname)
+        if a is None:
+            rows[dest] = "not looked up"
+        elif a.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
+            ok = authorises_reports(txt_texts(a.records))
+            rows[dest] = "authorised" if ok else f"not authorised ({qname}: {a.outcome})"
+            if not ok:
+                unauthorised.append(dest)
+        else:
+            rows[dest] = f"lookup failed: {a.outcome}"
+    evidence["external_report_destinations"] = rows
+    return unauthorised
 
 
 _DMARC_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}

@@ -24,6 +24,7 @@ _CATEGORY_TITLES = {
     Category.TLS: "TLS",
     Category.HTTP: "HTTP",
     Category.MAIL: "Mail",
+    Category.ROUTING: "Routing (RPKI)",
 }
 _FIX_LABELS = (
     ("general", "General"),

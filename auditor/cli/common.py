@@ -92,6 +92,18 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="DNSSEC trust anchors (DS or DNSKEY records) for own validation",
     )
     g.add_argument(
+        "--rpki-vrps",
+        metavar="FILE",
+        help="validated ROA payloads for the rpki.* checks: rpki-client json or Routinator"
+        " json/jsonext export (gzip read too)",
+    )
+    g.add_argument(
+        "--bgp-table",
+        metavar="FILE",
+        help="BGP prefix-to-origin table for the rpki.* checks: CAIDA pfx2as or a RIS whois"
+        " dump (gzip read too)",
+    )
+    g.add_argument(
         "--allow-net",
         action="append",
         default=[],
@@ -176,7 +188,14 @@ def options_from_args(
         except ValueError as exc:
             raise UsageError(f"--reference {ref!r}: {exc}") from None
     ca_file = args.ca_file or os.environ.get("SSL_CERT_FILE") or None
-    for label, path in (("--ca-file", ca_file), ("--trust-anchor", args.trust_anchor)):
+    rpki_vrps = getattr(args, "rpki_vrps", None)
+    bgp_table = getattr(args, "bgp_table", None)
+    for label, path in (
+        ("--ca-file", ca_file),
+        ("--trust-anchor", args.trust_anchor),
+        ("--rpki-vrps", rpki_vrps),
+        ("--bgp-table", bgp_table),
+    ):
         if path and not Path(path).is_file():
             raise UsageError(f"{label}: no such file: {path}")
     deadline = args.deadline if args.deadline else max(30.0, args.timeout * 18)
@@ -198,6 +217,8 @@ def options_from_args(
         allow_private=args.allow_private,
         icmp=not args.no_icmp,
         trust_anchor_file=args.trust_anchor,
+        rpki_vrps_file=os.path.abspath(rpki_vrps) if rpki_vrps else None,
+        bgp_table_file=os.path.abspath(bgp_table) if bgp_table else None,
         pins=pins or {},
         ports=tuple(ports),
         references=tuple(dict.fromkeys(references)),

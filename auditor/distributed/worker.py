@@ -54,7 +54,10 @@ MAX_ATTEMPTS = 3
 # Seconds before a failed attempt is delivered again.
 RETRY_DELAY = 2.0
 
-# The files a scan's options name, sent as their contents.
+# The files a scan's options name, sent as their contents. Not the RPKI data
+# (rpki_vrps_file, bgp_table_file): hundreds of megabytes, and a BGP dump's date may come
+# from its name or mtime, which a copy loses; workers read them at the client's paths and
+# judge the rpki.* checks not_tested where they are missing (docs/DEPLOY.md).
 FILE_OPTIONS = ("ca_file", "trust_anchor_file")
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from auditor.obs.core import DnsAnswer, HostDns, Outcome, TcpProbe
 from auditor.obs.http import HttpObservation
 from auditor.obs.icmp import PingObservation
+from auditor.obs.routing import RoutingObservation
 from auditor.obs.subresources import SubresourceObservation
 from auditor.obs.tls import TlsObservation
 from auditor.obs.zone import ZoneObservations
@@ -43,6 +44,8 @@ class HostObservations:
     # Set when the scanner's own event loop was saturated while this target was probed
     # (auditor.selfcheck.LoopMonitor): the reason; its timeouts are not evidence.
     overload: str = ""
+    # RPKI/BGP facts of each address (Probe.ROUTING), None when not asked for.
+    routing: RoutingObservation | None = None
 
     @property
     def addresses(self) -> tuple[str, ...]:

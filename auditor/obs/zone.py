@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditor.obs.core import DnsAnswer, Outcome
+from auditor.obs.routing import RoutingObservation
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,35 @@ class SmtpProbe:
 
 
 @dataclass(frozen=True)
+class TlsaLookup:
+    """TLSA at ``_25._tcp.<mx>`` (RFC 7672 section 2.2) through the validating resolver."""
+
+    mx: str
+    qname: str
+    outcome: str  # ok / nodata / nxdomain / servfail / timeout / dns_refused / error
+    records: tuple[str, ...] = ()  # presentation format: "3 1 1 <hex>"
+    authenticated: bool | None = None  # AD bit of the answer (or of the denial)
+    # SERVFAIL with validation, but an answer (data or denial) with checking disabled (CD):
+    # the resolver found the data bogus (RFC 4035 section 5.5)
+    bogus: bool = False
+    cname_chain: tuple[str, ...] = ()
+    detail: str = ""
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class DkimLookup:
+    """``_domainkey.<zone>``: exists (NOERROR) or not (NXDOMAIN, RFC 8020), asked of the
+    resolver and of each name server directly, so that servers answering differently
+    (or a resolver disagreeing with them) show."""
+
+    answer: DnsAnswer  # TXT at _domainkey.<zone> through the resolver
+    # direct RD=0 queries to one address of each name server; NsQuery.outcome is the
+    # answer's kind: ok / nodata / nxdomain / servfail / dns_refused / timeout / ...
+    authoritative: tuple[NsQuery, ...] = ()
+
+
+@dataclass(frozen=True)
 class MtaStsFetch:
     """https://mta-sts.<zone>/.well-known/mta-sts.txt fetched from one literal address."""
 
@@ -144,8 +174,17 @@ class ZoneObservations:
     org_domain: str | None = None  # organisational domain (Public Suffix List)
     dmarc_org: DnsAnswer | None = None  # TXT at _dmarc.<org domain> when it differs
     mta_sts: MtaStsObservation | None = None
+    # DNSSEC status of each MX target's zone (dns.dnssec.mx), by MX name
+    mx_dnssec: tuple[DnssecStatus, ...] = ()
+    tlsa: tuple[TlsaLookup, ...] = ()  # _25._tcp.<mx> TLSA per MX (mail.dane.*)
+    dkim: DkimLookup | None = None  # mail.dkim
+    # TXT at <zone>._report._dmarc.<destination> for each external rua=/ruf= destination
+    # (RFC 7489 section 7.1)
+    dmarc_report_auth: tuple[DnsAnswer, ...] = ()
     # The scanner was overloaded while probing the zone (see HostObservations.overload).
     overload: str = ""
+    # RPKI/BGP facts of the name servers' and mail exchangers' addresses (Probe.ROUTING).
+    routing: RoutingObservation | None = None
 
     @property
     def does_not_exist(self) -> bool:

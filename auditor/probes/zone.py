@@ -17,16 +17,18 @@ import anyio
 from auditor.model import Probe
 from auditor.obs.core import DnsAnswer, HostDns, Outcome
 from auditor.obs.zone import (
+    DkimLookup,
     DnssecStatus,
     MtaStsObservation,
     NsQuery,
     ServerHost,
     SmtpProbe,
+    TlsaLookup,
     ZoneObservations,
 )
 from auditor.probes.context import ProbeContext
 from auditor.protocol.addresses import is_usable_v6
-from auditor.protocol.dmarc import dmarc_records
+from auditor.protocol.dmarc import dmarc_records, external_report_domains, parse_dmarc
 from auditor.protocol.names import norm_name, public_suffix, registrable_domain
 from auditor.protocol.spf import (
     Answer,
@@ -41,7 +43,6 @@ from auditor.protocol.spf import (
 from auditor.protocol.txt import txt_texts
 
 MAX_NS = 13  # a delegation rarely has more; the root has 13
-MAX_MX = 10
 MAX_CLIMB = 8  # labels climbed for the enclosing zone and for CAA
 # Distinct DNS queries of the SPF walk (both families): 10 terms, each mx up to 10 names
 # with A and AAAA, fit with room to spare.
@@ -90,6 +91,10 @@ class _ZoneBuilder:
     org_domain: str | None = None
     dmarc_org: DnsAnswer | None = None
     mta_sts: MtaStsObservation | None = None
+    mx_dnssec: list[DnssecStatus] = field(default_factory=list)
+    tlsa: list[TlsaLookup] = field(default_factory=list)
+    dkim: DkimLookup | None = None
+    dmarc_report_auth: list[DnsAnswer] = field(default_factory=list)
 
     def build(self, deadline_hit: bool) -> ZoneObservations:
         ns_order = {h.name: i for i, h in enumerate(self.ns_hosts)}
@@ -121,6 +126,10 @@ class _ZoneBuilder:
             org_domain=self.org_domain,
             dmarc_org=self.dmarc_org,
             mta_sts=self.mta_sts,
+            mx_dnssec=tuple(sorted(self.mx_dnssec, key=lambda d: d.name)),
+            tlsa=tuple(sorted(self.tlsa, key=lambda t: t.mx)),
+            dkim=self.dkim,
+            dmarc_report_auth=tuple(self.dmarc_report_auth),
         )
 
 
@@ -177,6 +186,12 @@ async def _probe_into(
             tg.start_soon(_mx_part, ctx, b, needs)
         if Probe.MTA_STS in needs:
             tg.start_soon(_mta_sts_part, ctx, b)
+    if want_zone:
+        # after the parts they build on: the name servers (asked directly for _domainkey)
+        # and the DMARC record (its report destinations)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_dkim_part, ctx, b)
+            tg.start_soon(_dmarc_reports_part, ctx, b)
 
 
 # -- name servers ------------------------------------------------------------------------
@@ -376,7 +391,7 @@ async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
     b.mx = await _query(ctx, b.zone, "MX")
     parsed = sorted(p for r in b.mx.records if (p := parse_mx(r)) is not None)
     # RFC 7505: a single "0 ." is a null MX (the domain accepts no mail): nothing to probe.
-    targets = [(pref, name) for pref, name in parsed if name not in ("", ".")][:MAX_MX]
+    targets = [(pref, name) for pref, name in parsed if name not in ("", ".")][: ctx.options.max_mx]
     hosts: dict[str, ServerHost] = {}
 
     async def one(pref: int, name: str) -> None:
@@ -387,6 +402,8 @@ async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
             if name not in hosts:
                 tg.start_soon(one, pref, name)
     b.mx_hosts = list(hosts.values())
+    if Probe.ZONE in needs or not needs:
+        await _mx_dns_part(ctx, b)
     if Probe.SMTP not in needs:
         return
 
@@ -436,6 +453,54 @@ async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
         return
     if b.org_domain != b.zone and b.dmarc.outcome in (Outcome.NXDOMAIN, Outcome.NODATA, Outcome.OK):
         b.dmarc_org = await _query(ctx, f"_dmarc.{b.org_domain}", "TXT")
+
+
+async def _mx_dns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """Each MX target's zone DNSSEC status and its _25._tcp TLSA (RFC 7672 section 2.2)."""
+    from auditor.probes.maildns import mx_zone_status, tlsa_lookup
+
+    async def zone_status(apex: str) -> DnssecStatus:
+        from auditor.probes.dnssec import resolver_status
+
+        if ctx.options.trust_anchor_file:
+            return await ctx.once(("dnssec-own", apex), lambda: _own_status(ctx, apex))
+        return await ctx.once(("dnssec", apex), lambda: resolver_status(ctx.dns, apex))
+
+    async def one(host: ServerHost) -> None:
+        b.mx_dnssec.append(await mx_zone_status(ctx, host.name, zone_status))
+        b.tlsa.append(
+            await ctx.once(("tlsa", host.name, 25), lambda: tlsa_lookup(ctx.dns, host.name))
+        )
+
+    async with anyio.create_task_group() as tg:
+        for host in b.mx_hosts:
+            tg.start_soon(one, host)
+
+
+async def _dkim_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    from auditor.probes.maildns import dkim_lookup
+
+    answer = await _query(ctx, f"_domainkey.{b.zone}", "TXT")
+    # the domain's own node, asked of the resolver and of the enclosing zone's servers
+    # (b.apex may be a parent of the domain: its name servers answer for the domain too)
+    b.dkim = await dkim_lookup(ctx, b.zone, b.ns_hosts, answer)
+
+
+async def _dmarc_reports_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """RFC 7489 section 7.1: a report destination outside the policy domain's
+    organisational domain must publish <domain>._report._dmarc.<destination>."""
+    from auditor.probes.maildns import MAX_REPORT_DESTINATIONS
+
+    for answer in (b.dmarc, b.dmarc_org):
+        records = dmarc_records(txt_texts(answer.records)) if answer is not None else []
+        if answer is None or len(records) != 1:
+            continue
+        domain = norm_name(answer.qname).removeprefix("_dmarc.")
+        for dest in external_report_domains(parse_dmarc(records[0]), domain)[
+            :MAX_REPORT_DESTINATIONS
+        ]:
+            b.dmarc_report_auth.append(await _query(ctx, f"{domain}._report._dmarc.{dest}", "TXT"))
+        return
 
 
 async def _mta_sts_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:

@@ -201,3 +201,37 @@ def dmarc_policy(record: DmarcRecord, rfc: str = RFC7489) -> DmarcPolicy:
         rfc, True, p, sp, (np or sp) if bis else None, pct, testing, psd,
         tuple(rua), tuple(ruf), tuple(ignored), (),
     )  # fmt: skip
+
+
+def report_destinations(record: DmarcRecord) -> list[tuple[str, str]]:
+    """(tag, host) of every mailto: URI of rua= and ruf= (RFC 7489 sec. 6.4: the report
+    URIs; other schemes carry no address to authorise)."""
+    out: list[tuple[str, str]] = []
+    for tag in ("rua", "ruf"):
+        good, _bad = _dmarc_uris(record.get(tag) or "")
+        for uri in good:
+            scheme, _, rest = uri.partition(":")
+            if scheme.lower() != "mailto":
+                continue
+            address = rest.split("!", 1)[0]
+            host = address.rpartition("@")[2].strip().rstrip(".").lower()
+            if host and (tag, host) not in out:
+                out.append((tag, host))
+    return out
+
+
+def external_report_domains(record: DmarcRecord, domain: str) -> list[str]:
+    """The report destination hosts whose organisational domain differs from ``domain``'s
+    (RFC 7489 sec. 7.1: those must authorise the reports with a record at
+    ``<domain>._report._dmarc.<host>``)."""
+    from auditor.protocol.names import registrable_domain
+
+    own = registrable_domain(domain)
+    hosts = [h for _tag, h in report_destinations(record)]
+    return list(dict.fromkeys(h for h in hosts if registrable_domain(h) != own))
+
+
+def authorises_reports(texts: Iterable[str]) -> bool:
+    """RFC 7489 sec. 7.1: the destination's TXT authorises when one record begins with
+    v=DMARC1 (and nothing else is required of it)."""
+    return any(is_dmarc(t) for t in texts)

@@ -372,3 +372,78 @@ async def test_probe_zone_resolver_denying_everything_is_not_the_domains_fault(
     assert obs.soa is not None and obs.soa.outcome == Outcome.NXDOMAIN
     assert obs.suffix_soa is not None and obs.suffix_soa.outcome == Outcome.NXDOMAIN
     assert not obs.does_not_exist
+
+
+@pytest.mark.asyncio
+async def test_probe_zone_mail_dns_lookups(fake: FakeDns) -> None:
+    """The mail DNS part of the zone probe (issue #20): TLSA at _25._tcp.<mx> with its AD
+    bit, a bogus TLSA told by the CD retry, each MX zone's DNSSEC status, _domainkey of
+    the domain itself (a subdomain below the zone cut: not of the apex) asked of the
+    resolver and of the zone's name server directly, and the authorisation record of an
+    external DMARC report destination. The fake server is the resolver and, on
+    127.0.0.1, the zone's name server."""
+    org = "agency.gov.vn"
+    sub = f"so.{org}"
+    fake.add(sub, "SOA")
+    fake.add(sub, "NS")  # not a zone cut: the apex is org
+    fake.add(org, "NS", f"{org}. 60 IN NS ns1.{org}.", ad=True, aa=True)
+    fake.add(org, "SOA", f"{org}. 60 IN SOA ns1.{org}. h. 1 2 3 4 5", ad=True, aa=True)
+    fake.add(org, "DS", f"{org}. 60 IN DS 1 13 2 " + "ab" * 32, ad=True)
+    fake.add(f"ns1.{org}", "A", f"ns1.{org}. 60 IN A 127.0.0.1")
+    fake.add(sub, "MX", f"{sub}. 60 IN MX 10 mx1.{org}.", f"{sub}. 60 IN MX 20 mx2.{org}.")
+    fake.add(f"mx1.{org}", "A", f"mx1.{org}. 60 IN A 192.0.2.25")
+    fake.add(f"mx2.{org}", "A", f"mx2.{org}. 60 IN A 192.0.2.26")
+    for mx in ("mx1", "mx2"):  # the zone holding the MX (a real server puts it in authority)
+        fake.add(f"{mx}.{org}", "SOA", f"{org}. 60 IN SOA ns1.{org}. h. 1 2 3 4 5")
+    tlsa = "3 1 1 " + "a1" * 32
+    fake.add(f"_25._tcp.mx1.{org}", "TLSA", f"_25._tcp.mx1.{org}. 60 IN TLSA {tlsa}", ad=True)
+    fake.add(f"_25._tcp.mx2.{org}", "TLSA", f"_25._tcp.mx2.{org}. 60 IN TLSA {tlsa}", bogus=True)
+    # _domainkey.<sub> exists (a selector below it): NOERROR, no data, from both roles
+    fake.add(f"sel1._domainkey.{sub}", "TXT", f'sel1._domainkey.{sub}. 60 IN TXT "v=DKIM1; p="')
+    fake.add(f"_domainkey.{sub}", "A")  # an owner: its TXT is NODATA
+    rua = "mailto:agg@dmarc-reports.vn"
+    fake.add(f"_dmarc.{sub}", "TXT", f'_dmarc.{sub}. 60 IN TXT "v=DMARC1; p=reject; rua={rua}"')
+    fake.add(f"{sub}._report._dmarc.dmarc-reports.vn", "TXT",
+             f'{sub}._report._dmarc.dmarc-reports.vn. 60 IN TXT "v=DMARC1"')  # fmt: skip
+    options = ScanOptions(
+        resolver=f"127.0.0.1:{fake.port}",
+        timeout=1,
+        allow_nets=("127.0.0.0/8",),
+        port_map={sub: {53: fake.port}},
+    )
+    obs = await probe_zone(ProbeContext(options), sub, frozenset({Probe.ZONE}))
+    assert obs.apex == org
+    by_mx = {t.mx: t for t in obs.tlsa}
+    assert by_mx[f"mx1.{org}"].records == (tlsa,) and by_mx[f"mx1.{org}"].authenticated
+    assert by_mx[f"mx2.{org}"].bogus and by_mx[f"mx2.{org}"].authenticated is False
+    assert {s.name: s.status for s in obs.mx_dnssec} == {
+        f"mx1.{org}": Dnssec.SECURE,
+        f"mx2.{org}": Dnssec.SECURE,
+    }
+    assert obs.dkim is not None
+    assert obs.dkim.answer.qname == f"_domainkey.{sub}"
+    assert obs.dkim.answer.outcome == Outcome.NODATA
+    assert [(q.ns, q.address, q.outcome) for q in obs.dkim.authoritative] == [
+        (f"ns1.{org}", "127.0.0.1", Outcome.NODATA)
+    ]
+    asked = [n for n, t, _ in fake.seen if t == "TXT" and n.startswith("_domainkey.")]
+    assert asked == [f"_domainkey.{sub}"] * 2  # the resolver, then the name server
+    assert [(a.qname, a.outcome) for a in obs.dmarc_report_auth] == [
+        (f"{sub}._report._dmarc.dmarc-reports.vn", Outcome.OK)
+    ]
+    # and the checks judge those stored answers
+    from datetime import UTC, datetime
+
+    from auditor.model import Status
+    from auditor.registry import CheckContext, get_check
+
+    def judge(check_id: str) -> Any:
+        spec = get_check(check_id)
+        return spec.run(obs, CheckContext(sub, dict(spec.params), datetime.now(UTC)))
+
+    assert judge("mail.dkim").status == Status.PASS
+    dane = judge("mail.dane.exists")
+    assert dane.status == Status.FAIL and "bogus" in dane.message and dane.score == 0.5
+    assert judge("dns.dnssec.mx").status == Status.PASS
+    dmarc = judge("mail.dmarc")
+    assert dmarc.evidence["external_report_destinations"] == {"dmarc-reports.vn": "authorised"}

@@ -378,6 +378,13 @@ def build_scenarios() -> tuple[Scenario, ...]:
                         *_mail_records(good_zone),
                         '_mta-sts TXT "v=STSv1; id=20261101T000000"',
                         '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@good.gov.vn"',
+                        # mail DNS (maildns block): a DKIM key and a DANE rollover pair, so
+                        # the fully good agency passes mail.dkim and mail.dane.* too. The
+                        # TLSA data are placeholders until the STARTTLS half (mail.dane.valid)
+                        # derives them from mx1's lab certificate.
+                        f"sel1._domainkey TXT {_DKIM}",
+                        f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                        f"_25._tcp.mx1 TLSA {_TLSA_B}",
                     ),
                 ),
             ),
@@ -1413,7 +1420,183 @@ def build_scenarios() -> tuple[Scenario, ...]:
             evidence={"tls.renegotiation.client": ("accepted 2",)},
         )
     )
+    # ==== issue #20, mail DNS half: its own block, last, so no earlier address moves ====
+    S.extend(_mail_dns_scenarios())
     return tuple(S)
+
+
+# ==== mail DNS: DANE TLSA, DKIM, DNSSEC of the MX, DMARC report authorisation (maildns) ====
+# (the STARTTLS/TLS half of issue 20 adds its own block)
+_TLSA_A = "3 1 1 " + "a1" * 32
+_TLSA_B = "3 1 1 " + "b2" * 32
+_DKIM = '"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="'
+
+
+def _mail_dns_scenarios() -> list[Scenario]:
+    out: list[Scenario] = []
+
+    def mail(zone: str, mx_zone: str | None = None, **kw: Any) -> tuple[str, ...]:
+        target = f"mx1.{mx_zone}." if mx_zone else "mx1"
+        recs = list(_mail_records(zone, mx=None, **kw))
+        recs.insert(0, f"@ MX 10 {target}" if mx_zone else f"@ MX 10 mx1.{zone}.")
+        return tuple(recs)
+
+    z = "dane.gov.vn"
+    out.append(
+        _zone_scn(
+            "dane",
+            "signed zone, MX with two DANE-EE TLSA records (rollover) and a DKIM selector",
+            _e(
+                mail__dane__exists="pass",
+                mail__dane__rollover="pass",
+                mail__dkim="pass",
+                dns__dnssec__mx="pass",
+            ),
+            records=(
+                *mail(z),
+                f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                f"_25._tcp.mx1 TLSA {_TLSA_B}",
+                f"sel1._domainkey TXT {_DKIM}",
+            ),
+            hosts=(Host(f"mx1.{z}", smtp="starttls"),),
+        )
+    )
+    z = "danesingle.gov.vn"
+    out.append(
+        _zone_scn(
+            "danesingle",
+            "one TLSA record only (no rollover scheme), TLSA of usage 1 beside it (unusable)",
+            _e(mail__dane__exists="pass", mail__dane__rollover="warn"),
+            records=(
+                *mail(z),
+                f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                "_25._tcp.mx1 TLSA 1 1 1 " + "c3" * 32,
+            ),
+            hosts=(Host(f"mx1.{z}", smtp="starttls"),),
+        )
+    )
+    z = "nodane.gov.vn"
+    out.append(
+        _zone_scn(
+            "nodane",
+            "signed zone, MX without TLSA (securely denied), no DKIM key (_domainkey NXDOMAIN)",
+            _e(
+                mail__dane__exists="fail",
+                mail__dane__rollover="not_applicable",
+                mail__dkim="fail",
+                dns__dnssec__mx="pass",
+            ),
+            evidence={"mail.dane.exists": ("securely denied",), "mail.dkim": ("NXDOMAIN",)},
+            records=mail(z),
+            hosts=(Host(f"mx1.{z}", smtp="starttls"),),
+        )
+    )
+    # the MX target lives in an unsigned zone: its TLSA is insecure, its domain not secure
+    out.append(
+        Scenario(
+            name="mxunsigned",
+            description="MX target in an unsigned zone (mx1.unsignedmx.vn) with a TLSA there",
+            zones=(
+                Zone("mxunsigned.gov.vn", records=mail("mxunsigned.gov.vn", "unsignedmx.vn")),
+                Zone(
+                    "unsignedmx.vn",
+                    signing="none",
+                    ns=("a.dns.vn", "b.dns.vn"),
+                    records=(f"_25._tcp.mx1 TLSA {_TLSA_A}",),
+                ),
+            ),
+            hosts=(Host("mx1.unsignedmx.vn", smtp="starttls"),),
+            inventory_domains=("mxunsigned.gov.vn",),
+            expected={
+                "mxunsigned.gov.vn": _e(dns__dnssec__mx="fail", mail__dane__exists="fail"),
+            },
+            evidence={
+                "mxunsigned.gov.vn": {
+                    "dns.dnssec.mx": ("insecure",),
+                    "mail.dane.exists": ("not DNSSEC-secure",),
+                }
+            },
+        )
+    )
+    # the MX target's zone has a DS that matches no key: bogus
+    out.append(
+        Scenario(
+            name="mxbogus",
+            description="MX target in a zone whose DS matches no DNSKEY (bogus)",
+            zones=(
+                Zone("mxbogus.gov.vn", records=mail("mxbogus.gov.vn", "bogusmx.vn")),
+                Zone(
+                    "bogusmx.vn",
+                    signing="bogus_ds",
+                    ns=("a.dns.vn", "b.dns.vn"),
+                    records=(f"_25._tcp.mx1 TLSA {_TLSA_A}",),
+                ),
+            ),
+            hosts=(Host("mx1.bogusmx.vn", smtp="starttls"),),
+            inventory_domains=("mxbogus.gov.vn",),
+            expected={"mxbogus.gov.vn": _e(dns__dnssec__mx="fail")},
+            evidence={"mxbogus.gov.vn": {"dns.dnssec.mx": ("bogus",)}},
+        )
+    )
+    out.append(
+        _zone_scn(
+            "nullmxdns",
+            "null MX (RFC 7505), SPF -all, DMARC reject: no MX check applies, DKIM neither",
+            _e(
+                mail__dane__exists="not_applicable",
+                mail__dane__rollover="not_applicable",
+                dns__dnssec__mx="not_applicable",
+                mail__dkim="not_applicable",
+                mail__starttls="not_applicable",
+                ipv6__mx__aaaa="not_applicable",
+            ),
+            evidence={"mail.dane.exists": ("RFC 7505",)},
+            records=("@ MX 0 .", '@ TXT "v=spf1 -all"', '_dmarc TXT "v=DMARC1; p=reject"'),
+        )
+    )
+    # DMARC aggregate reports to another organisation: authorised there, or not
+    out.append(
+        Scenario(
+            name="dmarcext",
+            description="DMARC rua= to dmarcrep.vn, which authorises dmarcext.gov.vn only",
+            zones=(
+                Zone(
+                    "dmarcext.gov.vn",
+                    records=_mail_records(
+                        "dmarcext.gov.vn",
+                        mx=None,
+                        dmarc="v=DMARC1; p=reject; rua=mailto:agg@dmarcrep.vn",
+                    ),
+                ),
+                Zone(
+                    "dmarcunauth.gov.vn",
+                    records=_mail_records(
+                        "dmarcunauth.gov.vn",
+                        mx=None,
+                        dmarc="v=DMARC1; p=reject; rua=mailto:agg@dmarcrep.vn",
+                    ),
+                ),
+                Zone(
+                    "dmarcrep.vn",
+                    ns=("a.dns.vn", "b.dns.vn"),
+                    records=('dmarcext.gov.vn._report._dmarc TXT "v=DMARC1"',),
+                ),
+            ),
+            inventory_domains=("dmarcext.gov.vn", "dmarcunauth.gov.vn"),
+            expected={
+                "dmarcext.gov.vn": _e(mail__dmarc="pass"),
+                "dmarcunauth.gov.vn": _e(mail__dmarc="warn"),
+            },
+            evidence={
+                "dmarcext.gov.vn": {"mail.dmarc": ("authorised",)},
+                "dmarcunauth.gov.vn": {"mail.dmarc": ("not authorised",)},
+            },
+        )
+    )
+    return out
+
+
+# ==== end of the maildns block ================================================================
 
 
 SCENARIOS: tuple[Scenario, ...] = build_scenarios()

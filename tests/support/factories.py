@@ -91,6 +91,17 @@ CATALOGUE: dict[str, tuple[Scope, Category]] = {
     "mail.dmarc": (Z, Category.MAIL),
     "mail.starttls": (Z, Category.MAIL),
     "mail.mta_sts": (Z, Category.MAIL),
+    # Mail and routing (second wave): the DNS- and data-only part
+    "mail.dane.exists": (Z, Category.MAIL),
+    "mail.dane.rollover": (Z, Category.MAIL),
+    "mail.dkim": (Z, Category.MAIL),
+    "dns.dnssec.mx": (Z, Category.DNSSEC),
+    "rpki.web.valid": (H, Category.ROUTING),
+    "rpki.web.roa": (H, Category.ROUTING),
+    "rpki.ns.valid": (Z, Category.ROUTING),
+    "rpki.ns.roa": (Z, Category.ROUTING),
+    "rpki.mx.valid": (Z, Category.ROUTING),
+    "rpki.mx.roa": (Z, Category.ROUTING),
 }
 # Registered beyond CHECKS.md (the bundled profiles use them).
 EXTRA: dict[str, tuple[Scope, Category]] = {

@@ -226,7 +226,8 @@ def test_round_trip_and_engine() -> None:
     )
     findings = evaluate_zone(back, plan, NOW)
     assert {f.check for f in findings} == {"mail.spf", "mail.dmarc", "mail.starttls",
-                                           "mail.mta_sts"}  # fmt: skip
+                                           "mail.mta_sts", "mail.dkim", "mail.dane.exists",
+                                           "mail.dane.rollover"}  # fmt: skip
     assert all(f.status != Status.ERROR for f in findings), findings
 
 
