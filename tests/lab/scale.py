@@ -37,6 +37,7 @@ from .dns import Dns
 from .lab import Lab
 from .pki import Pki
 from .scenarios import (
+    ALLOW_NETS,
     GOOD_CIPHERS_EC,
     GOOD_PROTOCOLS,
     LINK_V4_CLI,
@@ -64,6 +65,10 @@ def zone_name(z: int) -> str:
 
 def host_name(i: int, per_zone: int) -> str:
     return f"h{i:05d}.{zone_name(i // per_zone)}"
+
+
+# an Ed25519 public key (RFC 8463), base64: what a DKIM selector publishes
+DKIM_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
 
 def mx_name() -> str:
@@ -150,16 +155,63 @@ class ScaleLab(Lab):
     # -- bring up ---------------------------------------------------------------------------
     def _zone_spec(self, zone: str) -> Zone:
         mx = mx_name()
+        # the MX (nginx's mail module, zone 0's wildcard certificate) publishes DANE-EE
+        # "3 1 1" (RFC 7671 sec. 5.1: SHA-256 of the SubjectPublicKeyInfo) in its own zone,
+        # with the next key's record beside it (the rollover scheme of RFC 7671 sec. 8.1)
+        tlsa: tuple[str, ...] = ()
+        if zone == zone_name(0):
+            label = f"_25._tcp.{mx.split('.')[0]}"
+            tlsa = tuple(f"{label} TLSA 3 1 1 {h}" for h in self._mx_spki_sha256())
         return Zone(
             zone,
             caa=True,
             records=(
+                *tlsa,
+                # a DKIM selector (RFC 6376 sec. 3.6.2.1): _domainkey exists (mail.dkim)
+                f'lab._domainkey TXT "v=DKIM1; k=ed25519; p={DKIM_KEY}"',
                 f"@ MX 10 {mx}.",
                 '@ TXT "v=spf1 mx -all"',
                 f'_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{zone}"',
                 '_mta-sts TXT "v=STSv1; id=20261101T000000"',
                 f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@{zone}"',
             ),
+        )
+
+    def _mx_spki_sha256(self) -> tuple[str, str]:
+        """The SHA-256 of the MX certificate's SubjectPublicKeyInfo, and of the next key's."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        leaf = x509.load_pem_x509_certificate(self.issued[zone_name(0)].cert.read_bytes())
+        out = []
+        for key in (leaf.public_key(), ec.generate_private_key(ec.SECP256R1()).public_key()):
+            spki = key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            digest = hashes.Hash(hashes.SHA256())
+            digest.update(spki)
+            out.append(digest.finalize().hex())
+        return out[0], out[1]
+
+    @property
+    def rpki_files(self) -> tuple[Path, Path]:
+        """VRPs (rpki-client JSON) and a BGP table (pfx2as) where every lab address is
+        announced by AS64500 with a ROA for it: every rpki.* check passes."""
+        return self.dir / "vrps.json", self.dir / "bgp-table.txt"
+
+    def _write_rpki_files(self) -> None:
+        prefixes = [(n, int(n.split("/")[1])) for n in ALLOW_NETS]
+        vrps, table = self.rpki_files
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        roas = [{"asn": 64500, "prefix": n, "maxLength": ln, "ta": "lab"} for n, ln in prefixes]
+        vrps.write_text(json.dumps({"metadata": {"buildtime": stamp}, "roas": roas}))
+        table.write_text("".join(f"{n.split('/')[0]}\t{ln}\t64500\n" for n, ln in prefixes))
+
+    def scan_args(self, out_dir: Path, *extra: str) -> list[str]:
+        vrps, table = self.rpki_files
+        return super().scan_args(
+            out_dir, "--rpki-vrps", str(vrps), "--bgp-table", str(table), *extra
         )
 
     def _up(self) -> None:
@@ -179,6 +231,7 @@ class ScaleLab(Lab):
             for z in self.zones
         }
         self.issued = self.pki.issue_many(jobs)
+        self._write_rpki_files()
         mark("pki")
         # DNS: one signed zone per agency
         self.dns = Dns(self.dir / "dns", [self._zone_spec(z) for z in self.zones])
