@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -117,6 +117,15 @@ class Shard:
     @property
     def size(self) -> int:
         return len(self.hosts) + len(self.zones)
+
+    def without(self, done: Collection[tuple[str, str]]) -> Shard:
+        """This shard less the targets in ``done`` (``(kind, name)`` as in
+        ``Store.done_targets``): what a re-delivered shard still has to probe."""
+        return replace(
+            self,
+            hosts=tuple(h for h in self.hosts if (TargetKind.HOST.value, h) not in done),
+            zones=tuple(z for z in self.zones if (TargetKind.ZONE.value, z) not in done),
+        )
 
     def to_json(self) -> str:
         return serde.dumps(self)

@@ -21,6 +21,7 @@ from auditor.cli.common import (
     UsageError,
     positive_workers,
 )
+from auditor.distributed import SHARD_SIZE
 from auditor.inventory import Inventory
 from auditor.model import LOCAL_VANTAGE, vantage_problem
 from auditor.options import ScanOptions
@@ -207,9 +208,9 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--shard-size",
         type=positive_workers,
-        default=50,
+        default=SHARD_SIZE,
         metavar="N",
-        help="with --broker: targets per shard (default 50)",
+        help=f"with --broker: targets per shard (default {SHARD_SIZE})",
     )
 
 

@@ -11,8 +11,8 @@ Written here, not Celery's defaults, and why:
 - the Redis visibility timeout: a message delivered and not acknowledged is delivered again
   after this many seconds (that is how a lost *machine's* shard comes back: nobody is left
   to reject it). It must exceed the longest shard: a shard of S targets at concurrency C
-  takes at most about ceil(S / C) target deadlines, 2 x 90 s for the default 50 targets and
-  64 at once; the default of one hour (Redis transport's own) leaves room for slow networks
+  takes at most about ceil(S / C) target deadlines, 4 x 90 s for the default 250 targets
+  and 64 at once; the default of one hour (Redis transport's own) leaves room for slow networks
   and costs only the wait for a lost machine's shard. A shard redelivered while still
   running elsewhere is harmless: every target is stored once per (scan, vantage, kind, name)
   and a finished shard is skipped (the store's shard record).

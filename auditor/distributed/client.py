@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.distributed import SHARD_SIZE  # re-exported: the default of submit()
 from auditor.distributed.app import TASK, check_broker, make_app, queue_name
 from auditor.distributed.worker import portable
 from auditor.engine import TargetDone
@@ -40,11 +41,6 @@ from auditor.service import (
 from auditor.shards import ScanSpec, Shard, split
 from auditor.store import ShardRecord, Store
 
-# Targets per shard: small enough that the workers of a vantage share a province evenly and
-# a lost shard costs little to redo, large enough that the per-shard cost (a footing look-up,
-# a store connection, a message) stays small beside the probing. A shard of 50 at the
-# default concurrency of 64 takes at most about one target deadline.
-SHARD_SIZE = 50
 # Seconds between two looks at the store while following a scan (a cheap COUNT query).
 POLL = 0.5
 ENDED = ("done", "failed")

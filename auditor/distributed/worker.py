@@ -189,6 +189,10 @@ def run_task(
             reason=f"given up after {MAX_ATTEMPTS} attempts: {why}",
         )
         return "failed"
+    if record.attempts > 1:
+        # a re-delivery (its worker was lost, or it failed): what the earlier attempts
+        # stored is done; probe the rest only (a big shard lost near its end costs little)
+        shard = shard.without(store.done_targets(spec.scan_id, vantage))
     try:
         options = _process.materialise(spec.options, files)
         spec = replace(spec, options=options)

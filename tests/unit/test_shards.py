@@ -164,3 +164,16 @@ def test_spec_carries_the_footing() -> None:
     plan = make_plan(["www.a.vn"], [], [get_check("dns.resolve")])
     spec = ScanSpec.of(plan, store="s.db", scan_id=1, options=ScanOptions(), footing=f)
     assert ScanSpec.from_json(spec.to_json()).footing == f
+
+
+def test_a_redelivered_shard_probes_only_what_was_not_stored() -> None:
+    hosts, zones = _province()
+    plan = make_plan(hosts, zones, [])
+    (first, *_rest) = split(plan, 2)
+    done = {(HOST, first.hosts[0]), (ZONE, first.zones[0]), (HOST, "not.in.this.shard")}
+    rest = first.without(done)
+    assert rest.number == first.number and rest.zone_hosts == first.zone_hosts
+    assert rest.hosts == first.hosts[1:] and rest.zones == first.zones[1:]
+    assert rest.size == first.size - 2
+    everything = {(HOST, h) for h in first.hosts} | {(ZONE, z) for z in first.zones}
+    assert first.without(everything).size == 0
