@@ -576,3 +576,64 @@ def renegotiation_client(obs: HostObservations, ctx: CheckContext) -> Verdict:
         f"{t.client_renegotiation_detail or 'not probed (older observation)'}",
         **ev,
     )
+
+
+@check(
+    "tls.zero_rtt",
+    title="TLS 1.3 early data (0-RTT) is not accepted, or answered 425 Too Early",
+    category=Category.TLS,
+    scope=_SCOPE,
+    needs=_TLS_NEEDS,
+    level_hint=Level.RECOMMENDED,
+    refs=(
+        "RFC 8446 sec. 8 (0-RTT replay)",
+        "RFC 8470 sec. 5.2 (425 Too Early)",
+        _REFS_NCSC + ", 0-RTT",
+        "Internet.nl zero_rtt",
+    ),
+    description="""
+TLS 1.3 lets a returning visitor send a request in the very first flight (0-RTT, early
+data). That flight has no protection against replay: an attacker who records it can send
+it again, and the server acts twice. NCSC-NL asks servers not to accept early data, or to
+answer requests in it with 425 Too Early (RFC 8470) so the client repeats them after the
+handshake. The auditor completes a TLS 1.3 handshake, takes the session ticket, and, when
+the ticket allows early data, resumes with a GET of the landing page sent as early data.
+""",
+    remediation={
+        "nginx": "`ssl_early_data off;` (the default); where it must stay on, add "
+        "`if ($ssl_early_data) { return 425; }` to the server block, or pass "
+        "`proxy_set_header Early-Data $ssl_early_data;` to a backend that answers 425.",
+        "apache": "mod_ssl does not accept TLS 1.3 early data; check the TLS terminator "
+        "(load balancer, CDN) in front of Apache and turn 0-RTT off there.",
+        "iis": "Windows Server 2022 accepts no 0-RTT data in IIS by default; on a front end "
+        "(Azure Front Door, a CDN) turn 0-RTT off or have it answer 425.",
+    },
+)
+def zero_rtt(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    t = _depth(obs, ctx)
+    if isinstance(t, Verdict):
+        return t
+    ev: dict[str, Any] = {"address": t.address, "detail": t.zero_rtt_detail}
+    if TLS13 not in t.accepted_versions() or t.zero_rtt == Depth.NOT_APPLICABLE:
+        return Verdict.not_applicable(f"{t.address} does not speak TLS 1.3 (no 0-RTT)", **ev)
+    if t.zero_rtt == Depth.NO_EARLY_DATA:
+        return Verdict.passed(f"{t.address} issues no session ticket allowing early data", **ev)
+    if t.zero_rtt == Depth.REFUSED:
+        return Verdict.passed(f"{t.address} refuses TLS 1.3 early data", **ev)
+    if t.zero_rtt == Depth.TOO_EARLY:
+        ev["status"] = t.zero_rtt_status
+        return Verdict.passed(
+            f"{t.address} accepts early data but answers it 425 Too Early (RFC 8470)", **ev
+        )
+    if t.zero_rtt == Depth.ACCEPTED:
+        ev["status"] = t.zero_rtt_status
+        return Verdict.failed(
+            f"{t.address} accepts TLS 1.3 early data and answered the early GET with "
+            f"{t.zero_rtt_status} (replayable; 425 Too Early expected)",
+            **ev,
+        )
+    return Verdict.not_tested(
+        f"could not test 0-RTT on {t.address}: "
+        f"{t.zero_rtt_detail or 'not probed (older observation)'}",
+        **ev,
+    )

@@ -20,10 +20,12 @@ compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen
 Heartbleed                 only when the server negotiated the heartbeat extension    0-1
 fallback SCSV              two or more of TLS 1.0-1.3 accepted                        1
 client renegotiation       a TLS <= 1.2 version accepted (pyOpenSSL, tls_reneg.py)    1
+0-RTT (early data)         TLS 1.3 accepted; +1 when the ticket allows early data     1-2
+                           (OpenSSL by ctypes, tls_early.py)
 =========================  =========================================================  =====
 
-A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 6 more connections; the
-worst case is 11 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets none.
+A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 7 or 8 more connections;
+the worst case is 13 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets 1 or 2.
 
 Nothing is policy here: the checks (checks/tls_depth.py) judge with checks/tls_tables.py.
 """
@@ -48,6 +50,7 @@ from auditor.obs.tls import (
 )
 from auditor.probes.context import ProbeContext
 from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.tls_early import early_connection, first_connection
 from auditor.probes.tls_hello import (
     ALERTS,
     CT_ALERT,
@@ -82,7 +85,7 @@ ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED = 20, 21
 # (RFC 6520 sec. 4: a bad heartbeat is "silently discarded"): bounded apart from the
 # step timeout so a province scan does not pay a full timeout on every such server.
 SILENCE_WAIT = 3.0
-MAX_DEPTH_CONNECTIONS = 11
+MAX_DEPTH_CONNECTIONS = 13
 # Heartbeat request: type 1, payload_length claimed 16384, no payload and no padding. A
 # patched server discards it (length mismatch); a vulnerable one answers with up to 16 KiB
 # of its memory, of which the probe reads the 5-byte record header only.
@@ -508,10 +511,55 @@ async def probe_depth(
         out["client_renegotiations"] = r.accepted if r is not None else 0
         out["client_renegotiation_detail"] = r.detail if r is not None else why
 
+    async def zero_rtt() -> None:
+        # Internet.nl zero_rtt: early data is replayable (RFC 8446 sec. 8), so a server
+        # taking it must answer a request in it with 425 Too Early (RFC 8470 sec. 5.2)
+        if TLS13 not in accepted:
+            out["zero_rtt"] = Depth.NOT_APPLICABLE
+            out["zero_rtt_detail"] = "TLS 1.3 not accepted: no early data"
+            return
+        host = sni or (f"[{address}]" if ":" in address else address)
+        got: dict[str, Any] = {}
+
+        async def first(stream: ByteStream) -> str:
+            sock = stream.extra(SocketAttribute.raw_socket)
+            # the thread ends by its own deadline, shorter than the connection's scope
+            t = await anyio.to_thread.run_sync(first_connection, sock, sni, ctx.options.timeout)
+            got["ticket"] = t
+            return t.detail
+
+        why = await _connect_and(ctx, budget, address, port, first)
+        ticket = got.get("ticket")
+        if ticket is None or ticket.session is None:
+            out["zero_rtt_detail"] = ticket.detail if ticket is not None else why
+            return
+        try:
+            if ticket.max_early_data <= 0:
+                out["zero_rtt"] = Depth.NO_EARLY_DATA
+                out["zero_rtt_detail"] = "the session ticket allows no early data"
+                return
+
+            async def early(stream: ByteStream) -> str:
+                sock = stream.extra(SocketAttribute.raw_socket)
+                r = await anyio.to_thread.run_sync(
+                    early_connection, sock, sni, host, ticket, ctx.options.timeout
+                )
+                got["early"] = r
+                return r.detail
+
+            why = await _connect_and(ctx, budget, address, port, early)
+            r = got.get("early")
+            out["zero_rtt"] = r.outcome if r is not None else ""
+            out["zero_rtt_status"] = r.status if r is not None else 0
+            detail = r.detail if r is not None else why
+            out["zero_rtt_detail"] = f"ticket max_early_data {ticket.max_early_data}; {detail}"
+        finally:
+            ticket.session.free()
+
     if accepted:
         async with anyio.create_task_group() as tg:
             jobs = (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback)
-            for job in (*jobs, client_reneg):
+            for job in (*jobs, client_reneg, zero_rtt):
                 tg.start_soon(job)
     out["kex"] = tuple(kex)
     out["kex_detail"] = "; ".join(details)

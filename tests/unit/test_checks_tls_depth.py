@@ -132,3 +132,36 @@ def test_renegotiation_client() -> None:
     assert one(cid, na).status == Status.NOT_APPLICABLE
     assert one(cid, depth()).status == Status.NOT_TESTED  # probed, undecided
     assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_zero_rtt() -> None:
+    cid = "tls.zero_rtt"
+    v = one(cid, depth(zero_rtt=Depth.ACCEPTED, zero_rtt_status=200))
+    assert v.status == Status.FAIL and "200" in v.message and v.evidence["status"] == 200
+    v = one(cid, depth(zero_rtt=Depth.TOO_EARLY, zero_rtt_status=425))
+    assert v.status == Status.PASS and "425" in v.message
+    assert one(cid, depth(zero_rtt=Depth.REFUSED)).status == Status.PASS
+    assert one(cid, depth(zero_rtt=Depth.NO_EARLY_DATA)).status == Status.PASS
+    t12 = tls(versions=versions("TLSv1.2"), depth_probed=True, zero_rtt=Depth.NOT_APPLICABLE)
+    assert one(cid, t12).status == Status.NOT_APPLICABLE
+    v = one(cid, depth(zero_rtt_detail="early data accepted, but no HTTP answer to it was read"))
+    assert v.status == Status.NOT_TESTED and "no HTTP answer" in v.message
+    assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_zero_rtt_fields_round_trip_and_default() -> None:
+    from auditor import serde
+
+    t = depth(zero_rtt=Depth.ACCEPTED, zero_rtt_status=200, zero_rtt_detail="x")
+    assert serde.loads(serde.dumps(t), TlsObservation) == t
+    old = serde.loads('{"address": "192.0.2.1", "port": 443, "outcome": "ok"}', TlsObservation)
+    assert old.zero_rtt == "" and old.zero_rtt_status == 0
+
+
+def test_early_data_helpers() -> None:
+    from auditor.probes.tls_early import http_request, http_status
+
+    assert http_status(b"HTTP/1.1 425 Too Early\r\n") == 425
+    assert http_status(b"HTTP/1.1 200 OK\r\nServer: x") == 200
+    assert http_status(b"garbage\r\n") == 0 and http_status(b"") == 0
+    assert http_request("www.example.gov.vn").startswith(b"GET / HTTP/1.1\r\nHost: www.")
