@@ -524,6 +524,61 @@ def ccs_injection(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 
 @check(
+    "tls.vuln.robot",
+    title="No Bleichenbacher oracle in RSA key exchange (ROBOT)",
+    category=Category.TLS,
+    scope=_SCOPE,
+    needs=_TLS_NEEDS,
+    level_hint=Level.MANDATORY,
+    refs=(
+        "ROBOT (Böck, Somorovsky, Young 2018), CVE-2017-13099",
+        "RFC 5246 sec. 7.4.7.1",
+        "RFC 8017 sec. 7.2",
+        "testssl.sh robot",
+        "sslyze robot",
+    ),
+    description="""
+With RSA key exchange (the TLS_RSA_* suites) the browser encrypts the session secret with
+the server's RSA key. If the server reacts differently to a badly padded secret than to a
+good one, that difference is an oracle (Bleichenbacher 1998, ROBOT 2017): with enough
+connections an attacker decrypts recorded sessions or signs with the server's key. The
+auditor sends five crafted secrets, as sslyze and testssl.sh do, and compares the
+server's reactions; it runs only when the server accepts a TLS_RSA_* suite.
+""",
+    remediation={
+        "nginx": "Remove RSA key exchange: `ssl_ciphers` with ECDHE suites only (no `AES128-SHA`"
+        ", `AES256-GCM-SHA384`, `kRSA`), and upgrade OpenSSL; a load balancer in front "
+        "(F5, Citrix, Cisco ACE) needs its vendor's ROBOT fix.",
+        "apache": "`SSLCipherSuite` with ECDHE suites only (`!kRSA`), upgrade OpenSSL; check "
+        "any TLS terminator in front.",
+        "iis": "IIS Crypto (Nartac): uncheck the TLS_RSA_* suites (key exchange PKCS), or "
+        "Group Policy > SSL Cipher Suite Order without TLS_RSA_*; reboot.",
+    },
+)
+def robot(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    t = _depth(obs, ctx)
+    if isinstance(t, Verdict):
+        return t
+    ev: dict[str, Any] = {"address": t.address, "detail": t.robot_detail}
+    if _only13(t) or t.robot == Depth.NOT_APPLICABLE:
+        return Verdict.not_applicable(f"{t.address} accepts no RSA key exchange", **ev)
+    if t.robot == Depth.NOT_VULNERABLE:
+        return Verdict.passed(f"{t.address} shows no padding oracle: {t.robot_detail}", **ev)
+    if t.robot == Depth.VULNERABLE:
+        ev["oracle"] = t.robot_oracle
+        return Verdict.failed(
+            f"{t.address} has a {t.robot_oracle or ''} Bleichenbacher oracle (ROBOT): "
+            f"{t.robot_detail}",
+            **ev,
+        )
+    return Verdict.not_tested(
+        f"could not test ROBOT on {t.address}: "
+        f"{t.robot_detail or 'not probed (older observation)'}",
+        **ev,
+    )
+
+
+@check(
     "tls.renegotiation.client",
     title="Client-initiated renegotiation is refused",
     category=Category.TLS,

@@ -222,6 +222,12 @@ class TlsObservation:
     zero_rtt: str = ""
     zero_rtt_status: int = 0
     zero_rtt_detail: str = ""
+    # ROBOT (auditor/probes/tls_robot.py): Depth.NOT_VULNERABLE / VULNERABLE /
+    # NOT_APPLICABLE (no TLS_RSA_* suite) / "" (not tested or inconsistent, older
+    # observations too); robot_oracle "strong" / "weak" when vulnerable
+    robot: str = ""
+    robot_oracle: str = ""
+    robot_detail: str = ""
     # --- issue #19, certificate depth (auditor/probes/tls_chain.py, auditor/probes/ocsp.py);
     # every field defaulted: older stored scans read as "not checked" ---
     # RFC 5280 path validation by the cryptography package (EKU serverAuth, name

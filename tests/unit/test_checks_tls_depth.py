@@ -165,3 +165,52 @@ def test_early_data_helpers() -> None:
     assert http_status(b"HTTP/1.1 200 OK\r\nServer: x") == 200
     assert http_status(b"garbage\r\n") == 0 and http_status(b"") == 0
     assert http_request("www.example.gov.vn").startswith(b"GET / HTTP/1.1\r\nHost: www.")
+
+
+def test_robot() -> None:
+    cid = "tls.vuln.robot"
+    ok = depth(robot=Depth.NOT_VULNERABLE, robot_detail="the same reaction to all five")
+    assert one(cid, ok).status == Status.PASS
+    v = one(cid, depth(robot=Depth.VULNERABLE, robot_oracle="strong", robot_detail="x"))
+    assert v.status == Status.FAIL and "strong" in v.message and v.evidence["oracle"] == "strong"
+    assert one(cid, depth(robot=Depth.NOT_APPLICABLE)).status == Status.NOT_APPLICABLE
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True)
+    assert one(cid, t13).status == Status.NOT_APPLICABLE
+    v = one(cid, depth(robot_detail="reactions differ but not consistently"))
+    assert v.status == Status.NOT_TESTED and "not consistently" in v.message
+    assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_robot_payloads_and_verdict() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    from auditor.probes import tls_robot as r
+
+    key = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = key.private_numbers()
+    n, e, d = nums.public_numbers.n, nums.public_numbers.e, nums.d
+    msgs = r.plaintexts(256, 0x0303)
+    assert all(len(m) == 256 for m in msgs.values())
+    valid = msgs[r.VALID]
+    # PKCS#1 v1.5: 00 02, non-zero padding, 00, then the 48-byte premaster (version first)
+    assert (
+        valid[:2] == b"\x00\x02" and valid.index(0, 2) == 256 - 49 and valid[-48:-46] == b"\x03\x03"
+    )
+    assert msgs[r.WRONG_FIRST_BYTES][:2] == b"\x41\x17"
+    assert 0 not in msgs[r.NO_00][2:-46]
+    assert msgs[r.WRONG_VERSION][-48:-46] == b"\x02\x02"
+    assert msgs[r.WRONG_00_POSITION].index(0, 2) == 254  # the separator two bytes from the end
+    c = r.encrypt_raw(valid, n, e)
+    assert pow(int.from_bytes(c, "big"), d, n).to_bytes(256, "big") == valid
+    cke = r.client_key_exchange(c)
+    assert cke[0] == 16 and int.from_bytes(cke[1:4], "big") == 258 and cke[4:6] == b"\x01\x00"
+    same = ["alert bad_record_mac"] * 5
+    assert r.verdict(same, None)[0] == Depth.NOT_VULNERABLE
+    strong = ["alert bad_record_mac", "alert decrypt_error", "alert bad_record_mac",
+              "alert decrypt_error", "alert bad_record_mac"]  # fmt: skip
+    assert r.verdict(strong, strong)[:2] == (Depth.VULNERABLE, "strong")
+    weak = ["alert bad_record_mac", "alert bad_record_mac", "closed",
+            "alert bad_record_mac", "alert bad_record_mac"]  # fmt: skip
+    assert r.verdict(weak, weak)[:2] == (Depth.VULNERABLE, "weak")
+    assert r.verdict(weak, same)[0] == ""  # inconsistent on the repeat: no verdict
+    assert r.verdict(weak, None)[0] == ""
