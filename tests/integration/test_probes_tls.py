@@ -525,3 +525,17 @@ def test_zero_rtt_against_nginx(servers: Servers, address: str) -> None:
     t = probe(servers, "weak", address)  # TLS 1.2 only
     assert t.zero_rtt == Depth.NOT_APPLICABLE
     assert verdicts(t, "weak.test")["tls.zero_rtt"] == Status.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_robot_against_nginx(servers: Servers, address: str) -> None:
+    """OpenSSL 3 behind nginx accepts TLS_RSA_WITH_AES_128_CBC_SHA (weak.test) and answers
+    all five ROBOT payloads alike; a site without RSA key exchange costs no connection."""
+    t = probe(servers, "weak", address)
+    assert t.robot == Depth.NOT_VULNERABLE, t.robot_detail
+    assert "same reaction" in t.robot_detail and "TLS_RSA_WITH" in t.robot_detail
+    assert verdicts(t, "weak.test")["tls.vuln.robot"] == Status.PASS
+    assert t.depth_connections <= MAX_DEPTH_CONNECTIONS
+    t = probe(servers, "modern", address)
+    assert t.robot == Depth.NOT_APPLICABLE
+    assert verdicts(t, "modern.test")["tls.vuln.robot"] == Status.NOT_APPLICABLE

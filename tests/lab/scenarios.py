@@ -1434,6 +1434,29 @@ def build_scenarios() -> tuple[Scenario, ...]:
             evidence={"tls.zero_rtt": ("425",)},
         )
     )
+    # tls.vuln.robot (issue 19), appended after the 0-RTT pair for the same reason
+    add(
+        _host_scn(
+            "robot",
+            "scripted TLS 1.2 RSA-key-exchange server with a Bleichenbacher padding oracle "
+            "(tests/lab/depth_server.py kind robot): ROBOT, strong oracle",
+            _e(tls__vuln__robot={"v4": "fail", "v6": "fail"}),
+            tls_server="robot",
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.vuln.robot": ("strong",)},
+        )
+    )
+    add(
+        _host_scn(
+            "robotok",
+            "nginx (OpenSSL 3) still accepting TLS_RSA_* suites: RSA key exchange without "
+            "an oracle",
+            _e(tls__vuln__robot={"v4": "pass", "v6": "pass"}),
+            web=Web(ciphers="ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256:AES128-SHA"),
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.vuln.robot": ("same reaction",)},
+        )
+    )
     return tuple(S)
 
 
