@@ -28,8 +28,7 @@ servers had (tls.vuln.robot fails): it decrypts the ClientKeyExchange with the r
 private numbers and answers a plaintext that does not start 0x00 0x02 or has no 0x00
 separator with handshake_failure at once; any other (valid-looking) one is answered, after
 the client's ChangeCipherSpec and Finished, with bad_record_mac. OpenSSL 3 cannot be made
-to do this. Kind ``robotfixed``: the same server answering every ciphertext the same way
-(bad_record_mac after the Finished), as RFC 5246 sec. 7.4.7.1 asks.
+to do this (the lab's robotok scenario is nginx with TLS_RSA_* suites: no oracle).
 
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
@@ -167,9 +166,9 @@ class Ancient:
 
 
 class Robot(Ancient):
-    """TLS_RSA_WITH_AES_128_CBC_SHA only, a padding oracle unless ``fixed``."""
+    """TLS_RSA_WITH_AES_128_CBC_SHA only, with a padding oracle."""
 
-    def __init__(self, chain: list[bytes], key: Path, fixed: bool) -> None:
+    def __init__(self, chain: list[bytes], key: Path) -> None:
         super().__init__(chain)
         priv = serialization.load_pem_private_key(key.read_bytes(), password=None)
         if not isinstance(priv, rsa.RSAPrivateKey):
@@ -177,7 +176,6 @@ class Robot(Ancient):
         nums = priv.private_numbers()
         self.n, self.d = nums.public_numbers.n, nums.d
         self.k = (self.n.bit_length() + 7) // 8
-        self.fixed = fixed
 
     def conforming(self, ciphertext: bytes) -> bool:
         """PKCS#1 v1.5 as a careless server checks it: 00 02, then a 00 separator."""
@@ -205,7 +203,7 @@ class Robot(Ancient):
             if ct != CT_HANDSHAKE or body[:1] != b"\x10" or len(body) < 6:
                 return
             ciphertext = body[6 : 6 + struct.unpack_from("!H", body, 4)[0]]
-            if not self.fixed and not self.conforming(ciphertext):
+            if not self.conforming(ciphertext):
                 w.write(_alert(version, 40))  # the oracle: told apart before the Finished
                 await w.drain()
                 return
@@ -272,10 +270,10 @@ async def main(argv: list[str]) -> None:
         kind, _, addr = spec.partition("@")
         if kind == "ancient":
             servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
-        elif kind in ("robot", "robotfixed"):
+        elif kind == "robot":
             if a.key is None:
                 raise SystemExit("kind robot needs --key")
-            handler = Robot(chain, a.key, fixed=kind == "robotfixed").handle
+            handler = Robot(chain, a.key).handle
             servers.append(await asyncio.start_server(handler, addr, 443))
         elif kind == "reneg":
             if a.key is None:
