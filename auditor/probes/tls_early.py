@@ -51,8 +51,8 @@ _TLS1_3_VERSION = 0x0304
 _SSL_CTRL_SET_TLSEXT_HOSTNAME = 55  # ssl.h (SSL_set_tlsext_host_name is a macro)
 _SSL_CTRL_SET_MIN_PROTO_VERSION = 123
 _SSL_CTRL_SET_MAX_PROTO_VERSION = 124
-_SSL_ERROR_WANT_READ, _SSL_ERROR_WANT_WRITE, _SSL_ERROR_ZERO_RETURN = 2, 3, 6
-_SSL_EARLY_DATA_REJECTED, _SSL_EARLY_DATA_ACCEPTED = 1, 2  # SSL_get_early_data_status
+_SSL_ERROR_WANT_READ, _SSL_ERROR_WANT_WRITE = 2, 3
+_SSL_EARLY_DATA_ACCEPTED = 2  # SSL_get_early_data_status (1 = rejected, 0 = not sent)
 _SSL_SENT_SHUTDOWN, _SSL_RECEIVED_SHUTDOWN = 1, 2
 _P = ctypes.c_void_p
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
