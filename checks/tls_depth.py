@@ -524,6 +524,61 @@ def ccs_injection(obs: HostObservations, ctx: CheckContext) -> Verdict:
 
 
 @check(
+    "tls.vuln.robot",
+    title="No Bleichenbacher oracle in RSA key exchange (ROBOT)",
+    category=Category.TLS,
+    scope=_SCOPE,
+    needs=_TLS_NEEDS,
+    level_hint=Level.MANDATORY,
+    refs=(
+        "ROBOT (Böck, Somorovsky, Young 2018), CVE-2017-13099",
+        "RFC 5246 sec. 7.4.7.1",
+        "RFC 8017 sec. 7.2",
+        "testssl.sh robot",
+        "sslyze robot",
+    ),
+    description="""
+With RSA key exchange (the TLS_RSA_* suites) the browser encrypts the session secret with
+the server's RSA key. If the server reacts differently to a badly padded secret than to a
+good one, that difference is an oracle (Bleichenbacher 1998, ROBOT 2017): with enough
+connections an attacker decrypts recorded sessions or signs with the server's key. The
+auditor sends five crafted secrets, as sslyze and testssl.sh do, and compares the
+server's reactions; it runs only when the server accepts a TLS_RSA_* suite.
+""",
+    remediation={
+        "nginx": "Remove RSA key exchange: `ssl_ciphers` with ECDHE suites only (no `AES128-SHA`"
+        ", `AES256-GCM-SHA384`, `kRSA`), and upgrade OpenSSL; a load balancer in front "
+        "(F5, Citrix, Cisco ACE) needs its vendor's ROBOT fix.",
+        "apache": "`SSLCipherSuite` with ECDHE suites only (`!kRSA`), upgrade OpenSSL; check "
+        "any TLS terminator in front.",
+        "iis": "IIS Crypto (Nartac): uncheck the TLS_RSA_* suites (key exchange PKCS), or "
+        "Group Policy > SSL Cipher Suite Order without TLS_RSA_*; reboot.",
+    },
+)
+def robot(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    t = _depth(obs, ctx)
+    if isinstance(t, Verdict):
+        return t
+    ev: dict[str, Any] = {"address": t.address, "detail": t.robot_detail}
+    if _only13(t) or t.robot == Depth.NOT_APPLICABLE:
+        return Verdict.not_applicable(f"{t.address} accepts no RSA key exchange", **ev)
+    if t.robot == Depth.NOT_VULNERABLE:
+        return Verdict.passed(f"{t.address} shows no padding oracle: {t.robot_detail}", **ev)
+    if t.robot == Depth.VULNERABLE:
+        ev["oracle"] = t.robot_oracle
+        return Verdict.failed(
+            f"{t.address} has a {t.robot_oracle or ''} Bleichenbacher oracle (ROBOT): "
+            f"{t.robot_detail}",
+            **ev,
+        )
+    return Verdict.not_tested(
+        f"could not test ROBOT on {t.address}: "
+        f"{t.robot_detail or 'not probed (older observation)'}",
+        **ev,
+    )
+
+
+@check(
     "tls.renegotiation.client",
     title="Client-initiated renegotiation is refused",
     category=Category.TLS,
@@ -574,5 +629,66 @@ def renegotiation_client(obs: HostObservations, ctx: CheckContext) -> Verdict:
     return Verdict.not_tested(
         f"could not test client renegotiation on {t.address}: "
         f"{t.client_renegotiation_detail or 'not probed (older observation)'}",
+        **ev,
+    )
+
+
+@check(
+    "tls.zero_rtt",
+    title="TLS 1.3 early data (0-RTT) is not accepted, or answered 425 Too Early",
+    category=Category.TLS,
+    scope=_SCOPE,
+    needs=_TLS_NEEDS,
+    level_hint=Level.RECOMMENDED,
+    refs=(
+        "RFC 8446 sec. 8 (0-RTT replay)",
+        "RFC 8470 sec. 5.2 (425 Too Early)",
+        _REFS_NCSC + ", 0-RTT",
+        "Internet.nl zero_rtt",
+    ),
+    description="""
+TLS 1.3 lets a returning visitor send a request in the very first flight (0-RTT, early
+data). That flight has no protection against replay: an attacker who records it can send
+it again, and the server acts twice. NCSC-NL asks servers not to accept early data, or to
+answer requests in it with 425 Too Early (RFC 8470) so the client repeats them after the
+handshake. The auditor completes a TLS 1.3 handshake, takes the session ticket, and, when
+the ticket allows early data, resumes with a GET of the landing page sent as early data.
+""",
+    remediation={
+        "nginx": "`ssl_early_data off;` (the default); where it must stay on, add "
+        "`if ($ssl_early_data) { return 425; }` to the server block, or pass "
+        "`proxy_set_header Early-Data $ssl_early_data;` to a backend that answers 425.",
+        "apache": "mod_ssl does not accept TLS 1.3 early data; check the TLS terminator "
+        "(load balancer, CDN) in front of Apache and turn 0-RTT off there.",
+        "iis": "Windows Server 2022 accepts no 0-RTT data in IIS by default; on a front end "
+        "(Azure Front Door, a CDN) turn 0-RTT off or have it answer 425.",
+    },
+)
+def zero_rtt(obs: HostObservations, ctx: CheckContext) -> Verdict:
+    t = _depth(obs, ctx)
+    if isinstance(t, Verdict):
+        return t
+    ev: dict[str, Any] = {"address": t.address, "detail": t.zero_rtt_detail}
+    if TLS13 not in t.accepted_versions() or t.zero_rtt == Depth.NOT_APPLICABLE:
+        return Verdict.not_applicable(f"{t.address} does not speak TLS 1.3 (no 0-RTT)", **ev)
+    if t.zero_rtt == Depth.NO_EARLY_DATA:
+        return Verdict.passed(f"{t.address} issues no session ticket allowing early data", **ev)
+    if t.zero_rtt == Depth.REFUSED:
+        return Verdict.passed(f"{t.address} refuses TLS 1.3 early data", **ev)
+    if t.zero_rtt == Depth.TOO_EARLY:
+        ev["status"] = t.zero_rtt_status
+        return Verdict.passed(
+            f"{t.address} accepts early data but answers it 425 Too Early (RFC 8470)", **ev
+        )
+    if t.zero_rtt == Depth.ACCEPTED:
+        ev["status"] = t.zero_rtt_status
+        return Verdict.failed(
+            f"{t.address} accepts TLS 1.3 early data and answered the early GET with "
+            f"{t.zero_rtt_status} (replayable; 425 Too Early expected)",
+            **ev,
+        )
+    return Verdict.not_tested(
+        f"could not test 0-RTT on {t.address}: "
+        f"{t.zero_rtt_detail or 'not probed (older observation)'}",
         **ev,
     )

@@ -132,6 +132,9 @@ class Depth:
     REFUSED = "refused"
     ACCEPTED = "accepted"
     NOT_APPLICABLE = "not_applicable"  # nothing to decide (see the detail)
+    # tls.zero_rtt (also REFUSED: early data refused; ACCEPTED: early request answered)
+    NO_EARLY_DATA = "no_early_data"  # no ticket advertising max_early_data_size
+    TOO_EARLY = "too_early"  # early data accepted, the request answered 425 (RFC 8470)
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,18 @@ class TlsObservation:
     client_renegotiation: str = ""
     client_renegotiations: int = 0  # how many were accepted (at most MAX_RENEGOTIATIONS)
     client_renegotiation_detail: str = ""
+    # TLS 1.3 early data (pyOpenSSL, auditor/probes/tls_early.py): Depth.NO_EARLY_DATA /
+    # REFUSED / TOO_EARLY / ACCEPTED / NOT_APPLICABLE (no TLS 1.3) / "" (not tested, older
+    # observations too); zero_rtt_status = HTTP status answered to the early GET (0 = none)
+    zero_rtt: str = ""
+    zero_rtt_status: int = 0
+    zero_rtt_detail: str = ""
+    # ROBOT (auditor/probes/tls_robot.py): Depth.NOT_VULNERABLE / VULNERABLE /
+    # NOT_APPLICABLE (no TLS_RSA_* suite) / "" (not tested or inconsistent, older
+    # observations too); robot_oracle "strong" / "weak" when vulnerable
+    robot: str = ""
+    robot_oracle: str = ""
+    robot_detail: str = ""
     # --- issue #19, certificate depth (auditor/probes/tls_chain.py, auditor/probes/ocsp.py);
     # every field defaulted: older stored scans read as "not checked" ---
     # RFC 5280 path validation by the cryptography package (EKU serverAuth, name

@@ -167,7 +167,7 @@ async def _probe(
         for version in accepted:
             tg.start_soon(enumerate_version, version)
 
-    # Handshake depth (issue 19): 0-10 more connections, see auditor/probes/tls_depth.py.
+    # Handshake depth (issue 19): 0-13 more connections, see auditor/probes/tls_depth.py.
     depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers)
 
     chain_der, source, chain_cut = _pick_chain(hellos)

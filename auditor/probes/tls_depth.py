@@ -20,21 +20,29 @@ compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen
 Heartbleed                 only when the server negotiated the heartbeat extension    0-1
 fallback SCSV              two or more of TLS 1.0-1.3 accepted                        1
 client renegotiation       a TLS <= 1.2 version accepted (pyOpenSSL, tls_reneg.py)    1
+0-RTT (early data)         TLS 1.3 accepted; +1 when the ticket allows early data     1-2
+                           (OpenSSL by ctypes, tls_early.py)
+ROBOT                      a TLS_RSA_* suite accepted (tls_robot.py); +5 only to      0-10
+                           repeat reactions that differed
 =========================  =========================================================  =====
 
-A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 6 more connections; the
-worst case is 11 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets none.
+A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 7 or 8 more connections;
+one that still accepts RSA key exchange 5 more (10 when it shows an oracle); the worst
+case is 23 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets 1 or 2.
 
 Nothing is policy here: the checks (checks/tls_depth.py) judge with checks/tls_tables.py.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from auditor.obs.tls import (
     TLS10,
@@ -48,10 +56,12 @@ from auditor.obs.tls import (
 )
 from auditor.probes.context import ProbeContext
 from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.tls_early import early_connection, first_connection
 from auditor.probes.tls_hello import (
     ALERTS,
     CT_ALERT,
     CT_CCS,
+    CT_HANDSHAKE,
     EXT_EXTENDED_MASTER_SECRET,
     EXT_RENEGOTIATION_INFO,
     VERSION_CODES,
@@ -61,6 +71,13 @@ from auditor.probes.tls_hello import (
     record,
 )
 from auditor.probes.tls_reneg import client_renegotiation
+from auditor.probes.tls_robot import (
+    PAYLOADS,
+    client_key_exchange,
+    encrypt_raw,
+    plaintexts,
+)
+from auditor.probes.tls_robot import verdict as robot_verdict
 from auditor.protocol.tls_kex import (
     SHA1_SCHEMES,
     SHA224_SCHEMES,
@@ -82,7 +99,7 @@ ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED = 20, 21
 # (RFC 6520 sec. 4: a bad heartbeat is "silently discarded"): bounded apart from the
 # step timeout so a province scan does not pay a full timeout on every such server.
 SILENCE_WAIT = 3.0
-MAX_DEPTH_CONNECTIONS = 11
+MAX_DEPTH_CONNECTIONS = 23
 # Heartbeat request: type 1, payload_length claimed 16384, no payload and no padding. A
 # patched server discards it (length mismatch); a vulnerable one answers with up to 16 KiB
 # of its memory, of which the probe reads the 5-byte record header only.
@@ -508,15 +525,154 @@ async def probe_depth(
         out["client_renegotiations"] = r.accepted if r is not None else 0
         out["client_renegotiation_detail"] = r.detail if r is not None else why
 
+    async def zero_rtt() -> None:
+        # Internet.nl zero_rtt: early data is replayable (RFC 8446 sec. 8), so a server
+        # taking it must answer a request in it with 425 Too Early (RFC 8470 sec. 5.2)
+        if TLS13 not in accepted:
+            out["zero_rtt"] = Depth.NOT_APPLICABLE
+            out["zero_rtt_detail"] = "TLS 1.3 not accepted: no early data"
+            return
+        host = sni or (f"[{address}]" if ":" in address else address)
+        got: dict[str, Any] = {}
+
+        async def first(stream: ByteStream) -> str:
+            sock = stream.extra(SocketAttribute.raw_socket)
+            # the thread ends by its own deadline, shorter than the connection's scope
+            t = await anyio.to_thread.run_sync(first_connection, sock, sni, ctx.options.timeout)
+            got["ticket"] = t
+            return t.detail
+
+        why = await _connect_and(ctx, budget, address, port, first)
+        ticket = got.get("ticket")
+        if ticket is None or ticket.session is None:
+            out["zero_rtt_detail"] = ticket.detail if ticket is not None else why
+            return
+        try:
+            if ticket.max_early_data <= 0:
+                out["zero_rtt"] = Depth.NO_EARLY_DATA
+                out["zero_rtt_detail"] = "the session ticket allows no early data"
+                return
+
+            async def early(stream: ByteStream) -> str:
+                sock = stream.extra(SocketAttribute.raw_socket)
+                r = await anyio.to_thread.run_sync(
+                    early_connection, sock, sni, host, ticket, ctx.options.timeout
+                )
+                got["early"] = r
+                return r.detail
+
+            why = await _connect_and(ctx, budget, address, port, early)
+            r = got.get("early")
+            out["zero_rtt"] = r.outcome if r is not None else ""
+            out["zero_rtt_status"] = r.status if r is not None else 0
+            detail = r.detail if r is not None else why
+            out["zero_rtt_detail"] = f"ticket max_early_data {ticket.max_early_data}; {detail}"
+        finally:
+            ticket.session.free()
+
+    async def robot() -> None:
+        # ROBOT (CVE-2017-13099 and siblings): only a server with RSA key exchange can
+        # have a Bleichenbacher oracle; the enumeration already knows whether it does
+        rsa_versions = [v for v in legacy if any(_kx(c) == "RSA" for c in suites[v])]
+        if not rsa_versions:
+            out["robot"] = Depth.NOT_APPLICABLE
+            out["robot_detail"] = "no TLS_RSA_* suite accepted (no RSA key exchange)"
+            return
+        v = rsa_versions[-1]
+        suite = next(c for c in suites[v] if _kx(c) == "RSA")
+        rv = VERSION_CODES[v]
+        # the ciphertexts are made for the key of the certificate this very suite gets
+        # (a server with an RSA and an ECDSA certificate shows the EC one to ECDHE_ECDSA)
+        made: list[bytes] = []
+
+        def prepare(chain: Sequence[bytes]) -> str:
+            key = _rsa_key(chain)
+            if key is None:
+                return f"error: no RSA public key in the certificate served with {v}"
+            n, e = key
+            try:
+                messages = plaintexts((n.bit_length() + 7) // 8, min(rv, 0x0303))
+            except ValueError as exc:
+                return f"error: {exc}"
+            made.extend(encrypt_raw(messages[p], n, e) for p in PAYLOADS)
+            return ""
+
+        async def one(index: int) -> str:
+            res = HelloResult(offered=(suite,))
+            seen: dict[str, str] = {}
+
+            async def work(stream: ByteStream) -> str:
+                reader = RecordReader(stream)
+                await hello_exchange(
+                    stream, v, sni, [suite], read_flight=True, result=res, reader=reader
+                )
+                if res.outcome != VersionOutcome.ACCEPTED or not res.server_hello_done:
+                    return f"error: no complete {v} flight: {res.detail or res.outcome}"
+                if not made and (why := prepare(res.chain)):
+                    return why
+                # ClientKeyExchange, ChangeCipherSpec, a Finished that cannot verify
+                flight = record(CT_HANDSHAKE, client_key_exchange(made[index]), rv)
+                flight += record(CT_CCS, b"\x01", rv)
+                flight += record(CT_HANDSHAKE, os.urandom(64), rv)
+                await stream.send(flight)
+                kind, code = await _read_reaction(reader, wait)
+                seen["r"] = (
+                    f"alert {_alert_name(code)}"
+                    if kind == "alert"
+                    else (f"record type {code}" if kind == "record" else kind)
+                )
+                return ""
+
+            why = await _connect_and(ctx, budget, address, port, work)
+            return seen.get("r") or (why if why.startswith("error") else f"error: {why}")
+
+        async def round_() -> list[str] | str:
+            got = []
+            for i in range(len(PAYLOADS)):  # one after the other: five handshakes, gently
+                r = await one(i)
+                if r.startswith("error"):
+                    return r
+                got.append(r)
+            return got
+
+        first = await round_()
+        if isinstance(first, str):
+            out["robot_detail"] = f"{v} {suite_name(suite)}: {first}"
+            return
+        again: list[str] | str | None = None
+        if len(set(first)) > 1:
+            again = await round_()
+            if isinstance(again, str):
+                out["robot_detail"] = f"{v} {suite_name(suite)}: repeat: {again}"
+                return
+        outcome, oracle, detail = robot_verdict(first, again)
+        out["robot"] = outcome
+        out["robot_oracle"] = oracle
+        out["robot_detail"] = f"{v} {suite_name(suite)}: {detail}"
+
     if accepted:
         async with anyio.create_task_group() as tg:
             jobs = (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback)
-            for job in (*jobs, client_reneg):
+            for job in (*jobs, client_reneg, zero_rtt, robot):
                 tg.start_soon(job)
     out["kex"] = tuple(kex)
     out["kex_detail"] = "; ".join(details)
     out["depth_connections"] = budget.used
     return out
+
+
+def _rsa_key(chain: Sequence[bytes]) -> tuple[int, int] | None:
+    """(n, e) of the leaf's RSA public key, or None."""
+    if not chain:
+        return None
+    try:
+        pub = x509.load_der_x509_certificate(chain[0]).public_key()
+    except Exception:  # hostile DER: no key, no probe
+        return None
+    if not isinstance(pub, rsa.RSAPublicKey):
+        return None
+    nums = pub.public_numbers()
+    return nums.n, nums.e
 
 
 def scheme_hash_of(name: str) -> str:

@@ -105,8 +105,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     from tests.support.factories import make_cert
 
     selfsigned = make_cert("self.test", self_key, None, self_key, sans=("self.test",))
+    early, ek = pki.leaf(("early.test",))
     ports = {n: free_port() for n in
-             ("legacy", "modern", "nochain", "weak", "rsa", "staple", "sha1", "self")}  # fmt: skip
+             ("legacy", "modern", "nochain", "weak", "rsa", "staple", "sha1", "self",
+              "early", "early425")}  # fmt: skip
     sec0 = "@SECLEVEL=0"
     sites = [
         Site("legacy.test", ports["legacy"], "TLSv1 TLSv1.1 TLSv1.2",
@@ -128,6 +130,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
              f"ECDHE-ECDSA-AES128-GCM-SHA256:{sec0}", sha1_pem + pem(pki.inter), sha1_key),
         Site("self.test", ports["self"], "TLSv1.2 TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
              pem(selfsigned), key_pem(self_key)),
+        # tls.zero_rtt: nginx passes early requests on ($ssl_early_data is "1" for them)
+        Site("early.test", ports["early"], "TLSv1.2 TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
+             pem(early, pki.inter), key_pem(ek), extra="ssl_early_data on;"),
+        Site("early.test", ports["early425"], "TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
+             pem(early, pki.inter), key_pem(ek), extra="ssl_early_data on;",
+             location='if ($ssl_early_data) { return 425; } return 200 "ok";'),
     ]  # fmt: skip
     yield from _wrap(run_nginx(wd, sites), Servers(ports, str(wd / "ca.pem"), wd))
 
@@ -497,3 +505,37 @@ def test_client_renegotiation_refused_by_nginx(servers: Servers) -> None:
     assert verdicts(t, "modern.test")["tls.renegotiation.client"] == Status.PASS
     t13 = probe(servers, "nochain")  # TLS 1.3 only
     assert t13.client_renegotiation == Depth.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_zero_rtt_against_nginx(servers: Servers, address: str) -> None:
+    """nginx `ssl_early_data on` answers an early GET (fail); with
+    `if ($ssl_early_data) { return 425; }` it answers 425 (pass); by default its tickets
+    allow no early data (pass); TLS 1.2 only: not applicable."""
+    t = probe(servers, "early", address)
+    assert t.zero_rtt == Depth.ACCEPTED and t.zero_rtt_status == 200, t.zero_rtt_detail
+    assert verdicts(t, "early.test")["tls.zero_rtt"] == Status.FAIL
+    assert t.depth_connections <= MAX_DEPTH_CONNECTIONS
+    t = probe(servers, "early425", address)
+    assert t.zero_rtt == Depth.TOO_EARLY and t.zero_rtt_status == 425, t.zero_rtt_detail
+    assert verdicts(t, "early425.test")["tls.zero_rtt"] == Status.PASS
+    t = probe(servers, "modern", address)
+    assert t.zero_rtt == Depth.NO_EARLY_DATA, t.zero_rtt_detail
+    assert verdicts(t, "modern.test")["tls.zero_rtt"] == Status.PASS
+    t = probe(servers, "weak", address)  # TLS 1.2 only
+    assert t.zero_rtt == Depth.NOT_APPLICABLE
+    assert verdicts(t, "weak.test")["tls.zero_rtt"] == Status.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_robot_against_nginx(servers: Servers, address: str) -> None:
+    """OpenSSL 3 behind nginx accepts TLS_RSA_WITH_AES_128_CBC_SHA (weak.test) and answers
+    all five ROBOT payloads alike; a site without RSA key exchange costs no connection."""
+    t = probe(servers, "weak", address)
+    assert t.robot == Depth.NOT_VULNERABLE, t.robot_detail
+    assert "same reaction" in t.robot_detail and "TLS_RSA_WITH" in t.robot_detail
+    assert verdicts(t, "weak.test")["tls.vuln.robot"] == Status.PASS
+    assert t.depth_connections <= MAX_DEPTH_CONNECTIONS
+    t = probe(servers, "modern", address)
+    assert t.robot == Depth.NOT_APPLICABLE
+    assert verdicts(t, "modern.test")["tls.vuln.robot"] == Status.NOT_APPLICABLE

@@ -22,6 +22,14 @@ connection at a time, and the auditor's parallel hellos then time out behind eac
 Each connection: handshake, then reads (renegotiations are processed inside them) until an
 HTTP request head, answered 200; bounded by IDLE and MAX_RECORD per read, 64 KiB in all.
 
+Kind ``robot``: a TLS 1.2 server with RSA key exchange only (TLS_RSA_WITH_AES_128_CBC_SHA,
+the lab's RSA certificate, ``--key``) with a Bleichenbacher padding oracle, as the ROBOT
+servers had (tls.vuln.robot fails): it decrypts the ClientKeyExchange with the raw RSA
+private numbers and answers a plaintext that does not start 0x00 0x02 or has no 0x00
+separator with handshake_failure at once; any other (valid-looking) one is answered, after
+the client's ChangeCipherSpec and Finished, with bad_record_mac. OpenSSL 3 cannot be made
+to do this (the lab's robotok scenario is nginx with TLS_RSA_* suites: no oracle).
+
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
 
@@ -40,6 +48,8 @@ import threading
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_HEARTBEAT = 20, 21, 22, 24
@@ -155,6 +165,56 @@ class Ancient:
             w.close()
 
 
+class Robot(Ancient):
+    """TLS_RSA_WITH_AES_128_CBC_SHA only, with a padding oracle."""
+
+    def __init__(self, chain: list[bytes], key: Path) -> None:
+        super().__init__(chain)
+        priv = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        if not isinstance(priv, rsa.RSAPrivateKey):
+            raise SystemExit("kind robot needs an RSA key (CertSpec(key='rsa2048'))")
+        nums = priv.private_numbers()
+        self.n, self.d = nums.public_numbers.n, nums.d
+        self.k = (self.n.bit_length() + 7) // 8
+
+    def conforming(self, ciphertext: bytes) -> bool:
+        """PKCS#1 v1.5 as a careless server checks it: 00 02, then a 00 separator."""
+        m = pow(int.from_bytes(ciphertext, "big"), self.d, self.n).to_bytes(self.k, "big")
+        return m[:2] == b"\x00\x02" and 0 in m[10:]
+
+    async def handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            ct, body = await self.read_record(r)
+            if ct != CT_HANDSHAKE or body[:1] != b"\x01":
+                return
+            legacy, suites, _comp, exts = parse_hello(body[4:])
+            version = _version(legacy, exts)
+            if version != 0x0303 or SUITE not in suites:
+                w.write(_alert(version or 0x0301, 40))  # handshake_failure
+                await w.drain()
+                return
+            sh = struct.pack("!H", version) + os.urandom(32) + b"\x20" + os.urandom(32)
+            sh += struct.pack("!HB", SUITE, 0)
+            ext = struct.pack("!HH", 0xFF01, 1) + b"\x00"  # renegotiation_info (RFC 5746)
+            sh += struct.pack("!H", len(ext)) + ext
+            w.write(_rec(CT_HANDSHAKE, version, _hs(2, sh) + self.certificate + _hs(14, b"")))
+            await w.drain()
+            ct, body = await self.read_record(r)
+            if ct != CT_HANDSHAKE or body[:1] != b"\x10" or len(body) < 6:
+                return
+            ciphertext = body[6 : 6 + struct.unpack_from("!H", body, 4)[0]]
+            if not self.conforming(ciphertext):
+                w.write(_alert(version, 40))  # the oracle: told apart before the Finished
+                await w.drain()
+                return
+            for _ in range(2):  # ChangeCipherSpec, then the (encrypted) Finished
+                await self.read_record(r)
+            w.write(_alert(version, 20))  # bad_record_mac: the Finished did not verify
+            await w.drain()
+        with contextlib.suppress(Exception):
+            w.close()
+
+
 SSL_OP_ALLOW_CLIENT_RENEGOTIATION = 0x100  # OpenSSL 3.0 ssl.h: SSL_OP_BIT(8)
 
 
@@ -210,6 +270,11 @@ async def main(argv: list[str]) -> None:
         kind, _, addr = spec.partition("@")
         if kind == "ancient":
             servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+        elif kind == "robot":
+            if a.key is None:
+                raise SystemExit("kind robot needs --key")
+            handler = Robot(chain, a.key).handle
+            servers.append(await asyncio.start_server(handler, addr, 443))
         elif kind == "reneg":
             if a.key is None:
                 raise SystemExit("kind reneg needs --key")

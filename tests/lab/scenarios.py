@@ -111,6 +111,10 @@ class Web:
     # `ssl_conf_command SignatureAlgorithms`: None = OpenSSL's default list (which, at
     # Debian's security level 2, still signs with SHA-224 when a client offers nothing else)
     sigalgs: str | None = None
+    # TLS 1.3 early data (tls.zero_rtt): None = nginx's default (off); "on" =
+    # `ssl_early_data on` (nginx passes early requests on: fail); "425" = on, plus
+    # `if ($ssl_early_data) { return 425; }` (RFC 8470: pass)
+    early_data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1418,6 +1422,50 @@ def build_scenarios() -> tuple[Scenario, ...]:
             _e(tls__renegotiation__client={"v4": INFO_BAD, "v6": INFO_BAD}),
             tls_server="reneg",
             evidence={"tls.renegotiation.client": ("accepted 2",)},
+        )
+    )
+    # tls.zero_rtt (issue 19), last so no earlier scenario changes address
+    add(
+        _host_scn(
+            "zerortt",
+            "nginx `ssl_early_data on`: a GET in TLS 1.3 early data is answered 200 "
+            "(replayable)",
+            _e(tls__zero_rtt={"v4": "fail", "v6": "fail"}),
+            web=Web(early_data="on"),
+            evidence={"tls.zero_rtt": ("200",)},
+        )
+    )
+    add(
+        _host_scn(
+            "zerortt425",
+            "nginx `ssl_early_data on` with `if ($ssl_early_data) { return 425; }`: early "
+            "data accepted, answered 425 Too Early (RFC 8470)",
+            _e(tls__zero_rtt={"v4": "pass", "v6": "pass"}),
+            web=Web(early_data="425"),
+            evidence={"tls.zero_rtt": ("425",)},
+        )
+    )
+    # tls.vuln.robot (issue 19), appended after the 0-RTT pair for the same reason
+    add(
+        _host_scn(
+            "robot",
+            "scripted TLS 1.2 RSA-key-exchange server with a Bleichenbacher padding oracle "
+            "(tests/lab/depth_server.py kind robot): ROBOT, strong oracle",
+            _e(tls__vuln__robot={"v4": "fail", "v6": "fail"}),
+            tls_server="robot",
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.vuln.robot": ("strong",)},
+        )
+    )
+    add(
+        _host_scn(
+            "robotok",
+            "nginx (OpenSSL 3) still accepting TLS_RSA_* suites: RSA key exchange without "
+            "an oracle",
+            _e(tls__vuln__robot={"v4": "pass", "v6": "pass"}),
+            web=Web(ciphers="ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256:AES128-SHA"),
+            cert=CertSpec(key="rsa2048"),
+            evidence={"tls.vuln.robot": ("same reaction",)},
         )
     )
     # ==== issue #20, mail DNS half: its own block, last, so no earlier address moves ====

@@ -50,8 +50,8 @@ def test_address_plan() -> None:
 
 
 # A good scale host accepts only good suites: there is no phase-out suite to order
-# (CHECKS.md tls.cipher_order: not_applicable then).
-NOT_APPLICABLE_OK = {("tls.cipher_order", "not_applicable")}
+# (CHECKS.md tls.cipher_order: not_applicable then), and no RSA key exchange for ROBOT.
+NOT_APPLICABLE_OK = {("tls.cipher_order", "not_applicable"), ("tls.vuln.robot", "not_applicable")}
 
 
 def test_scan_of_the_scale_lab_passes_everything(scale_lab: ScaleLab) -> None:

@@ -200,6 +200,10 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
                 out.append(f"    ssl_conf_command SignatureAlgorithms {w.sigalgs};")
             if w.dhparam:
                 out.append(f"    ssl_dhparam {dhparam_file(root.parent, w.dhparam)};")
+            if w.early_data:  # tls.zero_rtt; "425": RFC 8470 sec. 5.2 for early requests
+                out.append("    ssl_early_data on;")
+                if w.early_data == "425":
+                    out.append("    if ($ssl_early_data) { return 425; }")
             if p.cert.ocsp is not None:
                 out += ["    ssl_stapling on;", f"    ssl_stapling_file {p.cert.ocsp};"]
             if w.gzip:  # text/html is always among gzip_types

@@ -120,6 +120,8 @@ EXTRA: dict[str, tuple[Scope, Category]] = {
             "tls.vuln.heartbleed",
             "tls.vuln.ccs_injection",
             "tls.renegotiation.client",
+            "tls.zero_rtt",
+            "tls.vuln.robot",
         )
     },
 }

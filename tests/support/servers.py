@@ -93,6 +93,8 @@ class Site:
     chain_pem: bytes
     key_pem: bytes
     stapling_file: str | None = None
+    extra: str = ""  # more server-block directives (e.g. "ssl_early_data on;")
+    location: str = 'return 200 "ok";'  # the body of `location /`
 
 
 def nginx_available() -> bool:
@@ -121,7 +123,8 @@ def run_nginx(workdir: Path, sites: list[Site]) -> Iterator[None]:
         ssl_protocols {s.protocols};
         ssl_ciphers {s.ciphers};
         {staple}
-        location / {{ return 200 "ok"; }}
+        {s.extra}
+        location / {{ {s.location} }}
     }}"""
         )
     conf = workdir / "nginx.conf"
@@ -329,9 +332,7 @@ class PostgresServer:
         deadline = time.monotonic() + 10
         while True:
             try:
-                psycopg.connect(
-                    self.url(user=f"{user}:not-{password}"), connect_timeout=5
-                ).close()
+                psycopg.connect(self.url(user=f"{user}:not-{password}"), connect_timeout=5).close()
             except psycopg.OperationalError:
                 return
             if time.monotonic() > deadline:

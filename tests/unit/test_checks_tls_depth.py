@@ -132,3 +132,85 @@ def test_renegotiation_client() -> None:
     assert one(cid, na).status == Status.NOT_APPLICABLE
     assert one(cid, depth()).status == Status.NOT_TESTED  # probed, undecided
     assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_zero_rtt() -> None:
+    cid = "tls.zero_rtt"
+    v = one(cid, depth(zero_rtt=Depth.ACCEPTED, zero_rtt_status=200))
+    assert v.status == Status.FAIL and "200" in v.message and v.evidence["status"] == 200
+    v = one(cid, depth(zero_rtt=Depth.TOO_EARLY, zero_rtt_status=425))
+    assert v.status == Status.PASS and "425" in v.message
+    assert one(cid, depth(zero_rtt=Depth.REFUSED)).status == Status.PASS
+    assert one(cid, depth(zero_rtt=Depth.NO_EARLY_DATA)).status == Status.PASS
+    t12 = tls(versions=versions("TLSv1.2"), depth_probed=True, zero_rtt=Depth.NOT_APPLICABLE)
+    assert one(cid, t12).status == Status.NOT_APPLICABLE
+    v = one(cid, depth(zero_rtt_detail="early data accepted, but no HTTP answer to it was read"))
+    assert v.status == Status.NOT_TESTED and "no HTTP answer" in v.message
+    assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_zero_rtt_fields_round_trip_and_default() -> None:
+    from auditor import serde
+
+    t = depth(zero_rtt=Depth.ACCEPTED, zero_rtt_status=200, zero_rtt_detail="x")
+    assert serde.loads(serde.dumps(t), TlsObservation) == t
+    old = serde.loads('{"address": "192.0.2.1", "port": 443, "outcome": "ok"}', TlsObservation)
+    assert old.zero_rtt == "" and old.zero_rtt_status == 0
+
+
+def test_early_data_helpers() -> None:
+    from auditor.probes.tls_early import http_request, http_status
+
+    assert http_status(b"HTTP/1.1 425 Too Early\r\n") == 425
+    assert http_status(b"HTTP/1.1 200 OK\r\nServer: x") == 200
+    assert http_status(b"garbage\r\n") == 0 and http_status(b"") == 0
+    assert http_request("www.example.gov.vn").startswith(b"GET / HTTP/1.1\r\nHost: www.")
+
+
+def test_robot() -> None:
+    cid = "tls.vuln.robot"
+    ok = depth(robot=Depth.NOT_VULNERABLE, robot_detail="the same reaction to all five")
+    assert one(cid, ok).status == Status.PASS
+    v = one(cid, depth(robot=Depth.VULNERABLE, robot_oracle="strong", robot_detail="x"))
+    assert v.status == Status.FAIL and "strong" in v.message and v.evidence["oracle"] == "strong"
+    assert one(cid, depth(robot=Depth.NOT_APPLICABLE)).status == Status.NOT_APPLICABLE
+    t13 = tls(versions=versions("TLSv1.3"), depth_probed=True)
+    assert one(cid, t13).status == Status.NOT_APPLICABLE
+    v = one(cid, depth(robot_detail="reactions differ but not consistently"))
+    assert v.status == Status.NOT_TESTED and "not consistently" in v.message
+    assert one(cid, tls(versions=V12_13)).status == Status.NOT_TESTED  # older observation
+
+
+def test_robot_payloads_and_verdict() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    from auditor.probes import tls_robot as r
+
+    key = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = key.private_numbers()
+    n, e, d = nums.public_numbers.n, nums.public_numbers.e, nums.d
+    msgs = r.plaintexts(256, 0x0303)
+    assert all(len(m) == 256 for m in msgs.values())
+    valid = msgs[r.VALID]
+    # PKCS#1 v1.5: 00 02, non-zero padding, 00, then the 48-byte premaster (version first)
+    assert (
+        valid[:2] == b"\x00\x02" and valid.index(0, 2) == 256 - 49 and valid[-48:-46] == b"\x03\x03"
+    )
+    assert msgs[r.WRONG_FIRST_BYTES][:2] == b"\x41\x17"
+    assert 0 not in msgs[r.NO_00][2:-46]
+    assert msgs[r.WRONG_VERSION][-48:-46] == b"\x02\x02"
+    assert msgs[r.WRONG_00_POSITION].index(0, 2) == 254  # the separator two bytes from the end
+    c = r.encrypt_raw(valid, n, e)
+    assert pow(int.from_bytes(c, "big"), d, n).to_bytes(256, "big") == valid
+    cke = r.client_key_exchange(c)
+    assert cke[0] == 16 and int.from_bytes(cke[1:4], "big") == 258 and cke[4:6] == b"\x01\x00"
+    same = ["alert bad_record_mac"] * 5
+    assert r.verdict(same, None)[0] == Depth.NOT_VULNERABLE
+    strong = ["alert bad_record_mac", "alert decrypt_error", "alert bad_record_mac",
+              "alert decrypt_error", "alert bad_record_mac"]  # fmt: skip
+    assert r.verdict(strong, strong)[:2] == (Depth.VULNERABLE, "strong")
+    weak = ["alert bad_record_mac", "alert bad_record_mac", "closed",
+            "alert bad_record_mac", "alert bad_record_mac"]  # fmt: skip
+    assert r.verdict(weak, weak)[:2] == (Depth.VULNERABLE, "weak")
+    assert r.verdict(weak, same)[0] == ""  # inconsistent on the repeat: no verdict
+    assert r.verdict(weak, None)[0] == ""
