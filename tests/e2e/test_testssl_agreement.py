@@ -61,6 +61,28 @@ def lab() -> Iterator[Lab]:
         lab.down(keep_dir=os.environ.get("AUDITOR_LAB_KEEP") == "1")
 
 
+@pytest.fixture(scope="module")
+def scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One ``auditor scan`` of the lab for every comparison of this module."""
+    proc, data = lab.scan(tmp_path_factory.mktemp("scan"))
+    assert data is not None, proc.stderr[-2000:]
+    return data
+
+
+def findings_of_testssl(
+    lab: Lab, out: Path, name: str, args: list[str], timeout: float
+) -> dict[str, str]:
+    """testssl ``args`` (its JSON written to ``out/name.json``): finding per testssl id."""
+    js = out / f"{name}.json"
+    cmd = [_testssl() or "testssl", *args[:-1], "--quiet", "--warnings", "off", "--color", "0",
+           "--jsonfile", str(js), args[-1]]  # fmt: skip
+    lab.run_in_client(cmd, timeout=timeout)
+    if not js.exists():
+        return {}
+    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
+    return {r["id"]: r["finding"] for r in rows if "id" in r}
+
+
 def offered_by_testssl(finding: str) -> bool | None:
     """testssl's protocol finding -> offered? (None when it could not tell)."""
     f = finding.strip().lower()
@@ -72,17 +94,10 @@ def offered_by_testssl(finding: str) -> bool | None:
 
 
 def run_testssl(lab: Lab, host: str, family: str, address: str, out: Path) -> dict[str, str]:
-    js = out / f"{host}-{family}.json"
-    cmd = [_testssl() or "testssl", "-p", "--quiet", "--warnings", "off", "--color", "0",
-           "--ip", address, "--jsonfile", str(js)]  # fmt: skip
-    if family == "v6":
-        cmd.insert(1, "-6")
-    cmd.append(f"https://{host}")
-    lab.run_in_client(cmd, timeout=300)
-    if not js.exists():
-        return {}
-    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
-    return {TESTSSL_IDS[r["id"]]: r["finding"] for r in rows if r.get("id") in TESTSSL_IDS}
+    six = ["-6"] if family == "v6" else []
+    found = findings_of_testssl(lab, out, f"{host}-{family}",
+                        [*six, "-p", "--ip", address, f"https://{host}"], 300)  # fmt: skip
+    return {TESTSSL_IDS[i]: finding for i, finding in found.items() if i in TESTSSL_IDS}
 
 
 def compare(auditor: dict[str, str], testssl: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -98,9 +113,10 @@ def compare(auditor: dict[str, str], testssl: dict[str, str]) -> list[tuple[str,
     return diffs
 
 
-def test_protocol_acceptance_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None:
-    _r, data = lab.scan(tmp_path / "scan")
-    assert data is not None, _r.stderr[-2000:]
+def test_protocol_acceptance_agrees_with_testssl(
+    lab: Lab, scan: dict[str, Any], tmp_path: Path
+) -> None:
+    data = scan
     ours: dict[tuple[str, str], dict[str, str]] = {}
     for f in data["findings"]:
         if f["check"] == "tls.protocols.legacy" and "versions" in f["evidence"]:
@@ -169,33 +185,28 @@ CERT_ROWS = (
 )
 
 
-def run_testssl_cert(lab: Lab, host: str, address: str, out: Path) -> dict[str, str]:
-    js = out / f"{host}-cert.json"
-    cmd = [_testssl() or "testssl", "-S", "-B", "--quiet", "--warnings", "off", "--color", "0",
-           "--add-ca", str(lab.ca_file), "--ip", address, "--jsonfile", str(js),
-           f"https://{host}"]  # fmt: skip
-    lab.run_in_client(cmd, timeout=300)
-    if not js.exists():
-        return {}
-    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
-    return {r["id"]: r["finding"] for r in rows if "id" in r}
-
-
-def test_certificate_depth_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None:
-    _r, data = lab.scan(tmp_path / "scan")
-    assert data is not None, _r.stderr[-2000:]
-    hosts = sorted({f"www.{row[0]}.gov.vn" for row in CERT_ROWS})
+def agreement(
+    lab: Lab,
+    data: dict[str, Any],
+    out: Path,
+    rows: tuple[tuple[str, str, str, str, str], ...],
+    flags: list[str],
+    workers: int,
+) -> list[str]:
+    """testssl ``flags`` on the IPv4 address of every scenario of ``rows`` (scenario,
+    auditor check, auditor status, testssl id, words testssl's finding must start with):
+    every disagreement, either side."""
+    hosts = sorted({f"www.{row[0]}.gov.vn" for row in rows})
     v4 = {h: lab.addresses(h)["v4"] for h in hosts}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        found = dict(
-            zip(
-                hosts,
-                pool.map(lambda h: run_testssl_cert(lab, h, v4[h], tmp_path), hosts),
-                strict=True,
-            )
-        )
+
+    def run(host: str) -> dict[str, str]:
+        args = [*flags, "--add-ca", str(lab.ca_file), "--ip", v4[host], f"https://{host}"]
+        return findings_of_testssl(lab, out, f"{host}-{flags[0].lstrip('-')}", args, 400)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = dict(zip(hosts, pool.map(run, hosts), strict=True))
     problems = []
-    for name, check, status, ts_id, words in CERT_ROWS:
+    for name, check, status, ts_id, words in rows:
         host = f"www.{name}.gov.vn"
         ours = [
             f["status"]
@@ -207,6 +218,13 @@ def test_certificate_depth_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None
         theirs = found[host].get(ts_id, "")
         if not theirs.lower().startswith(words):
             problems.append(f"{host} {ts_id}: testssl {theirs!r}, expected {words!r}...")
+    return problems
+
+
+def test_certificate_depth_agrees_with_testssl(
+    lab: Lab, scan: dict[str, Any], tmp_path: Path
+) -> None:
+    problems = agreement(lab, scan, tmp_path, CERT_ROWS, ["-S", "-B"], workers=8)
     assert not problems, "\n".join(problems)
 
 
@@ -242,44 +260,11 @@ DEPTH_ROWS = (
 )
 
 
-def run_testssl_depth(lab: Lab, host: str, address: str, out: Path) -> dict[str, str]:
-    js = out / f"{host}-depth.json"
-    cmd = [_testssl() or "testssl", "-H", "-I", "-R", "-C", "-Z", "-P", "-BB", "--quiet",
-           "--warnings", "off", "--color", "0", "--add-ca", str(lab.ca_file), "--ip", address,
-           "--jsonfile", str(js), f"https://{host}"]  # fmt: skip
-    lab.run_in_client(cmd, timeout=400)
-    if not js.exists():
-        return {}
-    rows: list[dict[str, Any]] = json.loads(js.read_text() or "[]")
-    return {r["id"]: r["finding"] for r in rows if "id" in r}
-
-
-def test_handshake_depth_agrees_with_testssl(lab: Lab, tmp_path: Path) -> None:
-    _r, data = lab.scan(tmp_path / "scan")
-    assert data is not None, _r.stderr[-2000:]
-    hosts = sorted({f"www.{row[0]}.gov.vn" for row in DEPTH_ROWS})
-    v4 = {h: lab.addresses(h)["v4"] for h in hosts}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        found = dict(
-            zip(
-                hosts,
-                pool.map(lambda h: run_testssl_depth(lab, h, v4[h], tmp_path), hosts),
-                strict=True,
-            )
-        )
-    problems = []
-    for name, check, status, ts_id, words in DEPTH_ROWS:
-        host = f"www.{name}.gov.vn"
-        ours = [
-            f["status"]
-            for f in data["findings"]
-            if (f["check"], f["target"], f.get("address")) == (check, host, v4[host])
-        ]
-        if ours != [status]:
-            problems.append(f"{host} {check}: auditor {ours}, expected {status}")
-        theirs = found[host].get(ts_id, "")
-        if not theirs.lower().startswith(words):
-            problems.append(f"{host} {ts_id}: testssl {theirs!r}, expected {words!r}...")
+def test_handshake_depth_agrees_with_testssl(
+    lab: Lab, scan: dict[str, Any], tmp_path: Path
+) -> None:
+    flags = ["-H", "-I", "-R", "-C", "-Z", "-P", "-BB"]
+    problems = agreement(lab, scan, tmp_path, DEPTH_ROWS, flags, workers=4)
     assert not problems, "\n".join(problems)
 
 
