@@ -670,7 +670,14 @@ async def run_scan(
     """
     skip = skip or set()
     needs = plan.needs
-    zone_needs = needs & {Probe.ZONE, Probe.NS_REACH, Probe.SMTP, Probe.MTA_STS, Probe.ROUTING}
+    zone_needs = needs & {
+        Probe.ZONE,
+        Probe.NS_REACH,
+        Probe.SMTP,
+        Probe.MAIL_TLS,
+        Probe.MTA_STS,
+        Probe.ROUTING,
+    }
     jobs: list[tuple[TargetKind, str]] = []
     if zone_needs and plan.checks_for(TargetKind.ZONE):
         jobs += [(TargetKind.ZONE, z) for z in plan.zones if (TargetKind.ZONE.value, z) not in skip]

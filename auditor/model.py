@@ -93,6 +93,7 @@ class Probe(StrEnum):
     ZONE = "zone"  # NS, MX, SOA, CAA, TXT, DNSSEC of a zone
     NS_REACH = "ns_reach"  # direct queries to each authoritative address
     SMTP = "smtp"  # SMTP greeting and STARTTLS on each MX address
+    MAIL_TLS = "mail_tls"  # the TLS analysis after STARTTLS on each MX address
     MTA_STS = "mta_sts"  # MTA-STS policy over HTTPS
     ROUTING = "routing"  # RPKI/BGP facts of each address, from local data files
 

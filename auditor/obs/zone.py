@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from auditor.obs.core import DnsAnswer, Outcome
 from auditor.obs.routing import RoutingObservation
+from auditor.obs.tls import TlsObservation
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,25 @@ class SmtpProbe:
     starttls: bool | None = None  # STARTTLS in the EHLO keywords (None: EHLO not reached)
     rtt_ms: float | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class MxTls:
+    """TLS after STARTTLS on port 25 of one MX address (auditor/probes/starttls.py): the
+    web TLS probe's observation, every connection of it opened with EHLO + STARTTLS."""
+
+    mx: str
+    address: str
+    outcome: str  # ok / limited / skipped (no STARTTLS offered) / blocked / error
+    tls: TlsObservation | None = None
+    # the server's own 4xx reply (RFC 5321 section 4.2.1: transient) that stopped the probe:
+    # no further connection to the address in the scan ("the server limited us")
+    limited: str = ""
+    connections: int = 0  # connections this probe opened (each with EHLO + STARTTLS)
+    detail: str = ""
+    # the presented chain, base64 DER, leaf first: mail.dane.valid matches it against the
+    # TLSA records (RFC 6698 section 2.1: full certificate or SubjectPublicKeyInfo)
+    chain_der: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,8 @@ class ZoneObservations:
     # DNSSEC status of each MX target's zone (dns.dnssec.mx), by MX name
     mx_dnssec: tuple[DnssecStatus, ...] = ()
     tlsa: tuple[TlsaLookup, ...] = ()  # _25._tcp.<mx> TLSA per MX (mail.dane.*)
+    # TLS over STARTTLS per MX address (Probe.MAIL_TLS: mail.tls.*, mail.dane.valid)
+    mx_tls: tuple[MxTls, ...] = ()
     dkim: DkimLookup | None = None  # mail.dkim
     # TXT at <zone>._report._dmarc.<destination> for each external rua=/ruf= destination
     # (RFC 7489 section 7.1)

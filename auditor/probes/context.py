@@ -16,7 +16,7 @@ import contextlib
 import ssl
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,6 +50,9 @@ class ProbeContext:
         if limiter is None:
             limiter = LocalAddressLimiter(options.per_address)
         self.limiter: AddressLimiter = limiter
+        # Addresses talked to one connection at a time whatever per_address says (mail
+        # exchangers: anti-spam gateways punish parallel connections), see serialise().
+        self._serial: dict[str, anyio.Semaphore] = {}
         self._pending: dict[Hashable, _Pending] = {}
         # Finished probes, least recently used first. Bounded so memory stays flat in the
         # number of targets: what many targets share (name servers, MX hosts, CDN hosts) is
@@ -80,7 +83,16 @@ class ProbeContext:
     def address_slot(self, address: str) -> AbstractAsyncContextManager[object]:
         """Hold one of the per-address connection slots while talking to ``address``:
         ``async with ctx.address_slot(address): ...``."""
-        return self.limiter.slot(address)
+        serial = self._serial.get(address) if self._serial else None
+        if serial is None:
+            return self.limiter.slot(address)
+        return _serial_slot(serial, self.limiter.slot(address))
+
+    def serialise(self, address: str) -> None:
+        """From now on, one connection at a time to ``address`` (every probe's, in this
+        process): the SMTP and STARTTLS probes of a mail exchanger call it first."""
+        if address not in self._serial:
+            self._serial[address] = anyio.Semaphore(1)
 
     # -- probe cache ----------------------------------------------------------
     async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
@@ -151,6 +163,14 @@ class ProbeContext:
         if self.options.ca_file:
             ctx.load_verify_locations(cafile=self.options.ca_file)
         return ctx
+
+
+@contextlib.asynccontextmanager
+async def _serial_slot(
+    serial: anyio.Semaphore, slot: AbstractAsyncContextManager[object]
+) -> AsyncIterator[object]:
+    async with serial, slot:
+        yield None
 
 
 def lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:

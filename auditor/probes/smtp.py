@@ -45,6 +45,7 @@ async def probe_smtp(ctx: ProbeContext, mx: str, address: str, port: int = 25) -
     """Greeting + EHLO on one MX address, once per scan, one connection at a time per MX."""
 
     async def run() -> SmtpProbe:
+        ctx.serialise(address)  # one connection at a time per MX address, also for TLS
         lock = await mx_lock(ctx, mx)
         result = SmtpProbe(mx, address, Outcome.SKIPPED)
         for _attempt in range(2):

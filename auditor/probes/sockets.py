@@ -12,7 +12,8 @@ import contextlib
 import errno
 import select
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
@@ -203,9 +204,39 @@ async def connect_raw(address: str, port: int) -> ByteStream:
     return RawSocketStream(await _connected_socket(address, port))
 
 
+# The TLS probes' connection seam: what opens the connections of auditor/probes/tls.py and
+# tls_depth.py (a connected stream at the point where the ClientHello goes out). Unset, a
+# plain TCP connection (HTTPS, port 443); the STARTTLS probe (auditor/probes/starttls.py)
+# sets it, for the duration of one probe of one MX address, to a dialer that speaks the
+# SMTP preamble first (RFC 3207). A context variable follows the probe into the tasks it
+# starts, so the TLS probes' code stays the same for both.
+TlsDialer = Callable[[str, int], Awaitable[ByteStream]]
+TLS_DIALER: ContextVar[TlsDialer | None] = ContextVar("tls_dialer", default=None)
+
+
+async def connect_for_tls(address: str, port: int) -> ByteStream:
+    """The connection a TLS probe speaks its hello on: :func:`connect_raw`, or the
+    preamble dialer in effect (:data:`TLS_DIALER`). Its errors are OSError as connect's."""
+    dialer = TLS_DIALER.get()
+    if dialer is None:
+        return await connect_raw(address, port)
+    return await dialer(address, port)
+
+
+def note_served_chain(ders: Sequence[bytes]) -> None:
+    """The TLS probe's served chain, handed to the dialer in effect when it asks for it (a
+    ``served_chain`` method: the STARTTLS probe keeps it for DANE matching, RFC 6698)."""
+    sink = getattr(TLS_DIALER.get(), "served_chain", None)
+    if sink is not None:
+        sink(tuple(ders))
+
+
 __all__ = [
+    "TLS_DIALER",
     "RawSocketStream",
+    "TlsDialer",
     "classify_os_error",
+    "connect_for_tls",
     "connect_literal",
     "connect_raw",
     "failed_for_no_local_route",
@@ -213,4 +244,5 @@ __all__ = [
     "idle_stream_alive",
     "no_local_route",
     "no_route_reason",
+    "note_served_chain",
 ]

@@ -58,7 +58,12 @@ from auditor.obs.tls import (
 )
 from auditor.probes.context import ProbeContext, permissive_context
 from auditor.probes.session import AddressSession
-from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.sockets import (
+    RawSocketStream,
+    classify_os_error,
+    connect_for_tls,
+    note_served_chain,
+)
 from auditor.probes.tls_chain import cert_extras, certificate_depth
 from auditor.probes.tls_depth import probe_depth
 from auditor.probes.tls_hello import HelloResult, hello_exchange
@@ -171,6 +176,7 @@ async def _probe(
     depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers)
 
     chain_der, source, chain_cut = _pick_chain(hellos)
+    note_served_chain(chain_der)  # the connection seam's (STARTTLS: DANE matching)
     chain = tuple(cert_info(der) for der in chain_der)
     try:
         trust, trust_detail, path, anchor = judge_chain_cached(
@@ -303,7 +309,7 @@ async def _hello(
         ctx.stats["connections"] += 1
         with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
             try:
-                stream = await connect_raw(address, port)
+                stream = await connect_for_tls(address, port)
             except OSError as exc:
                 outcome, detail = classify_os_error(exc)
                 res.detail = f"connect: {outcome}: {detail}"
@@ -384,7 +390,7 @@ async def _full_handshake(
         ctx.stats["connections"] += 1
         try:
             with anyio.fail_after(ctx.options.timeout):
-                stream = await connect_raw(address, port)
+                stream = await connect_for_tls(address, port)
         except TimeoutError:
             out.update(outcome=Outcome.TIMEOUT, detail="connect: no answer before the timeout")
             return

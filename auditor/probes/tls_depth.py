@@ -55,7 +55,7 @@ from auditor.obs.tls import (
     VersionOutcome,
 )
 from auditor.probes.context import ProbeContext
-from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_raw
+from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_for_tls
 from auditor.probes.tls_early import early_connection, first_connection
 from auditor.probes.tls_hello import (
     ALERTS,
@@ -192,7 +192,7 @@ async def _connect_and(
         ctx.stats["connections"] += 1
         with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
             try:
-                stream = await connect_raw(address, port)
+                stream = await connect_for_tls(address, port)
             except OSError as exc:
                 outcome, detail = classify_os_error(exc)
                 return f"error: connect: {outcome}: {detail}"

@@ -20,6 +20,7 @@ from auditor.obs.zone import (
     DkimLookup,
     DnssecStatus,
     MtaStsObservation,
+    MxTls,
     NsQuery,
     ServerHost,
     SmtpProbe,
@@ -93,6 +94,7 @@ class _ZoneBuilder:
     mta_sts: MtaStsObservation | None = None
     mx_dnssec: list[DnssecStatus] = field(default_factory=list)
     tlsa: list[TlsaLookup] = field(default_factory=list)
+    mx_tls: list[MxTls] = field(default_factory=list)
     dkim: DkimLookup | None = None
     dmarc_report_auth: list[DnsAnswer] = field(default_factory=list)
 
@@ -128,6 +130,7 @@ class _ZoneBuilder:
             mta_sts=self.mta_sts,
             mx_dnssec=tuple(sorted(self.mx_dnssec, key=lambda d: d.name)),
             tlsa=tuple(sorted(self.tlsa, key=lambda t: t.mx)),
+            mx_tls=tuple(sorted(self.mx_tls, key=lambda t: (t.mx, t.address))),
             dkim=self.dkim,
             dmarc_report_auth=tuple(self.dmarc_report_auth),
         )
@@ -182,7 +185,7 @@ async def _probe_into(
             tg.start_soon(_caa_part, ctx, b, hosts)
             tg.start_soon(_spf_part, ctx, b)
             tg.start_soon(_dmarc_part, ctx, b)
-        if want_zone or Probe.SMTP in needs:
+        if want_zone or Probe.SMTP in needs or Probe.MAIL_TLS in needs:
             tg.start_soon(_mx_part, ctx, b, needs)
         if Probe.MTA_STS in needs:
             tg.start_soon(_mta_sts_part, ctx, b)
@@ -404,14 +407,19 @@ async def _mx_part(ctx: ProbeContext, b: _ZoneBuilder, needs: frozenset[str]) ->
     b.mx_hosts = list(hosts.values())
     if Probe.ZONE in needs or not needs:
         await _mx_dns_part(ctx, b)
-    if Probe.SMTP not in needs:
+    if Probe.SMTP not in needs and Probe.MAIL_TLS not in needs:
         return
+    from auditor.probes.starttls import probe_starttls
 
     async def greet(host: ServerHost) -> None:
         # one MX at a time per MX name: probe_smtp holds the MX lock per connection, and
         # the addresses of one MX are visited in turn here
         for address in host.aaaa.records + host.a.records:
-            b.smtp.append(await probe_smtp(ctx, host.name, address))
+            smtp = await probe_smtp(ctx, host.name, address)
+            b.smtp.append(smtp)
+            if Probe.MAIL_TLS in needs and smtp.starttls:
+                # after the greeting, reusing it: one connection at a time per address
+                b.mx_tls.append(await probe_starttls(ctx, host.name, address))
 
     async with anyio.create_task_group() as tg:
         for host in b.mx_hosts:
