@@ -140,9 +140,8 @@ def _fold(obs: ZoneObservations, rows: list[_Row]) -> Verdict:
     }
     judged = [r for r in rows if r.verdict.status != Status.NOT_APPLICABLE]
     if not judged:
-        return Verdict.not_applicable(
-            "no MX address offers STARTTLS: nothing to judge (see mail.starttls)", **evidence
-        )
+        said = "; ".join(f"{r.key}: {r.verdict.message}" for r in rows[:4])
+        return Verdict.not_applicable(f"nothing to judge on any MX address ({said})", **evidence)
     worst = _worst([r.verdict for r in judged])
     bad = [r for r in judged if r.verdict.status == worst.status]
     said = "; ".join(f"{r.key} ({_family(r.address)}): {r.verdict.message}" for r in bad[:4])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from . import postfix
 from .dns import Dns, zone_of
 from .netns import Netns, netns_list, netns_pids
 from .pki import Pki
@@ -43,6 +45,7 @@ from .scenarios import (
     NameServer,
     Scenario,
     Web,
+    Zone,
 )
 from .web import MODULES, Placed, nginx_conf
 
@@ -120,6 +123,42 @@ def _v4(ns: NameServer) -> str:
     return ns.v4
 
 
+def _dane_data(p: Placed, kind: str) -> str:
+    """The TLSA record "<usage> <selector> <mtype> <hex>" of a lab host's certificate:
+    usage 3 the leaf, usage 2 its issuer (the chain's second certificate, RFC 6698 2.1)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    assert p.cert is not None, f"{p.host.name} has no certificate for its TLSA record"
+    usage, selector, mtype = (int(x) for x in kind.split())
+    certs = x509.load_pem_x509_certificates(p.cert.chain.read_bytes())
+    cert = certs[0] if usage == 3 else certs[1]
+    data = (
+        cert.public_bytes(Encoding.DER)
+        if selector == 0
+        else cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    )
+    if mtype == 1:
+        data = hashlib.sha256(data).digest()
+    elif mtype == 2:
+        data = hashlib.sha512(data).digest()
+    return f"{kind} {data.hex()}"
+
+
+def dane_records(z: Zone, placed: dict[str, Placed]) -> Zone:
+    """The zone with each "{dane:<host>:<u s m>}" (scenarios.dane) replaced by the record
+    data of that host's lab certificate."""
+    if not any("{dane:" in r for r in z.records):
+        return z
+
+    def one(m: re.Match[str]) -> str:
+        return _dane_data(placed[m[1]], m[2])
+
+    return replace(
+        z, records=tuple(re.sub(r"\{dane:([^:}]+):([^}]+)\}", one, r) for r in z.records)
+    )
+
+
 class LabError(RuntimeError):
     pass
 
@@ -139,6 +178,7 @@ class Lab:
         self.netns = Netns(tag)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.pids: dict[str, int] = {}
+        self.postfix_listeners: list[postfix.Listener] = []
         self.placed: dict[str, Placed] = {}
         self.started_in: float | None = None
         self.timings: dict[str, float] = {}  # seconds per start-up phase
@@ -271,8 +311,8 @@ class Lab:
         issued = self.pki.issue_many(jobs)
         mark("pki")
         self.placed = {n: replace(p, cert=issued.get(n)) for n, p in self.placed.items()}
-        # DNS
-        zones = [z for s in self.scenarios for z in s.zones]
+        # DNS (TLSA records derived from the certificates just issued: dane_records)
+        zones = [dane_records(z, self.placed) for s in self.scenarios for z in s.zones]
         self.dns = Dns(self.dir / "dns", zones)
         self.dns.add_ns_addresses()
         for p in self.placed.values():
@@ -291,6 +331,7 @@ class Lab:
         self.nginx_dir = self.dir / "nginx"
         self.nginx_dir.mkdir()
         self._write_nginx_conf()
+        self.postfix_listeners = postfix.write_config(self.postfix_dir, list(self.placed.values()))
         self._load_nft()
         self._start_daemons()
         mark("configs-started")
@@ -307,6 +348,10 @@ class Lab:
             ["nginx", "-e", str(self.nginx_dir / "error.log"), "-c", str(self.nginx_conf)],
             self.nginx_dir / "nginx.out",
         )
+        if self.postfix_listeners:  # issue #20: the STARTTLS scenarios' MX (tests/lab/postfix.py)
+            self._start(
+                "postfix", postfix.master_cmd(self.postfix_dir), self.postfix_dir / "master.out"
+            )
         scripted = [p for p in self.placed.values() if p.host.tls_server and p.cert is not None]
         for p in scripted:  # one process per host: each serves its own certificate
             assert p.cert is not None
@@ -384,6 +429,7 @@ class Lab:
                     "knotd": [self.dns.kdir / "knotd.out", self.dns.kdir / "knot.log"],
                     "unbound": [self.dns.udir / "unbound.out", self.dns.udir / "unbound.log"],
                     "nginx": [self.nginx_dir / "nginx.out", self.nginx_dir / "error.log"],
+                    "postfix": [self.postfix_dir / "master.out"],
                 }.get(name, [self.dir / f"{name.replace(':', '-')}.log"])
                 text = "".join(f.read_text()[-3000:] for f in logs if f.exists())
                 raise LabError(f"{name} exited with {p.returncode}:\n{text}")
@@ -415,13 +461,29 @@ class Lab:
                 )
                 unbound_ok = " ad;" in r.stdout or " ad " in r.stdout
             if not nginx_ok:
-                nginx_ok = (self.nginx_dir / "nginx.pid").exists()
+                nginx_ok = (self.nginx_dir / "nginx.pid").exists() and self._postfix_listening()
             if knot_ok and unbound_ok and nginx_ok:
                 return
             time.sleep(0.1)
         raise LabError(
             f"{type(self).__name__} not ready after {START_TIMEOUT + extra_seconds:.0f}s: "
             f"knot={knot_ok} unbound={unbound_ok} nginx={nginx_ok}; logs in {self.dir}"
+        )
+
+    @property
+    def postfix_dir(self) -> Path:
+        return self.dir / "postfix"
+
+    def _postfix_listening(self) -> bool:
+        """Every Postfix listen address has its port 25 open (master binds them all)."""
+        if not self.postfix_listeners:
+            return True
+        out = subprocess.run(
+            self.netns.exec_srv(["ss", "-ltnH"]), capture_output=True, text=True, check=False
+        ).stdout
+        return all(
+            (f"[{x.address}]:25" if ":" in x.address else f"{x.address}:25") in out
+            for x in self.postfix_listeners
         )
 
     # -- inventory --------------------------------------------------------------------------
@@ -605,6 +667,7 @@ class Lab:
         "knotd": "knotd",
         "unbound": "unbound",
         "nginx": "nginx",
+        "postfix": "postfix/sbin/master",
     }
 
     @staticmethod

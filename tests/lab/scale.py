@@ -42,6 +42,7 @@ from .scenarios import (
     GOOD_PROTOCOLS,
     LINK_V4_CLI,
     LINK_V4_SRV,
+    MAIL_SIGALGS,
     NAME_SERVERS,
     RESOLVER_V4,
     RESOLVER_V6,
@@ -359,6 +360,10 @@ class ScaleLab(Lab):
             f"    ssl_certificate {mx.chain};",
             f"    ssl_certificate_key {mx.key};",
             "    ssl_protocols TLSv1.2 TLSv1.3;",
+            # issue #20 (mail.tls.*): good suites in the server's order, no SHA-1 signatures
+            f"    ssl_ciphers {GOOD_CIPHERS_EC};",
+            "    ssl_prefer_server_ciphers on;",
+            f"    ssl_conf_command SignatureAlgorithms {MAIL_SIGALGS};",
             "  }",
             "}",
         ]

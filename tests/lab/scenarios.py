@@ -48,6 +48,12 @@ GOOD_CIPHERS_EC = (
 GOOD_CIPHERS_RSA = (
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 )
+# RFC 9155: no SHA-1 (nor SHA-224) signatures in a TLS 1.2 key exchange (tls.kex_hash): the
+# lab's MX (nginx's mail module and Postfix) sign with these only
+MAIL_SIGALGS = (
+    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+    "rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:ed25519:ed448"
+)
 # Legacy protocols and weak keys need the server's security level lowered (LAB-NOTES).
 LEGACY_CIPHERS_EC = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"
 
@@ -118,6 +124,17 @@ class Web:
 
 
 @dataclass(frozen=True)
+class Mta:
+    """Postfix settings of one MX listen address (tests/lab/postfix.py; defaults = good)."""
+
+    protocols: str = ">=TLSv1.2"  # smtpd_tls_protocols (Postfix 3.6+ range syntax)
+    ciphers: str | None = None  # tls_medium_cipherlist; None: good suites for the key type
+    prefer_server: bool = True  # tls_preempt_cipherlist
+    # tls_ssl_options (a bit mask of OpenSSL's SSL_OP_*): "0x1" = SSL_OP_NO_EXTENDED_MASTER_SECRET
+    ssl_options: str = ""
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     v4: bool = True
@@ -129,8 +146,13 @@ class Host:
     cname: str | None = None  # a CNAME instead of addresses
     share_with: str | None = None  # use the addresses of another host (SNI on one address)
     dns_only: bool = False  # addresses in DNS, nothing listens
-    smtp: str | None = None  # None | starttls | plain (greets 220 without STARTTLS)
+    # None | starttls | plain (greets 220 without STARTTLS), both nginx's mail module |
+    # postfix (tests/lab/postfix.py, with the settings of ``mta``) | scripted (nothing
+    # listens: a test starts its own server there, tests/lab/test_mail_politeness.py)
+    smtp: str | None = None
     smtp6: bool = True  # SMTP listens on the v6 address too
+    mta: Mta = field(default_factory=Mta)
+    mta6: Mta | None = None  # v6-specific Postfix settings (default: same as mta)
     # port 443 served by tests/lab/depth_server.py (this kind) instead of nginx; nginx
     # still serves port 80
     tls_server: str | None = None
@@ -270,6 +292,12 @@ def _e(**kw: Expect) -> dict[str, Expect]:
     return {k.replace("__", "."): v for k, v in kw.items()}
 
 
+def dane(host: str, kind: str) -> str:
+    """A TLSA record's data derived at lab start-up from ``host``'s certificate (kind
+    "<usage> <selector> <mtype>"; tests/lab/lab.py, dane_records)."""
+    return "{dane:" + host + ":" + kind + "}"
+
+
 def _mail_records(
     zone: str,
     mx: str | None = "mx1",
@@ -383,11 +411,11 @@ def build_scenarios() -> tuple[Scenario, ...]:
                         '_mta-sts TXT "v=STSv1; id=20261101T000000"',
                         '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@good.gov.vn"',
                         # mail DNS (maildns block): a DKIM key and a DANE rollover pair, so
-                        # the fully good agency passes mail.dkim and mail.dane.* too. The
-                        # TLSA data are placeholders until the STARTTLS half (mail.dane.valid)
-                        # derives them from mx1's lab certificate.
+                        # the fully good agency passes mail.dkim and mail.dane.* too: the
+                        # current key (derived from mx1's lab certificate at start-up, so
+                        # mail.dane.valid passes) and the next one (a placeholder)
                         f"sel1._domainkey TXT {_DKIM}",
-                        f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                        "_25._tcp.mx1 TLSA " + dane(f"mx1.{good_zone}", "3 1 1"),
                         f"_25._tcp.mx1 TLSA {_TLSA_B}",
                     ),
                 ),
@@ -405,7 +433,14 @@ def build_scenarios() -> tuple[Scenario, ...]:
             inventory_hosts=(f"www.{good_zone}",),
             expected={
                 f"www.{good_zone}": _all(HOST_CHECKS),
-                good_zone: _all(ZONE_CHECKS),
+                # (issue #20: nginx's mail module is the second MTA over STARTTLS)
+                good_zone: _all(
+                    ZONE_CHECKS,
+                    mail__dane__valid="pass",
+                    mail__tls__protocols="pass",
+                    mail__tls__ciphers="pass",
+                    mail__tls__cert="pass",
+                ),
             },
         )
     )
@@ -1428,8 +1463,7 @@ def build_scenarios() -> tuple[Scenario, ...]:
     add(
         _host_scn(
             "zerortt",
-            "nginx `ssl_early_data on`: a GET in TLS 1.3 early data is answered 200 "
-            "(replayable)",
+            "nginx `ssl_early_data on`: a GET in TLS 1.3 early data is answered 200 (replayable)",
             _e(tls__zero_rtt={"v4": "fail", "v6": "fail"}),
             web=Web(early_data="on"),
             evidence={"tls.zero_rtt": ("200",)},
@@ -1470,6 +1504,8 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
     # ==== issue #20, mail DNS half: its own block, last, so no earlier address moves ====
     S.extend(_mail_dns_scenarios())
+    # ==== issue #20, STARTTLS: its own block, last, so no earlier address moves ====
+    S.extend(_starttls_scenarios())
     return tuple(S)
 
 
@@ -1502,7 +1538,7 @@ def _mail_dns_scenarios() -> list[Scenario]:
             ),
             records=(
                 *mail(z),
-                f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                "_25._tcp.mx1 TLSA " + dane(f"mx1.{z}", "3 1 1"),
                 f"_25._tcp.mx1 TLSA {_TLSA_B}",
                 f"sel1._domainkey TXT {_DKIM}",
             ),
@@ -1517,7 +1553,7 @@ def _mail_dns_scenarios() -> list[Scenario]:
             _e(mail__dane__exists="pass", mail__dane__rollover="warn"),
             records=(
                 *mail(z),
-                f"_25._tcp.mx1 TLSA {_TLSA_A}",
+                "_25._tcp.mx1 TLSA " + dane(f"mx1.{z}", "3 1 1"),
                 "_25._tcp.mx1 TLSA 1 1 1 " + "c3" * 32,
             ),
             hosts=(Host(f"mx1.{z}", smtp="starttls"),),
@@ -1645,6 +1681,183 @@ def _mail_dns_scenarios() -> list[Scenario]:
 
 
 # ==== end of the maildns block ================================================================
+
+
+# ==== issue #20, STARTTLS ======================================================================
+# Postfix MX (tests/lab/postfix.py), one listen address per family with its own settings;
+# TLSA data derived from the lab's certificates at start-up (tests/lab/lab.py, dane_records):
+# "{dane:<host>:<usage> <selector> <mtype>}", usage 3 = the host's leaf, 2 = its issuer.
+# (the lab asserts the mail.tls checks it can show failing too: Debian's OpenSSL has no TLS
+# compression and Postfix 3.7 refuses client renegotiation and signs with SHA-1 only
+# through OpenSSL's defaults, a setting of the whole process: mail.tls.compression,
+# .renegotiation and .kex_hash are shown by the unit tests, tests/unit/test_checks_mail_tls.py)
+MAIL_TLS_CHECKS = (
+    "mail.tls.protocols",
+    "mail.tls.ciphers",
+    "mail.tls.kex_params",
+    "mail.tls.ems",
+    "mail.tls.cert",
+)
+# TLS 1.0/1.1 allowed (SECLEVEL=0, LAB-NOTES), CBC-SHA1 and RSA key exchange, DHE with
+# Postfix's built-in 2048-bit group, and the client's order deciding
+WEAK_MTA = Mta(
+    protocols=">=TLSv1",
+    ciphers="ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:"
+    "AES128-SHA:@SECLEVEL=0",
+    prefer_server=False,
+    ssl_options="0x1",  # no extended master secret (RFC 7627)
+)
+WEAK_FAILS = (
+    "mail.tls.protocols",
+    "mail.tls.ciphers",
+    "mail.tls.kex_params",
+    "mail.tls.cipher_order",
+    "mail.tls.ems",
+)
+
+
+def _starttls_scenarios() -> list[Scenario]:
+    out: list[Scenario] = []
+
+    def pf(
+        name: str,
+        description: str,
+        expected: dict[str, Expect],
+        *,
+        records: tuple[str, ...] = (),
+        evidence: dict[str, tuple[str, ...]] | None = None,
+        **host_kw: Any,
+    ) -> Scenario:
+        zone = f"{name}.gov.vn"
+        mx = f"mx1.{zone}"
+        host_kw.setdefault("smtp", "postfix")
+        return _zone_scn(
+            name, description, expected, evidence=evidence,
+            records=(*_mail_records(zone), *(r.replace("{mx}", mx) for r in records)),
+            hosts=(Host(mx, **host_kw),),
+        )  # fmt: skip
+
+    out.append(
+        pf(
+            "pfgood",
+            "Postfix MX, both families good: TLS 1.2/1.3, ECDHE AEAD suites in server order, "
+            "TLSA 3 1 1 of its key and 2 1 1 of its issuer (current + issuer rollover)",
+            # (mail.tls.cipher_order: only good suites, the order cannot matter: n/a)
+            _e(
+                **{c.replace(".", "__"): "pass" for c in MAIL_TLS_CHECKS},
+                mail__dane__valid="pass",
+                mail__dane__exists="pass",
+                mail__dane__rollover="pass",
+                mail__starttls="pass",
+            ),
+            records=(
+                "_25._tcp.mx1 TLSA " + dane("{mx}", "3 1 1"),
+                "_25._tcp.mx1 TLSA " + dane("{mx}", "2 1 1"),
+            ),
+        )
+    )
+    for fam, other in (("v6", "v4"), ("v4", "v6")):
+        weak = {"mta6": WEAK_MTA} if fam == "v6" else {"mta": WEAK_MTA, "mta6": Mta()}
+        out.append(
+            pf(
+                f"pfweak{fam[1]}",
+                f"Postfix MX good over {other}, weak over {fam}: TLS 1.0 allowed, CBC-SHA1 and "
+                "RSA key exchange, DHE-2048, the client's cipher order",
+                _e(
+                    **dict.fromkeys((c.replace(".", "__") for c in WEAK_FAILS), "fail"),
+                    mail__tls__cert="warn",  # RSA-2048: NCSC-NL phase out
+                    mail__starttls="pass",
+                ),
+                evidence=dict.fromkeys(WEAK_FAILS, (f"({fam})",)),
+                cert=CertSpec(key="rsa2048"),
+                **weak,
+            )
+        )
+    out.append(
+        pf(
+            "pfselfsigned",
+            "Postfix MX with a self-signed certificate and DANE-EE: trust is informational "
+            "for mail, the TLSA record of the key matches",
+            _e(
+                mail__tls__cert="pass",
+                mail__dane__valid="pass",
+                mail__dane__exists="pass",
+                mail__tls__cipher_order="pass",
+                mail__tls__ciphers="warn",
+            ),
+            evidence={"mail.tls.cert": ("informational",), "mail.tls.ciphers": ("phase-out",)},
+            records=("_25._tcp.mx1 TLSA " + dane("{mx}", "3 0 1"),),
+            cert=CertSpec(issuer="self"),
+            # a phase-out suite after the good ones, in the server's order
+            mta=Mta(ciphers=GOOD_CIPHERS_EC + ":ECDHE-ECDSA-AES128-SHA256"),
+        )
+    )
+    out.append(
+        pf(
+            "pfdaneta",
+            "Postfix MX with DANE-TA (2 1 2 of its issuer) and a certificate for another name: "
+            "the record matches, the name must match under DANE-TA (RFC 7672 3.2.3)",
+            _e(mail__tls__cert="fail", mail__dane__valid="pass"),
+            evidence={"mail.tls.cert": ("DANE-TA",)},
+            records=("_25._tcp.mx1 TLSA " + dane("{mx}", "2 1 2"),),
+            cert=CertSpec(names=("other.example.org",)),
+        )
+    )
+    out.append(
+        pf(
+            "pfdanebad",
+            "Postfix MX whose TLSA records (3 1 1, 2 0 1) match neither its key nor its issuer",
+            _e(mail__dane__valid="fail", mail__dane__exists="pass"),
+            evidence={"mail.dane.valid": ("none of the 2",)},
+            records=(
+                "_25._tcp.mx1 TLSA 3 1 1 " + "a1" * 32,
+                "_25._tcp.mx1 TLSA 2 0 1 " + "b2" * 32,
+            ),
+        )
+    )
+    # the MX target in an unsigned zone: its matching TLSA does not count (RFC 7672 2.2)
+    out.append(
+        Scenario(
+            name="pfunsigned",
+            description="Postfix MX in an unsigned zone with a matching TLSA: not DANE",
+            zones=(
+                Zone(
+                    "pfunsigned.gov.vn",
+                    records=(
+                        "@ MX 10 mx1.pfunsigned.vn.",
+                        *_mail_records("pfunsigned.gov.vn", mx=None),
+                    ),
+                ),
+                Zone(
+                    "pfunsigned.vn",
+                    signing="none",
+                    ns=("a.dns.vn", "b.dns.vn"),
+                    records=("_25._tcp.mx1 TLSA " + dane("mx1.pfunsigned.vn", "3 1 1"),),
+                ),
+            ),
+            hosts=(Host("mx1.pfunsigned.vn", smtp="postfix"),),
+            inventory_domains=("pfunsigned.gov.vn",),
+            expected={
+                "pfunsigned.gov.vn": _e(
+                    mail__dane__exists="fail",
+                    mail__dane__valid="not_applicable",
+                    mail__tls__protocols="pass",
+                )
+            },
+            evidence={"pfunsigned.gov.vn": {"mail.dane.valid": ("mail.dane.exists",)}},
+        )
+    )
+    # the politeness test's MX (tests/lab/test_mail_politeness.py): nothing listens until
+    # that test starts its scripted server; not in the inventory of the lab scan
+    out.append(
+        Scenario(
+            name="pflimited",
+            description="MX whose scripted server answers 421 after the second connection",
+            zones=(Zone("pflimited.gov.vn", records=_mail_records("pflimited.gov.vn")),),
+            hosts=(Host("mx1.pflimited.gov.vn", smtp="scripted"),),
+        )
+    )
+    return out
 
 
 SCENARIOS: tuple[Scenario, ...] = build_scenarios()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .pki import Issued
-from .scenarios import GOOD_CIPHERS_EC, GOOD_CIPHERS_RSA, Host, Web, security_txt
+from .scenarios import GOOD_CIPHERS_EC, GOOD_CIPHERS_RSA, MAIL_SIGALGS, Host, Web, security_txt
 
 # security_txt="huge": far over the 100 KiB the auditor (and Internet.nl) reads
 HUGE_SECTXT_MIB = 50
@@ -236,6 +236,11 @@ def smtp_blocks(p: Placed) -> list[str]:
             f"    ssl_certificate {p.cert.chain};",
             f"    ssl_certificate_key {p.cert.key};",
             "    ssl_protocols TLSv1.2 TLSv1.3;",
+            # issue #20: good suites in the server's order, no SHA-1/SHA-224 signatures
+            # (mail.tls.ciphers, mail.tls.cipher_order, mail.tls.kex_hash)
+            f"    ssl_ciphers {GOOD_CIPHERS_EC if p.host.cert.key == 'ec' else GOOD_CIPHERS_RSA};",
+            "    ssl_prefer_server_ciphers on;",
+            f"    ssl_conf_command SignatureAlgorithms {MAIL_SIGALGS};",
         ]
     else:
         out.append("    starttls off;")
@@ -274,7 +279,7 @@ def nginx_conf(d: Path, placed: list[Placed], mx_of_zone: dict[str, list[str]]) 
     ]
     smtp: list[str] = []
     for p in placed:
-        if p.host.smtp is not None:
+        if p.host.smtp in ("starttls", "plain"):  # postfix/scripted: tests/lab/postfix.py
             smtp += smtp_blocks(p)
         elif p.serves_web:
             lines += server_blocks(p, www, mx_of_zone.get(p.zone, []))
