@@ -1757,7 +1757,9 @@ def _starttls_scenarios() -> list[Scenario]:
         )
     )
     for fam, other in (("v6", "v4"), ("v4", "v6")):
-        weak = {"mta6": WEAK_MTA} if fam == "v6" else {"mta": WEAK_MTA, "mta6": Mta()}
+        weak: dict[str, Any] = (
+            {"mta6": WEAK_MTA} if fam == "v6" else {"mta": WEAK_MTA, "mta6": Mta()}
+        )
         out.append(
             pf(
                 f"pfweak{fam[1]}",
