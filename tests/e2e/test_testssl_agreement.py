@@ -152,6 +152,46 @@ def test_protocol_acceptance_agrees_with_testssl(
     assert not report, "\n".join(report)
 
 
+# Issue #20: the same version detection over STARTTLS on the lab's Postfix MX (port 25,
+# both families): testssl --starttls smtp -p against the auditor's mail.tls.protocols rows.
+STARTTLS_ZONES = ("pfgood", "pfweak4", "pfweak6")
+
+
+def test_starttls_protocol_acceptance_agrees_with_testssl(
+    lab: Lab, scan: dict[str, Any], tmp_path: Path
+) -> None:
+    ours: dict[str, dict[str, str]] = {}
+    for f in scan["findings"]:
+        if f["check"] == "mail.tls.protocols":
+            for key, row in f["evidence"].get("mx_addresses", {}).items():
+                if "versions" in row:
+                    ours[key.split("[", 1)[1].rstrip("]")] = row["versions"]
+    jobs = []
+    for name in STARTTLS_ZONES:
+        mx = f"mx1.{name}.gov.vn"
+        for family, address in lab.addresses(mx).items():
+            jobs.append((mx, family, address))
+
+    def run(job: tuple[str, str, str]) -> dict[str, str]:
+        mx, family, address = job
+        six = ["-6"] if family == "v6" else []
+        args = [*six, "-p", "--starttls", "smtp", "--ip", address, f"{mx}:25"]
+        found = findings_of_testssl(lab, tmp_path, f"{mx}-{family}-smtp", args, 300)
+        return {TESTSSL_IDS[i]: v for i, v in found.items() if i in TESTSSL_IDS}
+
+    # one testssl at a time per MX address, as the auditor (and fewer at once: port 25)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        theirs = list(pool.map(run, jobs))
+    report = []
+    for (mx, _family, address), ts in zip(jobs, theirs, strict=True):
+        assert ts, f"testssl gave no protocol result for {mx} {address}:25"
+        mine = ours.get(address)
+        assert mine is not None, f"no auditor mail.tls.protocols row for {mx} {address}"
+        for version, outcome, finding in compare(mine, ts):
+            report.append(f"{mx} {address}:25 {version}: auditor {outcome}, testssl {finding!r}")
+    assert not report, "\n".join(report)
+
+
 def test_finding_parser() -> None:
     assert offered_by_testssl("offered (deprecated)") is True
     assert offered_by_testssl("offered with final") is True
