@@ -63,6 +63,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="connections at once to one remote address (default 4)",
     )
     g.add_argument(
+        "--max-mx",
+        type=int,
+        default=10,
+        metavar="N",
+        help="mail exchangers looked at per zone (MX hosts, SMTP, STARTTLS, TLSA; default 10"
+        " as Internet.nl); one connection at a time to each of their addresses",
+    )
+    g.add_argument(
         "--timeout",
         type=float,
         default=5.0,
@@ -169,6 +177,8 @@ def options_from_args(
         raise UsageError("--timeout must be between 0 and 300 seconds")
     if args.concurrency < 1 or args.per_address < 1:
         raise UsageError("--concurrency and --per-address must be at least 1")
+    if not 1 <= args.max_mx <= 50:
+        raise UsageError("--max-mx must be between 1 and 50")
     for cidr in args.allow_net:
         try:
             parse_network(cidr)
@@ -211,6 +221,7 @@ def options_from_args(
         target_deadline=deadline,
         concurrency=args.concurrency,
         per_address=args.per_address,
+        max_mx=args.max_mx,
         resolver=args.resolver,
         ca_file=ca_file,
         allow_nets=tuple(args.allow_net),

@@ -248,3 +248,16 @@ def test_dane_valid_pass_fail_and_not_applicable(chain: tuple[Pki, x509.Certific
     assert v.status in (Status.NOT_APPLICABLE, Status.NOT_TESTED)
     # no chain read: not tested
     assert run("mail.dane.valid", _dane_zone(good, [])).status == Status.NOT_TESTED
+
+
+def test_max_mx_option() -> None:
+    import argparse
+
+    from auditor.cli.common import UsageError, add_network_options, options_from_args
+
+    p = argparse.ArgumentParser()
+    add_network_options(p)
+    assert options_from_args(p.parse_args([])).max_mx == 10  # Internet.nl's cap
+    assert options_from_args(p.parse_args(["--max-mx", "3"])).max_mx == 3
+    with pytest.raises(UsageError):
+        options_from_args(p.parse_args(["--max-mx", "0"]))
