@@ -225,9 +225,18 @@ def test_round_trip_and_engine() -> None:
         [], [ZONE], [c for c in all_checks() if c.id.startswith("mail.")], allow_nets=LAB_NETS
     )
     findings = evaluate_zone(back, plan, NOW)
-    mail_tls = {"mail.tls.protocols", "mail.tls.ciphers", "mail.tls.kex_params",
-                "mail.tls.kex_hash", "mail.tls.cipher_order", "mail.tls.compression",
-                "mail.tls.renegotiation", "mail.tls.ems", "mail.tls.cert", "mail.dane.valid"}
+    mail_tls = {
+        "mail.tls.protocols",
+        "mail.tls.ciphers",
+        "mail.tls.kex_params",
+        "mail.tls.kex_hash",
+        "mail.tls.cipher_order",
+        "mail.tls.compression",
+        "mail.tls.renegotiation",
+        "mail.tls.ems",
+        "mail.tls.cert",
+        "mail.dane.valid",
+    }
     assert {f.check for f in findings} == {"mail.spf", "mail.dmarc", "mail.starttls",
                                            "mail.mta_sts", "mail.dkim", "mail.dane.exists",
                                            "mail.dane.rollover"} | mail_tls  # fmt: skip
