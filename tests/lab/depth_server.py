@@ -30,6 +30,10 @@ separator with handshake_failure at once; any other (valid-looking) one is answe
 the client's ChangeCipherSpec and Finished, with bad_record_mac. OpenSSL 3 cannot be made
 to do this (the lab's robotok scenario is nginx with TLS_RSA_* suites: no oracle).
 
+Kind ``ancient25`` (issue #20): ``ancient`` on port 25 behind an SMTP preamble (greeting,
+EHLO with STARTTLS, 220 to STARTTLS; RFC 3207), for the mail.tls.* failures Postfix's
+OpenSSL cannot show (compression, no secure renegotiation).
+
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
 
@@ -45,6 +49,7 @@ import ssl
 import struct
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -252,6 +257,39 @@ def _reneg_server(addr: str, chain: Path, key: Path) -> None:
     threading.Thread(target=loop, daemon=True).start()
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def smtp_preamble(handler: Handler) -> Handler:
+    """``handler`` after an SMTP greeting, EHLO and STARTTLS (kind ancient25)."""
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            w.write(b"220 ancient.lab ESMTP scripted\r\n")
+            await w.drain()
+            for _ in range(20):
+                line = await asyncio.wait_for(r.readline(), IDLE)
+                verb = line.split(b" ", 1)[0].strip().upper()
+                if not line or verb == b"QUIT":
+                    w.write(b"221 bye\r\n" if line else b"")
+                    await w.drain()
+                    break
+                if verb == b"EHLO":
+                    w.write(b"250-ancient.lab\r\n250 STARTTLS\r\n")
+                elif verb == b"STARTTLS":
+                    w.write(b"220 2.0.0 ready to start TLS\r\n")
+                    await w.drain()
+                    await handler(r, w)
+                    return
+                else:
+                    w.write(b"502 5.5.2 not implemented\r\n")
+                await w.drain()
+        with contextlib.suppress(Exception):
+            w.close()
+
+    return handle
+
+
 async def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chain", type=Path, required=True)
@@ -270,6 +308,9 @@ async def main(argv: list[str]) -> None:
         kind, _, addr = spec.partition("@")
         if kind == "ancient":
             servers.append(await asyncio.start_server(Ancient(chain).handle, addr, 443))
+        elif kind == "ancient25":
+            handle = smtp_preamble(Ancient(chain).handle)
+            servers.append(await asyncio.start_server(handle, addr, 25))
         elif kind == "robot":
             if a.key is None:
                 raise SystemExit("kind robot needs --key")

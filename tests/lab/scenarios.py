@@ -147,8 +147,9 @@ class Host:
     share_with: str | None = None  # use the addresses of another host (SNI on one address)
     dns_only: bool = False  # addresses in DNS, nothing listens
     # None | starttls | plain (greets 220 without STARTTLS), both nginx's mail module |
-    # postfix (tests/lab/postfix.py, with the settings of ``mta``) | scripted (nothing
-    # listens: a test starts its own server there, tests/lab/test_mail_politeness.py)
+    # postfix (tests/lab/postfix.py, with the settings of ``mta``) | depth (port 25 served by
+    # depth_server.py, kind ``tls_server``) | scripted (nothing listens: a test starts its
+    # own server there, tests/lab/test_mail_politeness.py)
     smtp: str | None = None
     smtp6: bool = True  # SMTP listens on the v6 address too
     mta: Mta = field(default_factory=Mta)
@@ -1687,14 +1688,16 @@ def _mail_dns_scenarios() -> list[Scenario]:
 # Postfix MX (tests/lab/postfix.py), one listen address per family with its own settings;
 # TLSA data derived from the lab's certificates at start-up (tests/lab/lab.py, dane_records):
 # "{dane:<host>:<usage> <selector> <mtype>}", usage 3 = the host's leaf, 2 = its issuer.
-# (the lab asserts the mail.tls checks it can show failing too: Debian's OpenSSL has no TLS
-# compression and Postfix 3.7 refuses client renegotiation and signs with SHA-1 only
-# through OpenSSL's defaults, a setting of the whole process: mail.tls.compression,
-# .renegotiation and .kex_hash are shown by the unit tests, tests/unit/test_checks_mail_tls.py)
+# (the lab asserts the mail.tls checks it can show failing too: compression and insecure
+# renegotiation come from depth_server.py's ancient25 behind STARTTLS; Postfix signs with
+# SHA-1 only through OpenSSL's defaults, a setting of the whole process, so mail.tls.kex_hash
+# is shown by the unit tests alone, tests/unit/test_checks_mail_tls.py)
 MAIL_TLS_CHECKS = (
     "mail.tls.protocols",
     "mail.tls.ciphers",
     "mail.tls.kex_params",
+    "mail.tls.compression",
+    "mail.tls.renegotiation",
     "mail.tls.ems",
     "mail.tls.cert",
 )
@@ -1847,6 +1850,24 @@ def _starttls_scenarios() -> list[Scenario]:
                 )
             },
             evidence={"pfunsigned.gov.vn": {"mail.dane.valid": ("mail.dane.exists",)}},
+        )
+    )
+    out.append(
+        pf(
+            "pfancient",
+            "scripted 2014-era TLS 1.1/1.2 server behind STARTTLS (depth_server.py ancient25): "
+            "DEFLATE, no renegotiation_info, no EMS, TLS_RSA only",
+            _e(
+                mail__tls__compression="fail",
+                mail__tls__renegotiation="fail",
+                mail__tls__ems="fail",
+                mail__tls__protocols="fail",
+                mail__starttls="pass",
+            ),
+            evidence={"mail.tls.compression": ("DEFLATE",), "mail.tls.renegotiation": ("(v6)",)},
+            smtp="depth",
+            tls_server="ancient25",
+            cert=CertSpec(key="rsa2048"),
         )
     )
     # the politeness test's MX (tests/lab/test_mail_politeness.py): nothing listens until
