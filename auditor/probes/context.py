@@ -25,11 +25,12 @@ import anyio
 
 from auditor.guard import AddressGuard
 from auditor.options import ScanOptions
+from auditor.probes.dns import DnsClient
+from auditor.probes.limits import AddressLimiter, LocalAddressLimiter
 
 # The resolver client and the limiter sit below the context (neither imports it back):
 # auditor.probes.sockets < dns < context < the probes.
-from auditor.probes.dns import DnsClient
-from auditor.probes.limits import AddressLimiter, LocalAddressLimiter
+from auditor.probes.tls_tickets import watch_tickets
 
 T = TypeVar("T")
 
@@ -186,6 +187,7 @@ def lenient(ctx: ssl.SSLContext) -> ssl.SSLContext:
     with contextlib.suppress(ssl.SSLError):  # a build without these knobs: its defaults
         ctx.set_ciphers("ALL:@SECLEVEL=0")
     ctx.options |= _OP_LEGACY_SERVER_CONNECT
+    watch_tickets(ctx)  # the 0-RTT probe reads the HTTP probe's TLS 1.3 tickets (issue #19)
     return ctx
 
 

@@ -372,6 +372,8 @@ class _Fetcher:
         self._idle: dict[tuple[str, int, bool], Connection] = {}
         self._shared: dict[tuple[str, int], tuple[anyio.Event, list[_Result]]] = {}
         self._digests: dict[int, tuple[_Result, tuple[str, BodySketch]]] = {}
+        # the connection whose handshake was offered to the TLS probe, until its first answer
+        self._ticket_conn: tuple[Connection, int] | None = None
 
     async def aclose(self) -> None:
         idle, self._idle = list(self._idle.values()), {}
@@ -429,8 +431,17 @@ class _Fetcher:
         if self.session is None:
             return
         facts = conn.tls_facts()
-        if facts is not None:
-            self.session.offer_handshake(port, *facts)
+        if facts is not None and self.session.offer_handshake(port, *facts):
+            self._ticket_conn = (conn, port)
+
+    def _tickets_after_answer(self, conn: Connection) -> None:
+        """After the first answer on the offered handshake's connection, its tickets (they
+        precede any application data from the server) are the 0-RTT probe's to read."""
+        if self.session is None or self._ticket_conn is None or self._ticket_conn[0] is not conn:
+            return
+        port = self._ticket_conn[1]
+        self._ticket_conn = None
+        self.session.offer_tickets(port, conn.tickets())
 
     async def _park(self, key: tuple[str, int, bool], conn: Connection) -> None:
         """Keep ``conn`` as the idle connection for ``key`` if it can take another request."""
@@ -525,6 +536,7 @@ class _Fetcher:
                         await conn.aclose()
                         conn, reused = await self._connection(scheme, port, verify)
                         head = await conn.request(target, headers)
+                    self._tickets_after_answer(conn)
                     hdrs = _headers(list(head.headers), opts.max_header_bytes)
                     location = head.get("location")
                     status = head.status

@@ -29,6 +29,7 @@ from anyio.abc import ByteStream, SocketAttribute, SocketStream
 from anyio.streams.tls import TLSAttribute, TLSStream
 
 from auditor.probes.sockets import connect_literal, idle_socket_alive
+from auditor.probes.tls_tickets import TicketsSeen, tickets_seen
 
 READ_SIZE = 64 * 1024
 # h11 refuses a header section (or chunk header) larger than this: what httpcore allowed
@@ -142,6 +143,12 @@ class Connection:
         sslobj = self.stream.extra(TLSAttribute.ssl_object)
         cipher = sslobj.cipher()
         return (sslobj.version() or "", cipher[0] if cipher else "")
+
+    def tickets(self) -> TicketsSeen | None:
+        """The TLS 1.3 session tickets this connection received so far (tls_tickets)."""
+        if not isinstance(self.stream, TLSStream):
+            return None
+        return tickets_seen(self.stream.extra(TLSAttribute.ssl_object))
 
     async def _send(self, event: h11.Event) -> None:
         data = self._h11.send(event)

@@ -19,6 +19,10 @@ guarantees, so they are not spread over the probes:
   waits for it only when the engine said one is coming (:meth:`expect_handshake`); the HTTP
   probe always says when it is done without one (:meth:`abandon_handshake`), and closing
   the session releases any waiter, so the TLS probe is never left waiting.
+- **the shared handshake's session tickets**: after the first answer on the connection of
+  that handshake the HTTP probe offers the TLS 1.3 tickets it received
+  (auditor.probes.tls_tickets), so the 0-RTT probe needs no connection of its own to learn
+  that they allow no early data; released like the handshake.
 
 Pure asyncio bookkeeping: nothing here opens a connection.
 """
@@ -34,6 +38,7 @@ from typing import Any
 import anyio
 
 from auditor.probes.sockets import idle_stream_alive
+from auditor.probes.tls_tickets import TicketsSeen
 
 SPARE_TTL = 2.0  # seconds a reachability probe's connection waits for the HTTP probe
 
@@ -42,6 +47,8 @@ SPARE_TTL = 2.0  # seconds a reachability probe's connection waits for the HTTP 
 class _Handshake:
     event: anyio.Event = field(default_factory=anyio.Event)
     result: tuple[str, str] | None = None
+    tickets_event: anyio.Event = field(default_factory=anyio.Event)
+    tickets: TicketsSeen | None = None
 
 
 class AddressSession:
@@ -99,19 +106,31 @@ class AddressSession:
         if not self._closed:
             self._handshakes.setdefault(port, _Handshake())
 
-    def offer_handshake(self, port: int, version: str, cipher: str) -> None:
+    def offer_handshake(self, port: int, version: str, cipher: str) -> bool:
         """A handshake to ``port`` completed (OpenSSL's version and cipher names); the
-        first one offered counts."""
+        first one offered counts (True: this one, whose tickets are awaited too)."""
         h = self._handshakes.get(port)
         if h is not None and not h.event.is_set():
             h.result = (version, cipher)
             h.event.set()
+            return True
+        return False
+
+    def offer_tickets(self, port: int, seen: TicketsSeen | None) -> None:
+        """The tickets the offered handshake's connection received by its first answer
+        (None: none, or none that parsed); the first word counts."""
+        h = self._handshakes.get(port)
+        if h is not None and not h.tickets_event.is_set():
+            h.tickets = seen
+            h.tickets_event.set()
 
     def abandon_handshake(self, port: int) -> None:
-        """The HTTP probe is done without a completed handshake to ``port`` to offer."""
+        """The HTTP probe is done without a completed handshake to ``port`` to offer (or
+        without a word on its tickets)."""
         h = self._handshakes.get(port)
         if h is not None:
             h.event.set()
+            h.tickets_event.set()
 
     async def shared_handshake(self, port: int) -> tuple[str, str] | None:
         """(version, cipher) of the HTTP probe's completed handshake to ``port``, or None:
@@ -123,11 +142,21 @@ class AddressSession:
         await h.event.wait()
         return h.result
 
+    async def shared_tickets(self, port: int) -> TicketsSeen | None:
+        """The TLS 1.3 tickets of the shared handshake's connection, or None (nothing was
+        expected, none came, or the HTTP probe ended without a word)."""
+        h = self._handshakes.get(port)
+        if h is None:
+            return None
+        await h.tickets_event.wait()
+        return h.tickets
+
     def forget_handshakes(self) -> None:
         """Release every waiter and expect nothing more (the address's probes are done)."""
         handshakes, self._handshakes = self._handshakes, {}
         for h in handshakes.values():
             h.event.set()
+            h.tickets_event.set()
 
     # -- the end ---------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -172,8 +172,8 @@ async def _probe(
         for version in accepted:
             tg.start_soon(enumerate_version, version)
 
-    # Handshake depth (issue 19): 0-13 more connections, see auditor/probes/tls_depth.py.
-    depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers)
+    # Handshake depth (issue 19): 0-12 more connections, see auditor/probes/tls_depth.py.
+    depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers, session, port)
 
     chain_der, source, chain_cut = _pick_chain(hellos)
     note_served_chain(chain_der)  # the connection seam's (STARTTLS: DANE matching)

@@ -27,7 +27,6 @@ here is not.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,14 +176,25 @@ def validate_chain(
     return classify(last), last
 
 
-@functools.lru_cache(maxsize=512)
+_VALIDATED: dict[tuple[tuple[bytes, ...], int, str, int], tuple[str, str]] = {}
+_VALIDATED_MAX = 512
+
+
 def validate_chain_cached(
     ders: tuple[bytes, ...], anchors: tuple[x509.Certificate, ...], sni: str, hour: int
 ) -> tuple[str, str]:
     """:func:`validate_chain`, cached by the served chain, the SNI and the hour (hosts
-    behind one certificate share a chain; dates move slowly)."""
-    now = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
-    return validate_chain(ders, anchors, sni, now)
+    behind one certificate share a chain; dates move slowly). The anchors count in the key
+    by identity: they are the process's trust store, and hashing its ~150 certificates on
+    every call (as a functools cache would) cost more than the rest of this step."""
+    key = (ders, id(anchors), sni, hour)
+    got = _VALIDATED.get(key)
+    if got is None:
+        got = validate_chain(ders, anchors, sni, dt.datetime.fromtimestamp(hour * 3600, dt.UTC))
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = got
+    return got
 
 
 __all__ = ["MAX_DEPTH", "cert_extras", "classify", "validate_chain", "validate_chain_cached"]

@@ -15,18 +15,23 @@ probe                      when                                                 
 weak curves                an ECDHE suite accepted in TLS <= 1.2                      1
 DHE group                  a DHE suite accepted and the hellos did not show its group 1
 kex hash (SHA-1/SHA-224)   TLS 1.2 with an (EC)DHE suite; +1 when SHA-224 was chosen  1-2
-cipher order               per TLS 1.0-1.2 version with two or more accepted suites  0-3
-compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen too) 1
+cipher order               per TLS 1.0-1.2 version with two or more accepted suites, 0-2
+                           the highest one's on the compression hello
+compression + CCS          a TLS <= 1.2 version accepted (heartbeat support seen too, 1
+                           the suites offered in reverse: the cipher-order hello)
 Heartbleed                 only when the server negotiated the heartbeat extension    0-1
 fallback SCSV              two or more of TLS 1.0-1.3 accepted                        1
 client renegotiation       a TLS <= 1.2 version accepted (pyOpenSSL, tls_reneg.py)    1
-0-RTT (early data)         TLS 1.3 accepted; +1 when the ticket allows early data     1-2
+0-RTT (early data)         TLS 1.3 accepted; none when the HTTP probe's TLS 1.3       0-2
+                           tickets allow no early data (tls_tickets.py), else a
+                           handshake for a ticket, +1 when it allows early data
                            (OpenSSL by ctypes, tls_early.py)
 ROBOT                      a TLS_RSA_* suite accepted (tls_robot.py); +5 only to      0-10
                            repeat reactions that differed
 =========================  =========================================================  =====
 
-A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat) gets 7 or 8 more connections;
+A modern server (TLS 1.2 + 1.3, ECDHE only, no heartbeat, no early data) gets 5 more
+connections (6 when the HTTP probe did not reach it over TLS 1.3);
 one that still accepts RSA key exchange 5 more (10 when it shows an oracle); the worst
 case is 23 (MAX_DEPTH_CONNECTIONS). A TLS 1.3-only server gets 1 or 2.
 
@@ -55,6 +60,7 @@ from auditor.obs.tls import (
     VersionOutcome,
 )
 from auditor.probes.context import ProbeContext
+from auditor.probes.session import AddressSession
 from auditor.probes.sockets import RawSocketStream, classify_os_error, connect_for_tls
 from auditor.probes.tls_early import early_connection, first_connection
 from auditor.probes.tls_hello import (
@@ -247,8 +253,12 @@ async def probe_depth(
     sni: str,
     hellos: Mapping[str, HelloResult],
     ciphers: Mapping[str, Sequence[CipherResult]],
+    session: AddressSession | None = None,
+    service_port: int = 443,
 ) -> dict[str, Any]:
-    """TlsObservation fields of the depth probes (never raises)."""
+    """TlsObservation fields of the depth probes (never raises). ``port`` is the one
+    connected to; ``session`` and ``service_port`` find the HTTP probe's TLS 1.3 tickets
+    for the 0-RTT probe (AddressSession.shared_tickets)."""
     facts = free_facts(hellos)
     kex: list[KexParams] = list(facts.pop("kex"))
     out: dict[str, Any] = {"depth_probed": True, **facts}
@@ -262,6 +272,7 @@ async def probe_depth(
     top12 = legacy[-1] if legacy else ""
     suites = {v: [c.code for c in ciphers.get(v, ())] for v in accepted}
     details: list[str] = []
+    order: dict[str, bool] = {}  # version -> the server's own order (cipher_order)
     wait = min(SILENCE_WAIT, ctx.options.timeout)
 
     async def hello(
@@ -363,27 +374,30 @@ async def probe_depth(
         out["kex_hash_scheme"] = what if got == Depth.ACCEPTED else ""
         out["kex_hash_detail"] = what if got != Depth.ACCEPTED else ""
 
+    def ordered(v: str, res: HelloResult) -> None:
+        if res.outcome != VersionOutcome.ACCEPTED or res.cipher is None:
+            details.append(f"cipher-order hello ({v}): {res.detail or res.outcome}")
+        else:
+            order[v] = res.cipher == suites[v][0]
+
     async def cipher_order() -> None:
         # The enumeration saw the accepted suites in the order the server picked them; the
-        # same suites offered in reverse tell whether that order is the server's own.
-        order: list[tuple[str, bool]] = []
+        # same suites offered in reverse tell whether that order is the server's own. The
+        # highest TLS <= 1.2 version's reverse hello is compression_ccs's (one connection
+        # fewer per address: compression and heartbeat offers do not steer the suite).
         for v in legacy:
-            found = suites[v]
-            if len(found) < 2:
-                continue
-            res, _ = await hello(v, list(reversed(found)))
-            if res.outcome != VersionOutcome.ACCEPTED or res.cipher is None:
-                details.append(f"cipher-order hello ({v}): {res.detail or res.outcome}")
-                continue
-            order.append((v, res.cipher == found[0]))
-        out["cipher_order"] = tuple(order)
+            if len(suites[v]) >= 2 and v != top12:
+                res, _ = await hello(v, list(reversed(suites[v])))
+                ordered(v, res)
 
     async def compression_ccs() -> None:
         if not top12:
             return
-        # ECDHE suites first: a server that follows the client's order then shows the curve
-        # it uses in this ServerKeyExchange (kept as a "usual" group, no extra connection)
-        offer = sorted(suites[top12], key=lambda c: _kx(c) != "ECDHE")
+        reverse = len(suites[top12]) >= 2
+        # The suites in reverse when there are two or more (cipher_order's hello); else
+        # the one. A server that follows the client's order and lands on an ECDHE suite
+        # shows its curve in this ServerKeyExchange (kept as a "usual" group).
+        offer = list(reversed(suites[top12]))
         res = HelloResult(offered=tuple(offer))
         verdict: dict[str, str] = {}
 
@@ -427,6 +441,8 @@ async def probe_depth(
             return ""
 
         why = await _connect_and(ctx, budget, address, port, work)
+        if reverse:
+            ordered(top12, res)
         sh = res.server_hello
         k = kex_of_hello(top12, res)
         if k is not None and not any(x.kind == k.kind and x.group == k.group for x in kex):
@@ -510,12 +526,7 @@ async def probe_depth(
 
         async def work(stream: ByteStream) -> str:
             sock = stream.extra(SocketAttribute.raw_socket)
-            # the thread is not abandoned on cancel: it ends by its own deadline, shorter
-            # than the connection's scope (timeout + SILENCE_WAIT), so the socket is never
-            # closed under it
-            r = await anyio.to_thread.run_sync(
-                client_renegotiation, sock, sni, top12, ctx.options.timeout
-            )
+            r = await client_renegotiation(sock, sni, top12, ctx.options.timeout)
             result["r"] = r
             return r.detail
 
@@ -534,11 +545,20 @@ async def probe_depth(
             return
         host = sni or (f"[{address}]" if ":" in address else address)
         got: dict[str, Any] = {}
+        seen = await session.shared_tickets(service_port) if session is not None else None
+        if seen is not None and seen.max_early_data == 0:
+            # the HTTP probe's TLS 1.3 connection got this server's tickets: none allows
+            # early data, so no resumption can carry any (RFC 8446 sec. 4.2.10)
+            out["zero_rtt"] = Depth.NO_EARLY_DATA
+            out["zero_rtt_detail"] = (
+                f"the session tickets allow no early data ({seen.count} received by the "
+                "HTTP probe's TLS 1.3 connection)"
+            )
+            return
 
         async def first(stream: ByteStream) -> str:
             sock = stream.extra(SocketAttribute.raw_socket)
-            # the thread ends by its own deadline, shorter than the connection's scope
-            t = await anyio.to_thread.run_sync(first_connection, sock, sni, ctx.options.timeout)
+            t = await first_connection(sock, sni, ctx.options.timeout)
             got["ticket"] = t
             return t.detail
 
@@ -555,9 +575,7 @@ async def probe_depth(
 
             async def early(stream: ByteStream) -> str:
                 sock = stream.extra(SocketAttribute.raw_socket)
-                r = await anyio.to_thread.run_sync(
-                    early_connection, sock, sni, host, ticket, ctx.options.timeout
-                )
+                r = await early_connection(sock, sni, host, ticket, ctx.options.timeout)
                 got["early"] = r
                 return r.detail
 
@@ -655,6 +673,7 @@ async def probe_depth(
             jobs = (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback)
             for job in (*jobs, client_reneg, zero_rtt, robot):
                 tg.start_soon(job)
+        out["cipher_order"] = tuple((v, order[v]) for v in legacy if v in order)
     out["kex"] = tuple(kex)
     out["kex_detail"] = "; ".join(details)
     out["depth_connections"] = budget.used

@@ -21,8 +21,12 @@ check reads not_tested. One OpenSSL pitfall is handled in ``_Conn.close``: freei
 connection that was not shut down marks its session not resumable.
 
 Bounds: two connections at most (the caller opens each under its address slot and the
-depth budget); every blocking step waits with ``select`` against one deadline per
-connection; at most ``MAX_READ`` bytes are read from each answer.
+depth budget); every wait for the socket is bounded by one deadline per connection; at
+most ``MAX_READ`` bytes are read from each answer. The OpenSSL calls are non-blocking and
+run on the event loop, which does the waiting (``anyio.wait_readable``): a worker thread
+per probe cost a quarter of its CPU (issue #19's budget, bench/README.md). One SSL_CTX
+serves every connection of the process (OpenSSL resumes a session only under the context
+that made it; one context for all keeps that true without one context per probe).
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import select
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from auditor.obs.tls import Depth
 
@@ -105,21 +110,29 @@ def early_data_supported() -> bool:
     return _libssl() is not None
 
 
-class _Session:
-    """An owned SSL_SESSION* and the SSL_CTX* it came from (OpenSSL resumes a session, and
-    sends early data with it, only under the context that made it); freed once."""
+@functools.cache
+def _context() -> int | None:
+    """The process's TLS 1.3-only client SSL_CTX* (never freed), or None."""
+    lib = _libssl()
+    ctx = lib.SSL_CTX_new(lib.TLS_client_method())
+    if not ctx:
+        return None
+    # TLS 1.3 only: early data exists only there (RFC 8446 sec. 2.3)
+    for ctrl in (_SSL_CTRL_SET_MIN_PROTO_VERSION, _SSL_CTRL_SET_MAX_PROTO_VERSION):
+        lib.SSL_CTX_ctrl(ctx, ctrl, _TLS1_3_VERSION, None)
+    return int(ctx)
 
-    def __init__(self, ptr: int, ctx: int) -> None:
+
+class _Session:
+    """An owned SSL_SESSION* (of the shared context); freed once."""
+
+    def __init__(self, ptr: int) -> None:
         self.ptr: int | None = ptr
-        self.ctx: int | None = ctx
 
     def free(self) -> None:
-        lib = _libssl()
         if self.ptr:
-            lib.SSL_SESSION_free(self.ptr)
-        if self.ctx:
-            lib.SSL_CTX_free(self.ctx)
-        self.ptr = self.ctx = None
+            _libssl().SSL_SESSION_free(self.ptr)
+        self.ptr = None
 
 
 @dataclass(frozen=True)
@@ -157,21 +170,25 @@ def http_status(answer: bytes) -> int:
     return 0
 
 
+async def _wait(sock: socket.socket, readable: bool, deadline: float, what: str) -> None:
+    """Until ``sock`` is readable (writable), or TimeoutError at ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"{what}: no answer before the timeout")
+    with anyio.move_on_after(left) as scope:
+        await (anyio.wait_readable if readable else anyio.wait_writable)(sock)
+    if scope.cancelled_caught:
+        raise TimeoutError(f"{what}: no answer before the timeout")
+
+
 class _Conn:
     """One client SSL* on a connected non-blocking socket; every call bounded by deadline."""
 
-    def __init__(
-        self, sock: socket.socket, sni: str, deadline: float, ctx: int | None = None
-    ) -> None:
+    def __init__(self, sock: socket.socket, sni: str, deadline: float) -> None:
         self.lib = _libssl()
         self.sock, self.deadline = sock, deadline
-        self.own_ctx = ctx is None
-        self.ctx = ctx if ctx is not None else self.lib.SSL_CTX_new(self.lib.TLS_client_method())
-        if self.ctx and self.own_ctx:
-            # TLS 1.3 only: early data exists only there (RFC 8446 sec. 2.3)
-            for ctrl in (_SSL_CTRL_SET_MIN_PROTO_VERSION, _SSL_CTRL_SET_MAX_PROTO_VERSION):
-                self.lib.SSL_CTX_ctrl(self.ctx, ctrl, _TLS1_3_VERSION, None)
-        self.ssl = self.lib.SSL_new(self.ctx) if self.ctx else None
+        ctx = _context()
+        self.ssl = self.lib.SSL_new(ctx) if ctx else None
         if not self.ssl:
             raise _Failed("OpenSSL could not make a context")
         self.lib.SSL_set_fd(self.ssl, sock.fileno())
@@ -179,17 +196,15 @@ class _Conn:
             name = ctypes.c_char_p(sni.encode("idna"))
             self.lib.SSL_ctrl(self.ssl, _SSL_CTRL_SET_TLSEXT_HOSTNAME, 0, name)
 
-    def close(self, keep_ctx: bool = False) -> None:  # never closes the socket (the caller's)
+    def close(self) -> None:  # never closes the socket (the caller's)
         if self.ssl:
             # marked shut down, or SSL_free makes the session not resumable (OpenSSL
             # ssl_clear_bad_session): the ticket must survive for the early-data connection
             self.lib.SSL_set_shutdown(self.ssl, _SSL_SENT_SHUTDOWN | _SSL_RECEIVED_SHUTDOWN)
             self.lib.SSL_free(self.ssl)
-        if self.ctx and self.own_ctx and not keep_ctx:
-            self.lib.SSL_CTX_free(self.ctx)
-        self.ssl = self.ctx = None
+        self.ssl = None
 
-    def drive(self, call: Callable[[], int], what: str) -> int:
+    async def drive(self, call: Callable[[], int], what: str) -> int:
         """Repeat ``call`` (an SSL_* returning > 0 on success) until done or the deadline."""
         while True:
             ret = call()
@@ -198,27 +213,16 @@ class _Conn:
             err = self.lib.SSL_get_error(self.ssl, ret)
             if err not in (_SSL_ERROR_WANT_READ, _SSL_ERROR_WANT_WRITE):
                 raise _Failed(f"{what}: OpenSSL error {err}")
-            left = self.deadline - time.monotonic()
-            want_r = err == _SSL_ERROR_WANT_READ
-            if left <= 0:
-                raise TimeoutError(f"{what}: no answer before the timeout")
-            r, w, _ = select.select(
-                [self.sock] if want_r else [], [] if want_r else [self.sock], [], left
-            )
-            if not r and not w:
-                raise TimeoutError(f"{what}: no answer before the timeout")
+            await _wait(self.sock, err == _SSL_ERROR_WANT_READ, self.deadline, what)
 
-    def send(self, data: bytes) -> None:
-        self.drive(lambda: int(self.lib.SSL_write(self.ssl, data, len(data))), "request")
-
-    def read_answer(self) -> bytes:
+    async def read_answer(self) -> bytes:
         """Up to MAX_READ bytes, until the status line is in, the peer closes or the deadline."""
         got = b""
         buf = ctypes.create_string_buffer(MAX_READ)
         while len(got) < MAX_READ and b"\r\n" not in got:
             want = MAX_READ - len(got)
             try:
-                n = self.drive(
+                n = await self.drive(
                     lambda want=want: int(self.lib.SSL_read(self.ssl, buf, want)),  # type: ignore[misc]
                     "answer",
                 )
@@ -228,10 +232,11 @@ class _Conn:
         return got
 
 
-def _hold_back(sock: socket.socket, until: float) -> None:
+async def _hold_back(sock: socket.socket, until: float) -> None:
     """Wait, reading nothing, until the bytes waiting on ``sock`` stop growing (MSG_PEEK)."""
-    r, _, _ = select.select([sock], [], [], max(0.0, until - time.monotonic()))
-    if not r:
+    try:
+        await _wait(sock, True, until, "hold back")
+    except TimeoutError:
         return
     seen = -1
     while time.monotonic() < until:
@@ -246,10 +251,10 @@ def _hold_back(sock: socket.socket, until: float) -> None:
         if now == seen:
             return  # quiet: the server sent what it sends before our Finished
         seen = now
-        time.sleep(min(EARLY_QUIET, max(0.0, until - time.monotonic())))
+        await anyio.sleep(min(EARLY_QUIET, max(0.0, until - time.monotonic())))
 
 
-def _await_ticket(conn: _Conn, until: float) -> None:
+async def _await_ticket(conn: _Conn, until: float) -> None:
     """Process what the server sends after the handshake (NewSessionTicket, RFC 8446 sec.
     4.6.1) until the session is resumable or ``until``; no request is sent."""
     buf = ctypes.create_string_buffer(64)
@@ -257,27 +262,27 @@ def _await_ticket(conn: _Conn, until: float) -> None:
         sess = conn.lib.SSL_get_session(conn.ssl)
         if sess and conn.lib.SSL_SESSION_is_resumable(sess):
             return
-        r, _, _ = select.select([conn.sock], [], [], max(0.0, until - time.monotonic()))
-        if not r:
+        try:
+            await _wait(conn.sock, True, until, "ticket")
+        except TimeoutError:
             return
         ret = conn.lib.SSL_read(conn.ssl, buf, len(buf))  # a ticket: WANT_READ, no data
         if ret <= 0 and conn.lib.SSL_get_error(conn.ssl, ret) != _SSL_ERROR_WANT_READ:
             return
 
 
-def first_connection(sock: socket.socket, sni: str, timeout: float) -> Ticket:
-    """Blocking (run it in a worker thread) on the connected non-blocking ``sock``: a TLS 1.3
-    handshake, then the session tickets read (no request). Never closes ``sock``."""
+async def first_connection(sock: socket.socket, sni: str, timeout: float) -> Ticket:
+    """On the connected non-blocking ``sock``: a TLS 1.3 handshake, then the session
+    tickets read (no request). Never closes ``sock``."""
     if _libssl() is None:
         return Ticket(None, 0, "no system OpenSSL (libssl.so.3) to send early data with")
     try:
         conn = _Conn(sock, sni, time.monotonic() + timeout)
     except _Failed as exc:
         return Ticket(None, 0, str(exc))
-    kept = False
     try:
-        conn.drive(lambda: int(conn.lib.SSL_connect(conn.ssl)), "TLS 1.3 handshake")
-        _await_ticket(conn, min(conn.deadline, time.monotonic() + EARLY_WAIT))
+        await conn.drive(lambda: int(conn.lib.SSL_connect(conn.ssl)), "TLS 1.3 handshake")
+        await _await_ticket(conn, min(conn.deadline, time.monotonic() + EARLY_WAIT))
         sess = conn.lib.SSL_get_session(conn.ssl)
         if not sess or not conn.lib.SSL_SESSION_is_resumable(sess):
             return Ticket(None, 0, "TLS 1.3 handshake done; no session ticket received")
@@ -285,23 +290,21 @@ def first_connection(sock: socket.socket, sni: str, timeout: float) -> Ticket:
         if not ptr:
             return Ticket(None, 0, "no session after the TLS 1.3 handshake")
         max_early = int(conn.lib.SSL_SESSION_get_max_early_data(ptr))
-        kept = True
-        session = _Session(ptr, conn.ctx)
-        return Ticket(session, max_early, "session ticket received")
+        return Ticket(_Session(ptr), max_early, "session ticket received")
     except (_Failed, TimeoutError, OSError) as exc:
         return Ticket(None, 0, f"TLS 1.3 handshake failed: {exc}"[:200])
     finally:
-        conn.close(keep_ctx=kept)
+        conn.close()
 
 
-def early_connection(
+async def early_connection(
     sock: socket.socket, sni: str, host: str, ticket: Ticket, timeout: float
 ) -> EarlyResult:
-    """Blocking: resume ``ticket`` on ``sock`` with the GET sent as early data."""
-    if ticket.session is None or not ticket.session.ptr or not ticket.session.ctx:
+    """Resume ``ticket`` on ``sock`` with the GET sent as early data."""
+    if ticket.session is None or not ticket.session.ptr:
         return EarlyResult("", 0, "no session to resume")
     try:
-        conn = _Conn(sock, sni, time.monotonic() + timeout, ticket.session.ctx)
+        conn = _Conn(sock, sni, time.monotonic() + timeout)
     except _Failed as exc:
         return EarlyResult("", 0, str(exc))
     request = http_request(host)
@@ -309,7 +312,7 @@ def early_connection(
     try:
         conn.lib.SSL_set_session(conn.ssl, ticket.session.ptr)
         # sends the ClientHello with the early data after it (RFC 8446 sec. 2.3)
-        conn.drive(
+        await conn.drive(
             lambda: int(
                 conn.lib.SSL_write_early_data(
                     conn.ssl, request, len(request), ctypes.byref(written)
@@ -317,14 +320,14 @@ def early_connection(
             ),
             "early data",
         )
-        _hold_back(sock, min(conn.deadline, time.monotonic() + EARLY_WAIT))
-        conn.drive(lambda: int(conn.lib.SSL_connect(conn.ssl)), "resumption")
+        await _hold_back(sock, min(conn.deadline, time.monotonic() + EARLY_WAIT))
+        await conn.drive(lambda: int(conn.lib.SSL_connect(conn.ssl)), "resumption")
         early = conn.lib.SSL_get_early_data_status(conn.ssl)
         resumed = bool(conn.lib.SSL_session_reused(conn.ssl))
         if early != _SSL_EARLY_DATA_ACCEPTED:
             how = "resumed" if resumed else "full handshake, ticket not taken"
             return EarlyResult(Depth.REFUSED, 0, f"early data refused ({how})")
-        status = http_status(conn.read_answer())
+        status = http_status(await conn.read_answer())
     except (_Failed, TimeoutError, OSError) as exc:
         return EarlyResult("", 0, f"resumption with early data failed: {exc}"[:200])
     finally:

@@ -84,6 +84,12 @@ GROUP_SECP256R1 = 0x0017
 GROUP_X25519 = 0x001D
 # Offered groups: the common EC groups and the RFC 7919 FFDHE groups (for DHE suites).
 GROUPS = (GROUP_X25519, GROUP_SECP256R1, 0x0018, 0x0019, 0x001E, 0x0100, 0x0101, 0x0102)
+# TLS <= 1.2 hellos add secp224r1, last: a server whose only curve it is (NCSC-NL 2025-05:
+# phase out) is then observed, not mistaken for one without TLS (no shared group); one
+# with a better curve still picks that. Not in TLS 1.3 hellos: RFC 8446 sec. 4.2.7 has no
+# P-224, and OpenSSL 3 would answer it with a HelloRetryRequest it cannot complete.
+GROUP_SECP224R1 = 0x0015
+GROUPS_TLS12 = (*GROUPS, GROUP_SECP224R1)
 # Offered signature schemes, SHA-1 ones included so that a SHA-1-only server still answers
 # (its weakness is then judged by the checks, not hidden as a failed probe).
 SIGNATURE_SCHEMES = (
@@ -222,7 +228,7 @@ def client_hello_body(
     status_request: bool = True,
     random: bytes | None = None,
     compression: bytes = b"\x00",
-    groups: Sequence[int] = GROUPS,
+    groups: Sequence[int] | None = None,
     signature_schemes: Sequence[int] = SIGNATURE_SCHEMES,
     extra_extensions: bytes = b"",
 ) -> bytes:
@@ -245,6 +251,8 @@ def client_hello_body(
         if _sni_ok(sni):
             name = sni.encode("ascii")
             exts += _ext(EXT_SERVER_NAME, _vec16(_u8(0) + _vec16(name)))
+        if groups is None:
+            groups = GROUPS if version == TLS13 else GROUPS_TLS12
         exts += _ext(EXT_SUPPORTED_GROUPS, _vec16(_suites(groups)))
         exts += _ext(EXT_EC_POINT_FORMATS, _vec8(b"\x00"))
         exts += _ext(EXT_SIGNATURE_ALGORITHMS, _vec16(_suites(signature_schemes)))

@@ -8,18 +8,21 @@ the first one. That is a whole TLS 1.2 client, which OpenSSL implements correctl
 ``Connection.renegotiate()`` is the smallest correct tool.
 
 Bounds: one connection (opened by the caller under its address slot and connection
-budget), at most ``MAX_RENEGOTIATIONS`` renegotiations on it, every blocking step waited
-with ``select`` against one overall deadline, so the worker thread always returns by
-itself before the caller's cancel scope expires.
+budget), at most ``MAX_RENEGOTIATIONS`` renegotiations on it, every wait for the socket
+bounded by one overall deadline. The non-blocking OpenSSL calls run on the event loop and
+the waits are the loop's (``anyio.wait_readable``), not a worker thread's ``select``: a
+thread hop cost a third of this probe's CPU (bench/README.md, issue #19's budget), and a
+cancelled scan now cancels the wait itself.
 """
 
 from __future__ import annotations
 
-import select
+import functools
 import socket
 import time
 from dataclasses import dataclass
 
+import anyio
 from OpenSSL import SSL
 
 from auditor.obs.tls import TLS10, TLS11, TLS12, Depth
@@ -37,44 +40,53 @@ class RenegResult:
     detail: str
 
 
-def _step(conn: SSL.Connection, sock: socket.socket, deadline: float, what: str) -> None:
+async def _step(conn: SSL.Connection, sock: socket.socket, deadline: float, what: str) -> None:
     """Drive one non-blocking pyOpenSSL call (do_handshake) to its end, or TimeoutError."""
     while True:
         try:
             conn.do_handshake()
             return
         except SSL.WantReadError:
-            wait_r, wait_w = [sock], []
+            wait = anyio.wait_readable
         except SSL.WantWriteError:
-            wait_r, wait_w = [], [sock]
+            wait = anyio.wait_writable
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"{what}: no answer before the timeout")
-        r, w, _ = select.select(wait_r, wait_w, [], left)
-        if not r and not w:
+        with anyio.move_on_after(left) as scope:
+            await wait(sock)
+        if scope.cancelled_caught:
             raise TimeoutError(f"{what}: no answer before the timeout")
 
 
-def client_renegotiation(
-    sock: socket.socket, sni: str, version: str, timeout: float
-) -> RenegResult:
-    """Blocking (run it in a worker thread): handshake at ``version`` (<= TLS 1.2) on the
-    connected non-blocking ``sock``, then renegotiate up to MAX_RENEGOTIATIONS times.
-
-    Never raises for what the peer does; never closes ``sock`` (the caller owns it)."""
-    deadline = time.monotonic() + timeout
+@functools.cache
+def _context(version: str) -> SSL.Context:
+    """One client context per highest version, made once: an SSL_CTX is safe to share
+    between connections once configured, and making one costs about as much as the
+    hand-built hello of another probe."""
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     ctx.set_verify(SSL.VERIFY_NONE)  # the certificate is judged elsewhere
     ctx.set_min_proto_version(SSL.TLS1_VERSION)
     ctx.set_max_proto_version(_MAX_VERSION[version])
     # weak servers are observed, not hidden (as the full handshake in probes/tls.py)
     ctx.set_cipher_list(b"ALL:@SECLEVEL=0")
-    conn = SSL.Connection(ctx, sock)
+    return ctx
+
+
+async def client_renegotiation(
+    sock: socket.socket, sni: str, version: str, timeout: float
+) -> RenegResult:
+    """Handshake at ``version`` (<= TLS 1.2) on the connected non-blocking ``sock``, then
+    renegotiate up to MAX_RENEGOTIATIONS times.
+
+    Never raises for what the peer does; never closes ``sock`` (the caller owns it)."""
+    deadline = time.monotonic() + timeout
+    conn = SSL.Connection(_context(version), sock)
     if sni:
         conn.set_tlsext_host_name(sni.encode("idna"))
     conn.set_connect_state()
     try:
-        _step(conn, sock, deadline, "first handshake")
+        await _step(conn, sock, deadline, "first handshake")
     except (SSL.Error, TimeoutError, OSError) as exc:
         return RenegResult("", 0, f"first {version} handshake failed: {_err(exc)}")
     got = conn.get_protocol_version_name()
@@ -83,7 +95,7 @@ def client_renegotiation(
         try:
             if not conn.renegotiate():
                 return RenegResult("", done, f"OpenSSL would not start a renegotiation ({got})")
-            _step(conn, sock, deadline, "renegotiation")
+            await _step(conn, sock, deadline, "renegotiation")
         except SSL.ZeroReturnError:
             return _refused(done, got, "connection closed (close_notify)")
         except SSL.SysCallError as exc:

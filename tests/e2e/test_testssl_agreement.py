@@ -222,6 +222,15 @@ CERT_ROWS = (
         "extension detected but no ocsp stapling",
     ),
     ("gzip", "http.compression", "info", "BREACH", "potentially vulnerable"),
+    # SCTs in the TLS extension (TLS 1.3 CertificateEntry, TLS 1.2 ServerHello) and in the
+    # staple's single response (RFC 6962 sec. 3.3)
+    ("sctext", "tls.cert.sct", "pass", "certificate_transparency", "yes (tls extension)"),
+    ("sctext12", "tls.cert.sct", "pass", "certificate_transparency", "yes (tls extension)"),
+    ("staplesct", "tls.cert.sct", "pass", "certificate_transparency", "yes (ocsp extension)"),
+    ("staplesct", "tls.ocsp_stapling", "pass", "OCSP_stapling", "offered"),
+    # documented: testssl does not verify a staple (stale, or for another serial number)
+    ("staplestale", "tls.ocsp_stapling", "warn", "OCSP_stapling", "offered"),
+    ("stapleother", "tls.ocsp_stapling", "warn", "OCSP_stapling", "offered"),
 )
 
 
@@ -310,3 +319,15 @@ def test_handshake_depth_agrees_with_testssl(
 
 # tls.zero_rtt has no row: testssl 3.0.8 has no 0-RTT test, and the early_data/#42 its -S
 # extension list sometimes shows is not reproducible (docs/TLS-TESTSSL.md, "0-RTT").
+
+
+# Issue #19, key-exchange groups (testssl -f): a documented disagreement. testssl 3.0
+# looks for forward-secret suites through the local `openssl s_client`, whose OpenSSL 3
+# does not offer P-224, so a P-224-only server shows "no (P)FS" there; the auditor's
+# TLS 1.2 hellos offer secp224r1 last and see it chosen (tls.kex_params warn).
+KEX_ROWS = (("p224", "tls.kex_params", "warn", "PFS", "no ciphers supporting (p)fs"),)
+
+
+def test_kex_groups_against_testssl(lab: Lab, scan: dict[str, Any], tmp_path: Path) -> None:
+    problems = agreement(lab, scan, tmp_path, KEX_ROWS, ["-f"], workers=1)
+    assert not problems, "\n".join(problems)

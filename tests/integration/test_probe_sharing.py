@@ -176,12 +176,14 @@ async def test_tls_observation_takes_the_http_probes_handshake(pki: Path, dns: D
     assert "TLSv1.3" in t.accepted_versions()  # the hellos ran all the same
     (h,) = obs.http
     assert h.https is not None and h.https.hops and h.https.hops[0].status == 200
+    # the 0-RTT probe read the tickets of the HTTP probe's TLS 1.3 connection (this
+    # server's allow no early data) and made no handshake of its own
+    assert t.zero_rtt == Depth.NO_EARLY_DATA, t.zero_rtt_detail
+    assert "HTTP probe's TLS 1.3 connection" in t.zero_rtt_detail
     # every completed TLS handshake on the server carried an HTTP request: the TLS probe
-    # made no OpenSSL handshake of its own; the depth probes' own handshakes (client
-    # renegotiation on TLS 1.2, the 0-RTT probe's ticket on TLS 1.3) carry none by design
-    depth = (1 if t.client_renegotiation in (Depth.REFUSED, Depth.ACCEPTED) else 0) + (
-        1 if t.zero_rtt == Depth.NO_EARLY_DATA else 0
-    )
+    # made no OpenSSL handshake of its own; only the client-renegotiation probe's (TLS 1.2)
+    # carries none, by design
+    depth = 1 if t.client_renegotiation in (Depth.REFUSED, Depth.ACCEPTED) else 0
     assert web.handshakes - depth >= 1 and web.requests["tls"] >= web.handshakes - depth
 
 

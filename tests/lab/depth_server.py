@@ -34,6 +34,15 @@ Kind ``ancient25`` (issue #20): ``ancient`` on port 25 behind an SMTP preamble (
 EHLO with STARTTLS, 220 to STARTTLS; RFC 3207), for the mail.tls.* failures Postfix's
 OpenSSL cannot show (compression, no secure renegotiation).
 
+Kinds ``sct`` and ``sct12``: a TLS 1.2 + 1.3 (``sct12``: TLS 1.2 only) server (Python
+``ssl``, OpenSSL 3) that sends two SCTs in the signed_certificate_timestamp extension
+(RFC 6962 sec. 3.3.1) when the client asks: in the ServerHello (TLS 1.2) and in the leaf's
+CertificateEntry (TLS 1.3, RFC 8446 sec. 4.4.2.1). nginx cannot send it (no module in
+Debian); ``openssl s_server -serverinfo`` can, but serves one connection at a time. Python's
+``ssl`` has no name for SSL_CTX_use_serverinfo_ex, so it is called through ``ctypes`` on
+the context's SSL_CTX (checked to be the right pointer, and the same libssl). Answers an
+HTTP request as kind ``reneg`` does.
+
 Prints "ready" once every socket is bound. Every read is bounded (record size, time).
 """
 
@@ -290,6 +299,68 @@ def smtp_preamble(handler: Handler) -> Handler:
     return handle
 
 
+# OpenSSL 3 ssl.h: SSL_SERVERINFOV2 and the extension contexts of a v2 serverinfo entry
+SSL_SERVERINFOV2 = 2
+SSL_EXT_CLIENT_HELLO, SSL_EXT_TLS1_2_SERVER_HELLO, SSL_EXT_TLS1_3_CERTIFICATE = (
+    0x0080,
+    0x0100,
+    0x1000,
+)
+EXT_SCT = 18  # signed_certificate_timestamp (RFC 6962 sec. 3.3.1)
+
+
+def _ssl_ctx_pointer(ctx: ssl.SSLContext) -> int:
+    """The SSL_CTX* of ``ctx``: CPython's PySSLContext starts with it, right after the
+    object header (Modules/_ssl.c); verified by reading the options back through it."""
+    import ctypes
+
+    lib = ctypes.CDLL("libssl.so.3")
+    lib.OpenSSL_version.restype = ctypes.c_char_p
+    lib.OpenSSL_version.argtypes = [ctypes.c_int]
+    if lib.OpenSSL_version(0).decode() != ssl.OPENSSL_VERSION:
+        raise SystemExit("Python's ssl does not use the system libssl.so.3")
+    ptr = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    lib.SSL_CTX_get_options.restype = ctypes.c_uint64
+    lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
+    if not ptr or lib.SSL_CTX_get_options(ptr) != ctx.options:
+        raise SystemExit("could not find the SSL_CTX of the Python SSLContext")
+    return ptr
+
+
+def _sct_server(addr: str, chain: Path, key: Path, tls13: bool) -> None:
+    import ctypes
+
+    from auditor.protocol.sct import sct_list
+
+    from .pki import TLS_SCT_LOGS
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)  # serverinfo belongs to the certificate loaded last
+    if not tls13:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    lst = sct_list(list(TLS_SCT_LOGS))
+    context = SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE
+    info = struct.pack("!IHH", context, EXT_SCT, len(lst)) + lst
+    lib = ctypes.CDLL("libssl.so.3")
+    lib.SSL_CTX_use_serverinfo_ex.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+    ]
+    if lib.SSL_CTX_use_serverinfo_ex(_ssl_ctx_pointer(ctx), SSL_SERVERINFOV2, info, len(info)) != 1:
+        raise SystemExit("SSL_CTX_use_serverinfo_ex failed")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    ls = socket.create_server((addr, 443), family=family, backlog=64)
+
+    def loop() -> None:
+        while True:
+            conn, _ = ls.accept()
+            threading.Thread(target=_reneg_conn, args=(ctx, conn), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 async def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chain", type=Path, required=True)
@@ -320,6 +391,10 @@ async def main(argv: list[str]) -> None:
             if a.key is None:
                 raise SystemExit("kind reneg needs --key")
             _reneg_server(addr, a.chain, a.key)
+        elif kind in ("sct", "sct12"):
+            if a.key is None:
+                raise SystemExit(f"kind {kind} needs --key")
+            _sct_server(addr, a.chain, a.key, tls13=kind == "sct")
         else:
             raise SystemExit(f"unknown kind {kind}")
     print("ready", flush=True)

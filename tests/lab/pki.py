@@ -10,6 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp as x509_ocsp
+
 from auditor.protocol.sct import sct_list
 
 from .scenarios import CertSpec
@@ -50,6 +55,92 @@ def _stamp(days: int) -> str:
 
 
 _INTER_LOCK = threading.Lock()
+
+# Log IDs of the SCTs carried in the handshake (tests/lab/depth_server.py kind sct) and in
+# the stapled OCSP response: other logs than the certificate's (0x11, 0x22), so a finding
+# tells the three places apart.
+TLS_SCT_LOGS = (bytes([0x33]) * 32, bytes([0x44]) * 32)
+OCSP_SCT_LOGS = (bytes([0x55]) * 32, bytes([0x66]) * 32)
+# id-ce-... SCT list as an OCSP single extension (RFC 6962 sec. 3.3): 1.3.6.1.4.1.11129.2.4.5
+_OID_OCSP_SCT = bytes.fromhex("060a2b06010401d679020405")
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+def _elements(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(tag, content, whole element) of the DER elements laid end to end in ``data``."""
+    out, i = [], 0
+    while i < len(data):
+        tag, n, j = data[i], data[i + 1], i + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, j = int.from_bytes(data[j : j + k], "big"), j + k
+        out.append((tag, data[j : j + n], data[i : j + n]))
+        i = j + n
+    return out
+
+
+def with_single_sct(resp_der: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """``resp_der`` with an SCT list added as the single response's extension and the
+    response signed again (RFC 6960 4.2.1: singleExtensions [1] EXPLICIT Extensions). The
+    cryptography package builds no single extensions and `openssl ocsp` neither."""
+    ((_, outer, _),) = _elements(resp_der)  # OCSPResponse
+    status, (_, rbytes, _) = _elements(outer)[:2]  # responseStatus, [0] responseBytes
+    ((_, rb, _),) = _elements(rbytes)
+    oid, (_, basic_der, _) = _elements(rb)[:2]  # responseType, response OCTET STRING
+    ((_, basic, _),) = _elements(basic_der)
+    (_, tbs, _), (_, _, sigalg), _sig, *certs = _elements(basic)
+    parts = []
+    for tag, content, whole in _elements(tbs):
+        if tag == 0x30:  # responses: SEQUENCE OF SingleResponse (one here)
+            ((_, single, _),) = _elements(content)
+            lst = sct_list(list(OCSP_SCT_LOGS))
+            ext = _der(0x30, _OID_OCSP_SCT + _der(0x04, _der(0x04, lst)))
+            single += _der(0xA1, _der(0x30, ext))
+            whole = _der(0x30, _der(0x30, single))
+        parts.append(whole)
+    new_tbs = _der(0x30, b"".join(parts))
+    sig = key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))  # the algorithm sigalg names
+    basic = _der(0x30, new_tbs + sigalg + _der(0x03, b"\x00" + sig) + b"".join(c[2] for c in certs))
+    rb2 = _der(0x30, oid[2] + _der(0x04, basic))
+    return _der(0x30, status[2] + _der(0xA0, rb2))
+
+
+def made_staple(kind: str, cert: Path, inter_cert: Path, inter_key: Path) -> bytes:
+    """A stapled OCSP response made with the cryptography package (CertSpec.staple_content):
+    sct = good, with 2 SCTs in the single response (RFC 6962 sec. 3.3); stale = good, but
+    nextUpdate 3 days ago (RFC 6960 sec. 4.2.2.1); other = good, for another serial
+    number of the same issuer (sec. 4.1.1 CertID: a staple for another certificate)."""
+    leaf = x509.load_pem_x509_certificate(cert.read_bytes())
+    issuer = x509.load_pem_x509_certificate(inter_cert.read_bytes())
+    key = serialization.load_pem_private_key(inter_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the lab's intermediates have EC keys")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    this, nxt = now - dt.timedelta(hours=1), now + dt.timedelta(days=7)
+    if kind == "stale":
+        this, nxt = now - dt.timedelta(days=10), now - dt.timedelta(days=3)
+    b = x509_ocsp.OCSPResponseBuilder()
+    good = x509_ocsp.OCSPCertStatus.GOOD
+    if kind == "other":
+        req = x509_ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
+        b = b.add_response_by_hash(
+            req.issuer_name_hash, req.issuer_key_hash, leaf.serial_number ^ 1, hashes.SHA1(),
+            good, this, nxt, None, None,
+        )  # fmt: skip
+    elif kind in ("sct", "stale"):
+        b = b.add_response(leaf, issuer, hashes.SHA1(), good, this, nxt, None, None)
+    else:
+        raise ValueError(f"staple_content {kind!r}")
+    b = b.responder_id(x509_ocsp.OCSPResponderEncoding.HASH, issuer)
+    der = b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    return with_single_sct(der, key) if kind == "sct" else der
 
 
 class Pki:
@@ -187,7 +278,10 @@ authorityKeyIdentifier = keyid
             data += inter_cert.read_bytes()
         chain.write_bytes(data)
         ocsp = None
-        if spec.stapling:
+        if spec.stapling and spec.staple_content:
+            ocsp = d / "ocsp.der"
+            ocsp.write_bytes(made_staple(spec.staple_content, cert, inter_cert, inter_key))
+        elif spec.stapling:
             ocsp = d / "ocsp.der"
             signer, signer_key = (
                 (self.ca_cert, self.ca_key)

@@ -75,6 +75,9 @@ class CertSpec:
     # --- issue #19, certificate depth (tests/lab/pki.py) ---
     ocsp_uri: bool = True  # authorityInfoAccess OCSP URI in the leaf (as public CAs do)
     staple_signer: str = "issuer"  # issuer | root (a signer neither issuer nor delegated)
+    # "" = `openssl ocsp`'s response; sct (SCTs in the single response) | stale (nextUpdate
+    # past) | other (another serial number): made by tests/lab/pki.py made_staple
+    staple_content: str = ""
     must_staple: bool = False  # TLS feature status_request (RFC 7633)
     sct: bool = False  # embed a synthetic precertificate SCT list (2 logs)
     eku: str = "serverAuth"  # extendedKeyUsage of the leaf ("" = none)
@@ -121,6 +124,8 @@ class Web:
     # `ssl_early_data on` (nginx passes early requests on: fail); "425" = on, plus
     # `if ($ssl_early_data) { return 425; }` (RFC 8470: pass)
     early_data: str | None = None
+    # `ssl_ecdh_curve` (tls.kex_params): None = nginx's default (OpenSSL's list)
+    ecdh_curve: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1505,9 +1510,71 @@ def build_scenarios() -> tuple[Scenario, ...]:
     )
     # ==== issue #20, mail DNS half: its own block, last, so no earlier address moves ====
     S.extend(_mail_dns_scenarios())
+    # ==== issue #19, SCT and staple depth: after the mail DNS block, so no address moves
+    S.extend(_sct_staple_scenarios())
     # ==== issue #20, STARTTLS: its own block, last, so no earlier address moves ====
     S.extend(_starttls_scenarios())
     return tuple(S)
+
+
+def _sct_staple_scenarios() -> list[Scenario]:
+    """SCTs in the TLS extension and in the staple (RFC 6962 sec. 3.3), bad staples (RFC
+    6960 sec. 4.2.2.1, sec. 4.1.1), a P-224-only server (NCSC-NL 2025-05 phase out)."""
+
+    def both(v: str) -> dict[str, str]:
+        return {"v4": v, "v6": v}
+
+    return [
+        _host_scn(
+            "sctext",
+            "SCTs (2 logs) only in the TLS signed_certificate_timestamp extension: TLS 1.3 "
+            "CertificateEntry and TLS 1.2 ServerHello (tests/lab/depth_server.py kind sct)",
+            _e(tls__cert__sct=both("pass")),
+            tls_server="sct",
+            evidence={"tls.cert.sct": ("in the tls extension",)},
+        ),
+        _host_scn(
+            "sctext12",
+            "TLS 1.2-only server with SCTs only in the ServerHello extension "
+            "(tests/lab/depth_server.py kind sct12)",
+            _e(tls__cert__sct=both("pass")),
+            tls_server="sct12",
+            evidence={"tls.cert.sct": ("in the tls extension",)},
+        ),
+        _host_scn(
+            "staplesct",
+            "SCTs (2 logs) only in the stapled OCSP response's single extension",
+            _e(tls__cert__sct=both("pass"), tls__ocsp_stapling=both("pass")),
+            cert=CertSpec(stapling=True, staple_content="sct"),
+            evidence={"tls.cert.sct": ("in the ocsp",)},
+        ),
+        _host_scn(
+            "staplestale",
+            "stapled OCSP response signed by the issuer, nextUpdate 3 days past (stale)",
+            _e(tls__ocsp_stapling=both("warn")),
+            cert=CertSpec(stapling=True, staple_content="stale"),
+            evidence={"tls.ocsp_stapling": ("stale",)},
+        ),
+        _host_scn(
+            "stapleother",
+            "stapled OCSP response of the right issuer for another serial number",
+            _e(tls__ocsp_stapling=both("warn")),
+            cert=CertSpec(stapling=True, staple_content="other"),
+            evidence={"tls.ocsp_stapling": ("another certificate",)},
+        ),
+        _host_scn(
+            "p224",
+            "nginx `ssl_ecdh_curve secp224r1`, TLS 1.2, ECDHE-RSA: P-224 the only curve; "
+            "no browser offers P-224, nor does the scanner's OpenSSL 3 client (no handshake)",
+            _e(tls__kex_params=both("warn"), tls__available=both("fail")),
+            web=Web(protocols="TLSv1.2", ecdh_curve="secp224r1"),
+            cert=CertSpec(key="rsa2048"),
+            evidence={
+                "tls.kex_params": ("secp224r1",),
+                "tls.available": ("does answer",),
+            },
+        ),
+    ]
 
 
 # ==== mail DNS: DANE TLSA, DKIM, DNSSEC of the MX, DMARC report authorisation (maildns) ====

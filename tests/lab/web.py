@@ -198,6 +198,8 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             ]
             if w.sigalgs:
                 out.append(f"    ssl_conf_command SignatureAlgorithms {w.sigalgs};")
+            if w.ecdh_curve:
+                out.append(f"    ssl_ecdh_curve {w.ecdh_curve};")
             if w.dhparam:
                 out.append(f"    ssl_dhparam {dhparam_file(root.parent, w.dhparam)};")
             if w.early_data:  # tls.zero_rtt; "425": RFC 8470 sec. 5.2 for early requests

@@ -23,7 +23,7 @@ from auditor.probes.ocsp import verify_staple
 from auditor.probes.tls import cert_info
 from auditor.probes.tls_chain import certificate_depth, classify, validate_chain
 from auditor.protocol.caa import iodef_ok, issue_value_ok, property_problem
-from auditor.protocol.sct import parse_sct_list, sct_list
+from auditor.protocol.sct import log_id_b64, parse_sct_list, sct_list
 from tests.support.factories import ZONE, good_zone
 from tests.support.factories import run as run_zone
 from tests.unit.test_checks_tls import INTER, NOW, ROOT, leaf, one, tls
@@ -219,6 +219,22 @@ def test_staple_for_another_certificate_or_signer_is_a_problem() -> None:
     bad = staple(lc, signer=(rogue_c, rogue), certs=(rogue_c,))
     assert "OCSPSigning" in verify_staple(bad, der(lc), [INTER_C]).problem
     assert verify_staple(b"junk", der(lc), [INTER_C]).problem
+
+
+def test_staple_scts_in_the_single_response_are_read() -> None:
+    # RFC 6962 sec. 3.3: SCTs may travel in the OCSP single response's extension
+    # 1.3.6.1.4.1.11129.2.4.5 (the lab's staplesct scenario serves this)
+    from tests.lab.pki import OCSP_SCT_LOGS, with_single_sct
+
+    lc = leaf_c()
+    plain = staple(lc)
+    assert verify_staple(plain, der(lc), [INTER_C]).sct_logs == ()
+    sc = verify_staple(with_single_sct(plain, IK), der(lc), [INTER_C])
+    assert sc.problem == "" and sc.signer == "issuer"
+    assert sc.sct_logs == tuple(log_id_b64(i) for i in OCSP_SCT_LOGS)
+    # the extension is inside the signed data: a response re-signed by another key fails
+    forged = verify_staple(with_single_sct(plain, _key()), der(lc), [INTER_C])
+    assert forged.problem == "the issuer's signature does not verify"
 
 
 def test_staple_by_a_delegated_responder_verifies() -> None:

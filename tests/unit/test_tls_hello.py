@@ -88,6 +88,23 @@ def test_client_hello_tls13() -> None:
     assert len(ch["session_id"]) == 32
 
 
+def supported_groups(version: str) -> list[int]:
+    shares = th.KeyShares.probe_shares() if version == TLS13 else None
+    rec = th.build_client_hello(version, "www.example.gov.vn", [0xC02B], key_shares=shares)
+    ch = parse_client_hello(rec)
+    g = _Buf(ch["ext"][th.EXT_SUPPORTED_GROUPS])
+    return [g.u(2) for _ in range(g.u(2) // 2)]
+
+
+def test_secp224r1_offered_last_in_tls12_hellos_only() -> None:
+    # a P-224-only server (NCSC-NL 2025-05 phase out) must answer the usual TLS 1.2 hello,
+    # not look TLS-less; RFC 8446 sec. 4.2.7 has no P-224, so TLS 1.3 does not offer it
+    for v in (TLS10, TLS11, TLS12):
+        assert supported_groups(v) == [*th.GROUPS, th.GROUP_SECP224R1]
+    assert supported_groups(TLS13) == list(th.GROUPS)
+    assert th.GROUP_SECP224R1 not in th.GROUPS
+
+
 def test_no_sni_for_address_literals() -> None:
     for literal in ("192.0.2.1", "2001:db8::1", ""):
         ch = parse_client_hello(th.build_client_hello(TLS12, literal, [0xC02F]))
