@@ -1755,14 +1755,13 @@ def _mail_dns_scenarios() -> list[Scenario]:
 # Postfix MX (tests/lab/postfix.py), one listen address per family with its own settings;
 # TLSA data derived from the lab's certificates at start-up (tests/lab/lab.py, dane_records):
 # "{dane:<host>:<usage> <selector> <mtype>}", usage 3 = the host's leaf, 2 = its issuer.
-# (the lab asserts the mail.tls checks it can show failing too: compression and insecure
-# renegotiation come from depth_server.py's ancient25 behind STARTTLS; Postfix signs with
-# SHA-1 only through OpenSSL's defaults, a setting of the whole process, so mail.tls.kex_hash
-# is shown by the unit tests alone, tests/unit/test_checks_mail_tls.py)
+# (compression and insecure renegotiation fail on depth_server.py's ancient25 behind
+# STARTTLS, a SHA-1 key-exchange signature on nginx's mail module: scenario mxsha1)
 MAIL_TLS_CHECKS = (
     "mail.tls.protocols",
     "mail.tls.ciphers",
     "mail.tls.kex_params",
+    "mail.tls.kex_hash",
     "mail.tls.compression",
     "mail.tls.renegotiation",
     "mail.tls.ems",
@@ -1935,6 +1934,21 @@ def _starttls_scenarios() -> list[Scenario]:
             smtp="depth",
             tls_server="ancient25",
             cert=CertSpec(key="rsa2048"),
+        )
+    )
+    # nginx's mail module signing the TLS 1.2 key exchange with SHA-1 when asked (RFC 9155)
+    out.append(
+        pf(
+            "mxsha1",
+            "nginx mail module MX that signs the TLS 1.2 key exchange with ECDSA-SHA1 "
+            "(SignatureAlgorithms with SHA-1 first, @SECLEVEL=0)",
+            _e(mail__tls__kex_hash="fail", mail__tls__protocols="pass", mail__starttls="pass"),
+            evidence={"mail.tls.kex_hash": ("sha1",)},
+            smtp="starttls",
+            web=Web(
+                ciphers=GOOD_CIPHERS_EC + ":@SECLEVEL=0",
+                sigalgs="ECDSA+SHA1:ECDSA+SHA256:ECDSA+SHA384",
+            ),
         )
     )
     # the politeness test's MX (tests/lab/test_mail_politeness.py): nothing listens until

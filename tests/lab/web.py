@@ -233,6 +233,7 @@ def smtp_blocks(p: Placed) -> list[str]:
         out.append(_listen(family, addr, 25))
     out += [f"    server_name {h.name};", "    protocol smtp;"]
     if h.smtp == "starttls" and p.cert is not None:
+        good = GOOD_CIPHERS_EC if h.cert.key == "ec" else GOOD_CIPHERS_RSA
         out += [
             "    starttls on;",
             f"    ssl_certificate {p.cert.chain};",
@@ -240,9 +241,10 @@ def smtp_blocks(p: Placed) -> list[str]:
             "    ssl_protocols TLSv1.2 TLSv1.3;",
             # issue #20: good suites in the server's order, no SHA-1/SHA-224 signatures
             # (mail.tls.ciphers, mail.tls.cipher_order, mail.tls.kex_hash)
-            f"    ssl_ciphers {GOOD_CIPHERS_EC if p.host.cert.key == 'ec' else GOOD_CIPHERS_RSA};",
+            # (the host's Web ciphers/sigalgs, when set, replace them: scenario mxsha1)
+            f"    ssl_ciphers {h.web.ciphers or good};",
             "    ssl_prefer_server_ciphers on;",
-            f"    ssl_conf_command SignatureAlgorithms {MAIL_SIGALGS};",
+            f"    ssl_conf_command SignatureAlgorithms {h.web.sigalgs or MAIL_SIGALGS};",
         ]
     else:
         out.append("    starttls off;")
