@@ -4,7 +4,13 @@ Pages are self-contained (inline CSS, inline SVG charts, no script, no external 
 and carry a restrictive Content-Security-Policy meta tag, so they work from ``file://`` and when
 mailed as a zip. Templates are autoescaped: every remote string (messages, evidence, headers,
 certificate fields) is escaped; nothing remote is ever marked safe. Templates never compute a
-score: everything they show is prepared here from :mod:`auditor.scoring` results.
+score: everything they show is prepared here from :mod:`auditor.scoring` results, as frozen
+view models (the target pages: :mod:`reports.views`; the charts: ``Distribution`` and
+``TrendChart``).
+
+The target pages are streamed: one target's findings and observation at a time, from the
+store (:func:`target_stream`), and for a big report rendered by a pool of worker processes
+(:func:`page_workers`), a few batches ahead of them.
 """
 
 from __future__ import annotations
@@ -88,6 +94,10 @@ _INVISIBLE = re.compile(
 
 def neutralise(value: Any) -> Any:
     """Replace invisible and direction-changing characters by a visible ⟨U+XXXX⟩."""
+    if type(value) is str and value.isprintable():
+        # Every character _INVISIBLE matches is a control (Cc) or format (Cf) character or
+        # unassigned, none of them printable: nothing to show (the common case, fast).
+        return value
     if isinstance(value, str) and not isinstance(value, Markup):
         return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", value)
     return value
@@ -135,9 +145,24 @@ class Bar:
     h: float
     label: str
     value: int
+    mid: float  # the bar's centre (its labels)
+    above: float  # the value's baseline, over the bar
 
 
-def distribution(score: ScanScore) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Distribution:
+    """Agencies per grade, an inline SVG's geometry (computed here, drawn by the template)."""
+
+    width: int
+    height: int
+    base: float  # the axis
+    axis_end: float
+    label_y: float
+    bars: tuple[Bar, ...]
+    apart: bool  # some agencies are shown apart ("?" insufficient data, "-" no score)
+
+
+def distribution(score: ScanScore) -> Distribution:
     """Bars: agencies per grade (plus "?" insufficient data and "-" no score), for an
     inline SVG."""
     grades = [b.grade for b in score.profile.grades]
@@ -162,26 +187,55 @@ def distribution(score: ScanScore) -> dict[str, Any]:
     bars = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         h = (height - 2 * pad) * value / top
-        bars.append(
-            Bar(
-                x=round(pad + i * slot + slot * 0.15, 1),
-                y=round(height - pad - h, 1),
-                w=round(slot * 0.7, 1),
-                h=round(h, 1),
-                label=label,
-                value=value,
-            )
+        x, y, w = (
+            round(pad + i * slot + slot * 0.15, 1),
+            round(height - pad - h, 1),
+            round(slot * 0.7, 1),
         )
-    return {
-        "width": width,
-        "height": height,
-        "base": height - pad,
-        "bars": bars,
-        "apart": bool(insufficient or unscored),
-    }
+        bars.append(
+            Bar(x=x, y=y, w=w, h=round(h, 1), label=label, value=value, mid=x + w / 2, above=y - 4)
+        )
+    return Distribution(
+        width=int(width),
+        height=int(height),
+        base=height - pad,
+        axis_end=width - 20,
+        label_y=height - pad + 16,
+        bars=tuple(bars),
+        apart=bool(insufficient or unscored),
+    )
 
 
-def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GridLine:
+    y: float
+    text_y: float
+    label: int
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """A line of scores (0-100) over scans, an inline SVG's geometry."""
+
+    width: int
+    height: int
+    x1: float
+    x2: float
+    label_y: float
+    grid: tuple[GridLine, ...]
+    dots: tuple[Dot, ...]
+    line: str  # polyline points; "" for fewer than two dots
+
+
+def trend_chart(points: Sequence[tuple[str, float | None]]) -> TrendChart:
     """A line of scores (0-100) over scans, for an inline SVG."""
     width, height, pad = 480.0, 160.0, 30.0
     n = len(points)
@@ -192,9 +246,21 @@ def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
             continue
         x = pad + i * step if n > 1 else width / 2
         y = height - pad - (height - 2 * pad) * value / 100.0
-        dots.append({"x": round(x, 1), "y": round(y, 1), "label": label, "value": value})
-    line = " ".join(f"{d['x']},{d['y']}" for d in dots)
-    return {"width": width, "height": height, "pad": pad, "dots": dots, "line": line}
+        dots.append(Dot(round(x, 1), round(y, 1), label, value))
+    grid = []
+    for g in (0, 50, 100):
+        gy = height - pad - (height - 2 * pad) * g / 100
+        grid.append(GridLine(gy, gy + 4, g))
+    return TrendChart(
+        width=int(width),
+        height=int(height),
+        x1=pad,
+        x2=width - pad,
+        label_y=height - 8,
+        grid=tuple(grid),
+        dots=tuple(dots),
+        line=" ".join(f"{d.x},{d.y}" for d in dots) if len(dots) > 1 else "",
+    )
 
 
 def province_trend(data: ReportData) -> list[tuple[Any, float | None, str]]:
@@ -499,7 +565,8 @@ class PageWriter:
     (the scan header): in the main process, and in each page worker."""
 
     def __init__(self, lang: str, common: Mapping[str, Any], out_dir: Path) -> None:
-        self.env = page_env(lang, Catalog(lang))
+        self.cat = Catalog(lang)
+        self.env = page_env(lang, self.cat)
         self.common = dict(common)
         self.out_dir = out_dir
         self.target = self.env.get_template("target.html.j2")
@@ -517,18 +584,82 @@ class PageWriter:
         return self.write(page.rel, "target.html.j2", p=page)
 
 
+@dataclass(frozen=True)
+class PageContext:
+    """What every target page of a render shares (picklable: sent once to each worker)."""
+
+    lang: str
+    multi_vantage: bool
+    vantages: tuple[str, ...]
+    vantage_rule: VantageRule
+    today: Any  # datetime.date: waivers and expiry are judged against it
+    check_order: tuple[str, ...]  # the profile's checks, in its order
+    primary_vantage: str
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One target page before it is built: its share of the scoring, its findings (with
+    evidence) and its observation (parsed JSON)."""
+
+    kind: str
+    name: str
+    owners: tuple[OwnerLink, ...]
+    requirements: tuple[RequirementRow, ...]
+    findings: tuple[Finding, ...]
+    obs: dict[str, Any]
+
+
+def build_page(ctx: PageContext, cat: Catalog, job: PageJob) -> TargetPage:
+    """The view model of one host or zone page, from its job alone."""
+    kind, name, obs, findings = job.kind, job.name, job.obs, job.findings
+    display_name = to_display_name(name)
+    results, untested = result_groups(findings, ctx.check_order, cat.check_title)
+    columns, mrows = address_matrix(findings, cat, ctx.multi_vantage)
+    host = kind == "host"
+    return TargetPage(
+        rel=page_name(kind, name),
+        kind=kind,
+        name=name,
+        display_name=display_name,
+        heading=cat.t(f"target_heading_{kind}", name=display_name),
+        owners=job.owners,
+        details_from=ctx.primary_vantage if ctx.multi_vantage and obs else "",
+        addresses=addresses(obs) if host else (),
+        vantage_rows=tuple(
+            vantage_matrix(kind, name, findings, ctx.vantages, ctx.vantage_rule, ctx.today, cat)
+        ),
+        requirements=job.requirements,
+        matrix_columns=columns,
+        matrix_rows=mrows,
+        results=results,
+        untested=untested,
+        dns=dns_answers(obs) if host else (),
+        tcp=tcp_rows(obs, lambda v: fmt_number(v, ctx.lang)),
+        tls=tls_views(obs) if host else (),
+        http=http_views(obs) if host else (),
+        zone=zone_view(obs) if kind == "zone" else None,
+        other=other_rows(obs),
+    )
+
+
 # The page workers' writer (one per worker process, made by its initializer).
 _WORKER: PageWriter | None = None
 
 
-def _start_worker(lang: str, common: Mapping[str, Any], out_dir: str) -> None:
-    global _WORKER
-    _WORKER = PageWriter(lang, common, Path(out_dir))
+_CONTEXT: PageContext | None = None
 
 
-def _write_pages(pages: Sequence[TargetPage]) -> list[str]:
-    assert _WORKER is not None, "a page worker without its initializer"
-    return [str(_WORKER.target_page(p)) for p in pages]
+def _start_worker(common: Mapping[str, Any], out_dir: str, ctx: PageContext) -> None:
+    global _WORKER, _CONTEXT
+    _WORKER = PageWriter(ctx.lang, common, Path(out_dir))
+    _CONTEXT = ctx
+
+
+def _write_pages(jobs: Sequence[PageJob]) -> list[str]:
+    """A worker's batch: each page built (view model) and rendered here, in the worker."""
+    assert _WORKER is not None and _CONTEXT is not None, "a page worker without its initializer"
+    return [str(_WORKER.target_page(build_page(_CONTEXT, _WORKER.cat, j))) for j in jobs]
 
 
 # Page work on every core for a big report; a small one stays in one process (a worker
@@ -641,42 +772,23 @@ class HtmlRenderer:
                 out.setdefault(("zone", z), []).append(a)
         return out
 
-    def target_page(
+    def page_job(
         self,
         kind: str,
         name: str,
         agencies: Sequence[AgencyScore],
         findings: Sequence[Finding],
-        obs: Mapping[str, Any],
+        obs: dict[str, Any],
         pairs: Sequence[PairResult],
-    ) -> TargetPage:
-        """The view model of one host or zone page (its findings and observation only)."""
-        d, cat = self.data, self.cat
-        display_name = to_display_name(name)
-        results, untested = result_groups(findings, self.check_order, cat.check_title)
-        columns, mrows = address_matrix(findings, cat, d.multi_vantage)
-        host = kind == "host"
-        return TargetPage(
-            rel=page_name(kind, name),
+    ) -> PageJob:
+        """What one target page needs of the scoring (owners, requirement rows), with its
+        findings and observation: the rest of the page is built where it is rendered."""
+        cat = self.cat
+        return PageJob(
             kind=kind,
             name=name,
-            display_name=display_name,
-            heading=cat.t(f"target_heading_{kind}", name=display_name),
             owners=tuple(
                 OwnerLink(a.id, a.agency.name, page_name("agency", a.id)) for a in agencies
-            ),
-            details_from=d.primary_vantage if d.multi_vantage and obs else "",
-            addresses=addresses(obs) if host else (),
-            vantage_rows=tuple(
-                vantage_matrix(
-                    kind,
-                    name,
-                    findings,
-                    d.vantages,
-                    d.profile.vantage_checks,
-                    d.score.today,
-                    cat,
-                )
             ),
             requirements=tuple(
                 RequirementRow(
@@ -685,11 +797,13 @@ class HtmlRenderer:
                     status=p.status.value,
                     problems=tuple(
                         # A reason the scanner could not test is said once, in the
-                        # results (``untested``), not again on each check it hit.
+                        # results (``untested``), not again on each check it hit (the
+                        # check's message is its worst finding's: that reason); a check
+                        # without any finding says so here (no reason is listed for it).
                         Problem(
                             c.req_status.value,
                             cat.check_title(c.check),
-                            "" if c.status.value in UNTESTED else c.message,
+                            "" if c.findings and c.status.value in UNTESTED else c.message,
                         )
                         for c in p.checks
                         if c.status.value not in ("pass", "info")
@@ -697,16 +811,20 @@ class HtmlRenderer:
                 )
                 for p in pairs
             ),
-            matrix_columns=columns,
-            matrix_rows=mrows,
-            results=results,
-            untested=untested,
-            dns=dns_answers(obs) if host else (),
-            tcp=tcp_rows(obs, lambda v: fmt_number(v, self.lang)),
-            tls=tls_views(obs) if host else (),
-            http=http_views(obs) if host else (),
-            zone=zone_view(obs) if kind == "zone" else None,
-            other=other_rows(obs),
+            findings=tuple(findings),
+            obs=obs,
+        )
+
+    def page_context(self) -> PageContext:
+        d = self.data
+        return PageContext(
+            lang=self.lang,
+            multi_vantage=d.multi_vantage,
+            vantages=d.vantages,
+            vantage_rule=d.profile.vantage_checks,
+            today=d.score.today,
+            check_order=self.check_order,
+            primary_vantage=d.primary_vantage,
         )
 
     def render(
@@ -775,7 +893,7 @@ class HtmlRenderer:
                 if owners.get(key, [None])[0] is a:
                     pairs_of.setdefault(key, []).append(p)
 
-        def pages() -> Iterator[TargetPage]:
+        def jobs() -> Iterator[PageJob]:
             done: set[tuple[str, str]] = set()
             stream = target_stream(d.findings if findings is None else findings, observations)
             # Then the targets the store has nothing of.
@@ -787,32 +905,39 @@ class HtmlRenderer:
                     continue
                 done.add(key)
                 kind, name = key
-                yield self.target_page(kind, name, owners[key], fs, obs, pairs_of.get(key, []))
+                yield self.page_job(kind, name, owners[key], fs, obs, pairs_of.get(key, []))
 
+        ctx = self.page_context()
         n = page_workers(len(owners), workers)
         if n == 1:
-            written.extend(writer.target_page(p) for p in pages())
+            written.extend(writer.target_page(build_page(ctx, writer.cat, j)) for j in jobs())
             return written
-        written.extend(Path(p) for p in self._pool(n, out_dir, pages()))
+        written.extend(Path(p) for p in self._pool(n, out_dir, ctx, jobs()))
         return written
 
-    def _pool(self, n: int, out_dir: Path, pages: Iterable[TargetPage]) -> Iterator[str]:
+    def _pool(
+        self, n: int, out_dir: Path, page_ctx: PageContext, jobs: Iterable[PageJob]
+    ) -> Iterator[str]:
         """Target pages rendered by ``n`` worker processes, in batches, a few batches
         ahead of the workers (memory holds those, not the report)."""
         import concurrent.futures as cf
         import multiprocessing
 
-        # forkserver: clean workers (no copy of this process's threads, locks or store
-        # connection), each starting once with the shared context.
-        ctx = multiprocessing.get_context("forkserver")
+        # fork: a worker starts at once, with the templates and the shared context already
+        # here, and never imports ``__main__`` again (spawn and forkserver would: a caller's
+        # script without a ``__main__`` guard would run twice). A worker only renders and
+        # writes files: it touches neither the store's connection nor the scan's threads,
+        # and leaves with os._exit (multiprocessing's), running no exit handler.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
         with cf.ProcessPoolExecutor(
             max_workers=n,
             mp_context=ctx,
             initializer=_start_worker,
-            initargs=(self.lang, self.common, str(out_dir)),
+            initargs=(self.common, str(out_dir), page_ctx),
         ) as pool:
             ahead: collections.deque[cf.Future[list[str]]] = collections.deque()
-            for batch in _batched(pages, POOL_BATCH):
+            for batch in _batched(jobs, POOL_BATCH):
                 ahead.append(pool.submit(_write_pages, batch))
                 while len(ahead) >= n * POOL_AHEAD:
                     yield from ahead.popleft().result()
@@ -820,7 +945,7 @@ class HtmlRenderer:
                 yield from ahead.popleft().result()
 
 
-def _batched(items: Iterable[TargetPage], size: int) -> Iterator[tuple[TargetPage, ...]]:
+def _batched(items: Iterable[PageJob], size: int) -> Iterator[tuple[PageJob, ...]]:
     it = iter(items)
     while batch := tuple(itertools.islice(it, size)):
         yield batch

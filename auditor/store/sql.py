@@ -938,9 +938,11 @@ class SqlStore:
                     if whole:
                         last = (whole[-1][1], whole[-1][2])
                     else:  # one target with more findings than a page: read it whole
-                        whole = self._conn.execute(
-                            query.where(F.c.kind == last[0], F.c.target == last[1])
-                        ).all()
+                        whole = list(
+                            self._conn.execute(
+                                query.where(F.c.kind == last[0], F.c.target == last[1])
+                            ).all()
+                        )
                     rows, after = whole, last
                 for r in rows:
                     yield Finding(
