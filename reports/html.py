@@ -30,7 +30,7 @@ from markupsafe import Markup
 from auditor import __version__
 from auditor.inventory import to_display_name
 from auditor.model import Finding, Status, TargetKind
-from auditor.profiles import VantageRule
+from auditor.profiles import Requirement, VantageRule
 from auditor.registry import get_check, is_known
 from auditor.scoring import (
     AgencyScore,
@@ -323,20 +323,54 @@ def fail_groups(agency: AgencyScore, cat: Catalog) -> list[FailGroup]:
     return out
 
 
-def matrix(agency: AgencyScore, score: ScanScore) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MatrixColumn:
+    kind: str  # host | zone
+    name: str
+
+
+@dataclass(frozen=True)
+class RequirementCells:
+    req: Requirement
+    cells: tuple[PairResult | None, ...]  # one per column; None: not a pair of this target
+
+
+@dataclass(frozen=True)
+class AgencyMatrix:
+    """Rows: requirements; columns: the agency's hosts then zones; cells: pair results."""
+
+    cols: tuple[MatrixColumn, ...]
+    rows: tuple[RequirementCells, ...]
+
+
+def matrix(agency: AgencyScore, score: ScanScore) -> AgencyMatrix:
     """Rows: requirements; columns: the agency's hosts then zones; cells: pair statuses."""
     cells: dict[tuple[str, str, str], PairResult] = {}
     for p in agency.pairs:
         cells[(p.target_kind.value, p.target, p.requirement.id)] = p
-    cols = [{"kind": "host", "name": h} for h in agency.agency.hosts] + [
-        {"kind": "zone", "name": z} for z in agency.agency.zones
-    ]
+    cols = tuple(MatrixColumn("host", h) for h in agency.agency.hosts) + tuple(
+        MatrixColumn("zone", z) for z in agency.agency.zones
+    )
     rows = []
     for r in score.profile.requirements:
-        row = [cells.get((c["kind"], c["name"], r.id)) for c in cols]
+        row = tuple(cells.get((c.kind, c.name, r.id)) for c in cols)
         if any(p is not None for p in row):
-            rows.append({"req": r, "cells": row})
-    return {"cols": cols, "rows": rows}
+            rows.append(RequirementCells(r, row))
+    return AgencyMatrix(cols, tuple(rows))
+
+
+@dataclass(frozen=True)
+class SubScore:
+    category: str
+    score: float | None
+    coverage: float | None
+
+
+def subscores(agency: AgencyScore) -> tuple[SubScore, ...]:
+    """The agency's score and coverage per category, in the scoring's order."""
+    return tuple(
+        SubScore(c, v, agency.category_coverage.get(c)) for c, v in agency.categories.items()
+    )
 
 
 def _scope(check_id: str) -> str:
@@ -443,18 +477,30 @@ def vantage_matrix(
     return rows
 
 
-def kpi_matrix(agency: AgencyScore) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class KpiCell:
+    vantage: str
+    answer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    host: str
+    answer: str
+    cells: tuple[KpiCell, ...]
+    differ: bool
+
+
+def kpi_matrix(agency: AgencyScore) -> list[KpiRow]:
     """The KPI per host and vantage (several vantages only): rows = hosts."""
     return [
-        {
-            "host": h.host,
-            "answer": h.answer,
-            "cells": [
-                {"vantage": v, "answer": ans, "reason": clip(why, MAX_REASON_CHARS)}
-                for v, ans, why in h.vantages
-            ],
-            "differ": len({ans for _v, ans, _w in h.vantages}) > 1,
-        }
+        KpiRow(
+            host=h.host,
+            answer=h.answer,
+            cells=tuple(KpiCell(v, ans, clip(why, MAX_REASON_CHARS)) for v, ans, why in h.vantages),
+            differ=len({ans for _v, ans, _w in h.vantages}) > 1,
+        )
         for h in agency.host_kpis
     ]
 
@@ -875,6 +921,7 @@ class HtmlRenderer:
                     has_previous=d.previous is not None,
                     groups=fail_groups(a, self.cat),
                     matrix=matrix(a, score),
+                    subscores=subscores(a),
                     kmatrix=kpi_matrix(a),
                     untested=a.incomplete(),
                     waived=a.waived(),
