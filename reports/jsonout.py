@@ -35,7 +35,63 @@ def _dumps(value: Any, level: int) -> str:
     """``value`` as ``json.dumps(doc, indent=2)`` writes it ``level`` levels deep: a
     member streamed on its own reads byte for byte as in the whole document (structural
     newlines only: a newline inside a string is written ``\\n``)."""
+    out: list[str] = []
+    if _fast(value, "\n" + "  " * level, out):
+        return "".join(out)
     return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
+
+
+_STR = json.encoder.encode_basestring  # ensure_ascii=False: the C function where there is one
+_FLOAT = float.__repr__
+
+
+def _fast(value: Any, nl: str, out: list[str]) -> bool:
+    """What ``json.dumps(value, ensure_ascii=False, indent=2)`` writes (newlines followed by
+    ``nl``'s indent), appended to ``out``, for plain JSON values (str keys; str, int,
+    finite float, bool, None, dict, list); False, with ``out`` to be dropped, for anything
+    else: the caller falls back to ``json.dumps``. The standard library's encoder with an
+    indent is its pure-Python one; this one writes a finding several times faster."""
+    if isinstance(value, str):
+        out.append(_STR(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif type(value) is int:
+        out.append(int.__repr__(value))
+    elif type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        out.append(_FLOAT(value))
+    elif type(value) is dict:
+        if not value:
+            out.append("{}")
+            return True
+        inner = nl + "  "
+        first = True
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            out.append(("{" if first else ",") + inner + _STR(k) + ": ")
+            first = False
+            if not _fast(v, inner, out):
+                return False
+        out.append(nl + "}")
+    elif type(value) is list or type(value) is tuple:
+        if not value:
+            out.append("[]")
+            return True
+        inner = nl + "  "
+        for i, v in enumerate(value):
+            out.append(("[" if i == 0 else ",") + inner)
+            if not _fast(v, inner, out):
+                return False
+        out.append(nl + "]")
+    else:
+        return False
+    return True
 
 
 def _array(key: str, items: Iterable[Any]) -> Iterator[str]:

@@ -168,3 +168,24 @@ def test_json_document_is_the_streamed_one(store: StoreAndIds) -> None:
     st, ids = store
     doc = scan_document(st, ids[-1])
     assert doc == json.loads("".join(scan_chunks(st, ids[-1])))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, -0.0, 1e300, True, False, None], "b": {}, "c": [], "d": {"e": [{}]}},
+        {"ü\u202e": '\x00\n\t"\\ <script>', "n": 10**30, "t": (1, "x"), "f": 0.1 + 0.2},
+        {1: "int key", "x": float("nan")},  # what the fast path leaves to json.dumps
+        [Status.PASS, {"deep": [[[]]]}],
+        "plain",
+        None,
+    ],
+)
+def test_member_encoding_is_json_dumps_indent_2(value: Any) -> None:
+    from reports.jsonout import _dumps
+
+    for level in (0, 1, 2):
+        expected = json.dumps(value, ensure_ascii=False, indent=2).replace(
+            "\n", "\n" + "  " * level
+        )
+        assert _dumps(value, level) == expected
