@@ -432,12 +432,11 @@ def enclosing_zones(options: ScanOptions, hosts: Iterable[str]) -> list[str]:
     return anyio.run(find, backend="asyncio")
 
 
-def gate_verdict(
-    store: Store, scan_id: int, profile: Any, fail_on: str, min_score: float | None
-) -> GateVerdict:
-    """The gate's verdict on a stored scan."""
+def gate_score(store: Store, scan_id: int, profile: Any) -> Any:
+    """The gate's scoring of a stored scan (evidence left out: no score reads it), shared
+    by its verdict and its outputs."""
     from auditor.scoring import score_scan
 
     scan = store.scan(scan_id)
-    score = score_scan(profile, scan.inventory, store.findings(scan_id), date.today())
-    return decide(score, fail_on, min_score)
+    findings = store.iter_findings(scan_id, evidence=False)
+    return score_scan(profile, scan.inventory, findings, date.today())

@@ -157,7 +157,9 @@ class Verdict:
         return cls(Status.ERROR, message, dict(evidence))
 
 
-@dataclass(frozen=True)
+# slots: a province's render holds every finding of the scan for its scoring (~160,000 at
+# 2,000 hosts); a slotted instance is a fifth of the size of one with a __dict__.
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A verdict bound to its subject: stored, scored and reported."""
 

@@ -187,7 +187,7 @@ def agencies_from_snapshot(inventory: Mapping[str, Any]) -> tuple[AgencyInfo, ..
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per target x check: a province has ~160,000
 class CheckResult:
     """One check on one target (host or zone): its findings combined."""
 
@@ -217,7 +217,7 @@ class CheckResult:
         return _FROM_STATUS[self.status]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per target x check: a province has ~160,000
 class PairResult:
     """One (target, requirement) pair of one agency."""
 

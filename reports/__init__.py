@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.store import Store
+
+if TYPE_CHECKING:
+    from reports.data import ReportData
 
 
 def render_all(
@@ -16,12 +21,27 @@ def render_all(
     the scan's stored snapshot, so past scans render as they were.
     """
     from reports.data import load_report
+
+    return render_report(store, load_report(store, scan_id, profile), Path(out_dir), lang)
+
+
+def render_report(
+    store: Store, data: ReportData, out_dir: Path, lang: str = "vi", workers: int | None = None
+) -> list[Path]:
+    """The HTML scorecards of ``data`` (the run's one scoring, shared with its other
+    outputs): the target pages stream their findings and observations from the store."""
     from reports.html import render_html
 
-    data = load_report(store, scan_id, profile)
     # The target pages show one vantage's observations in detail (local, else the first);
     # the per-vantage verdicts are in the findings.
-    return render_html(data, Path(out_dir), lang, store.observations(scan_id, data.primary_vantage))
+    return render_html(
+        data,
+        Path(out_dir),
+        lang,
+        store.observations(data.scan.id, data.primary_vantage),
+        store.iter_findings(data.scan.id),
+        workers,
+    )
 
 
 STDOUT = "-"
@@ -40,6 +60,30 @@ def write_output(path: str | Path, text: str, *, bom: bool = False) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+
+
+def write_chunks(path: str | Path, chunks: Iterable[str]) -> None:
+    """Write one output given in pieces (a streamed document), as :func:`write_output`
+    does: ``-`` is stdout; a file is written whole or not at all (a temporary file
+    renamed into place once complete, so a failed render leaves no half document)."""
+    import os
+    import sys
+
+    if str(path) == STDOUT:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.part")
+    try:
+        with part.open("w", encoding="utf-8", newline="") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def stdout_outputs(**outputs: str | None) -> list[str]:

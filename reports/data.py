@@ -49,7 +49,7 @@ class ReportData:
     profile: Profile
     profile_note: str  # why another profile than the scan's was used ("" normally)
     score: ScanScore
-    findings: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # every finding, evidence left out (see load_report)
     previous_scan: ScanRecord | None
     previous: ScoreSummary | None
     # (scan, summary) oldest first, the current scan last.
@@ -148,11 +148,22 @@ def summary_of(store: Store, scan: ScanRecord, profile: Profile) -> ScoreSummary
     )
 
 
-def load_report(store: Store, scan_id: int, profile_name: str | None = None) -> ReportData:
+def load_report(
+    store: Store, scan_id: int, profile_name: str | None = None, score: ScanScore | None = None
+) -> ReportData:
+    """What the renderers need of one scan, scored once (``score``: a scoring already made
+    of it, e.g. the gate's, reused with its profile)."""
     scan = store.scan(scan_id)
-    profile, note = resolve_profile(profile_name, scan)
-    findings = tuple(store.findings(scan_id))
-    score = score_scan(profile, scan.inventory, findings, scan_day(scan))
+    if score is not None:
+        profile, note = score.profile, ""
+    else:
+        profile, note = resolve_profile(profile_name, scan)
+    # Scored once per render and shared by every output of the run (HTML, JSON, CSV,
+    # Markdown): without evidence, which no score reads; the outputs that show evidence
+    # (the JSON findings, the target pages) stream it from the store target by target.
+    findings = tuple(store.iter_findings(scan_id, evidence=False))
+    if score is None:
+        score = score_scan(profile, scan.inventory, findings, scan_day(scan))
     # Earlier network scans of the same inventory. An evaluation re-scores the observations
     # of its source scan, so "before" means before that source scan.
     base = scan.source_scan or scan.id

@@ -4,14 +4,22 @@ Pages are self-contained (inline CSS, inline SVG charts, no script, no external 
 and carry a restrictive Content-Security-Policy meta tag, so they work from ``file://`` and when
 mailed as a zip. Templates are autoescaped: every remote string (messages, evidence, headers,
 certificate fields) is escaped; nothing remote is ever marked safe. Templates never compute a
-score: everything they show is prepared here from :mod:`auditor.scoring` results.
+score: everything they show is prepared here from :mod:`auditor.scoring` results, as frozen
+view models (the target pages: :mod:`reports.views`; the charts: ``Distribution`` and
+``TrendChart``).
+
+The target pages are streamed: one target's findings and observation at a time, from the
+store (:func:`target_stream`), and for a big report rendered by a pool of worker processes
+(:func:`page_workers`), a few batches ahead of them.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +30,7 @@ from markupsafe import Markup
 from auditor import __version__
 from auditor.inventory import to_display_name
 from auditor.model import Finding, Status, TargetKind
-from auditor.profiles import VantageRule
+from auditor.profiles import Requirement, VantageRule
 from auditor.registry import get_check, is_known
 from auditor.scoring import (
     AgencyScore,
@@ -36,6 +44,24 @@ from auditor.scoring import (
 from auditor.text import clip
 from reports.data import ReportData, observation_docs, scan_day
 from reports.i18n import Catalog, split_code
+from reports.views import (
+    MAX_VALUE_CHARS,
+    UNTESTED,
+    MatrixRow,
+    OwnerLink,
+    Problem,
+    RequirementRow,
+    TargetPage,
+    addresses,
+    dns_answers,
+    flatten,
+    http_views,
+    other_rows,
+    result_groups,
+    tcp_rows,
+    tls_views,
+    zone_view,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CSP = (
@@ -43,8 +69,6 @@ CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")
-MAX_EVIDENCE_ROWS = 200
-MAX_VALUE_CHARS = 600
 
 STATUS_SYMBOL = {
     "pass": "✓",
@@ -70,6 +94,10 @@ _INVISIBLE = re.compile(
 
 def neutralise(value: Any) -> Any:
     """Replace invisible and direction-changing characters by a visible ⟨U+XXXX⟩."""
+    if type(value) is str and value.isprintable():
+        # Every character _INVISIBLE matches is a control (Cc) or format (Cf) character or
+        # unassigned, none of them printable: nothing to show (the common case, fast).
+        return value
     if isinstance(value, str) and not isinstance(value, Markup):
         return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", value)
     return value
@@ -106,44 +134,6 @@ def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
     return text.replace(".", ",") if lang == "vi" else text
 
 
-def flatten(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
-    """Nested evidence/observation data as (dotted key, text) rows, capped in size."""
-    rows: list[tuple[str, str]] = []
-
-    def walk(o: Any, key: str, d: int) -> None:
-        if len(rows) >= MAX_EVIDENCE_ROWS:
-            return
-        if isinstance(o, Mapping) and d < 6:
-            if not o:
-                rows.append((key or "-", "{}"))
-            for k, v in o.items():
-                walk(v, f"{key}.{k}" if key else str(k), d + 1)
-            return
-        if isinstance(o, list | tuple) and d < 6:
-            if not o:
-                rows.append((key or "-", "[]"))
-            elif all(not isinstance(x, Mapping | list | tuple) for x in o):
-                rows.append((key or "-", clip(", ".join(_text(x) for x in o), MAX_VALUE_CHARS)))
-            else:
-                for i, v in enumerate(o):
-                    walk(v, f"{key}[{i}]", d + 1)
-            return
-        rows.append((key or "-", clip(_text(o), MAX_VALUE_CHARS)))
-
-    walk(obj, prefix, depth)
-    if len(rows) >= MAX_EVIDENCE_ROWS:
-        rows.append(("…", f"(more than {MAX_EVIDENCE_ROWS} rows, cut)"))
-    return rows
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 # --------------------------------------------------------------------------- view models
 
 
@@ -155,9 +145,24 @@ class Bar:
     h: float
     label: str
     value: int
+    mid: float  # the bar's centre (its labels)
+    above: float  # the value's baseline, over the bar
 
 
-def distribution(score: ScanScore) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Distribution:
+    """Agencies per grade, an inline SVG's geometry (computed here, drawn by the template)."""
+
+    width: int
+    height: int
+    base: float  # the axis
+    axis_end: float
+    label_y: float
+    bars: tuple[Bar, ...]
+    apart: bool  # some agencies are shown apart ("?" insufficient data, "-" no score)
+
+
+def distribution(score: ScanScore) -> Distribution:
     """Bars: agencies per grade (plus "?" insufficient data and "-" no score), for an
     inline SVG."""
     grades = [b.grade for b in score.profile.grades]
@@ -182,26 +187,55 @@ def distribution(score: ScanScore) -> dict[str, Any]:
     bars = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         h = (height - 2 * pad) * value / top
-        bars.append(
-            Bar(
-                x=round(pad + i * slot + slot * 0.15, 1),
-                y=round(height - pad - h, 1),
-                w=round(slot * 0.7, 1),
-                h=round(h, 1),
-                label=label,
-                value=value,
-            )
+        x, y, w = (
+            round(pad + i * slot + slot * 0.15, 1),
+            round(height - pad - h, 1),
+            round(slot * 0.7, 1),
         )
-    return {
-        "width": width,
-        "height": height,
-        "base": height - pad,
-        "bars": bars,
-        "apart": bool(insufficient or unscored),
-    }
+        bars.append(
+            Bar(x=x, y=y, w=w, h=round(h, 1), label=label, value=value, mid=x + w / 2, above=y - 4)
+        )
+    return Distribution(
+        width=int(width),
+        height=int(height),
+        base=height - pad,
+        axis_end=width - 20,
+        label_y=height - pad + 16,
+        bars=tuple(bars),
+        apart=bool(insufficient or unscored),
+    )
 
 
-def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GridLine:
+    y: float
+    text_y: float
+    label: int
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """A line of scores (0-100) over scans, an inline SVG's geometry."""
+
+    width: int
+    height: int
+    x1: float
+    x2: float
+    label_y: float
+    grid: tuple[GridLine, ...]
+    dots: tuple[Dot, ...]
+    line: str  # polyline points; "" for fewer than two dots
+
+
+def trend_chart(points: Sequence[tuple[str, float | None]]) -> TrendChart:
     """A line of scores (0-100) over scans, for an inline SVG."""
     width, height, pad = 480.0, 160.0, 30.0
     n = len(points)
@@ -212,9 +246,21 @@ def trend_chart(points: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
             continue
         x = pad + i * step if n > 1 else width / 2
         y = height - pad - (height - 2 * pad) * value / 100.0
-        dots.append({"x": round(x, 1), "y": round(y, 1), "label": label, "value": value})
-    line = " ".join(f"{d['x']},{d['y']}" for d in dots)
-    return {"width": width, "height": height, "pad": pad, "dots": dots, "line": line}
+        dots.append(Dot(round(x, 1), round(y, 1), label, value))
+    grid = []
+    for g in (0, 50, 100):
+        gy = height - pad - (height - 2 * pad) * g / 100
+        grid.append(GridLine(gy, gy + 4, g))
+    return TrendChart(
+        width=int(width),
+        height=int(height),
+        x1=pad,
+        x2=width - pad,
+        label_y=height - 8,
+        grid=tuple(grid),
+        dots=tuple(dots),
+        line=" ".join(f"{d.x},{d.y}" for d in dots) if len(dots) > 1 else "",
+    )
 
 
 def province_trend(data: ReportData) -> list[tuple[Any, float | None, str]]:
@@ -277,20 +323,54 @@ def fail_groups(agency: AgencyScore, cat: Catalog) -> list[FailGroup]:
     return out
 
 
-def matrix(agency: AgencyScore, score: ScanScore) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MatrixColumn:
+    kind: str  # host | zone
+    name: str
+
+
+@dataclass(frozen=True)
+class RequirementCells:
+    req: Requirement
+    cells: tuple[PairResult | None, ...]  # one per column; None: not a pair of this target
+
+
+@dataclass(frozen=True)
+class AgencyMatrix:
+    """Rows: requirements; columns: the agency's hosts then zones; cells: pair results."""
+
+    cols: tuple[MatrixColumn, ...]
+    rows: tuple[RequirementCells, ...]
+
+
+def matrix(agency: AgencyScore, score: ScanScore) -> AgencyMatrix:
     """Rows: requirements; columns: the agency's hosts then zones; cells: pair statuses."""
     cells: dict[tuple[str, str, str], PairResult] = {}
     for p in agency.pairs:
         cells[(p.target_kind.value, p.target, p.requirement.id)] = p
-    cols = [{"kind": "host", "name": h} for h in agency.agency.hosts] + [
-        {"kind": "zone", "name": z} for z in agency.agency.zones
-    ]
+    cols = tuple(MatrixColumn("host", h) for h in agency.agency.hosts) + tuple(
+        MatrixColumn("zone", z) for z in agency.agency.zones
+    )
     rows = []
     for r in score.profile.requirements:
-        row = [cells.get((c["kind"], c["name"], r.id)) for c in cols]
+        row = tuple(cells.get((c.kind, c.name, r.id)) for c in cols)
         if any(p is not None for p in row):
-            rows.append({"req": r, "cells": row})
-    return {"cols": cols, "rows": rows}
+            rows.append(RequirementCells(r, row))
+    return AgencyMatrix(cols, tuple(rows))
+
+
+@dataclass(frozen=True)
+class SubScore:
+    category: str
+    score: float | None
+    coverage: float | None
+
+
+def subscores(agency: AgencyScore) -> tuple[SubScore, ...]:
+    """The agency's score and coverage per category, in the scoring's order."""
+    return tuple(
+        SubScore(c, v, agency.category_coverage.get(c)) for c, v in agency.categories.items()
+    )
 
 
 def _scope(check_id: str) -> str:
@@ -301,226 +381,29 @@ def _category(check_id: str) -> str:
     return get_check(check_id).category.value if is_known(check_id) else ""
 
 
-def tls_view(obs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per-address TLS facts from a stored host observation (fields may be missing)."""
-    out = []
-    for t in obs.get("tls", []) or []:
-        if not isinstance(t, Mapping):
-            continue
-        chain = [c for c in t.get("chain", []) or [] if isinstance(c, Mapping)]
-        out.append(
-            {
-                "address": t.get("address", ""),
-                "port": t.get("port", ""),
-                "outcome": t.get("outcome", ""),
-                "detail": t.get("detail", ""),
-                "versions": [v for v in t.get("versions", []) or [] if isinstance(v, Mapping)],
-                "ciphers": [c for c in t.get("ciphers", []) or [] if isinstance(c, Mapping)],
-                "leaf": chain[0] if chain else None,
-                "chain": chain,
-                "trust": t.get("trust", ""),
-                "trust_detail": t.get("trust_detail", ""),
-                "handshake": " ".join(
-                    x for x in (t.get("handshake_version", ""), t.get("handshake_cipher", "")) if x
-                ),
-                "ocsp": t.get("ocsp_stapled"),
-            }
-        )
-    return out
-
-
-def http_view(obs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per address: each fetch (http://, https://) with its hops and the final headers."""
-    out = []
-    for h in obs.get("http", []) or []:
-        if not isinstance(h, Mapping):
-            continue
-        fetches = []
-        for key in ("http", "https"):
-            f = h.get(key)
-            if not isinstance(f, Mapping):
-                continue
-            hops = [x for x in f.get("hops", []) or [] if isinstance(x, Mapping)]
-            headers = []
-            if hops:
-                for pair in hops[-1].get("headers", []) or []:
-                    if isinstance(pair, list | tuple) and len(pair) == 2:
-                        headers.append(
-                            (
-                                clip(str(pair[0]), MAX_VALUE_CHARS),
-                                clip(str(pair[1]), MAX_VALUE_CHARS),
-                            )
-                        )
-            fetches.append(
-                {
-                    "url": f.get("start_url", ""),
-                    "outcome": f.get("outcome", ""),
-                    "detail": f.get("detail", ""),
-                    "hops": hops,
-                    "headers": headers[:MAX_EVIDENCE_ROWS],
-                }
-            )
-        known = ("address", "http", "https", "outcome", "detail")
-        rest = {k: v for k, v in h.items() if k not in known}
-        out.append(
-            {
-                "address": h.get("address", ""),
-                "outcome": h.get("outcome", ""),
-                "detail": h.get("detail", ""),
-                "fetches": fetches,
-                "rows": flatten(rest),
-            }
-        )
-    return out
-
-
 def address_matrix(
-    kind: str, name: str, findings: Iterable[Finding], cat: Catalog, multi: bool = False
-) -> dict[str, Any]:
-    """Per-address results: rows = address-scope checks, columns = addresses (``multi``,
-    several vantages: one column per address and vantage, labelled ``address (vantage)``)."""
+    findings: Iterable[Finding], cat: Catalog, multi: bool = False
+) -> tuple[tuple[str, ...], tuple[MatrixRow, ...]]:
+    """One target's per-address results: rows = address-scope checks, columns = addresses
+    (``multi``, several vantages: one column per address and vantage, labelled ``address
+    (vantage)``)."""
     cells: dict[tuple[str, str], str] = {}
     checks: list[str] = []
-    addresses: list[str] = []
+    columns: list[str] = []
     for f in findings:
-        if f.target_kind.value != kind or f.target != name or f.address is None:
+        if f.address is None:
             continue
         column = f"{f.address} ({f.vantage})" if multi else f.address
         if f.check not in checks:
             checks.append(f.check)
-        if column not in addresses:
-            addresses.append(column)
+        if column not in columns:
+            columns.append(column)
         cells[(f.check, column)] = f.status.value
-    addresses.sort(key=lambda a: (":" in a.split(" ")[0], a))
-    return {
-        "addresses": addresses,
-        "rows": [
-            {
-                "check": c,
-                "title": cat.check_title(c),
-                "cells": [cells.get((c, a)) for a in addresses],
-            }
-            for c in sorted(checks)
-        ],
-    }
-
-
-def _answer(ans: Any) -> dict[str, Any] | None:
-    if not isinstance(ans, Mapping):
-        return None
-    return {
-        "qname": ans.get("qname", ""),
-        "rdtype": ans.get("rdtype", ""),
-        "outcome": ans.get("outcome", ""),
-        "detail": ans.get("detail", ""),
-        "records": [clip(str(r), MAX_VALUE_CHARS) for r in (ans.get("records") or [])][:50],
-        "secure": ans.get("authenticated"),
-    }
-
-
-def zone_view(obs: Mapping[str, Any]) -> dict[str, Any]:
-    """Key facts of a stored zone observation: records, servers, DNSSEC, SMTP."""
-    records = []
-    for key in ("soa", "ns", "mx", "spf", "dmarc", "dmarc_org"):
-        a = _answer(obs.get(key))
-        if a is not None:
-            records.append(a)
-    caa = [x for x in (_answer(c) for c in obs.get("caa") or []) if x is not None]
-    relevant = next((c for c in caa if c["records"]), caa[-1] if caa else None)
-    if relevant is not None:
-        records.append(relevant)
-    servers = []
-    for role, key in (("NS", "ns_hosts"), ("MX", "mx_hosts")):
-        for s in obs.get(key) or []:
-            if not isinstance(s, Mapping):
-                continue
-            a, aaaa = _answer(s.get("a")), _answer(s.get("aaaa"))
-            servers.append(
-                {
-                    "role": role,
-                    "name": s.get("name", ""),
-                    "preference": s.get("preference"),
-                    "a": a["records"] if a else [],
-                    "aaaa": aaaa["records"] if aaaa else [],
-                }
-            )
-    dnssec = obs.get("dnssec") if isinstance(obs.get("dnssec"), Mapping) else None
-    return {
-        "records": records,
-        "servers": servers,
-        "ns_queries": [q for q in obs.get("ns_queries") or [] if isinstance(q, Mapping)][:100],
-        "dnssec": dnssec,
-        "smtp": [s for s in obs.get("smtp") or [] if isinstance(s, Mapping)][:50],
-    }
-
-
-@dataclass(frozen=True)
-class Row:
-    requirement: str
-    check: str
-    title: str
-    address: str | None
-    status: str
-    message: str
-    evidence: list[tuple[str, str]]
-    waived: bool
-    vantage: str = ""  # several vantages: where it was observed from
-
-
-_ROW_ORDER = {
-    "fail": 0,
-    "error": 1,
-    "warn": 2,
-    "not_tested": 3,
-    "info": 4,
-    "pass": 5,
-    "not_applicable": 6,
-}
-
-
-def target_rows(
-    kind: str, name: str, score: ScanScore, findings: Iterable[Finding], cat: Catalog
-) -> list[Row]:
-    by_check: dict[str, list[Finding]] = {}
-    for f in findings:
-        if f.target_kind.value == kind and f.target == name:
-            by_check.setdefault(f.check, []).append(f)
-
-    def row(requirement: str, f: Finding) -> Row:
-        title = cat.check_title(f.check)
-        evidence = flatten(f.evidence)
-        return Row(
-            requirement,
-            f.check,
-            title,
-            f.address,
-            f.status.value,
-            f.message,
-            evidence,
-            False,
-            f.vantage,
-        )
-
-    rows: list[Row] = []
-    seen: set[str] = set()
-    for req in score.profile.requirements:
-        for c in req.checks:
-            if c in seen:
-                continue
-            fs = by_check.get(c)
-            if fs is None:
-                continue
-            seen.add(c)
-            for f in sorted(
-                fs, key=lambda x: (":" in (x.address or ""), x.address or "", x.vantage)
-            ):
-                rows.append(row(cat.requirement_title(req), f))
-    # What does not pass first (fail, warn, not tested); profile order within each status.
-    rows.sort(key=lambda r: _ROW_ORDER.get(r.status, 9))
-    for c in sorted(set(by_check) - seen):  # stored, but not in this profile
-        for f in by_check[c]:
-            rows.append(row("", f))
-    return rows
+    columns.sort(key=lambda a: (":" in a.split(" ")[0], a))
+    return tuple(columns), tuple(
+        MatrixRow(c, cat.check_title(c), tuple(cells.get((c, a), "") for a in columns))
+        for c in sorted(checks)
+    )
 
 
 @dataclass(frozen=True)
@@ -594,18 +477,30 @@ def vantage_matrix(
     return rows
 
 
-def kpi_matrix(agency: AgencyScore) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class KpiCell:
+    vantage: str
+    answer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    host: str
+    answer: str
+    cells: tuple[KpiCell, ...]
+    differ: bool
+
+
+def kpi_matrix(agency: AgencyScore) -> list[KpiRow]:
     """The KPI per host and vantage (several vantages only): rows = hosts."""
     return [
-        {
-            "host": h.host,
-            "answer": h.answer,
-            "cells": [
-                {"vantage": v, "answer": ans, "reason": clip(why, MAX_REASON_CHARS)}
-                for v, ans, why in h.vantages
-            ],
-            "differ": len({ans for _v, ans, _w in h.vantages}) > 1,
-        }
+        KpiRow(
+            host=h.host,
+            answer=h.answer,
+            cells=tuple(KpiCell(v, ans, clip(why, MAX_REASON_CHARS)) for v, ans, why in h.vantages),
+            differ=len({ans for _v, ans, _w in h.vantages}) > 1,
+        )
         for h in agency.host_kpis
     ]
 
@@ -661,29 +556,228 @@ def vantage_footings(data: ReportData, cat: Catalog) -> list[tuple[str, FootingV
     return [(v, footing_view({FOOTING_KEY: data.footings.get(v)}, cat)) for v in data.vantages]
 
 
+class Pills(dict[str, Markup]):
+    """The status pill of each status, made once per render (the same few fragments on
+    every row of thousands of pages); the text is the catalogue's, escaped."""
+
+    def __init__(self, cat: Catalog, compact: bool = False) -> None:
+        super().__init__()
+        self.cat = cat
+        self.compact = compact
+
+    def __missing__(self, status: str) -> Markup:
+        word = self.cat.status(status)
+        sym = STATUS_SYMBOL.get(status, "")
+        if self.compact:  # a table cell: the symbol, the word for screen readers
+            html = Markup(
+                '<span class="pill s-{0}" title="{1}"><span aria-hidden="true">{2}</span>'
+                '<span class="sr">{1}</span></span>'
+            ).format(status, word, sym)
+        else:
+            html = Markup(
+                '<span class="pill s-{0}"><span aria-hidden="true">{1}</span> {2}</span>'
+            ).format(status, sym, word)
+        self[status] = html
+        return html
+
+
+def page_env(lang: str, cat: Catalog) -> jinja2.Environment:
+    """The template environment of one language (made again in each page worker)."""
+    env = _env()
+    env.globals.update(
+        t=cat.t,
+        cat=cat,
+        lang=lang,
+        csp=CSP,
+        sym=STATUS_SYMBOL,
+        pills=Pills(cat),
+        cells=Pills(cat, compact=True),
+        num=lambda v, d=1: fmt_number(v, lang, d),
+        pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
+        page=page_name,
+        display=to_display_name,
+        scope_of=_scope,
+        category_of=_category,
+        split_code=split_code,
+        version=__version__,
+        aname=lambda a: (a.agency.name_en or a.agency.name) if lang == "en" else a.agency.name,
+        ReqStatus=ReqStatus,
+    )
+    return env
+
+
+class PageWriter:
+    """Renders templates into files under ``out_dir`` with the context every page shares
+    (the scan header): in the main process, and in each page worker."""
+
+    def __init__(self, lang: str, common: Mapping[str, Any], out_dir: Path) -> None:
+        self.cat = Catalog(lang)
+        self.env = page_env(lang, self.cat)
+        self.common = dict(common)
+        self.out_dir = out_dir
+        self.target = self.env.get_template("target.html.j2")
+
+    def write(self, rel: str, template: str, **ctx: Any) -> Path:
+        root = "../" * rel.count("/")
+        tpl = self.target if template == "target.html.j2" else self.env.get_template(template)
+        html = tpl.render(root=root, **self.common, **ctx)
+        path = self.out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        return path
+
+    def target_page(self, page: TargetPage) -> Path:
+        return self.write(page.rel, "target.html.j2", p=page)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every target page of a render shares (picklable: sent once to each worker)."""
+
+    lang: str
+    multi_vantage: bool
+    vantages: tuple[str, ...]
+    vantage_rule: VantageRule
+    today: Any  # datetime.date: waivers and expiry are judged against it
+    check_order: tuple[str, ...]  # the profile's checks, in its order
+    primary_vantage: str
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One target page before it is built: its share of the scoring, its findings (with
+    evidence) and its observation (parsed JSON)."""
+
+    kind: str
+    name: str
+    owners: tuple[OwnerLink, ...]
+    requirements: tuple[RequirementRow, ...]
+    findings: tuple[Finding, ...]
+    obs: dict[str, Any]
+
+
+def build_page(ctx: PageContext, cat: Catalog, job: PageJob) -> TargetPage:
+    """The view model of one host or zone page, from its job alone."""
+    kind, name, obs, findings = job.kind, job.name, job.obs, job.findings
+    display_name = to_display_name(name)
+    results, untested = result_groups(findings, ctx.check_order, cat.check_title)
+    columns, mrows = address_matrix(findings, cat, ctx.multi_vantage)
+    host = kind == "host"
+    return TargetPage(
+        rel=page_name(kind, name),
+        kind=kind,
+        name=name,
+        display_name=display_name,
+        heading=cat.t(f"target_heading_{kind}", name=display_name),
+        owners=job.owners,
+        details_from=ctx.primary_vantage if ctx.multi_vantage and obs else "",
+        addresses=addresses(obs) if host else (),
+        vantage_rows=tuple(
+            vantage_matrix(kind, name, findings, ctx.vantages, ctx.vantage_rule, ctx.today, cat)
+        ),
+        requirements=job.requirements,
+        matrix_columns=columns,
+        matrix_rows=mrows,
+        results=results,
+        untested=untested,
+        dns=dns_answers(obs) if host else (),
+        tcp=tcp_rows(obs, lambda v: fmt_number(v, ctx.lang)),
+        tls=tls_views(obs) if host else (),
+        http=http_views(obs) if host else (),
+        zone=zone_view(obs) if kind == "zone" else None,
+        other=other_rows(obs),
+    )
+
+
+# The page workers' writer (one per worker process, made by its initializer).
+_WORKER: PageWriter | None = None
+
+
+_CONTEXT: PageContext | None = None
+
+
+def _start_worker(common: Mapping[str, Any], out_dir: str, ctx: PageContext) -> None:
+    global _WORKER, _CONTEXT
+    _WORKER = PageWriter(ctx.lang, common, Path(out_dir))
+    _CONTEXT = ctx
+
+
+def _write_pages(jobs: Sequence[PageJob]) -> list[str]:
+    """A worker's batch: each page built (view model) and rendered here, in the worker."""
+    assert _WORKER is not None and _CONTEXT is not None, "a page worker without its initializer"
+    return [str(_WORKER.target_page(build_page(_CONTEXT, _WORKER.cat, j))) for j in jobs]
+
+
+# Page work on every core for a big report; a small one stays in one process (a worker
+# costs ~0.3 s to start and import the templates: more than 200 small pages take).
+POOL_MIN_PAGES = 200
+POOL_BATCH = 25  # target pages sent to a worker at a time
+POOL_AHEAD = 4  # batches in flight per worker (bounds the pages held in memory)
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def page_workers(pages: int, requested: int | None = None) -> int:
+    """Worker processes for ``pages`` target pages: ``requested`` if given (1: render in
+    this process), else one per usable CPU when there are at least POOL_MIN_PAGES pages."""
+    if requested is not None:
+        return max(1, requested)
+    return usable_cpus() if pages >= POOL_MIN_PAGES else 1
+
+
+Key = tuple[str, str]
+
+
+def target_stream(
+    findings: Iterable[Finding],
+    observations: Iterable[tuple[TargetKind, str, str]],
+) -> Iterator[tuple[Key, list[Finding], dict[str, Any]]]:
+    """Each target with its findings and observation, from the two streams of the store,
+    both ordered by (kind, name): a merge, holding one target at a time. A target with
+    findings and no observation (or the other way round) is held to the end; so is every
+    target if the database's order were not Python's (another collation): the pairing is
+    right either way, only the memory bound depends on the order."""
+    obs_it = iter(observation_docs(observations))
+    pending_obs: dict[Key, dict[str, Any]] = {}
+    pending_findings: dict[Key, list[Finding]] = {}
+    head: tuple[Key, dict[str, Any]] | None = None
+
+    def next_obs() -> tuple[Key, dict[str, Any]] | None:
+        for kind, name, doc in obs_it:
+            return (kind, name), doc
+        return None
+
+    head = next_obs()
+    for key, group in itertools.groupby(findings, key=lambda f: (f.target_kind.value, f.target)):
+        fs = list(group)
+        while head is not None and head[0] <= key:
+            pending_obs[head[0]] = head[1]
+            head = next_obs()
+        if key in pending_obs:
+            yield key, fs, pending_obs.pop(key)
+        elif key in pending_findings:  # the stream was not in order: one target, two runs
+            pending_findings[key].extend(fs)
+        else:
+            pending_findings[key] = fs
+    while head is not None:
+        pending_obs[head[0]] = head[1]
+        head = next_obs()
+    for key, fs in pending_findings.items():
+        yield key, fs, pending_obs.pop(key, {})
+    for key, doc in pending_obs.items():
+        yield key, [], doc
+
+
 class HtmlRenderer:
     def __init__(self, data: ReportData, lang: str = "vi") -> None:
         self.data = data
         self.lang = lang
         self.cat = Catalog(lang)
-        self.env = _env()
-        self.env.globals.update(
-            t=self.cat.t,
-            cat=self.cat,
-            lang=lang,
-            csp=CSP,
-            sym=STATUS_SYMBOL,
-            num=lambda v, d=1: fmt_number(v, lang, d),
-            pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
-            page=page_name,
-            display=to_display_name,
-            scope_of=_scope,
-            category_of=_category,
-            split_code=split_code,
-            version=__version__,
-            aname=lambda a: (a.agency.name_en or a.agency.name) if lang == "en" else a.agency.name,
-            ReqStatus=ReqStatus,
-        )
         self.common = {
             "scan": data.scan,
             "profile": data.profile,
@@ -709,15 +803,11 @@ class HtmlRenderer:
                 else data.profile.title
             ),
         }
-
-    def _write(self, out_dir: Path, rel: str, template: str, **ctx: Any) -> Path:
-        depth = rel.count("/")
-        root = "../" * depth
-        html = self.env.get_template(template).render(root=root, **self.common, **ctx)
-        path = out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-        return path
+        # Check order of the profile, for the results of a target page.
+        order: list[str] = []
+        for req in data.profile.requirements:
+            order.extend(c for c in req.checks if c not in order)
+        self.check_order = tuple(order)
 
     def owners(self) -> dict[tuple[str, str], list[AgencyScore]]:
         out: dict[tuple[str, str], list[AgencyScore]] = {}
@@ -728,19 +818,82 @@ class HtmlRenderer:
                 out.setdefault(("zone", z), []).append(a)
         return out
 
+    def page_job(
+        self,
+        kind: str,
+        name: str,
+        agencies: Sequence[AgencyScore],
+        findings: Sequence[Finding],
+        obs: dict[str, Any],
+        pairs: Sequence[PairResult],
+    ) -> PageJob:
+        """What one target page needs of the scoring (owners, requirement rows), with its
+        findings and observation: the rest of the page is built where it is rendered."""
+        cat = self.cat
+        return PageJob(
+            kind=kind,
+            name=name,
+            owners=tuple(
+                OwnerLink(a.id, a.agency.name, page_name("agency", a.id)) for a in agencies
+            ),
+            requirements=tuple(
+                RequirementRow(
+                    title=cat.requirement_title(p.requirement),
+                    level=cat.level(p.requirement.level.value),
+                    status=p.status.value,
+                    problems=tuple(
+                        # A reason the scanner could not test is said once, in the
+                        # results (``untested``), not again on each check it hit (the
+                        # check's message is its worst finding's: that reason); a check
+                        # without any finding says so here (no reason is listed for it).
+                        Problem(
+                            c.req_status.value,
+                            cat.check_title(c.check),
+                            "" if c.findings and c.status.value in UNTESTED else c.message,
+                        )
+                        for c in p.checks
+                        if c.status.value not in ("pass", "info")
+                    ),
+                )
+                for p in pairs
+            ),
+            findings=tuple(findings),
+            obs=obs,
+        )
+
+    def page_context(self) -> PageContext:
+        d = self.data
+        return PageContext(
+            lang=self.lang,
+            multi_vantage=d.multi_vantage,
+            vantages=d.vantages,
+            vantage_rule=d.profile.vantage_checks,
+            today=d.score.today,
+            check_order=self.check_order,
+            primary_vantage=d.primary_vantage,
+        )
+
     def render(
-        self, out_dir: Path, observations: Iterable[tuple[TargetKind, str, str]] = ()
+        self,
+        out_dir: Path,
+        observations: Iterable[tuple[TargetKind, str, str]] = (),
+        findings: Iterable[Finding] | None = None,
+        workers: int | None = None,
     ) -> list[Path]:
+        """Every page: the index and agency pages here, then the target pages, streamed
+        target by target from ``findings`` (with evidence; default: the report's own,
+        which carry none) and ``observations``; by a pool of ``workers`` processes for a
+        big report (:func:`page_workers`)."""
         d = self.data
         score = d.score
+        writer = PageWriter(self.lang, self.common, out_dir)
         written = []
         ranked = score.ranked()
         hosts = {h for a in score.agencies for h in a.agency.hosts}
         zones = {z for a in score.agencies for z in a.agency.zones}
         kpi_yes, kpi_total = score.kpi_share()
         written.append(
-            self._write(
-                out_dir,
+            writer.write(
                 "index.html",
                 "index.html.j2",
                 ranked=ranked,
@@ -760,8 +913,7 @@ class HtmlRenderer:
         for a in score.agencies:
             trend = d.agency_trend(a.id)
             written.append(
-                self._write(
-                    out_dir,
+                writer.write(
                     page_name("agency", a.id),
                     "agency.html.j2",
                     a=a,
@@ -769,6 +921,7 @@ class HtmlRenderer:
                     has_previous=d.previous is not None,
                     groups=fail_groups(a, self.cat),
                     matrix=matrix(a, score),
+                    subscores=subscores(a),
                     kmatrix=kpi_matrix(a),
                     untested=a.incomplete(),
                     waived=a.waived(),
@@ -779,10 +932,6 @@ class HtmlRenderer:
                 )
             )
         owners = self.owners()
-        # Findings indexed once per target: pages are rendered for thousands of hosts.
-        by_target: dict[tuple[str, str], list[Finding]] = {}
-        for f in d.findings:
-            by_target.setdefault((f.target_kind.value, f.target), []).append(f)
         # The target's requirement results: the first owner's (only waivers differ by owner).
         pairs_of: dict[tuple[str, str], list[PairResult]] = {}
         for a in score.agencies:
@@ -790,68 +939,63 @@ class HtmlRenderer:
                 key = (p.target_kind.value, p.target)
                 if owners.get(key, [None])[0] is a:
                     pairs_of.setdefault(key, []).append(p)
-        done: set[tuple[str, str]] = set()
-        # Observations are streamed (parsed one at a time), then targets without any.
-        for kind, name, obs in itertools.chain(
-            observation_docs(observations), ((k, n, {}) for k, n in sorted(owners))
-        ):
-            if (kind, name) in done or (kind, name) not in owners:
-                continue
-            done.add((kind, name))
-            agencies = owners[(kind, name)]
-            written.append(
-                self._write(
-                    out_dir,
-                    page_name(kind, name),
-                    "target.html.j2",
-                    kind=kind,
-                    name=name,
-                    agencies=agencies,
-                    rows=target_rows(kind, name, score, by_target.get((kind, name), []), self.cat),
-                    amatrix=address_matrix(
-                        kind, name, by_target.get((kind, name), []), self.cat, d.multi_vantage
-                    ),
-                    vmatrix=vantage_matrix(
-                        kind,
-                        name,
-                        by_target.get((kind, name), []),
-                        d.vantages,
-                        d.profile.vantage_checks,
-                        score.today,
-                        self.cat,
-                    ),
-                    details_from=d.primary_vantage if d.multi_vantage and obs else "",
-                    pairs=pairs_of.get((kind, name), []),
-                    obs=obs,
-                    dns=obs.get("dns") if kind == "host" else None,
-                    tcp=[x for x in obs.get("tcp", []) or [] if isinstance(x, Mapping)],
-                    tls=tls_view(obs) if kind == "host" else [],
-                    http=http_view(obs) if kind == "host" else [],
-                    zone=zone_view(obs) if kind == "zone" else None,
-                    other=flatten(
-                        {
-                            k: v
-                            for k, v in obs.items()
-                            if k not in ("host", "zone", "dns", "tcp", "tls", "http")
-                        }
-                    ),
-                    addresses=_addresses(obs),
-                )
+
+        def jobs() -> Iterator[PageJob]:
+            done: set[tuple[str, str]] = set()
+            stream = target_stream(d.findings if findings is None else findings, observations)
+            # Then the targets the store has nothing of.
+            rest: Iterator[tuple[Key, list[Finding], dict[str, Any]]] = (
+                (k, [], {}) for k in sorted(owners)
             )
+            for key, fs, obs in itertools.chain(stream, rest):
+                if key in done or key not in owners:
+                    continue
+                done.add(key)
+                kind, name = key
+                yield self.page_job(kind, name, owners[key], fs, obs, pairs_of.get(key, []))
+
+        ctx = self.page_context()
+        n = page_workers(len(owners), workers)
+        if n == 1:
+            written.extend(writer.target_page(build_page(ctx, writer.cat, j)) for j in jobs())
+            return written
+        written.extend(Path(p) for p in self._pool(n, out_dir, ctx, jobs()))
         return written
 
+    def _pool(
+        self, n: int, out_dir: Path, page_ctx: PageContext, jobs: Iterable[PageJob]
+    ) -> Iterator[str]:
+        """Target pages rendered by ``n`` worker processes, in batches, a few batches
+        ahead of the workers (memory holds those, not the report)."""
+        import concurrent.futures as cf
+        import multiprocessing
 
-def _addresses(obs: Mapping[str, Any]) -> list[tuple[str, str]]:
-    dns = obs.get("dns")
-    if not isinstance(dns, Mapping):
-        return []
-    out = []
-    for rr, fam in (("a", "IPv4"), ("aaaa", "IPv6")):
-        ans = dns.get(rr)
-        if isinstance(ans, Mapping):
-            for r in ans.get("records", []) or []:
-                out.append((fam, str(r)))
-    return out
+        # fork: a worker starts at once, with the templates and the shared context already
+        # here, and never imports ``__main__`` again (spawn and forkserver would: a caller's
+        # script without a ``__main__`` guard would run twice). A worker only renders and
+        # writes files: it touches neither the store's connection nor the scan's threads,
+        # and leaves with os._exit (multiprocessing's), running no exit handler.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        with cf.ProcessPoolExecutor(
+            max_workers=n,
+            mp_context=ctx,
+            initializer=_start_worker,
+            initargs=(self.common, str(out_dir), page_ctx),
+        ) as pool:
+            ahead: collections.deque[cf.Future[list[str]]] = collections.deque()
+            for batch in _batched(jobs, POOL_BATCH):
+                ahead.append(pool.submit(_write_pages, batch))
+                while len(ahead) >= n * POOL_AHEAD:
+                    yield from ahead.popleft().result()
+            while ahead:
+                yield from ahead.popleft().result()
+
+
+def _batched(items: Iterable[PageJob], size: int) -> Iterator[tuple[PageJob, ...]]:
+    it = iter(items)
+    while batch := tuple(itertools.islice(it, size)):
+        yield batch
 
 
 def render_html(
@@ -859,10 +1003,14 @@ def render_html(
     out_dir: Path,
     lang: str = "vi",
     observations: Iterable[tuple[TargetKind, str, str]] = (),
+    findings: Iterable[Finding] | None = None,
+    workers: int | None = None,
 ) -> list[Path]:
     """Write every page. ``observations``: the scan's stored observations, as
-    :meth:`auditor.store.Store.observations` yields them (streamed, for the target pages)."""
-    return HtmlRenderer(data, lang).render(out_dir, observations)
+    :meth:`auditor.store.Store.observations` yields them, and ``findings`` as
+    :meth:`auditor.store.Store.iter_findings` does (with evidence): both streamed, for the
+    target pages. ``workers``: page processes (default: by the report's size)."""
+    return HtmlRenderer(data, lang).render(out_dir, observations, findings, workers)
 
 
 __all__ = [

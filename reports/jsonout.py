@@ -10,8 +10,9 @@ two agencies appears once for each), and the scoring results: ``profile``, ``age
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.model import LOCAL_VANTAGE
 from auditor.profiles import Profile, ProfileError
@@ -19,21 +20,109 @@ from auditor.scoring import AgencyScore, CheckResult, PairResult, ScanScore
 from auditor.selfcheck import FOOTING_KEY
 from auditor.store import Store
 
+if TYPE_CHECKING:
+    from reports.data import ReportData
+
 JSON_SCHEMA_VERSION = 1
 
 
 def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dict[str, Any]:
+    """The scan document as one object (tests and small scans; ``write_json`` streams it)."""
+    return dict(json.loads("".join(scan_chunks(store, scan_id, profile))))
+
+
+def _dumps(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(doc, indent=2)`` writes it ``level`` levels deep: a
+    member streamed on its own reads byte for byte as in the whole document (structural
+    newlines only: a newline inside a string is written ``\\n``)."""
+    out: list[str] = []
+    if _fast(value, "\n" + "  " * level, out):
+        return "".join(out)
+    return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
+
+
+_STR = json.encoder.encode_basestring  # ensure_ascii=False: the C function where there is one
+_FLOAT = float.__repr__
+
+
+def _fast(value: Any, nl: str, out: list[str]) -> bool:
+    """What ``json.dumps(value, ensure_ascii=False, indent=2)`` writes (newlines followed by
+    ``nl``'s indent), appended to ``out``, for plain JSON values (str keys; str, int,
+    finite float, bool, None, dict, list); False, with ``out`` to be dropped, for anything
+    else: the caller falls back to ``json.dumps``. The standard library's encoder with an
+    indent is its pure-Python one; this one writes a finding several times faster."""
+    if isinstance(value, str):
+        out.append(_STR(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif type(value) is int:
+        out.append(int.__repr__(value))
+    elif type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        out.append(_FLOAT(value))
+    elif type(value) is dict:
+        if not value:
+            out.append("{}")
+            return True
+        inner = nl + "  "
+        first = True
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            out.append(("{" if first else ",") + inner + _STR(k) + ": ")
+            first = False
+            if not _fast(v, inner, out):
+                return False
+        out.append(nl + "}")
+    elif type(value) is list or type(value) is tuple:
+        if not value:
+            out.append("[]")
+            return True
+        inner = nl + "  "
+        for i, v in enumerate(value):
+            out.append(("[" if i == 0 else ",") + inner)
+            if not _fast(v, inner, out):
+                return False
+        out.append(nl + "]")
+    else:
+        return False
+    return True
+
+
+def _array(key: str, items: Iterable[Any]) -> Iterator[str]:
+    """``"key": [ ... ]`` one element at a time, at the document's first level."""
+    empty = True
+    for item in items:
+        yield (f'  "{key}": [\n    ' if empty else ",\n    ") + _dumps(item, 2)
+        empty = False
+    yield f'  "{key}": []' if empty else "\n  ]"
+
+
+def scan_chunks(
+    store: Store, scan_id: int, profile: str | None = None, report: ReportData | None = None
+) -> Iterator[str]:
+    """The scan document as text, in pieces: the findings are read from the store and
+    written target by target, the agencies one by one, so the document is never whole in
+    memory. The bytes are those of ``json.dumps(document, ensure_ascii=False, indent=2)``
+    plus a newline, the format of schema version 1 (tests/unit/test_reports.py holds it to
+    that). ``report``: the run's scoring, shared with its other outputs (scored here when
+    not given)."""
     scan = store.scan(scan_id)
     owners = _owners(scan.inventory)
-    report = None
     scoring_error = None
-    try:
-        from reports.data import load_report
+    if report is None:
+        try:
+            from reports.data import load_report
 
-        report = load_report(store, scan_id, profile)
-    except (ProfileError, KeyError, ValueError) as exc:
-        # The findings are still worth writing when the profile cannot be loaded.
-        scoring_error = str(exc)
+            report = load_report(store, scan_id, profile)
+        except (ProfileError, KeyError, ValueError) as exc:
+            # The findings are still worth writing when the profile cannot be loaded.
+            scoring_error = str(exc)
     waived: set[tuple[str, str, str, str]] = set()
     if report is not None:
         for a in report.score.agencies:
@@ -41,67 +130,79 @@ def scan_document(store: Store, scan_id: int, profile: str | None = None) -> dic
                 for c in p.checks:
                     if c.waiver is not None:
                         waived.add((a.id, c.target_kind.value, c.target, c.check))
-    stored = store.findings(scan_id)
     from reports.data import scan_vantages
 
-    vantages = report.vantages if report is not None else scan_vantages(store, scan_id, stored)
+    vantages = (
+        report.vantages
+        if report is not None
+        else scan_vantages(store, scan_id, store.light_findings(scan_id))
+    )
     # Not a one-machine scan: every finding names its vantage, the scan lists its vantages
     # with their footings. A one-machine scan (``local`` alone) is written as it always was.
     vantaged = vantages != (LOCAL_VANTAGE,)
-    findings = []
-    for f in stored:
-        key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
-        for agency in owners.get(key, ("",)):
-            item: dict[str, Any] = {
-                "agency": agency,
-                "target": f.target,
-                "target_kind": f.target_kind.value,
-                "address": f.address,
-                "check": f.check,
-                "status": f.status.value,
-                "message": f.message,
-                "evidence": f.evidence,
-                "score": f.score,
-                "waived": (agency, f.target_kind.value, f.target, f.check) in waived,
-            }
-            if vantaged:
-                item["vantage"] = f.vantage
-            findings.append(item)
-    doc: dict[str, Any] = {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "scan": {
-            "id": scan.id,
-            "started": scan.started,
-            "finished": scan.finished,
-            "status": scan.status,
-            "kind": scan.kind,
-            "source_scan": scan.source_scan,
-            "profile": scan.profile,
-            "inventory": scan.inventory_path,
-            "inventory_name": scan.inventory_name,
-            "tool_version": scan.tool_version,
-            # counters; the footing is its own key below
-            "stats": {k: v for k, v in scan.stats.items() if k != FOOTING_KEY},
-            "footing": scan.stats.get(FOOTING_KEY),
-        },
-        "findings": findings,
+    head: dict[str, Any] = {
+        "id": scan.id,
+        "started": scan.started,
+        "finished": scan.finished,
+        "status": scan.status,
+        "kind": scan.kind,
+        "source_scan": scan.source_scan,
+        "profile": scan.profile,
+        "inventory": scan.inventory_path,
+        "inventory_name": scan.inventory_name,
+        "tool_version": scan.tool_version,
+        # counters; the footing is its own key below
+        "stats": {k: v for k, v in scan.stats.items() if k != FOOTING_KEY},
+        "footing": scan.stats.get(FOOTING_KEY),
     }
     if vantaged:
         footings = store.vantage_footings(scan_id)
-        doc["scan"]["vantages"] = [{"name": v, "footing": footings.get(v)} for v in vantages]
+        head["vantages"] = [{"name": v, "footing": footings.get(v)} for v in vantages]
+
+    def findings() -> Iterator[dict[str, Any]]:
+        for f in store.iter_findings(scan_id):
+            key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
+            for agency in owners.get(key, ("",)):
+                item: dict[str, Any] = {
+                    "agency": agency,
+                    "target": f.target,
+                    "target_kind": f.target_kind.value,
+                    "address": f.address,
+                    "check": f.check,
+                    "status": f.status.value,
+                    "message": f.message,
+                    "evidence": f.evidence,
+                    "score": f.score,
+                    "waived": (agency, f.target_kind.value, f.target, f.check) in waived,
+                }
+                if vantaged:
+                    item["vantage"] = f.vantage
+                yield item
+
+    yield "{\n"
+    yield f'  "schema_version": {JSON_SCHEMA_VERSION},\n'
+    yield f'  "scan": {_dumps(head, 1)},\n'
+    yield from _array("findings", findings())
     if report is None:
-        doc["scoring_error"] = scoring_error
-        return doc
-    doc["previous_scan"] = report.previous_scan.id if report.previous_scan else None
-    doc["profile"] = profile_document(report.profile)
-    # How much of the profile's scored weight was actually tested, over every agency.
-    doc["coverage"] = report.score.coverage
-    doc["agencies"] = [
-        agency_document(a, report.agency_delta(a.id), multi=report.multi_vantage)
-        for a in report.score.ranked()
+        yield f',\n  "scoring_error": {_dumps(scoring_error, 1)}\n}}\n'
+        return
+    rest: list[tuple[str, Any]] = [
+        ("previous_scan", report.previous_scan.id if report.previous_scan else None),
+        ("profile", profile_document(report.profile)),
+        # How much of the profile's scored weight was actually tested, over every agency.
+        ("coverage", report.score.coverage),
     ]
-    doc["requirements"] = shares_document(report.score)
-    return doc
+    for key, value in rest:
+        yield f',\n  "{key}": {_dumps(value, 1)}'
+    yield ",\n"
+    yield from _array(
+        "agencies",
+        (
+            agency_document(a, report.agency_delta(a.id), multi=report.multi_vantage)
+            for a in report.score.ranked()
+        ),
+    )
+    yield f',\n  "requirements": {_dumps(shares_document(report.score), 1)}\n}}\n'
 
 
 def profile_document(profile: Profile) -> dict[str, Any]:
@@ -221,9 +322,15 @@ def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]
     return {k: tuple(v) for k, v in owners.items()}
 
 
-def write_json(store: Store, scan_id: int, path: str | Path, profile: str | None = None) -> None:
-    """Write the scan document to ``path``; ``-`` is stdout."""
-    from reports import write_output
+def write_json(
+    store: Store,
+    scan_id: int,
+    path: str | Path,
+    profile: str | None = None,
+    report: ReportData | None = None,
+) -> None:
+    """Write the scan document to ``path`` (``-``: stdout), streamed (:func:`scan_chunks`);
+    ``report``: the run's scoring, shared with its other outputs."""
+    from reports import write_chunks
 
-    doc = scan_document(store, scan_id, profile)
-    write_output(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    write_chunks(path, scan_chunks(store, scan_id, profile, report))

@@ -365,15 +365,28 @@ class Presenter:
 
 
 def write_outputs(store: Store, scan_id: int, args: argparse.Namespace) -> None:
+    """The scan's ``--json`` and ``--out`` outputs, from one scoring of the scan shared by
+    both (the JSON streamed from the store, the HTML pages too)."""
+    json_path = getattr(args, "json", None)
+    out = getattr(args, "out", None)
+    if not (json_path or out):
+        return
+    from auditor.profiles import ProfileError
+    from reports.data import load_report
     from reports.jsonout import write_json
 
-    if getattr(args, "json", None):
-        write_json(store, scan_id, args.json)
-    out = getattr(args, "out", None)
+    try:
+        report = load_report(store, scan_id)
+    except (ProfileError, KeyError, ValueError):
+        report = None  # the JSON says why (scoring_error); HTML needs the scoring
+    if json_path:
+        write_json(store, scan_id, json_path, report=report)
     if out:
-        from reports import render_all
+        from reports import render_report
 
-        render_all(store, scan_id, Path(out), lang=getattr(args, "lang", "vi") or "vi")
+        if report is None:
+            report = load_report(store, scan_id)  # raises: the error as it always was
+        render_report(store, report, Path(out), lang=getattr(args, "lang", "vi") or "vi")
 
 
 def closed_stdout() -> int:

@@ -66,7 +66,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditor.inventory import load_inventory
     from auditor.options import ScanOptions
     from auditor.store import open_store
-    from reports import render_all
+    from reports import render_report
+    from reports.data import load_report
     from reports.jsonout import write_json
 
     out = Path(args.out)
@@ -121,9 +122,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 if status != "complete":
                     _say(f"auditor demo: scan {status}; finished targets are in {db}")
                     return EXIT_INTERRUPTED if status == "interrupted" else EXIT_FAILED
-                pages = render_all(store, scan_id, out, lang=args.lang)
-                write_json(store, scan_id, out / "scan.json")
-                _summary(store, scan_id, out, len(pages), args.lang)
+                report = load_report(store, scan_id)  # one scoring for both outputs
+                pages = render_report(store, report, out, lang=args.lang)
+                write_json(store, scan_id, out / "scan.json", report=report)
+                _summary(report, out, len(pages), args.lang)
             if args.keep:
                 _keep(ports, ca_file, out, v6)
     except KeyboardInterrupt:
@@ -145,10 +147,7 @@ def _mx_certs() -> list[tuple[str, str]]:
     return [(n, "valid") for n in sorted(names - hosts)]
 
 
-def _summary(store: Any, scan_id: int, out: Path, pages: int, lang: str) -> None:
-    from reports.data import load_report
-
-    data = load_report(store, scan_id)
+def _summary(data: Any, out: Path, pages: int, lang: str) -> None:
     _say("")
     _say(f"auditor demo: scorecards written ({pages} pages, language {lang}):")
     _say(f"  {(out / 'index.html').resolve()}")

@@ -25,9 +25,10 @@ from auditor.gate import (
     EXIT_INCOMPLETE,
     EXIT_USAGE,
     GateUsageError,
+    decide,
     enclosing_zones,
     gate_inventory,
-    gate_verdict,
+    gate_score,
     junit_xml,
     markdown_summary,
     parse_gate_target,
@@ -184,7 +185,9 @@ def _gate(args: argparse.Namespace) -> int:
             if status != "complete":
                 print("auditor gate: interrupted: no verdict", file=sys.stderr)
                 return EXIT_INCOMPLETE
-            verdict = gate_verdict(store, scan_id, profile, args.fail_on, args.min_score)
+            # One scoring for the verdict (and the JUnit and Markdown made of it) and the JSON.
+            score = gate_score(store, scan_id, profile)
+            verdict = decide(score, args.fail_on, args.min_score)
             final = footing_of(store.scan(scan_id).stats) or footing
             blockers = final.blockers()
             if blockers:
@@ -194,9 +197,12 @@ def _gate(args: argparse.Namespace) -> int:
                     verdict, code=EXIT_INCOMPLETE, reasons=(*blockers, *verdict.reasons)
                 )
             if args.json:
+                from reports.data import load_report
                 from reports.jsonout import write_json
 
-                write_json(store, scan_id, args.json)
+                write_json(
+                    store, scan_id, args.json, report=load_report(store, scan_id, score=score)
+                )
     if args.junit:
         _write(args.junit, junit_xml(verdict, profile.name))
     if args.markdown:

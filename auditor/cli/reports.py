@@ -313,10 +313,9 @@ def _say_which(store: Store, scan: Any, args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports import output_conflict
+    from reports import output_conflict, render_report
     from reports.csvout import write_csv
     from reports.data import load_report
-    from reports.html import render_html
     from reports.jsonout import write_json
     from reports.markdown import write_markdown
 
@@ -340,12 +339,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             data = load_report(store, scan.id, args.profile)
         except ProfileError as exc:
             return _fail(str(exc))
+        # One scoring (``data``) shared by every output of the run.
         if args.out:
-            observations = store.observations(scan.id, data.primary_vantage)
-            pages = render_html(data, Path(args.out), args.lang, observations)
+            pages = render_report(store, data, Path(args.out), args.lang)
             print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
         if args.json:
-            write_json(store, scan.id, args.json, args.profile)
+            write_json(store, scan.id, args.json, args.profile, report=data)
         if args.csv:
             write_csv(data, args.csv)
         if args.markdown:

@@ -243,6 +243,14 @@ class Store(Sink, Protocol):
         target, check, address and vantage."""
         ...
 
+    def iter_findings(
+        self, scan_id: int, vantage: str | None = None, *, evidence: bool = True
+    ) -> Iterator[Finding]:
+        """The findings of :meth:`findings`, in its order, streamed from the database a page
+        at a time (a national scan's findings and evidence do not fit in memory at once);
+        ``evidence=False``: each with an empty evidence (scoring reads only the rest)."""
+        ...
+
     def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
         """Findings without message and evidence (empty): all that scoring needs, for the
         summaries of a long history of scans."""

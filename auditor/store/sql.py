@@ -30,6 +30,7 @@ import contextlib
 import functools
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -77,6 +78,10 @@ _CONNECT_TIMEOUT_S = 10
 # do not fit in memory at once, and a server-side cursor would hold a transaction open
 # across the caller's own writes on this connection.
 _OBSERVATION_PAGE = 500
+_FINDINGS_PAGE = 2000  # rows per fetch of a findings stream
+# The evidence of every finding read without it: one shared empty dict (findings are
+# frozen and nobody writes into their evidence), not one per row of a national scan.
+_NO_EVIDENCE: dict[str, Any] = {}
 # The dialects' INSERT .. ON CONFLICT DO UPDATE (the same API in both).
 _INSERT: dict[str, Callable[[sa.Table], Any]] = {
     "sqlite": sqlite.insert,
@@ -880,6 +885,11 @@ class SqlStore:
 
     @_driver_errors
     def findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
+        return list(self.iter_findings(scan_id, vantage))
+
+    def iter_findings(
+        self, scan_id: int, vantage: str | None = None, *, evidence: bool = True
+    ) -> Iterator[Finding]:
         query = (
             sa.select(
                 F.c.check_id,
@@ -888,7 +898,7 @@ class SqlStore:
                 F.c.address,
                 F.c.status,
                 F.c.message,
-                F.c.evidence_json,
+                F.c.evidence_json if evidence else sa.null(),
                 F.c.score,
                 F.c.vantage,
             )
@@ -906,21 +916,50 @@ class SqlStore:
         )
         if vantage is not None:
             query = query.where(F.c.vantage == vantage)
-        rows = self._conn.execute(query)
-        return [
-            Finding(
-                check=r[0],
-                target_kind=TargetKind(r[1]),
-                target=r[2],
-                address=r[3],
-                status=Status(r[4]),
-                message=r[5],
-                evidence=json.loads(r[6]),
-                score=r[7],
-                vantage=r[8],
-            )
-            for r in rows
-        ]
+        # Streamed a page at a time, by keyset on (kind, target) as the observations are
+        # (a server-side cursor would need a transaction of its own): a page holds whole
+        # targets (the last, cut short, is read again with the next page), so a render
+        # holds one page of findings, not the scan's, and the connection is free between
+        # pages for the other streams of the render.
+        key = (F.c.kind, F.c.target)
+        intern = sys.intern  # names and messages recur on every host: one string each
+        after: tuple[str, str] | None = None
+        try:
+            while True:
+                page = query
+                if after is not None:
+                    bound = [sa.bindparam(None, after[i], type_=c.type) for i, c in enumerate(key)]
+                    page = query.where(sa.tuple_(*key) > sa.tuple_(*bound))
+                rows = self._conn.execute(page.limit(_FINDINGS_PAGE)).all()
+                more = len(rows) == _FINDINGS_PAGE
+                if more:
+                    last = (rows[-1][1], rows[-1][2])
+                    whole = [r for r in rows if (r[1], r[2]) != last]
+                    if whole:
+                        last = (whole[-1][1], whole[-1][2])
+                    else:  # one target with more findings than a page: read it whole
+                        whole = list(
+                            self._conn.execute(
+                                query.where(F.c.kind == last[0], F.c.target == last[1])
+                            ).all()
+                        )
+                    rows, after = whole, last
+                for r in rows:
+                    yield Finding(
+                        check=intern(r[0]),
+                        target_kind=TargetKind(r[1]),
+                        target=intern(r[2]),
+                        address=None if r[3] is None else intern(r[3]),
+                        status=Status(r[4]),
+                        message=intern(r[5]),
+                        evidence=json.loads(r[6]) if evidence else _NO_EVIDENCE,
+                        score=r[7],
+                        vantage=intern(r[8]),
+                    )
+                if not more:
+                    return
+        except DBAPIError as exc:
+            raise _unwrapped(exc) from None
 
     @_driver_errors
     def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:

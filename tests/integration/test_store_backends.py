@@ -604,3 +604,26 @@ def test_several_processes_delivering_the_same_targets_store_each_once(
         assert sum(store.status_counts(scan).values()) == sum(
             len(found) for found in by_target.values()
         )
+
+
+def test_findings_stream_in_pages_of_whole_targets(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """iter_findings reads by pages that never cut a target (one bigger than a page is read
+    whole) and yields exactly findings() in its order, with and without evidence."""
+    import auditor.store.sql as sql
+
+    monkeypatch.setattr(sql, "_FINDINGS_PAGE", 3)
+    scan = _begin(store)
+    sizes = {"a.example.gov.vn": 2, "b.example.gov.vn": 5, "c.example.gov.vn": 1, "d.x": 3}
+    for name, n in sizes.items():
+        items = [Finding(f"c{i}", H, name, None, Status.PASS, f"m{i}", {"i": i}) for i in range(n)]
+        store.save_target(scan, H, name, "{}", items, "t0")
+    everything = store.findings(scan)
+    assert len(everything) == sum(sizes.values())
+    assert list(store.iter_findings(scan)) == everything
+    light = list(store.iter_findings(scan, evidence=False))
+    assert [(f.target, f.check, f.message) for f in light] == [
+        (f.target, f.check, f.message) for f in everything
+    ]
+    assert all(f.evidence == {} for f in light)
