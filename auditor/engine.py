@@ -9,6 +9,7 @@ at most (N / concurrency + 1) x target_deadline.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -251,7 +252,9 @@ async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> Hos
 
         members = [(a, "web", host) for a in obs.addresses]
         # the first call reads and indexes the files: off the event loop
-        routing = await anyio.to_thread.run_sync(routing_for, ctx.options, members)
+        routing = await anyio.to_thread.run_sync(
+            functools.partial(routing_for, ctx.options, members, once=ctx.routing_once())
+        )
         obs = replace(obs, routing=routing)
     return obs
 
@@ -273,7 +276,9 @@ async def probe_zone(
 
         members = [(a, "ns", h.name) for h in result.ns_hosts for a in h.addresses]
         members += [(a, "mx", h.name) for h in result.mx_hosts for a in h.addresses]
-        routing = await anyio.to_thread.run_sync(routing_for, ctx.options, members)
+        routing = await anyio.to_thread.run_sync(
+            functools.partial(routing_for, ctx.options, members, once=ctx.routing_once())
+        )
         result = replace(result, routing=routing)
     return result
 

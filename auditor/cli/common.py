@@ -15,6 +15,7 @@ from auditor.guard import parse_network
 from auditor.inventory import Inventory, InventoryError, load_inventory
 from auditor.options import ScanOptions
 from auditor.probes.dns import parse_resolver
+from auditor.protocol.rpki import is_url
 from auditor.selfcheck import parse_reference, report_to_stderr
 from auditor.service import (
     Event,
@@ -101,9 +102,11 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--rpki-vrps",
-        metavar="FILE",
+        metavar="FILE|URL",
         help="validated ROA payloads for the rpki.* checks: rpki-client json or Routinator"
-        " json/jsonext export (gzip read too)",
+        " json/jsonext export (gzip read too), a file or an http(s) URL of the validator's"
+        " export (e.g. Routinator's http://HOST:8323/jsonext), fetched once per scan (256 MiB"
+        " cap; a failed fetch makes the rpki.* checks not tested)",
     )
     g.add_argument(
         "--bgp-table",
@@ -203,7 +206,7 @@ def options_from_args(
     for label, path in (
         ("--ca-file", ca_file),
         ("--trust-anchor", args.trust_anchor),
-        ("--rpki-vrps", rpki_vrps),
+        ("--rpki-vrps", None if is_url(rpki_vrps) else rpki_vrps),
         ("--bgp-table", bgp_table),
     ):
         if path and not Path(path).is_file():
@@ -228,7 +231,9 @@ def options_from_args(
         allow_private=args.allow_private,
         icmp=not args.no_icmp,
         trust_anchor_file=args.trust_anchor,
-        rpki_vrps_file=os.path.abspath(rpki_vrps) if rpki_vrps else None,
+        rpki_vrps_file=(
+            rpki_vrps if is_url(rpki_vrps) else os.path.abspath(rpki_vrps) if rpki_vrps else None
+        ),
         bgp_table_file=os.path.abspath(bgp_table) if bgp_table else None,
         pins=pins or {},
         ports=tuple(ports),

@@ -68,6 +68,18 @@ class ProbeContext:
         # family it cannot reach is not probed, names its resolver cannot resolve not asked.
         # (Not the scan's vantage point, which is where the scanner stands: a shard's.)
         self.footing_watch: Any = None
+        # The scan's RPKI tables (auditor.probes.routing.TablesOnce): a --rpki-vrps URL is
+        # fetched once per scan, by the first lookup.
+        self._routing_once: Any = None
+
+    def routing_once(self) -> Any:
+        """The scan's :class:`auditor.probes.routing.TablesOnce` (made on first use, on
+        the event loop: no race)."""
+        if self._routing_once is None:
+            from auditor.probes.routing import TablesOnce
+
+            self._routing_once = TablesOnce()
+        return self._routing_once
 
     # -- the scanner's own footing ------------------------------------------------------
     def unreachable_family(self, address: str) -> str | None:

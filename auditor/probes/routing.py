@@ -1,16 +1,28 @@
 """Routing data for the RPKI checks: the operator's VRP export and BGP table dump, read
 from local files (``--rpki-vrps FILE --bgp-table FILE``) once per process, and the facts
-of each address looked up in them. No network: route origin validation is judged over
-data the operator keeps current (the checks refuse stale data)."""
+of each address looked up in them. Route origin validation is judged over data the
+operator keeps current (the checks refuse stale data); the only network use is the
+operator's own validator when ``--rpki-vrps`` is an http(s) URL of its JSON export
+(Routinator's ``/json`` or ``/jsonext``, an rpki-client json served over HTTP), fetched
+once per scan (:class:`TablesOnce`) under a size cap, a per-step timeout and an overall
+deadline, and parsed by the same parser as a file."""
 
 from __future__ import annotations
 
 import functools
 import gzip
+import io
 import os
+import ssl
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
 
 from auditor.obs.routing import AddressRouting, RoutingData, RoutingObservation
 from auditor.options import ScanOptions
@@ -19,6 +31,7 @@ from auditor.protocol.rpki import (
     RpkiDataError,
     date_from_name,
     host_net,
+    is_url,
     parse_bgp,
     parse_vrps,
     route_index,
@@ -30,6 +43,13 @@ from auditor.protocol.rpki import (
 # 150 MB; 512 MiB (decompressed) leaves room and still bounds memory.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 NO_DATA = "no RPKI data given (--rpki-vrps FILE --bgp-table FILE)"
+# A VRP export fetched over HTTP (--rpki-vrps URL): Routinator's full /jsonext is about
+# 150 MB today, its /json about 60 MB; 256 MiB (as sent, streamed) holds either with
+# room and bounds memory. Past it the fetch is cut and the checks are not tested.
+MAX_FETCH_BYTES = 256 * 1024 * 1024
+# The whole fetch ends within this many seconds, whatever the per-step timeout (a
+# validator trickling bytes would otherwise hold every target's routing lookup).
+FETCH_DEADLINE = 300.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +76,175 @@ def _mtime(path: str) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def load_tables(vrps_file: str | None, bgp_file: str | None) -> RoutingTables:
+def _http_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    text: str
+    date: str | None  # from Last-Modified, else Date (RFC 9110 sections 8.8.2, 6.6.1)
+    date_source: str  # "HTTP Last-Modified" / "HTTP Date" / ""
+
+
+def fetch_vrps(
+    url: str,
+    timeout: float,
+    *,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+    ca_file: str | None = None,
+) -> Fetched:
+    """The export's text, streamed under ``max_bytes`` (gunzipped when it is gzip, the
+    cap applying to the decompressed text too) and ``deadline``; every failure (refused,
+    timed out, an HTTP status other than 200, cut at the cap) raises RpkiDataError with
+    the reason. No proxy from the environment: the fetch goes where the operator said."""
+    max_bytes = MAX_FETCH_BYTES if max_bytes is None else max_bytes
+    deadline = FETCH_DEADLINE if deadline is None else deadline
+    verify: ssl.SSLContext | bool = True
+    if ca_file:
+        verify = ssl.create_default_context(cafile=ca_file)
+    started = time.monotonic()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with (
+            httpx.Client(timeout=timeout, verify=verify, trust_env=False) as client,
+            client.stream("GET", url, headers={"Accept": "application/json"}) as resp,
+        ):
+            if resp.status_code != 200:
+                raise RpkiDataError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}")
+            # raw bytes: a Content-Encoding is decoded below under the same cap
+            for chunk in resp.iter_raw():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RpkiDataError(f"{url}: larger than {max_bytes} bytes (the cap); cut")
+                if time.monotonic() - started > deadline:
+                    raise RpkiDataError(f"{url}: not fetched within {deadline:.0f} s; cut")
+                chunks.append(chunk)
+            headers = resp.headers
+    except httpx.TimeoutException as exc:
+        raise RpkiDataError(f"{url}: timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise RpkiDataError(f"{url}: {type(exc).__name__}: {exc}") from None
+    except ssl.SSLError as exc:
+        raise RpkiDataError(f"{url}: TLS: {exc}") from None
+    body = b"".join(chunks)
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding == "gzip" or body[:2] == b"\x1f\x8b":
+        try:
+            body = gzip.GzipFile(fileobj=io.BytesIO(body)).read(max_bytes + 1)
+        except (OSError, EOFError) as exc:
+            raise RpkiDataError(f"{url}: bad gzip: {exc}") from None
+        if len(body) > max_bytes:
+            raise RpkiDataError(f"{url}: larger than {max_bytes} bytes decompressed (the cap)")
+    elif encoding not in ("", "identity"):
+        raise RpkiDataError(f"{url}: Content-Encoding {encoding!r} not read")
+    for header, label in (("last-modified", "HTTP Last-Modified"), ("date", "HTTP Date")):
+        if when := _http_date(headers.get(header)):
+            return Fetched(body.decode("utf-8", errors="replace"), when, label)
+    return Fetched(body.decode("utf-8", errors="replace"), None, "")
+
+
+def load_url_tables(
+    url: str, bgp_file: str, timeout: float, ca_file: str | None = None
+) -> RoutingTables:
+    """The VRPs fetched from ``url`` (the same parser as a file) and the BGP file."""
+    try:
+        got = fetch_vrps(url, timeout, ca_file=ca_file)
+        try:
+            vset = parse_vrps(got.text)
+        except RpkiDataError as exc:
+            raise RpkiDataError(f"{url}: {exc}") from None
+    except RpkiDataError as exc:
+        return RoutingTables(
+            RoutingData(url, bgp_file=bgp_file, error=f"RPKI data unreadable: {exc}")
+        )
+    if vset.generated:
+        vdate, vsrc = vset.generated, "metadata"
+    elif got.date:
+        vdate, vsrc = got.date, got.date_source
+    else:
+        # no date at all: the checks refuse data of unknown age (not tested)
+        vdate, vsrc = None, ""
+    try:
+        bkey = (bgp_file, os.stat(bgp_file).st_size, os.stat(bgp_file).st_mtime_ns)
+    except OSError as exc:
+        return RoutingTables(
+            RoutingData(url, bgp_file=bgp_file, error=f"RPKI data unreadable: {exc}")
+        )
+    bgp = _load_bgp(bkey)
+    if isinstance(bgp, str):
+        return RoutingTables(RoutingData(url, bgp_file=bgp_file, error=bgp))
+    table, bdate, bsrc, routes = bgp
+    data = RoutingData(
+        url,
+        vset.fmt,
+        vdate,
+        vsrc,
+        len(vset.vrps),
+        bgp_file,
+        table.fmt,
+        bdate,
+        bsrc,
+        len(table.routes),
+    )
+    return RoutingTables(data, vrp_index(vset.vrps), routes)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_bgp(bkey: tuple[str, int, int]) -> tuple[Any, str, str, PrefixIndex] | str:
+    bpath = bkey[0]
+    try:
+        table = parse_bgp(_read(bpath))
+        named = date_from_name(os.path.basename(bpath))
+        bdate, bsrc = (named, "file name") if named else (_mtime(bpath), "file mtime")
+    except (OSError, RpkiDataError) as exc:
+        return f"RPKI data unreadable: {exc}"
+    return table, bdate, bsrc, route_index(table.routes)
+
+
+class TablesOnce:
+    """The scan's routing tables, loaded by the first lookup and kept for the scan (held
+    by the scan's ProbeContext): a VRP URL is fetched once per scan, not per target;
+    the lookups run in worker threads, hence the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tables: RoutingTables | None = None
+
+    def get(self, options: ScanOptions) -> RoutingTables:
+        with self._lock:
+            if self._tables is None:
+                self._tables = load_tables(
+                    options.rpki_vrps_file,
+                    options.bgp_table_file,
+                    timeout=options.timeout,
+                    ca_file=options.ca_file,
+                )
+            return self._tables
+
+
+def load_tables(
+    vrps_file: str | None,
+    bgp_file: str | None,
+    *,
+    timeout: float = 5.0,
+    ca_file: str | None = None,
+) -> RoutingTables:
     """Both files read and indexed (cached per (path, size, mtime): a file replaced by a
-    newer export is read again)."""
+    newer export is read again); a VRP URL fetched (each call: :class:`TablesOnce` keeps
+    a scan's)."""
+    if vrps_file and bgp_file and is_url(vrps_file):
+        return load_url_tables(vrps_file, bgp_file, timeout, ca_file)
     if not vrps_file or not bgp_file:
         missing = "--rpki-vrps" if not vrps_file else "--bgp-table"
         given = vrps_file or bgp_file
@@ -134,10 +320,12 @@ def routing_for(
     options: ScanOptions,
     members: Iterable[tuple[str, str, str]],
     now: datetime | None = None,
+    once: TablesOnce | None = None,
 ) -> RoutingObservation:
     """The routing facts of every (address, role, name), each address once per role,
-    looked up ``now`` (the current time unless given)."""
-    tables = load_tables(options.rpki_vrps_file, options.bgp_table_file)
+    looked up ``now`` (the current time unless given), in ``once``'s tables (the scan's)
+    or in freshly loaded ones."""
+    tables = (once or TablesOnce()).get(options)
     # when the data was used: its age is judged at the scan, not at a later re-evaluation
     when = (now or datetime.now(UTC)).astimezone(UTC)
     data = replace(tables.data, looked_up=when.isoformat(timespec="seconds").replace("+00:00", "Z"))

@@ -72,6 +72,11 @@ class BgpTable:
     skipped: int = 0
 
 
+def is_url(source: str | None) -> bool:
+    """``--rpki-vrps`` names an http(s) URL of a validator's export, not a file."""
+    return bool(source) and str(source).lower().startswith(("http://", "https://"))
+
+
 # -- parsing ------------------------------------------------------------------------------
 
 
