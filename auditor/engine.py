@@ -9,7 +9,6 @@ at most (N / concurrency + 1) x target_deadline.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -248,13 +247,11 @@ async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> Hos
         await _probe_host_into(ctx, b, needs)
     obs = b.build(deadline_hit=scope.cancelled_caught)
     if Probe.ROUTING in needs:
-        from auditor.probes.routing import routing_for
+        from auditor.probes.routing import routing_async
 
         members = [(a, "web", host) for a in obs.addresses]
-        # the first call reads and indexes the files: off the event loop
-        routing = await anyio.to_thread.run_sync(
-            functools.partial(routing_for, ctx.options, members, once=ctx.routing_once())
-        )
+        # the first call reads and indexes the files (off the event loop), once per scan
+        routing = await routing_async(ctx, members)
         obs = replace(obs, routing=routing)
     return obs
 
@@ -272,13 +269,11 @@ async def probe_zone(
     if result is None:
         return ZoneObservations(zone, outcome=Outcome.TIMEOUT, detail="target deadline passed")
     if Probe.ROUTING in needs:
-        from auditor.probes.routing import routing_for
+        from auditor.probes.routing import routing_async
 
         members = [(a, "ns", h.name) for h in result.ns_hosts for a in h.addresses]
         members += [(a, "mx", h.name) for h in result.mx_hosts for a in h.addresses]
-        routing = await anyio.to_thread.run_sync(
-            functools.partial(routing_for, ctx.options, members, once=ctx.routing_once())
-        )
+        routing = await routing_async(ctx, members)
         result = replace(result, routing=routing)
     return result
 

@@ -42,6 +42,9 @@ class ScanOptions:
     # validator's JSON export and a BGP table dump (auditor/probes/routing.py).
     rpki_vrps_file: str | None = None
     bgp_table_file: str | None = None
+    # Or prefix-to-origin from a DNS origin service (--bgp-origin-dns ZONE[,ZONE6]), Team
+    # Cymru's TXT format: (IPv4 zone, IPv6 zone), asked through the scan's resolver.
+    bgp_origin_dns: tuple[str, ...] = ()
     # Pinned addresses (gate --resolve HOST:ADDR): host -> addresses, DNS not asked.
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Reference targets (--reference HOST, repeatable): known-good hosts (names or literal

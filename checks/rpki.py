@@ -120,14 +120,21 @@ def _key(a: AddressRouting) -> str:
 
 def judge_valid(members: Iterable[AddressRouting], routing: RoutingObservation) -> Verdict:
     """Every route of every address: invalid (either kind) = fail, not found = fail
-    (partial), an address in no announced prefix = not_tested (CHECKS.md rpki.*.valid)."""
+    (partial), an address in no announced prefix, or whose routes the DNS origin service
+    could not tell (SERVFAIL, timeout), = not_tested (CHECKS.md rpki.*.valid)."""
     rows: dict[str, Any] = {}
     invalid: list[str] = []
     not_found: list[str] = []
     unrouted: list[str] = []
+    unknown: list[str] = []
     judged = 0
     for a in members:
         key = _key(a)
+        if a.lookup_error:
+            # the origin service failed for it (SERVFAIL, timeout): unknown, not unrouted
+            rows[key] = {"routes_unknown": a.lookup_error}
+            unknown.append(f"{key} ({a.lookup_error})")
+            continue
         if not a.routes:
             rows[key] = {"routed": False}
             unrouted.append(key)
@@ -165,6 +172,13 @@ def judge_valid(members: Iterable[AddressRouting], routing: RoutingObservation) 
         return Verdict.failed(
             "route(s) with no covering ROA (RPKI not found): " + "; ".join(not_found[:5]),
             score=0.5,
+            **evidence,
+        )
+    if unknown:
+        return Verdict.not_tested(
+            "routes not known: "
+            + "; ".join(unknown[:5])
+            + (f"; {judged} address(es) valid" if judged else ""),
             **evidence,
         )
     if unrouted:
@@ -231,7 +245,8 @@ def _zone(obs: ZoneObservations, ctx: CheckContext, role: str, judge: Any) -> Ve
 
 _DESC_VALID = """
 Route origin validation: for each address, the announced BGP prefix that carries traffic
-to it (the most specific one in the operator's BGP table dump) and every origin AS that
+to it (the most specific one in the operator's BGP table dump, or as the configured DNS
+origin service answers) and every origin AS that
 announces it are compared with the validated ROA payloads of the operator's RPKI
 validator (RFC 6811). Valid: a ROA authorises that AS for that prefix length. Invalid
 (wrong AS, or a prefix more specific than the ROA's maxLength): networks that validate

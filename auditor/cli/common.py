@@ -15,7 +15,7 @@ from auditor.guard import parse_network
 from auditor.inventory import Inventory, InventoryError, load_inventory
 from auditor.options import ScanOptions
 from auditor.probes.dns import parse_resolver
-from auditor.protocol.rpki import is_url
+from auditor.protocol.rpki import is_url, origin_zones
 from auditor.selfcheck import parse_reference, report_to_stderr
 from auditor.service import (
     Event,
@@ -115,6 +115,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         " dump (gzip read too)",
     )
     g.add_argument(
+        "--bgp-origin-dns",
+        metavar="ZONE[,ZONE6]",
+        help="prefix-to-origin for the rpki.* checks from a DNS origin service instead of"
+        " --bgp-table, in Team Cymru's TXT format (e.g. origin.asn.cymru.com,"
+        "origin6.asn.cymru.com), asked through the scan's resolver; a failed lookup makes"
+        " that address not tested",
+    )
+    g.add_argument(
         "--allow-net",
         action="append",
         default=[],
@@ -203,6 +211,14 @@ def options_from_args(
     ca_file = args.ca_file or os.environ.get("SSL_CERT_FILE") or None
     rpki_vrps = getattr(args, "rpki_vrps", None)
     bgp_table = getattr(args, "bgp_table", None)
+    origin_dns: tuple[str, ...] = ()
+    if spec := getattr(args, "bgp_origin_dns", None):
+        if bgp_table:
+            raise UsageError("--bgp-origin-dns and --bgp-table: give one prefix-to-origin source")
+        try:
+            origin_dns = origin_zones(spec)
+        except ValueError as exc:
+            raise UsageError(f"--bgp-origin-dns: {exc}") from None
     for label, path in (
         ("--ca-file", ca_file),
         ("--trust-anchor", args.trust_anchor),
@@ -235,6 +251,7 @@ def options_from_args(
             rpki_vrps if is_url(rpki_vrps) else os.path.abspath(rpki_vrps) if rpki_vrps else None
         ),
         bgp_table_file=os.path.abspath(bgp_table) if bgp_table else None,
+        bgp_origin_dns=origin_dns,
         pins=pins or {},
         ports=tuple(ports),
         references=tuple(dict.fromkeys(references)),

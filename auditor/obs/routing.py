@@ -61,6 +61,9 @@ class AddressRouting:
     # VRPs covering the most specific routed prefix (so every route's), or the address
     # itself when it is not routed.
     vrps: tuple[Vrp, ...] = ()
+    # Why the address's routes are unknown (a DNS origin service that failed: SERVFAIL,
+    # timeout); "" when they are known (``routes`` empty then means not routed).
+    lookup_error: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gzip
 import io
+import ipaddress
 import os
 import ssl
 import threading
@@ -20,11 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 
-from auditor.obs.routing import AddressRouting, RoutingData, RoutingObservation
+from auditor.obs.core import Outcome
+from auditor.obs.routing import AddressRouting, Route, RoutingData, RoutingObservation
 from auditor.options import ScanOptions
 from auditor.protocol.rpki import (
     PrefixIndex,
@@ -32,12 +35,18 @@ from auditor.protocol.rpki import (
     date_from_name,
     host_net,
     is_url,
+    origin_qname,
     parse_bgp,
+    parse_origin_txt,
     parse_vrps,
     route_index,
     vrp_index,
     vrps_covering,
 )
+from auditor.protocol.txt import txt_text
+
+if TYPE_CHECKING:
+    from auditor.probes.context import ProbeContext
 
 # A full IPv4+IPv6 table as pfx2as is about 30 MB, a full VRP jsonext export about
 # 150 MB; 512 MiB (decompressed) leaves room and still bounds memory.
@@ -212,6 +221,32 @@ def _load_bgp(bkey: tuple[str, int, int]) -> tuple[Any, str, str, PrefixIndex] |
     return table, bdate, bsrc, route_index(table.routes)
 
 
+def load_vrp_tables(source: str, timeout: float, ca_file: str | None = None) -> RoutingTables:
+    """Only the VRPs (a file or a URL), for prefix-to-origin from a DNS origin service."""
+    if is_url(source):
+        try:
+            got = fetch_vrps(source, timeout, ca_file=ca_file)
+            try:
+                vset = parse_vrps(got.text)
+            except RpkiDataError as exc:
+                raise RpkiDataError(f"{source}: {exc}") from None
+        except RpkiDataError as exc:
+            return RoutingTables(RoutingData(source, error=f"RPKI data unreadable: {exc}"))
+        vdate, vsrc = (
+            (vset.generated, "metadata") if vset.generated else (got.date, got.date_source)
+        )
+    else:
+        try:
+            vset = parse_vrps(_read(source))
+            vdate, vsrc = (
+                (vset.generated, "metadata") if vset.generated else (_mtime(source), "file mtime")
+            )
+        except (OSError, RpkiDataError) as exc:
+            return RoutingTables(RoutingData(source, error=f"RPKI data unreadable: {exc}"))
+    data = RoutingData(source, vset.fmt, vdate, vsrc, len(vset.vrps))
+    return RoutingTables(data, vrp_index(vset.vrps))
+
+
 class TablesOnce:
     """The scan's routing tables, loaded by the first lookup and kept for the scan (held
     by the scan's ProbeContext): a VRP URL is fetched once per scan, not per target;
@@ -223,6 +258,14 @@ class TablesOnce:
 
     def get(self, options: ScanOptions) -> RoutingTables:
         with self._lock:
+            if self._tables is None and options.bgp_origin_dns:
+                if not options.rpki_vrps_file:
+                    why = "RPKI data incomplete: --rpki-vrps not given"
+                    self._tables = RoutingTables(RoutingData(error=why))
+                else:
+                    self._tables = load_vrp_tables(
+                        options.rpki_vrps_file, options.timeout, options.ca_file
+                    )
             if self._tables is None:
                 self._tables = load_tables(
                     options.rpki_vrps_file,
@@ -341,4 +384,112 @@ def routing_for(
             out.append(address_routing(tables, address, role, name))
         except ValueError:
             continue  # not an address literal (a stored answer that is not one)
+    return RoutingObservation(data, tuple(out))
+
+
+# -- prefix-to-origin from a DNS origin service (--bgp-origin-dns) -------------------------
+
+ORIGIN_SERVICE = "DNS origin service"
+
+
+@dataclass(frozen=True)
+class DnsOrigins:
+    routes: tuple[Route, ...] = ()
+    error: str = ""  # why the address's routes are unknown ("" = known, maybe none)
+    refused: tuple[str, ...] = ()  # records that did not parse (kept as evidence only)
+
+
+async def dns_origins(ctx: ProbeContext, address: str) -> DnsOrigins:
+    """The announced routes covering ``address``, asked of the DNS origin service through
+    the scan's resolver, once per scan per address (ctx.once). NXDOMAIN: no announced
+    prefix covers it (routes empty); SERVFAIL, a timeout, a refusal, NODATA or an answer
+    none of whose records reads: unknown (error), never "not routed"."""
+    zones = ctx.options.bgp_origin_dns
+    qname = origin_qname(address, (zones[0], zones[-1]))
+
+    async def ask() -> DnsOrigins:
+        answer = await ctx.dns.query(qname, "TXT")
+        if answer.outcome == Outcome.NXDOMAIN:
+            return DnsOrigins()
+        if answer.outcome != Outcome.OK:
+            what = answer.detail or answer.outcome
+            return DnsOrigins(error=f"{ORIGIN_SERVICE}: {qname} TXT: {answer.outcome} ({what})")
+        routes: list[Route] = []
+        refused: list[str] = []
+        for record in answer.records:
+            got, why = parse_origin_txt(txt_text(record), address)
+            routes += got
+            if why:
+                refused.append(why)
+        if not routes:
+            first = refused[0] if refused else "no record"
+            return DnsOrigins(error=f"{ORIGIN_SERVICE}: {qname} TXT unreadable: {first}")
+        # most specific first, one route per (prefix, origin), as from a table
+        routes.sort(key=lambda r: -ipaddress.ip_network(r.prefix).prefixlen)
+        return DnsOrigins(tuple(dict.fromkeys(routes)), refused=tuple(refused))
+
+    return await ctx.once(("rpki-origin", qname), ask)
+
+
+async def routing_async(
+    ctx: ProbeContext, members: Iterable[tuple[str, str, str]], now: datetime | None = None
+) -> RoutingObservation:
+    """The engine's entry: the tables (read or fetched off the event loop, once per scan),
+    then, with --bgp-origin-dns, each address's routes asked of the DNS service."""
+    members = list(members)
+    once = ctx.routing_once()
+    if not ctx.options.bgp_origin_dns:
+        return await anyio.to_thread.run_sync(
+            functools.partial(routing_for, ctx.options, members, now, once)
+        )
+    tables = await anyio.to_thread.run_sync(once.get, ctx.options)
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    stamp = when.isoformat(timespec="seconds").replace("+00:00", "Z")
+    zones = ctx.options.bgp_origin_dns
+    # the service answers from its live table: the data's date is the lookup's
+    data = replace(
+        tables.data,
+        bgp_file=f"dns:{','.join(zones)}",
+        bgp_format="cymru-origin-txt",
+        bgp_date=stamp,
+        bgp_date_source=ORIGIN_SERVICE + " (live, asked at the scan)",
+        looked_up=stamp,
+    )
+    if data.error:
+        return RoutingObservation(data)
+    assert tables.vrps is not None
+    seen: set[tuple[str, str]] = set()
+    out: list[AddressRouting] = []
+    for address, role, name in members:
+        if (address, role) in seen:
+            continue
+        seen.add((address, role))
+        try:
+            net = host_net(address)
+        except ValueError:
+            continue
+        got = await dns_origins(ctx, address)
+        if got.error or not got.routes:
+            out.append(
+                AddressRouting(
+                    address,
+                    role,
+                    name,
+                    vrps=tuple(vrps_covering(tables.vrps, str(net))),
+                    lookup_error=got.error,
+                )
+            )
+            continue
+        best = got.routes[0].prefix
+        prefixes = list(dict.fromkeys(r.prefix for r in got.routes))
+        out.append(
+            AddressRouting(
+                address,
+                role,
+                name,
+                routes=got.routes,
+                less_specific=tuple(prefixes[1:]),
+                vrps=tuple(vrps_covering(tables.vrps, best)),
+            )
+        )
     return RoutingObservation(data, tuple(out))

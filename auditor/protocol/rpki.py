@@ -87,7 +87,9 @@ def _asn(value: Any) -> int | None:
         return value if 0 <= value < 2**32 else None
     if isinstance(value, str):
         text = value.strip().upper().removeprefix("AS")
-        if text.isdigit() and int(text) < 2**32:
+        # ASCII digits only: str.isdigit() also takes other scripts' digits, which int()
+        # reads (remote text must not smuggle an AS number in as "٦٤٥٠٠")
+        if text.isascii() and text.isdigit() and int(text) < 2**32:
             return int(text)
     return None
 
@@ -389,3 +391,75 @@ def vrps_covering(idx: PrefixIndex, prefix: str) -> list[Vrp]:
     for _net, values in idx.covering(ipaddress.ip_network(prefix)):
         out.extend(values)
     return out
+
+
+# -- a DNS origin service (Team Cymru's IP-to-ASN format) ---------------------------------
+#
+# https://www.team-cymru.com/ip-asn-mapping (DNS section): TXT at the reversed IPv4 octets
+# under origin.asn.cymru.com, the reversed nibbles of the IPv6 address under
+# origin6.asn.cymru.com; each record reads "AS [AS ...] | prefix | CC | registry | date"
+# (several ASes in one record: the prefix has several origins, MOAS). NXDOMAIN: the
+# address is in no announced prefix. The answer is remote text: parsed totally, bounded.
+
+CYMRU_ZONE4 = "origin.asn.cymru.com"
+CYMRU_ZONE6 = "origin6.asn.cymru.com"
+# Bounds on one answer: the DNS client keeps at most max_dns_records records; of each
+# record at most this many characters are read and this many origins kept (a real answer
+# has one to a few; a hostile one must not grow the observation).
+MAX_ORIGIN_TEXT = 512
+MAX_ORIGINS_PER_RECORD = 16
+
+
+def origin_zones(spec: str) -> tuple[str, str]:
+    """``ZONE[,ZONE6]`` (``--bgp-origin-dns``): the IPv4 and IPv6 zones. Without ZONE6, a
+    zone named ``origin.X`` has its IPv6 twin at ``origin6.X`` (Team Cymru's naming);
+    another zone serves both (the nibble names cannot be taken for octet names)."""
+    parts = [p.strip().strip(".").lower() for p in spec.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise ValueError(f"expected ZONE or ZONE,ZONE6, got {spec!r}")
+    for p in parts:
+        labels = p.split(".")
+        if len(p) > 200 or not all(re.fullmatch(r"[a-z0-9_-]{1,63}", lb) for lb in labels):
+            raise ValueError(f"not a DNS zone name: {p!r}")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    zone = parts[0]
+    six = "origin6." + zone.removeprefix("origin.") if zone.startswith("origin.") else zone
+    return zone, six
+
+
+def origin_qname(address: str, zones: tuple[str, str]) -> str:
+    """The name to ask for ``address``: reversed octets (IPv4) or nibbles (IPv6)."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        return ".".join(reversed(str(ip).split("."))) + "." + zones[0]
+    nibbles = ip.exploded.replace(":", "")
+    return ".".join(reversed(nibbles)) + "." + zones[1]
+
+
+def parse_origin_txt(text: str, address: str) -> tuple[list[Route], str]:
+    """The routes one TXT record names for ``address``, and why it was refused ("" when
+    read). Refused: not ``AS... | prefix | ...``, an AS that is not a number below 2**32,
+    a prefix that is not a network or does not cover the address asked about."""
+    text = text[:MAX_ORIGIN_TEXT]
+    fields = [f.strip() for f in text.split("|")]
+    if len(fields) < 2:
+        return [], f"not 'AS | prefix | ...': {text[:80]!r}"
+    net = _net(fields[1])
+    if net is None:
+        return [], f"not a prefix: {fields[1][:60]!r}"
+    ip = ipaddress.ip_address(address)
+    if net.version != ip.version or ip not in net:
+        return [], f"{net} does not cover {address}"
+    words = fields[0].split()
+    if not words:
+        return [], "no origin AS"
+    if len(words) > MAX_ORIGINS_PER_RECORD:
+        return [], f"{len(words)} origins in one record (more than {MAX_ORIGINS_PER_RECORD})"
+    routes: list[Route] = []
+    for word in words:
+        asn = _asn(word)
+        if asn is None:
+            return [], f"not an AS number: {word[:30]!r}"
+        routes.append(Route(str(net), asn, f"AS{asn}"))
+    return routes, ""
