@@ -1,7 +1,8 @@
 """Routing observations: for each address the scan met, the announced prefixes covering it
-(from the operator's BGP table dump) and the validated ROA payloads covering those (from
-the operator's RPKI validator export). Data read from local files, not probed; kept in the
-target's observation so ``auditor evaluate`` judges a stored scan offline."""
+(from the operator's BGP table dump, or a DNS origin service) and the validated ROA
+payloads covering those (from the operator's RPKI validator export, a file or its HTTP
+export). Data, not scanning; kept in the target's observation so ``auditor evaluate``
+judges a stored scan offline."""
 
 from __future__ import annotations
 

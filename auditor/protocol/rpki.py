@@ -18,6 +18,8 @@ Formats read (each through its own loader, picked by :func:`parse_vrps` / :func:
   ``64496_64497`` (several origins, MOAS) or ``64496,64497`` (an AS_SET).
 - RIS whois dump (``riswhoisdump.IPv4`` / ``.IPv6``): ``% comments``, then
   ``origin<TAB>prefix<TAB>peers`` per line; an AS_SET origin is written ``{64496,64497}``.
+- A DNS origin service's TXT record (Team Cymru's format, ``--bgp-origin-dns``):
+  ``64496 [64497 ...] | 192.0.2.0/24 | CC | registry | date``, one per covering prefix.
 
 Lookups: longest-prefix match by hand over dicts keyed by (prefix length, network int),
 one dict probe per possible length (33 for IPv4, 129 for IPv6). The standard library's
