@@ -37,7 +37,8 @@ SNV_HOST = "snv.example.gov.vn"
 UBND_NAME = f"UBND {HOSTILE}"
 PASSWORDS = {"root": "correct horse battery", "ubnd1": "ubnd password 1"}
 DENIED_LOAD = re.compile(
-    r"Failed to load resource: the server responded with a status of 40[14] \((Unauthorized|Not Found)\)"
+    r"Failed to load resource: the server responded with a status of "
+    r"40[14] \((Unauthorized|Not Found)\)"
 )
 START_DEADLINE_S = 60.0  # how long the server may take to listen (not an assertion on speed)
 
