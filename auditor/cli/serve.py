@@ -124,8 +124,24 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             auth.hash_password(password),
         )
         store.audit("user_added", args.name, "cli", "admin" if args.admin else args.agency)
+        unknown = not args.admin and not _agency_known(store, args.agency)
     print(f"added {'admin' if args.admin else 'agency ' + args.agency} user {args.name}")
+    if unknown:
+        # A warning, not an error: the account may be made before the agency's first scan.
+        print(
+            f"auditor: warning: the latest scan has no agency {args.agency!r}: the account"
+            " sees nothing until a scan of an inventory with that agency id is stored",
+            file=sys.stderr,
+        )
     return EXIT_OK
+
+
+def _agency_known(store: Store, agency_id: str) -> bool:
+    latest = store.latest_scan(kind="scan")
+    if latest is None:
+        return True  # no scan yet: nothing to compare with
+    agencies = latest.inventory.get("agencies") or []
+    return any(isinstance(a, dict) and a.get("id") == agency_id for a in agencies)
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:

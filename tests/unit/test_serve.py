@@ -361,6 +361,16 @@ def test_static_files_are_the_renderers_strings(store: Store, tmp_path: Path) ->
 # ----------------------------------------------------------------------------- auditor users
 
 
+def test_users_add_warns_of_an_agency_the_latest_scan_does_not_have(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["users", "add", "--db", store.url, "--password-stdin"]
+    assert run_cli(monkeypatch, [*base[:2], "typo", "--agency", "ubdn", *base[2:]], "x" * 9) == 0
+    assert "the latest scan has no agency 'ubdn'" in capsys.readouterr().err
+    assert run_cli(monkeypatch, [*base[:2], "ok", "--agency", "ubnd", *base[2:]], "x" * 9) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def run_cli(monkeypatch: pytest.MonkeyPatch, argv: list[str], stdin: str = "") -> int:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     return main(argv)
@@ -380,6 +390,7 @@ def test_users_cli(
     assert run_cli(monkeypatch, add, "a long password\n") == 2  # the name is taken
     agency = ["users", "add", "u1", "--agency", "ubnd", "--db", db, "--password-stdin"]
     assert run_cli(monkeypatch, agency, "another password\n") == 0
+    assert "warning" not in capsys.readouterr().err  # no scan yet: nothing to check against
     capsys.readouterr()
     assert run_cli(monkeypatch, ["users", "token", "u1", "--db", db]) == 0
     token = capsys.readouterr().out.strip()
