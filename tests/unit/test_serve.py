@@ -113,6 +113,12 @@ def test_public_gets_401_on_every_detail_page_and_api_path(client: TestClient, p
     assert answer.json() == {"error": "authentication required"}
 
 
+def test_a_hostile_path_is_escaped_in_the_401_page(client: TestClient) -> None:
+    page = client.get("/hosts/%3Cscript%3Ealert(1).example?x=%22%3E%3Cscript%3E")
+    assert page.status_code == 401
+    assert "<script>" not in page.text and 'value="/hosts/&lt;script&gt;alert(1)' in page.text
+
+
 def test_public_api_is_the_summary_without_detail(client: TestClient) -> None:
     doc = client.get(api("/agencies")).json()
     ids = [a["id"] for a in doc["agencies"]]
@@ -190,6 +196,12 @@ def test_admin_opens_everything(client: TestClient) -> None:
         assert client.get(path).status_code == 404
         assert client.get(api(path)).status_code == 404
     assert agency_links(client.get("/").text) == {"ubnd", "so-noi-vu", "empty"}
+    # The served pages link to served paths, not to the static report's files.
+    host = client.get(f"/hosts/{PORTAL}").text
+    assert 'href="/agencies/ubnd"' in host and 'href="/agencies/so-noi-vu"' in host
+    assert 'href="/"' in host and ".html" not in host
+    agency = client.get("/agencies/so-noi-vu").text
+    assert f'href="/hosts/{SNV_HOST}"' in agency and f'href="/zones/{SNV_ZONE}"' in agency
 
 
 # ----------------------------------------------------------------------------- sessions
