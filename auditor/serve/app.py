@@ -12,10 +12,11 @@ it without awaiting in between): its one connection is never used by two request
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -512,7 +513,12 @@ def create_app(
             https_only=https_only,
         )
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        dash.data()  # score the latest scan before the first visitor has to wait for it
+        yield
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.dashboard = dash
     return app
 
