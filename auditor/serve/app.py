@@ -513,6 +513,7 @@ def create_app(
             https_only=https_only,
         )
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         dash.data()  # score the latest scan before the first visitor has to wait for it
