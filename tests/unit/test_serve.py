@@ -426,3 +426,16 @@ def test_users_cli(
         assert "a third password" not in u1.password_hash
         events = [r.event for r in st.audit_log()]
         assert {"user_added", "token_added", "token_revoked", "user_disabled"} <= set(events)
+
+
+def test_a_store_without_a_scan_still_lets_the_admin_log_in(tmp_path: Path) -> None:
+    from auditor.store import open_store
+
+    with open_store(tmp_path / "empty.db") as st:
+        st.add_user("root", "admin", None, hash_password(PASSWORDS["root"]))
+        with TestClient(create_app(st, secret="s")) as client:
+            assert client.get("/").status_code == 404  # nothing to show yet
+            assert client.get("/agencies/ubnd").status_code == 401
+            assert client.get(api("/agencies")).status_code == 404
+            assert log_in(client, "root").status_code == 303
+            assert client.get("/agencies/ubnd").status_code == 404
