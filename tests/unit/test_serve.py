@@ -439,3 +439,43 @@ def test_a_store_without_a_scan_still_lets_the_admin_log_in(tmp_path: Path) -> N
             assert client.get(api("/agencies")).status_code == 404
             assert log_in(client, "root").status_code == 303
             assert client.get("/agencies/ubnd").status_code == 404
+
+
+def resolved(node: Any, doc: dict[str, Any]) -> Any:
+    """An OpenAPI schema with its ``#/components/schemas/...`` references put in place."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            return resolved(doc["components"]["schemas"][ref.rsplit("/", 1)[1]], doc)
+        return {k: resolved(v, doc) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolved(v, doc) for v in node]
+    return node
+
+
+def test_api_answers_match_the_openapi_document(client: TestClient) -> None:
+    import jsonschema
+
+    doc = client.get(api("/openapi.json")).json()
+    log_in(client, "root")
+    asked = {
+        "/agencies": "/agencies",
+        "/agencies/{id}": "/agencies/ubnd",
+        "/hosts/{name}": f"/hosts/{PORTAL}",
+        "/zones/{name}": f"/zones/{UBND_ZONE}",
+    }
+    for template, path in asked.items():
+        responses = doc["paths"][template]["get"]["responses"]
+        answer = client.get(api(path))
+        assert answer.status_code == 200
+        schema = resolved(responses["200"]["content"]["application/json"]["schema"], doc)
+        jsonschema.validate(answer.json(), schema)
+        if template != "/agencies":
+            denied = client.get(api(path.rsplit("/", 1)[0] + "/nope"))
+            assert denied.status_code == 404
+            error = resolved(responses["404"]["content"]["application/json"]["schema"], doc)
+            jsonschema.validate(denied.json(), error)
+    # A schema that does not hold is seen: the check is not vacuous.
+    summary = resolved({"$ref": "#/components/schemas/AgencySummary"}, doc)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "x"}, summary)
