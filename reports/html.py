@@ -19,7 +19,7 @@ import collections
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,23 @@ def page_name(kind: str, name: str) -> str:
         name = "x-" + hashlib.sha256(name.encode()).hexdigest()[:16]
     folder = {"agency": "agencies", "host": "hosts", "zone": "zones"}[kind]
     return f"{folder}/{name}.html"
+
+
+@dataclass(frozen=True)
+class Links:
+    """How pages link to each other: the static report's relative files (``hosts/x.html``,
+    ``../index.html``) or the served dashboard's paths (``/hosts/x``, ``/``), from the same
+    templates (``{{ root }}{{ page(kind, name) }}``, ``{{ root }}{{ index_href }}``)."""
+
+    page: Callable[[str, str], str]
+    index: str  # the index page, relative to ``root``
+    absolute: bool  # root is "/" (served), not "../" per folder level (files)
+
+    def root(self, rel: str) -> str:
+        return "/" if self.absolute else "../" * rel.count("/")
+
+
+STATIC_LINKS = Links(page=page_name, index="index.html", absolute=False)
 
 
 def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
@@ -581,10 +598,15 @@ class Pills(dict[str, Markup]):
         return html
 
 
-def page_env(lang: str, cat: Catalog) -> jinja2.Environment:
+def page_env(lang: str, cat: Catalog, links: Links = STATIC_LINKS) -> jinja2.Environment:
     """The template environment of one language (made again in each page worker)."""
     env = _env()
     env.globals.update(
+        # The served dashboard (auditor.serve) overrides these per request: which agency
+        # pages the viewer may open (the index links those only) and its session bar.
+        can_open=lambda _agency_id: True,
+        served=None,
+        index_href=links.index,
         t=cat.t,
         cat=cat,
         lang=lang,
@@ -594,7 +616,7 @@ def page_env(lang: str, cat: Catalog) -> jinja2.Environment:
         cells=Pills(cat, compact=True),
         num=lambda v, d=1: fmt_number(v, lang, d),
         pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
-        page=page_name,
+        page=links.page,
         display=to_display_name,
         scope_of=_scope,
         category_of=_category,
@@ -610,17 +632,28 @@ class PageWriter:
     """Renders templates into files under ``out_dir`` with the context every page shares
     (the scan header): in the main process, and in each page worker."""
 
-    def __init__(self, lang: str, common: Mapping[str, Any], out_dir: Path) -> None:
+    def __init__(
+        self,
+        lang: str,
+        common: Mapping[str, Any],
+        out_dir: Path,
+        links: Links = STATIC_LINKS,
+    ) -> None:
         self.cat = Catalog(lang)
-        self.env = page_env(lang, self.cat)
+        self.links = links
+        self.env = page_env(lang, self.cat, links)
         self.common = dict(common)
         self.out_dir = out_dir
         self.target = self.env.get_template("target.html.j2")
 
-    def write(self, rel: str, template: str, **ctx: Any) -> Path:
-        root = "../" * rel.count("/")
+    def render(self, rel: str, template: str, **ctx: Any) -> str:
+        """One page, as a string: what the static report writes to ``rel`` and what the
+        served dashboard answers (``ctx`` wins over the shared context)."""
         tpl = self.target if template == "target.html.j2" else self.env.get_template(template)
-        html = tpl.render(root=root, **self.common, **ctx)
+        return tpl.render({"root": self.links.root(rel), **self.common, **ctx})
+
+    def write(self, rel: str, template: str, **ctx: Any) -> Path:
+        html = self.render(rel, template, **ctx)
         path = self.out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
@@ -774,10 +807,18 @@ def target_stream(
 
 
 class HtmlRenderer:
-    def __init__(self, data: ReportData, lang: str = "vi") -> None:
+    """The pages of one stored scan in one language: each rendered to a string
+    (:meth:`index_html`, :meth:`agency_html`, :meth:`target_html`, what ``auditor serve``
+    answers), or all written to a folder (:meth:`render`, the static report)."""
+
+    def __init__(self, data: ReportData, lang: str = "vi", links: Links = STATIC_LINKS) -> None:
         self.data = data
         self.lang = lang
+        self.links = links
         self.cat = Catalog(lang)
+        self._writer: PageWriter | None = None
+        self._owners: dict[tuple[str, str], list[AgencyScore]] | None = None
+        self._pairs: dict[tuple[str, str], list[PairResult]] | None = None
         self.common = {
             "scan": data.scan,
             "profile": data.profile,
@@ -810,13 +851,109 @@ class HtmlRenderer:
         self.check_order = tuple(order)
 
     def owners(self) -> dict[tuple[str, str], list[AgencyScore]]:
+        """The agencies of each target (kind, name), in inventory order (made once)."""
+        if self._owners is not None:
+            return self._owners
         out: dict[tuple[str, str], list[AgencyScore]] = {}
         for a in self.data.score.agencies:
             for h in a.agency.hosts:
                 out.setdefault(("host", h), []).append(a)
             for z in a.agency.zones:
                 out.setdefault(("zone", z), []).append(a)
+        self._owners = out
         return out
+
+    def target_pairs(self) -> dict[tuple[str, str], list[PairResult]]:
+        """Each target's requirement results: the first owner's (only waivers differ by
+        owner)."""
+        if self._pairs is not None:
+            return self._pairs
+        owners = self.owners()
+        pairs_of: dict[tuple[str, str], list[PairResult]] = {}
+        for a in self.data.score.agencies:
+            for p in a.pairs:
+                key = (p.target_kind.value, p.target)
+                if owners.get(key, [None])[0] is a:
+                    pairs_of.setdefault(key, []).append(p)
+        self._pairs = pairs_of
+        return pairs_of
+
+    def writer(self, out_dir: Path = Path(".")) -> PageWriter:
+        if self._writer is None or self._writer.out_dir != out_dir:
+            self._writer = PageWriter(self.lang, self.common, out_dir, self.links)
+        return self._writer
+
+    def index_html(self, **extra: Any) -> str:
+        """The index page (the ranked summary); ``extra``: context for this render only."""
+        d = self.data
+        score = d.score
+        hosts = {h for a in score.agencies for h in a.agency.hosts}
+        zones = {z for a in score.agencies for z in a.agency.zones}
+        kpi_yes, kpi_total = score.kpi_share()
+        return self.writer().render(
+            "index.html",
+            "index.html.j2",
+            ranked=score.ranked(),
+            deltas={a.id: d.agency_delta(a.id) for a in score.agencies},
+            has_previous=d.previous is not None,
+            shares=score.shares,
+            dist=distribution(score),
+            n_hosts=len(hosts),
+            n_zones=len(zones),
+            kpi_yes=kpi_yes,
+            kpi_total=kpi_total,
+            coverage=score.coverage,
+            trend=province_trend(d),
+            chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
+            **extra,
+        )
+
+    def agency_html(self, agency_id: str, **extra: Any) -> str:
+        """One agency's page; KeyError if the scan has no such agency."""
+        d = self.data
+        score = d.score
+        a = next((a for a in score.agencies if a.id == agency_id), None)
+        if a is None:
+            raise KeyError(agency_id)
+        trend = d.agency_trend(a.id)
+        return self.writer().render(
+            page_name("agency", a.id),
+            "agency.html.j2",
+            a=a,
+            delta=d.agency_delta(a.id),
+            has_previous=d.previous is not None,
+            groups=fail_groups(a, self.cat),
+            matrix=matrix(a, score),
+            subscores=subscores(a),
+            kmatrix=kpi_matrix(a),
+            untested=a.incomplete(),
+            waived=a.waived(),
+            waivers=a.agency.waivers,
+            today=score.today,
+            trend=trend,
+            chart=trend_chart([(f"#{s.id}", v) for s, v in trend]),
+            **extra,
+        )
+
+    def target_html(
+        self,
+        kind: str,
+        name: str,
+        findings: Sequence[Finding],
+        obs: dict[str, Any],
+        **extra: Any,
+    ) -> str:
+        """One host or zone page from its findings (with evidence) and observation;
+        KeyError if no agency of the scan has that target."""
+        key = (kind, name)
+        owners = self.owners()
+        if key not in owners:
+            raise KeyError(key)
+        job = self.page_job(
+            kind, name, owners[key], findings, obs, self.target_pairs().get(key, [])
+        )
+        page = build_page(self.page_context(), self.cat, job)
+        return self.writer().render(page.rel, "target.html.j2", p=page, **extra)
 
     def page_job(
         self,
@@ -834,7 +971,7 @@ class HtmlRenderer:
             kind=kind,
             name=name,
             owners=tuple(
-                OwnerLink(a.id, a.agency.name, page_name("agency", a.id)) for a in agencies
+                OwnerLink(a.id, a.agency.name, self.links.page("agency", a.id)) for a in agencies
             ),
             requirements=tuple(
                 RequirementRow(
@@ -886,59 +1023,19 @@ class HtmlRenderer:
         big report (:func:`page_workers`)."""
         d = self.data
         score = d.score
-        writer = PageWriter(self.lang, self.common, out_dir)
-        written = []
-        ranked = score.ranked()
-        hosts = {h for a in score.agencies for h in a.agency.hosts}
-        zones = {z for a in score.agencies for z in a.agency.zones}
-        kpi_yes, kpi_total = score.kpi_share()
-        written.append(
-            writer.write(
-                "index.html",
-                "index.html.j2",
-                ranked=ranked,
-                deltas={a.id: d.agency_delta(a.id) for a in score.agencies},
-                has_previous=d.previous is not None,
-                shares=score.shares,
-                dist=distribution(score),
-                n_hosts=len(hosts),
-                n_zones=len(zones),
-                kpi_yes=kpi_yes,
-                kpi_total=kpi_total,
-                coverage=score.coverage,
-                trend=province_trend(d),
-                chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
-            )
-        )
+        writer = self.writer(out_dir)
+
+        def put(rel: str, html: str) -> Path:
+            path = out_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(html, encoding="utf-8")
+            return path
+
+        written = [put("index.html", self.index_html())]
         for a in score.agencies:
-            trend = d.agency_trend(a.id)
-            written.append(
-                writer.write(
-                    page_name("agency", a.id),
-                    "agency.html.j2",
-                    a=a,
-                    delta=d.agency_delta(a.id),
-                    has_previous=d.previous is not None,
-                    groups=fail_groups(a, self.cat),
-                    matrix=matrix(a, score),
-                    subscores=subscores(a),
-                    kmatrix=kpi_matrix(a),
-                    untested=a.incomplete(),
-                    waived=a.waived(),
-                    waivers=a.agency.waivers,
-                    today=score.today,
-                    trend=trend,
-                    chart=trend_chart([(f"#{s.id}", v) for s, v in trend]),
-                )
-            )
+            written.append(put(page_name("agency", a.id), self.agency_html(a.id)))
         owners = self.owners()
-        # The target's requirement results: the first owner's (only waivers differ by owner).
-        pairs_of: dict[tuple[str, str], list[PairResult]] = {}
-        for a in score.agencies:
-            for p in a.pairs:
-                key = (p.target_kind.value, p.target)
-                if owners.get(key, [None])[0] is a:
-                    pairs_of.setdefault(key, []).append(p)
+        pairs_of = self.target_pairs()
 
         def jobs() -> Iterator[PageJob]:
             done: set[tuple[str, str]] = set()
@@ -1015,7 +1112,9 @@ def render_html(
 
 __all__ = [
     "CSP",
+    "STATIC_LINKS",
     "HtmlRenderer",
+    "Links",
     "distribution",
     "flatten",
     "kpi_matrix",

@@ -47,6 +47,7 @@ COMMANDS: tuple[str, ...] = (
     "auditor.cli.gate",
     "auditor.cli.demo",
     "auditor.cli.distributed",
+    "auditor.cli.serve",
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from auditor.store.base import (
     SHARD_STATUSES,
+    AuditRecord,
     ScanRecord,
     SchemaError,
     ShardRecord,
@@ -24,11 +25,13 @@ from auditor.store.base import (
     Store,
     StoreError,
     StoreNotFound,
+    UserRecord,
 )
 from auditor.store.urls import display_url, locate, store_url
 
 __all__ = [
     "SHARD_STATUSES",
+    "AuditRecord",
     "ScanRecord",
     "SchemaError",
     "ShardRecord",
@@ -36,6 +39,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreNotFound",
+    "UserRecord",
     "display_url",
     "open_store",
     "store_url",

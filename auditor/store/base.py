@@ -52,6 +52,32 @@ class ScanRecord:
 
 
 @dataclass(frozen=True)
+class UserRecord:
+    """A dashboard account (``auditor users``): an admin, or an agency's (``agency`` set)."""
+
+    id: int
+    name: str
+    role: str  # admin | agency
+    agency: str | None
+    password_hash: str  # argon2id (auditor.serve.auth); never the password
+    disabled: bool
+    created: str
+    updated: str
+    tokens: int = 0  # API tokens not revoked
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One line of the audit log: a login, a failed login, a logout, an account change."""
+
+    at: str
+    event: str
+    username: str
+    client: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class ShardRecord:
     """One shard of a distributed scan as seen from one vantage (auditor.distributed)."""
 
@@ -254,6 +280,57 @@ class Store(Sink, Protocol):
     def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
         """Findings without message and evidence (empty): all that scoring needs, for the
         summaries of a long history of scans."""
+        ...
+
+    def target_findings(self, scan_id: int, kind: str, name: str) -> list[Finding]:
+        """One target's findings (every vantage), with evidence, in ``iter_findings``'s
+        order."""
+        ...
+
+    def target_observation(
+        self, scan_id: int, kind: str, name: str, vantage: str = LOCAL_VANTAGE
+    ) -> str | None:
+        """One target's stored observation (JSON text), None if there is none."""
+        ...
+
+    # accounts (auditor serve)
+    def add_user(self, name: str, role: str, agency: str | None, password_hash: str) -> int:
+        """A new account; StoreError if the name is taken."""
+        ...
+
+    def user(self, name: str) -> UserRecord | None: ...
+
+    def user_by_id(self, user_id: int) -> UserRecord | None: ...
+
+    def users(self) -> list[UserRecord]: ...
+
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, disabled: bool | None = None
+    ) -> bool:
+        """Change a password hash or the disabled flag; False if there is no such user."""
+        ...
+
+    def add_token(self, name: str, digest: str) -> int:
+        """Record a new API token (its digest) of user ``name``; its id."""
+        ...
+
+    def revoke_tokens(self, name: str, token_id: int | None = None) -> int:
+        """Revoke every token of ``name`` (or the one ``token_id``); how many were."""
+        ...
+
+    def token_user(self, digest: str) -> UserRecord | None:
+        """The user of a token that is not revoked, None otherwise."""
+        ...
+
+    def audit(self, event: str, username: str, client: str, detail: str = "") -> None: ...
+
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        """The latest lines of the audit log, newest first."""
+        ...
+
+    def setting(self, key: str, default: str) -> str:
+        """A stored setting of the store (``meta``): ``default`` is written if there is none
+        yet, and the stored value returned (the first writer wins)."""
         ...
 
     def status_counts(self, scan_id: int) -> dict[str, int]:

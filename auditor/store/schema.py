@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-HEAD = "0003"  # the newest revision this release knows, and writes
+HEAD = "0004"  # the newest revision this release knows, and writes
 
 # How the previous release marked its schema (``meta.schema_version``), and the revision
 # that schema is.
@@ -212,6 +212,46 @@ scan_shards = Table(
     Column("stats_json", StoreText, nullable=False, server_default="{}"),
     Column("footing_json", StoreText),
     Column("updated", StoreText, nullable=False),
+)
+
+# The dashboard's accounts (``auditor serve``, revision 0004): users, their API tokens and the
+# audit log of logins. Passwords are argon2id hashes (auditor.serve.auth), tokens SHA-256
+# digests of a 256-bit random secret: neither can be read back from the database.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", StoreText(), nullable=False, unique=True),
+    Column("role", StoreText(), nullable=False),  # admin | agency
+    Column("agency", StoreText()),  # the agency id of an agency account
+    Column("password_hash", StoreText(), nullable=False),
+    Column("disabled", Integer, nullable=False, server_default="0"),
+    Column("created", StoreText(), nullable=False),
+    Column("updated", StoreText(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("digest", StoreText(), nullable=False, unique=True),
+    Column("created", StoreText(), nullable=False),
+    Column("revoked", StoreText()),
+    sqlite_autoincrement=True,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _FINDING_ID, primary_key=True),
+    Column("at", StoreText(), nullable=False),
+    Column("event", StoreText(), nullable=False),  # login | login_failed | logout | ...
+    Column("username", StoreText(), nullable=False),
+    Column("client", StoreText(), nullable=False),
+    Column("detail", StoreText(), nullable=False, server_default=""),
+    sqlite_autoincrement=True,
 )
 
 # Alembic's own record of the revision a store is at. Described here (in its own MetaData:

@@ -48,7 +48,17 @@ from sqlalchemy.pool import StaticPool
 from auditor import __version__
 from auditor.model import LOCAL_VANTAGE, Finding, Status, TargetKind
 from auditor.store import schema
-from auditor.store.base import ScanRecord, SchemaError, ShardRecord, StoreError, StoreNotFound
+from auditor.store.base import (
+    AuditRecord,
+    ScanRecord,
+    SchemaError,
+    ShardRecord,
+    StoreError,
+    StoreNotFound,
+    UserRecord,
+)
+from auditor.store.schema import api_tokens as TK
+from auditor.store.schema import audit_log as AL
 from auditor.store.schema import findings as F
 from auditor.store.schema import observations as O
 from auditor.store.schema import scan_shards as SH
@@ -56,6 +66,7 @@ from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
 from auditor.store.schema import targets as T
 from auditor.store.schema import to_stored
+from auditor.store.schema import users as U
 from auditor.store.urls import StoreLocation
 
 P = ParamSpec("P")
@@ -960,6 +971,170 @@ class SqlStore:
                     return
         except DBAPIError as exc:
             raise _unwrapped(exc) from None
+
+    @_driver_errors
+    def target_findings(self, scan_id: int, kind: str, name: str) -> list[Finding]:
+        rows = self._conn.execute(
+            sa.select(
+                F.c.check_id,
+                F.c.address,
+                F.c.status,
+                F.c.message,
+                F.c.evidence_json,
+                F.c.score,
+                F.c.vantage,
+            )
+            .where(F.c.scan_id == scan_id, F.c.kind == kind, F.c.target == name)
+            .order_by(F.c.check_id, F.c.address.asc().nulls_first(), F.c.vantage, F.c.id)
+        )
+        return [
+            Finding(c, TargetKind(kind), name, a, Status(st), m, json.loads(ev), sc, v)
+            for c, a, st, m, ev, sc, v in rows
+        ]
+
+    @_driver_errors
+    def target_observation(
+        self, scan_id: int, kind: str, name: str, vantage: str = LOCAL_VANTAGE
+    ) -> str | None:
+        text = self._conn.execute(
+            sa.select(O.c.json).where(
+                O.c.scan_id == scan_id, O.c.vantage == vantage, O.c.kind == kind, O.c.name == name
+            )
+        ).scalar()
+        return None if text is None else str(text)
+
+    # accounts (auditor serve)
+    def _users_query(self) -> sa.Select[Any]:
+        live = (
+            sa.select(sa.func.count())
+            .where(TK.c.user_id == U.c.id, TK.c.revoked.is_(None))
+            .scalar_subquery()
+        )
+        return sa.select(U, live.label("tokens")).order_by(U.c.name)
+
+    @staticmethod
+    def _user(row: Row[Any] | None) -> UserRecord | None:
+        if row is None:
+            return None
+        m = row._mapping
+        return UserRecord(
+            id=m["id"],
+            name=m["name"],
+            role=m["role"],
+            agency=m["agency"],
+            password_hash=m["password_hash"],
+            disabled=bool(m["disabled"]),
+            created=m["created"],
+            updated=m["updated"],
+            tokens=int(m["tokens"] or 0),
+        )
+
+    @_driver_errors
+    def add_user(self, name: str, role: str, agency: str | None, password_hash: str) -> int:
+        with self._transaction() as conn:
+            if conn.execute(sa.select(U.c.id).where(U.c.name == name)).first() is not None:
+                raise StoreError(f"a user named {name!r} exists already")
+            now = _now()
+            return int(
+                conn.execute(
+                    sa.insert(U)
+                    .values(
+                        name=name,
+                        role=role,
+                        agency=agency,
+                        password_hash=password_hash,
+                        disabled=0,
+                        created=now,
+                        updated=now,
+                    )
+                    .returning(U.c.id)
+                ).scalar_one()
+            )
+
+    @_driver_errors
+    def user(self, name: str) -> UserRecord | None:
+        return self._user(self._conn.execute(self._users_query().where(U.c.name == name)).first())
+
+    @_driver_errors
+    def user_by_id(self, user_id: int) -> UserRecord | None:
+        return self._user(self._conn.execute(self._users_query().where(U.c.id == user_id)).first())
+
+    @_driver_errors
+    def users(self) -> list[UserRecord]:
+        return [u for r in self._conn.execute(self._users_query()) if (u := self._user(r))]
+
+    @_driver_errors
+    def update_user(
+        self, name: str, *, password_hash: str | None = None, disabled: bool | None = None
+    ) -> bool:
+        values: dict[str, Any] = {"updated": _now()}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if disabled is not None:
+            values["disabled"] = int(disabled)
+        with self._transaction() as conn:
+            done = conn.execute(sa.update(U).where(U.c.name == name).values(**values))
+            return bool(done.rowcount)
+
+    @_driver_errors
+    def add_token(self, name: str, digest: str) -> int:
+        with self._transaction() as conn:
+            user_id = conn.execute(sa.select(U.c.id).where(U.c.name == name)).scalar()
+            if user_id is None:
+                raise StoreError(f"no user named {name!r}")
+            return int(
+                conn.execute(
+                    sa.insert(TK)
+                    .values(user_id=user_id, digest=digest, created=_now())
+                    .returning(TK.c.id)
+                ).scalar_one()
+            )
+
+    @_driver_errors
+    def revoke_tokens(self, name: str, token_id: int | None = None) -> int:
+        with self._transaction() as conn:
+            user_id = conn.execute(sa.select(U.c.id).where(U.c.name == name)).scalar()
+            if user_id is None:
+                raise StoreError(f"no user named {name!r}")
+            query = sa.update(TK).where(TK.c.user_id == user_id, TK.c.revoked.is_(None))
+            if token_id is not None:
+                query = query.where(TK.c.id == token_id)
+            return int(conn.execute(query.values(revoked=_now())).rowcount)
+
+    @_driver_errors
+    def token_user(self, digest: str) -> UserRecord | None:
+        user_id = self._conn.execute(
+            sa.select(TK.c.user_id).where(TK.c.digest == digest, TK.c.revoked.is_(None))
+        ).scalar()
+        return None if user_id is None else self.user_by_id(int(user_id))
+
+    @_driver_errors
+    def audit(self, event: str, username: str, client: str, detail: str = "") -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                sa.insert(AL).values(
+                    at=_now(), event=event, username=username, client=client, detail=detail
+                )
+            )
+
+    @_driver_errors
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        rows = self._conn.execute(
+            sa.select(AL.c.at, AL.c.event, AL.c.username, AL.c.client, AL.c.detail)
+            .order_by(AL.c.id.desc())
+            .limit(limit)
+        )
+        return [AuditRecord(*r) for r in rows]
+
+    @_driver_errors
+    def setting(self, key: str, default: str) -> str:
+        M = schema.meta
+        with self._transaction() as conn:
+            found = conn.execute(sa.select(M.c.value).where(M.c.key == key)).scalar()
+            if found is not None:
+                return str(found)
+            conn.execute(sa.insert(M).values(key=key, value=default))
+            return default
 
     @_driver_errors
     def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:

@@ -335,6 +335,18 @@ def make_store(
     from auditor.store import open_store
 
     store = open_store(path)
+    return store, fill_store(store, profile=profile, scans=scans, waivers=waivers, started=started)
+
+
+def fill_store(
+    store: Any,
+    *,
+    profile: str = "vn-gov",
+    scans: list[dict[tuple[str, str], Status]] | None = None,
+    waivers: list[dict[str, Any]] | None = None,
+    started: str | None = None,
+) -> list[int]:
+    """What :func:`make_store` writes, into an open store of any backend; the scan ids."""
     ids = []
     for overrides in scans or [{}]:
         scan_id = store.begin_scan(
@@ -375,7 +387,7 @@ def make_store(
             )
         store.finish_scan(scan_id, "complete", {})
         ids.append(scan_id)
-    return store, ids
+    return ids
 
 
 # Zone observations ----------------------------------------------------------------------

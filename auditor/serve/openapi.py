@@ -1,0 +1,187 @@
+"""The API's OpenAPI 3.1 document (``GET /api/v1/openapi.json``), written by hand: four
+read-only paths, documented in docs/API.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor import __version__
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+_SCAN = {
+    "type": "object",
+    "description": "The scan every answer is about: the store's latest complete scan.",
+    "properties": {
+        "id": {"type": "integer"},
+        "started": {"type": "string", "format": "date-time"},
+        "finished": {"type": ["string", "null"], "format": "date-time"},
+        "inventory": {"type": "string"},
+        "profile": {"type": "string"},
+    },
+    "required": ["id", "started", "inventory", "profile"],
+}
+_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "name_en": {"type": ["string", "null"]},
+        "rank": {"type": ["integer", "null"], "description": "null: not ranked"},
+        "score": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+        "grade": {"type": ["string", "null"]},
+        "coverage": {"type": ["number", "null"]},
+        "insufficient_data": {"type": "boolean"},
+        "kpi": {"type": "string", "enum": ["yes", "no", "incomplete", "n/a"]},
+        "change": {
+            "type": ["number", "null"],
+            "description": "score change since the previous scan",
+        },
+        "detail": {"type": "boolean", "description": "whether the caller may open its detail"},
+    },
+    "required": ["id", "name", "score", "grade", "kpi", "detail"],
+}
+_FINDING = {
+    "type": "object",
+    "properties": {
+        "check": {"type": "string"},
+        "status": {"type": "string"},
+        "address": {"type": ["string", "null"]},
+        "message": {"type": "string"},
+        "evidence": {"type": "object"},
+        "score": {"type": ["number", "null"]},
+        "vantage": {"type": "string"},
+    },
+    "required": ["check", "status", "message", "evidence", "vantage"],
+}
+
+
+def _target(kind: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "scan": {"$ref": "#/components/schemas/Scan"},
+            kind: {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "agencies": {"type": "array", "items": {"type": "string"}},
+                    "findings": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Finding"},
+                    },
+                    "observation": {"type": "object", "description": "what the scanner saw"},
+                },
+                "required": ["name", "agencies", "findings", "observation"],
+            },
+        },
+        "required": ["scan", kind],
+    }
+
+
+def _json(schema: dict[str, Any], what: str) -> dict[str, Any]:
+    return {"description": what, "content": {"application/json": {"schema": schema}}}
+
+
+_DENIED = {
+    "401": _json(
+        {"$ref": "#/components/schemas/Error"},
+        "no valid credentials (no session and no token, a revoked token, a disabled user)",
+    ),
+    "404": _json(
+        {"$ref": "#/components/schemas/Error"},
+        "no such name, or not the caller's: the same answer for both",
+    ),
+}
+
+
+def _detail(summary: str, param: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [
+                {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": _json(schema, "found, and the caller's"), **_DENIED},
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "IPv6 government auditor dashboard API",
+            "version": f"v1 (auditor {__version__})",
+            "description": (
+                "Read-only results of the store's latest complete scan. Admins see every "
+                "agency; an agency's account its own agency, hosts and zones; without "
+                "credentials, the ranked summary only (GET /api/v1/agencies)."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}, {}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token printed by `auditor users token NAME`",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "auditor_session"},
+            },
+            "schemas": {
+                "Error": _ERROR,
+                "Scan": _SCAN,
+                "AgencySummary": _SUMMARY,
+                "Finding": _FINDING,
+            },
+        },
+        "paths": {
+            "/agencies": {
+                "get": {
+                    "summary": "the ranked summary of every agency (public)",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "scan": {"$ref": "#/components/schemas/Scan"},
+                                    "agencies": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/AgencySummary"},
+                                    },
+                                },
+                                "required": ["scan", "agencies"],
+                            },
+                            "ranked, best first",
+                        ),
+                        "401": _DENIED["401"],
+                    },
+                }
+            },
+            "/agencies/{id}": _detail(
+                "one agency: score, grade, KPI, every requirement result, waivers, trend",
+                "id",
+                {
+                    "type": "object",
+                    "properties": {
+                        "scan": {"$ref": "#/components/schemas/Scan"},
+                        "agency": {"type": "object"},
+                    },
+                    "required": ["scan", "agency"],
+                },
+            ),
+            "/hosts/{name}": _detail("one host: findings with evidence", "name", _target("host")),
+            "/zones/{name}": _detail("one zone: findings with evidence", "name", _target("zone")),
+            "/openapi.json": {
+                "get": {
+                    "summary": "this document",
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+        },
+    }
