@@ -32,6 +32,7 @@ from auditor.options import ScanOptions
 from auditor.protocol.rpki import (
     PrefixIndex,
     RpkiDataError,
+    VrpSet,
     date_from_name,
     host_net,
     is_url,
@@ -163,10 +164,12 @@ def fetch_vrps(
     return Fetched(body.decode("utf-8", errors="replace"), None, "")
 
 
-def load_url_tables(
-    url: str, bgp_file: str, timeout: float, ca_file: str | None = None
-) -> RoutingTables:
-    """The VRPs fetched from ``url`` (the same parser as a file) and the BGP file."""
+def _url_vrps(
+    url: str, timeout: float, ca_file: str | None
+) -> tuple[VrpSet, str | None, str] | str:
+    """The VRPs fetched from ``url`` (the same parser as a file), their date and where the
+    date came from; or why they are unreadable. No date at all is (None, ""): the checks
+    refuse data of unknown age (not tested)."""
     try:
         got = fetch_vrps(url, timeout, ca_file=ca_file)
         try:
@@ -174,16 +177,20 @@ def load_url_tables(
         except RpkiDataError as exc:
             raise RpkiDataError(f"{url}: {exc}") from None
     except RpkiDataError as exc:
-        return RoutingTables(
-            RoutingData(url, bgp_file=bgp_file, error=f"RPKI data unreadable: {exc}")
-        )
+        return f"RPKI data unreadable: {exc}"
     if vset.generated:
-        vdate, vsrc = vset.generated, "metadata"
-    elif got.date:
-        vdate, vsrc = got.date, got.date_source
-    else:
-        # no date at all: the checks refuse data of unknown age (not tested)
-        vdate, vsrc = None, ""
+        return vset, vset.generated, "metadata"
+    return vset, got.date, got.date_source
+
+
+def load_url_tables(
+    url: str, bgp_file: str, timeout: float, ca_file: str | None = None
+) -> RoutingTables:
+    """The VRPs fetched from ``url`` and the BGP file."""
+    fetched = _url_vrps(url, timeout, ca_file)
+    if isinstance(fetched, str):
+        return RoutingTables(RoutingData(url, bgp_file=bgp_file, error=fetched))
+    vset, vdate, vsrc = fetched
     try:
         bkey = (bgp_file, os.stat(bgp_file).st_size, os.stat(bgp_file).st_mtime_ns)
     except OSError as exc:
@@ -224,17 +231,10 @@ def _load_bgp(bkey: tuple[str, int, int]) -> tuple[Any, str, str, PrefixIndex] |
 def load_vrp_tables(source: str, timeout: float, ca_file: str | None = None) -> RoutingTables:
     """Only the VRPs (a file or a URL), for prefix-to-origin from a DNS origin service."""
     if is_url(source):
-        try:
-            got = fetch_vrps(source, timeout, ca_file=ca_file)
-            try:
-                vset = parse_vrps(got.text)
-            except RpkiDataError as exc:
-                raise RpkiDataError(f"{source}: {exc}") from None
-        except RpkiDataError as exc:
-            return RoutingTables(RoutingData(source, error=f"RPKI data unreadable: {exc}"))
-        vdate, vsrc = (
-            (vset.generated, "metadata") if vset.generated else (got.date, got.date_source)
-        )
+        fetched = _url_vrps(source, timeout, ca_file)
+        if isinstance(fetched, str):
+            return RoutingTables(RoutingData(source, error=fetched))
+        vset, vdate, vsrc = fetched
     else:
         try:
             vset = parse_vrps(_read(source))
