@@ -105,14 +105,22 @@ def _store(db: str, *, create: bool = False) -> Store:
     return open_store(db, create=create)
 
 
-def cmd_users_add(args: argparse.Namespace) -> int:
-    auth = _auth()
+def _new_password_hash(auth: Any) -> str | int:
+    """The argon2 hash of the password on stdin, or the exit code of why it is refused."""
     password = _password()
     if password is None:
         return _fail("no password on stdin")
     problem = auth.password_problem(password)
     if problem:
         return _fail(problem)
+    return str(auth.hash_password(password))
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    auth = _auth()
+    hashed = _new_password_hash(auth)
+    if isinstance(hashed, int):
+        return hashed
     if not args.name or len(args.name) > 64 or not args.name.isprintable():
         return _fail("a user name is 1 to 64 printable characters")
     # A new store is fine: the first admin may be made before the first scan.
@@ -121,7 +129,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             args.name,
             "admin" if args.admin else "agency",
             None if args.admin else args.agency,
-            auth.hash_password(password),
+            hashed,
         )
         store.audit("user_added", args.name, "cli", "admin" if args.admin else args.agency)
         unknown = not args.admin and not _agency_known(store, args.agency)
@@ -167,15 +175,11 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_users_reset(args: argparse.Namespace) -> int:
-    auth = _auth()
-    password = _password()
-    if password is None:
-        return _fail("no password on stdin")
-    problem = auth.password_problem(password)
-    if problem:
-        return _fail(problem)
+    hashed = _new_password_hash(_auth())
+    if isinstance(hashed, int):
+        return hashed
     with _store(args.db) as store:
-        if not store.update_user(args.name, password_hash=auth.hash_password(password)):
+        if not store.update_user(args.name, password_hash=hashed):
             return _fail(f"no user named {args.name!r}")
         store.audit("password_reset", args.name, "cli")
     print(f"new password for {args.name}")
