@@ -12,6 +12,7 @@ import contextlib
 import errno
 import select
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -127,6 +128,18 @@ async def _connected_socket(address: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+async def wait_socket(sock: socket.socket, readable: bool, deadline: float, what: str) -> None:
+    """Until ``sock`` is readable (writable), or TimeoutError at ``deadline`` (monotonic):
+    the event loop's wait for the non-blocking OpenSSL probes (tls_reneg, tls_early)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"{what}: no answer before the timeout")
+    with anyio.move_on_after(left) as scope:
+        await (anyio.wait_readable if readable else anyio.wait_writable)(sock)
+    if scope.cancelled_caught:
+        raise TimeoutError(f"{what}: no answer before the timeout")
 
 
 def idle_socket_alive(sock: socket.socket) -> bool:

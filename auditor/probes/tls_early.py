@@ -43,6 +43,7 @@ from typing import Any
 import anyio
 
 from auditor.obs.tls import Depth
+from auditor.probes.sockets import wait_socket
 
 MAX_READ = 16384  # bytes of an HTTP answer read at most (the status line is enough)
 # After the early data the probe holds its Finished back, as a replayed flight never has
@@ -170,17 +171,6 @@ def http_status(answer: bytes) -> int:
     return 0
 
 
-async def _wait(sock: socket.socket, readable: bool, deadline: float, what: str) -> None:
-    """Until ``sock`` is readable (writable), or TimeoutError at ``deadline``."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError(f"{what}: no answer before the timeout")
-    with anyio.move_on_after(left) as scope:
-        await (anyio.wait_readable if readable else anyio.wait_writable)(sock)
-    if scope.cancelled_caught:
-        raise TimeoutError(f"{what}: no answer before the timeout")
-
-
 class _Conn:
     """One client SSL* on a connected non-blocking socket; every call bounded by deadline."""
 
@@ -213,7 +203,7 @@ class _Conn:
             err = self.lib.SSL_get_error(self.ssl, ret)
             if err not in (_SSL_ERROR_WANT_READ, _SSL_ERROR_WANT_WRITE):
                 raise _Failed(f"{what}: OpenSSL error {err}")
-            await _wait(self.sock, err == _SSL_ERROR_WANT_READ, self.deadline, what)
+            await wait_socket(self.sock, err == _SSL_ERROR_WANT_READ, self.deadline, what)
 
     async def read_answer(self) -> bytes:
         """Up to MAX_READ bytes, until the status line is in, the peer closes or the deadline."""
@@ -235,7 +225,7 @@ class _Conn:
 async def _hold_back(sock: socket.socket, until: float) -> None:
     """Wait, reading nothing, until the bytes waiting on ``sock`` stop growing (MSG_PEEK)."""
     try:
-        await _wait(sock, True, until, "hold back")
+        await wait_socket(sock, True, until, "hold back")
     except TimeoutError:
         return
     seen = -1
@@ -263,7 +253,7 @@ async def _await_ticket(conn: _Conn, until: float) -> None:
         if sess and conn.lib.SSL_SESSION_is_resumable(sess):
             return
         try:
-            await _wait(conn.sock, True, until, "ticket")
+            await wait_socket(conn.sock, True, until, "ticket")
         except TimeoutError:
             return
         ret = conn.lib.SSL_read(conn.ssl, buf, len(buf))  # a ticket: WANT_READ, no data

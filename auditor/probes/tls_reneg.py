@@ -22,10 +22,10 @@ import socket
 import time
 from dataclasses import dataclass
 
-import anyio
 from OpenSSL import SSL
 
 from auditor.obs.tls import TLS10, TLS11, TLS12, Depth
+from auditor.probes.sockets import wait_socket
 
 # Internet.nl reports how many client renegotiations were accepted; two show that it is
 # not a one-off, and more would only load the server (CVE-2011-1473 is a CPU DoS).
@@ -47,16 +47,10 @@ async def _step(conn: SSL.Connection, sock: socket.socket, deadline: float, what
             conn.do_handshake()
             return
         except SSL.WantReadError:
-            wait = anyio.wait_readable
+            readable = True
         except SSL.WantWriteError:
-            wait = anyio.wait_writable
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"{what}: no answer before the timeout")
-        with anyio.move_on_after(left) as scope:
-            await wait(sock)
-        if scope.cancelled_caught:
-            raise TimeoutError(f"{what}: no answer before the timeout")
+            readable = False
+        await wait_socket(sock, readable, deadline, what)
 
 
 @functools.cache
