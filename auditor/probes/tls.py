@@ -28,7 +28,8 @@ import hashlib
 import os
 import ssl
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
 
 import anyio
 from anyio.abc import ByteStream
@@ -65,7 +66,7 @@ from auditor.probes.sockets import (
     note_served_chain,
 )
 from auditor.probes.tls_chain import cert_extras, certificate_depth
-from auditor.probes.tls_depth import probe_depth
+from auditor.probes.tls_depth import SILENCE_WAIT, FoldedHello, compression_hello, probe_depth
 from auditor.probes.tls_hello import HelloResult, hello_exchange
 from auditor.protocol.tls_suites import (
     LEGACY_CODES,
@@ -142,11 +143,22 @@ async def _probe(
     incomplete: list[str] = []
     handshake: dict[str, str] = {}
 
+    legacy = [v for v in accepted if v in (TLS10, TLS11, TLS12)]  # in ALL_VERSIONS order
+    top12 = legacy[-1] if legacy else ""
+    own_order: list[str] = []
+    folded: list[FoldedHello] = []
+
     async def enumerate_version(version: str) -> None:
-        found, complete, why = await _enumerate(ctx, address, wire, sni, version, hellos[version])
-        ciphers[version] = found
-        if not complete:
-            incomplete.append(f"{version}: {why}")
+        e = await _enumerate(
+            ctx, address, wire, sni, version, hellos[version], fold=version == top12
+        )
+        ciphers[version] = e.found
+        if not e.complete:
+            incomplete.append(f"{version}: {e.why}")
+        if e.own_order:
+            own_order.append(version)
+        if e.folded is not None:
+            folded.append(e.folded)
 
     async def full_handshake() -> None:
         shared = await session.shared_handshake(port) if session is not None else None
@@ -173,7 +185,18 @@ async def _probe(
             tg.start_soon(enumerate_version, version)
 
     # Handshake depth (issue 19): 0-12 more connections, see auditor/probes/tls_depth.py.
-    depth = await probe_depth(ctx, address, wire, sni, hellos, ciphers, session, port)
+    depth = await probe_depth(
+        ctx,
+        address,
+        wire,
+        sni,
+        hellos,
+        ciphers,
+        session,
+        port,
+        folded=folded[0] if folded else None,
+        own_order=own_order,
+    )
 
     chain_der, source, chain_cut = _pick_chain(hellos)
     note_served_chain(chain_der)  # the connection seam's (STARTTLS: DANE matching)
@@ -351,32 +374,96 @@ async def _hello(
     return res
 
 
+@dataclass
+class _Enumeration:
+    found: list[CipherResult]
+    complete: bool
+    why: str  # why incomplete
+    own_order: bool = False  # the picks broke the client's order (broke_client_order)
+    folded: FoldedHello | None = None  # the compression hello it sent as one of its own
+
+
+def broke_client_order(steps: Sequence[tuple[Sequence[int], int]], supported: Set[int]) -> bool:
+    """Whether some pick was not the first suite of its hello's offer that the server
+    accepts: then the server does not follow the client's order, it keeps its own.
+
+    ``steps`` are (offer, suite picked) of the enumeration's accepted hellos, ``supported``
+    the suites it found. Sound on a cut-short enumeration too: a suite found is accepted,
+    so a client-order server must have picked it (or one before it) wherever it came first.
+    """
+    for offer, pick in steps:
+        first = next((c for c in offer if c in supported), None)
+        if first is not None and first != pick:
+            return True
+    return False
+
+
 async def _enumerate(
-    ctx: ProbeContext, address: str, port: int, sni: str, version: str, first: HelloResult
-) -> tuple[list[CipherResult], bool, str]:
-    """Accepted suites of one version: (suites, complete?, why incomplete)."""
+    ctx: ProbeContext,
+    address: str,
+    port: int,
+    sni: str,
+    version: str,
+    first: HelloResult,
+    *,
+    fold: bool = False,
+) -> _Enumeration:
+    """Accepted suites of one version, in the order the server picked them.
+
+    For TLS 1.0-1.2 the second hello offers the rest in reverse: a server keeping its own
+    order picks its second choice regardless, one following the client's order picks the
+    last suite it accepts, so on three or more suites the picks usually prove the server's
+    own order (``own_order``) and tls_depth needs no reverse hello of its own. With
+    ``fold`` (the highest TLS <= 1.2 version) that second hello is also the compression +
+    heartbeat + CCS-injection hello (tls_depth.compression_hello): one connection fewer."""
     if version == SSL2:
-        return [CipherResult(SSL2, c, suite_name(c)) for c in first.ssl2_ciphers], True, ""
+        found2 = [CipherResult(SSL2, c, suite_name(c)) for c in first.ssl2_ciphers]
+        return _Enumeration(found2, True, "")
+    legacy = version in (TLS10, TLS11, TLS12)
     remaining = list(_offer(version))
     found: list[CipherResult] = []
+    steps: list[tuple[Sequence[int], int]] = []
+    folded: FoldedHello | None = None
+
+    def done(complete: bool, why: str = "") -> _Enumeration:
+        own = legacy and broke_client_order(steps, {c.code for c in found})
+        return _Enumeration(found, complete, why, own, folded)
+
     result = first
     while True:
         if result.outcome != VersionOutcome.ACCEPTED or result.cipher is None:
             if result.outcome == VersionOutcome.ERROR:
-                return found, False, result.detail or "error"
-            return found, True, ""
+                return done(False, result.detail or "error")
+            return done(True)
         code = result.cipher
         if code not in remaining:
-            return found, False, f"server chose {suite_name(code)}, which was not offered"
+            return done(False, f"server chose {suite_name(code)}, which was not offered")
         found.append(CipherResult(version, code, suite_name(code)))
+        steps.append((result.offered, code))
         remaining.remove(code)
         if not remaining:
-            return found, True, ""
+            return done(True)
         if len(found) >= MAX_SUITES_PER_VERSION:
-            return found, False, f"stopped after {MAX_SUITES_PER_VERSION} suites"
-        result = await _hello(ctx, address, port, version, sni, remaining)
+            return done(False, f"stopped after {MAX_SUITES_PER_VERSION} suites")
+        offer = list(reversed(remaining)) if legacy and len(found) == 1 else remaining
+        if fold and len(found) == 1:
+            wait = min(SILENCE_WAIT, ctx.options.timeout)
+            cc = await compression_hello(ctx, address, port, sni, version, offer, wait)
+            if cc.accepted:
+                folded, result = cc, cc.hello
+                continue
+            if cc.hello.outcome == VersionOutcome.REJECTED:
+                # Refused: no suite left, or the DEFLATE/heartbeat offers themselves. The
+                # same offers with the suite already found tell which.
+                folded = await compression_hello(
+                    ctx, address, port, sni, version, [found[0].code], wait
+                )
+                if folded.accepted and folded.hello.cipher == found[0].code:
+                    return done(True)  # the offers are fine: no suite was left
+            # an error, or a server refusing those offers: a plain hello decides
+        result = await _hello(ctx, address, port, version, sni, offer)
         if result.outcome == VersionOutcome.ERROR:  # once more before calling it incomplete
-            result = await _hello(ctx, address, port, version, sni, remaining)
+            result = await _hello(ctx, address, port, version, sni, offer)
 
 
 # ---------------------------------------------------------------------------------------

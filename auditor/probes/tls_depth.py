@@ -41,7 +41,8 @@ Nothing is policy here: the checks (checks/tls_depth.py) judge with checks/tls_t
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -246,6 +247,89 @@ async def _read_reaction(reader: RecordReader, wait: float) -> tuple[str, int]:
     return "silent", 0
 
 
+@dataclass(frozen=True)
+class FoldedHello:
+    """The compression + heartbeat + CCS-injection hello of one TLS <= 1.2 version: its
+    ServerHello (the chosen suite, the compression method, the heartbeat extension), the
+    CCS injection verdict and detail, and why it stopped (``_connect_and``'s detail)."""
+
+    version: str
+    hello: HelloResult
+    ccs: str
+    ccs_detail: str
+    why: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.hello.outcome == VersionOutcome.ACCEPTED and self.hello.cipher is not None
+
+
+async def compression_hello(
+    ctx: ProbeContext,
+    address: str,
+    port: int,
+    sni: str,
+    version: str,
+    offer: Sequence[int],
+    wait: float,
+    budget: _Budget | None = None,
+) -> FoldedHello:
+    """One connection: a ``version`` hello offering DEFLATE (RFC 3749) and the heartbeat
+    extension (RFC 6520) besides ``offer``, the whole first flight read, then an early
+    ChangeCipherSpec (CVE-2014-0224). Neither offer steers the suite the server picks, so
+    the cipher enumeration sends this as one of its own hellos (tls.py)."""
+    res = HelloResult(offered=tuple(offer))
+    verdict: dict[str, str] = {}
+
+    async def work(stream: ByteStream) -> str:
+        reader = RecordReader(stream)
+        await hello_exchange(
+            stream,
+            version,
+            sni,
+            offer,
+            read_flight=True,
+            result=res,
+            reader=reader,
+            hello_options={
+                "compression": b"\x01\x00",  # DEFLATE (RFC 3749), then null
+                "extra_extensions": b"\x00\x0f\x00\x01\x01",  # heartbeat (RFC 6520)
+            },
+        )
+        if res.outcome != VersionOutcome.ACCEPTED or not res.server_hello_done:
+            return f"no complete {version} flight: {res.detail or res.outcome}"
+        # CCS injection (CVE-2014-0224): a ChangeCipherSpec before any key exchange
+        # must be answered with unexpected_message (RFC 5246 sec. 7.1).
+        rv = VERSION_CODES[version]
+        await stream.send(record(CT_CCS, b"\x01", rv))
+        kind, code = await _read_reaction(reader, wait)
+        if kind == "silent":
+            await stream.send(record(CT_CCS, b"\x01", rv))
+            kind, code = await _read_reaction(reader, wait)
+            if kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
+                verdict["ccs"] = Depth.VULNERABLE
+                verdict["ccs_d"] = f"early CCS accepted, then alert {_alert_name(code)}"
+            else:
+                verdict["ccs_d"] = f"no reaction to an early CCS ({kind})"
+        elif kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
+            verdict["ccs"] = Depth.VULNERABLE
+            verdict["ccs_d"] = f"early CCS answered with {_alert_name(code)}"
+        else:
+            verdict["ccs"] = Depth.NOT_VULNERABLE
+            what = f"alert {_alert_name(code)}" if kind == "alert" else kind
+            verdict["ccs_d"] = f"early CCS refused ({what})"
+        return ""
+
+    why = await _connect_and(ctx, budget or _Budget(), address, port, work)
+    if why.startswith("closed") and res.outcome != VersionOutcome.ACCEPTED:
+        res.outcome = VersionOutcome.REJECTED
+        res.detail = res.detail or "connection closed without a ServerHello"
+    elif why.startswith("error") and res.outcome != VersionOutcome.ACCEPTED:
+        res.outcome = VersionOutcome.ERROR
+        res.detail = res.detail or why
+    return FoldedHello(version, res, verdict.get("ccs", ""), verdict.get("ccs_d", ""), why)
+
+
 async def probe_depth(
     ctx: ProbeContext,
     address: str,
@@ -255,10 +339,15 @@ async def probe_depth(
     ciphers: Mapping[str, Sequence[CipherResult]],
     session: AddressSession | None = None,
     service_port: int = 443,
+    *,
+    folded: FoldedHello | None = None,
+    own_order: Collection[str] = (),
 ) -> dict[str, Any]:
     """TlsObservation fields of the depth probes (never raises). ``port`` is the one
     connected to; ``session`` and ``service_port`` find the HTTP probe's TLS 1.3 tickets
-    for the 0-RTT probe (AddressSession.shared_tickets)."""
+    for the 0-RTT probe (AddressSession.shared_tickets). ``folded`` is the compression
+    hello the cipher enumeration sent as one of its own (tls.py), ``own_order`` the
+    versions whose enumeration already proved the server's own cipher order."""
     facts = free_facts(hellos)
     kex: list[KexParams] = list(facts.pop("kex"))
     out: dict[str, Any] = {"depth_probed": True, **facts}
@@ -382,71 +471,47 @@ async def probe_depth(
 
     async def cipher_order() -> None:
         # The enumeration saw the accepted suites in the order the server picked them; the
-        # same suites offered in reverse tell whether that order is the server's own. The
-        # highest TLS <= 1.2 version's reverse hello is compression_ccs's (one connection
-        # fewer per address: compression and heartbeat offers do not steer the suite).
+        # same suites offered in reverse tell whether that order is the server's own,
+        # unless the enumeration's picks already broke the client's order (tls.py:
+        # ``own_order``). The highest TLS <= 1.2 version's is compression_ccs's.
         for v in legacy:
             if len(suites[v]) >= 2 and v != top12:
+                if v in own_order:
+                    order[v] = True  # the enumeration's picks broke the client's order
+                    continue
                 res, _ = await hello(v, list(reversed(suites[v])))
                 ordered(v, res)
 
     async def compression_ccs() -> None:
         if not top12:
             return
-        reverse = len(suites[top12]) >= 2
-        # The suites in reverse when there are two or more (cipher_order's hello); else
-        # the one. A server that follows the client's order and lands on an ECDHE suite
-        # shows its curve in this ServerKeyExchange (kept as a "usual" group).
-        offer = list(reversed(suites[top12]))
-        res = HelloResult(offered=tuple(offer))
-        verdict: dict[str, str] = {}
-
-        async def work(stream: ByteStream) -> str:
-            reader = RecordReader(stream)
-            await hello_exchange(
-                stream,
-                top12,
-                sni,
-                offer,
-                read_flight=True,
-                result=res,
-                reader=reader,
-                hello_options={
-                    "compression": b"\x01\x00",  # DEFLATE (RFC 3749), then null
-                    "extra_extensions": b"\x00\x0f\x00\x01\x01",  # heartbeat (RFC 6520)
-                },
-            )
-            if res.outcome != VersionOutcome.ACCEPTED or not res.server_hello_done:
-                return f"no complete {top12} flight: {res.detail or res.outcome}"
-            # CCS injection (CVE-2014-0224): a ChangeCipherSpec before any key exchange
-            # must be answered with unexpected_message (RFC 5246 sec. 7.1).
-            rv = VERSION_CODES[top12]
-            await stream.send(record(CT_CCS, b"\x01", rv))
-            kind, code = await _read_reaction(reader, wait)
-            if kind == "silent":
-                await stream.send(record(CT_CCS, b"\x01", rv))
-                kind, code = await _read_reaction(reader, wait)
-                if kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
-                    verdict["ccs"] = Depth.VULNERABLE
-                    verdict["ccs_d"] = f"early CCS accepted, then alert {_alert_name(code)}"
-                else:
-                    verdict["ccs_d"] = f"no reaction to an early CCS ({kind})"
-            elif kind == "alert" and code in (ALERT_BAD_RECORD_MAC, ALERT_DECRYPTION_FAILED):
-                verdict["ccs"] = Depth.VULNERABLE
-                verdict["ccs_d"] = f"early CCS answered with {_alert_name(code)}"
-            else:
-                verdict["ccs"] = Depth.NOT_VULNERABLE
-                what = f"alert {_alert_name(code)}" if kind == "alert" else kind
-                verdict["ccs_d"] = f"early CCS refused ({what})"
-            return ""
-
-        why = await _connect_and(ctx, budget, address, port, work)
+        several = len(suites[top12]) >= 2
+        use_folded = folded is not None and folded.version == top12
+        reverse = several and not use_folded and top12 not in own_order
+        if folded is not None and use_folded:
+            # the enumeration carried the offers on one of its own hellos (tls.py)
+            cc = folded
+        else:
+            # The suites in reverse when the cipher order is still open (cipher_order's
+            # hello); else as found. A server that follows the client's order and lands on
+            # an ECDHE suite shows its curve in this ServerKeyExchange (a "usual" group).
+            offer = list(reversed(suites[top12])) if reverse else list(suites[top12])
+            cc = await compression_hello(ctx, address, port, sni, top12, offer, wait, budget)
+        res, why = cc.hello, cc.why
+        seen = [res]
         if reverse:
             ordered(top12, res)
+        elif several and top12 in own_order:
+            order[top12] = True  # the enumeration's picks broke the client's order
+        elif several:  # the folded hello did not settle it: the suites in reverse
+            res2, _ = await hello(top12, list(reversed(suites[top12])))
+            ordered(top12, res2)
+            seen.append(res2)
+        for r in seen:
+            k = kex_of_hello(top12, r)
+            if k is not None and not any(x.kind == k.kind and x.group == k.group for x in kex):
+                kex.append(k)
         sh = res.server_hello
-        k = kex_of_hello(top12, res)
-        if k is not None and not any(x.kind == k.kind and x.group == k.group for x in kex):
-            kex.append(k)
         if res.outcome == VersionOutcome.ACCEPTED and sh is not None:
             out["compression"] = sh.compression
             out["compression_detail"] = f"{top12}, DEFLATE and null offered"
@@ -455,8 +520,8 @@ async def probe_depth(
             )
         else:
             out["compression_detail"] = f"{top12} hello: {res.detail or why or res.outcome}"
-        out["ccs_injection"] = verdict.get("ccs", "")
-        out["ccs_injection_detail"] = verdict.get("ccs_d", why)
+        out["ccs_injection"] = cc.ccs
+        out["ccs_injection_detail"] = cc.ccs_detail or why
         if out.get("heartbleed") == "":
             await heartbleed()
 
@@ -702,4 +767,11 @@ def scheme_hash_of(name: str) -> str:
     return "other"
 
 
-__all__ = ["MAX_DEPTH_CONNECTIONS", "free_facts", "kex_of_hello", "probe_depth"]
+__all__ = [
+    "MAX_DEPTH_CONNECTIONS",
+    "FoldedHello",
+    "compression_hello",
+    "free_facts",
+    "kex_of_hello",
+    "probe_depth",
+]

@@ -23,7 +23,7 @@ from auditor.engine import evaluate_host, make_plan
 from auditor.model import Status
 from auditor.obs import HostObservations
 from auditor.obs.core import DnsAnswer, HostDns, Outcome, TcpProbe
-from auditor.obs.tls import Depth, TlsObservation, Trust, VersionOutcome
+from auditor.obs.tls import TLS12, Depth, TlsObservation, Trust, VersionOutcome
 from auditor.options import ScanOptions
 from auditor.probes.context import ProbeContext
 from auditor.probes.tls import probe_tls
@@ -108,7 +108,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     early, ek = pki.leaf(("early.test",))
     ports = {n: free_port() for n in
              ("legacy", "modern", "nochain", "weak", "rsa", "staple", "sha1", "self",
-              "early", "early425")}  # fmt: skip
+              "early", "early425", "ownorder", "badorder", "clientorder")}  # fmt: skip
     sec0 = "@SECLEVEL=0"
     sites = [
         Site("legacy.test", ports["legacy"], "TLSv1 TLSv1.1 TLSv1.2",
@@ -136,6 +136,18 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         Site("early.test", ports["early425"], "TLSv1.3", "ECDHE-ECDSA-AES128-GCM-SHA256",
              pem(early, pki.inter), key_pem(ek), extra="ssl_early_data on;",
              location='if ($ssl_early_data) { return 425; } return 200 "ok";'),
+        # cipher order from the enumeration's picks (tls.py broke_client_order): three
+        # suites in the server's order, good first and a phase-out one in the middle; and
+        # the client's order (nginx's default)
+        Site("order.test", ports["ownorder"], "TLSv1.2 TLSv1.3",
+             "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA",
+             pem(modern, pki.inter), key_pem(mk), extra="ssl_prefer_server_ciphers on;"),
+        Site("order.test", ports["badorder"], "TLSv1.2 TLSv1.3",
+             "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-CHACHA20-POLY1305",
+             pem(modern, pki.inter), key_pem(mk), extra="ssl_prefer_server_ciphers on;"),
+        Site("order.test", ports["clientorder"], "TLSv1.2 TLSv1.3",
+             "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA",
+             pem(modern, pki.inter), key_pem(mk)),
     ]  # fmt: skip
     yield from _wrap(run_nginx(wd, sites), Servers(ports, str(wd / "ca.pem"), wd))
 
@@ -154,11 +166,13 @@ def ctx_for(s: Servers, **kw: object) -> ProbeContext:
     return ProbeContext(opts)
 
 
-def probe(s: Servers, name: str, address: str = "127.0.0.1", **kw: object) -> TlsObservation:
+def probe(
+    s: Servers, name: str, address: str = "127.0.0.1", host: str = "", **kw: object
+) -> TlsObservation:
     ctx = ctx_for(s, **kw)
 
     async def go() -> TlsObservation:
-        return await probe_tls(ctx, f"{name}.test", address, s.ports[name])
+        return await probe_tls(ctx, host or f"{name}.test", address, s.ports[name])
 
     return anyio.run(go)
 
@@ -442,6 +456,35 @@ def test_handshake_depth_probes(servers: Servers, address: str) -> None:
     assert {k.group for k in modern.kex} == {"x25519"} and modern.kex_weak_refused is True
     weak = probe(servers, "weak", address)  # TLS 1.2 only: nothing to fall back from
     assert verdicts(weak, "weak.test")["tls.fallback_scsv"] == Status.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_cipher_order_from_the_enumeration(servers: Servers, address: str) -> None:
+    """The enumeration's second TLS 1.2 hello offers the rest in reverse and carries the
+    compression/heartbeat/CCS offers: a server keeping its own order is proven so by its
+    picks (no reverse hello, no compression hello of the depth probes), its order is the
+    one judged; a client-order server still gets the reverse hello."""
+    own = probe(servers, "ownorder", address, host="order.test")
+    bad = probe(servers, "badorder", address, host="order.test")
+    client = probe(servers, "clientorder", address, host="order.test")
+    names = [c.name for c in own.ciphers if c.version == TLS12]
+    assert names == ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                     "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"], names  # fmt: skip
+    assert own.cipher_order == ((TLS12, True),) == bad.cipher_order
+    assert client.cipher_order == ((TLS12, False),)
+    assert {len([c for c in t.ciphers if c.version == TLS12]) for t in (own, bad, client)} == {3}
+    # the depth probes of the client-order server sent the reverse hello on top
+    assert client.depth_connections == own.depth_connections + 1 == bad.depth_connections + 1
+    got = {n: verdicts(t, "order.test") for n, t in (("own", own), ("bad", bad), ("cl", client))}
+    assert got["own"]["tls.cipher_order"] == Status.PASS
+    assert got["bad"]["tls.cipher_order"] == Status.FAIL
+    assert got["cl"]["tls.cipher_order"] == Status.FAIL
+    for t in (own, bad, client):  # the folded offers were read as the depth probes did
+        v = verdicts(t, "order.test")
+        for cid in ("tls.compression", "tls.vuln.ccs_injection", "tls.vuln.heartbleed"):
+            assert v[cid] == Status.PASS, (cid, t)
+        assert "DEFLATE" in t.compression_detail and "refused" in t.ccs_injection_detail
 
 
 @pytest.fixture(scope="module")
