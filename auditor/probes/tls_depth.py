@@ -734,10 +734,40 @@ async def probe_depth(
         out["robot_detail"] = f"{v} {suite_name(suite)}: {detail}"
 
     if accepted:
-        async with anyio.create_task_group() as tg:
-            jobs = (weak_curves, dhe_group, kex_hash, cipher_order, compression_ccs, fallback)
-            for job in (*jobs, client_reneg, zero_rtt, robot):
-                tg.start_soon(job)
+        # Which jobs may open a connection (else they only write "not applicable" and are
+        # awaited in place: a task per job and address showed in the scan's profile). Only
+        # a matter of speed: a job misjudged here still runs, in sequence.
+        kinds = {_kx(c) for v in legacy for c in suites[v]}
+        folded_sh = folded.hello.server_hello if folded is not None else None
+        may_connect = {
+            weak_curves: "ECDHE" in kinds,
+            dhe_group: "DHE" in kinds and not any(k.kind == "DHE" for k in kex),
+            kex_hash: TLS12 in legacy,
+            cipher_order: any(
+                len(suites[v]) >= 2 and v != top12 and v not in own_order for v in legacy
+            ),
+            compression_ccs: bool(top12)
+            and (
+                folded is None
+                or folded.version != top12
+                or (len(suites[top12]) >= 2 and top12 not in own_order)
+                or (folded_sh is not None and folded_sh.extension(EXT_HEARTBEAT) is not None)
+            ),
+            fallback: len(accepted) >= 2,
+            client_reneg: bool(top12),
+            zero_rtt: TLS13 in accepted,
+            robot: "RSA" in kinds,
+        }
+        for job, connects in may_connect.items():
+            if not connects:
+                await job()
+        busy = [job for job, connects in may_connect.items() if connects]
+        if len(busy) == 1:
+            await busy[0]()
+        elif busy:
+            async with anyio.create_task_group() as tg:
+                for job in busy:
+                    tg.start_soon(job)
         out["cipher_order"] = tuple((v, order[v]) for v in legacy if v in order)
     out["kex"] = tuple(kex)
     out["kex_detail"] = "; ".join(details)
