@@ -53,6 +53,7 @@ from reports.views import (
     RequirementRow,
     TargetPage,
     addresses,
+    agency_tree,
     dns_answers,
     flatten,
     http_views,
@@ -823,6 +824,7 @@ class HtmlRenderer:
             "scan": data.scan,
             "profile": data.profile,
             "profile_note": data.profile_note,
+            "report_tags": data.tags,
             "scan_date": str(scan_day(data.scan)),
             "inventory_name": data.scan.inventory_name,
             "footing": footing_view(data.scan.stats, self.cat),
@@ -905,6 +907,12 @@ class HtmlRenderer:
             coverage=score.coverage,
             trend=province_trend(d),
             chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
+            # The "by organisation" view, when the inventory has parent links at all.
+            tree=(
+                agency_tree(score.agencies, d.agency_delta)
+                if any(a.agency.parent for a in score.agencies)
+                else ()
+            ),
             **extra,
         )
 
@@ -932,6 +940,8 @@ class HtmlRenderer:
             today=score.today,
             trend=trend,
             chart=trend_chart([(f"#{s.id}", v) for s, v in trend]),
+            parent=next((p for p in score.agencies if p.id == a.agency.parent), None),
+            subordinates=agency_tree(score.agencies, d.agency_delta, root=a.id),
             **extra,
         )
 

@@ -43,6 +43,9 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
         f"{md_escape(cat.t('scan_of', id=data.scan.id, date=data.scan.started[:10]))} · "
         f"{md_escape(cat.t('profile'))}: `{data.profile.name}`"
     )
+    if data.tags:
+        out.append("")
+        out.append(md_escape(cat.t("tags_selected", tags=", ".join(data.tags))))
     yes, total = score.kpi_share()
     out.append("")
     out.append(md_escape(cat.t("kpi_share", yes=yes, total=total)))

@@ -60,6 +60,12 @@ def register(sub: Any) -> None:
         help="with --inventory: only this agency (repeatable)",
     )
     p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="with --inventory: only the agencies with this tag (repeatable: any of them)",
+    )
+    p.add_argument(
         "--zone",
         action="append",
         metavar="ZONE",
@@ -113,8 +119,8 @@ def _gate(args: argparse.Namespace) -> int:
         raise GateUsageError("--min-score must be between 0 and 100")
     if bool(args.targets) == bool(args.inventory):
         raise GateUsageError("give TARGET host names/URLs, or --inventory FILE (not both)")
-    if args.only and not args.inventory:
-        raise GateUsageError("--only goes with --inventory")
+    if (args.only or args.tag) and not args.inventory:
+        raise GateUsageError("--only and --tag go with --inventory")
     from reports import output_conflict
 
     conflict = output_conflict(junit=args.junit, json=args.json, markdown=args.markdown)
@@ -148,6 +154,8 @@ def _gate(args: argparse.Namespace) -> int:
             inventory = load_inventory(args.inventory)
             if args.only:
                 inventory = inventory.only(args.only)
+            if args.tag:
+                inventory = inventory.tagged(args.tag)
         except InventoryError as exc:
             raise GateUsageError(str(exc)) from None
         except (ValueError, OSError) as exc:

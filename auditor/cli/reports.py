@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.inventory import UnknownTagError
 from auditor.profiles import ProfileError, list_profiles, load_profile
 from auditor.store import Store, display_url, open_store
 from auditor.text import one_line
@@ -95,6 +96,12 @@ def register(sub: Any) -> None:
         "--csv", metavar="FILE", help="write one row per host x requirement ('-': stdout)"
     )
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="only the agencies with this inventory tag, in every output (repeatable: any)",
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -336,8 +343,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _fail(f"no complete scan in {display_url(args.db)}")
         _say_which(store, scan, args)
         try:
-            data = load_report(store, scan.id, args.profile)
-        except ProfileError as exc:
+            data = load_report(store, scan.id, args.profile, tags=args.tag or ())
+        except (ProfileError, UnknownTagError) as exc:
             return _fail(str(exc))
         # One scoring (``data``) shared by every output of the run.
         if args.out:
