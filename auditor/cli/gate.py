@@ -36,7 +36,7 @@ from auditor.gate import (
     parse_target,
     terminal_summary,
 )
-from auditor.inventory import InventoryError, load_inventory
+from auditor.inventory import InventoryError, UnknownTagError, load_inventory
 from auditor.protocol.names import registrable_domain
 from auditor.selfcheck import footing_of
 from auditor.service import check_footing
@@ -156,6 +156,8 @@ def _gate(args: argparse.Namespace) -> int:
                 inventory = inventory.only(args.only)
             if args.tag:
                 inventory = inventory.tagged(args.tag)
+        except UnknownTagError as exc:
+            raise GateUsageError(f"--tag: {exc}") from None
         except InventoryError as exc:
             raise GateUsageError(str(exc)) from None
         except (ValueError, OSError) as exc:

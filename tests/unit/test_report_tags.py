@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from auditor.cli import main
+from auditor.gate import EXIT_USAGE as EXIT_GATE_USAGE
 from auditor.inventory import UnknownTagError, load_inventory, select_tagged
 from auditor.model import Status, TargetKind
 from auditor.store import open_store
@@ -226,3 +227,25 @@ def test_pages_show_the_tree(tmp_path: Path) -> None:
     child = (out / "agencies" / "so-noi-vu.html").read_text(encoding="utf-8")
     assert "Reports to" in child
     assert 'href="ubnd.html"' in child or 'href="../agencies/ubnd.html"' in child
+
+
+def test_scan_and_gate_refuse_an_unknown_tag_before_any_probe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        "version: 1\nname: T\nagencies:\n"
+        "  - {id: a, name: A, tags: [province], hosts: [a.example.gov.vn]}\n",
+        encoding="utf-8",
+    )
+    db = str(tmp_path / "s.db")
+    assert main(["scan", str(path), "--db", db, "--tag", "provnce", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--tag" in err
+    assert "did you mean province" in err
+    assert not (tmp_path / "s.db").exists()  # nothing was scanned or stored
+    # The gate's own usage exit code (auditor.gate.EXIT_USAGE).
+    assert main(["gate", "--inventory", str(path), "--tag", "provnce"]) == EXIT_GATE_USAGE
+    err = capsys.readouterr().err
+    assert "--tag: no agency in" in err
+    assert "did you mean province" in err
