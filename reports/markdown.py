@@ -7,7 +7,7 @@ from pathlib import Path
 
 from auditor.scoring import AgencyScore
 from reports.data import ReportData
-from reports.html import fmt_number
+from reports.html import fmt_date, fmt_number
 from reports.i18n import Catalog
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -40,7 +40,7 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
     out.append(f"# {md_escape(cat.t('report_title', name=data.scan.inventory_name))}")
     out.append("")
     out.append(
-        f"{md_escape(cat.t('scan_of', id=data.scan.id, date=data.scan.started[:10]))} · "
+        f"{md_escape(cat.t('scan_of', id=data.scan.id, date=fmt_date(data.scan.started, lang)))} · "
         f"{md_escape(cat.t('profile'))}: `{data.profile.name}`"
     )
     if data.tags:

@@ -249,3 +249,34 @@ def test_scan_and_gate_refuse_an_unknown_tag_before_any_probe(
     err = capsys.readouterr().err
     assert "--tag: no agency in" in err
     assert "did you mean province" in err
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def test_dates_read_day_month_year_in_vietnamese() -> None:
+    from datetime import date
+
+    from reports.html import fmt_date
+
+    assert fmt_date("2026-12-03T08:05:00+00:00", "vi") == "03/12/2026"
+    assert fmt_date("2026-12-03T08:05:00+07:00", "vi", with_time=True) == "01:05 03/12/2026 (UTC)"
+    assert fmt_date("2026-12-03T08:05:00Z", "en", with_time=True) == "2026-12-03 08:05 UTC"
+    assert fmt_date(date(2027, 1, 9), "vi", with_time=True) == "09/01/2027"
+    assert fmt_date("2027-01-09", "en") == "2027-01-09"
+    assert fmt_date("not a date <b>", "vi") == "not a date <b>"
+    assert fmt_date(None, "vi") == "-"
+
+
+def test_vietnamese_pages_date_the_scan_day_month_year(tmp_path: Path) -> None:
+    store, (scan_id,) = tree_store(tmp_path / "s.db")
+    with store:
+        started = store.scan(scan_id).started
+        render_report(store, load_report(store, scan_id), tmp_path / "vi", "vi")
+        render_report(store, load_report(store, scan_id), tmp_path / "en", "en")
+    y, m, d = started[:10].split("-")
+    vi = (tmp_path / "vi" / "agencies" / "ubnd.html").read_text(encoding="utf-8")
+    assert f"{d}/{m}/{y}" in vi
+    assert started[:10] not in vi
+    en = (tmp_path / "en" / "agencies" / "ubnd.html").read_text(encoding="utf-8")
+    assert started[:10] in en
