@@ -20,7 +20,16 @@ import anyio
 
 from auditor import serde
 from auditor.guard import AddressGuard
-from auditor.model import LOCAL_VANTAGE, Finding, Probe, Scope, Status, TargetKind, Verdict
+from auditor.model import (
+    LOCAL_VANTAGE,
+    Finding,
+    Probe,
+    Scope,
+    Status,
+    TargetKind,
+    Verdict,
+    path_target,
+)
 from auditor.obs import (
     HostObservations,
     HttpObservation,
@@ -51,6 +60,9 @@ class Plan:
     # What the scanner was allowed to reach (ScanOptions.allow_nets / allow_private): the
     # checks judge "usable address" against it (CheckContext.guard).
     guard: AddressGuard = field(default_factory=AddressGuard)
+    # Department paths per host (inventory ``paths`` other than "/"; Inventory.host_paths):
+    # fetched by the host's HTTP probe, judged by the Scope.PATH checks.
+    paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -74,6 +86,7 @@ def make_plan(
     *,
     allow_nets: Iterable[str] = (),
     allow_private: bool = False,
+    paths: Mapping[str, Iterable[str]] | None = None,
 ) -> Plan:
     return Plan(
         hosts=tuple(dict.fromkeys(hosts)),
@@ -81,6 +94,7 @@ def make_plan(
         checks=tuple(checks),
         params=dict(params or {}),
         guard=AddressGuard.build(allow_nets, allow_private),
+        paths={h: tuple(dict.fromkeys(p)) for h, p in (paths or {}).items() if p},
     )
 
 
@@ -100,6 +114,7 @@ class _HostBuilder:
     icmp: list[PingObservation] = field(default_factory=list)
     subresources: Any = None
     pinned: bool = False
+    paths: tuple[str, ...] = ()
 
     def build(self, deadline_hit: bool) -> HostObservations:
         dns = self.dns or HostDns(
@@ -118,6 +133,7 @@ class _HostBuilder:
             subresources=self.subresources,
             deadline_hit=deadline_hit,
             pinned=self.pinned,
+            paths=self.paths,
         )
 
 
@@ -230,7 +246,9 @@ async def _http(
 ) -> None:
     from auditor.probes.http import probe_http
 
-    obs = await probe_http(ctx, b.host, session.address, tcp80, tcp443, session=session)
+    obs = await probe_http(
+        ctx, b.host, session.address, tcp80, tcp443, session=session, paths=b.paths
+    )
     b.http.append(obs)
 
 
@@ -240,9 +258,12 @@ async def _icmp(ctx: ProbeContext, b: _HostBuilder, address: str) -> None:
     b.icmp.append(await ping(ctx, address))
 
 
-async def probe_host(ctx: ProbeContext, host: str, needs: frozenset[str]) -> HostObservations:
-    """All observations of one host, within the per-target deadline."""
-    b = _HostBuilder(host)
+async def probe_host(
+    ctx: ProbeContext, host: str, needs: frozenset[str], paths: tuple[str, ...] = ()
+) -> HostObservations:
+    """All observations of one host, within the per-target deadline; ``paths``: its
+    department paths (fetched by the HTTP probe of each address)."""
+    b = _HostBuilder(host, paths=paths if Probe.HTTP in needs else ())
     with anyio.move_on_after(ctx.options.target_deadline) as scope:
         await _probe_host_into(ctx, b, needs)
     obs = b.build(deadline_hit=scope.cancelled_caught)
@@ -357,11 +378,13 @@ V6_REACH_CHECKS = frozenset(
         "ipv6.web.only",
         "ipv6.ns.reach",
         "ipv6.mx.reach",
+        "http.path.reachable",
+        "http.path.same_content",
     }
 )
 # These also compare with what the host serves over IPv4 (the ports IPv4 accepts, the
 # IPv4 page): without IPv4 there is nothing to compare with.
-V4_COMPARED_CHECKS = frozenset({"ipv6.web.reach", "ipv6.web.parity"})
+V4_COMPARED_CHECKS = frozenset({"ipv6.web.reach", "ipv6.web.parity", "http.path.same_content"})
 # Outcomes of a lookup that got an answer from the DNS: the resolver worked for that name.
 _RESOLVED = frozenset({Outcome.OK, Outcome.NODATA})
 # Outcomes of a zone-side probe (NS query, SMTP) that came back over the network.
@@ -499,6 +522,31 @@ def evaluate_host(
     no_host_address = {a: structural_v6_reason(a) for a in obs.v6}
     for spec in plan.checks_for(TargetKind.HOST):
         params = plan.params_for(spec)
+        if spec.scope == Scope.PATH:
+            # One target per department path (TargetKind.PATH), one verdict per address.
+            for path in obs.paths:
+                target = path_target(obs.host, path)
+                if not obs.dns.resolved:
+                    v = Verdict.not_tested(unresolved_reason(obs.dns))
+                    findings.append(_finding(spec, TargetKind.PATH, target, None, v))
+                    continue
+                for address in obs.addresses:
+                    if no_host := no_host_address.get(address):
+                        v = Verdict.not_applicable(
+                            f"{address} is no IPv6 host address ({no_host}): see ipv6.web.aaaa"
+                        )
+                    elif reason := (
+                        host_footing_reason(spec, obs, address, footing)
+                        or _precondition(spec, obs, unreachable)
+                    ):
+                        v = Verdict.not_tested(reason)
+                    else:
+                        cctx = CheckContext(
+                            obs.host, params, now, address=address, guard=plan.guard, path=path
+                        )
+                        v = _judged(spec, obs, cctx, calmed)
+                    findings.append(_finding(spec, TargetKind.PATH, target, address, v))
+            continue
         if spec.scope == Scope.HOST or not obs.dns.resolved:
             reason = host_footing_reason(spec, obs, None, footing)
             reason = reason or _precondition(spec, obs, unreachable)
@@ -698,7 +746,7 @@ async def run_scan(
     async def host_job(host: str) -> None:
         started = _stamp()
         t0 = time.monotonic()
-        obs = await probe_host(ctx, host, needs)
+        obs = await probe_host(ctx, host, needs, plan.paths.get(host, ()))
         if watch is not None and (overload := watch.overload(t0)):
             obs = replace(obs, overload=overload)
         findings = at_vantage(evaluate_host(obs, plan, datetime.now(UTC), footing()), vantage)

@@ -205,7 +205,11 @@ def to_ascii_name(name: str) -> str:
 
 
 def to_display_name(ascii_name: str) -> str:
-    """The Unicode form of an A-label name, for reports; the input if it cannot be decoded."""
+    """The Unicode form of an A-label name, for reports; the input if it cannot be decoded.
+    A department path's target ("host/path") keeps its path as written."""
+    if "/" in ascii_name:
+        host, sep, rest = ascii_name.partition("/")
+        return to_display_name(host) + sep + rest
     try:
         return idna.decode(ascii_name)
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -393,6 +397,17 @@ class Inventory:
                 if agency.id not in ids:
                     ids.append(agency.id)
         return {host: tuple(ids) for host, ids in owners.items()}
+
+    def host_paths(self) -> dict[str, tuple[str, ...]]:
+        """A-label host -> its department paths (every agency's ``paths`` but "/", which
+        the host's own checks cover), in inventory order; hosts with none are left out."""
+        paths: dict[str, list[str]] = {}
+        for agency in self.agencies:
+            for entry in agency.hosts:
+                for path in entry.paths:
+                    if path != "/" and path not in paths.setdefault(entry.host, []):
+                        paths[entry.host].append(path)
+        return {host: tuple(p) for host, p in paths.items() if p}
 
     def zone_owners(self) -> dict[str, tuple[str, ...]]:
         """A-label zone -> ids of the agencies listing it, in inventory order."""

@@ -110,11 +110,28 @@ class Scope(StrEnum):
     HOST = "host"  # one verdict per web host
     ADDRESS = "address"  # one verdict per A and per AAAA of a web host
     ZONE = "zone"  # one verdict per DNS zone (domain) of the inventory
+    # One verdict per department path of a web host (an inventory ``paths`` entry other
+    # than "/") and per A and AAAA of the host: a target of its own (TargetKind.PATH), owned
+    # by the agencies that list the path, judged from the host's HTTP probe.
+    PATH = "path"
 
 
 class TargetKind(StrEnum):
     HOST = "host"
     ZONE = "zone"
+    PATH = "path"  # "host/path": a department's page on a shared portal
+
+
+def path_target(host: str, path: str) -> str:
+    """The name of a department path's target: the A-label host and the path as the
+    inventory wrote it ("www.quangninh.gov.vn/sonoivu")."""
+    return f"{host}{path}"
+
+
+def split_path_target(name: str) -> tuple[str, str]:
+    """(host, path) of a :func:`path_target` name."""
+    host, sep, rest = name.partition("/")
+    return host, sep + rest
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class CheckContext:
     # address in one of them counts as reachable (a lab, an intranet audit). Data, not a
     # handle: the checks stay pure, and `auditor evaluate` passes the scan's own.
     guard: AddressGuard = field(default_factory=AddressGuard)
+    path: str | None = None  # for Scope.PATH checks: the department path judged
 
 
 CheckFn = Callable[[Any, CheckContext], Verdict]

@@ -68,7 +68,7 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.inventory import Waiver, same_check
-from auditor.model import LOCAL_VANTAGE, Finding, Level, Scope, Status, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, Level, Scope, Status, TargetKind, path_target
 from auditor.profiles import Profile, Requirement, VantageRule
 
 __all__ = [
@@ -136,6 +136,9 @@ class AgencyInfo:
     parent: str | None = None
     contact: str | None = None
     display: Mapping[str, str] = field(default_factory=dict)  # A-label -> Unicode
+    # The department paths it lists (TargetKind.PATH targets, "host/path"; "/" is the
+    # host's own): their findings count for this agency, not for the portal's other owners.
+    paths: tuple[str, ...] = ()
 
 
 def _date(text: Any) -> date | None:
@@ -152,6 +155,7 @@ def agencies_from_snapshot(inventory: Mapping[str, Any]) -> tuple[AgencyInfo, ..
     out: list[AgencyInfo] = []
     for a in inventory.get("agencies", []) or []:
         hosts: list[str] = []
+        paths: list[str] = []
         display: dict[str, str] = {}
         for h in a.get("hosts", []) or []:
             name = str(h["host"]) if isinstance(h, Mapping) else str(h)
@@ -159,6 +163,10 @@ def agencies_from_snapshot(inventory: Mapping[str, Any]) -> tuple[AgencyInfo, ..
                 hosts.append(name)
             if isinstance(h, Mapping) and h.get("display"):
                 display[name] = str(h["display"])
+            for path in (h.get("paths") or []) if isinstance(h, Mapping) else []:
+                target = path_target(name, str(path))
+                if str(path) != "/" and target not in paths:
+                    paths.append(target)
         waivers = tuple(
             Waiver(
                 check=str(w.get("check", "")),
@@ -182,6 +190,7 @@ def agencies_from_snapshot(inventory: Mapping[str, Any]) -> tuple[AgencyInfo, ..
                 parent=a.get("parent"),
                 contact=a.get("contact"),
                 display=display,
+                paths=tuple(paths),
             )
         )
     return tuple(out)
@@ -531,17 +540,26 @@ def _with_credit(r: CheckResult, credit: float) -> CheckResult:
 
 def _split(
     req: Requirement, scope_of: ScopeOf, seen_kinds: Mapping[str, set[str]]
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str]]:
+    """A requirement's checks by the target kind they judge: host, zone, department path."""
     host_checks: list[str] = []
     zone_checks: list[str] = []
+    path_checks: list[str] = []
     for c in req.checks:
         scope = scope_of(c)
         if scope is None:
             # Not in the registry (an old id): trust what the stored findings say.
             kinds = seen_kinds.get(c, set())
-            scope = Scope.ZONE if kinds == {"zone"} else Scope.HOST
-        (zone_checks if scope == Scope.ZONE else host_checks).append(c)
-    return host_checks, zone_checks
+            scope = {"zone": Scope.ZONE, "path": Scope.PATH}.get(
+                next(iter(kinds)) if len(kinds) == 1 else "", Scope.HOST
+            )
+        if scope == Scope.ZONE:
+            zone_checks.append(c)
+        elif scope == Scope.PATH:
+            path_checks.append(c)
+        else:
+            host_checks.append(c)
+    return host_checks, zone_checks, path_checks
 
 
 def _weighted(pairs: Iterable[tuple[float, float]]) -> float | None:
@@ -582,9 +600,10 @@ def score_scan(
     for agency in agencies:
         pairs: list[PairResult] = []
         for req in profile.requirements:
-            host_checks, zone_checks = split[req.id]
+            host_checks, zone_checks, path_checks = split[req.id]
             targets = [(TargetKind.HOST, h, host_checks) for h in agency.hosts if host_checks]
             targets += [(TargetKind.ZONE, z, zone_checks) for z in agency.zones if zone_checks]
+            targets += [(TargetKind.PATH, p, path_checks) for p in agency.paths if path_checks]
             for kind, target, checks in targets:
                 each = [
                     (

@@ -196,6 +196,7 @@ class ScanService:
             getattr(profile, "params", {}),
             allow_nets=options.allow_nets,
             allow_private=options.allow_private,
+            paths=inventory.host_paths(),
         )
 
     def resume(self, inv_path: str) -> tuple[int, set[tuple[str, str]]] | None:

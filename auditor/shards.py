@@ -56,6 +56,9 @@ class ScanSpec:
     # The scanner's footing, checked once before the scan (auditor.selfcheck); each process
     # running a shard watches its own load and re-checks when its failures pile up.
     footing: Footing | None = None
+    # Department paths per host (Plan.paths): the whole scan's, small, so every shard's
+    # plan fetches the paths of the hosts it holds.
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -77,6 +80,7 @@ class ScanSpec:
             options=options,
             profile=profile,
             footing=footing,
+            paths={h: tuple(p) for h, p in plan.paths.items()},
         )
 
     def plan(self, shard: Shard) -> Plan:
@@ -88,6 +92,7 @@ class ScanSpec:
             self.params,
             allow_nets=self.options.allow_nets,
             allow_private=self.options.allow_private,
+            paths=self.paths,
         )
 
     def to_json(self) -> str:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from auditor.inventory import UnknownTagError, select_tagged
-from auditor.model import LOCAL_VANTAGE, Finding, TargetKind
+from auditor.model import LOCAL_VANTAGE, Finding, TargetKind, path_target
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
 from auditor.store import ScanRecord, Store
@@ -140,6 +140,11 @@ def snapshot_targets(inventory: Mapping[str, Any]) -> frozenset[tuple[str, str]]
             out.add(("host", str(host["host"] if isinstance(host, Mapping) else host)))
         for zone in agency.get("domains", []) or []:
             out.add(("zone", str(zone)))
+        for host in agency.get("hosts", []) or []:
+            if isinstance(host, Mapping):
+                for path in host.get("paths") or []:
+                    if path != "/":
+                        out.add(("path", path_target(str(host["host"]), str(path))))
     return frozenset(out)
 
 

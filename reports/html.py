@@ -123,7 +123,7 @@ def page_name(kind: str, name: str) -> str:
         import hashlib
 
         name = "x-" + hashlib.sha256(name.encode()).hexdigest()[:16]
-    folder = {"agency": "agencies", "host": "hosts", "zone": "zones"}[kind]
+    folder = {"agency": "agencies", "host": "hosts", "zone": "zones", "path": "paths"}[kind]
     return f"{folder}/{name}.html"
 
 
@@ -397,8 +397,10 @@ def matrix(agency: AgencyScore, score: ScanScore) -> AgencyMatrix:
     cells: dict[tuple[str, str, str], PairResult] = {}
     for p in agency.pairs:
         cells[(p.target_kind.value, p.target, p.requirement.id)] = p
-    cols = tuple(MatrixColumn("host", h) for h in agency.agency.hosts) + tuple(
-        MatrixColumn("zone", z) for z in agency.agency.zones
+    cols = (
+        tuple(MatrixColumn("host", h) for h in agency.agency.hosts)
+        + tuple(MatrixColumn("path", p) for p in agency.agency.paths)
+        + tuple(MatrixColumn("zone", z) for z in agency.agency.zones)
     )
     rows = []
     for r in score.profile.requirements:
@@ -894,6 +896,8 @@ class HtmlRenderer:
                 out.setdefault(("host", h), []).append(a)
             for z in a.agency.zones:
                 out.setdefault(("zone", z), []).append(a)
+            for p in a.agency.paths:  # a department path: the agencies listing it only
+                out.setdefault(("path", p), []).append(a)
         self._owners = out
         return out
 

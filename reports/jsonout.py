@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor.model import LOCAL_VANTAGE
+from auditor.model import LOCAL_VANTAGE, path_target
 from auditor.profiles import Profile, ProfileError
 from auditor.scoring import AgencyScore, CheckResult, PairResult, ScanScore
 from auditor.selfcheck import FOOTING_KEY
@@ -166,7 +166,7 @@ def scan_chunks(
 
     def findings() -> Iterator[dict[str, Any]]:
         for f in store.iter_findings(scan_id):
-            key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
+            key = (f.target_kind.value, f.target)
             if report is not None and not report.keeps(*key):
                 continue  # --tag: another agency's target
             for agency in owners.get(key, ("",)):
@@ -290,6 +290,7 @@ def agency_document(a: AgencyScore, delta: float | None, multi: bool = False) ->
         "counts": dict(a.counts),
         "hosts": list(a.agency.hosts),
         "zones": list(a.agency.zones),
+        "paths": list(a.agency.paths),
         "results": [result_doc(p) for p in a.pairs],
         "waivers": [w.to_dict() for w in a.agency.waivers],
     }
@@ -318,6 +319,18 @@ def shares_document(score: ScanScore) -> list[dict[str, Any]]:
     ]
 
 
+def _paths_of(agency: dict[str, Any]) -> list[str]:
+    """The department path targets ("host/path") an agency of a snapshot lists."""
+    out: list[str] = []
+    for host in agency.get("hosts", []):
+        if isinstance(host, dict):
+            for path in host.get("paths") or []:
+                target = path_target(str(host["host"]), str(path))
+                if path != "/" and target not in out:
+                    out.append(target)
+    return out
+
+
 def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]:
     owners: dict[tuple[str, str], list[str]] = {}
     for agency in inventory.get("agencies", []):
@@ -326,6 +339,8 @@ def _owners(inventory: dict[str, Any]) -> dict[tuple[str, str], tuple[str, ...]]
             owners.setdefault(("host", name), []).append(agency["id"])
         for zone in agency.get("domains", []):
             owners.setdefault(("zone", zone), []).append(agency["id"])
+        for target in _paths_of(agency):
+            owners.setdefault(("path", target), []).append(agency["id"])
     return {k: tuple(v) for k, v in owners.items()}
 
 

@@ -46,6 +46,9 @@ class HostObservations:
     overload: str = ""
     # RPKI/BGP facts of each address (Probe.ROUTING), None when not asked for.
     routing: RoutingObservation | None = None
+    # The department paths of the host the inventory lists (other than "/"): each a target
+    # of its own (TargetKind.PATH, "host/path"), fetched by the HTTP probe of each address.
+    paths: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -142,6 +142,20 @@ class SecurityTxtFetch:
 
 
 @dataclass(frozen=True)
+class PathFetch:
+    """One department path of the host (an inventory ``paths`` entry other than "/"),
+    fetched from this address over https (http when 443 is not open), redirects hop by
+    hop as for the root, and the http:// subresources of its final page when that is an
+    https page (mixed content, W3C Mixed Content sec. 3)."""
+
+    path: str
+    fetch: HttpFetch
+    insecure: tuple[SubresourceRef, ...] = ()  # http:// subresources of an https page
+    insecure_cut: str = ""  # why ``insecure`` may not be the page's all ("" when whole)
+    page: bool = False  # the final response was an HTML page read (mixed content judged)
+
+
+@dataclass(frozen=True)
 class HttpObservation:
     """Everything fetched over HTTP(S) from one address, pinned, with Host and SNI set."""
 
@@ -157,3 +171,11 @@ class HttpObservation:
     landing_url: str = ""  # the page the subresources came from ("" when none)
     # Why ``subresources`` may not be all of the page's (body cap, URL cap); "" when whole.
     subresources_cut: str = ""
+    # The department paths of the host asked for (TargetKind.PATH), in inventory order.
+    paths: tuple[PathFetch, ...] = ()
+
+    def path(self, path: str) -> PathFetch | None:
+        for item in self.paths:
+            if item.path == path:
+                return item
+        return None

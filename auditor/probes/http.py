@@ -8,7 +8,11 @@ Per address of a host (each A and each AAAA), concurrently:
 - ``http://host/`` the same way (the first hop decides http.https_redirect; a later
   https -> http hop is a downgrade);
 - ``https://host/.well-known/security.txt`` (RFC 9116), body kept as text, capped;
-- the other hosts the landing page loads subresources from (for ipv6.web.only).
+- the other hosts the landing page loads subresources from (for ipv6.web.only);
+- each department path of the host (inventory ``paths`` other than "/", TargetKind.PATH)
+  over https (http when 443 is not open), after the landing page on the same keep-alive
+  connection, one after the other (politeness), at most ``MAX_PATHS``: status, redirects,
+  headers, a sketch of the page and its http:// subresources (mixed content).
 
 Failures are observations (timeout, refused, TLS alert, protocol error, too large),
 never exceptions. Every request holds a per-address slot, has a per-step timeout
@@ -47,6 +51,7 @@ from auditor.obs.http import (
     HttpFetch,
     HttpObservation,
     HttpResponse,
+    PathFetch,
     SecurityTxtFetch,
     SubresourceRef,
 )
@@ -56,7 +61,13 @@ from auditor.probes.session import AddressSession
 from auditor.probes.sockets import classify_os_error
 from auditor.protocol.addresses import bracket
 from auditor.protocol.headers import media_type
-from auditor.protocol.html import MAX_SUBRESOURCES, MAX_URL, extract_subresources, meta_csp
+from auditor.protocol.html import (
+    MAX_SUBRESOURCES,
+    MAX_URL,
+    extract_subresources,
+    insecure_subresources,
+    meta_csp,
+)
 from auditor.protocol.names import norm_name
 from auditor.similarity import sketch
 from auditor.text import clip
@@ -75,6 +86,9 @@ STEPS_PER_REQUEST = 3  # overall budget of one request, in ScanOptions.timeout u
 # leave room for DNS and TCP, so a slow server costs its own findings, not the host's.
 CHAIN_SHARE = 0.4
 SECURITY_TXT_SHARE = 0.15
+# Department paths fetched per host and address (inventory ``paths``): Quang Ninh's portal
+# carries about twenty departments; more than this on one host is cut, and said so.
+MAX_PATHS = 32
 
 INLINE_WORK_BYTES = 32 * 1024  # bodies up to this are digested on the event loop
 KEEPALIVE_EXPIRY = 2.0  # seconds an idle connection is kept for the next request
@@ -745,13 +759,14 @@ async def probe_http(
     tcp443: TcpProbe | None,
     *,
     session: AddressSession | None = None,
+    paths: tuple[str, ...] = (),
 ) -> HttpObservation:
-    """Fetch http://host/, https://host/ and security.txt from ``address``. With the
-    engine's ``session`` of (host, address): the first request of each port may go over
-    the reachability probe's spare connection, and the first completed TLS handshake is
-    offered to the TLS probe."""
+    """Fetch http://host/, https://host/ and security.txt from ``address``, and each of the
+    department ``paths``. With the engine's ``session`` of (host, address): the first
+    request of each port may go over the reachability probe's spare connection, and the
+    first completed TLS handshake is offered to the TLS probe."""
     try:
-        return await _probe_http(ctx, host, address, tcp80, tcp443, session)
+        return await _probe_http(ctx, host, address, tcp80, tcp443, session, paths)
     finally:
         # the TLS probe may wait for this probe's handshake: it is never left waiting
         if session is not None:
@@ -765,6 +780,7 @@ async def _probe_http(
     tcp80: TcpProbe | None,
     tcp443: TcpProbe | None,
     session: AddressSession | None,
+    paths: tuple[str, ...] = (),
 ) -> HttpObservation:
     refusal = ctx.guard.refusal(address)
     if refusal:
@@ -784,10 +800,17 @@ async def _probe_http(
     https: tuple[HttpFetch, _Page | None] | None = None
     http: tuple[HttpFetch, _Page | None] | None = None
     sectxt: SecurityTxtFetch | None = None
+    path_fetches: list[PathFetch] = []
+
+    async def run_paths(base: str) -> None:
+        for path in paths[:MAX_PATHS]:
+            path_fetches.append(await _path_fetch(ctx, fetcher, base, path))
 
     async def run_https() -> None:
         nonlocal https, sectxt
         https = await fetcher.chain(f"{base_https}/")
+        if paths:
+            await run_paths(base_https)
         url = f"{base_https}{SECURITY_TXT_PATH}"
         first = https[0]
         if not first.hops:
@@ -802,6 +825,8 @@ async def _probe_http(
     async def run_http() -> None:
         nonlocal http
         http = await fetcher.chain(f"{base_http}/")
+        if paths and not open443:
+            await run_paths(base_http)
 
     try:
         async with anyio.create_task_group() as tg:
@@ -850,4 +875,31 @@ async def _probe_http(
         subresources=subresources,
         landing_url=landing.url if landing else "",
         subresources_cut=cut,
+        paths=tuple(path_fetches),
     )
+
+
+async def _path_fetch(ctx: ProbeContext, fetcher: _Fetcher, base: str, path: str) -> PathFetch:
+    """One department path: its redirect chain and, for an HTML page over https, the
+    http:// subresources it loads (mixed content)."""
+    fetch, page = await fetcher.chain(f"{base}{_request_target(path)}")
+    last = fetch.last
+    html = (
+        page is not None
+        and last is not None
+        and last.status == 200
+        and page.url.startswith("https://")
+        and any(media_type(v)[0] in _HTML_TYPES for v in last.header_values("content-type"))
+    )
+    if page is None or not html:
+        return PathFetch(path, fetch)
+    insecure = await _off_loop(len(page.text), insecure_subresources, page.text, page.url)
+    cut = ""
+    if page.truncated:
+        cut = (
+            f"the page is larger than the {ctx.options.max_body // 1024} KiB the scanner "
+            "reads: resources further down were not seen"
+        )
+    elif len(insecure) >= MAX_SUBRESOURCES:
+        cut = f"the page loads more than {MAX_SUBRESOURCES} resources over http://"
+    return PathFetch(path, fetch, insecure, cut, page=True)

@@ -63,10 +63,13 @@ def _without_comments(html: str) -> str:
 
 
 class _RefCollector:
-    def __init__(self, page_url: str, page_host: str) -> None:
+    def __init__(self, page_url: str, page_host: str, *, insecure: bool = False) -> None:
         self.base = page_url
         self.base_seen = False
         self.page_host = page_host
+        # insecure: collect the http:// references on any host (mixed content), not the
+        # references to other hosts
+        self.insecure = insecure
         self.refs: dict[str, SubresourceRef] = {}
 
     def _add(self, tag: str, value: str | None) -> None:
@@ -81,7 +84,10 @@ class _RefCollector:
             host = norm_name(parts.hostname or "")
         except ValueError:
             return
-        if parts.scheme not in ("http", "https") or not host or host == self.page_host:
+        if self.insecure:
+            if parts.scheme != "http" or not host:
+                return
+        elif parts.scheme not in ("http", "https") or not host or host == self.page_host:
             return
         url = parts._replace(fragment="").geturl()
         if url not in self.refs:
@@ -161,6 +167,18 @@ def meta_csp(html: str) -> tuple[str, ...]:
             if a.get("http-equiv", "").lower() == "content-security-policy" and a.get("content"):
                 out.append(a["content"][:MAX_CONTENT])
     return tuple(out)
+
+
+def insecure_subresources(html: str, page_url: str) -> tuple[SubresourceRef, ...]:
+    """Subresources of a page loaded over plain http:// (on any host, the page's own
+    included): on an https page, mixed content (W3C Mixed Content sec. 3). Absolute,
+    de-duplicated, capped as :func:`extract_subresources`."""
+    collector = _RefCollector(page_url, "", insecure=True)
+    for m in _TAG.finditer(_without_comments(html)):
+        collector.tag(m.group(1).lower(), _attributes(m.group(2)))
+        if len(collector.refs) >= MAX_SUBRESOURCES:
+            break
+    return tuple(collector.refs.values())
 
 
 def extract_subresources(html: str, page_url: str, page_host: str) -> tuple[SubresourceRef, ...]:

@@ -58,7 +58,7 @@ SERVED_CSP = (
     "base-uri 'none'; form-action 'self'"
 )
 HEADER_CSP = SERVED_CSP + "; frame-ancestors 'none'"
-FOLDERS = {"agency": "agencies", "host": "hosts", "zone": "zones"}
+FOLDERS = {"agency": "agencies", "host": "hosts", "zone": "zones", "path": "paths"}
 
 
 def served_page(kind: str, name: str) -> str:
@@ -494,6 +494,8 @@ def create_app(
         Route("/agencies/{agency}", page(agency_page)),
         Route("/hosts/{name}", page(target_page("host"))),
         Route("/zones/{name}", page(target_page("zone"))),
+        # a department path's target is "host/path": the name holds slashes
+        Route("/paths/{name:path}", page(target_page("path"))),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
@@ -502,6 +504,7 @@ def create_app(
         Route("/api/v1/agencies/{agency}", api(api_agency)),
         Route("/api/v1/hosts/{name}", api(api_target("host"))),
         Route("/api/v1/zones/{name}", api(api_target("zone"))),
+        Route("/api/v1/paths/{name:path}", api(api_target("path"))),
     ]
     middleware = [
         Middleware(

@@ -177,6 +177,12 @@ def openapi_document() -> dict[str, Any]:
             ),
             "/hosts/{name}": _detail("one host: findings with evidence", "name", _target("host")),
             "/zones/{name}": _detail("one zone: findings with evidence", "name", _target("zone")),
+            "/paths/{name}": _detail(
+                "one department path (name: host/path, e.g. www.example.gov.vn/sonoivu; the "
+                "slashes may be sent as they are): findings with evidence",
+                "name",
+                _target("path"),
+            ),
             "/openapi.json": {
                 "get": {
                     "summary": "this document",

@@ -87,6 +87,17 @@ class CertSpec:
 
 
 @dataclass(frozen=True)
+class DeptPath:
+    """A department's page as a path of a portal (issue #18: inventory ``paths``)."""
+
+    path: str  # "/soa/": served from its own folder (an nginx ``location`` with ``alias``)
+    # The location sets an add_header of its own: nginx then drops every add_header of the
+    # server block (they are not inherited), the classic way one path loses its headers.
+    own_headers: bool = False
+    insecure: bool = False  # the page loads a script and an image over http://
+
+
+@dataclass(frozen=True)
 class Web:
     """nginx settings of one host for one address family (defaults = a good site)."""
 
@@ -126,6 +137,7 @@ class Web:
     early_data: str | None = None
     # `ssl_ecdh_curve` (tls.kex_params): None = nginx's default (OpenSSL's list)
     ecdh_curve: str | None = None
+    paths: tuple[DeptPath, ...] = ()  # department pages (location blocks) on 443
 
 
 @dataclass(frozen=True)
@@ -396,6 +408,14 @@ NOT_TESTED_ALL = _all(
 PER_ADDRESS_TLS_HTTP = tuple(c for c in HOST_CHECKS if c.startswith(("tls.", "http.")))
 
 
+DEPT_PATHS = (
+    DeptPath("/soa/", own_headers=True, insecure=True),
+    DeptPath("/sob/"),
+    DeptPath("/soc/"),
+)
+DEPT_PATHS_V6 = tuple(d for d in DEPT_PATHS if d.path != "/sob/")
+
+
 def build_scenarios() -> tuple[Scenario, ...]:
     S: list[Scenario] = []
     add = S.append
@@ -433,6 +453,10 @@ def build_scenarios() -> tuple[Scenario, ...]:
                     page_refs=("static.cdn6.vn",),
                 ),
                 Host(f"mta-sts.{good_zone}", share_with=f"www.{good_zone}"),
+                # A provincial portal with departments as paths (tests/lab/test_dept_paths.py
+                # writes its own inventory for it): /soa/ drops the headers and loads http://
+                # resources, /sob/ is only in the IPv4 server block, /soc/ is good.
+                Host(f"cong.{good_zone}", web=Web(paths=DEPT_PATHS), web6=Web(paths=DEPT_PATHS_V6)),
                 Host(f"mx1.{good_zone}", smtp="starttls"),
             ),
             inventory_domains=(good_zone,),

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .pki import Issued
-from .scenarios import GOOD_CIPHERS_EC, GOOD_CIPHERS_RSA, MAIL_SIGALGS, Host, Web, security_txt
+from .scenarios import (
+    GOOD_CIPHERS_EC,
+    GOOD_CIPHERS_RSA,
+    MAIL_SIGALGS,
+    DeptPath,
+    Host,
+    Web,
+    security_txt,
+)
 
 # security_txt="huge": far over the 100 KiB the auditor (and Internet.nl) reads
 HUGE_SECTXT_MIB = 50
@@ -107,6 +115,26 @@ def write_docroot(root: Path, p: Placed, body: str, sectxt: str, mx_hosts: list[
         ]
         (d / ".well-known" / "mta-sts.txt").write_text("\r\n".join(lines) + "\r\n")
     return d
+
+
+def dept_location(root: Path, p: Placed, d: DeptPath) -> list[str]:
+    """One department page (a folder of its own) and its nginx location."""
+    folder = root / p.host.name / "dept" / d.path.strip("/").replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    refs = (
+        f'  <script src="http://{p.host.name}/app.js"></script>\n'
+        f'  <img src="http://{p.host.name}/logo.png" alt="logo">\n'
+        if d.insecure
+        else ""
+    )
+    (folder / "index.html").write_text(
+        f"<!doctype html>\n<html lang=vi><head><meta charset=utf-8><title>{d.path}</title>\n"
+        f"{refs}</head><body>\n<h1>Trang đơn vị {html.escape(d.path)}</h1>\n"
+        + "<p>Sở ban ngành: tin tức, thủ tục hành chính, văn bản.</p>\n" * 20
+        + "</body></html>\n"
+    )
+    own = "add_header X-Dept lab always; " if d.own_headers else ""
+    return [f"    location {d.path} {{ {own}alias {folder}/; index index.html; }}"]
 
 
 def dhparam_file(d: Path, group: str) -> Path:
@@ -211,6 +239,8 @@ def server_blocks(p: Placed, root: Path, mx_hosts: list[str]) -> list[str]:
             if w.gzip:  # text/html is always among gzip_types
                 out += ["    gzip on;", "    gzip_min_length 20;"]
             out += _headers(w)
+            for d in w.paths:
+                out += dept_location(root, p, d)
             if w.status is not None:
                 out.append(f"    location = / {{ return {w.status} 'lab status {w.status}\\n'; }}")
             elif w.redirect == "downgrade":
