@@ -1,5 +1,7 @@
 """RPKI route origin validation (RFC 6811) of every address the scan meets: the web hosts'
-addresses, the zone's name servers and its mail exchangers.
+addresses, the zone's name servers, its mail exchangers and the name servers of the zones
+holding the mail exchangers (whoever hijacks those routes answers the MX targets' address
+lookups, so the mail goes to the hijacker however valid the mail servers' own routes are).
 
 Pure judgement over the routing facts stored with the target (auditor/probes/routing.py
 looks each address up in the operator's VRP export and BGP table dump). Internet.nl's
@@ -224,8 +226,15 @@ def _host(obs: HostObservations, ctx: CheckContext, judge: Any) -> Verdict:
     return verdict
 
 
+_ROLE_NAMES = {
+    "ns": "name server",
+    "mx": "mail exchanger",
+    "mx_ns": "name server of the mail exchangers' zones",
+}
+
+
 def _zone(obs: ZoneObservations, ctx: CheckContext, role: str, judge: Any) -> Verdict:
-    if role == "mx":
+    if role in ("mx", "mx_ns"):
         mx = obs.mx
         if mx is not None and mx.outcome in ("nxdomain", "nodata"):
             return Verdict.not_applicable("no MX record: the domain does not receive mail")
@@ -237,8 +246,7 @@ def _zone(obs: ZoneObservations, ctx: CheckContext, role: str, judge: Any) -> Ve
     assert obs.routing is not None
     members = _members(obs.routing, role)
     if not members:
-        what = "name server" if role == "ns" else "mail exchanger"
-        return Verdict.not_tested(f"no {what} address known")
+        return Verdict.not_tested(f"no {_ROLE_NAMES[role]} address known")
     verdict: Verdict = judge(members, obs.routing)
     return verdict
 
@@ -358,3 +366,45 @@ def rpki_mx_valid(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
 )
 def rpki_mx_roa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     return _zone(obs, ctx, "mx", judge_roa)
+
+
+_MX_NS_NOTE = """
+Here the addresses are those of the name servers of every zone holding a mail exchanger
+target (the SOA owner of each MX name; the domain's own zone when the MX is in it, a
+provider's zone otherwise): a hijacked route to them lets the hijacker answer the MX
+targets' address lookups, and the domain's mail goes where the hijacker says, even when
+the mail servers' own routes are valid. Not applicable to a domain without MX or with a
+null MX.
+"""
+
+
+@check(
+    "rpki.mx_ns.valid",
+    title="Every route to the name servers of the mail exchangers' zones is RPKI-valid",
+    category=Category.ROUTING,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.ROUTING),
+    level_hint=Level.RECOMMENDED,
+    refs=_REFS,
+    params=_PARAMS,
+    description=_DESC_VALID + _MX_NS_NOTE,
+    remediation=_FIX_VALID,
+)
+def rpki_mx_ns_valid(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    return _zone(obs, ctx, "mx_ns", judge_valid)
+
+
+@check(
+    "rpki.mx_ns.roa",
+    title="A ROA covers every name server address of the mail exchangers' zones",
+    category=Category.ROUTING,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.ROUTING),
+    level_hint=Level.RECOMMENDED,
+    refs=_REFS,
+    params=_PARAMS,
+    description=_DESC_ROA + _MX_NS_NOTE,
+    remediation=_FIX_ROA,
+)
+def rpki_mx_ns_roa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    return _zone(obs, ctx, "mx_ns", judge_roa)

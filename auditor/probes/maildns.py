@@ -25,16 +25,26 @@ MAX_DKIM_NS = 4  # direct queries for _domainkey: one address of each of up to 4
 MAX_REPORT_DESTINATIONS = 10
 
 
+async def mx_zone_apex(ctx: ProbeContext, name: str) -> str | None:
+    """The apex of the zone holding the MX target ``name`` (None: not found), once per
+    scan per name (dns.dnssec.mx and rpki.mx_ns.* both need it)."""
+    from auditor.probes.dnssec import zone_apex
+
+    apex: str | None = await ctx.once(
+        ("zone-apex", norm_name(name)), lambda: zone_apex(ctx.dns, name)
+    )
+    return apex
+
+
 async def mx_zone_status(
     ctx: ProbeContext, name: str, zone_status: Callable[[str], Awaitable[DnssecStatus]]
 ) -> DnssecStatus:
     """The DNSSEC status of the zone holding the MX target ``name`` (shared scan-wide: many
     agencies use the same provincial mail servers). ``zone_status`` judges one zone apex
     the way the zone probe judges its own (the resolver, or own validation)."""
-    from auditor.probes.dnssec import zone_apex
 
     async def run() -> DnssecStatus:
-        apex = await zone_apex(ctx.dns, name)
+        apex = await mx_zone_apex(ctx, name)
         if apex is None:
             return DnssecStatus(name, Dnssec.INDETERMINATE, detail=f"zone of {name} not found")
         st = await zone_status(apex)

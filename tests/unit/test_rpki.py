@@ -247,8 +247,56 @@ def test_rpki_ns_and_mx_checks() -> None:
     assert run("rpki.mx.valid", z).status == Status.FAIL
     assert run("rpki.mx.roa", z).status == Status.PASS
     null = replace(z, mx=ans("example.gov.vn", "MX", "0 ."), mx_hosts=())
-    for cid in ("rpki.mx.valid", "rpki.mx.roa"):
+    for cid in ("rpki.mx.valid", "rpki.mx.roa", "rpki.mx_ns.valid", "rpki.mx_ns.roa"):
         assert run(cid, null).status == Status.NOT_APPLICABLE
+
+
+def test_rpki_mx_ns_checks() -> None:
+    """rpki.mx_ns.*: the routes to the name servers of the MX targets' zones, judged apart
+    from the zone's own name servers (role mx_ns)."""
+    good = (Vrp("192.0.2.0/24", 24, 64500),)
+    # only the zone's own name servers in the data: the MX zones' are not known
+    z = good_zone(routing=_zone_routing("ns", "ns1.example.gov.vn", "192.0.2.53", good))
+    v = run("rpki.mx_ns.valid", z)
+    assert v.status == Status.NOT_TESTED and "mail exchangers' zones" in v.message
+    z = good_zone(routing=_zone_routing("mx_ns", "ns.mail.example.vn", "192.0.2.54", good))
+    v = run("rpki.mx_ns.valid", z)
+    assert v.status == Status.PASS, v.message
+    assert "ns.mail.example.vn [192.0.2.54]" in v.evidence["addresses"]
+    assert run("rpki.mx_ns.roa", z).status == Status.PASS
+    # the MX zone's name server announced by an AS no ROA names: invalid, a fail; the
+    # zone's own name server and mail exchanger checks do not see it
+    bad = good_zone(
+        routing=_zone_routing(
+            "mx_ns", "ns.mail.example.vn", "192.0.2.54", ((Vrp("192.0.2.0/24", 24, 1),))
+        )
+    )
+    v = run("rpki.mx_ns.valid", bad)
+    assert v.status == Status.FAIL and "invalid-as" in v.message
+    assert run("rpki.mx_ns.roa", bad).status == Status.PASS
+    assert run("rpki.ns.valid", bad).status == Status.NOT_TESTED
+    assert run("rpki.mx.valid", bad).status == Status.NOT_TESTED
+    # no ROA at all covers it
+    none = good_zone(routing=_zone_routing("mx_ns", "ns.mail.example.vn", "192.0.2.54", ()))
+    assert run("rpki.mx_ns.roa", none).status == Status.FAIL
+    v = run("rpki.mx_ns.valid", none)
+    assert v.status == Status.FAIL and v.score == 0.5
+
+
+def test_mx_ns_members_through_the_real_loaders(tmp_path: Path) -> None:
+    """The engine's mx_ns members looked up in files read by the real loaders."""
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261127.pfx2as")
+    routing = routing_for(
+        opts,
+        [
+            (VALID_ADDR, "mx_ns", "ns.mail.example.vn"),
+            (BAD_AS_ADDR, "mx_ns", "ns2.mail.example.vn"),
+        ],
+        NOW,
+    )
+    assert {a.role for a in routing.addresses} == {"mx_ns"}
+    v = run("rpki.mx_ns.valid", good_zone(routing=routing))
+    assert v.status == Status.FAIL and "ns2.mail.example.vn [198.51.100.10]" in v.message
 
 
 def test_loader_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
