@@ -35,6 +35,15 @@ from checks.ipv6 import is_null_mx
 # daily; two days allows one missed daily refresh. A profile may tighten it.
 MAX_DATA_AGE_HOURS = 48
 
+# Data dated after the scan by more than this is not judged either: a validator's export
+# or a table dump from the future means a wrong clock (the validator's or the scanner's)
+# or a forged file, and its real age is then unknown. Hosts kept by NTP agree within
+# milliseconds; five minutes is the customary tolerance for unsynchronised clocks (the
+# Kerberos maximum clock skew, RFC 4120 section 1.6 "typically on the order of 5
+# minutes"), enough for a validator and a scanner on different hosts, far below the age
+# limit, so a file dated hours ahead is never taken as fresh.
+MAX_CLOCK_SKEW_SECONDS = 300
+
 _PARAMS = {"max_data_age_hours": MAX_DATA_AGE_HOURS}
 
 _REFS = ("RFC 6811", "RFC 6480", "RFC 6482", "RFC 9319 (maxLength)")
@@ -81,6 +90,14 @@ def _data_problem(routing: RoutingObservation | None, ctx: CheckContext) -> Verd
         when = _when(text)
         if when is None:
             return Verdict.not_tested(f"the {what} data's date is unknown", **dates)
+        if when - now > timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):
+            ahead = (when - now).total_seconds()
+            return Verdict.not_tested(
+                f"the {what} data is dated in the future ({text}, {_span(ahead)} after the "
+                f"lookup at {now.isoformat(timespec='seconds').replace('+00:00', 'Z')}): "
+                "a wrong clock or a forged file; its age is unknown, not judged",
+                **dates,
+            )
         if now - when > max_age:
             hours = (now - when).total_seconds() / 3600
             return Verdict.not_tested(
@@ -89,6 +106,12 @@ def _data_problem(routing: RoutingObservation | None, ctx: CheckContext) -> Verd
                 **dates,
             )
     return None
+
+
+def _span(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.0f} hours"
 
 
 def _dates(routing: RoutingObservation) -> dict[str, Any]:
@@ -262,7 +285,8 @@ drop the route, and a hijack looks exactly like this. Not found: no ROA at all, 
 nothing distinguishes the real route from a hijack. Every address is judged, each of its
 routes separately, so one address of the service hidden behind another cannot pass
 unnoticed. The data's dates are in the evidence; data older than the profile's limit is
-not judged.
+not judged, nor data dated more than five minutes after the scan (a wrong clock or a
+forged file: its age is unknown).
 """
 
 _DESC_ROA = """

@@ -8,7 +8,8 @@ its PASS or FAIL case on the lab's real addresses:
   AS64501 with a ROA for AS64999 only -> invalid-AS;
 - mail (198.51.100.x invalid-AS; 2001:db8:25::x announced as a /56 where the ROA allows
   /48 at most) -> invalid-length.
-Stale data (generated two weeks ago) makes every rpki.* check not_tested.
+Stale data (generated two weeks ago) and data dated a day ahead make every rpki.* check
+not_tested.
 
 The MX zones' name servers (rpki.mx_ns.*) are checked with a second pair of files, on
 good.gov.vn (MX in its own zone: the agency's name servers, valid) and pfunsigned.gov.vn
@@ -136,13 +137,18 @@ def test_rpki_checks_over_lab_addresses(lab: Lab, tmp_path: Path, fmt: str) -> N
     assert got[("www.good.gov.vn", "rpki.web.valid")]["evidence"]["data"]["vrps"]["date"]
 
 
-def test_stale_rpki_data_is_not_tested(lab: Lab, tmp_path: Path) -> None:
-    vrps, bgp = write_files(tmp_path, "rpki-client", days_ago=14)
+@pytest.mark.parametrize(
+    ("days_ago", "reason"), [(14, "hours old"), (-1, "VRP data is dated in the future")]
+)
+def test_stale_or_future_rpki_data_is_not_tested(
+    lab: Lab, tmp_path: Path, days_ago: float, reason: str
+) -> None:
+    vrps, bgp = write_files(tmp_path, "rpki-client", days_ago=days_ago)
     got = gate_findings(lab, tmp_path, vrps, bgp)
     assert got, "no rpki finding"
     for (target, check), f in got.items():
         assert f["status"] == "not_tested", (target, check, f["message"])
-    assert any("hours old" in f["message"] for f in got.values())
+        assert reason in f["message"], (target, check, f["message"])
 
 
 def test_rpki_mx_zone_name_servers(lab: Lab, tmp_path: Path) -> None:

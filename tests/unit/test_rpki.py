@@ -349,3 +349,56 @@ def test_data_age_is_judged_at_the_scan_not_at_a_re_evaluation(tmp_path: Path) -
     old = replace(obs, routing=replace(obs.routing, data=data))
     assert judged_at(old, 0) == Status.PASS
     assert judged_at(old, 30) == Status.NOT_TESTED
+
+
+@pytest.mark.parametrize(
+    ("gen", "status"),
+    [
+        ("2026-11-27T12:04:00Z", Status.PASS),  # 4 minutes ahead: within the clock allowance
+        ("2026-11-27T12:05:00Z", Status.PASS),  # exactly the allowance
+        ("2026-11-27T12:06:00Z", Status.NOT_TESTED),  # a minute past it
+        ("2026-11-27T18:00:00Z", Status.NOT_TESTED),
+        ("2027-11-27T12:00:00Z", Status.NOT_TESTED),  # a year ahead: never "fresh"
+    ],
+)
+def test_future_dated_vrps_are_not_judged(tmp_path: Path, gen: str, status: Status) -> None:
+    """VRP data dated after the lookup beyond MAX_CLOCK_SKEW_SECONDS: its age is unknown,
+    so every rpki.* check is not_tested with the reason, never pass (nor fail)."""
+    obs = _obs(tmp_path, VALID_ADDR, gen=gen)
+    for cid in ("rpki.web.valid", "rpki.web.roa"):
+        v = run(cid, obs)
+        assert v.status == status, (cid, v.message)
+        if status == Status.NOT_TESTED:
+            assert "VRP data is dated in the future" in v.message and gen in v.message
+            assert v.evidence["vrps"]["date"] == gen  # the dates stay in the evidence
+
+
+def test_future_dated_bgp_table_and_zone_checks(tmp_path: Path) -> None:
+    # the table's date from its file name, four days after the lookup; valid routes else
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261201.pfx2as")
+    routing = routing_for(
+        opts,
+        [(VALID_ADDR, "ns", "ns1"), (VALID_ADDR, "mx", MX1.name), (VALID_ADDR, "mx_ns", "ns")],
+        NOW,
+    )
+    z = good_zone(routing=routing)
+    for cid in ("rpki.ns.valid", "rpki.ns.roa", "rpki.mx.valid", "rpki.mx_ns.valid"):
+        v = run(cid, z)
+        assert v.status == Status.NOT_TESTED and "BGP table data is dated in the future" in (
+            v.message
+        ), (cid, v.message)
+    # the same files dated today pass: the date alone made the difference
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261127.pfx2as")
+    routing = routing_for(opts, [(VALID_ADDR, "ns", "ns1")], NOW)
+    assert run("rpki.ns.valid", good_zone(routing=routing)).status == Status.PASS
+
+
+def test_future_dated_routinator_export(tmp_path: Path) -> None:
+    doc = {
+        "metadata": {"generated": 0, "generatedTime": "2026-11-28T12:00:00Z"},
+        "roas": [{"asn": "AS64500", "prefix": "192.0.2.0/24", "maxLength": 24}],
+    }
+    opts = files(tmp_path, json.dumps(doc), pfx2as(), "table-20261127.pfx2as")
+    obs = _host((VALID_ADDR,), routing_for(opts, [(VALID_ADDR, "web", "www")], NOW))
+    v = run("rpki.web.valid", obs)
+    assert v.status == Status.NOT_TESTED and "24 hours after the lookup" in v.message
