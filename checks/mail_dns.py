@@ -55,7 +55,22 @@ def _tlsa_state(
 ) -> tuple[str, str, list[str]]:
     """(state, message, usable records) of one MX: state secure / insecure / bogus /
     none (securely denied or only unusable records) / unknown. ``mx_zone``: the DNSSEC
-    status of the zone holding the MX (dns.dnssec.mx's observation)."""
+    status of the zone holding the MX (dns.dnssec.mx's observation).
+
+    A CNAME at ``_25._tcp.<mx>`` is followed by the resolver (RFC 7671 section 7: the
+    TLSA records may sit at an alias's target, e.g. a provider's name); the answer's AD
+    bit then covers every step of the chain and the records at its end (RFC 4035 section
+    3.2.3), so a chain with one insecure step is insecure as a whole and its records are
+    not usable (RFC 7672 section 2.2.3: only DNSSEC-secure TLSA records count)."""
+    if t.cname_chain:
+        chain = " -> ".join(t.cname_chain)
+        via = f" (CNAME -> {chain})"
+        insecure_chain = (
+            f"{t.qname}: TLSA behind the CNAME chain -> {chain}, not DNSSEC-secure at every "
+            "step (RFC 7671 section 7, RFC 7672 section 2.2.3): not usable"
+        )
+    else:
+        via, insecure_chain = "", ""
     if t.bogus:
         return "bogus", f"{t.qname}: bogus (DNSSEC validation fails): {t.detail}", []
     if t.outcome in _LOOKUP_FAILED:
@@ -73,9 +88,11 @@ def _tlsa_state(
     if t.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
         if not t.authenticated:
             # RFC 7672 2.2.2: an insecure denial means the MX has no DANE
-            return "insecure", f"{t.qname}: no TLSA, and the denial is not signed", []
-        return "none", f"{t.qname}: no TLSA record (securely denied)", []
+            return "insecure", f"{t.qname}{via}: no TLSA, and the denial is not signed", []
+        return "none", f"{t.qname}{via}: no TLSA record (securely denied)", []
     if not t.authenticated:
+        if insecure_chain:
+            return "insecure", insecure_chain, []
         return "insecure", f"{t.qname}: TLSA published but not DNSSEC-secure (ignored)", []
     usable: list[str] = []
     reasons: list[str] = []
@@ -90,8 +107,8 @@ def _tlsa_state(
         else:
             usable.append(text)
     if not usable:
-        return "none", f"{t.qname}: no usable TLSA record ({'; '.join(reasons)})", []
-    return "secure", f"{t.qname}: {len(usable)} usable TLSA record(s)", usable
+        return "none", f"{t.qname}{via}: no usable TLSA record ({'; '.join(reasons)})", []
+    return "secure", f"{t.qname}{via}: {len(usable)} usable TLSA record(s)", usable
 
 
 def _mx_zone(obs: ZoneObservations, mx: str) -> DnssecStatus | None:
@@ -114,8 +131,11 @@ sending servers that validate DNSSEC then insist on TLS with that certificate. E
 (up to 10) must have at least one usable TLSA record (usage 2 DANE-TA or 3 DANE-EE) whose
 answer validates. No TLSA, a TLSA in an unsigned zone (insecure) or one that fails
 validation (bogus) fails; a lookup the scanner's resolver could not answer (SERVFAIL
-without bogus data, timeout) is not tested. The certificate match itself is judged by
-mail.dane.valid.
+without bogus data, timeout) is not tested. A CNAME at _25._tcp.<mx> is followed (RFC
+7671 section 7: the records may sit at an alias's target, e.g. a provider's name): the
+records at its end are usable only when every step of the chain is DNSSEC-secure; one
+insecure step (a target in an unsigned zone) makes them unusable (RFC 7672 section
+2.2.3), a fail. The certificate match itself is judged by mail.dane.valid.
 """,
     remediation={
         "dns": "Sign the MX host's zone (DNSSEC, DS at the parent), then publish "
@@ -151,6 +171,7 @@ def mail_dane_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
             "ad": t.authenticated,
             "records": list(t.records),
             **({"usable": usable} if usable else {}),
+            **({"cname_chain": list(t.cname_chain), "message": message} if t.cname_chain else {}),
         }
         if state == "secure":
             good += 1

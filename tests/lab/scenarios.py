@@ -1964,6 +1964,60 @@ def _starttls_scenarios() -> list[Scenario]:
             hosts=(Host("mx1.pflimited.gov.vn", smtp="scripted"),),
         )
     )
+    # TLSA behind a CNAME (RFC 7671 section 7, RFC 7672 section 2.2.3; last, so no earlier
+    # address moves): _25._tcp.mx1 is an alias of a name in another zone holding the
+    # matching records; usable when every step of the chain is DNSSEC-secure (a signed
+    # target zone), not when one step is insecure (an unsigned target zone)
+    for name, signing, expect, words in (
+        ("danecname", "knot", "pass", ("cname -> mx1.danecname-tlsa.vn",)),
+        ("danecnameins", "none", "fail", ("not dnssec-secure at every step",)),
+    ):
+        zone, target = f"{name}.gov.vn", f"{name}-tlsa.vn"
+        out.append(
+            Scenario(
+                name=name,
+                description=(
+                    f"Postfix MX whose _25._tcp TLSA is a CNAME to a matching record in the "
+                    f"{'signed' if signing == 'knot' else 'unsigned'} zone {target}"
+                ),
+                zones=(
+                    Zone(
+                        zone,
+                        records=(
+                            *_mail_records(zone),
+                            f"_25._tcp.mx1 CNAME mx1.{target}.",
+                        ),
+                    ),
+                    Zone(
+                        target,
+                        signing=signing,
+                        ns=("a.dns.vn", "b.dns.vn"),
+                        records=(
+                            "mx1 TLSA " + dane(f"mx1.{zone}", "3 1 1"),
+                            "mx1 TLSA " + dane(f"mx1.{zone}", "2 1 1"),
+                        ),
+                    ),
+                ),
+                hosts=(Host(f"mx1.{zone}", smtp="postfix"),),
+                inventory_domains=(zone,),
+                expected={
+                    zone: _e(
+                        mail__dane__exists=expect,
+                        mail__dane__valid="pass" if expect == "pass" else "not_applicable",
+                        mail__dane__rollover="pass" if expect == "pass" else "not_applicable",
+                        mail__tls__protocols="pass",
+                        dns__dnssec__mx="pass",
+                    )
+                },
+                evidence={
+                    zone: {
+                        "mail.dane.exists": words,
+                        # both families' addresses judged against the same chain's records
+                        **({"mail.dane.valid": ("(v6)",)} if expect == "pass" else {}),
+                    }
+                },
+            )
+        )
     return out
 
 

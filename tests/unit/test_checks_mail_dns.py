@@ -243,3 +243,49 @@ def test_dane_exists_unsigned_mx_zone_fails_without_knowing_the_resolver() -> No
     unknown = (DnssecStatus(MX1.name, "indeterminate"),)
     z = zone(dnssec=insecure, mx_dnssec=unknown, tlsa=(tlsa(ad=False),))
     assert run("mail.dane.exists", z).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- TLSA behind a CNAME
+CHAIN = ("mx1.tlsa.provider.vn",)
+
+
+def test_dane_exists_tlsa_behind_a_secure_cname_chain_passes() -> None:
+    # RFC 7671 section 7: the resolver followed the CNAME; AD covers every step
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(EE, cname_chain=CHAIN),)))
+    assert v.status == Status.PASS, v.message
+    row = v.evidence["mx"][MX1.name]
+    assert row["cname_chain"] == list(CHAIN) and row["usable"] == [EE]
+    assert "CNAME -> mx1.tlsa.provider.vn" in row["message"]
+    assert run("mail.dane.rollover", zone(tlsa=(tlsa(EE, TA, cname_chain=CHAIN),))).status == (
+        Status.PASS
+    )
+
+
+def test_dane_exists_tlsa_behind_an_insecure_cname_step_fails() -> None:
+    # the MX zone is signed, but a step of the chain (the target's zone) is not: no AD,
+    # the records are not usable (RFC 7672 section 2.2.3)
+    two = ("tlsa.unsigned.vn", "mx1.tlsa.unsigned.vn")
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(EE, ad=False, cname_chain=two),)))
+    assert v.status == Status.FAIL, v.message
+    assert "not DNSSEC-secure at every step" in v.message
+    assert "tlsa.unsigned.vn -> mx1.tlsa.unsigned.vn" in v.message
+    assert "usable" not in v.evidence["mx"][MX1.name]
+    assert run(
+        "mail.dane.rollover", zone(tlsa=(tlsa(EE, TA, ad=False, cname_chain=two),))
+    ).status != (Status.PASS)
+
+
+def test_dane_exists_cname_to_a_denial() -> None:
+    # a CNAME whose target has no TLSA: securely denied (fail, "none"), or an insecure
+    # denial (fail, "insecure"); the CNAME is named either way
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(outcome=Outcome.NODATA, cname_chain=CHAIN),)))
+    assert v.status == Status.FAIL and "securely denied" in v.message and "CNAME" in v.message
+    t = tlsa(outcome=Outcome.NXDOMAIN, ad=False, cname_chain=CHAIN)
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.FAIL and "not signed" in v.message and "CNAME" in v.message
+
+
+def test_dane_exists_bogus_cname_target_fails() -> None:
+    t = tlsa(EE, ad=False, bogus=True, cname_chain=CHAIN, detail="SERVFAIL; CD answered")
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.FAIL and "bogus" in v.message
