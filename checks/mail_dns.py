@@ -10,7 +10,7 @@ from auditor.model import Category, Level, Probe, Scope, Verdict
 from auditor.obs.core import Outcome
 from auditor.obs.zone import Dnssec, DnssecStatus, TlsaLookup, ZoneObservations
 from auditor.protocol.dane import parse_tlsa, rollover_scheme, unusable_reason
-from auditor.protocol.dmarc import RFC7489, dmarc_policy, dmarc_records, parse_dmarc
+from auditor.protocol.dmarc import RFC7489, RFC9989, dmarc_policy, dmarc_records, parse_dmarc
 from auditor.protocol.spf import spf_records
 from auditor.protocol.txt import txt_texts
 from auditor.registry import CheckContext, check
@@ -250,24 +250,60 @@ def mail_dane_rollover(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     return Verdict.passed(f"a rollover scheme for every MX with DANE ({with_dane})", mx=rows)
 
 
+def _enforced_reject(record: str, via_org: bool) -> str | None:
+    """Why the DMARC record does not make every receiver reject the domain's unauthenticated
+    mail (None: it does). Both readings must agree, the RFC 7489 one (pct= applies there:
+    pct=50 rejects half, the rest is quarantined, RFC 7489 section 6.6.4) and the DMARC
+    revision's (RFC 9989: t=y asks receivers not to apply the policy, section 4.7), so a
+    record that only tests its policy is never taken for a non-sending domain's. A
+    malformed pct= or t= is read as each RFC's receivers read it (the default, pct=100 /
+    t=n: RFC 7489 section 6.3)."""
+    parsed = parse_dmarc(record)
+    for rfc in (RFC7489, RFC9989):
+        pol = dmarc_policy(parsed, rfc)
+        effective = pol.sp if via_org else pol.p
+        what = "sp" if via_org else "p"
+        if not pol.applies or pol.problems:
+            return f"DMARC policy not usable ({rfc}: {'; '.join(pol.problems)[:120]})"
+        if effective != "reject":
+            return f"DMARC {what}={effective}, not reject"
+        if rfc == RFC7489 and pol.pct != 100:
+            return f"DMARC pct={pol.pct}: the policy applies to part of the mail only"
+        if rfc == RFC9989 and pol.testing:
+            return f"DMARC t=y: the policy is in test mode ({RFC9989}), not applied"
+    return None
+
+
 def non_sending(obs: ZoneObservations) -> str | None:
-    """Why the domain sends no mail: SPF "v=spf1 -all" (nothing authorised) and DMARC
-    p=reject (Internet.nl's rule for skipping DKIM)."""
+    """Why the domain sends no mail: SPF "v=spf1 -all" (nothing authorised) and a DMARC
+    policy every receiver enforces on all of its mail: p=reject (sp=reject when the
+    organisational domain's record applies), pct=100 or no pct, and no t=y (Internet.nl's
+    rule for skipping DKIM, with the DMARC revision's test flag: a domain that only tests
+    a reject policy, or applies it to a share of its mail, may well send mail)."""
+    return _sending_state(obs)[0]
+
+
+def _sending_state(obs: ZoneObservations) -> tuple[str | None, str | None]:
+    """(why the domain sends no mail, or None; why SPF -all alone does not make it a
+    non-sending domain, or None)."""
     if obs.spf is None:
-        return None
+        return None, None
     records = spf_records(txt_texts(obs.spf.records))
     if len(records) != 1 or records[0].lower().split() != ["v=spf1", "-all"]:
-        return None
+        return None, None
     for answer in (obs.dmarc, obs.dmarc_org):
         recs = dmarc_records(txt_texts(answer.records)) if answer is not None else []
         if len(recs) == 1:
-            pol = dmarc_policy(parse_dmarc(recs[0]), RFC7489)
             via_org = answer is obs.dmarc_org
-            effective = pol.sp if via_org else pol.p
-            if pol.applies and not pol.problems and effective == "reject":
-                return f"SPF '{records[0]}' and DMARC p=reject: the domain sends no mail"
-            return None
-    return None
+            why_not = _enforced_reject(recs[0], via_org)
+            if why_not is not None:
+                return None, f"SPF '{records[0]}', but {why_not}"
+            what = "sp=reject (organisational domain)" if via_org else "p=reject"
+            return (
+                f"SPF '{records[0]}' and DMARC {what}, applied to all mail (pct=100, no "
+                "t=y): the domain sends no mail"
+            ), None
+    return None, f"SPF '{records[0]}', but no DMARC record"
 
 
 _EXISTS = (Outcome.OK, Outcome.NODATA)
@@ -286,7 +322,9 @@ DKIM signs outgoing mail so receivers can tell the agency's mail from forgeries;
 relies on it when mail is forwarded (SPF breaks on forwarding). Selectors are not
 discoverable, so the test asks for the node that holds them, _domainkey.<domain>: a
 NOERROR answer means keys exist beneath it, NXDOMAIN that none exist (RFC 8020). Not
-applicable to a domain that sends no mail (SPF `v=spf1 -all` and DMARC p=reject). Some
+applicable to a domain that sends no mail: SPF `v=spf1 -all` and a DMARC p=reject that
+every receiver applies to all of its mail (pct=100 or no pct, and not t=y, the DMARC
+revision's test mode; sp=reject when the organisational domain's record is used). Some
 name servers wrongly answer NXDOMAIN for an empty node with names below it (against RFC
 8020), which would be a false failure: the node is asked of the resolver and of each name
 server directly, and answers that disagree, or a SERVFAIL, are not tested.
@@ -302,7 +340,7 @@ server directly, and answers that disagree, or a SERVFAIL, are not tested.
     },
 )
 def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
-    why_not = non_sending(obs)
+    why_not, sends = _sending_state(obs)
     if why_not:
         return Verdict.not_applicable(why_not)
     dk = obs.dkim
@@ -318,6 +356,8 @@ def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         "resolver": answer.outcome,
         "authoritative": rows,
         "rfc": "RFC 8020",
+        # SPF -all alone: why the DMARC record does not make it a non-sending domain
+        **({"judged_because": sends} if sends else {}),
     }
     if answer.outcome not in (*_EXISTS, Outcome.NXDOMAIN):
         return Verdict.not_tested(
@@ -337,7 +377,8 @@ def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if kinds == {"absent"}:
         return Verdict.failed(
-            f"{answer.qname} does not exist (NXDOMAIN): no DKIM key is published",
+            f"{answer.qname} does not exist (NXDOMAIN): no DKIM key is published"
+            + (f" (not skipped as a non-sending domain: {sends})" if sends else ""),
             **evidence,
         )
     return Verdict.passed(f"{answer.qname} exists (NOERROR): DKIM keys are published", **evidence)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from auditor import serde
 from auditor.model import Status
 from auditor.obs.core import Outcome
@@ -170,6 +172,78 @@ def test_dkim_not_applicable_for_non_sending_domain() -> None:
     # p=quarantine: the domain may still send, DKIM counts
     z = replace(z, dmarc=txt(f"_dmarc.{ZONE}", "v=DMARC1; p=quarantine"))
     assert run("mail.dkim", z).status == Status.FAIL
+
+
+# The DKIM skip for a non-sending domain: SPF -all together with a DMARC reject policy that
+# every receiver applies to all mail (pct=100 or none, no t=y), each combination.
+@pytest.mark.parametrize(
+    ("spf", "dmarc", "skipped", "words"),
+    [
+        ("v=spf1 -all", "v=DMARC1; p=reject", True, "p=reject"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100", True, "pct=100"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; t=n", True, "no t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100; t=n; rua=mailto:d@x.vn", True, ""),
+        # a malformed pct= is read as receivers read it: the default 100 (RFC 7489 6.3)
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=abc", True, ""),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=50", False, "pct=50"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=0", False, "pct=0"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; t=y", False, "t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100; t=y", False, "t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=50; t=y", False, "pct=50"),
+        ("v=spf1 -all", "v=DMARC1; p=quarantine", False, "p=quarantine"),
+        ("v=spf1 -all", "v=DMARC1; p=none", False, "p=none"),
+        ("v=spf1 -all", "v=DMARC1; rua=mailto:d@x.vn", False, "no p= tag"),
+        ("v=spf1 -all", None, False, "no DMARC record"),
+        # SPF that authorises something, or softfails: the domain may send, never skipped
+        ("v=spf1 ~all", "v=DMARC1; p=reject", False, None),
+        ("v=spf1 mx -all", "v=DMARC1; p=reject", False, None),
+        ("v=spf1 ?all", "v=DMARC1; p=reject", False, None),
+    ],
+)
+def test_dkim_skip_needs_spf_fail_all_and_an_enforced_reject(
+    spf: str, dmarc: str | None, skipped: bool, words: str | None
+) -> None:
+    z = good_zone(
+        spf=txt(ZONE, spf),
+        dmarc=(
+            txt(f"_dmarc.{ZONE}", dmarc)
+            if dmarc
+            else ans(f"_dmarc.{ZONE}", "TXT", outcome=Outcome.NXDOMAIN)
+        ),
+        dmarc_org=None,
+        dkim=_dkim(Outcome.NXDOMAIN),
+    )
+    v = run("mail.dkim", z)
+    if skipped:
+        assert v.status == Status.NOT_APPLICABLE, v.message
+        assert words is not None and "sends no mail" in v.message and words in v.message
+        return
+    # judged: no _domainkey is a fail, and why SPF -all did not skip it is said
+    assert v.status == Status.FAIL, v.message
+    if words is None:
+        assert "judged_because" not in v.evidence
+    else:
+        assert words in v.evidence["judged_because"] and words in v.message
+
+
+def test_dkim_skip_through_the_organisational_domain_uses_sp() -> None:
+    sub = f"mail.{ZONE}"
+
+    def z(org_record: str) -> ZoneObservations:
+        return good_zone(
+            zone=sub,
+            spf=txt(sub, "v=spf1 -all"),
+            dmarc=ans(f"_dmarc.{sub}", "TXT", outcome=Outcome.NXDOMAIN),
+            dmarc_org=txt(f"_dmarc.{ZONE}", org_record),
+            dkim=_dkim(Outcome.NXDOMAIN),
+        )
+
+    v = run("mail.dkim", z("v=DMARC1; p=reject"))
+    assert v.status == Status.NOT_APPLICABLE and "sp=reject" in v.message
+    v = run("mail.dkim", z("v=DMARC1; p=reject; sp=quarantine"))
+    assert v.status == Status.FAIL and "sp=quarantine" in v.message
+    v = run("mail.dkim", z("v=DMARC1; p=reject; sp=reject; t=y"))
+    assert v.status == Status.FAIL and "t=y" in v.message
 
 
 # ---------------------------------------------------------------- dns.dnssec.mx
