@@ -71,6 +71,12 @@ def _tlsa_state(
         )
     else:
         via, insecure_chain = "", ""
+    if t.base:
+        # RFC 7672 section 2.2.3: the MX's address records came over a secure CNAME chain,
+        # so its TLSA records are looked for at the expanded name first
+        via += f" (TLSA base domain {t.base}: the MX's secure CNAME expansion, RFC 7672 2.2.3)"
+    if t.tried:
+        via += f" (after {'; '.join(t.tried)})"
     if t.bogus:
         return "bogus", f"{t.qname}: bogus (DNSSEC validation fails): {t.detail}", []
     if t.outcome in _LOOKUP_FAILED:
@@ -135,7 +141,10 @@ without bogus data, timeout) is not tested. A CNAME at _25._tcp.<mx> is followed
 7671 section 7: the records may sit at an alias's target, e.g. a provider's name): the
 records at its end are usable only when every step of the chain is DNSSEC-secure; one
 insecure step (a target in an unsigned zone) makes them unusable (RFC 7672 section
-2.2.3), a fail. The certificate match itself is judged by mail.dane.valid.
+2.2.3), a fail. When the MX host name is itself an alias whose address records come
+over a DNSSEC-secure CNAME chain, the TLSA records are looked for at the expanded name
+first and at the MX name when the expanded name securely has none (RFC 7672 section
+2.2.3, RFC 7671 section 7). The certificate match itself is judged by mail.dane.valid.
 """,
     remediation={
         "dns": "Sign the MX host's zone (DNSSEC, DS at the parent), then publish "
@@ -171,7 +180,10 @@ def mail_dane_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
             "ad": t.authenticated,
             "records": list(t.records),
             **({"usable": usable} if usable else {}),
-            **({"cname_chain": list(t.cname_chain), "message": message} if t.cname_chain else {}),
+            **({"cname_chain": list(t.cname_chain)} if t.cname_chain else {}),
+            **({"base": t.base} if t.base else {}),
+            **({"tried": list(t.tried)} if t.tried else {}),
+            **({"message": message} if t.cname_chain or t.base or t.tried else {}),
         }
         if state == "secure":
             good += 1

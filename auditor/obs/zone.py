@@ -134,6 +134,13 @@ class TlsaLookup:
     cname_chain: tuple[str, ...] = ()
     detail: str = ""
     truncated: bool = False
+    # The TLSA base domain when it is not the MX name: the MX host's CNAME-expanded name,
+    # its address records reached over a DNSSEC-secure CNAME chain (RFC 7672 section
+    # 2.2.3, RFC 7671 section 7); "" = the MX name itself.
+    base: str = ""
+    # TLSA names asked before this one and why they were passed over ("<qname>: no TLSA,
+    # securely denied": the expanded name's denial sends the lookup to the MX name)
+    tried: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -472,7 +472,7 @@ async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
 
 async def _mx_dns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     """Each MX target's zone DNSSEC status and its _25._tcp TLSA (RFC 7672 section 2.2)."""
-    from auditor.probes.maildns import mx_zone_status, tlsa_lookup
+    from auditor.probes.maildns import mx_tlsa, mx_zone_status
 
     async def zone_status(apex: str) -> DnssecStatus:
         from auditor.probes.dnssec import resolver_status
@@ -483,9 +483,8 @@ async def _mx_dns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
 
     async def one(host: ServerHost) -> None:
         b.mx_dnssec.append(await mx_zone_status(ctx, host.name, zone_status))
-        b.tlsa.append(
-            await ctx.once(("tlsa", host.name, 25), lambda: tlsa_lookup(ctx.dns, host.name))
-        )
+        # the TLSA base domain may be the MX's CNAME-expanded name (RFC 7672 2.2.3)
+        b.tlsa.append(await ctx.once(("tlsa", host.name, 25), lambda: mx_tlsa(ctx.dns, host)))
 
     async with anyio.create_task_group() as tg:
         for host in b.mx_hosts:

@@ -2018,6 +2018,61 @@ def _starttls_scenarios() -> list[Scenario]:
                 },
             )
         )
+    # The MX host name itself a CNAME (RFC 7672 section 2.2.3, RFC 7671 section 7): its
+    # addresses come over a secure chain, so the TLSA base domain is the expanded name
+    # first (danemxcname: the records there match, a non-matching one sits at the MX name),
+    # then the MX name when the expanded name has none (danemxcnamefb: securely denied
+    # there, the MX name's record matches)
+    for name, at_target in (("danemxcname", True), ("danemxcnamefb", False)):
+        zone, host = f"{name}.gov.vn", f"mail.{name}-host.vn"
+        matching = "TLSA " + dane(host, "3 1 1")
+        out.append(
+            Scenario(
+                name=name,
+                description=(
+                    f"MX mx1.{zone} is a CNAME of the Postfix host {host} (signed zones): "
+                    + (
+                        "matching TLSA at the expanded name, a non-matching one at the MX name"
+                        if at_target
+                        else "no TLSA at the expanded name, a matching one at the MX name"
+                    )
+                ),
+                zones=(
+                    Zone(
+                        zone,
+                        records=(
+                            *_mail_records(zone),
+                            f"mx1 CNAME {host}.",
+                            "_25._tcp.mx1 "
+                            + ("TLSA 3 1 1 " + "a1" * 32 if at_target else matching),
+                        ),
+                    ),
+                    Zone(
+                        f"{name}-host.vn",
+                        ns=("a.dns.vn", "b.dns.vn"),
+                        records=(f"_25._tcp.mail {matching}",) if at_target else (),
+                    ),
+                ),
+                hosts=(Host(host, smtp="postfix"),),
+                inventory_domains=(zone,),
+                expected={
+                    zone: _e(
+                        mail__dane__exists="pass",
+                        mail__dane__valid="pass",
+                        mail__tls__protocols="pass",
+                        dns__dnssec__mx="pass",
+                    )
+                },
+                evidence={
+                    zone: {
+                        "mail.dane.exists": (
+                            (f"tlsa base domain {host}",) if at_target else ("securely denied",)
+                        ),
+                        "mail.dane.valid": ("(v6)",),
+                    }
+                },
+            )
+        )
     return out
 
 

@@ -10,7 +10,14 @@ import pytest
 from auditor import serde
 from auditor.model import Status
 from auditor.obs.core import Outcome
-from auditor.obs.zone import DkimLookup, DnssecStatus, NsQuery, TlsaLookup, ZoneObservations
+from auditor.obs.zone import (
+    DkimLookup,
+    DnssecStatus,
+    NsQuery,
+    ServerHost,
+    TlsaLookup,
+    ZoneObservations,
+)
 from auditor.protocol.dane import parse_tlsa, rollover_scheme, unusable_reason
 from tests.support.factories import MX1, NS1, NS2, ZONE, ans, good_zone, run, server, txt
 
@@ -363,3 +370,43 @@ def test_dane_exists_bogus_cname_target_fails() -> None:
     t = tlsa(EE, ad=False, bogus=True, cname_chain=CHAIN, detail="SERVFAIL; CD answered")
     v = run("mail.dane.exists", zone(tlsa=(t,)))
     assert v.status == Status.FAIL and "bogus" in v.message
+
+
+# ------------------------------------------- the TLSA base domain of a CNAME'd MX host
+def _mx_host(chain: tuple[str, ...], ad: bool | None, ad6: bool | None = None) -> ServerHost:
+    from auditor.obs.core import DnsAnswer
+
+    a = DnsAnswer(MX1.name, "A", Outcome.OK, ("192.0.2.25",), chain, authenticated=ad)
+    aaaa = DnsAnswer(
+        MX1.name,
+        "AAAA",
+        Outcome.OK,
+        ("2001:db8::25",),
+        chain,
+        authenticated=ad if ad6 is None else ad6,
+    )
+    return ServerHost(MX1.name, a, aaaa, 10)
+
+
+def test_secure_expansion_of_the_mx_host() -> None:
+    from auditor.probes.maildns import secure_expansion
+
+    # RFC 7672 2.2.3: a secure CNAME chain makes the expanded name the first base domain
+    assert secure_expansion(_mx_host(("a.x.vn", "mail.provider.vn"), True)) == "mail.provider.vn"
+    # no CNAME, an insecure chain, or one family's chain insecure: the MX name only
+    assert secure_expansion(_mx_host((), True)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), False)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), True, ad6=False)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), None)) is None
+
+
+def test_dane_exists_names_the_expanded_base_domain() -> None:
+    t = replace(tlsa(EE), qname="_25._tcp.mail.provider.vn", base="mail.provider.vn")
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.PASS, v.message
+    row = v.evidence["mx"][MX1.name]
+    assert row["base"] == "mail.provider.vn" and "RFC 7672 2.2.3" in row["message"]
+    # the expanded name securely denied: the MX name's records were used, and that is said
+    tried = ("_25._tcp.mail.provider.vn (the CNAME-expanded name): no TLSA, securely denied",)
+    v = run("mail.dane.exists", zone(tlsa=(replace(tlsa(EE), tried=tried),)))
+    assert v.status == Status.PASS and v.evidence["mx"][MX1.name]["tried"] == list(tried)
