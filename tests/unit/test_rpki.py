@@ -402,3 +402,26 @@ def test_future_dated_routinator_export(tmp_path: Path) -> None:
     obs = _host((VALID_ADDR,), routing_for(opts, [(VALID_ADDR, "web", "www")], NOW))
     v = run("rpki.web.valid", obs)
     assert v.status == Status.NOT_TESTED and "24 hours after the lookup" in v.message
+
+
+def test_mx_zone_ns_round_trip() -> None:
+    """The MX zones' name servers are stored with the scan (auditor evaluate re-judges
+    rpki.mx_ns.* offline), and scans stored before the field load with none."""
+    from auditor import serde
+    from auditor.obs.zone import MxZoneNs, ZoneObservations
+    from tests.support.factories import server
+
+    z = good_zone(
+        mx_zone_ns=(
+            MxZoneNs(
+                "mail.example.vn",
+                ("mx1.mail.example.vn",),
+                ans("mail.example.vn", "NS", "ns.mail.example.vn."),
+                (server("ns.mail.example.vn", ("192.0.2.54",)),),
+            ),
+        )
+    )
+    assert serde.loads(serde.dumps(z), ZoneObservations) == z
+    old = serde.to_jsonable(z)
+    del old["mx_zone_ns"]
+    assert serde.from_jsonable(old, ZoneObservations).mx_zone_ns == ()
