@@ -294,6 +294,9 @@ async def probe_zone(
 
         members = [(a, "ns", h.name) for h in result.ns_hosts for a in h.addresses]
         members += [(a, "mx", h.name) for h in result.mx_hosts for a in h.addresses]
+        members += [
+            (a, "mx_ns", h.name) for z in result.mx_zone_ns for h in z.ns_hosts for a in h.addresses
+        ]
         routing = await routing_async(ctx, members)
         result = replace(result, routing=routing)
     return result

@@ -10,7 +10,7 @@ from auditor.model import Category, Level, Probe, Scope, Verdict
 from auditor.obs.core import Outcome
 from auditor.obs.zone import Dnssec, DnssecStatus, TlsaLookup, ZoneObservations
 from auditor.protocol.dane import parse_tlsa, rollover_scheme, unusable_reason
-from auditor.protocol.dmarc import RFC7489, dmarc_policy, dmarc_records, parse_dmarc
+from auditor.protocol.dmarc import RFC7489, RFC9989, dmarc_policy, dmarc_records, parse_dmarc
 from auditor.protocol.spf import spf_records
 from auditor.protocol.txt import txt_texts
 from auditor.registry import CheckContext, check
@@ -55,7 +55,28 @@ def _tlsa_state(
 ) -> tuple[str, str, list[str]]:
     """(state, message, usable records) of one MX: state secure / insecure / bogus /
     none (securely denied or only unusable records) / unknown. ``mx_zone``: the DNSSEC
-    status of the zone holding the MX (dns.dnssec.mx's observation)."""
+    status of the zone holding the MX (dns.dnssec.mx's observation).
+
+    A CNAME at ``_25._tcp.<mx>`` is followed by the resolver (RFC 7671 section 7: the
+    TLSA records may sit at an alias's target, e.g. a provider's name); the answer's AD
+    bit then covers every step of the chain and the records at its end (RFC 4035 section
+    3.2.3), so a chain with one insecure step is insecure as a whole and its records are
+    not usable (RFC 7672 section 2.2.3: only DNSSEC-secure TLSA records count)."""
+    if t.cname_chain:
+        chain = " -> ".join(t.cname_chain)
+        via = f" (CNAME -> {chain})"
+        insecure_chain = (
+            f"{t.qname}: TLSA behind the CNAME chain -> {chain}, not DNSSEC-secure at every "
+            "step (RFC 7671 section 7, RFC 7672 section 2.2.3): not usable"
+        )
+    else:
+        via, insecure_chain = "", ""
+    if t.base:
+        # RFC 7672 section 2.2.3: the MX's address records came over a secure CNAME chain,
+        # so its TLSA records are looked for at the expanded name first
+        via += f" (TLSA base domain {t.base}: the MX's secure CNAME expansion, RFC 7672 2.2.3)"
+    if t.tried:
+        via += f" (after {'; '.join(t.tried)})"
     if t.bogus:
         return "bogus", f"{t.qname}: bogus (DNSSEC validation fails): {t.detail}", []
     if t.outcome in _LOOKUP_FAILED:
@@ -73,9 +94,11 @@ def _tlsa_state(
     if t.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
         if not t.authenticated:
             # RFC 7672 2.2.2: an insecure denial means the MX has no DANE
-            return "insecure", f"{t.qname}: no TLSA, and the denial is not signed", []
-        return "none", f"{t.qname}: no TLSA record (securely denied)", []
+            return "insecure", f"{t.qname}{via}: no TLSA, and the denial is not signed", []
+        return "none", f"{t.qname}{via}: no TLSA record (securely denied)", []
     if not t.authenticated:
+        if insecure_chain:
+            return "insecure", insecure_chain, []
         return "insecure", f"{t.qname}: TLSA published but not DNSSEC-secure (ignored)", []
     usable: list[str] = []
     reasons: list[str] = []
@@ -90,8 +113,8 @@ def _tlsa_state(
         else:
             usable.append(text)
     if not usable:
-        return "none", f"{t.qname}: no usable TLSA record ({'; '.join(reasons)})", []
-    return "secure", f"{t.qname}: {len(usable)} usable TLSA record(s)", usable
+        return "none", f"{t.qname}{via}: no usable TLSA record ({'; '.join(reasons)})", []
+    return "secure", f"{t.qname}{via}: {len(usable)} usable TLSA record(s)", usable
 
 
 def _mx_zone(obs: ZoneObservations, mx: str) -> DnssecStatus | None:
@@ -114,8 +137,14 @@ sending servers that validate DNSSEC then insist on TLS with that certificate. E
 (up to 10) must have at least one usable TLSA record (usage 2 DANE-TA or 3 DANE-EE) whose
 answer validates. No TLSA, a TLSA in an unsigned zone (insecure) or one that fails
 validation (bogus) fails; a lookup the scanner's resolver could not answer (SERVFAIL
-without bogus data, timeout) is not tested. The certificate match itself is judged by
-mail.dane.valid.
+without bogus data, timeout) is not tested. A CNAME at _25._tcp.<mx> is followed (RFC
+7671 section 7: the records may sit at an alias's target, e.g. a provider's name): the
+records at its end are usable only when every step of the chain is DNSSEC-secure; one
+insecure step (a target in an unsigned zone) makes them unusable (RFC 7672 section
+2.2.3), a fail. When the MX host name is itself an alias whose address records come
+over a DNSSEC-secure CNAME chain, the TLSA records are looked for at the expanded name
+first and at the MX name when the expanded name securely has none (RFC 7672 section
+2.2.3, RFC 7671 section 7). The certificate match itself is judged by mail.dane.valid.
 """,
     remediation={
         "dns": "Sign the MX host's zone (DNSSEC, DS at the parent), then publish "
@@ -151,6 +180,10 @@ def mail_dane_exists(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
             "ad": t.authenticated,
             "records": list(t.records),
             **({"usable": usable} if usable else {}),
+            **({"cname_chain": list(t.cname_chain)} if t.cname_chain else {}),
+            **({"base": t.base} if t.base else {}),
+            **({"tried": list(t.tried)} if t.tried else {}),
+            **({"message": message} if t.cname_chain or t.base or t.tried else {}),
         }
         if state == "secure":
             good += 1
@@ -229,24 +262,60 @@ def mail_dane_rollover(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     return Verdict.passed(f"a rollover scheme for every MX with DANE ({with_dane})", mx=rows)
 
 
+def _enforced_reject(record: str, via_org: bool) -> str | None:
+    """Why the DMARC record does not make every receiver reject the domain's unauthenticated
+    mail (None: it does). Both readings must agree, the RFC 7489 one (pct= applies there:
+    pct=50 rejects half, the rest is quarantined, RFC 7489 section 6.6.4) and the DMARC
+    revision's (RFC 9989: t=y asks receivers not to apply the policy, section 4.7), so a
+    record that only tests its policy is never taken for a non-sending domain's. A
+    malformed pct= or t= is read as each RFC's receivers read it (the default, pct=100 /
+    t=n: RFC 7489 section 6.3)."""
+    parsed = parse_dmarc(record)
+    for rfc in (RFC7489, RFC9989):
+        pol = dmarc_policy(parsed, rfc)
+        effective = pol.sp if via_org else pol.p
+        what = "sp" if via_org else "p"
+        if not pol.applies or pol.problems:
+            return f"DMARC policy not usable ({rfc}: {'; '.join(pol.problems)[:120]})"
+        if effective != "reject":
+            return f"DMARC {what}={effective}, not reject"
+        if rfc == RFC7489 and pol.pct != 100:
+            return f"DMARC pct={pol.pct}: the policy applies to part of the mail only"
+        if rfc == RFC9989 and pol.testing:
+            return f"DMARC t=y: the policy is in test mode ({RFC9989}), not applied"
+    return None
+
+
 def non_sending(obs: ZoneObservations) -> str | None:
-    """Why the domain sends no mail: SPF "v=spf1 -all" (nothing authorised) and DMARC
-    p=reject (Internet.nl's rule for skipping DKIM)."""
+    """Why the domain sends no mail: SPF "v=spf1 -all" (nothing authorised) and a DMARC
+    policy every receiver enforces on all of its mail: p=reject (sp=reject when the
+    organisational domain's record applies), pct=100 or no pct, and no t=y (Internet.nl's
+    rule for skipping DKIM, with the DMARC revision's test flag: a domain that only tests
+    a reject policy, or applies it to a share of its mail, may well send mail)."""
+    return _sending_state(obs)[0]
+
+
+def _sending_state(obs: ZoneObservations) -> tuple[str | None, str | None]:
+    """(why the domain sends no mail, or None; why SPF -all alone does not make it a
+    non-sending domain, or None)."""
     if obs.spf is None:
-        return None
+        return None, None
     records = spf_records(txt_texts(obs.spf.records))
     if len(records) != 1 or records[0].lower().split() != ["v=spf1", "-all"]:
-        return None
+        return None, None
     for answer in (obs.dmarc, obs.dmarc_org):
         recs = dmarc_records(txt_texts(answer.records)) if answer is not None else []
         if len(recs) == 1:
-            pol = dmarc_policy(parse_dmarc(recs[0]), RFC7489)
             via_org = answer is obs.dmarc_org
-            effective = pol.sp if via_org else pol.p
-            if pol.applies and not pol.problems and effective == "reject":
-                return f"SPF '{records[0]}' and DMARC p=reject: the domain sends no mail"
-            return None
-    return None
+            why_not = _enforced_reject(recs[0], via_org)
+            if why_not is not None:
+                return None, f"SPF '{records[0]}', but {why_not}"
+            what = "sp=reject (organisational domain)" if via_org else "p=reject"
+            return (
+                f"SPF '{records[0]}' and DMARC {what}, applied to all mail (pct=100, no "
+                "t=y): the domain sends no mail"
+            ), None
+    return None, f"SPF '{records[0]}', but no DMARC record"
 
 
 _EXISTS = (Outcome.OK, Outcome.NODATA)
@@ -265,7 +334,9 @@ DKIM signs outgoing mail so receivers can tell the agency's mail from forgeries;
 relies on it when mail is forwarded (SPF breaks on forwarding). Selectors are not
 discoverable, so the test asks for the node that holds them, _domainkey.<domain>: a
 NOERROR answer means keys exist beneath it, NXDOMAIN that none exist (RFC 8020). Not
-applicable to a domain that sends no mail (SPF `v=spf1 -all` and DMARC p=reject). Some
+applicable to a domain that sends no mail: SPF `v=spf1 -all` and a DMARC p=reject that
+every receiver applies to all of its mail (pct=100 or no pct, and not t=y, the DMARC
+revision's test mode; sp=reject when the organisational domain's record is used). Some
 name servers wrongly answer NXDOMAIN for an empty node with names below it (against RFC
 8020), which would be a false failure: the node is asked of the resolver and of each name
 server directly, and answers that disagree, or a SERVFAIL, are not tested.
@@ -281,7 +352,7 @@ server directly, and answers that disagree, or a SERVFAIL, are not tested.
     },
 )
 def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
-    why_not = non_sending(obs)
+    why_not, sends = _sending_state(obs)
     if why_not:
         return Verdict.not_applicable(why_not)
     dk = obs.dkim
@@ -297,6 +368,8 @@ def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         "resolver": answer.outcome,
         "authoritative": rows,
         "rfc": "RFC 8020",
+        # SPF -all alone: why the DMARC record does not make it a non-sending domain
+        **({"judged_because": sends} if sends else {}),
     }
     if answer.outcome not in (*_EXISTS, Outcome.NXDOMAIN):
         return Verdict.not_tested(
@@ -316,7 +389,8 @@ def mail_dkim(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
         )
     if kinds == {"absent"}:
         return Verdict.failed(
-            f"{answer.qname} does not exist (NXDOMAIN): no DKIM key is published",
+            f"{answer.qname} does not exist (NXDOMAIN): no DKIM key is published"
+            + (f" (not skipped as a non-sending domain: {sends})" if sends else ""),
             **evidence,
         )
     return Verdict.passed(f"{answer.qname} exists (NOERROR): DKIM keys are published", **evidence)

@@ -1,5 +1,7 @@
 """RPKI route origin validation (RFC 6811) of every address the scan meets: the web hosts'
-addresses, the zone's name servers and its mail exchangers.
+addresses, the zone's name servers, its mail exchangers and the name servers of the zones
+holding the mail exchangers (whoever hijacks those routes answers the MX targets' address
+lookups, so the mail goes to the hijacker however valid the mail servers' own routes are).
 
 Pure judgement over the routing facts stored with the target (auditor/probes/routing.py
 looks each address up in the operator's VRP export and BGP table dump). Internet.nl's
@@ -32,6 +34,15 @@ from checks.ipv6 import is_null_mx
 # VRPs every 10-60 minutes, RIS whois dumps are made every 8 hours and CAIDA's pfx2as
 # daily; two days allows one missed daily refresh. A profile may tighten it.
 MAX_DATA_AGE_HOURS = 48
+
+# Data dated after the scan by more than this is not judged either: a validator's export
+# or a table dump from the future means a wrong clock (the validator's or the scanner's)
+# or a forged file, and its real age is then unknown. Hosts kept by NTP agree within
+# milliseconds; five minutes is the customary tolerance for unsynchronised clocks (the
+# Kerberos maximum clock skew, RFC 4120 section 1.6 "typically on the order of 5
+# minutes"), enough for a validator and a scanner on different hosts, far below the age
+# limit, so a file dated hours ahead is never taken as fresh.
+MAX_CLOCK_SKEW_SECONDS = 300
 
 _PARAMS = {"max_data_age_hours": MAX_DATA_AGE_HOURS}
 
@@ -79,6 +90,14 @@ def _data_problem(routing: RoutingObservation | None, ctx: CheckContext) -> Verd
         when = _when(text)
         if when is None:
             return Verdict.not_tested(f"the {what} data's date is unknown", **dates)
+        if when - now > timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):
+            ahead = (when - now).total_seconds()
+            return Verdict.not_tested(
+                f"the {what} data is dated in the future ({text}, {_span(ahead)} after the "
+                f"lookup at {now.isoformat(timespec='seconds').replace('+00:00', 'Z')}): "
+                "a wrong clock or a forged file; its age is unknown, not judged",
+                **dates,
+            )
         if now - when > max_age:
             hours = (now - when).total_seconds() / 3600
             return Verdict.not_tested(
@@ -87,6 +106,12 @@ def _data_problem(routing: RoutingObservation | None, ctx: CheckContext) -> Verd
                 **dates,
             )
     return None
+
+
+def _span(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.0f} hours"
 
 
 def _dates(routing: RoutingObservation) -> dict[str, Any]:
@@ -224,8 +249,15 @@ def _host(obs: HostObservations, ctx: CheckContext, judge: Any) -> Verdict:
     return verdict
 
 
+_ROLE_NAMES = {
+    "ns": "name server",
+    "mx": "mail exchanger",
+    "mx_ns": "name server of the mail exchangers' zones",
+}
+
+
 def _zone(obs: ZoneObservations, ctx: CheckContext, role: str, judge: Any) -> Verdict:
-    if role == "mx":
+    if role in ("mx", "mx_ns"):
         mx = obs.mx
         if mx is not None and mx.outcome in ("nxdomain", "nodata"):
             return Verdict.not_applicable("no MX record: the domain does not receive mail")
@@ -237,8 +269,7 @@ def _zone(obs: ZoneObservations, ctx: CheckContext, role: str, judge: Any) -> Ve
     assert obs.routing is not None
     members = _members(obs.routing, role)
     if not members:
-        what = "name server" if role == "ns" else "mail exchanger"
-        return Verdict.not_tested(f"no {what} address known")
+        return Verdict.not_tested(f"no {_ROLE_NAMES[role]} address known")
     verdict: Verdict = judge(members, obs.routing)
     return verdict
 
@@ -254,7 +285,8 @@ drop the route, and a hijack looks exactly like this. Not found: no ROA at all, 
 nothing distinguishes the real route from a hijack. Every address is judged, each of its
 routes separately, so one address of the service hidden behind another cannot pass
 unnoticed. The data's dates are in the evidence; data older than the profile's limit is
-not judged.
+not judged, nor data dated more than five minutes after the scan (a wrong clock or a
+forged file: its age is unknown).
 """
 
 _DESC_ROA = """
@@ -358,3 +390,45 @@ def rpki_mx_valid(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
 )
 def rpki_mx_roa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
     return _zone(obs, ctx, "mx", judge_roa)
+
+
+_MX_NS_NOTE = """
+Here the addresses are those of the name servers of every zone holding a mail exchanger
+target (the SOA owner of each MX name; the domain's own zone when the MX is in it, a
+provider's zone otherwise): a hijacked route to them lets the hijacker answer the MX
+targets' address lookups, and the domain's mail goes where the hijacker says, even when
+the mail servers' own routes are valid. Not applicable to a domain without MX or with a
+null MX.
+"""
+
+
+@check(
+    "rpki.mx_ns.valid",
+    title="Every route to the name servers of the mail exchangers' zones is RPKI-valid",
+    category=Category.ROUTING,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.ROUTING),
+    level_hint=Level.RECOMMENDED,
+    refs=_REFS,
+    params=_PARAMS,
+    description=_DESC_VALID + _MX_NS_NOTE,
+    remediation=_FIX_VALID,
+)
+def rpki_mx_ns_valid(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    return _zone(obs, ctx, "mx_ns", judge_valid)
+
+
+@check(
+    "rpki.mx_ns.roa",
+    title="A ROA covers every name server address of the mail exchangers' zones",
+    category=Category.ROUTING,
+    scope=Scope.ZONE,
+    needs=(Probe.ZONE, Probe.ROUTING),
+    level_hint=Level.RECOMMENDED,
+    refs=_REFS,
+    params=_PARAMS,
+    description=_DESC_ROA + _MX_NS_NOTE,
+    remediation=_FIX_ROA,
+)
+def rpki_mx_ns_roa(obs: ZoneObservations, ctx: CheckContext) -> Verdict:
+    return _zone(obs, ctx, "mx_ns", judge_roa)

@@ -507,6 +507,18 @@ def zone_view(obs: Mapping[str, Any]) -> ZoneView:
                     aaaa=aaaa.records if aaaa else (),
                 )
             )
+    # the name servers of the zones holding the MX targets (looked up for rpki.mx_ns.*)
+    for z in _maps(obs.get("mx_zone_ns")):
+        for srv in _maps(z.get("ns_hosts")):
+            a, aaaa = _answer(srv.get("a")), _answer(srv.get("aaaa"))
+            servers.append(
+                ServerRow(
+                    role=f"MX zone NS ({s(z.get('zone'))})",
+                    name=s(srv.get("name")),
+                    a=a.records if a else (),
+                    aaaa=aaaa.records if aaaa else (),
+                )
+            )
     d = obs.get("dnssec")
     dnssec = (
         DnssecView(

@@ -29,6 +29,18 @@ class ServerHost:
 
 
 @dataclass(frozen=True)
+class MxZoneNs:
+    """The name servers of a zone holding mail exchanger targets (rpki.mx_ns.*): a hijack
+    of their routes redirects the MX lookups, and with them the domain's mail, even when
+    the mail servers' own routes are valid."""
+
+    zone: str  # the apex of the zone holding the MX targets (SOA owner)
+    mx: tuple[str, ...]  # the MX targets in that zone
+    ns: DnsAnswer | None = None  # NS RRset of ``zone``
+    ns_hosts: tuple[ServerHost, ...] = ()
+
+
+@dataclass(frozen=True)
 class NsQuery:
     """One direct, non-recursive SOA query to one authoritative address over one transport."""
 
@@ -122,6 +134,13 @@ class TlsaLookup:
     cname_chain: tuple[str, ...] = ()
     detail: str = ""
     truncated: bool = False
+    # The TLSA base domain when it is not the MX name: the MX host's CNAME-expanded name,
+    # its address records reached over a DNSSEC-secure CNAME chain (RFC 7672 section
+    # 2.2.3, RFC 7671 section 7); "" = the MX name itself.
+    base: str = ""
+    # TLSA names asked before this one and why they were passed over ("<qname>: no TLSA,
+    # securely denied": the expanded name's denial sends the lookup to the MX name)
+    tried: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,8 +224,12 @@ class ZoneObservations:
     dmarc_report_auth: tuple[DnsAnswer, ...] = ()
     # The scanner was overloaded while probing the zone (see HostObservations.overload).
     overload: str = ""
-    # RPKI/BGP facts of the name servers' and mail exchangers' addresses (Probe.ROUTING).
+    # RPKI/BGP facts of the name servers', the mail exchangers' and the MX zones' name
+    # servers' addresses (Probe.ROUTING).
     routing: RoutingObservation | None = None
+    # The zones holding the MX targets and their name servers, looked up for the RPKI
+    # checks (Probe.ROUTING); empty in scans from before rpki.mx_ns.* or without ROUTING.
+    mx_zone_ns: tuple[MxZoneNs, ...] = ()
 
     @property
     def does_not_exist(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import dns.asyncquery
 import dns.exception
@@ -25,16 +26,26 @@ MAX_DKIM_NS = 4  # direct queries for _domainkey: one address of each of up to 4
 MAX_REPORT_DESTINATIONS = 10
 
 
+async def mx_zone_apex(ctx: ProbeContext, name: str) -> str | None:
+    """The apex of the zone holding the MX target ``name`` (None: not found), once per
+    scan per name (dns.dnssec.mx and rpki.mx_ns.* both need it)."""
+    from auditor.probes.dnssec import zone_apex
+
+    apex: str | None = await ctx.once(
+        ("zone-apex", norm_name(name)), lambda: zone_apex(ctx.dns, name)
+    )
+    return apex
+
+
 async def mx_zone_status(
     ctx: ProbeContext, name: str, zone_status: Callable[[str], Awaitable[DnssecStatus]]
 ) -> DnssecStatus:
     """The DNSSEC status of the zone holding the MX target ``name`` (shared scan-wide: many
     agencies use the same provincial mail servers). ``zone_status`` judges one zone apex
     the way the zone probe judges its own (the resolver, or own validation)."""
-    from auditor.probes.dnssec import zone_apex
 
     async def run() -> DnssecStatus:
-        apex = await zone_apex(ctx.dns, name)
+        apex = await mx_zone_apex(ctx, name)
         if apex is None:
             return DnssecStatus(name, Dnssec.INDETERMINATE, detail=f"zone of {name} not found")
         st = await zone_status(apex)
@@ -53,10 +64,44 @@ async def mx_zone_status(
     return status
 
 
-async def tlsa_lookup(client: DnsClient, mx: str, port: int = 25) -> TlsaLookup:
-    """TLSA at _<port>._tcp.<mx>, with the AD bit; a SERVFAIL is asked again with CD to
-    tell bogus data (answered with CD) from a resolver or zone that cannot answer."""
-    qname = f"_{port}._tcp.{norm_name(mx)}"
+def secure_expansion(host: ServerHost) -> str | None:
+    """The MX host's CNAME-expanded name when its address records were reached over a
+    DNSSEC-secure CNAME chain (AD set on the answer that followed it), else None: an
+    insecure chain, or none, leaves the MX name as the only TLSA base domain (RFC 7672
+    section 2.2.3)."""
+    chained = [ans for ans in (host.aaaa, host.a) if ans.cname_chain]
+    if not chained or any(not ans.authenticated for ans in chained):
+        return None
+    secure = [ans for ans in chained if ans.outcome == Outcome.OK]
+    if not secure:
+        return None
+    final = norm_name(secure[0].cname_chain[-1])
+    return final if final != norm_name(host.name) else None
+
+
+async def mx_tlsa(client: DnsClient, host: ServerHost, port: int = 25) -> TlsaLookup:
+    """The TLSA records of one MX (RFC 7672 section 2.2.3): with a secure CNAME expansion
+    of its address records, first at the expanded name, then, when that is securely
+    denied (no TLSA there), at the MX name; otherwise at the MX name only."""
+    expanded = secure_expansion(host)
+    if expanded is None:
+        return await tlsa_lookup(client, host.name, port)
+    first = await tlsa_lookup(client, host.name, port, base=expanded)
+    if first.outcome in (Outcome.NXDOMAIN, Outcome.NODATA) and first.authenticated:
+        initial = await tlsa_lookup(client, host.name, port)
+        why = f"{first.qname} (the CNAME-expanded name): no TLSA, securely denied"
+        return replace(initial, tried=(why,))
+    return first
+
+
+async def tlsa_lookup(
+    client: DnsClient, mx: str, port: int = 25, *, base: str | None = None
+) -> TlsaLookup:
+    """TLSA at _<port>._tcp.<mx> (or at ``base``, the MX's CNAME-expanded name), with the
+    AD bit; a SERVFAIL is asked again with CD to tell bogus data (answered with CD) from a
+    resolver or zone that cannot answer. A CNAME at the TLSA name is followed by the
+    resolver (RFC 7671 section 7), its chain kept."""
+    qname = f"_{port}._tcp.{norm_name(base or mx)}"
     first = await client.message(qname, "TLSA")
     ans, bogus = first, False
     if first.outcome == Outcome.SERVFAIL:
@@ -64,7 +109,9 @@ async def tlsa_lookup(client: DnsClient, mx: str, port: int = 25) -> TlsaLookup:
         if retry.outcome in (Outcome.OK, Outcome.NODATA, Outcome.NXDOMAIN):
             ans, bogus = retry, True
     if ans.message is None:
-        return TlsaLookup(mx, qname, ans.outcome, detail=ans.detail)
+        return TlsaLookup(
+            mx, qname, ans.outcome, detail=ans.detail, base=norm_name(base) if base else ""
+        )
     rrset = ans.rrset("TLSA")
     records = tuple(sorted({rr.to_text() for rr in rrset})) if rrset is not None else ()
     cap = client.options.max_dns_records
@@ -83,6 +130,7 @@ async def tlsa_lookup(client: DnsClient, mx: str, port: int = 25) -> TlsaLookup:
             else ans.detail
         ),
         truncated=truncated,
+        base=norm_name(base) if base else "",
     )
 
 

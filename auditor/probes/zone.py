@@ -21,6 +21,7 @@ from auditor.obs.zone import (
     DnssecStatus,
     MtaStsObservation,
     MxTls,
+    MxZoneNs,
     NsQuery,
     ServerHost,
     SmtpProbe,
@@ -97,6 +98,7 @@ class _ZoneBuilder:
     mx_tls: list[MxTls] = field(default_factory=list)
     dkim: DkimLookup | None = None
     dmarc_report_auth: list[DnsAnswer] = field(default_factory=list)
+    mx_zone_ns: list[MxZoneNs] = field(default_factory=list)
 
     def build(self, deadline_hit: bool) -> ZoneObservations:
         ns_order = {h.name: i for i, h in enumerate(self.ns_hosts)}
@@ -133,6 +135,7 @@ class _ZoneBuilder:
             mx_tls=tuple(sorted(self.mx_tls, key=lambda t: (t.mx, t.address))),
             dkim=self.dkim,
             dmarc_report_auth=tuple(self.dmarc_report_auth),
+            mx_zone_ns=tuple(sorted(self.mx_zone_ns, key=lambda z: z.zone)),
         )
 
 
@@ -189,12 +192,16 @@ async def _probe_into(
             tg.start_soon(_mx_part, ctx, b, needs)
         if Probe.MTA_STS in needs:
             tg.start_soon(_mta_sts_part, ctx, b)
-    if want_zone:
-        # after the parts they build on: the name servers (asked directly for _domainkey)
-        # and the DMARC record (its report destinations)
+    if want_zone or Probe.ROUTING in needs:
+        # after the parts they build on: the name servers (asked directly for _domainkey),
+        # the DMARC record (its report destinations) and the MX targets (their zones'
+        # name servers, for rpki.mx_ns.*)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_dkim_part, ctx, b)
-            tg.start_soon(_dmarc_reports_part, ctx, b)
+            if want_zone:
+                tg.start_soon(_dkim_part, ctx, b)
+                tg.start_soon(_dmarc_reports_part, ctx, b)
+            if Probe.ROUTING in needs:
+                tg.start_soon(_mx_zone_ns_part, ctx, b)
 
 
 # -- name servers ------------------------------------------------------------------------
@@ -465,7 +472,7 @@ async def _dmarc_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
 
 async def _mx_dns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
     """Each MX target's zone DNSSEC status and its _25._tcp TLSA (RFC 7672 section 2.2)."""
-    from auditor.probes.maildns import mx_zone_status, tlsa_lookup
+    from auditor.probes.maildns import mx_tlsa, mx_zone_status
 
     async def zone_status(apex: str) -> DnssecStatus:
         from auditor.probes.dnssec import resolver_status
@@ -476,13 +483,51 @@ async def _mx_dns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
 
     async def one(host: ServerHost) -> None:
         b.mx_dnssec.append(await mx_zone_status(ctx, host.name, zone_status))
-        b.tlsa.append(
-            await ctx.once(("tlsa", host.name, 25), lambda: tlsa_lookup(ctx.dns, host.name))
-        )
+        # the TLSA base domain may be the MX's CNAME-expanded name (RFC 7672 2.2.3)
+        b.tlsa.append(await ctx.once(("tlsa", host.name, 25), lambda: mx_tlsa(ctx.dns, host)))
 
     async with anyio.create_task_group() as tg:
         for host in b.mx_hosts:
             tg.start_soon(one, host)
+
+
+async def _mx_zone_ns_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:
+    """The zone of each MX target (its SOA owner) and that zone's name servers with their
+    addresses: the routes the RPKI checks judge for rpki.mx_ns.* (issue #20: "web,
+    name-server, mail-server and MX-name-server addresses"). Shared scan-wide, as many
+    agencies use the same provincial mail servers."""
+    from auditor.probes.maildns import mx_zone_apex
+
+    apexes: dict[str, str | None] = {}
+
+    async def apex_of(host: ServerHost) -> None:
+        apexes[host.name] = await mx_zone_apex(ctx, host.name)
+
+    async with anyio.create_task_group() as tg:
+        for host in b.mx_hosts:
+            tg.start_soon(apex_of, host)
+    zones: dict[str, list[str]] = {}
+    for host in b.mx_hosts:
+        if (apex := apexes.get(host.name)) is not None:
+            zones.setdefault(apex, []).append(host.name)
+
+    async def one(apex: str, mx: list[str]) -> None:
+        ns = await _query(ctx, apex, "NS")
+        names = list(dict.fromkeys(norm_name(r) for r in ns.records))[:MAX_NS]
+        found: dict[str, ServerHost] = {}
+
+        async def host(name: str) -> None:
+            found[name] = await _server_host(ctx, name, None)
+
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                tg.start_soon(host, name)
+        hosts = tuple(found[n] for n in names if n in found)
+        b.mx_zone_ns.append(MxZoneNs(apex, tuple(sorted(mx)), ns, hosts))
+
+    async with anyio.create_task_group() as tg:
+        for apex, mx in zones.items():
+            tg.start_soon(one, apex, mx)
 
 
 async def _dkim_part(ctx: ProbeContext, b: _ZoneBuilder) -> None:

@@ -192,6 +192,116 @@ def test_starttls_protocol_acceptance_agrees_with_testssl(
     assert not report, "\n".join(report)
 
 
+# Issue #20, handshake and certificate depth over STARTTLS: (zone, family, auditor check,
+# the auditor's status for that MX address, testssl JSON id, how testssl's finding is
+# matched, words). "starts": the finding starts with the words; "has" / "lacks": the
+# finding (TLS_extensions' list) names / does not name them. testssl --starttls smtp
+# -P -R -C -S on mx1.<zone>:25, the rows of docs/TLS-TESTSSL.md "Depth over STARTTLS",
+# the documented disagreements included (cipher order where only good suites are
+# accepted; the self-signed certificate, trusted or not being informational for mail).
+STARTTLS_DEPTH_ROWS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    *(
+        row
+        for fam in ("v4", "v6")
+        for row in (
+            ("pfgood", fam, "mail.tls.cipher_order", "not_applicable", "cipher_order", "starts",
+             "server"),  # documented
+            ("pfgood", fam, "mail.tls.renegotiation", "pass", "secure_renego", "starts",
+             "supported"),
+            ("pfgood", fam, "mail.tls.renegotiation", "pass", "secure_client_renego", "starts",
+             "not vulnerable"),
+            ("pfgood", fam, "mail.tls.compression", "pass", "CRIME_TLS", "starts",
+             "not vulnerable"),
+            ("pfgood", fam, "mail.tls.ems", "pass", "TLS_extensions", "has",
+             "extended master secret"),
+            ("pfgood", fam, "mail.tls.cert", "pass", "cert_chain_of_trust", "starts", "passed"),
+            ("pfgood", fam, "mail.tls.cert", "pass", "cert_keySize", "starts", "ec 256"),
+            ("pfselfsigned", fam, "mail.tls.cipher_order", "pass", "cipher_order", "starts",
+             "server"),
+            ("pfselfsigned", fam, "mail.tls.cert", "pass", "cert_chain_of_trust", "starts",
+             "failed (self signed)"),  # documented
+            ("pfselfsigned", fam, "mail.tls.renegotiation", "pass", "secure_renego", "starts",
+             "supported"),
+            ("pfselfsigned", fam, "mail.tls.compression", "pass", "CRIME_TLS", "starts",
+             "not vulnerable"),
+            ("pfselfsigned", fam, "mail.tls.ems", "pass", "TLS_extensions", "has",
+             "extended master secret"),
+            ("pfweak4", fam, "mail.tls.cert", "warn", "cert_keySize", "starts", "rsa 2048"),
+            ("pfweak4", fam, "mail.tls.renegotiation", "pass", "secure_renego", "starts",
+             "supported"),
+        )
+    ),
+    # pfweak4: weak over IPv4 only (the client's order, no EMS), good over IPv6
+    ("pfweak4", "v4", "mail.tls.cipher_order", "fail", "cipher_order", "starts",
+     "not a cipher order configured"),
+    ("pfweak4", "v4", "mail.tls.ems", "fail", "TLS_extensions", "lacks", "extended master secret"),
+    ("pfweak4", "v6", "mail.tls.cipher_order", "not_applicable", "cipher_order", "starts",
+     "server"),  # documented
+    ("pfweak4", "v6", "mail.tls.ems", "pass", "TLS_extensions", "has", "extended master secret"),
+)  # fmt: skip
+
+
+def finding_matches(finding: str, how: str, words: str) -> bool:
+    f = finding.strip().lower()
+    if how == "starts":
+        return f.startswith(words)
+    if how == "has":
+        return words in f
+    if how == "lacks":
+        return bool(f) and words not in f  # an empty finding says nothing
+    raise ValueError(how)
+
+
+def mx_statuses(data: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(check, MX address) -> the auditor's status for that address (mail.tls.* rows)."""
+    out: dict[tuple[str, str], str] = {}
+    for f in data["findings"]:
+        if f["check"].startswith("mail.tls."):
+            for key, row in f["evidence"].get("mx_addresses", {}).items():
+                out[(f["check"], key.split("[", 1)[1].rstrip("]"))] = row["status"]
+    return out
+
+
+def test_starttls_depth_agrees_with_testssl(lab: Lab, scan: dict[str, Any], tmp_path: Path) -> None:
+    ours = mx_statuses(scan)
+    jobs = sorted({(f"mx1.{row[0]}.gov.vn", row[1]) for row in STARTTLS_DEPTH_ROWS})
+    address = {(mx, fam): lab.addresses(mx)[fam] for mx, fam in jobs}
+
+    def run(job: tuple[str, str]) -> dict[str, str]:
+        mx, fam = job
+        six = ["-6"] if fam == "v6" else []
+        args = [*six, "-P", "-R", "-C", "-S", "--starttls", "smtp", "--add-ca",
+                str(lab.ca_file), "--ip", address[job], f"{mx}:25"]  # fmt: skip
+        return findings_of_testssl(lab, tmp_path, f"{mx}-{fam}-smtp-depth", args, 600)
+
+    # one testssl at a time per MX address, as the auditor (and fewer at once: port 25)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        found = dict(zip(jobs, pool.map(run, jobs), strict=True))
+    problems = []
+    for zone, fam, check, status, ts_id, how, words in STARTTLS_DEPTH_ROWS:
+        job = (f"mx1.{zone}.gov.vn", fam)
+        assert found[job], f"testssl gave no result for {job[0]} {address[job]}:25"
+        mine = ours.get((check, address[job]))
+        if mine != status:
+            problems.append(f"{job[0]} [{address[job]}] {check}: auditor {mine}, expected {status}")
+        theirs = found[job].get(ts_id, "")
+        if not finding_matches(theirs, how, words):
+            problems.append(
+                f"{job[0]} [{address[job]}] {ts_id}: testssl {theirs!r}, expected {how} {words!r}"
+            )
+    assert not problems, "\n".join(problems)
+
+
+def test_depth_row_matcher() -> None:
+    ext = "'renegotiation info/#65281' 'extended master secret/#23'"
+    assert finding_matches(ext, "has", "extended master secret")
+    assert not finding_matches(ext, "lacks", "extended master secret")
+    assert finding_matches("'renegotiation info/#65281'", "lacks", "extended master secret")
+    assert not finding_matches("", "lacks", "extended master secret")
+    assert finding_matches("NOT a cipher order configured", "starts", "not a cipher order")
+    assert not finding_matches("VULNERABLE", "starts", "not vulnerable")
+
+
 def test_finding_parser() -> None:
     assert offered_by_testssl("offered (deprecated)") is True
     assert offered_by_testssl("offered with final") is True

@@ -1988,6 +1988,115 @@ def _starttls_scenarios() -> list[Scenario]:
             hosts=(Host("mx1.pflimited.gov.vn", smtp="scripted"),),
         )
     )
+    # TLSA behind a CNAME (RFC 7671 section 7, RFC 7672 section 2.2.3; last, so no earlier
+    # address moves): _25._tcp.mx1 is an alias of a name in another zone holding the
+    # matching records; usable when every step of the chain is DNSSEC-secure (a signed
+    # target zone), not when one step is insecure (an unsigned target zone)
+    for name, signing, expect, words in (
+        ("danecname", "knot", "pass", ("cname -> mx1.danecname-tlsa.vn",)),
+        ("danecnameins", "none", "fail", ("not dnssec-secure at every step",)),
+    ):
+        zone, target = f"{name}.gov.vn", f"{name}-tlsa.vn"
+        out.append(
+            Scenario(
+                name=name,
+                description=(
+                    f"Postfix MX whose _25._tcp TLSA is a CNAME to a matching record in the "
+                    f"{'signed' if signing == 'knot' else 'unsigned'} zone {target}"
+                ),
+                zones=(
+                    Zone(
+                        zone,
+                        records=(
+                            *_mail_records(zone),
+                            f"_25._tcp.mx1 CNAME mx1.{target}.",
+                        ),
+                    ),
+                    Zone(
+                        target,
+                        signing=signing,
+                        ns=("a.dns.vn", "b.dns.vn"),
+                        records=(
+                            "mx1 TLSA " + dane(f"mx1.{zone}", "3 1 1"),
+                            "mx1 TLSA " + dane(f"mx1.{zone}", "2 1 1"),
+                        ),
+                    ),
+                ),
+                hosts=(Host(f"mx1.{zone}", smtp="postfix"),),
+                inventory_domains=(zone,),
+                expected={
+                    zone: _e(
+                        mail__dane__exists=expect,
+                        mail__dane__valid="pass" if expect == "pass" else "not_applicable",
+                        mail__dane__rollover="pass" if expect == "pass" else "not_applicable",
+                        mail__tls__protocols="pass",
+                        dns__dnssec__mx="pass",
+                    )
+                },
+                evidence={
+                    zone: {
+                        "mail.dane.exists": words,
+                        # both families' addresses judged against the same chain's records
+                        **({"mail.dane.valid": ("(v6)",)} if expect == "pass" else {}),
+                    }
+                },
+            )
+        )
+    # The MX host name itself a CNAME (RFC 7672 section 2.2.3, RFC 7671 section 7): its
+    # addresses come over a secure chain, so the TLSA base domain is the expanded name
+    # first (danemxcname: the records there match, a non-matching one sits at the MX name),
+    # then the MX name when the expanded name has none (danemxcnamefb: securely denied
+    # there, the MX name's record matches)
+    for name, at_target in (("danemxcname", True), ("danemxcnamefb", False)):
+        zone, host = f"{name}.gov.vn", f"mail.{name}-host.vn"
+        matching = "TLSA " + dane(host, "3 1 1")
+        out.append(
+            Scenario(
+                name=name,
+                description=(
+                    f"MX mx1.{zone} is a CNAME of the Postfix host {host} (signed zones): "
+                    + (
+                        "matching TLSA at the expanded name, a non-matching one at the MX name"
+                        if at_target
+                        else "no TLSA at the expanded name, a matching one at the MX name"
+                    )
+                ),
+                zones=(
+                    Zone(
+                        zone,
+                        records=(
+                            *_mail_records(zone),
+                            f"mx1 CNAME {host}.",
+                            "_25._tcp.mx1 "
+                            + ("TLSA 3 1 1 " + "a1" * 32 if at_target else matching),
+                        ),
+                    ),
+                    Zone(
+                        f"{name}-host.vn",
+                        ns=("a.dns.vn", "b.dns.vn"),
+                        records=(f"_25._tcp.mail {matching}",) if at_target else (),
+                    ),
+                ),
+                hosts=(Host(host, smtp="postfix"),),
+                inventory_domains=(zone,),
+                expected={
+                    zone: _e(
+                        mail__dane__exists="pass",
+                        mail__dane__valid="pass",
+                        mail__tls__protocols="pass",
+                        dns__dnssec__mx="pass",
+                    )
+                },
+                evidence={
+                    zone: {
+                        "mail.dane.exists": (
+                            (f"tlsa base domain {host}",) if at_target else ("securely denied",)
+                        ),
+                        "mail.dane.valid": ("(v6)",),
+                    }
+                },
+            )
+        )
     return out
 
 

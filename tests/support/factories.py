@@ -106,6 +106,9 @@ CATALOGUE: dict[str, tuple[Scope, Category]] = {
 # Registered beyond CHECKS.md (the bundled profiles use them).
 EXTRA: dict[str, tuple[Scope, Category]] = {
     "dns.dnssec.host": (H, Category.DNSSEC),
+    # the name servers of the MX targets' zones (issue #20: MX-name-server addresses)
+    "rpki.mx_ns.valid": (Z, Category.ROUTING),
+    "rpki.mx_ns.roa": (Z, Category.ROUTING),
     # TLS handshake depth (issue 19, checks/tls_depth.py)
     **{
         cid: (A, Category.TLS)

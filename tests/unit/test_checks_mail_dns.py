@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from auditor import serde
 from auditor.model import Status
 from auditor.obs.core import Outcome
-from auditor.obs.zone import DkimLookup, DnssecStatus, NsQuery, TlsaLookup, ZoneObservations
+from auditor.obs.zone import (
+    DkimLookup,
+    DnssecStatus,
+    NsQuery,
+    ServerHost,
+    TlsaLookup,
+    ZoneObservations,
+)
 from auditor.protocol.dane import parse_tlsa, rollover_scheme, unusable_reason
 from tests.support.factories import MX1, NS1, NS2, ZONE, ans, good_zone, run, server, txt
 
@@ -172,6 +181,78 @@ def test_dkim_not_applicable_for_non_sending_domain() -> None:
     assert run("mail.dkim", z).status == Status.FAIL
 
 
+# The DKIM skip for a non-sending domain: SPF -all together with a DMARC reject policy that
+# every receiver applies to all mail (pct=100 or none, no t=y), each combination.
+@pytest.mark.parametrize(
+    ("spf", "dmarc", "skipped", "words"),
+    [
+        ("v=spf1 -all", "v=DMARC1; p=reject", True, "p=reject"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100", True, "pct=100"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; t=n", True, "no t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100; t=n; rua=mailto:d@x.vn", True, ""),
+        # a malformed pct= is read as receivers read it: the default 100 (RFC 7489 6.3)
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=abc", True, ""),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=50", False, "pct=50"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=0", False, "pct=0"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; t=y", False, "t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=100; t=y", False, "t=y"),
+        ("v=spf1 -all", "v=DMARC1; p=reject; pct=50; t=y", False, "pct=50"),
+        ("v=spf1 -all", "v=DMARC1; p=quarantine", False, "p=quarantine"),
+        ("v=spf1 -all", "v=DMARC1; p=none", False, "p=none"),
+        ("v=spf1 -all", "v=DMARC1; rua=mailto:d@x.vn", False, "no p= tag"),
+        ("v=spf1 -all", None, False, "no DMARC record"),
+        # SPF that authorises something, or softfails: the domain may send, never skipped
+        ("v=spf1 ~all", "v=DMARC1; p=reject", False, None),
+        ("v=spf1 mx -all", "v=DMARC1; p=reject", False, None),
+        ("v=spf1 ?all", "v=DMARC1; p=reject", False, None),
+    ],
+)
+def test_dkim_skip_needs_spf_fail_all_and_an_enforced_reject(
+    spf: str, dmarc: str | None, skipped: bool, words: str | None
+) -> None:
+    z = good_zone(
+        spf=txt(ZONE, spf),
+        dmarc=(
+            txt(f"_dmarc.{ZONE}", dmarc)
+            if dmarc
+            else ans(f"_dmarc.{ZONE}", "TXT", outcome=Outcome.NXDOMAIN)
+        ),
+        dmarc_org=None,
+        dkim=_dkim(Outcome.NXDOMAIN),
+    )
+    v = run("mail.dkim", z)
+    if skipped:
+        assert v.status == Status.NOT_APPLICABLE, v.message
+        assert words is not None and "sends no mail" in v.message and words in v.message
+        return
+    # judged: no _domainkey is a fail, and why SPF -all did not skip it is said
+    assert v.status == Status.FAIL, v.message
+    if words is None:
+        assert "judged_because" not in v.evidence
+    else:
+        assert words in v.evidence["judged_because"] and words in v.message
+
+
+def test_dkim_skip_through_the_organisational_domain_uses_sp() -> None:
+    sub = f"mail.{ZONE}"
+
+    def z(org_record: str) -> ZoneObservations:
+        return good_zone(
+            zone=sub,
+            spf=txt(sub, "v=spf1 -all"),
+            dmarc=ans(f"_dmarc.{sub}", "TXT", outcome=Outcome.NXDOMAIN),
+            dmarc_org=txt(f"_dmarc.{ZONE}", org_record),
+            dkim=_dkim(Outcome.NXDOMAIN),
+        )
+
+    v = run("mail.dkim", z("v=DMARC1; p=reject"))
+    assert v.status == Status.NOT_APPLICABLE and "sp=reject" in v.message
+    v = run("mail.dkim", z("v=DMARC1; p=reject; sp=quarantine"))
+    assert v.status == Status.FAIL and "sp=quarantine" in v.message
+    v = run("mail.dkim", z("v=DMARC1; p=reject; sp=reject; t=y"))
+    assert v.status == Status.FAIL and "t=y" in v.message
+
+
 # ---------------------------------------------------------------- dns.dnssec.mx
 
 
@@ -243,3 +324,89 @@ def test_dane_exists_unsigned_mx_zone_fails_without_knowing_the_resolver() -> No
     unknown = (DnssecStatus(MX1.name, "indeterminate"),)
     z = zone(dnssec=insecure, mx_dnssec=unknown, tlsa=(tlsa(ad=False),))
     assert run("mail.dane.exists", z).status == Status.NOT_TESTED
+
+
+# ---------------------------------------------------------------- TLSA behind a CNAME
+CHAIN = ("mx1.tlsa.provider.vn",)
+
+
+def test_dane_exists_tlsa_behind_a_secure_cname_chain_passes() -> None:
+    # RFC 7671 section 7: the resolver followed the CNAME; AD covers every step
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(EE, cname_chain=CHAIN),)))
+    assert v.status == Status.PASS, v.message
+    row = v.evidence["mx"][MX1.name]
+    assert row["cname_chain"] == list(CHAIN) and row["usable"] == [EE]
+    assert "CNAME -> mx1.tlsa.provider.vn" in row["message"]
+    assert run("mail.dane.rollover", zone(tlsa=(tlsa(EE, TA, cname_chain=CHAIN),))).status == (
+        Status.PASS
+    )
+
+
+def test_dane_exists_tlsa_behind_an_insecure_cname_step_fails() -> None:
+    # the MX zone is signed, but a step of the chain (the target's zone) is not: no AD,
+    # the records are not usable (RFC 7672 section 2.2.3)
+    two = ("tlsa.unsigned.vn", "mx1.tlsa.unsigned.vn")
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(EE, ad=False, cname_chain=two),)))
+    assert v.status == Status.FAIL, v.message
+    assert "not DNSSEC-secure at every step" in v.message
+    assert "tlsa.unsigned.vn -> mx1.tlsa.unsigned.vn" in v.message
+    assert "usable" not in v.evidence["mx"][MX1.name]
+    assert run(
+        "mail.dane.rollover", zone(tlsa=(tlsa(EE, TA, ad=False, cname_chain=two),))
+    ).status != (Status.PASS)
+
+
+def test_dane_exists_cname_to_a_denial() -> None:
+    # a CNAME whose target has no TLSA: securely denied (fail, "none"), or an insecure
+    # denial (fail, "insecure"); the CNAME is named either way
+    v = run("mail.dane.exists", zone(tlsa=(tlsa(outcome=Outcome.NODATA, cname_chain=CHAIN),)))
+    assert v.status == Status.FAIL and "securely denied" in v.message and "CNAME" in v.message
+    t = tlsa(outcome=Outcome.NXDOMAIN, ad=False, cname_chain=CHAIN)
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.FAIL and "not signed" in v.message and "CNAME" in v.message
+
+
+def test_dane_exists_bogus_cname_target_fails() -> None:
+    t = tlsa(EE, ad=False, bogus=True, cname_chain=CHAIN, detail="SERVFAIL; CD answered")
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.FAIL and "bogus" in v.message
+
+
+# ------------------------------------------- the TLSA base domain of a CNAME'd MX host
+def _mx_host(chain: tuple[str, ...], ad: bool | None, ad6: bool | None = None) -> ServerHost:
+    from auditor.obs.core import DnsAnswer
+
+    a = DnsAnswer(MX1.name, "A", Outcome.OK, ("192.0.2.25",), chain, authenticated=ad)
+    aaaa = DnsAnswer(
+        MX1.name,
+        "AAAA",
+        Outcome.OK,
+        ("2001:db8::25",),
+        chain,
+        authenticated=ad if ad6 is None else ad6,
+    )
+    return ServerHost(MX1.name, a, aaaa, 10)
+
+
+def test_secure_expansion_of_the_mx_host() -> None:
+    from auditor.probes.maildns import secure_expansion
+
+    # RFC 7672 2.2.3: a secure CNAME chain makes the expanded name the first base domain
+    assert secure_expansion(_mx_host(("a.x.vn", "mail.provider.vn"), True)) == "mail.provider.vn"
+    # no CNAME, an insecure chain, or one family's chain insecure: the MX name only
+    assert secure_expansion(_mx_host((), True)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), False)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), True, ad6=False)) is None
+    assert secure_expansion(_mx_host(("mail.provider.vn",), None)) is None
+
+
+def test_dane_exists_names_the_expanded_base_domain() -> None:
+    t = replace(tlsa(EE), qname="_25._tcp.mail.provider.vn", base="mail.provider.vn")
+    v = run("mail.dane.exists", zone(tlsa=(t,)))
+    assert v.status == Status.PASS, v.message
+    row = v.evidence["mx"][MX1.name]
+    assert row["base"] == "mail.provider.vn" and "RFC 7672 2.2.3" in row["message"]
+    # the expanded name securely denied: the MX name's records were used, and that is said
+    tried = ("_25._tcp.mail.provider.vn (the CNAME-expanded name): no TLSA, securely denied",)
+    v = run("mail.dane.exists", zone(tlsa=(replace(tlsa(EE), tried=tried),)))
+    assert v.status == Status.PASS and v.evidence["mx"][MX1.name]["tried"] == list(tried)

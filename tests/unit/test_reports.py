@@ -422,3 +422,23 @@ def test_footing_in_the_html_header_and_the_json(
     render_all(st, ids[-1], tmp_path / "old", lang)
     assert '<span class="foot-' not in (tmp_path / "old" / "index.html").read_text(encoding="utf-8")
     assert scan_document(st, ids[-1])["scan"]["footing"] is None
+
+
+def test_zone_view_lists_the_mx_zones_name_servers() -> None:
+    from auditor import serde
+    from auditor.obs.zone import MxZoneNs
+    from reports.views import zone_view
+    from tests.support.factories import ans, good_zone, server
+
+    ns = server("ns.<b>provider</b>.vn", ("192.0.2.54",), ("2001:db8::54",))
+    z = good_zone(
+        mx_zone_ns=(MxZoneNs("provider.vn", ("mx1.provider.vn",), ans("provider.vn", "NS"), (ns,)),)
+    )
+    rows = [r for r in zone_view(serde.to_jsonable(z)).servers if r.role.startswith("MX zone NS")]
+    assert [(r.role, r.name, r.a, r.aaaa) for r in rows] == [
+        ("MX zone NS (provider.vn)", "ns.<b>provider</b>.vn", ("192.0.2.54",), ("2001:db8::54",))
+    ]
+    # a scan stored before the field: no such row
+    old = serde.to_jsonable(good_zone())
+    old.pop("mx_zone_ns", None)
+    assert not [r for r in zone_view(old).servers if r.role.startswith("MX zone NS")]

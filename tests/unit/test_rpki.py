@@ -247,8 +247,56 @@ def test_rpki_ns_and_mx_checks() -> None:
     assert run("rpki.mx.valid", z).status == Status.FAIL
     assert run("rpki.mx.roa", z).status == Status.PASS
     null = replace(z, mx=ans("example.gov.vn", "MX", "0 ."), mx_hosts=())
-    for cid in ("rpki.mx.valid", "rpki.mx.roa"):
+    for cid in ("rpki.mx.valid", "rpki.mx.roa", "rpki.mx_ns.valid", "rpki.mx_ns.roa"):
         assert run(cid, null).status == Status.NOT_APPLICABLE
+
+
+def test_rpki_mx_ns_checks() -> None:
+    """rpki.mx_ns.*: the routes to the name servers of the MX targets' zones, judged apart
+    from the zone's own name servers (role mx_ns)."""
+    good = (Vrp("192.0.2.0/24", 24, 64500),)
+    # only the zone's own name servers in the data: the MX zones' are not known
+    z = good_zone(routing=_zone_routing("ns", "ns1.example.gov.vn", "192.0.2.53", good))
+    v = run("rpki.mx_ns.valid", z)
+    assert v.status == Status.NOT_TESTED and "mail exchangers' zones" in v.message
+    z = good_zone(routing=_zone_routing("mx_ns", "ns.mail.example.vn", "192.0.2.54", good))
+    v = run("rpki.mx_ns.valid", z)
+    assert v.status == Status.PASS, v.message
+    assert "ns.mail.example.vn [192.0.2.54]" in v.evidence["addresses"]
+    assert run("rpki.mx_ns.roa", z).status == Status.PASS
+    # the MX zone's name server announced by an AS no ROA names: invalid, a fail; the
+    # zone's own name server and mail exchanger checks do not see it
+    bad = good_zone(
+        routing=_zone_routing(
+            "mx_ns", "ns.mail.example.vn", "192.0.2.54", ((Vrp("192.0.2.0/24", 24, 1),))
+        )
+    )
+    v = run("rpki.mx_ns.valid", bad)
+    assert v.status == Status.FAIL and "invalid-as" in v.message
+    assert run("rpki.mx_ns.roa", bad).status == Status.PASS
+    assert run("rpki.ns.valid", bad).status == Status.NOT_TESTED
+    assert run("rpki.mx.valid", bad).status == Status.NOT_TESTED
+    # no ROA at all covers it
+    none = good_zone(routing=_zone_routing("mx_ns", "ns.mail.example.vn", "192.0.2.54", ()))
+    assert run("rpki.mx_ns.roa", none).status == Status.FAIL
+    v = run("rpki.mx_ns.valid", none)
+    assert v.status == Status.FAIL and v.score == 0.5
+
+
+def test_mx_ns_members_through_the_real_loaders(tmp_path: Path) -> None:
+    """The engine's mx_ns members looked up in files read by the real loaders."""
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261127.pfx2as")
+    routing = routing_for(
+        opts,
+        [
+            (VALID_ADDR, "mx_ns", "ns.mail.example.vn"),
+            (BAD_AS_ADDR, "mx_ns", "ns2.mail.example.vn"),
+        ],
+        NOW,
+    )
+    assert {a.role for a in routing.addresses} == {"mx_ns"}
+    v = run("rpki.mx_ns.valid", good_zone(routing=routing))
+    assert v.status == Status.FAIL and "ns2.mail.example.vn [198.51.100.10]" in v.message
 
 
 def test_loader_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,3 +349,79 @@ def test_data_age_is_judged_at_the_scan_not_at_a_re_evaluation(tmp_path: Path) -
     old = replace(obs, routing=replace(obs.routing, data=data))
     assert judged_at(old, 0) == Status.PASS
     assert judged_at(old, 30) == Status.NOT_TESTED
+
+
+@pytest.mark.parametrize(
+    ("gen", "status"),
+    [
+        ("2026-11-27T12:04:00Z", Status.PASS),  # 4 minutes ahead: within the clock allowance
+        ("2026-11-27T12:05:00Z", Status.PASS),  # exactly the allowance
+        ("2026-11-27T12:06:00Z", Status.NOT_TESTED),  # a minute past it
+        ("2026-11-27T18:00:00Z", Status.NOT_TESTED),
+        ("2027-11-27T12:00:00Z", Status.NOT_TESTED),  # a year ahead: never "fresh"
+    ],
+)
+def test_future_dated_vrps_are_not_judged(tmp_path: Path, gen: str, status: Status) -> None:
+    """VRP data dated after the lookup beyond MAX_CLOCK_SKEW_SECONDS: its age is unknown,
+    so every rpki.* check is not_tested with the reason, never pass (nor fail)."""
+    obs = _obs(tmp_path, VALID_ADDR, gen=gen)
+    for cid in ("rpki.web.valid", "rpki.web.roa"):
+        v = run(cid, obs)
+        assert v.status == status, (cid, v.message)
+        if status == Status.NOT_TESTED:
+            assert "VRP data is dated in the future" in v.message and gen in v.message
+            assert v.evidence["vrps"]["date"] == gen  # the dates stay in the evidence
+
+
+def test_future_dated_bgp_table_and_zone_checks(tmp_path: Path) -> None:
+    # the table's date from its file name, four days after the lookup; valid routes else
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261201.pfx2as")
+    routing = routing_for(
+        opts,
+        [(VALID_ADDR, "ns", "ns1"), (VALID_ADDR, "mx", MX1.name), (VALID_ADDR, "mx_ns", "ns")],
+        NOW,
+    )
+    z = good_zone(routing=routing)
+    for cid in ("rpki.ns.valid", "rpki.ns.roa", "rpki.mx.valid", "rpki.mx_ns.valid"):
+        v = run(cid, z)
+        assert v.status == Status.NOT_TESTED and "BGP table data is dated in the future" in (
+            v.message
+        ), (cid, v.message)
+    # the same files dated today pass: the date alone made the difference
+    opts = files(tmp_path, rpki_client_json(), pfx2as(), "table-20261127.pfx2as")
+    routing = routing_for(opts, [(VALID_ADDR, "ns", "ns1")], NOW)
+    assert run("rpki.ns.valid", good_zone(routing=routing)).status == Status.PASS
+
+
+def test_future_dated_routinator_export(tmp_path: Path) -> None:
+    doc = {
+        "metadata": {"generated": 0, "generatedTime": "2026-11-28T12:00:00Z"},
+        "roas": [{"asn": "AS64500", "prefix": "192.0.2.0/24", "maxLength": 24}],
+    }
+    opts = files(tmp_path, json.dumps(doc), pfx2as(), "table-20261127.pfx2as")
+    obs = _host((VALID_ADDR,), routing_for(opts, [(VALID_ADDR, "web", "www")], NOW))
+    v = run("rpki.web.valid", obs)
+    assert v.status == Status.NOT_TESTED and "24 hours after the lookup" in v.message
+
+
+def test_mx_zone_ns_round_trip() -> None:
+    """The MX zones' name servers are stored with the scan (auditor evaluate re-judges
+    rpki.mx_ns.* offline), and scans stored before the field load with none."""
+    from auditor import serde
+    from auditor.obs.zone import MxZoneNs, ZoneObservations
+    from tests.support.factories import server
+
+    z = good_zone(
+        mx_zone_ns=(
+            MxZoneNs(
+                "mail.example.vn",
+                ("mx1.mail.example.vn",),
+                ans("mail.example.vn", "NS", "ns.mail.example.vn."),
+                (server("ns.mail.example.vn", ("192.0.2.54",)),),
+            ),
+        )
+    )
+    assert serde.loads(serde.dumps(z), ZoneObservations) == z
+    old = serde.to_jsonable(z)
+    del old["mx_zone_ns"]
+    assert serde.from_jsonable(old, ZoneObservations).mx_zone_ns == ()
