@@ -69,9 +69,12 @@ class MailMessage:
         msg["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
         # RFC 3834 sec. 5: an automatic message; auto-responders must not answer it.
         msg["Auto-Submitted"] = "auto-generated"
+        # base64: Vietnamese text is mostly non-ASCII, and a 7-bit relay (no 8BITMIME, RFC
+        # 6152) on the way must not mangle it.
+        msg.set_content(self.text, subtype="plain", charset="utf-8", cte="base64")
+        msg.add_alternative(self.html, subtype="html", charset="utf-8", cte="base64")
+        # RFC 3282; after the parts exist (set_content moves Content-* headers into them).
         msg["Content-Language"] = self.language
-        msg.set_content(self.text, subtype="plain", charset="utf-8")
-        msg.add_alternative(self.html, subtype="html", charset="utf-8")
         return msg
 
 
