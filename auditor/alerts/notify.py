@@ -54,6 +54,8 @@ class NotifyReport:
     deliveries: tuple[Delivery, ...]
     notes: tuple[str, ...]  # e.g. an agency without contact
     dry_run: bool
+    # Why nothing was compared at all ("" when it was): e.g. the scan is not complete.
+    skipped: str = ""
 
     @property
     def nothing_changed(self) -> bool:
@@ -84,6 +86,7 @@ class NotifyReport:
             ],
             "deliveries": [d.to_dict() for d in self.deliveries],
             "notes": list(self.notes),
+            "skipped": self.skipped,
         }
 
 
@@ -128,6 +131,12 @@ def notify_scan(
     scan is the first of its inventory and profile). Delivery failures are in the report
     (``failed``), never raised; KeyError for an unknown scan id."""
     sid = _scan_id(scan_id)
+    scan = store.scan(sid)
+    if scan.status != "complete":
+        # A scan that was interrupted or failed lacks targets: their absence is not news,
+        # and what it did see is told after the scan that completes.
+        why = f"scan #{sid} is {scan.status}, not complete: no alerts for it"
+        return NotifyReport(sid, None, None, (), None, (), (), dry_run, skipped=why)
     alerts = scan_alerts(store, sid)
     previous = alerts.before.id if alerts.before else None
     if alerts.empty:

@@ -97,8 +97,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
+def _num(value: float | None, lang: str) -> str:
+    """A score as the reports write it (one decimal, a decimal comma in Vietnamese)."""
+    if value is None:
+        return "-"
+    text = f"{value:.1f}".removesuffix(".0")
+    return text.replace(".", ",") if lang == "vi" else text
 
 
 def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
@@ -162,8 +166,8 @@ def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
             (profile.title_vi or profile.title) if lang == "vi" else profile.title, 200
         ),
         "profile_name": profile.name,
-        "score_before": _num(agency.score_before),
-        "score_after": _num(agency.score_after),
+        "score_before": _num(agency.score_before, lang),
+        "score_after": _num(agency.score_after, lang),
         "grade_before": agency.grade_before or "-",
         "grade_after": agency.grade_after or "-",
         "alert_count": len(agency.alerts),

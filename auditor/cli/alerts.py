@@ -165,7 +165,9 @@ def cmd_notify(args: argparse.Namespace) -> int:
         except ProfileError as exc:
             return _fail(str(exc))
     a = report.alerts
-    if report.previous_id is None:
+    if report.skipped:
+        print(f"auditor: {report.skipped}", file=sys.stderr)
+    elif report.previous_id is None:
         print(
             f"auditor: scan #{report.scan_id} has no earlier complete scan of the same inventory"
             " and profile: nothing to compare, nothing sent",

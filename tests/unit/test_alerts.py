@@ -557,3 +557,47 @@ def test_not_a_finding_of_an_agency_target(full_registry: None) -> None:
     gone = replace(extra, status=S.FAIL)
     result = _alerts([*findings_for(), extra], [*findings_for(), gone])
     assert all(x.alerts == () for x in result.values())
+
+
+def test_waiver_that_ran_out_is_newly_failing(full_registry: None) -> None:
+    """Nothing changed on the network, the agency's grace did: waived -> fail is news."""
+    waiver = {
+        "check": "http.hsts",
+        "hosts": [SNV],
+        "reason": "migration",
+        "approved_by": "Sở TT&TT",
+        "expires": "2026-12-01",
+        "line": 9,
+    }
+    inv = inventory([waiver])
+    fs = findings_for({(SNV, "http.hsts"): S.FAIL})
+    profile = load_profile("vn-gov")
+    before = score_scan(profile, inv, fs, date(2026, 11, 24))
+    after = score_scan(profile, inv, fs, date(2026, 12, 2))
+    result = {a.id: a for a in agency_alerts(_scan(1, inv), _scan(2, inv), fs, fs, before, after)}
+    (alert,) = result["so-noi-vu"].alerts
+    assert (alert.kind, alert.target, alert.before, alert.after) == (
+        "requirement_failing",
+        SNV,
+        "waived",
+        "fail",
+    )
+
+
+def test_a_scan_that_did_not_complete_sends_nothing(full_registry: None, tmp_path: Path) -> None:
+    store, (_first, second) = make_store(
+        tmp_path / "s.db", scans=[{}, {(SNV, "http.hsts"): S.FAIL}]
+    )
+    with store:
+        store.finish_scan(second, "interrupted", {})
+        report = notify_scan(store, second, AlertTransports(), dry_run=True)
+    assert report.skipped == f"scan #{second} is interrupted, not complete: no alerts for it"
+    assert report.messages == () and report.previous_id is None
+
+
+def test_scores_are_written_as_the_reports_write_them(full_registry: None) -> None:
+    vi, _ = _one_message("vi")
+    en, _ = _one_message("en")
+    score = next(ln for ln in vi.text.splitlines() if ln.startswith("Điểm:"))
+    assert "," in score and "." not in score.split(";")[0], score
+    assert "." in next(ln for ln in en.text.splitlines() if ln.startswith("Score:"))
