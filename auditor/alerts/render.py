@@ -27,6 +27,7 @@ import jinja2
 from auditor.alerts.changes import ALERT_KINDS, AgencyAlerts, ScanAlerts
 from auditor.alerts.config import check_address
 from auditor.text import one_line
+from reports.i18n import Catalog
 
 __all__ = ["MailMessage", "render_agency", "safe_header"]
 
@@ -34,6 +35,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 DETAIL_LIMIT = 300  # characters of a finding's message quoted in a mail
 SUBJECT_LIMIT = 200  # RFC 5322 sec. 2.1.1: lines SHOULD stay under 78, MUST under 998
 MAX_ITEMS = 200  # alerts listed per agency and kind; the rest is counted
+FIX_LIMIT = 400  # characters of a check's "how to fix" (the report has all of it)
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,21 @@ def _num(value: float | None, lang: str) -> str:
     return text.replace(".", ",") if lang == "vi" else text
 
 
+def _fix(catalog: Catalog, check: str | None) -> str:
+    """The general "how to fix" of a check in the catalogue's language (the reports'
+    text), else the first platform's; "" for none."""
+    if not check:
+        return ""
+    fixes = catalog.check_fix(check)
+    if "general" in fixes:
+        return one_line(fixes["general"], FIX_LIMIT)
+    platform, text = next(iter(fixes.items()), ("", ""))
+    return one_line(f"({platform}) {text}", FIX_LIMIT) if text else ""
+
+
 def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
     lang = agency.language
+    catalog = Catalog(lang)
     profile = scan.profile
     titles = {
         r.id: (r.title_vi or r.title) if lang == "vi" else r.title for r in profile.requirements
@@ -130,6 +145,10 @@ def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
                             titles.get(a.requirement or "", a.requirement or ""), 200
                         ),
                         "check": a.check or "",
+                        "check_title": one_line(catalog.check_title(a.check), 200)
+                        if a.check
+                        else "",
+                        "fix": _fix(catalog, a.check),
                         "address": one_line(a.address or "", 200),
                         "before": a.before or "",
                         "after": a.after or "",

@@ -322,6 +322,8 @@ def test_vietnamese_message(full_registry: None) -> None:
         "Không còn truy cập được qua IPv6 (1)",
         "Cải thiện (1):",
         "từ Đạt chuyển sang Không đạt",
+        "Cách khắc phục: Kiểm tra tường lửa và ACL cho IPv6",  # the reports' Vietnamese fix
+        'kiểm tra "Máy chủ web truy cập được qua IPv6"',
     ):
         assert words in m.text, words
     assert "Dear" not in m.text and "Kính gửi" in m.html and 'lang="vi"' in m.html
@@ -342,6 +344,8 @@ def test_english_message(full_registry: None) -> None:
         "No longer reachable over IPv6 (1)",
         "Improvements (1):",
         "went from pass to fail",
+        "How to fix: Automate renewal (ACME",  # tls.cert.expiry's general remediation
+        'check "Every IPv6 address of the web host accepts connections',
     ):
         assert words in m.text, words
     assert "Kính gửi" not in m.text and 'lang="en"' in m.html
