@@ -159,11 +159,16 @@ def notify_scan(
     if not dry_run:
         if smtp is not None:
             for r in send_mails(smtp, messages):
-                detail = r.detail
-                if r.refused:
-                    detail = (detail + "; " if detail else "") + "refused: " + ", ".join(r.refused)
+                detail, ok = r.detail, r.ok
+                if r.refused and r.ok:
+                    # Some recipients got it; a refused one (the agency's contact, perhaps)
+                    # did not hear of its alerts: a failed delivery for the exit code.
+                    ok = False
+                    detail = f"refused by the server: {', '.join(r.refused)} (the others got it)"
+                elif r.refused:
+                    detail = f"{detail}: {', '.join(r.refused)}"
                 deliveries.append(
-                    Delivery("email", r.message.agency, r.message.recipients, r.ok, detail)
+                    Delivery("email", r.message.agency, r.message.recipients, ok, detail)
                 )
         if transports.webhook is not None and document is not None:
             w: WebhookResult = post_webhook(transports.webhook, document)

@@ -14,8 +14,9 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,6 +62,15 @@ CHANGE = {(SNV, "http.hsts"): S.FAIL, (PORTAL, "ipv6.web.reach"): S.FAIL}
 class Inbox:
     messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # recipients answered 550
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
@@ -152,6 +162,7 @@ class Receiver:
     url: str
     answers: list[int]  # statuses to answer, in order (then 200)
     posts: list[dict[str, Any]] = field(default_factory=list)
+    stall: float = 0.0  # seconds to wait before answering
 
 
 @pytest.fixture
@@ -174,6 +185,8 @@ def receiver() -> Iterator[Receiver]:
                 }
             )
             status = state.answers.pop(0) if state.answers else 200
+            if state.stall:
+                time.sleep(state.stall)
             if not valid:
                 status = 401
             self.send_response(status)
@@ -470,3 +483,68 @@ def test_cli_notify_as_a_process(
         assert words in capsys.readouterr().err, args
     assert main(["notify", "--db", str(tmp_path / "none.db"), "--dry-run"]) == 2
     assert "none.db" in capsys.readouterr().err
+
+
+def _webhook_only(receiver: Receiver, **changes: Any) -> AlertTransports:
+    t = AlertTransports.from_mapping(
+        {"webhook": receiver.url, "webhook_secret_env": "TEST_WEBHOOK_SECRET"}, "test: alerts"
+    )
+    assert t.webhook is not None
+    return replace(t, webhook=replace(t.webhook, **changes))
+
+
+def test_webhook_gives_up_when_attempts_or_deadline_run_out(
+    full_registry: None, tmp_path: Path, receiver: Receiver
+) -> None:
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        receiver.answers[:] = [500] * 10
+        report = notify_scan(store, second, _webhook_only(receiver, backoff=(0.05, 0.1, 0.2)))
+        (failed,) = report.failed
+        assert (failed.attempts, failed.detail) == (4, "HTTP 500: ok")  # len(backoff) + 1
+        receiver.posts.clear()
+        # the next wait would pass the deadline: no more attempts
+        report = notify_scan(
+            store, second, _webhook_only(receiver, backoff=(0.05, 5.0, 5.0), deadline=1.0)
+        )
+        assert report.failed[0].attempts == 2 and len(receiver.posts) == 2
+
+
+def test_webhook_that_does_not_answer_times_out(
+    full_registry: None, tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.stall = 2.0
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        report = notify_scan(store, second, _webhook_only(receiver, timeout=0.5, backoff=()))
+    (failed,) = report.failed
+    assert (failed.attempts, failed.detail) == (1, "timed out")
+
+
+def test_smtp_server_that_never_greets_times_out(
+    full_registry: None, tmp_path: Path, tls: Tls
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # accepts (the kernel does), never says 220
+        port = int(silent.getsockname()[1])
+        store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+        with store:
+            report = notify_scan(store, second, _transports(port, tls, None, timeout=0.5))
+    assert len(report.failed) == 2 and all("timed out" in d.detail for d in report.failed)
+
+
+def test_a_refused_recipient_is_named(
+    full_registry: None, tmp_path: Path, inbox: Inbox, starttls_port: int, tls: Tls
+) -> None:
+    inbox.refuse.add(CONTACT_EN)
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        report = notify_scan(store, second, _transports(starttls_port, tls, None))
+    by_agency = {d.agency: d for d in report.deliveries}
+    assert not by_agency["ubnd"].ok  # the agency did not hear of its alerts
+    assert by_agency["ubnd"].detail == f"refused by the server: {CONTACT_EN} (the others got it)"
+    assert by_agency["so-noi-vu"].ok and by_agency["so-noi-vu"].detail == ""
+    assert sorted(r for _s, rcpts, _m in inbox.messages for r in rcpts) == sorted(
+        [CONTACT_VI, TEAM, TEAM]
+    )
