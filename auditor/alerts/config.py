@@ -98,6 +98,7 @@ class WebhookTransport:
     # about 15 s of waiting at most (plus the timeouts of the attempts themselves).
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     deadline: float = 60.0  # the whole delivery, retries included, never longer
+    ca_file: str | None = None  # trust anchors for an https:// receiver (else the system's)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,13 @@ def _timeout(mapping: Mapping[str, object], label: Callable[[str], str]) -> floa
     return float(value)
 
 
+def _ca_file(mapping: Mapping[str, object], label: Callable[[str], str]) -> str | None:
+    ca_file = _text(mapping, "ca_file", label)
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise AlertConfigError(f"{label('ca_file')}: no such file: {ca_file}")
+    return ca_file
+
+
 def _smtp(mapping: Mapping[str, object], label: Callable[[str], str]) -> SmtpTransport | None:
     url = _text(mapping, "smtp", label)
     if url is None:
@@ -272,9 +280,6 @@ def _smtp(mapping: Mapping[str, object], label: Callable[[str], str]) -> SmtpTra
             raise AlertConfigError(f"{label('team')}: {item!r} is not a plain local@domain address")
         if item.strip() not in team:
             team.append(item.strip())
-    ca_file = _text(mapping, "ca_file", label)
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise AlertConfigError(f"{label('ca_file')}: no such file: {ca_file}")
     return SmtpTransport(
         host=parts.hostname,
         port=port or default_port,
@@ -283,7 +288,7 @@ def _smtp(mapping: Mapping[str, object], label: Callable[[str], str]) -> SmtpTra
         team=tuple(team),
         user=user,
         password=password,
-        ca_file=ca_file,
+        ca_file=_ca_file(mapping, label),
         timeout=_timeout(mapping, label),
     )
 
@@ -323,7 +328,9 @@ def _webhook(mapping: Mapping[str, object], label: Callable[[str], str]) -> Webh
         )
     value = mapping.get("timeout")
     timeout = 10.0 if value is None else min(_timeout(mapping, label), 60.0)
-    return WebhookTransport(url=url, secret=secret.encode("utf-8"), timeout=timeout)
+    return WebhookTransport(
+        url=url, secret=secret.encode("utf-8"), timeout=timeout, ca_file=_ca_file(mapping, label)
+    )
 
 
 def parse_transports(mapping: Mapping[str, object], label: Callable[[str], str]) -> AlertTransports:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -139,8 +140,14 @@ def post_webhook(
     attempts = 0
     status: int | None = None
     detail = ""
-    # No redirects: a 3xx to elsewhere would carry the signed alerts to another receiver.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    # The system's trust store (or ca_file), not a bundle of the library's own; TLS 1.2 at
+    # least (RFC 8996). No redirects: a 3xx would carry the signed alerts elsewhere. No
+    # proxy from the environment: the receiver is the one configured, directly.
+    verify = ssl.create_default_context(cafile=transport.ca_file)
+    verify.minimum_version = ssl.TLSVersion.TLSv1_2
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=verify
+    ) as client:
         for wait in waits:
             attempts += 1
             timestamp = str(int(time.time()))

@@ -31,7 +31,7 @@ _OPTIONS = {
     "user": "--smtp-user",
     "password_env": "--smtp-password-env",
     "password_file": "--smtp-password-file",
-    "ca_file": "--smtp-ca-file",
+    "ca_file": "--ca-file",
     "timeout": "--timeout",
     "webhook": "--webhook",
     "webhook_secret_env": "--webhook-secret-env",
@@ -90,7 +90,14 @@ def register(sub: Any) -> None:
         help=f"environment variable holding the SMTP password (default {DEFAULT_PASSWORD_ENV})",
     )
     g.add_argument("--smtp-password-file", metavar="FILE", help="file holding the SMTP password")
-    g.add_argument("--smtp-ca-file", metavar="PEM", help="trust anchors for the server's TLS")
+    g.add_argument(
+        "--ca-file",
+        "--smtp-ca-file",
+        dest="ca_file",
+        metavar="PEM",
+        help="trust anchors for the SMTP server's and the https:// webhook's TLS (instead of"
+        " the system's)",
+    )
     g.add_argument(
         "--timeout", type=float, metavar="S", help="seconds per network step (default 30)"
     )
@@ -120,7 +127,7 @@ def transports_from_args(args: argparse.Namespace) -> AlertTransports:
         "user": args.smtp_user,
         "password_env": args.smtp_password_env,
         "password_file": args.smtp_password_file,
-        "ca_file": args.smtp_ca_file,
+        "ca_file": args.ca_file,
         "timeout": args.timeout,
         "webhook": args.webhook,
         "webhook_secret_env": args.webhook_secret_env,

@@ -165,8 +165,7 @@ class Receiver:
     stall: float = 0.0  # seconds to wait before answering
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def _receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     state = Receiver("", [])
 
     class Handler(BaseHTTPRequestHandler):
@@ -198,14 +197,29 @@ def receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/auditor"
+    host = "localhost" if tls is not None else "127.0.0.1"
+    state.url = f"{scheme}://{host}:{server.server_address[1]}/hooks/auditor"
     try:
         yield state
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from _receiver()
+
+
+@pytest.fixture
+def https_receiver(tls: Tls) -> Iterator[Receiver]:
+    yield from _receiver(tls.server)
 
 
 # --------------------------------------------------------------------------- the store
@@ -433,7 +447,7 @@ def test_cli_notify_as_a_process(
         SENDER,
         "--team",
         TEAM,
-        "--smtp-ca-file",
+        "--ca-file",
         str(tls.ca_file),
     ]
     # the latest scan is identical to its predecessor: nothing to send, exit 0
@@ -548,3 +562,17 @@ def test_a_refused_recipient_is_named(
     assert sorted(r for _s, rcpts, _m in inbox.messages for r in rcpts) == sorted(
         [CONTACT_VI, TEAM, TEAM]
     )
+
+
+def test_https_webhook_verifies_the_receivers_certificate(
+    full_registry: None, tmp_path: Path, https_receiver: Receiver, tls: Tls
+) -> None:
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        untrusted = notify_scan(store, second, _webhook_only(https_receiver, backoff=()))
+        assert untrusted.failed and https_receiver.posts == []  # not sent to an unknown server
+        trusted = notify_scan(
+            store, second, _webhook_only(https_receiver, ca_file=str(tls.ca_file))
+        )
+    assert trusted.failed == () and len(https_receiver.posts) == 1
+    assert https_receiver.posts[0]["valid"]
