@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -322,6 +323,10 @@ def test_a_change_sends_each_agency_its_alerts(
         "ubnd": ["ipv6_unreachable"],
     }
     assert HOSTILE in json.dumps(doc, ensure_ascii=False)  # data, for the receiver to escape
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs/alerts.schema.json").read_text()
+    )
+    jsonschema.validate(doc, schema)
 
 
 def test_identical_scans_send_nothing(

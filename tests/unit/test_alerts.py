@@ -10,12 +10,14 @@ import email
 import email.policy
 import hashlib
 import hmac
+import json
 import textwrap
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from auditor.alerts import (
@@ -407,6 +409,15 @@ def test_webhook_payload_and_signature(full_registry: None) -> None:
     (agency,) = doc["agencies"]
     assert agency["contact"] == "cntt@snv.example.gov.vn" and agency["language"] == "vi"
     assert agency["alerts"][0]["kind"] == "requirement_failing"
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs/alerts.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(doc, schema)
+    bad = copy.deepcopy(doc)
+    bad["agencies"][0]["alerts"][0]["kind"] = "something_else"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
     body = body_of(doc)
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert sign(b"k", "1700000000", body) == f"sha256={expected}"
