@@ -616,3 +616,23 @@ def test_scores_are_written_as_the_reports_write_them(full_registry: None) -> No
     score = next(ln for ln in vi.text.splitlines() if ln.startswith("Điểm:"))
     assert "," in score and "." not in score.split(";")[0], score
     assert "." in next(ln for ln in en.text.splitlines() if ln.startswith("Score:"))
+
+
+def test_docs_payload_example_is_valid_and_help_names_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    from auditor.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs/ALERTS.md").read_text(encoding="utf-8")
+    match = re.search(r"```json\n(.*?)```", text, re.S)
+    assert match is not None
+    schema = json.loads((root / "docs/alerts.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(match.group(1)), schema)
+    with pytest.raises(SystemExit):
+        main(["notify", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Exit codes: 0 done, 1 a delivery failed, 2 bad input" in help_text
+    assert "auditor notify" in (root / "README.md").read_text(encoding="utf-8")
