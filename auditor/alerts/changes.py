@@ -277,7 +277,12 @@ def agency_alerts(
     )
     shared = set(diff.vantages)
     old = {_key(f): f for f in before_findings if f.vantage in shared}
-    new = [f for f in after_findings if f.vantage in shared]
+    # Only the two checks read here, indexed by target: a province's 160,000 findings are
+    # not walked once per agency.
+    new: dict[tuple[str, str], list[Finding]] = {}
+    for f in after_findings:
+        if f.vantage in shared and f.check in ("dns.dnssec", "tls.cert.expiry"):
+            new.setdefault((f.target_kind.value, f.target), []).append(f)
     snapshot = _snapshot_agencies(after_scan.inventory)
     out: list[AgencyAlerts] = []
     by_id = {a.id: a for a in after_score.agencies}
@@ -288,17 +293,12 @@ def agency_alerts(
         mine = {("host", h) for h in scored.agency.hosts} | {
             ("zone", z) for z in scored.agency.zones
         }
-        specific = _ipv6_alerts(da) + _dnssec_alerts(old, new, mine)
+        owned = [f for t in sorted(mine) for f in new.get(t, ())]
+        specific = _ipv6_alerts(da) + _dnssec_alerts(old, owned, mine)
         alerts = _explained(_requirement_alerts(da, profile), specific, profile)
         alerts += specific
         alerts += _cert_alerts(
-            old,
-            (
-                f
-                for f in new
-                if f.check == "tls.cert.expiry" and (f.target_kind.value, f.target) in mine
-            ),
-            profile.alert_cert_days,
+            old, (f for f in owned if f.check == "tls.cert.expiry"), profile.alert_cert_days
         )
         info = snapshot.get(da.id, {})
         lang = info.get("language")
