@@ -56,6 +56,9 @@ _ADDRESS_RE = re.compile(
 )
 _MAX_ADDRESS = 254
 _MAX_SECRET = 4096  # a secret file larger than this is not a secret file
+# RFC 2104 sec. 3: an HMAC key shorter than the hash output (32 bytes for SHA-256) is
+# "strongly discouraged"; `openssl rand -hex 32` gives 64 characters.
+MIN_WEBHOOK_SECRET = 32
 
 
 class AlertConfigError(ValueError):
@@ -325,6 +328,11 @@ def _webhook(mapping: Mapping[str, object], label: Callable[[str], str]) -> Webh
             f"{label('webhook')}: the payload is signed (HMAC-SHA256): set"
             f" {DEFAULT_WEBHOOK_SECRET_ENV}, name another variable in"
             f" {label('webhook_secret_env')} or give {label('webhook_secret_file')}"
+        )
+    if len(secret.encode("utf-8")) < MIN_WEBHOOK_SECRET:
+        raise AlertConfigError(
+            f"{label('webhook')}: the signing secret is shorter than {MIN_WEBHOOK_SECRET} bytes"
+            " (RFC 2104: at least the SHA-256 output); make one with `openssl rand -hex 32`"
         )
     value = mapping.get("timeout")
     timeout = 10.0 if value is None else min(_timeout(mapping, label), 60.0)

@@ -446,7 +446,7 @@ SMTP_OK: dict[str, object] = {
 
 def test_transports_from_mapping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("AUDITOR_SMTP_PASSWORD", raising=False)
-    monkeypatch.setenv("HOOK_KEY", "s3cret")
+    monkeypatch.setenv("HOOK_KEY", "s3cret-" * 6)
     t = _from(
         {**SMTP_OK, "webhook": "https://soc.example.gov.vn/hook", "webhook_secret_env": "HOOK_KEY"}
     )
@@ -457,7 +457,7 @@ def test_transports_from_mapping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         "starttls",
         TEAM,
     )
-    assert t.webhook.secret == b"s3cret" and "s3cret" not in repr(t)
+    assert t.webhook.secret == b"s3cret-" * 6 and "s3cret" not in repr(t)
     assert _from({**SMTP_OK, "smtp": "smtps://mail.example.gov.vn"}).smtp.port == 465  # type: ignore[union-attr]
     relay = _from({**SMTP_OK, "smtp": "smtp://10.0.0.25", "relay": True}).smtp
     assert relay is not None and (relay.port, relay.security, relay.user) == (25, "relay", None)
@@ -492,6 +492,11 @@ def test_transports_from_mapping(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         ({"webhook": "ftp://x.example"}, "alerts.webhook", "http:// or https://"),
         ({"webhook": "https://u:p@x.example/h"}, "alerts.webhook", "no credentials"),
         ({"webhook": "https://x.example/h"}, "alerts.webhook", "signed"),
+        (
+            {"webhook": "https://x.example/h", "webhook_secret_env": "PW"},
+            "alerts.webhook",
+            "openssl rand -hex 32",
+        ),
         ({"timeout": 0}, "alerts.timeout", "between 0 and 300"),
     ],
 )
