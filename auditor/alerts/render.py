@@ -17,6 +17,7 @@ import email.policy
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -99,6 +100,18 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _day(text: str | None, lang: str) -> str:
+    """The day of an ISO 8601 timestamp as the reports write it: dd/mm/yyyy in Vietnamese
+    (the order written in Vietnam), yyyy-mm-dd in English; text that is no date as it is."""
+    if not text:
+        return "-"
+    try:
+        day = date.fromisoformat(text[:10])
+    except ValueError:
+        return one_line(text, 40)
+    return day.strftime("%d/%m/%Y") if lang == "vi" else day.isoformat()
+
+
 def _num(value: float | None, lang: str) -> str:
     """A score as the reports write it (one decimal, a decimal comma in Vietnamese)."""
     if value is None:
@@ -153,7 +166,7 @@ def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
                         "before": a.before or "",
                         "after": a.after or "",
                         "days_left": a.days_left,
-                        "not_after": (a.not_after or "")[:10],
+                        "not_after": _day(a.not_after, lang),
                         "vantage": one_line(a.vantage, 64),
                         "detail": one_line(a.detail, DETAIL_LIMIT),
                     }
@@ -177,9 +190,9 @@ def _context(scan: ScanAlerts, agency: AgencyAlerts) -> dict[str, Any]:
         "agency": one_line(name, 200),
         "agency_id": agency.id,
         "scan_id": scan.after.id,
-        "scan_date": scan.after.started[:10],
+        "scan_date": _day(scan.after.started, lang),
         "before_id": before.id if before else None,
-        "before_date": before.started[:10] if before else "",
+        "before_date": _day(before.started, lang) if before else "",
         "inventory": one_line(scan.after.inventory_name, 200),
         "profile": one_line(
             (profile.title_vi or profile.title) if lang == "vi" else profile.title, 200

@@ -314,13 +314,13 @@ def test_vietnamese_message(full_registry: None) -> None:
     assert note == ""
     assert (m.to, m.cc, m.language) == (("cntt@snv.example.gov.vn",), TEAM, "vi")
     assert (
-        m.subject == "[Kiểm định IPv6] Sở Nội vụ: 3 cảnh báo, 1 cải thiện (lần quét #2, 2026-12-02)"
+        m.subject == "[Kiểm định IPv6] Sở Nội vụ: 3 cảnh báo, 1 cải thiện (lần quét #2, 02/12/2026)"
     )
     for words in (
         "Kính gửi Sở Nội vụ,",
         "Yêu cầu chuyển sang không đạt (1)",
         "Chứng thư số sắp hết hạn (1)",
-        "còn 9 ngày",
+        "hết hạn ngày 11/12/2026, còn 9 ngày",
         "Không còn truy cập được qua IPv6 (1)",
         "Cải thiện (1):",
         "từ Đạt chuyển sang Không đạt",
@@ -342,7 +342,7 @@ def test_english_message(full_registry: None) -> None:
         "Dear Department of Home Affairs,",
         "Requirements now failing (1)",
         "Certificates expiring soon (1)",
-        "9 days left",
+        "expires on 2026-12-11, 9 days left",
         "No longer reachable over IPv6 (1)",
         "Improvements (1):",
         "went from pass to fail",
