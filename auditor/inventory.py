@@ -28,6 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = [
+    "LANGUAGES",
     "SUPPORTED_VERSIONS",
     "Agency",
     "Defaults",
@@ -51,6 +52,8 @@ SUPPORTED_VERSIONS = (1,)
 _MAX_LABEL = 63
 _MAX_NAME = 253
 
+# Languages of the agency's alert e-mails (``language:``), the default first.
+LANGUAGES = ("vi", "en")
 _AGENCY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CHECK_ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -334,6 +337,8 @@ class Agency:
     hosts: tuple[HostEntry, ...]
     waivers: tuple[Waiver, ...]
     line: int
+    # The language of the agency's alert e-mails (auditor.alerts): vi (default) or en.
+    language: str = "vi"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -347,6 +352,7 @@ class Agency:
             "hosts": [h.to_dict() for h in self.hosts],
             "waivers": [w.to_dict() for w in self.waivers],
             "line": self.line,
+            "language": self.language,
         }
 
 
@@ -507,6 +513,7 @@ _AGENCY_KEYS = (
     "name_en",
     "parent",
     "contact",
+    "language",
     "tags",
     "domains",
     "hosts",
@@ -861,6 +868,18 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
         name_en = _string(ctx, entries["name_en"][1], f"{where}.name_en", optional=True)
     if "contact" in entries:
         contact = _string(ctx, entries["contact"][1], f"{where}.contact", optional=True)
+    language = "vi"
+    if "language" in entries:
+        lang_node = entries["language"][1]
+        lang = _string(ctx, lang_node, f"{where}.language", optional=True)
+        if lang is not None and lang not in LANGUAGES:
+            ctx.at(
+                lang_node,
+                f"{where}.language",
+                f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}",
+            )
+        elif lang is not None:
+            language = lang
     parent_node: Node | None = None
     if "parent" in entries:
         parent_node = entries["parent"][1]
@@ -937,6 +956,7 @@ def _agency(ctx: _Ctx, node: Node, where: str, defaults: Defaults) -> _AgencyDra
         hosts=tuple(hosts),
         waivers=tuple(w.waiver for w in waivers),
         line=_line(node),
+        language=language,
     )
     return _AgencyDraft(
         agency=agency,

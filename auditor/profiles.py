@@ -27,6 +27,7 @@ from auditor.model import Level
 from auditor.registry import get_check, is_known, resolve_id
 
 __all__ = [
+    "DEFAULT_ALERT_CERT_DAYS",
     "DEFAULT_MIN_COVERAGE",
     "DEFAULT_PROFILE",
     "PROFILE_DIR",
@@ -43,6 +44,10 @@ __all__ = [
 
 DEFAULT_PROFILE = "vn-gov"
 DEFAULT_MIN_COVERAGE = 50.0
+# Regression alerts (auditor.alerts): a certificate with fewer days left than this is an
+# alert. 21 days: three weekly scans to act, and still inside the 30 days at which
+# tls.cert.expiry warns (CA/B Forum BR 6.3.2 lifetimes are short; renew at 2/3 of them).
+DEFAULT_ALERT_CERT_DAYS = 21
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "checks" / "profiles"
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -154,6 +159,8 @@ class Profile:
     description: str = ""
     sources: tuple[str, ...] = ()
     path: str = ""
+    # ``alerts.certificate_expiry_days``: days left under which a certificate is an alert.
+    alert_cert_days: int = DEFAULT_ALERT_CERT_DAYS
 
     def check_ids(self) -> tuple[str, ...]:
         ids = [c for r in self.requirements for c in r.checks]
@@ -265,9 +272,11 @@ _TOP_KEYS = (
     "min_coverage",
     "kpi",
     "vantages",
+    "alerts",
     "params",
     "requirements",
 )
+_ALERT_KEYS = ("certificate_expiry_days",)
 _REQ_KEYS = ("id", "title", "title_vi", "description", "level", "weight", "checks", "params")
 _KPI_KEYS = ("id", "title", "title_vi", "checks")
 _VANTAGE_KEYS = ("kpi", "checks")
@@ -522,6 +531,10 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
     if (n := get("vantages")) is not None:
         vantage_kpi, vantage_checks = _vantages(ctx, n)
 
+    alert_cert_days = DEFAULT_ALERT_CERT_DAYS
+    if (n := get("alerts")) is not None:
+        alert_cert_days = _alerts(ctx, n)
+
     requirements: list[Requirement] = []
     seen_req: dict[str, int] = {}
     if (n := get("requirements")) is not None:
@@ -568,7 +581,24 @@ def parse_profile(text: str, file: str = "<profile>") -> Profile:
         description=description,
         sources=tuple(sources),
         path=file,
+        alert_cert_days=alert_cert_days,
     )
+
+
+def _alerts(ctx: _Ctx, node: Node) -> int:
+    """``alerts: {certificate_expiry_days: N}`` (1-365, whole days; default 21)."""
+    entries = _mapping(ctx, node, "alerts", _ALERT_KEYS, ())
+    days = DEFAULT_ALERT_CERT_DAYS
+    if entries and "certificate_expiry_days" in entries:
+        vnode = entries["certificate_expiry_days"][1]
+        where = "alerts.certificate_expiry_days"
+        if isinstance(vnode, ScalarNode) and vnode.tag != _TAG_INT:
+            ctx.at(vnode, where, f"expected a whole number of days, got {_describe(vnode)}")
+        else:
+            value = _number(ctx, vnode, where, 1, 365)
+            if value is not None:
+                days = int(value)
+    return days
 
 
 def _grades(ctx: _Ctx, node: Node) -> tuple[GradeBand, ...]:

@@ -4,9 +4,9 @@ The commands only parse their arguments, call the scan service (auditor.service)
 store, and present what comes back; each lives in its own module of this package and adds
 its sub-commands in ``register(subparsers)``.
 
-Exit codes: 0 done; 1 gate failed, or a ``scan --workers`` process failed; 2 bad input
-(inventory, profile, options) or incomplete gate; 3 gate usage error; 130 interrupted (every
-finished target is kept in the store).
+Exit codes: 0 done; 1 gate failed, a ``scan --workers`` process failed, or a ``notify``
+delivery failed; 2 bad input (inventory, profile, options) or incomplete gate; 3 gate usage
+error; 130 interrupted (every finished target is kept in the store).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ COMMANDS: tuple[str, ...] = (
     "auditor.cli.demo",
     "auditor.cli.distributed",
     "auditor.cli.serve",
+    "auditor.cli.alerts",
 )
 
 
