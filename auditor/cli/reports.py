@@ -6,7 +6,7 @@
   improvements per agency, host and check (default: the last two complete scans of one
   inventory); exit 1 when something regressed, unless ``--exit-zero``;
 - ``auditor report --db DB [--scan ID] [--out DIR] [--lang vi|en] [--json F] [--csv F]
-  [--markdown F]``: re-render any stored scan from its own inventory snapshot.
+  [--markdown F] [--xlsx F]``: re-render any stored scan from its own inventory snapshot.
 """
 
 from __future__ import annotations
@@ -95,6 +95,12 @@ def register(sub: Any) -> None:
         "--csv", metavar="FILE", help="write one row per host x requirement ('-': stdout)"
     )
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
+    p.add_argument(
+        "--xlsx",
+        metavar="FILE",
+        help="write an Excel workbook: ranking, hosts x requirements, failures and fixes,"
+        " not tested, the scan; headers in --lang ('-': stdout)",
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -319,9 +325,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from reports.jsonout import write_json
     from reports.markdown import write_markdown
 
-    if not (args.out or args.json or args.csv or args.markdown):
-        return _fail("nothing to write: give --out DIR, --json FILE, --csv FILE or --markdown FILE")
-    conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown)
+    if not (args.out or args.json or args.csv or args.markdown or args.xlsx):
+        return _fail(
+            "nothing to write: give --out DIR, --json FILE, --csv FILE, --markdown FILE"
+            " or --xlsx FILE"
+        )
+    conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown, xlsx=args.xlsx)
     if conflict:
         return _fail(conflict)
     store = _open(args.db)
@@ -349,4 +358,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             write_csv(data, args.csv)
         if args.markdown:
             write_markdown(data, args.markdown, args.lang)
+        if args.xlsx:
+            from reports.xlsx import write_xlsx
+
+            write_xlsx(data, args.xlsx, args.lang)
     return EXIT_OK
