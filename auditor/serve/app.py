@@ -503,6 +503,10 @@ def create_app(
         Route("/api/v1/hosts/{name}", api(api_target("host"))),
         Route("/api/v1/zones/{name}", api(api_target("zone"))),
     ]
+    # The Excel download (its module imports this one, hence imported here).
+    from auditor.serve.exports import export_routes
+
+    routes += export_routes(dash, viewer, headers, denied_page, api_denied)
     middleware = [
         Middleware(
             SessionMiddleware,

@@ -1,0 +1,103 @@
+"""The dashboard's Excel download: ``GET /export.xlsx`` and ``GET /api/v1/export.xlsx``.
+
+The same workbook as ``auditor report --xlsx`` (reports/xlsx.py), of the store's latest
+complete scan, cut to what the viewer may see (docs/API.md, "Who sees what"):
+
+- an admin: every sheet, every agency; ``?agency=ID``: the detail sheets of that agency;
+- an agency's account: every sheet, the detail rows (matrix, failures, not tested) of its
+  own agency only; ``?agency=`` another agency's id (or one that does not exist): 404;
+- the public (nobody logged in, as everywhere in the app): the ranked summary sheet alone
+  (what the index shows: scores, grades, the IPv6 KPI); ``?agency=ID``: 401.
+
+The page path answers a denial as the pages do (the login form, a 404 page), the API path
+as the API does (JSON); a bearer token counts on the API path only, as for the JSON API.
+The workbook is built off the event loop (a worker thread: it reads the scan's scoring,
+already in memory, never the store, which stays on the loop's thread).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from auditor.serve.app import MAX_NAME, Denied, pick_language
+from auditor.serve.auth import Viewer
+from reports.data import ReportData
+from reports.xlsx import CONTENT_TYPE, EVERYTHING, Scope, xlsx_bytes
+
+if TYPE_CHECKING:
+    from auditor.serve.app import Dashboard
+
+PAGE_PATH = "/export.xlsx"
+API_PATH = "/api/v1/export.xlsx"
+
+
+def export_scope(who: Viewer, asked: str | None, data: ReportData) -> Scope:
+    """What ``who`` may have in the workbook (``asked``: the ``?agency=`` parameter);
+    :class:`Denied` (401: nobody logged in; 404: not there, or not theirs) otherwise."""
+    if asked is not None:
+        agency_id = asked[:MAX_NAME]
+        if who.public:
+            raise Denied(401)
+        known = any(a.id == agency_id for a in data.score.agencies)
+        if not known or not who.can_agency(agency_id):
+            raise Denied(404)  # the same answer for another agency's id and for a guess
+        return Scope(agencies=frozenset({agency_id}))
+    if who.public:
+        return Scope(summary_only=True)
+    if who.role == "admin":
+        return EVERYTHING
+    return Scope(agencies=frozenset({who.agency or ""}))
+
+
+def file_name(data: ReportData, scope: Scope) -> str:
+    """``auditor-scan-ID[-AGENCY|-summary].xlsx``, in characters every browser keeps."""
+    name = f"auditor-scan-{data.scan.id}"
+    if scope.summary_only:
+        name += "-summary"
+    elif scope.agencies is not None and len(scope.agencies) == 1:
+        name += "-" + re.sub(r"[^A-Za-z0-9._-]", "_", next(iter(scope.agencies)))[:64]
+    return name + ".xlsx"
+
+
+def export_routes(
+    dash: Dashboard,
+    viewer: Callable[..., Viewer],
+    headers: Callable[[Mapping[str, str] | None], dict[str, str]],
+    page_denied: Callable[[Request, int], Response],
+    api_denied: Callable[[int], Response],
+) -> list[Route]:
+    """The two routes, with the app's own ``viewer`` (who is asking), security ``headers``
+    and denial answers (``create_app`` passes them)."""
+
+    def endpoint(api: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def answer(request: Request) -> Response:
+            try:
+                who = viewer(request, api=api)
+                data = dash.data()
+                if data is None:
+                    raise Denied(404)  # no scan yet: nothing to export, for anyone
+                scope = export_scope(who, request.query_params.get("agency"), data)
+                lang = pick_language(request)
+                body = await anyio.to_thread.run_sync(xlsx_bytes, data, lang, scope)
+            except Denied as exc:
+                return api_denied(exc.status) if api else page_denied(request, exc.status)
+            disposition = f'attachment; filename="{file_name(data, scope)}"'
+            return Response(
+                body,
+                media_type=CONTENT_TYPE,
+                headers=headers({"Content-Disposition": disposition}),
+            )
+
+        return answer
+
+    return [
+        Route(PAGE_PATH, endpoint(api=False), methods=["GET"]),
+        Route(API_PATH, endpoint(api=True), methods=["GET"]),
+    ]
