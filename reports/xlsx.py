@@ -128,13 +128,10 @@ class _Sheet:
         self.ws.auto_filter.ref = f"A1:{get_column_letter(max(1, self.columns))}1"
 
     def _cell(self, value: Any, *, bold: bool = False) -> Cell:
-        if isinstance(value, str):
-            c = WriteOnlyCell(self.ws, cell_text(value))
-            c.data_type = "s"  # a string, whatever it starts with: never a formula
-        elif isinstance(value, bool):
-            c = WriteOnlyCell(self.ws, str(value).lower())
-        else:
-            c = WriteOnlyCell(self.ws, value)
+        """A header cell (bold), stored as a string whatever it starts with."""
+        c = WriteOnlyCell(self.ws, _value(value))
+        if isinstance(c.value, str):
+            c.data_type = "s"
         if bold:
             c.font = _BOLD
         return c
@@ -144,11 +141,21 @@ class _Sheet:
             return
         if self.rows == MAX_ROWS - 1:
             # The last row Excel has says what was left out, rather than a file it refuses.
-            self.ws.append([self._cell(f"{ELLIPSIS} (more than {MAX_ROWS - 1} rows, cut)")])
+            self.ws.append([_value(f"{ELLIPSIS} (more than {MAX_ROWS - 1} rows, cut)")])
             self.full = True
             return
-        self.ws.append([v if isinstance(v, Cell) else self._cell(v) for v in values])
+        # Plain values, not cell objects (a third of the time on a province's workbook):
+        # after cell_text no text starts with "=", the one start openpyxl makes a formula of.
+        self.ws.append([v if isinstance(v, Cell) else _value(v) for v in values])
         self.rows += 1
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str):
+        return cell_text(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
 
 
 def _sheet_name(title: str) -> str:
