@@ -37,6 +37,7 @@ from auditor.serve.auth import (
     token_digest,
     viewer_of,
 )
+from auditor.serve.exports import export_routes
 from auditor.serve.openapi import openapi_document
 from auditor.store import Store, UserRecord
 from reports.data import ReportData, load_report
@@ -503,10 +504,9 @@ def create_app(
         Route("/api/v1/hosts/{name}", api(api_target("host"))),
         Route("/api/v1/zones/{name}", api(api_target("zone"))),
     ]
-    # The Excel download (its module imports this one, hence imported here).
-    from auditor.serve.exports import export_routes
-
-    routes += export_routes(dash, viewer, headers, denied_page, api_denied)
+    routes += export_routes(
+        dash, viewer, headers, denied_page, api_denied, pick_language, Denied
+    )  # the Excel download (auditor/serve/exports.py)
     middleware = [
         Middleware(
             SessionMiddleware,

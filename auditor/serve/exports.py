@@ -26,28 +26,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from auditor.serve.app import MAX_NAME, Denied, pick_language
 from auditor.serve.auth import Viewer
 from reports.data import ReportData
 from reports.xlsx import CONTENT_TYPE, EVERYTHING, Scope, xlsx_bytes
 
-if TYPE_CHECKING:
-    from auditor.serve.app import Dashboard
+if TYPE_CHECKING:  # the app imports this module: its names are handed over, not imported
+    from auditor.serve.app import Dashboard, Denied
+
+MAX_NAME = 255  # as auditor.serve.app's: an agency id longer than a DNS name is not one
 
 PAGE_PATH = "/export.xlsx"
 API_PATH = "/api/v1/export.xlsx"
 
 
-def export_scope(who: Viewer, asked: str | None, data: ReportData) -> Scope:
-    """What ``who`` may have in the workbook (``asked``: the ``?agency=`` parameter);
-    :class:`Denied` (401: nobody logged in; 404: not there, or not theirs) otherwise."""
+def export_scope(who: Viewer, asked: str | None, data: ReportData) -> Scope | int:
+    """What ``who`` may have in the workbook (``asked``: the ``?agency=`` parameter), or the
+    status of the denial (401: nobody logged in; 404: not there, or not theirs)."""
     if asked is not None:
         agency_id = asked[:MAX_NAME]
         if who.public:
-            raise Denied(401)
+            return 401
         known = any(a.id == agency_id for a in data.score.agencies)
         if not known or not who.can_agency(agency_id):
-            raise Denied(404)  # the same answer for another agency's id and for a guess
+            return 404  # the same answer for another agency's id and for a guess
         return Scope(agencies=frozenset({agency_id}))
     if who.public:
         return Scope(summary_only=True)
@@ -72,22 +73,30 @@ def export_routes(
     headers: Callable[[Mapping[str, str] | None], dict[str, str]],
     page_denied: Callable[[Request, int], Response],
     api_denied: Callable[[int], Response],
+    language: Callable[[Request], str],
+    denied: type[Denied],
 ) -> list[Route]:
-    """The two routes, with the app's own ``viewer`` (who is asking), security ``headers``
-    and denial answers (``create_app`` passes them)."""
+    """The two routes, with the app's own ``viewer`` (who is asking; raises ``denied``),
+    security ``headers``, denial answers and ``language`` choice (``create_app`` passes
+    them)."""
 
     def endpoint(api: bool) -> Callable[[Request], Awaitable[Response]]:
+        def refuse(request: Request, status: int) -> Response:
+            return api_denied(status) if api else page_denied(request, status)
+
         async def answer(request: Request) -> Response:
             try:
                 who = viewer(request, api=api)
-                data = dash.data()
-                if data is None:
-                    raise Denied(404)  # no scan yet: nothing to export, for anyone
-                scope = export_scope(who, request.query_params.get("agency"), data)
-                lang = pick_language(request)
-                body = await anyio.to_thread.run_sync(xlsx_bytes, data, lang, scope)
-            except Denied as exc:
-                return api_denied(exc.status) if api else page_denied(request, exc.status)
+            except denied as exc:
+                return refuse(request, exc.status)
+            data = dash.data()
+            if data is None:
+                return refuse(request, 404)  # no scan yet: nothing to export, for anyone
+            scope = export_scope(who, request.query_params.get("agency"), data)
+            if isinstance(scope, int):
+                return refuse(request, scope)
+            lang = language(request)
+            body = await anyio.to_thread.run_sync(xlsx_bytes, data, lang, scope)
             disposition = f'attachment; filename="{file_name(data, scope)}"'
             return Response(
                 body,
