@@ -390,9 +390,12 @@ class _Writer:
             (self.h("started"), s.started),
             (self.h("finished"), s.finished or "-"),
             (self.h("inventory"), s.inventory_name),
-            (self.h("inventory_path"), s.inventory_path),
             (self.t("profile"), f"{d.profile.name}: {d.profile.title}"),
         ]
+        if self.scope.agencies is None:
+            # The inventory's path on the scanning machine: for the whole province's export
+            # (the CLI's, an admin's), not for one agency's.
+            rows.insert(5, (self.h("inventory_path"), s.inventory_path))
         if d.profile_note:
             rows.append((self.h("profile_note"), d.profile_note))
         rows += [

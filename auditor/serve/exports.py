@@ -12,12 +12,15 @@ complete scan, cut to what the viewer may see (docs/API.md, "Who sees what"):
 The page path answers a denial as the pages do (the login form, a 404 page), the API path
 as the API does (JSON); a bearer token counts on the API path only, as for the JSON API.
 The workbook is built off the event loop (a worker thread: it reads the scan's scoring,
-already in memory, never the store, which stays on the loop's thread).
+already in memory, never the store, which stays on the loop's thread) and the last few are
+kept (a province's full workbook is ~1 MB and ~2.5 CPU s to build, bench/README.md): asked
+again for the same scan, language and cut, it is not built again.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -37,6 +40,29 @@ MAX_NAME = 255  # as auditor.serve.app's: an agency id longer than a DNS name is
 
 PAGE_PATH = "/export.xlsx"
 API_PATH = "/api/v1/export.xlsx"
+KEPT = 8  # workbooks kept (scan, language, cut): an admin's, a few agencies', the public's
+
+
+class Kept:
+    """The last :data:`KEPT` workbooks built, by (scoring, language, scope); the scoring is
+    held by identity, so a newer scan (or its re-scoring) never gets an older workbook."""
+
+    def __init__(self, size: int = KEPT) -> None:
+        self.size = size
+        self._books: OrderedDict[tuple[int, str, Scope], tuple[ReportData, bytes]] = OrderedDict()
+
+    def get(self, data: ReportData, lang: str, scope: Scope) -> bytes | None:
+        key = (data.scan.id, lang, scope)
+        kept = self._books.get(key)
+        if kept is None or kept[0] is not data:
+            return None
+        self._books.move_to_end(key)
+        return kept[1]
+
+    def put(self, data: ReportData, lang: str, scope: Scope, body: bytes) -> None:
+        self._books[(data.scan.id, lang, scope)] = (data, body)
+        while len(self._books) > self.size:
+            self._books.popitem(last=False)
 
 
 def export_scope(who: Viewer, asked: str | None, data: ReportData) -> Scope | int:
@@ -79,6 +105,7 @@ def export_routes(
     """The two routes, with the app's own ``viewer`` (who is asking; raises ``denied``),
     security ``headers``, denial answers and ``language`` choice (``create_app`` passes
     them)."""
+    kept = Kept()
 
     def endpoint(api: bool) -> Callable[[Request], Awaitable[Response]]:
         def refuse(request: Request, status: int) -> Response:
@@ -96,7 +123,10 @@ def export_routes(
             if isinstance(scope, int):
                 return refuse(request, scope)
             lang = language(request)
-            body = await anyio.to_thread.run_sync(xlsx_bytes, data, lang, scope)
+            body = kept.get(data, lang, scope)
+            if body is None:
+                body = await anyio.to_thread.run_sync(xlsx_bytes, data, lang, scope)
+                kept.put(data, lang, scope, body)
             disposition = f'attachment; filename="{file_name(data, scope)}"'
             return Response(
                 body,

@@ -188,3 +188,46 @@ def test_openapi_document_names_the_export(client: TestClient) -> None:
     assert CONTENT_TYPE in export["responses"]["200"]["content"]
     assert {"401", "404"} <= set(export["responses"])
     assert {p["name"] for p in export["parameters"]} == {"agency", "lang"}
+
+
+# ----------------------------------------------------------------------------- kept workbooks
+
+
+def test_a_workbook_asked_again_is_not_built_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.serve import exports
+    from reports.xlsx import xlsx_bytes as real
+
+    built: list[tuple[str, Any]] = []
+
+    def counting(data: Any, lang: str, scope: Any) -> bytes:
+        built.append((lang, scope))
+        return real(data, lang, scope)
+
+    monkeypatch.setattr(exports, "xlsx_bytes", counting)
+    log_in(client, "root")
+    first = get(client, "/export.xlsx").content
+    assert get(client, "/api/v1/export.xlsx").content == first  # the same cut: kept
+    assert len(built) == 1
+    get(client, "/export.xlsx", "&agency=ubnd")  # another cut
+    client.get("/export.xlsx?lang=vi")  # another language
+    assert len(built) == 3
+
+
+def test_kept_workbooks_are_per_scoring_and_bounded(store: Store) -> None:
+    from dataclasses import replace
+
+    from auditor.serve.exports import Kept
+    from reports.data import load_report
+    from reports.xlsx import EVERYTHING, Scope
+
+    data = load_report(store, 1)
+    kept = Kept(size=2)
+    kept.put(data, "en", EVERYTHING, b"all")
+    assert kept.get(data, "en", EVERYTHING) == b"all"
+    assert kept.get(replace(data), "en", EVERYTHING) is None  # a re-scoring: built again
+    kept.put(data, "en", Scope(summary_only=True), b"summary")
+    kept.put(data, "vi", EVERYTHING, b"vi")
+    assert kept.get(data, "en", EVERYTHING) is None  # the oldest went
+    assert kept.get(data, "vi", EVERYTHING) == b"vi"

@@ -323,6 +323,9 @@ def test_an_agency_scope_keeps_the_ranking_and_only_its_detail_rows(store: Store
     assert {r["Agency ID"] for r in by_header(wb.worksheets[1])} == {"ubnd"}
     scan = {r[0]: r[1] for r in rows(wb.worksheets[4]) if r[0]}
     assert scan["Agencies"] == 1
+    assert "Inventory file" not in scan  # the scanning machine's path: not for one agency
+    whole = {r[0]: r[1] for r in rows(book(data, "en").worksheets[4]) if r[0]}
+    assert whole["Inventory file"] == data.scan.inventory_path
 
 
 def test_summary_only_is_the_ranked_sheet_alone(store: Store) -> None:
