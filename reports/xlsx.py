@@ -82,6 +82,7 @@ _SCANNER_WORDS = (
 )
 
 _BOLD = Font(bold=True)
+_UNDECIDED = (Status.NOT_TESTED, Status.ERROR)
 
 
 def cell_text(value: str) -> str:
@@ -197,6 +198,18 @@ class _Writer:
             return self.t("kpi_default")
         return (kpi.title_vi if self.cat.lang == "vi" and kpi.title_vi else None) or kpi.title
 
+    # Several vantages (issue #16): a column naming the vantages whose own result it was.
+    def vantage_header(self) -> list[str]:
+        return [self.t("vantages")] if self.data.multi_vantage else []
+
+    def vantage_width(self) -> list[int]:
+        return [18] if self.data.multi_vantage else []
+
+    def seen_from(self, c: CheckResult, statuses: tuple[Status, ...]) -> list[str]:
+        if not self.data.multi_vantage:
+            return []
+        return [", ".join(v for v, own in c.vantages if own.status in statuses)]
+
     def kind(self, kind: TargetKind) -> str:
         return self.t(kind.value)
 
@@ -294,13 +307,28 @@ class _Writer:
                 self.h("check_id"),
                 self.t("check"),
                 self.h("status"),
+                *self.vantage_header(),
                 self.t("level"),
                 self.t("requirements"),
                 self.t("message"),
                 self.t("why"),
                 *fixes,
             ],
-            [18, 30, 10, 36, 22, 36, 12, 14, 36, 60, 60, *(50 for _ in fixes)],
+            [
+                18,
+                30,
+                10,
+                36,
+                22,
+                36,
+                12,
+                *self.vantage_width(),
+                14,
+                36,
+                60,
+                60,
+                *(50 for _ in fixes),
+            ],
         )
         fix_cache: dict[str, dict[str, str]] = {}
         why_cache: dict[str, str] = {}
@@ -327,6 +355,7 @@ class _Writer:
                         c.check,
                         self.cat.check_title(c.check),
                         self.cat.status(c.status.value),
+                        *self.seen_from(c, (Status.FAIL, Status.WARN)),
                         self.cat.level(level) if level else "",
                         "; ".join(
                             dict.fromkeys(self.cat.requirement_title(p.requirement) for p in owners)
@@ -350,9 +379,10 @@ class _Writer:
                 self.h("check_id"),
                 self.t("check"),
                 self.h("status"),
+                *self.vantage_header(),
                 self.h("reason"),
             ],
-            [34, 18, 30, 10, 36, 22, 36, 16, 80],
+            [34, 18, 30, 10, 36, 22, 36, 16, *self.vantage_width(), 80],
         )
         limits = scanner_reasons(self.data)
         rows: list[tuple[str, AgencyScore, CheckResult]] = []
@@ -371,6 +401,7 @@ class _Writer:
                     c.check,
                     self.cat.check_title(c.check),
                     self.cat.status(c.status.value),
+                    *self.seen_from(c, (Status.NOT_TESTED, Status.ERROR)),
                     c.message,
                 ]
             )
@@ -478,6 +509,11 @@ def untested_side(c: CheckResult, limits: Collection[str]) -> str:
     """Whose limit a not-tested or error result is: the scanner's own (:data:`SCANNER`),
     or what the scanned target did (:data:`TARGET`: it did not resolve, did not answer,
     did not serve what the check needed)."""
+    if c.vantages:
+        # Several vantages, none of which decided: the target's when any vantage's own
+        # result was the target's doing (from there it could have been tested).
+        own = [untested_side(r, limits) for _v, r in c.vantages if r.status in _UNDECIDED]
+        return TARGET if TARGET in own else SCANNER
     if c.status == Status.ERROR or not c.findings:
         return SCANNER  # a check that crashed, a result never stored: the tool's own
     message = c.message

@@ -372,3 +372,88 @@ def test_report_without_an_output_names_xlsx(
 ) -> None:
     assert main(["report", "--db", store.url]) == 2
     assert "--xlsx FILE" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- vantages
+
+DARK = PORTAL
+
+
+@pytest.fixture
+def two(full_registry: None, tmp_path: Path) -> Iterator[Store]:
+    """Two vantages: "hcm" has no IPv6 (its footing says so, its IPv6 verdicts are not
+    tested for that reason); from "hn" the portal fails IPv6 reachability, its HTTPS over
+    IPv6 could not be tested (the host's doing), and snv's reachability is not tested for
+    the scanner's reason there too."""
+    from dataclasses import replace as dc_replace
+
+    from auditor.store import open_store
+    from tests.support.factories import findings_for, host_observation, inventory
+
+    store = open_store(tmp_path / "two.db")
+    scan_id = store.begin_scan(
+        profile="vn-gov",
+        inventory_path="/tmp/inv.yaml",
+        inventory_name="Tỉnh Thử nghiệm",
+        inventory=inventory(),
+        options={},
+    )
+    hcm_down = {
+        (h, c): Status.NOT_TESTED
+        for h in (DARK, SNV_HOST)
+        for c in ("ipv6.web.reach", "ipv6.web.https")
+    }
+    hn = {
+        (DARK, "ipv6.web.reach"): Status.FAIL,
+        (DARK, "ipv6.web.https"): Status.NOT_TESTED,
+        (SNV_HOST, "ipv6.web.reach"): Status.NOT_TESTED,
+    }
+    for vantage, overrides, footing in (
+        ("hcm", hcm_down, _footing(V6_DOWN).to_record()),
+        ("hn", hn, {}),
+    ):
+        store.record_vantage(scan_id, vantage, footing)
+        by: dict[tuple[TargetKind, str], list[Finding]] = {}
+        for f in findings_for(overrides):
+            if f.status == Status.NOT_TESTED:
+                why = V6_DOWN
+                if vantage == "hn" and (f.target, f.check) == (DARK, "ipv6.web.https"):
+                    why = "no answer from the host over IPv6"
+                f = dc_replace(f, message=why)
+            by.setdefault((f.target_kind, f.target), []).append(f)
+        for (kind, name), items in by.items():
+            obs: dict[str, Any] = host_observation(name) if kind == TargetKind.HOST else {}
+            store.save_target(
+                scan_id, kind, name, json.dumps(obs), items, "2026-01-01T00:00:00+00:00", vantage
+            )
+    store.finish_scan(scan_id, "complete", {})
+    yield store
+    store.close()
+
+
+def test_two_vantages_name_the_vantage_of_each_failure_and_untested(two: Store) -> None:
+    data = load_report(two, 1)
+    assert data.multi_vantage
+    wb = book(data, "en")
+    failures = by_header(wb.worksheets[2])
+    reach = [r for r in failures if r["Check ID"] == "ipv6.web.reach" and r["Target"] == DARK]
+    assert reach and {r["Vantage points"] for r in reach} == {"hn"}  # hcm could not test
+    untested = {
+        (r["Agency ID"], r["Target"], r["Check ID"]): r for r in by_header(wb.worksheets[3])
+    }
+    https = untested[("ubnd", DARK, "ipv6.web.https")]
+    assert https["Vantage points"] == "hcm, hn"
+    assert https["Whose limit"] == h("en", "xlsx.side_target")  # hn could have tested it
+    snv = untested[("so-noi-vu", SNV_HOST, "ipv6.web.reach")]
+    assert snv["Whose limit"] == h("en", "xlsx.side_scanner")  # both for the scanner's reason
+    scan = [r for r in rows(wb.worksheets[4]) if r[0]]
+    footing = [r[1] for r in scan if str(r[0]).startswith("Scanner (hcm)")]
+    assert V6_DOWN in footing
+    assert any(str(r[0]).startswith("Scanner (hn)") for r in scan)
+    assert {r[0]: r[1] for r in scan}["Vantage points"] == "hcm, hn"
+
+
+def test_one_vantage_has_no_vantage_column(store: Store) -> None:
+    wb = book(load_report(store, 1), "en")
+    for ws in wb.worksheets[2:4]:
+        assert "Vantage points" not in rows(ws)[0]
