@@ -16,9 +16,13 @@ Sheets, in this order (their names and headers from the catalogue: Vietnamese by
 5. **scan**: the scan itself (date, inventory, profile, vantages and the scanner's footing
    at each), the counts, and the profile's requirements (the matrix's columns).
 
+Several vantages (issue #16): the matrix shows the combined status (the profile's rule);
+the failures and untested sheets name the vantages whose own result it was.
+
 Written with openpyxl (a well-kept writer; the format is a zip of XML parts no one should
-write by hand) in write-only mode: rows are streamed to the sheet's part as they come, so a
-province's matrix (~60,000 rows) is never a tree of cell objects in memory.
+write by hand) in write-only mode: rows are streamed to a temporary file per sheet as they
+come, so a province's workbook (2,000 hosts: ~250,000 cells) is never a tree of cell
+objects in memory (bench/README.md: no memory above the scoring's).
 
 Remote text is hostile (an agency's name from an inventory, a server's banner quoted in a
 message): every text cell is stored as a string, never a formula, and one that a
