@@ -349,17 +349,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ProfileError as exc:
             return _fail(str(exc))
         # One scoring (``data``) shared by every output of the run.
-        if args.out:
-            pages = render_report(store, data, Path(args.out), args.lang)
-            print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
-        if args.json:
-            write_json(store, scan.id, args.json, args.profile, report=data)
-        if args.csv:
-            write_csv(data, args.csv)
-        if args.markdown:
-            write_markdown(data, args.markdown, args.lang)
-        if args.xlsx:
-            from reports.xlsx import write_xlsx
+        try:
+            if args.out:
+                pages = render_report(store, data, Path(args.out), args.lang)
+                print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
+            if args.json:
+                write_json(store, scan.id, args.json, args.profile, report=data)
+            if args.csv:
+                write_csv(data, args.csv)
+            if args.markdown:
+                write_markdown(data, args.markdown, args.lang)
+            if args.xlsx:
+                from reports.xlsx import write_xlsx
 
-            write_xlsx(data, args.xlsx, args.lang)
+                write_xlsx(data, args.xlsx, args.lang)
+        except BrokenPipeError:
+            raise  # a closed stdout: auditor.cli.main ends quietly
+        except OSError as exc:  # an output that cannot be written: say which, no traceback
+            return _fail(f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}")
     return EXIT_OK

@@ -457,3 +457,13 @@ def test_one_vantage_has_no_vantage_column(store: Store) -> None:
     wb = book(load_report(store, 1), "en")
     for ws in wb.worksheets[2:4]:
         assert "Vantage points" not in rows(ws)[0]
+
+
+def test_report_xlsx_into_a_path_that_cannot_be_made_names_it(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["report", "--db", store.url, "--xlsx", str(blocker / "x.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert f"auditor: error: cannot write {blocker}" in err and "Traceback" not in err
