@@ -333,6 +333,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown, xlsx=args.xlsx)
     if conflict:
         return _fail(conflict)
+    if args.xlsx:
+        try:
+            import reports.xlsx  # noqa: F401  (openpyxl: the optional 'xlsx' extra)
+        except ImportError:
+            return _fail("--xlsx needs the 'xlsx' extra (openpyxl): pip install '.[xlsx]'")
+        if args.xlsx == "-" and sys.stdout.isatty():
+            # A zip archive on a terminal is noise (gzip refuses the same): a pipe or a file.
+            return _fail("--xlsx -: a workbook is binary; redirect stdout to a file or a pipe")
     store = _open(args.db)
     with store:
         try:

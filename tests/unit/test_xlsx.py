@@ -467,3 +467,23 @@ def test_report_xlsx_into_a_path_that_cannot_be_made_names_it(
     assert main(["report", "--db", store.url, "--xlsx", str(blocker / "x.xlsx")]) == 2
     err = capsys.readouterr().err
     assert f"auditor: error: cannot write {blocker}" in err and "Traceback" not in err
+
+
+def test_report_xlsx_refuses_a_terminal(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["report", "--db", store.url, "--xlsx", "-"]) == 2
+    assert "a workbook is binary" in capsys.readouterr().err
+
+
+def test_report_xlsx_without_openpyxl_says_which_extra(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "reports.xlsx", None)  # as if openpyxl were missing
+    assert main(["report", "--db", store.url, "--xlsx", "x.xlsx"]) == 2
+    assert "pip install '.[xlsx]'" in capsys.readouterr().err
