@@ -295,6 +295,7 @@ def test_relative_imports_resolve() -> None:
     assert _base("auditor.probes", init, 1, "dns") == "auditor.probes.dns"
 
 
+
 def test_celery_and_redis_only_in_the_distributed_package() -> None:
     bad = sorted(
         f"{imp.source}:{imp.line} imports {imp.target}"
