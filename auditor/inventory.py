@@ -17,7 +17,7 @@ import difflib
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -96,6 +96,42 @@ class UnknownAgencyError(ValueError):
     def __init__(self, unknown: tuple[str, ...], message: str) -> None:
         self.unknown = unknown
         super().__init__(message)
+
+
+class UnknownTagError(ValueError):
+    """Raised by :meth:`Inventory.tagged` (and :func:`select_tagged`) when no agency carries
+    any of the tags asked for: an empty selection is a typo far more often than a wish."""
+
+    def __init__(self, tags: tuple[str, ...], message: str) -> None:
+        self.tags = tags
+        super().__init__(message)
+
+
+def _tag_miss(tags: Sequence[str], known: Iterable[str], where: str) -> UnknownTagError:
+    names = sorted(set(known))
+    hints = []
+    for tag in tags:
+        close = difflib.get_close_matches(tag, names, n=3)
+        hints.append(f"{tag!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    listed = ", ".join(names) if names else "none"
+    return UnknownTagError(
+        tuple(tags),
+        f"no agency in {where} has the tag {' or '.join(hints)}; its tags: {listed}",
+    )
+
+
+def select_tagged(snapshot: Mapping[str, Any], tags: Sequence[str]) -> dict[str, Any]:
+    """An inventory snapshot (``Inventory.to_dict()``, as stored with a scan) restricted to
+    the agencies carrying any of ``tags`` (exact, case-sensitive labels: the inventory's own
+    spelling). Kept agencies keep their ``parent``. Raises :class:`UnknownTagError` when
+    none matches. Used by the reports (``auditor report --tag``), which read snapshots."""
+    wanted = set(tags)
+    agencies = [a for a in snapshot.get("agencies", []) or [] if isinstance(a, Mapping)]
+    kept = [a for a in agencies if wanted & {str(t) for t in a.get("tags", []) or []}]
+    if not kept:
+        known = (str(t) for a in agencies for t in a.get("tags", []) or [])
+        raise _tag_miss(tags, known, str(snapshot.get("path") or "the scan's inventory"))
+    return {**snapshot, "agencies": kept}
 
 
 # --------------------------------------------------------------------------- names
@@ -397,6 +433,15 @@ class Inventory:
             agencies=tuple(a for a in self.agencies if a.id in keep),
             defaults=self.defaults,
         )
+
+    def tagged(self, tags: Sequence[str]) -> Inventory:
+        """The same inventory restricted to the agencies carrying any of ``tags`` (``--tag``,
+        repeatable: any of them). Raises :class:`UnknownTagError` when none matches."""
+        wanted = set(tags)
+        keep = [a.id for a in self.agencies if wanted & set(a.tags)]
+        if not keep:
+            raise _tag_miss(tags, (t for a in self.agencies for t in a.tags), self.path)
+        return self.only(keep)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able snapshot, stored with each scan."""

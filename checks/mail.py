@@ -576,6 +576,8 @@ makes careful senders report failures (or, in enforce mode, refuse delivery).
         "`AddType text/plain .txt`.",
         "iis": "A site bound to mta-sts.<domain> (https, valid certificate) with the file "
         "under .well-known and a MIME map `.txt -> text/plain`.",
+        "general": "Start with `mode: testing` and TLS-RPT reports; list every MX in the "
+        "policy (`mx:` lines) and switch to `mode: enforce` once the reports are clean.",
     },
 )
 def mail_mta_sts(obs: ZoneObservations, ctx: CheckContext) -> Verdict:

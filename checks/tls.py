@@ -595,6 +595,8 @@ or static (EC)DH key exchange lack it; TLS 1.3 always has it.
         "key-exchange suite).",
         "apache": _APACHE_CIPHERS,
         "iis": _IIS_CIPHERS + " Remove every TLS_RSA_WITH_* suite from the order.",
+        "general": "Enable only ECDHE (or DHE) key-exchange suites and TLS 1.3; turn off "
+        "static RSA key exchange, also on load balancers and WAFs in front of the server.",
     },
 )
 def forward_secrecy(obs: HostObservations, ctx: CheckContext) -> Verdict:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from auditor.store import Store
 
 if TYPE_CHECKING:
+    from auditor.model import Finding
     from reports.data import ReportData
 
 
@@ -34,14 +35,12 @@ def render_report(
 
     # The target pages show one vantage's observations in detail (local, else the first);
     # the per-vantage verdicts are in the findings.
-    return render_html(
-        data,
-        Path(out_dir),
-        lang,
-        store.observations(data.scan.id, data.primary_vantage),
-        store.iter_findings(data.scan.id),
-        workers,
-    )
+    observations = store.observations(data.scan.id, data.primary_vantage)
+    findings: Iterable[Finding] = store.iter_findings(data.scan.id)
+    if data.targets is not None:  # --tag: only the selected agencies' targets
+        observations = (o for o in observations if data.keeps(o[0], o[1]))
+        findings = (f for f in findings if data.keeps(f.target_kind, f.target))
+    return render_html(data, Path(out_dir), lang, observations, findings, workers)
 
 
 STDOUT = "-"

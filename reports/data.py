@@ -5,12 +5,14 @@ score and the trend. Read from the store only; the inventory is the scan's own s
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from auditor.inventory import UnknownTagError, select_tagged
 from auditor.model import LOCAL_VANTAGE, Finding, TargetKind
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
@@ -58,6 +60,18 @@ class ReportData:
     # recorded for each (issue #16: a distributed scan records one per vantage).
     vantages: tuple[str, ...] = (LOCAL_VANTAGE,)
     footings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # ``--tag``: the tags the report is restricted to (``scan.inventory`` is then the
+    # snapshot restricted to the agencies carrying them), and the (kind, name) targets of
+    # those agencies, for the outputs that stream findings and observations from the store.
+    # Empty / None: the whole scan.
+    tags: tuple[str, ...] = ()
+    targets: frozenset[tuple[str, str]] | None = None
+
+    def keeps(self, kind: TargetKind | str, name: str) -> bool:
+        """Whether a target's findings and observations belong in this report."""
+        if self.targets is None:
+            return True
+        return (kind.value if isinstance(kind, TargetKind) else kind, name) in self.targets
 
     @property
     def multi_vantage(self) -> bool:
@@ -118,6 +132,32 @@ def scan_vantages(store: Store, scan_id: int, findings: Iterable[Finding] = ()) 
     return tuple(sorted(names)) or (LOCAL_VANTAGE,)
 
 
+def snapshot_targets(inventory: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """The (kind, name) targets an inventory snapshot's agencies list."""
+    out: set[tuple[str, str]] = set()
+    for agency in inventory.get("agencies", []) or []:
+        for host in agency.get("hosts", []) or []:
+            out.add(("host", str(host["host"] if isinstance(host, Mapping) else host)))
+        for zone in agency.get("domains", []) or []:
+            out.add(("zone", str(zone)))
+    return frozenset(out)
+
+
+def tagged_scan(scan: ScanRecord, tags: Sequence[str], *, strict: bool = True) -> ScanRecord:
+    """The scan with its snapshot restricted to the agencies carrying any of ``tags``.
+    ``strict``: no such agency raises :class:`UnknownTagError`; else (an earlier scan of the
+    trend, before the tag was given) the scan keeps no agency."""
+    if not tags:
+        return scan
+    try:
+        inventory = select_tagged(scan.inventory, tags)
+    except UnknownTagError:
+        if strict:
+            raise
+        inventory = {**scan.inventory, "agencies": []}
+    return dataclasses.replace(scan, inventory=inventory)
+
+
 def scan_day(scan: ScanRecord) -> date:
     """The day a scan ran: waivers are judged against it, so re-renders do not change."""
     try:
@@ -149,11 +189,18 @@ def summary_of(store: Store, scan: ScanRecord, profile: Profile) -> ScoreSummary
 
 
 def load_report(
-    store: Store, scan_id: int, profile_name: str | None = None, score: ScanScore | None = None
+    store: Store,
+    scan_id: int,
+    profile_name: str | None = None,
+    score: ScanScore | None = None,
+    tags: Sequence[str] = (),
 ) -> ReportData:
     """What the renderers need of one scan, scored once (``score``: a scoring already made
-    of it, e.g. the gate's, reused with its profile)."""
-    scan = store.scan(scan_id)
+    of it, e.g. the gate's, reused with its profile). ``tags``: only the agencies carrying
+    any of them, in the scan and in its trend (:class:`UnknownTagError` if none does)."""
+    tags = tuple(dict.fromkeys(tags))
+    scan = tagged_scan(store.scan(scan_id), tags)
+    targets = snapshot_targets(scan.inventory) if tags else None
     if score is not None:
         profile, note = score.profile, ""
     else:
@@ -161,7 +208,11 @@ def load_report(
     # Scored once per render and shared by every output of the run (HTML, JSON, CSV,
     # Markdown): without evidence, which no score reads; the outputs that show evidence
     # (the JSON findings, the target pages) stream it from the store target by target.
-    findings = tuple(store.iter_findings(scan_id, evidence=False))
+    findings = tuple(
+        f
+        for f in store.iter_findings(scan_id, evidence=False)
+        if targets is None or (f.target_kind.value, f.target) in targets
+    )
     if score is None:
         score = score_scan(profile, scan.inventory, findings, scan_day(scan))
     # Earlier network scans of the same inventory. An evaluation re-scores the observations
@@ -175,7 +226,7 @@ def load_report(
         and s.status == "complete"
         and s.kind == "scan"
     ][-(TREND_SCANS - 1) :]
-    history = [(s, summary_of(store, s, profile)) for s in earlier]
+    history = [(s, summary_of(store, tagged_scan(s, tags, strict=False), profile)) for s in earlier]
     previous_scan, previous = history[-1] if history else (None, None)
     history.append((scan, ScoreSummary.of(score)))
     vantages = scan_vantages(store, scan_id, findings)
@@ -190,4 +241,6 @@ def load_report(
         history=tuple(history),
         vantages=vantages,
         footings=store.vantage_footings(scan_id) if len(vantages) > 1 else {},
+        tags=tags,
+        targets=targets,
     )

@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from reports.views import (
     RequirementRow,
     TargetPage,
     addresses,
+    agency_tree,
     dns_answers,
     flatten,
     http_views,
@@ -149,6 +151,36 @@ def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return text.replace(".", ",") if lang == "vi" else text
+
+
+def fmt_date(value: object, lang: str, *, with_time: bool = False) -> str:
+    """A date (or an ISO 8601 timestamp as the store keeps them) for a reader: dd/mm/yyyy in
+    Vietnamese (day, month, year: the order written in Vietnam), ISO yyyy-mm-dd in English.
+    ``with_time``: hours and minutes in UTC after it. Text that is no date is shown as it
+    is (never an error on a page)."""
+    if value is None or value == "":
+        return "-"
+    when: datetime | None = None
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, date):
+        when = datetime(value.year, value.month, value.day)
+        with_time = False
+    else:
+        text = str(value)
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+        if len(text) <= 10:
+            with_time = False
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    day = when.strftime("%d/%m/%Y") if lang == "vi" else when.strftime("%Y-%m-%d")
+    if not with_time:
+        return day
+    clock = when.strftime("%H:%M")
+    return f"{clock} {day} (UTC)" if lang == "vi" else f"{day} {clock} UTC"
 
 
 # --------------------------------------------------------------------------- view models
@@ -615,6 +647,7 @@ def page_env(lang: str, cat: Catalog, links: Links = STATIC_LINKS) -> jinja2.Env
         pills=Pills(cat),
         cells=Pills(cat, compact=True),
         num=lambda v, d=1: fmt_number(v, lang, d),
+        fdate=lambda v, with_time=False: fmt_date(v, lang, with_time=with_time),
         pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
         page=links.page,
         display=to_display_name,
@@ -823,7 +856,8 @@ class HtmlRenderer:
             "scan": data.scan,
             "profile": data.profile,
             "profile_note": data.profile_note,
-            "scan_date": str(scan_day(data.scan)),
+            "report_tags": data.tags,
+            "scan_date": fmt_date(scan_day(data.scan), lang),
             "inventory_name": data.scan.inventory_name,
             "footing": footing_view(data.scan.stats, self.cat),
             # Several vantages: the scan header shows each one's footing (empty otherwise).
@@ -905,6 +939,12 @@ class HtmlRenderer:
             coverage=score.coverage,
             trend=province_trend(d),
             chart=trend_chart([(f"#{s.id}", v) for s, v, _k in province_trend(d)]),
+            # The "by organisation" view, when the inventory has parent links at all.
+            tree=(
+                agency_tree(score.agencies, d.agency_delta)
+                if any(a.agency.parent for a in score.agencies)
+                else ()
+            ),
             **extra,
         )
 
@@ -932,6 +972,8 @@ class HtmlRenderer:
             today=score.today,
             trend=trend,
             chart=trend_chart([(f"#{s.id}", v) for s, v in trend]),
+            parent=next((p for p in score.agencies if p.id == a.agency.parent), None),
+            subordinates=agency_tree(score.agencies, d.agency_delta, root=a.id),
             **extra,
         )
 

@@ -113,7 +113,6 @@ def scan_chunks(
     that). ``report``: the run's scoring, shared with its other outputs (scored here when
     not given)."""
     scan = store.scan(scan_id)
-    owners = _owners(scan.inventory)
     scoring_error = None
     if report is None:
         try:
@@ -123,6 +122,10 @@ def scan_chunks(
         except (ProfileError, KeyError, ValueError) as exc:
             # The findings are still worth writing when the profile cannot be loaded.
             scoring_error = str(exc)
+    # The report's scan: with --tag its snapshot holds the selected agencies only.
+    if report is not None:
+        scan = report.scan
+    owners = _owners(scan.inventory)
     waived: set[tuple[str, str, str, str]] = set()
     if report is not None:
         for a in report.score.agencies:
@@ -155,6 +158,8 @@ def scan_chunks(
         "stats": {k: v for k, v in scan.stats.items() if k != FOOTING_KEY},
         "footing": scan.stats.get(FOOTING_KEY),
     }
+    if report is not None and report.tags:
+        head["tags"] = list(report.tags)
     if vantaged:
         footings = store.vantage_footings(scan_id)
         head["vantages"] = [{"name": v, "footing": footings.get(v)} for v in vantages]
@@ -162,6 +167,8 @@ def scan_chunks(
     def findings() -> Iterator[dict[str, Any]]:
         for f in store.iter_findings(scan_id):
             key = ("zone" if f.target_kind.value == "zone" else "host", f.target)
+            if report is not None and not report.keeps(*key):
+                continue  # --tag: another agency's target
             for agency in owners.get(key, ("",)):
                 item: dict[str, Any] = {
                     "agency": agency,

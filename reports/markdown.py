@@ -7,7 +7,7 @@ from pathlib import Path
 
 from auditor.scoring import AgencyScore
 from reports.data import ReportData
-from reports.html import fmt_number
+from reports.html import fmt_date, fmt_number
 from reports.i18n import Catalog
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -40,9 +40,12 @@ def markdown_text(data: ReportData, lang: str = "en", max_failures: int = 5) -> 
     out.append(f"# {md_escape(cat.t('report_title', name=data.scan.inventory_name))}")
     out.append("")
     out.append(
-        f"{md_escape(cat.t('scan_of', id=data.scan.id, date=data.scan.started[:10]))} · "
+        f"{md_escape(cat.t('scan_of', id=data.scan.id, date=fmt_date(data.scan.started, lang)))} · "
         f"{md_escape(cat.t('profile'))}: `{data.profile.name}`"
     )
+    if data.tags:
+        out.append("")
+        out.append(md_escape(cat.t("tags_selected", tags=", ".join(data.tags))))
     yes, total = score.kpi_share()
     out.append("")
     out.append(md_escape(cat.t("kpi_share", yes=yes, total=total)))

@@ -612,3 +612,56 @@ class TargetPage:
     http: tuple[HttpView, ...]
     zone: ZoneView | None
     other: Rows
+
+
+# --------------------------------------------------------------------------- agency tree
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """One agency in the tree of the inventory's ``parent`` links (the index's "by
+    organisation" view, an agency page's subordinates): its score and how deep it sits."""
+
+    agency: Any  # auditor.scoring.AgencyScore (Any: views stay free of the scoring import)
+    depth: int  # 0 for a root
+    children: int  # direct subordinates in the report
+    delta: float | None  # score change since the previous scan (None: no previous score)
+
+
+def agency_tree(
+    agencies: Sequence[Any], delta: Callable[[str], float | None], root: str | None = None
+) -> tuple[TreeRow, ...]:
+    """The agencies depth first under their parents, siblings in inventory order.
+
+    ``root``: only the subtree below that agency (it excluded), e.g. an agency page's
+    subordinates. An agency whose parent is not in the report (another tag, ``--only``) is a
+    root of its own. The inventory loader rejects cycles; a cycle in a hand-edited store is
+    still shown once per agency and never loops."""
+    ids = {a.agency.id for a in agencies}
+    children: dict[str | None, list[Any]] = {}
+    for a in agencies:
+        parent = a.agency.parent if a.agency.parent in ids else None
+        children.setdefault(parent, []).append(a)
+    rows: list[TreeRow] = []
+    seen: set[str] = set()
+
+    def walk(parent: str | None, depth: int) -> None:
+        for a in children.get(parent, []):
+            if a.agency.id in seen:
+                continue
+            seen.add(a.agency.id)
+            rows.append(TreeRow(a, depth, len(children.get(a.agency.id, [])), delta(a.agency.id)))
+            walk(a.agency.id, depth + 1)
+
+    if root is None:
+        walk(None, 0)
+        # Agencies only reachable through a cycle (no root above them): shown as roots.
+        for a in agencies:
+            if a.agency.id not in seen:
+                seen.add(a.agency.id)
+                rows.append(TreeRow(a, 0, len(children.get(a.agency.id, [])), delta(a.agency.id)))
+                walk(a.agency.id, 1)
+    else:
+        seen.add(root)
+        walk(root, 0)
+    return tuple(rows)

@@ -433,6 +433,8 @@ class _Writer:
             rows.insert(5, (self.h("inventory_path"), s.inventory_path))
         if d.profile_note:
             rows.append((self.h("profile_note"), d.profile_note))
+        if d.tags:  # --tag: only the agencies with these inventory tags
+            rows.append((self.h("tags"), self.t("tags_selected", tags=", ".join(d.tags))))
         rows += [
             (self.t("vantages"), ", ".join(d.vantages)),
             (self.h("vantage_rule"), d.profile.vantage_rule_text()),

@@ -36,7 +36,7 @@ from auditor.gate import (
     parse_target,
     terminal_summary,
 )
-from auditor.inventory import InventoryError, load_inventory
+from auditor.inventory import InventoryError, UnknownTagError, load_inventory
 from auditor.protocol.names import registrable_domain
 from auditor.selfcheck import footing_of
 from auditor.service import check_footing
@@ -58,6 +58,12 @@ def register(sub: Any) -> None:
         action="append",
         metavar="AGENCY",
         help="with --inventory: only this agency (repeatable)",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="with --inventory: only the agencies with this tag (repeatable: any of them)",
     )
     p.add_argument(
         "--zone",
@@ -113,8 +119,8 @@ def _gate(args: argparse.Namespace) -> int:
         raise GateUsageError("--min-score must be between 0 and 100")
     if bool(args.targets) == bool(args.inventory):
         raise GateUsageError("give TARGET host names/URLs, or --inventory FILE (not both)")
-    if args.only and not args.inventory:
-        raise GateUsageError("--only goes with --inventory")
+    if (args.only or args.tag) and not args.inventory:
+        raise GateUsageError("--only and --tag go with --inventory")
     from reports import output_conflict
 
     conflict = output_conflict(junit=args.junit, json=args.json, markdown=args.markdown)
@@ -148,6 +154,10 @@ def _gate(args: argparse.Namespace) -> int:
             inventory = load_inventory(args.inventory)
             if args.only:
                 inventory = inventory.only(args.only)
+            if args.tag:
+                inventory = inventory.tagged(args.tag)
+        except UnknownTagError as exc:
+            raise GateUsageError(f"--tag: {exc}") from None
         except InventoryError as exc:
             raise GateUsageError(str(exc)) from None
         except (ValueError, OSError) as exc:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.inventory import UnknownTagError
 from auditor.profiles import ProfileError, list_profiles, load_profile
 from auditor.store import Store, display_url, open_store
 from auditor.text import one_line
@@ -100,6 +101,12 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="write an Excel workbook: ranking, hosts x requirements, failures and fixes,"
         " not tested, the scan; headers in --lang ('-': stdout)",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="only the agencies with this inventory tag, in every output (repeatable: any)",
     )
     p.set_defaults(func=cmd_report)
 
@@ -353,8 +360,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _fail(f"no complete scan in {display_url(args.db)}")
         _say_which(store, scan, args)
         try:
-            data = load_report(store, scan.id, args.profile)
-        except ProfileError as exc:
+            data = load_report(store, scan.id, args.profile, tags=args.tag or ())
+        except (ProfileError, UnknownTagError) as exc:
             return _fail(str(exc))
         # One scoring (``data``) shared by every output of the run.
         try:

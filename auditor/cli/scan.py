@@ -58,6 +58,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             inventory = inventory.only(args.only)
         except (ValueError, KeyError) as exc:
             raise UsageError(f"--only: {exc}") from None
+    if args.tag:
+        try:
+            inventory = inventory.tagged(args.tag)
+        except ValueError as exc:
+            raise UsageError(f"--tag: {exc}") from None
     options = options_from_args(args, ports=inventory.defaults.ports)
     profile = profile_or_usage(args.profile or inventory.profile or "vn-gov")
     db_path = args.db or default_db(args.inventory)
@@ -291,6 +296,12 @@ def register(sub: Any) -> None:
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="report language")
     p.add_argument(
         "--only", action="append", metavar="AGENCY", help="scan only this agency (repeatable)"
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="scan only the agencies with this inventory tag (repeatable: any of them)",
     )
     p.add_argument(
         "--resume",

@@ -487,3 +487,28 @@ def test_report_xlsx_without_openpyxl_says_which_extra(
     monkeypatch.setitem(sys.modules, "reports.xlsx", None)  # as if openpyxl were missing
     assert main(["report", "--db", store.url, "--xlsx", "x.xlsx"]) == 2
     assert "pip install '.[xlsx]'" in capsys.readouterr().err
+
+
+def test_report_xlsx_with_tag_has_the_tagged_agencies_only(
+    full_registry: None, tmp_path: Path
+) -> None:
+    from tests.support.factories import inventory
+
+    snapshot = inventory()
+    snapshot["agencies"][1]["tags"] = ["huyen"]
+    st, _ids = make_store(tmp_path / "t.db")
+    with st:
+        raw_sql(st, "UPDATE scans SET inventory_json = ? WHERE id = 1", (json.dumps(snapshot),))
+    out = tmp_path / "t.xlsx"
+    assert (
+        main(["report", "--db", str(tmp_path / "t.db"), "--xlsx", str(out), "--tag", "huyen"]) == 0
+    )
+    wb = load_workbook(out)
+    assert agency_column(wb.worksheets[0]) == {"ubnd"}
+    assert agency_column(wb.worksheets[1]) == {"ubnd"}
+    scan = {r[0]: r[1] for r in rows(wb.worksheets[4]) if r[0]}
+    assert "huyen" in scan["Nhãn"]
+
+
+def agency_column(ws: Worksheet) -> set[str]:
+    return {r[1] if ws.title == "Xếp hạng" else r[0] for r in rows(ws)[1:]}
