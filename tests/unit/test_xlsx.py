@@ -512,3 +512,14 @@ def test_report_xlsx_with_tag_has_the_tagged_agencies_only(
 
 def agency_column(ws: Worksheet) -> set[str]:
     return {r[1] if ws.title == "Xếp hạng" else r[0] for r in rows(ws)[1:]}
+
+
+def test_an_idn_host_shows_its_unicode_name_beside_the_a_label(store: Store) -> None:
+    snapshot = store.scan(1).inventory
+    snapshot["agencies"][1]["hosts"][0]["display"] = "cổng.example.gov.vn"
+    raw_sql(store, "UPDATE scans SET inventory_json = ? WHERE id = 1", (json.dumps(snapshot),))
+    matrix = rows(book(load_report(store, 1)).worksheets[1])
+    ubnd = [r[3] for r in matrix if r[0] == "ubnd" and r[2] == "Máy chủ"]
+    assert ubnd == [f"cổng.example.gov.vn ({PORTAL})"]
+    snv = [r[3] for r in matrix if r[0] == "so-noi-vu" and r[3] and PORTAL in r[3]]
+    assert snv == [PORTAL]  # the other owner's snapshot has no Unicode form of it
