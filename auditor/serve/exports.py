@@ -45,7 +45,8 @@ KEPT = 8  # workbooks kept (scan, language, cut): an admin's, a few agencies', t
 
 class Kept:
     """The last :data:`KEPT` workbooks built, by (scoring, language, scope); the scoring is
-    held by identity, so a newer scan (or its re-scoring) never gets an older workbook."""
+    held by identity, so a newer scan (or its re-scoring) never gets an older workbook, and
+    a workbook of a new scoring drops those of the older one."""
 
     def __init__(self, size: int = KEPT) -> None:
         self.size = size
@@ -60,6 +61,10 @@ class Kept:
         return kept[1]
 
     def put(self, data: ReportData, lang: str, scope: Scope, body: bytes) -> None:
+        # Only the dashboard's current scoring is ever asked for: a workbook of another
+        # would keep that whole scoring alive for nothing.
+        for key in [k for k, (d, _b) in self._books.items() if d is not data]:
+            del self._books[key]
         self._books[(data.scan.id, lang, scope)] = (data, body)
         while len(self._books) > self.size:
             self._books.popitem(last=False)

@@ -231,3 +231,8 @@ def test_kept_workbooks_are_per_scoring_and_bounded(store: Store) -> None:
     kept.put(data, "vi", EVERYTHING, b"vi")
     assert kept.get(data, "en", EVERYTHING) is None  # the oldest went
     assert kept.get(data, "vi", EVERYTHING) == b"vi"
+    newer = replace(data)
+    kept.put(newer, "vi", EVERYTHING, b"newer")  # a new scoring: the older one's go
+    assert kept.get(data, "en", Scope(summary_only=True)) is None
+    assert kept.get(newer, "vi", EVERYTHING) == b"newer"
+    assert len(kept._books) == 1
