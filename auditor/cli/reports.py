@@ -6,7 +6,7 @@
   improvements per agency, host and check (default: the last two complete scans of one
   inventory); exit 1 when something regressed, unless ``--exit-zero``;
 - ``auditor report --db DB [--scan ID] [--out DIR] [--lang vi|en] [--json F] [--csv F]
-  [--markdown F]``: re-render any stored scan from its own inventory snapshot.
+  [--markdown F] [--xlsx F]``: re-render any stored scan from its own inventory snapshot.
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def register(sub: Any) -> None:
         "--csv", metavar="FILE", help="write one row per host x requirement ('-': stdout)"
     )
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary ('-': stdout)")
+    p.add_argument(
+        "--xlsx",
+        metavar="FILE",
+        help="write an Excel workbook: ranking, hosts x requirements, failures and fixes,"
+        " not tested, the scan; headers in --lang ('-': stdout)",
+    )
     p.add_argument(
         "--tag",
         action="append",
@@ -326,11 +332,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     from reports.jsonout import write_json
     from reports.markdown import write_markdown
 
-    if not (args.out or args.json or args.csv or args.markdown):
-        return _fail("nothing to write: give --out DIR, --json FILE, --csv FILE or --markdown FILE")
-    conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown)
+    if not (args.out or args.json or args.csv or args.markdown or args.xlsx):
+        return _fail(
+            "nothing to write: give --out DIR, --json FILE, --csv FILE, --markdown FILE"
+            " or --xlsx FILE"
+        )
+    conflict = output_conflict(json=args.json, csv=args.csv, markdown=args.markdown, xlsx=args.xlsx)
     if conflict:
         return _fail(conflict)
+    if args.xlsx:
+        try:
+            import reports.xlsx  # noqa: F401  (openpyxl: the optional 'xlsx' extra)
+        except ImportError:
+            return _fail("--xlsx needs the 'xlsx' extra (openpyxl): pip install '.[xlsx]'")
+        if args.xlsx == "-" and sys.stdout.isatty():
+            # A zip archive on a terminal is noise (gzip refuses the same): a pipe or a file.
+            return _fail("--xlsx -: a workbook is binary; redirect stdout to a file or a pipe")
     store = _open(args.db)
     with store:
         try:
@@ -347,13 +364,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         except (ProfileError, UnknownTagError) as exc:
             return _fail(str(exc))
         # One scoring (``data``) shared by every output of the run.
-        if args.out:
-            pages = render_report(store, data, Path(args.out), args.lang)
-            print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
-        if args.json:
-            write_json(store, scan.id, args.json, args.profile, report=data)
-        if args.csv:
-            write_csv(data, args.csv)
-        if args.markdown:
-            write_markdown(data, args.markdown, args.lang)
+        try:
+            if args.out:
+                pages = render_report(store, data, Path(args.out), args.lang)
+                print(f"wrote {len(pages)} page(s) to {args.out}", file=sys.stderr)
+            if args.json:
+                write_json(store, scan.id, args.json, args.profile, report=data)
+            if args.csv:
+                write_csv(data, args.csv)
+            if args.markdown:
+                write_markdown(data, args.markdown, args.lang)
+            if args.xlsx:
+                from reports.xlsx import write_xlsx
+
+                write_xlsx(data, args.xlsx, args.lang)
+        except BrokenPipeError:
+            raise  # a closed stdout: auditor.cli.main ends quietly
+        except OSError as exc:  # an output that cannot be written: say which, no traceback
+            return _fail(f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}")
     return EXIT_OK

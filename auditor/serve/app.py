@@ -37,6 +37,7 @@ from auditor.serve.auth import (
     token_digest,
     viewer_of,
 )
+from auditor.serve.exports import export_routes
 from auditor.serve.openapi import openapi_document
 from auditor.store import Store, UserRecord
 from reports.data import ReportData, load_report
@@ -506,6 +507,9 @@ def create_app(
         Route("/api/v1/zones/{name}", api(api_target("zone"))),
         Route("/api/v1/paths/{name:path}", api(api_target("path"))),
     ]
+    routes += export_routes(
+        dash, viewer, headers, denied_page, api_denied, pick_language, Denied
+    )  # the Excel download (auditor/serve/exports.py)
     middleware = [
         Middleware(
             SessionMiddleware,

@@ -1,4 +1,4 @@
-"""The API's OpenAPI 3.1 document (``GET /api/v1/openapi.json``), written by hand: four
+"""The API's OpenAPI 3.1 document (``GET /api/v1/openapi.json``), written by hand: the
 read-only paths, documented in docs/API.md."""
 
 from __future__ import annotations
@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from auditor import __version__
+
+# reports.xlsx.CONTENT_TYPE (not imported: this document is served without openpyxl too).
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _ERROR = {
     "type": "object",
@@ -183,6 +186,42 @@ def openapi_document() -> dict[str, Any]:
                 "name",
                 _target("path"),
             ),
+            "/export.xlsx": {
+                "get": {
+                    "summary": (
+                        "the Excel workbook of what the caller may see: an admin every sheet "
+                        "and agency, an agency its own agency's rows, the public the ranked "
+                        "summary sheet alone"
+                    ),
+                    "parameters": [
+                        {
+                            "name": "agency",
+                            "in": "query",
+                            "required": False,
+                            "description": "the detail sheets of this agency only (the "
+                            "caller's own, or any for an admin; 401 for the public)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "lang",
+                            "in": "query",
+                            "required": False,
+                            "description": "the headers' language (default: Accept-Language,"
+                            " else Vietnamese)",
+                            "schema": {"type": "string", "enum": ["vi", "en"]},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the workbook (Content-Disposition: attachment)",
+                            "content": {
+                                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}
+                            },
+                        },
+                        **_DENIED,
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "this document",
