@@ -204,14 +204,25 @@ class Scheduler:
         for state in self._states.values():
             if state.next_due > now:
                 continue
-            # Several due times passed in one sleep (a clock jump): the latest one, once.
-            due = state.spec.latest_due(now)
-            state.next_due = state.spec.next_run(now)
-            if state.running is not None and state.running.is_alive():
-                self._skip(state, due)
-            else:
-                started.append(self._launch(state, due))
+            thread = self.fire(state.spec.name, now)
+            if thread is not None:
+                started.append(thread)
         return started
+
+    def fire(self, name: str, now: datetime) -> threading.Thread | None:
+        """The schedule ``name`` is due at ``now`` (its clock: this loop's, or Celery
+        beat's): start its run for the latest cron time, or skip it (logged, recorded)
+        while the previous run is still going. The run started, if any."""
+        if not self._states:
+            self.prepare()
+        state = self._states[name]
+        # Several due times passed in one sleep (a clock jump): the latest one, once.
+        due = state.spec.latest_due(now)
+        state.next_due = state.spec.next_run(now)
+        if state.running is not None and state.running.is_alive():
+            self._skip(state, due)
+            return None
+        return self._launch(state, due)
 
     def next_wake(self) -> float:
         """Seconds until the earliest next due time (at most MAX_SLEEP_S)."""

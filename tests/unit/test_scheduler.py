@@ -208,3 +208,16 @@ def test_an_after_scan_that_fails_is_said_in_the_run_not_raised(db: str) -> None
         assert run_once(store, _spec(), run, Scans(), boom) == "complete"
         [rec] = store.schedule_runs()
         assert rec.scan_id is not None and "ConnectionError: smtp down" in rec.detail
+
+
+def test_celery_beats_schedule_is_the_same_cron_in_the_same_zone() -> None:
+    from auditor.distributed.beat import cron_schedule
+
+    now = MONDAY + timedelta(seconds=5)
+    weekly = cron_schedule(_spec(), nowfun=lambda: now)
+    due, wait = weekly.is_due(MONDAY - timedelta(days=7))  # last ran a week ago: due now
+    assert due and wait == 30.0  # the next look within the loop's longest sleep
+    due, wait = weekly.is_due(MONDAY)  # ran for this Monday: not due
+    assert not due and 0 < wait <= 30.0
+    assert weekly.remaining_estimate(MONDAY) == MONDAY + timedelta(days=7) - now
+    assert weekly == cron_schedule(_spec()) and weekly != cron_schedule(_spec("x"))
