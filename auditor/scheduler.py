@@ -81,6 +81,21 @@ def local_scan(
     return result.scan_id, result.status
 
 
+def tested_nothing(store: Store, scan_id: int, inventory: Inventory) -> str | None:
+    """Why a complete scan judged nothing (its resolver could resolve none of the names,
+    from every vantage), or None. Such a scan is stored (its findings say why) but a
+    scheduled run must not look like a good one, as ``auditor scan`` exits 2 for it."""
+    from auditor.selfcheck import Footing, footing_of
+
+    names = [*inventory.host_owners(), *inventory.zone_owners()]
+    footings = [footing_of(store.scan(scan_id).stats)]
+    footings += [Footing.from_record(r) for r in store.vantage_footings(scan_id).values()]
+    known = [f for f in footings if f is not None]
+    if names and known and all(all(f.resolver_blames(n) for n in names) for f in known):
+        return "the scan could not test anything: its resolver cannot resolve names"
+    return None
+
+
 def run_once(
     store: Store,
     spec: ScheduleSpec,
@@ -100,6 +115,8 @@ def run_once(
         profile = load_profile(spec.profile or inventory.profile or "vn-gov")
         options = scan_options(spec, ports=inventory.defaults.ports)
         scan_id, status = run_scan(store, spec, inventory, profile, options)
+        if status == "complete" and (blind := tested_nothing(store, scan_id, inventory)):
+            status, detail = "error", blind
     except RunFailed as exc:
         scan_id, status, detail = exc.scan_id, "failed", str(exc)
     except (InventoryError, ScanInputError, OSError, ValueError) as exc:
@@ -299,5 +316,6 @@ __all__ = [
     "Scheduler",
     "local_scan",
     "run_once",
+    "tested_nothing",
     "utc_now",
 ]

@@ -76,7 +76,12 @@ def _options(dns: DnsServer, timeout: int = 3, port_map: list[str] | None = None
 
 
 def _schedule_file(
-    tmp: Path, dns: DnsServer, holder: HoldingServer | None, *, vantages: str = ""
+    tmp: Path,
+    dns: DnsServer,
+    holder: HoldingServer | None,
+    *,
+    vantages: str = "",
+    deaf: bool = False,
 ) -> Path:
     for name, agencies in (("fast", FAST), ("slow", SLOW), ("yearly", YEARLY)):
         _write_inventory(tmp / f"{name}.yaml", agencies)
@@ -90,14 +95,27 @@ def _schedule_file(
     # 1 January, midnight: never due during the test, so it runs only as a missed run
     lines += ["  - name: yearly", "    inventory: yearly.yaml", '    cron: "0 0 1 1 *"',
               f"    options: {_options(dns)}", *([vantages] if vantages else [])]  # fmt: skip
+    if deaf:
+        # a resolver that answers nothing: the scan judges nothing, the run is an error
+        options = json.dumps(
+            {
+                "resolver": f"127.0.0.1:{_port()}",
+                "timeout": 2,
+                "deadline": 12,
+                "allow_net": ["127.0.0.0/8"],
+                "no_icmp": True,
+            }
+        )
+        lines += ["  - name: deaf", "    inventory: yearly.yaml", '    cron: "0 0 1 1 *"',
+                  f"    options: {options}"]  # fmt: skip
     path = tmp / "schedules.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def _seed(db: Path) -> str:
-    """An admin and its API token, and a last run of "yearly" for 1 January 2025: the
-    scheduler finds the 2026 run missed and runs it once at start."""
+    """An admin and its API token, and a last run of "yearly" (and "deaf") for 1 January
+    2025: the scheduler finds the 2026 run missed and runs it once at start."""
     made = subprocess.run(
         [sys.executable, "-m", "auditor", "users", "add", "root", "--admin", "--db", str(db),
          "--password-stdin"],
@@ -108,8 +126,9 @@ def _seed(db: Path) -> str:
     assert token.returncode == 0, token.stderr
     with open_store(db) as store:
         old = datetime(2025, 1, 1, 0, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-        run = store.begin_schedule_run("yearly", utc(old))
-        store.end_schedule_run(run, "complete", None)
+        for name in ("yearly", "deaf"):
+            run = store.begin_schedule_run(name, utc(old))
+            store.end_schedule_run(run, "complete", None)
     return token.stdout.strip()
 
 
@@ -174,7 +193,7 @@ def test_serve_scheduler_runs_each_minute_runs_a_missed_run_and_skips_an_overlap
     token = _seed(db)
     log = tmp_path / "serve.log"
     with HoldingServer(ports=2, hold=SLOW_TIMEOUT_S + 30) as holder:
-        schedules = _schedule_file(tmp_path, dns, holder)
+        schedules = _schedule_file(tmp_path, dns, holder, deaf=True)
         port = _port()
         proc = _start(["serve", "--db", str(db), "--port", str(port), "--schedules",
                        str(schedules), "--scheduler"], log)  # fmt: skip
@@ -200,7 +219,7 @@ def test_serve_scheduler_runs_each_minute_runs_a_missed_run_and_skips_an_overlap
             assert status == 200 and isinstance(doc, dict)
             assert doc["runner"] == "embedded"
             by_name = {s["name"]: s for s in doc["schedules"]}
-            assert set(by_name) == {"fast", "slow", "yearly"}
+            assert set(by_name) == {"fast", "slow", "yearly", "deaf"}
             statuses = {r["status"] for r in by_name["slow"]["recent_runs"]}
             assert {"running", "skipped"} <= statuses
             assert by_name["yearly"]["next_run"].startswith("2027-01-01T00:00:00+07:00")
@@ -218,6 +237,9 @@ def test_serve_scheduler_runs_each_minute_runs_a_missed_run_and_skips_an_overlap
     with open_store(db) as store:
         yearly = store.schedule_runs("yearly")
         assert [r.due for r in yearly] == ["2025-12-31T17:00:00+00:00", "2024-12-31T17:00:00+00:00"]
+        deaf = store.schedule_runs("deaf")[0]
+        assert deaf.status == "error" and "could not test anything" in deaf.detail
+        assert deaf.scan_id is not None  # stored all the same: its findings say why
         skipped = [r for r in store.schedule_runs("slow") if r.status == "skipped"]
         assert skipped and "is still going" in skipped[0].detail
 
