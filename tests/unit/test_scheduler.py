@@ -40,6 +40,7 @@ class Scans:
 
     def __init__(self, block: bool = False) -> None:
         self.calls: list[str] = []
+        self.called = threading.Event()
         self.release = threading.Event()
         if not block:
             self.release.set()
@@ -49,6 +50,7 @@ class Scans:
         self, store: Store, spec: ScheduleSpec, inv: Inventory, profile: Any, opts: ScanOptions
     ) -> tuple[int, str]:
         self.calls.append(spec.name)
+        self.called.set()
         assert self.release.wait(30)
         scan_id = store.begin_scan(
             profile=profile.name,
@@ -221,3 +223,35 @@ def test_celery_beats_schedule_is_the_same_cron_in_the_same_zone() -> None:
     assert not due and 0 < wait <= 30.0
     assert weekly.remaining_estimate(MONDAY) == MONDAY + timedelta(days=7) - now
     assert weekly == cron_schedule(_spec()) and weekly != cron_schedule(_spec("x"))
+
+
+def test_celery_beats_due_entries_go_to_the_core_and_an_overlap_is_skipped(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The beat glue without a broker: the scheduler class Celery beat instantiates sets up
+    one entry per schedule (the missed runs through the core), and a due entry is a run of
+    the core (never a task sent), the second while the first goes on skipped."""
+    from auditor.distributed.app import make_app
+    from auditor.distributed.beat import scheduler_class
+
+    with open_store(db) as store:
+        store.begin_schedule_run("weekly", utc(MONDAY - timedelta(days=14)))  # left running
+    scans = Scans(block=True)
+    core = Scheduler(db, (_spec(),), run_scan=scans)
+    beat = scheduler_class(core)(app=make_app("redis://127.0.0.1:9/0"))
+    assert set(beat.schedule) == {"weekly"} and beat.producer is None
+    entry = beat.schedule["weekly"]
+    assert not entry.is_due()[0]  # set up from now: the missed run is the core's, not beat's
+    assert scans.called.wait(30)
+    assert scans.calls == ["weekly"]  # the abandoned run's Monday and the ones since: once
+    caplog.set_level(logging.WARNING, logger="auditor.scheduler")
+    beat.apply_entry(entry)
+    assert "is skipped" in caplog.text and scans.calls == ["weekly"]
+    scans.release.set()
+    running = core._states["weekly"].running
+    assert running is not None
+    _join([running])
+    core.stop()
+    with open_store(db) as store:
+        statuses = [r.status for r in store.schedule_runs("weekly")]
+    assert statuses == ["skipped", "complete", "abandoned"]
