@@ -48,6 +48,7 @@ COMMANDS: tuple[str, ...] = (
     "auditor.cli.demo",
     "auditor.cli.distributed",
     "auditor.cli.serve",
+    "auditor.cli.schedules",
 )
 
 

@@ -280,3 +280,19 @@ def test_a_missed_run_runs_once_however_many_were_missed() -> None:
     assert missed_run(weekly, datetime(2026, 12, 7, 2, 0, tzinfo=HCM), now) is None
     # a schedule that never ran has missed nothing: it starts at its next cron time
     assert missed_run(weekly, None, now) is None
+
+
+def test_schedules_validate_shows_the_next_runs_or_every_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditor.cli import main
+
+    good = _write(tmp_path, GOOD)
+    assert main(["schedules", "validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: ok: 2 schedule(s)" in out
+    assert "weekly: 0 2 * * 1 (Asia/Ho_Chi_Minh), next run " in out and "+07:00" in out
+    assert "vantages hanoi, hcm" in out
+    bad = _write(tmp_path, "schedules:\n  - name: a\n    inventory: inv.yaml\n    cron: x\n")
+    assert main(["schedules", "validate", str(bad)]) == 2
+    assert f"{bad}:4: schedules[0].cron: expected five fields" in capsys.readouterr().err
