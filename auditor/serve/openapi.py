@@ -99,7 +99,10 @@ _SCHEDULE = {
         "profile": {"type": ["string", "null"], "description": "null: the inventory's"},
         "vantages": {"type": "array", "items": {"type": "string"}},
         "next_run": {"type": "string", "format": "date-time"},
-        "last_run": {"oneOf": [{"$ref": "#/components/schemas/ScheduleRun"}, {"type": "null"}]},
+        "last_run": {
+            "oneOf": [{"$ref": "#/components/schemas/ScheduleRun"}, {"type": "null"}],
+            "description": "the latest run that started (not a skipped one); null before any",
+        },
         "recent_runs": {
             "type": "array",
             "items": {"$ref": "#/components/schemas/ScheduleRun"},

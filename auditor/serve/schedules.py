@@ -41,11 +41,41 @@ def schedule_document(
                 "profile": spec.profile,
                 "vantages": list(spec.vantages),
                 "next_run": spec.next_run(now).isoformat(),
-                "last_run": _run(recent[0], spec) if recent else None,
+                # a skipped run is not a run: the last one is the latest that started
+                "last_run": next((_run(r, spec) for r in recent if r.status != "skipped"), None),
                 "recent_runs": [_run(r, spec) for r in recent],
             }
         )
     return {"runner": "embedded" if runs_here else "external", "schedules": out}
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as the page shows it: every time in its schedule's zone, to the
+    minute (``2026-12-07 02:00``), the zone's offset once in the schedule's row."""
+
+    def local(text: str | None, zone: Any) -> str:
+        if not text:
+            return ""
+        return datetime.fromisoformat(text).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    out = []
+    for s in doc["schedules"]:
+        zone = datetime.fromisoformat(s["next_run"]).tzinfo
+        runs = [
+            {**r, **{k: local(r[k], zone) for k in ("due", "started", "finished")}}
+            for r in s["recent_runs"]
+        ]
+        last = s["last_run"]
+        out.append(
+            {
+                **s,
+                "next_run": local(s["next_run"], zone),
+                "offset": datetime.fromisoformat(s["next_run"]).strftime("%z"),
+                "last_run": {**last, "due": local(last["due"], zone)} if last else None,
+                "recent_runs": runs,
+            }
+        )
+    return {**doc, "schedules": out}
 
 
 def _run(r: ScheduleRunRecord, spec: ScheduleSpec) -> dict[str, Any]:
@@ -91,7 +121,7 @@ def schedule_routes(
         if isinstance(who, int):
             return denied_page(request, who)
         doc = schedule_document(store, schedules, clock(), runs_here)
-        html = render(request, who, "schedules.html.j2", {"doc": doc})
+        html = render(request, who, "schedules.html.j2", {"doc": shown(doc)})
         return HTMLResponse(html, headers=dict(headers()))
 
     async def api(request: Request) -> Response:
@@ -104,4 +134,4 @@ def schedule_routes(
     return [Route("/schedules", page), Route("/api/v1/schedules", api)]
 
 
-__all__ = ["Access", "Render", "admin_only", "schedule_document", "schedule_routes"]
+__all__ = ["Access", "Render", "admin_only", "schedule_document", "schedule_routes", "shown"]

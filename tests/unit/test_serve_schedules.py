@@ -5,7 +5,7 @@ text of a run is escaped; the answer matches the OpenAPI document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ def client(store: Store) -> Iterator[TestClient]:
     due = datetime(2026, 11, 30, 2, 0, tzinfo=WEEKLY.zone)
     run = store.begin_schedule_run("weekly", utc(due))
     store.end_schedule_run(run, "failed", 1, HOSTILE_DETAIL)
+    store.begin_schedule_run("weekly", utc(due + timedelta(days=7)), "skipped", "still going")
     app = create_app(store, secret="test-secret", schedules=(WEEKLY,), schedules_run_here=True)
     with TestClient(app) as c:
         yield c
@@ -40,6 +41,8 @@ def test_an_admin_sees_next_and_last_runs(client: TestClient) -> None:
     assert doc["runner"] == "embedded"
     [s] = doc["schedules"]
     assert s["name"] == "weekly" and s["timezone"] == "Asia/Ho_Chi_Minh"
+    # a skipped run is listed, but the last run is the latest that started
+    assert [r["status"] for r in s["recent_runs"]] == ["skipped", "failed"]
     assert s["last_run"]["status"] == "failed" and s["last_run"]["scan"] == 1
     assert s["last_run"]["due"] == "2026-11-30T02:00:00+07:00"
     nxt = datetime.fromisoformat(s["next_run"])
@@ -48,6 +51,8 @@ def test_an_admin_sees_next_and_last_runs(client: TestClient) -> None:
     assert offset is not None and offset.total_seconds() == 7 * 3600
     page = client.get("/schedules")
     assert page.status_code == 200 and "weekly" in page.text and "0 2 * * 1" in page.text
+    # the page's times in the schedule's zone, to the minute
+    assert "2026-11-30 02:00" in page.text and "Asia/Ho_Chi_Minh (UTC+07:00)" in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and HOSTILE_DETAIL not in page.text
     english = client.get("/schedules?lang=en").text
     assert "Next run" in english and "failed" in english
