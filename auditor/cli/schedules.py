@@ -16,8 +16,14 @@ from auditor.cli.common import EXIT_INPUT, EXIT_OK
 
 
 def cmd_schedules_validate(args: argparse.Namespace) -> int:
-    from auditor.schedules import check_schedules
-
+    try:
+        from auditor.schedules import check_schedules
+    except ImportError:  # croniter: the serve and distributed extras
+        print(
+            "auditor: error: schedules need croniter: pip install '.[serve]' (or '.[distributed]')",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     found, errors = check_schedules(args.file)
     for e in errors:
         print(str(e), file=sys.stderr)
