@@ -86,8 +86,10 @@ def _schedule_file(
     for name, agencies in (("fast", FAST), ("slow", SLOW), ("yearly", YEARLY)):
         _write_inventory(tmp / f"{name}.yaml", agencies)
     lines = ["version: 1", "schedules:"]
+    # two scan processes (serve --scheduler: a ProcessRunner started from a thread)
     lines += ["  - name: fast", "    inventory: fast.yaml", '    cron: "* * * * *"',
-              f"    options: {_options(dns)}", *([vantages] if vantages else [])]  # fmt: skip
+              "    workers: 2", f"    options: {_options(dns)}",
+              *([vantages] if vantages else [])]  # fmt: skip
     if holder is not None:
         held = [f"80:{holder.ports[0]}", f"443:{holder.ports[1]}"]
         lines += ["  - name: slow", "    inventory: slow.yaml", '    cron: "* * * * *"',
