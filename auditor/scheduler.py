@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from auditor.inventory import Inventory, InventoryError, load_inventory
+from auditor.inventory import Inventory, InventoryError, check_inventory, load_inventory
 from auditor.options import ScanOptions
 from auditor.schedules import ScheduleSpec, from_utc, missed_run, scan_options, utc
 from auditor.store import Store, open_store
@@ -60,6 +60,10 @@ class RunFailed(Exception):
     def __init__(self, scan_id: int, message: str) -> None:
         super().__init__(message)
         self.scan_id = scan_id
+
+
+class RunError(Exception):
+    """The run could not start its scan (a broker out of reach): its detail, no traceback."""
 
 
 def local_scan(
@@ -112,6 +116,8 @@ def run_once(
         from auditor.service import ScanInputError, load_profile
 
         inventory = load_inventory(spec.inventory)
+        for w in check_inventory(spec.inventory)[1]:  # an expired waiver: said, not fatal
+            LOG.warning("schedule %s: %s", spec.name, f"{w.file}:{w.line}: {w.field}: {w.message}")
         profile = load_profile(spec.profile or inventory.profile or "vn-gov")
         options = scan_options(spec, ports=inventory.defaults.ports)
         scan_id, status = run_scan(store, spec, inventory, profile, options)
@@ -119,7 +125,7 @@ def run_once(
             status, detail = "error", blind
     except RunFailed as exc:
         scan_id, status, detail = exc.scan_id, "failed", str(exc)
-    except (InventoryError, ScanInputError, OSError, ValueError) as exc:
+    except (InventoryError, ScanInputError, RunError, OSError, ValueError) as exc:
         status, detail = "error", str(exc)
     except Exception as exc:  # a scan must never take the scheduler down with it
         LOG.exception("schedule %s: the run failed", spec.name)
@@ -311,6 +317,7 @@ class Scheduler:
 
 __all__ = [
     "AfterScan",
+    "RunError",
     "RunFailed",
     "RunScan",
     "Scheduler",

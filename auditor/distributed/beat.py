@@ -29,7 +29,15 @@ from typing import Any
 from auditor.distributed import DistributedUnavailable, require
 from auditor.inventory import Inventory
 from auditor.options import ScanOptions
-from auditor.scheduler import LOG, MAX_SLEEP_S, AfterScan, RunFailed, RunScan, Scheduler
+from auditor.scheduler import (
+    LOG,
+    MAX_SLEEP_S,
+    AfterScan,
+    RunError,
+    RunFailed,
+    RunScan,
+    Scheduler,
+)
 from auditor.schedules import ScheduleSpec
 from auditor.service import Note, ScanFailed
 from auditor.store import Store
@@ -47,10 +55,13 @@ def distributed_run(broker: str, *, app: Any = None) -> RunScan:
             if isinstance(event, Note):
                 LOG.info("schedule %s: %s", spec.name, event.text)
 
-        submitted = submit(
-            store, broker, inventory, spec.inventory, profile, options, spec.vantages,
-            on_event=said, app=app,
-        )  # fmt: skip
+        try:
+            submitted = submit(
+                store, broker, inventory, spec.inventory, profile, options, spec.vantages,
+                on_event=said, app=app,
+            )  # fmt: skip
+        except DistributedUnavailable as exc:  # the broker is out of reach: nothing stored
+            raise RunError(str(exc)) from None
         LOG.info(
             "schedule %s: scan %d submitted, %d shard(s) for %s",
             spec.name,

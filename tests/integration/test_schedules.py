@@ -300,3 +300,21 @@ def test_beat_and_serve_refuse_a_bad_schedule_file_with_file_line_field(tmp_path
     )
     done = run_auditor("serve", "--db", str(db), "--schedules", str(remote), "--scheduler")
     assert done.returncode == 2 and "auditor beat" in done.stderr
+
+
+def test_a_run_whose_broker_is_out_of_reach_is_an_error_with_the_reason(tmp_path: Path) -> None:
+    """beat started, then Redis went away: the run is recorded as an error saying so (a
+    refused connection on loopback), no scan begun, no traceback in the run's detail."""
+    from auditor.distributed.beat import distributed_run
+    from auditor.scheduler import run_once
+    from auditor.schedules import ScheduleSpec
+
+    _write_inventory(tmp_path / "inv.yaml", FAST)
+    spec = ScheduleSpec(name="r", inventory=str(tmp_path / "inv.yaml"), cron="@daily")
+    with open_store(tmp_path / "auditor.db") as store:
+        run = store.begin_schedule_run("r", "2026-12-06T17:00:00+00:00")
+        closed = f"redis://127.0.0.1:{_port()}/0"
+        assert run_once(store, spec, run, distributed_run(closed)) == "error"
+        [rec] = store.schedule_runs("r")
+        assert rec.scan_id is None and "cannot reach the broker" in rec.detail
+        assert "Traceback" not in rec.detail and store.scans() == []
