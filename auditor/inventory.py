@@ -1087,7 +1087,12 @@ def _check_waivers(ctx: _Ctx, drafts: list[tuple[str, _AgencyDraft]]) -> None:
                 )
 
 
-def _compose(ctx: _Ctx, text: str) -> Node | None:
+_EMPTY_INVENTORY = "empty inventory: expected a mapping with 'version' and 'agencies'"
+
+
+def _compose(ctx: _Ctx, text: str, empty: str = _EMPTY_INVENTORY) -> Node | None:
+    """The YAML document's node tree (lines kept), or None with the error said in ``ctx``;
+    ``empty`` is what an empty document is told (the schedule file reads its own too)."""
     loader: yaml.SafeLoader | None = None
     try:
         # The reader checks every character up front, so construction can fail too.
@@ -1117,9 +1122,7 @@ def _compose(ctx: _Ctx, text: str) -> Node | None:
         if loader is not None:
             loader.dispose()
     if node is None:
-        ctx.error(
-            1, "document", "empty inventory: expected a mapping with 'version' and 'agencies'"
-        )
+        ctx.error(1, "document", empty)
     return node
 
 

@@ -49,6 +49,7 @@ COMMANDS: tuple[str, ...] = (
     "auditor.cli.distributed",
     "auditor.cli.serve",
     "auditor.cli.alerts",
+    "auditor.cli.schedules",
 )
 
 

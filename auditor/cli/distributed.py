@@ -1,5 +1,5 @@
-"""``auditor worker`` and ``auditor status``, and the distributed path of ``auditor scan
---broker`` (auditor.distributed: Celery workers, one queue per vantage).
+"""``auditor worker``, ``auditor beat`` and ``auditor status``, and the distributed path of
+``auditor scan --broker`` (auditor.distributed: Celery workers, one queue per vantage).
 
 Exit codes as for a local scan: 0 done; 1 a shard failed (the rest is stored; continue
 with --resume); 2 bad input, a broker that cannot be reached, Celery not installed; 130
@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.cli.common import (
     EXIT_FAILED,
+    EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
     Presenter,
@@ -186,6 +187,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_beat(args: argparse.Namespace) -> int:
+    from auditor.distributed import DistributedUnavailable
+    from auditor.distributed.beat import run_beat
+    from auditor.schedules import check_schedules
+
+    broker = check_broker_url(args.broker)
+    found, errors = check_schedules(args.schedules)
+    for e in errors:
+        print(str(e), file=sys.stderr)
+    if found is None:
+        return EXIT_INPUT
+    with open_store(args.db, create=False):
+        pass  # the store must exist (the workers write to it): a typo is not a new store
+    print(
+        f"auditor beat: {len(found.schedules)} schedule(s) from {args.schedules}",
+        file=sys.stderr,
+    )
+    try:
+        run_beat(broker, args.db, found.schedules, loglevel=args.loglevel)
+    except DistributedUnavailable as exc:
+        raise _unavailable(exc) from None
+    return EXIT_OK
+
+
 def add_scan_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed (Celery workers; pip install '.[distributed]')")
     g.add_argument(
@@ -251,6 +276,25 @@ def register(sub: Any) -> None:
         help="Celery's log level (default WARNING)",
     )
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "beat",
+        help="run the schedule file's scans through the workers (Celery beat)",
+        description="Celery beat over a schedule file (docs/OPERATIONS.md): each due run"
+        " is a distributed scan (as auditor scan --broker) followed to its end; a run missed"
+        " while beat was down runs once at start, a run due while the previous one is still"
+        " going is skipped. One beat per store.",
+    )
+    p.add_argument("--broker", required=True, metavar="URL", help="redis://HOST:6379/0")
+    p.add_argument("--db", required=True, metavar="URL", help="the store the workers write to")
+    p.add_argument("--schedules", required=True, metavar="FILE", help="the schedule file")
+    p.add_argument(
+        "--loglevel",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level of the runs and of Celery beat (default INFO)",
+    )
+    p.set_defaults(func=cmd_beat)
 
     p = sub.add_parser("status", help="progress of a distributed scan, per vantage")
     p.add_argument("--db", required=True, metavar="URL", help="the store")

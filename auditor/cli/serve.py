@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from auditor.cli.common import EXIT_INPUT, EXIT_OK
+from auditor.model import LOCAL_VANTAGE
 from auditor.store import Store, StoreError, display_url, open_store
 
 DB_HELP = "store: a file path, sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB"
@@ -38,6 +39,18 @@ def register(sub: Any) -> None:
         "--https-only-cookies",
         action="store_true",
         help="mark the session cookie Secure (behind a reverse proxy that terminates TLS)",
+    )
+    p.add_argument(
+        "--schedules",
+        metavar="FILE",
+        help="the schedule file (docs/OPERATIONS.md): its schedules, next and last runs are"
+        " shown at /schedules (admin only)",
+    )
+    p.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="run the --schedules in this process (no broker; with Celery, auditor beat"
+        " runs them instead)",
     )
     p.set_defaults(func=cmd_serve)
 
@@ -215,16 +228,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from auditor.serve.app import create_app
     except ImportError:
         return _fail(NEEDS_EXTRA)
+    schedules: tuple[Any, ...] = ()
+    if args.scheduler and not args.schedules:
+        return _fail("--scheduler needs --schedules FILE")
+    if args.schedules:
+        from auditor.schedules import check_schedules
+
+        found, errors = check_schedules(args.schedules)
+        for e in errors:
+            print(str(e), file=sys.stderr)
+        if found is None:
+            return EXIT_INPUT
+        schedules = found.schedules
+        remote = [s.name for s in schedules if s.vantages != (LOCAL_VANTAGE,)]
+        if args.scheduler and remote:
+            return _fail(
+                f"schedule(s) {', '.join(remote)}: vantages other than 'local' need workers:"
+                " run them with auditor beat --broker URL"
+            )
     store = _store(args.db)
+    scheduler = None
     try:
-        app = create_app(store, https_only=args.https_only_cookies, profile=args.profile)
+        if args.scheduler:
+            from auditor.scheduler import Scheduler
+
+            _log_to_stderr()
+            # Its own connections to the store (the served pages keep theirs) and its own
+            # threads: a scan never waits on the event loop, nor the loop on a scan.
+            scheduler = Scheduler(store.url, schedules)
+            scheduler.start()
+        app = create_app(
+            store,
+            https_only=args.https_only_cookies,
+            profile=args.profile,
+            schedules=schedules,
+            schedules_run_here=scheduler is not None,
+        )
         print(
-            f"auditor serve: http://{args.host}:{args.port}/ ({display_url(args.db)})",
+            f"auditor serve: http://{args.host}:{args.port}/ ({display_url(args.db)})"
+            + (f"; running {len(schedules)} schedule(s)" if scheduler else ""),
             file=sys.stderr,
         )
         # One process, one event loop: the store's one connection is used by one request
         # at a time (auditor.serve.app). Several processes may serve one store.
         uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=True)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         store.close()
     return EXIT_OK
+
+
+def _log_to_stderr() -> None:
+    """The scheduler's log lines (a run started, skipped, ended) on stderr, as uvicorn's."""
+    import logging
+
+    log = logging.getLogger("auditor.scheduler")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

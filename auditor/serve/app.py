@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from auditor.schedules import ScheduleSpec
 from auditor.serve.auth import (
     PUBLIC,
     LoginLimiter,
@@ -39,6 +40,7 @@ from auditor.serve.auth import (
 )
 from auditor.serve.exports import export_routes
 from auditor.serve.openapi import openapi_document
+from auditor.serve.schedules import admin_only, schedule_routes
 from auditor.store import Store, UserRecord
 from reports.data import ReportData, load_report
 from reports.html import HtmlRenderer, Links
@@ -175,10 +177,13 @@ def create_app(
     https_only: bool = False,
     profile: str | None = None,
     limiter: LoginLimiter | None = None,
+    schedules: tuple[ScheduleSpec, ...] = (),
+    schedules_run_here: bool = False,
 ) -> Starlette:
     """The dashboard of ``store``. ``secret`` signs the session cookies (default: a random
     key kept in the store, so every process serving it accepts the same sessions);
-    ``https_only``: the cookie is sent over HTTPS only (behind a TLS proxy)."""
+    ``https_only``: the cookie is sent over HTTPS only (behind a TLS proxy); ``schedules``:
+    the schedule file's, shown at /schedules (``schedules_run_here``: by this process)."""
     dash = Dashboard(store, profile)
     limits = limiter or LoginLimiter()
     key = secret or store.setting(SECRET_SETTING, secrets.token_urlsafe(48))
@@ -510,6 +515,31 @@ def create_app(
     routes += export_routes(
         dash, viewer, headers, denied_page, api_denied, pick_language, Denied
     )  # the Excel download (auditor/serve/exports.py)
+
+    # The schedules (auditor.serve.schedules): admin only.
+    def schedule_access(request: Request, api: bool) -> Viewer | int:
+        try:
+            return admin_only(viewer(request, api=api))
+        except Denied as exc:
+            return exc.status
+
+    def render_page(request: Request, who: Viewer, template: str, ctx: dict[str, Any]) -> str:
+        lang = pick_language(request)
+        renderer = dash.renderer(lang)
+        env = (renderer.writer().env if renderer else None) or _fallback_env(lang, Catalog(lang))
+        page_ctx = {"served": served(request, who), "csp": SERVED_CSP, **ctx}
+        return str(env.get_template(template).render(**page_ctx))
+
+    routes += schedule_routes(
+        store,
+        schedules,
+        runs_here=schedules_run_here,
+        access=schedule_access,
+        headers=headers,
+        denied_page=denied_page,
+        api_denied=api_denied,
+        render=render_page,
+    )
     middleware = [
         Middleware(
             SessionMiddleware,

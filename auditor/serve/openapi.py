@@ -62,6 +62,69 @@ _FINDING = {
 }
 
 
+_RUN = {
+    "type": "object",
+    "description": "one run of a schedule",
+    "properties": {
+        "due": {
+            "type": "string",
+            "format": "date-time",
+            "description": "the cron time it ran for, in the schedule's time zone",
+        },
+        "started": {"type": "string", "format": "date-time"},
+        "finished": {"type": ["string", "null"], "format": "date-time"},
+        "status": {
+            "type": "string",
+            "enum": [
+                "running",
+                "complete",
+                "interrupted",
+                "failed",
+                "error",
+                "skipped",
+                "abandoned",
+            ],
+            "description": "skipped: the previous run was still going; abandoned: its "
+            "scheduler stopped under it",
+        },
+        "scan": {"type": ["integer", "null"], "description": "the scan it stored"},
+        "detail": {"type": "string", "description": "what went wrong, if anything"},
+    },
+    "required": ["due", "started", "finished", "status", "scan", "detail"],
+}
+_SCHEDULE = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "cron": {"type": "string", "description": "five-field cron expression"},
+        "timezone": {"type": "string", "description": "IANA time zone of the cron"},
+        "inventory": {"type": "string"},
+        "profile": {"type": ["string", "null"], "description": "null: the inventory's"},
+        "vantages": {"type": "array", "items": {"type": "string"}},
+        "next_run": {"type": "string", "format": "date-time"},
+        "last_run": {
+            "oneOf": [{"$ref": "#/components/schemas/ScheduleRun"}, {"type": "null"}],
+            "description": "the latest run that started (not a skipped one); null before any",
+        },
+        "recent_runs": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ScheduleRun"},
+            "description": "newest first",
+        },
+    },
+    "required": [
+        "name",
+        "cron",
+        "timezone",
+        "inventory",
+        "vantages",
+        "next_run",
+        "last_run",
+        "recent_runs",
+    ],
+}
+
+
 def _target(kind: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -141,6 +204,8 @@ def openapi_document() -> dict[str, Any]:
                 "Scan": _SCAN,
                 "AgencySummary": _SUMMARY,
                 "Finding": _FINDING,
+                "Schedule": _SCHEDULE,
+                "ScheduleRun": _RUN,
             },
         },
         "paths": {
@@ -218,6 +283,34 @@ def openapi_document() -> dict[str, Any]:
                                 XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}
                             },
                         },
+                        **_DENIED,
+                    },
+                }
+            },
+            "/schedules": {
+                "get": {
+                    "summary": "the scan schedules, their next and last runs (admin only)",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "runner": {
+                                        "type": "string",
+                                        "enum": ["embedded", "external"],
+                                        "description": "embedded: this server runs them "
+                                        "(auditor serve --scheduler); external: another "
+                                        "process does (auditor beat)",
+                                    },
+                                    "schedules": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Schedule"},
+                                    },
+                                },
+                                "required": ["runner", "schedules"],
+                            },
+                            "every schedule of the schedule file",
+                        ),
                         **_DENIED,
                     },
                 }

@@ -16,9 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditor.store.base import (
+    SCHEDULE_RUN_STATUSES,
     SHARD_STATUSES,
     AuditRecord,
     ScanRecord,
+    ScheduleRunRecord,
     SchemaError,
     ShardRecord,
     Sink,
@@ -30,9 +32,11 @@ from auditor.store.base import (
 from auditor.store.urls import display_url, locate, store_url
 
 __all__ = [
+    "SCHEDULE_RUN_STATUSES",
     "SHARD_STATUSES",
     "AuditRecord",
     "ScanRecord",
+    "ScheduleRunRecord",
     "SchemaError",
     "ShardRecord",
     "Sink",

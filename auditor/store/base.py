@@ -78,6 +78,32 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class ScheduleRunRecord:
+    """One run of a schedule (auditor.schedules): the cron time it was due for, how it
+    ended, and its scan (None while it runs, or when it never began one)."""
+
+    id: int
+    schedule: str
+    due: str  # ISO 8601, UTC
+    started: str
+    finished: str | None
+    status: str  # running | complete | interrupted | failed | error | skipped | abandoned
+    scan_id: int | None
+    detail: str
+
+
+SCHEDULE_RUN_STATUSES = (
+    "running",
+    "complete",
+    "interrupted",
+    "failed",
+    "error",
+    "skipped",
+    "abandoned",
+)
+
+
+@dataclass(frozen=True)
 class ShardRecord:
     """One shard of a distributed scan as seen from one vantage (auditor.distributed)."""
 
@@ -331,6 +357,35 @@ class Store(Sink, Protocol):
     def setting(self, key: str, default: str) -> str:
         """A stored setting of the store (``meta``): ``default`` is written if there is none
         yet, and the stored value returned (the first writer wins)."""
+        ...
+
+    # -- scheduled runs (auditor.schedules; revision 0005) --------------------------------
+    def begin_schedule_run(
+        self, schedule: str, due: str, status: str = "running", detail: str = ""
+    ) -> int:
+        """Record a run of ``schedule`` for the cron time ``due`` (ISO 8601, UTC); its id.
+        A status other than "running" (a skipped run) is recorded as ended."""
+        ...
+
+    def end_schedule_run(
+        self, run_id: int, status: str, scan_id: int | None = None, detail: str = ""
+    ) -> None:
+        """A run has ended: its status, its scan and what went wrong, if anything."""
+        ...
+
+    def schedule_runs(
+        self, schedule: str | None = None, limit: int = 50
+    ) -> list[ScheduleRunRecord]:
+        """The latest runs (of one schedule, or of every one), newest first."""
+        ...
+
+    def last_schedule_runs(self) -> dict[str, ScheduleRunRecord]:
+        """Each schedule's latest run (skipped ones included), by schedule name."""
+        ...
+
+    def abandon_schedule_runs(self, schedules: Iterable[str], detail: str) -> int:
+        """Mark the runs of ``schedules`` still "running" as "abandoned" (a scheduler that
+        starts again: the process that ran them is gone); how many were."""
         ...
 
     def status_counts(self, scan_id: int) -> dict[str, int]:

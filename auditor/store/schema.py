@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-HEAD = "0004"  # the newest revision this release knows, and writes
+HEAD = "0005"  # the newest revision this release knows, and writes
 
 # How the previous release marked its schema (``meta.schema_version``), and the revision
 # that schema is.
@@ -251,6 +251,27 @@ audit_log = Table(
     Column("username", StoreText(), nullable=False),
     Column("client", StoreText(), nullable=False),
     Column("detail", StoreText(), nullable=False, server_default=""),
+    sqlite_autoincrement=True,
+)
+
+# The runs of the schedule file's schedules (``auditor serve --scheduler``, ``auditor beat``;
+# revision 0005): which cron time each run was due for, how it ended and its scan. The
+# latest row of a schedule is what a restarted scheduler compares with the cron to run a
+# missed run once, and what the dashboard shows as its last run; a run skipped because the
+# previous one was still going is a row too ("skipped").
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", _FINDING_ID, primary_key=True),
+    Column("schedule", StoreText(), nullable=False),
+    Column("due", StoreText(), nullable=False),  # ISO 8601, UTC: the cron time it is for
+    Column("started", StoreText(), nullable=False),
+    Column("finished", StoreText()),
+    # running | complete | interrupted | failed | error | skipped | abandoned
+    Column("status", StoreText(), nullable=False),
+    Column("scan_id", Integer),
+    Column("detail", StoreText(), nullable=False, server_default=""),
+    Index("schedule_runs_by_schedule", "schedule", "id"),
     sqlite_autoincrement=True,
 )
 

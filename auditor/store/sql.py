@@ -49,8 +49,10 @@ from auditor import __version__
 from auditor.model import LOCAL_VANTAGE, Finding, Status, TargetKind
 from auditor.store import schema
 from auditor.store.base import (
+    SCHEDULE_RUN_STATUSES,
     AuditRecord,
     ScanRecord,
+    ScheduleRunRecord,
     SchemaError,
     ShardRecord,
     StoreError,
@@ -64,6 +66,7 @@ from auditor.store.schema import observations as O
 from auditor.store.schema import scan_shards as SH
 from auditor.store.schema import scan_vantages as V
 from auditor.store.schema import scans as S
+from auditor.store.schema import schedule_runs as SR
 from auditor.store.schema import targets as T
 from auditor.store.schema import to_stored
 from auditor.store.schema import users as U
@@ -1135,6 +1138,92 @@ class SqlStore:
                 return str(found)
             conn.execute(sa.insert(M).values(key=key, value=default))
             return default
+
+    # -- scheduled runs -------------------------------------------------------------------
+    @staticmethod
+    def _run_status(status: str) -> str:
+        if status not in SCHEDULE_RUN_STATUSES:
+            raise ValueError(f"schedule run status {status!r}: not one of {SCHEDULE_RUN_STATUSES}")
+        return status
+
+    @_driver_errors
+    def begin_schedule_run(
+        self, schedule: str, due: str, status: str = "running", detail: str = ""
+    ) -> int:
+        now = _now()
+        with self._transaction() as conn:
+            return int(
+                conn.execute(
+                    sa.insert(SR)
+                    .values(
+                        schedule=schedule,
+                        due=due,
+                        started=now,
+                        finished=None if status == "running" else now,
+                        status=self._run_status(status),
+                        scan_id=None,
+                        detail=detail,
+                    )
+                    .returning(SR.c.id)
+                ).scalar_one()
+            )
+
+    @_driver_errors
+    def end_schedule_run(
+        self, run_id: int, status: str, scan_id: int | None = None, detail: str = ""
+    ) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                sa.update(SR)
+                .where(SR.c.id == run_id)
+                .values(
+                    finished=_now(),
+                    status=self._run_status(status),
+                    scan_id=scan_id,
+                    detail=detail,
+                )
+            )
+
+    _RUN_COLUMNS = (
+        SR.c.id,
+        SR.c.schedule,
+        SR.c.due,
+        SR.c.started,
+        SR.c.finished,
+        SR.c.status,
+        SR.c.scan_id,
+        SR.c.detail,
+    )
+
+    @_driver_errors
+    def schedule_runs(
+        self, schedule: str | None = None, limit: int = 50
+    ) -> list[ScheduleRunRecord]:
+        query = sa.select(*self._RUN_COLUMNS).order_by(SR.c.id.desc()).limit(limit)
+        if schedule is not None:
+            query = query.where(SR.c.schedule == schedule)
+        return [ScheduleRunRecord(*r) for r in self._conn.execute(query)]
+
+    @_driver_errors
+    def last_schedule_runs(self) -> dict[str, ScheduleRunRecord]:
+        latest = sa.select(sa.func.max(SR.c.id)).group_by(SR.c.schedule).scalar_subquery()
+        query = sa.select(*self._RUN_COLUMNS).where(SR.c.id.in_(latest))
+        return {
+            r.schedule: r for r in (ScheduleRunRecord(*row) for row in self._conn.execute(query))
+        }
+
+    @_driver_errors
+    def abandon_schedule_runs(self, schedules: Iterable[str], detail: str) -> int:
+        names = list(schedules)
+        if not names:
+            return 0
+        with self._transaction() as conn:
+            result = conn.execute(
+                sa.update(SR)
+                .where(SR.c.schedule.in_(names), SR.c.status == "running")
+                .values(status="abandoned", finished=_now(), detail=detail)
+            )
+            return int(result.rowcount or 0)
 
     @_driver_errors
     def light_findings(self, scan_id: int, vantage: str | None = None) -> list[Finding]:
