@@ -6,11 +6,12 @@ score and the trend. Read from the store only; the inventory is the scan's own s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from auditor.history import Diff, diff_scans
 from auditor.model import LOCAL_VANTAGE, Finding, TargetKind
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
 from auditor.scoring import ScanScore, score_scan
@@ -190,4 +191,33 @@ def load_report(
         history=tuple(history),
         vantages=vantages,
         footings=store.vantage_footings(scan_id) if len(vantages) > 1 else {},
+    )
+
+
+def load_diff(
+    store: Store,
+    before: ScanRecord,
+    after: ScanRecord,
+    profile: Profile,
+    after_findings: Sequence[Finding] | None = None,
+    after_score: ScanScore | None = None,
+) -> Diff:
+    """The changes from ``before`` to ``after``, both scored with ``profile`` (one profile:
+    scoring each with its own would report a profile change as regressions): what
+    ``auditor diff`` prints and the dashboard's ``/diff`` shows. Findings are read without
+    evidence (no change reads it). ``after_findings``/``after_score``: the later scan's,
+    already loaded and scored with ``profile`` (the dashboard's latest scan), reused."""
+    old = tuple(store.iter_findings(before.id, evidence=False))
+    new = (
+        tuple(after_findings)
+        if after_findings is not None
+        else tuple(store.iter_findings(after.id, evidence=False))
+    )
+    return diff_scans(
+        before.id,
+        after.id,
+        old,
+        new,
+        score_scan(profile, before.inventory, old, scan_day(before)),
+        after_score or score_scan(profile, after.inventory, new, scan_day(after)),
     )

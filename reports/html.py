@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -62,6 +62,9 @@ from reports.views import (
     tls_views,
     zone_view,
 )
+
+if TYPE_CHECKING:
+    from reports.changes import DiffView, HistoryView
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CSP = (
@@ -934,6 +937,17 @@ class HtmlRenderer:
             chart=trend_chart([(f"#{s.id}", v) for s, v in trend]),
             **extra,
         )
+
+    def history_html(self, view: HistoryView, **extra: Any) -> str:
+        """The history page: the stored scans and the score trend
+        (:func:`reports.changes.history_view`)."""
+        return self.writer().render("history.html", "history.html.j2", h=view, **extra)
+
+    def diff_html(self, view: DiffView | None, **extra: Any) -> str:
+        """The changes between two scans (:func:`reports.changes.diff_view`; None: there is
+        no earlier scan to compare with, the page says so)."""
+        ctx = {"history_href": None, **extra}
+        return self.writer().render("diff.html", "diff.html.j2", d=view, **ctx)
 
     def target_html(
         self,

@@ -503,6 +503,12 @@ def create_app(
         Route("/api/v1/hosts/{name}", api(api_target("host"))),
         Route("/api/v1/zones/{name}", api(api_target("zone"))),
     ]
+    # History and diff (auditor/serve/history_views.py): the same wrappers and checks.
+    from auditor.serve import history_views
+
+    routes += history_views.routes(
+        history_views.Kit(store, dash, page, api, extra, agency_allowed, Denied, served_page)
+    )
     middleware = [
         Middleware(
             SessionMiddleware,
