@@ -26,6 +26,10 @@ AgencyHref = Callable[[str], str | None]
 TargetHref = Callable[[str, str], str | None]
 
 CHANGE_KINDS = ("regression", "improvement", "changed", "added", "removed")
+# Check changes listed per agency (and for the unowned targets): a page stays readable and
+# bounded when a whole scan changes at once (the scanner lost IPv6: every IPv6 result
+# becomes not testable); the rest is counted, and the API and `auditor diff` list them all.
+MAX_CHANGES_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,8 @@ class AgencyChange:
     row: ScanDiffAgency
     delta: float | None  # score after - before
     requirements: tuple[RequirementChange, ...]
-    changes: tuple[ChangeRow, ...]
+    changes: tuple[ChangeRow, ...]  # the first MAX_CHANGES_SHOWN, regressions first
+    more: int  # changes not listed
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class DiffView:
     agencies: tuple[AgencyChange, ...]  # the changed ones the viewer may see
     unchanged: int  # agencies the viewer may see with nothing changed
     others: tuple[ChangeRow, ...]  # changes of targets no agency of the later scan owns
+    others_more: int
     whole: bool
 
 
@@ -242,15 +248,15 @@ def diff_view(
                     )
                     for kind, target, req, b, af in a.requirements
                 ),
-                changes=tuple(_change_row(c, cat, target_href) for c in a.changes),
+                changes=tuple(
+                    _change_row(c, cat, target_href) for c in a.changes[:MAX_CHANGES_SHOWN]
+                ),
+                more=max(0, len(a.changes) - MAX_CHANGES_SHOWN),
             )
         )
     owned = {c for a in diff.agencies for c in a.changes}
-    others = (
-        tuple(_change_row(c, cat, target_href) for c in diff.changes if c not in owned)
-        if whole
-        else ()
-    )
+    unowned = [c for c in diff.changes if c not in owned] if whole else []
+    others = tuple(_change_row(c, cat, target_href) for c in unowned[:MAX_CHANGES_SHOWN])
     return DiffView(
         before=before,
         after=after,
@@ -263,6 +269,7 @@ def diff_view(
         agencies=tuple(agencies),
         unchanged=unchanged,
         others=others,
+        others_more=max(0, len(unowned) - MAX_CHANGES_SHOWN),
         whole=whole,
     )
 

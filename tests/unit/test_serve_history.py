@@ -342,3 +342,15 @@ def test_for_agency_keeps_its_row_and_its_changes(store: Store) -> None:
     assert mine.count("regression") == 0 and diff.count("regression") == 2
     assert diff.for_agency("nope") is None
     assert {c.address for c in diff.changes if c.target == SNV_HOST} == {V4, V6}
+
+
+def test_a_long_diff_lists_the_first_changes_and_counts_the_rest(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reports.changes.MAX_CHANGES_SHOWN", 1)
+    log_in(client, "root")
+    page = client.get("/diff?lang=en").text
+    snv = page.split('data-agency="so-noi-vu"', 1)[1].split("</section>", 1)[0]
+    assert snv.count('<tr class="c-') == 1  # the first regression only
+    assert "2 more changed result(s) not listed here" in snv
+    assert len(client.get("/api/v1/diff").json()["changes"]) == 4  # the API has them all
