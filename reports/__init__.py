@@ -41,6 +41,7 @@ def render_report(
         store.observations(data.scan.id, data.primary_vantage),
         store.iter_findings(data.scan.id),
         workers,
+        store,
     )
 
 

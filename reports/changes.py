@@ -17,7 +17,6 @@ from auditor.history import CheckChange, Diff, ScanDiffAgency, ScanSummary
 from auditor.profiles import Profile
 from auditor.store import ScanRecord
 from reports.data import ReportData
-from reports.html import TrendChart, trend_chart
 from reports.i18n import Catalog
 
 # How the pages link: the diff of a pair of scan ids, an agency page, a target page.
@@ -63,7 +62,7 @@ class HistoryView:
     trend_scans: tuple[ScanRecord, ...]  # the trend's columns, oldest first
     trend: tuple[TrendRow, ...]
     means: tuple[float | None, ...]  # the mean agency score per trend scan (whole only)
-    chart: TrendChart
+    points: tuple[tuple[str, float | None], ...]  # the chart's: the agency's, else the means
     whole: bool
 
 
@@ -125,7 +124,7 @@ def history_view(
         trend_scans=trend_scans,
         trend=tuple(trend),
         means=means,
-        chart=trend_chart(points),
+        points=tuple(points),
         whole=whole,
     )
 

@@ -59,6 +59,10 @@ class ReportData:
     # recorded for each (issue #16: a distributed scan records one per vantage).
     vantages: tuple[str, ...] = (LOCAL_VANTAGE,)
     footings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The previous scan's findings (without evidence) and its score with this profile: its
+    # trend point is made of them, and the diff since it (load_diff) reuses them.
+    previous_findings: tuple[Finding, ...] = ()
+    previous_score: ScanScore | None = None
 
     @property
     def multi_vantage(self) -> bool:
@@ -176,7 +180,16 @@ def load_report(
         and s.status == "complete"
         and s.kind == "scan"
     ][-(TREND_SCANS - 1) :]
-    history = [(s, summary_of(store, s, profile)) for s in earlier]
+    history = [(s, summary_of(store, s, profile)) for s in earlier[:-1]]
+    previous_findings: tuple[Finding, ...] = ()
+    previous_score = None
+    if earlier:
+        # The scan before: scored from its findings with their messages (not the light
+        # ones of the older trend points), kept for the diff since it.
+        before = earlier[-1]
+        previous_findings = tuple(store.iter_findings(before.id, evidence=False))
+        previous_score = score_scan(profile, before.inventory, previous_findings, scan_day(before))
+        history.append((before, ScoreSummary.of(previous_score)))
     previous_scan, previous = history[-1] if history else (None, None)
     history.append((scan, ScoreSummary.of(score)))
     vantages = scan_vantages(store, scan_id, findings)
@@ -191,6 +204,8 @@ def load_report(
         history=tuple(history),
         vantages=vantages,
         footings=store.vantage_footings(scan_id) if len(vantages) > 1 else {},
+        previous_findings=previous_findings,
+        previous_score=previous_score,
     )
 
 
@@ -201,13 +216,20 @@ def load_diff(
     profile: Profile,
     after_findings: Sequence[Finding] | None = None,
     after_score: ScanScore | None = None,
+    before_findings: Sequence[Finding] | None = None,
+    before_score: ScanScore | None = None,
 ) -> Diff:
     """The changes from ``before`` to ``after``, both scored with ``profile`` (one profile:
     scoring each with its own would report a profile change as regressions): what
     ``auditor diff`` prints and the dashboard's ``/diff`` shows. Findings are read without
-    evidence (no change reads it). ``after_findings``/``after_score``: the later scan's,
-    already loaded and scored with ``profile`` (the dashboard's latest scan), reused."""
-    old = tuple(store.iter_findings(before.id, evidence=False))
+    evidence (no change reads it). ``after_*``/``before_*``: a scan's findings (without
+    evidence) and score with ``profile`` already made (a report's scan and the one before
+    it: :func:`load_report`), reused."""
+    old = (
+        tuple(before_findings)
+        if before_findings is not None
+        else tuple(store.iter_findings(before.id, evidence=False))
+    )
     new = (
         tuple(after_findings)
         if after_findings is not None
@@ -218,6 +240,6 @@ def load_diff(
         after.id,
         old,
         new,
-        score_scan(profile, before.inventory, old, scan_day(before)),
+        before_score or score_scan(profile, before.inventory, old, scan_day(before)),
         after_score or score_scan(profile, after.inventory, new, scan_day(after)),
     )

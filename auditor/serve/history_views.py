@@ -144,7 +144,16 @@ class History:
             self._diffs.move_to_end(key)
             return found, profile
         data = self.dash.data()
+        # The latest scan and the one before it are loaded and scored already (the
+        # dashboard's report): the default diff reuses both.
         same = data is not None and data.scan.id == after.id and data.profile.name == profile.name
+        prev = (
+            same
+            and data is not None
+            and data.previous_scan is not None
+            and data.previous_scan.id == before.id
+            and data.previous_score is not None
+        )
         diff = load_diff(
             self.store,
             before,
@@ -152,6 +161,8 @@ class History:
             profile,
             after_findings=data.findings if same and data else None,
             after_score=data.score if same and data else None,
+            before_findings=data.previous_findings if prev and data else None,
+            before_score=data.previous_score if prev and data else None,
         )
         self._diffs[key] = diff
         while len(self._diffs) > DIFF_CACHE:
