@@ -64,6 +64,7 @@ class HistoryView:
     means: tuple[float | None, ...]  # the mean agency score per trend scan (whole only)
     points: tuple[tuple[str, float | None], ...]  # the chart's: the agency's, else the means
     whole: bool
+    older: int = 0  # earlier scans not listed
 
 
 def history_view(
@@ -77,6 +78,7 @@ def history_view(
     diff_href: DiffHref,
     previous: Callable[[int], int | None],
     lang: str = "vi",
+    older: int = 0,
 ) -> HistoryView:
     """``scans``: the store's scans to list (the whole history for ``whole``, else the
     trend's); ``data``: the latest scan's report (its trend: the last scans of its
@@ -126,6 +128,7 @@ def history_view(
         means=means,
         points=tuple(points),
         whole=whole,
+        older=older,
     )
 
 

@@ -42,6 +42,10 @@ if TYPE_CHECKING:  # app.py imports this module: naming its types only, no cycle
     from auditor.serve.app import Dashboard, Handler
 
 DIFF_CACHE = 8  # diffs kept: the default pair and a few asked by id
+# Scans an admin's history lists (the latest): each is counted once by the store (a GROUP BY
+# over its findings, ~0.1 s for 2,000 hosts); years of weekly scans stay a page, and
+# `auditor history` lists them all.
+HISTORY_SCANS = 60
 MAX_ID_DIGITS = 12  # a scan id of more digits is no scan's
 
 Render = Callable[[Request, Viewer, HtmlRenderer], str]
@@ -209,7 +213,9 @@ def routes(kit: Kit) -> list[Route]:
         scans = store.scans()
         whole = agency is None
         shown = (
-            hist.summaries(scans) if whole else [summarize_counts(s, {}) for s, _ in r.data.history]
+            hist.summaries(scans[-HISTORY_SCANS:])
+            if whole
+            else [summarize_counts(s, {}) for s, _ in r.data.history]
         )
         view = history_view(
             r.data,
@@ -221,6 +227,7 @@ def routes(kit: Kit) -> list[Route]:
             diff_href=diff_href,
             previous=previous_of(scans),
             lang=r.lang,
+            older=max(0, len(scans) - HISTORY_SCANS) if whole else 0,
         )
         return view, scans
 
@@ -298,7 +305,12 @@ def routes(kit: Kit) -> list[Route]:
             }
             for row in view.trend
         ]
-        return {"scan": scan_head(r.data.scan), "scans": listed, "trend": trend}
+        return {
+            "scan": scan_head(r.data.scan),
+            "scans": listed,
+            "older": view.older,
+            "trend": trend,
+        }
 
     def api_diff(request: Request, who: Viewer, r: HtmlRenderer) -> Any:
         found = the_diff(request, who)

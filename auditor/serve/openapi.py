@@ -336,12 +336,17 @@ def openapi_document() -> dict[str, Any]:
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/ScanRow"},
                                     },
+                                    "older": {
+                                        "type": "integer",
+                                        "description": "earlier scans not listed (an "
+                                        "admin's list holds the latest 60)",
+                                    },
                                     "trend": {
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Trend"},
                                     },
                                 },
-                                "required": ["scan", "scans", "trend"],
+                                "required": ["scan", "scans", "older", "trend"],
                             },
                             "oldest first",
                         ),

@@ -354,3 +354,15 @@ def test_a_long_diff_lists_the_first_changes_and_counts_the_rest(
     assert snv.count('<tr class="c-') == 1  # the first regression only
     assert "2 more changed result(s) not listed here" in snv
     assert len(client.get("/api/v1/diff").json()["changes"]) == 4  # the API has them all
+
+
+def test_an_admins_history_lists_the_latest_scans_and_counts_the_older(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auditor.serve.history_views.HISTORY_SCANS", 2)
+    log_in(client, "root")
+    page = client.get("/history?lang=en").text
+    assert set(re.findall(r'<tr data-scan="(\d+)"', page)) == {"3", "4"}
+    assert "2 older scan(s) not listed" in page
+    doc = client.get("/api/v1/scans").json()
+    assert [s["id"] for s in doc["scans"]] == [3, 4] and doc["older"] == 2
