@@ -16,8 +16,8 @@ are not changes: a new vantage that sees a portal dark over IPv6 has not seen it
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor.model import LOCAL_VANTAGE, Finding, Status
@@ -27,8 +27,10 @@ from auditor.store import ScanRecord
 __all__ = [
     "CheckChange",
     "Diff",
+    "NoPair",
     "ScanDiffAgency",
     "ScanSummary",
+    "choose_pair",
     "default_pair",
     "describe_scan",
     "diff_scans",
@@ -117,6 +119,56 @@ def previous_scan(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord 
         and s.inventory_path == after.inventory_path
     ]
     return earlier[-1] if earlier else None
+
+
+class NoPair(ValueError):
+    """No pair of scans to compare. ``reason``: ``two`` (no two complete scans of one
+    inventory), ``latest`` (no complete scan at all) or ``before`` (nothing complete before
+    ``scan_id`` to compare it with)."""
+
+    def __init__(self, reason: str, scan_id: int | None = None) -> None:
+        super().__init__(reason, scan_id)
+        self.reason = reason
+        self.scan_id = scan_id
+
+
+def choose_pair(
+    scans: Sequence[ScanRecord],
+    from_id: int | None,
+    to_id: int | None,
+    fetch: Callable[[int], ScanRecord],
+) -> tuple[ScanRecord, ScanRecord, str]:
+    """The (earlier, later) scans to compare and how they were chosen, as ``auditor diff``
+    and the dashboard's ``/diff`` choose them: neither id given, :func:`default_pair`;
+    ``to_id`` alone, that scan and the one before it (:func:`previous_scan`); ``from_id``
+    alone, that scan and the latest complete network scan; both, as asked. ``fetch`` reads
+    a scan by id (KeyError when there is none); NoPair when there is nothing to compare."""
+    if from_id is None and to_id is None:
+        pair = default_pair(scans)
+        if pair is None:
+            raise NoPair("two")
+        return pair[0], pair[1], "the last two complete scans of this inventory"
+    if to_id is not None:
+        after = fetch(to_id)
+    else:
+        complete = [s for s in scans if s.status == "complete" and s.kind == "scan"]
+        if not complete:
+            raise NoPair("latest")
+        after = complete[-1]
+    if from_id is not None:
+        before = fetch(from_id)
+    else:
+        prev = previous_scan(scans, after)
+        if prev is None:
+            raise NoPair("before", after.id)
+        before = prev
+    if from_id is not None and to_id is not None:
+        chosen = "as asked"
+    elif to_id is not None:
+        chosen = "--to and the scan before it"
+    else:
+        chosen = "--from and the latest complete scan"
+    return before, after, chosen
 
 
 def describe_scan(scan: ScanRecord) -> str:
@@ -225,6 +277,18 @@ class Diff:
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
+
+    def agency(self, agency_id: str) -> ScanDiffAgency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+    def for_agency(self, agency_id: str) -> Diff | None:
+        """The diff as one agency may see it: its own row, and the changes of its own hosts
+        and zones only (a host it shares with another agency included); the summary counts
+        those. None when neither scan has that agency."""
+        mine = self.agency(agency_id)
+        if mine is None:
+            return None
+        return replace(self, agencies=(mine,), changes=mine.changes)
 
     def to_dict(self) -> dict[str, Any]:
         v = self.vantaged

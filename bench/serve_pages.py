@@ -27,6 +27,10 @@ from auditor.serve.auth import hash_password
 from auditor.store import Store, open_store
 
 V4, V6 = "192.0.2.10", "2001:db8::10"
+# A later scan changes these checks on one host in CHANGED_EVERY (a week's worth of changes:
+# 2,000 hosts in 100 agencies: 500 changed findings on 100 hosts).
+CHANGED_EVERY = 20
+CHANGED_CHECKS = frozenset({"ipv6.web.reach", "http.hsts", "tls.cert.expiry"})
 
 
 def catalogue() -> list[tuple[str, Scope]]:
@@ -36,9 +40,9 @@ def catalogue() -> list[tuple[str, Scope]]:
     return [(spec.id, spec.scope) for spec in registry.all_checks()]
 
 
-def build(path: Path, hosts: int, per_agency: int) -> tuple[Store, str, str]:
-    from tests.support.factories import host_observation
-
+def build(path: Path | str, hosts: int, per_agency: int, scans: int = 1) -> tuple[Store, str, str]:
+    """The store (a path or a URL): ``scans`` complete scans of one inventory, each later
+    one with other checks failing (a diff between two has regressions and improvements)."""
     checks = catalogue()
     agencies: list[dict[str, Any]] = []
     for i in range(0, hosts, per_agency):
@@ -71,6 +75,20 @@ def build(path: Path, hosts: int, per_agency: int) -> tuple[Store, str, str]:
         "agencies": agencies,
     }
     store = open_store(path)
+    for number in range(scans):
+        _scan(store, inventory, agencies, checks, number)
+    return store, agencies[0]["id"], agencies[0]["hosts"][0]["host"]
+
+
+def _scan(
+    store: Store,
+    inventory: dict[str, Any],
+    agencies: list[dict[str, Any]],
+    checks: list[tuple[str, Scope]],
+    number: int,
+) -> None:
+    from tests.support.factories import host_observation
+
     scan = store.begin_scan(
         profile="vn-gov",
         inventory_path="/tmp/bench.yaml",
@@ -89,13 +107,15 @@ def build(path: Path, hosts: int, per_agency: int) -> tuple[Store, str, str]:
         store.save_target(
             scan, TargetKind.ZONE, zone, json.dumps({"zone": zone}), zone_findings, stamp
         )
-        for h in agency["hosts"]:
+        for j, h in enumerate(agency["hosts"]):
             name = h["host"]
             found: list[Finding] = []
             for c, scope in checks:
                 if scope == Scope.ZONE:
                     continue
                 status = Status.FAIL if (k + len(c)) % 7 == 0 else Status.PASS
+                if number and j % CHANGED_EVERY == 0 and c in CHANGED_CHECKS:
+                    status = Status.PASS if status == Status.FAIL else Status.FAIL
                 if scope == Scope.ADDRESS:
                     found += [
                         Finding(c, TargetKind.HOST, name, a, status, "m", {"x": 1})
@@ -107,7 +127,6 @@ def build(path: Path, hosts: int, per_agency: int) -> tuple[Store, str, str]:
                 scan, TargetKind.HOST, name, json.dumps(host_observation(name)), found, stamp
             )
     store.finish_scan(scan, "complete", {})
-    return store, agencies[0]["id"], agencies[0]["hosts"][0]["host"]
 
 
 def timed(client: Any, path: str, repeat: int) -> tuple[float, float]:

@@ -40,7 +40,7 @@ def render_report(
     if data.targets is not None:  # --tag: only the selected agencies' targets
         observations = (o for o in observations if data.keeps(o[0], o[1]))
         findings = (f for f in findings if data.keeps(f.target_kind, f.target))
-    return render_html(data, Path(out_dir), lang, observations, findings, workers)
+    return render_html(data, Path(out_dir), lang, observations, findings, workers, store)
 
 
 STDOUT = "-"

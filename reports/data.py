@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from auditor.history import Diff, diff_scans
 from auditor.inventory import UnknownTagError, select_tagged
 from auditor.model import LOCAL_VANTAGE, Finding, TargetKind, path_target
 from auditor.profiles import DEFAULT_PROFILE, Profile, ProfileError, load_profile
@@ -72,6 +73,11 @@ class ReportData:
         if self.targets is None:
             return True
         return (kind.value if isinstance(kind, TargetKind) else kind, name) in self.targets
+
+    # The previous scan's findings (without evidence) and its score with this profile: its
+    # trend point is made of them, and the diff since it (load_diff) reuses them.
+    previous_findings: tuple[Finding, ...] = ()
+    previous_score: ScanScore | None = None
 
     @property
     def multi_vantage(self) -> bool:
@@ -231,7 +237,19 @@ def load_report(
         and s.status == "complete"
         and s.kind == "scan"
     ][-(TREND_SCANS - 1) :]
-    history = [(s, summary_of(store, tagged_scan(s, tags, strict=False), profile)) for s in earlier]
+    history = [
+        (s, summary_of(store, tagged_scan(s, tags, strict=False), profile)) for s in earlier[:-1]
+    ]
+    previous_findings: tuple[Finding, ...] = ()
+    previous_score = None
+    if earlier:
+        # The scan before: scored from its findings with their messages (not the light
+        # ones of the older trend points), kept for the diff since it; with --tag, its
+        # snapshot restricted as this scan's is.
+        before = tagged_scan(earlier[-1], tags, strict=False)
+        previous_findings = tuple(store.iter_findings(before.id, evidence=False))
+        previous_score = score_scan(profile, before.inventory, previous_findings, scan_day(before))
+        history.append((before, ScoreSummary.of(previous_score)))
     previous_scan, previous = history[-1] if history else (None, None)
     history.append((scan, ScoreSummary.of(score)))
     vantages = scan_vantages(store, scan_id, findings)
@@ -248,4 +266,42 @@ def load_report(
         footings=store.vantage_footings(scan_id) if len(vantages) > 1 else {},
         tags=tags,
         targets=targets,
+        previous_findings=previous_findings,
+        previous_score=previous_score,
+    )
+
+
+def load_diff(
+    store: Store,
+    before: ScanRecord,
+    after: ScanRecord,
+    profile: Profile,
+    after_findings: Sequence[Finding] | None = None,
+    after_score: ScanScore | None = None,
+    before_findings: Sequence[Finding] | None = None,
+    before_score: ScanScore | None = None,
+) -> Diff:
+    """The changes from ``before`` to ``after``, both scored with ``profile`` (one profile:
+    scoring each with its own would report a profile change as regressions): what
+    ``auditor diff`` prints and the dashboard's ``/diff`` shows. Findings are read without
+    evidence (no change reads it). ``after_*``/``before_*``: a scan's findings (without
+    evidence) and score with ``profile`` already made (a report's scan and the one before
+    it: :func:`load_report`), reused."""
+    old = (
+        tuple(before_findings)
+        if before_findings is not None
+        else tuple(store.iter_findings(before.id, evidence=False))
+    )
+    new = (
+        tuple(after_findings)
+        if after_findings is not None
+        else tuple(store.iter_findings(after.id, evidence=False))
+    )
+    return diff_scans(
+        before.id,
+        after.id,
+        old,
+        new,
+        before_score or score_scan(profile, before.inventory, old, scan_day(before)),
+        after_score or score_scan(profile, after.inventory, new, scan_day(after)),
     )

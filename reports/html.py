@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -43,7 +43,8 @@ from auditor.scoring import (
     combine_results,
 )
 from auditor.text import clip
-from reports.data import ReportData, observation_docs, scan_day
+from reports.changes import DiffView, HistoryView, diff_view, history_view
+from reports.data import ReportData, load_diff, observation_docs, scan_day
 from reports.i18n import Catalog, split_code
 from reports.views import (
     MAX_VALUE_CHARS,
@@ -64,6 +65,9 @@ from reports.views import (
     tls_views,
     zone_view,
 )
+
+if TYPE_CHECKING:
+    from auditor.store import Store
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CSP = (
@@ -136,12 +140,22 @@ class Links:
     page: Callable[[str, str], str]
     index: str  # the index page, relative to ``root``
     absolute: bool  # root is "/" (served), not "../" per folder level (files)
+    # The history and diff pages, linked from the index ("": not linked there; the served
+    # dashboard links them from its session bar, for the signed-in only).
+    history: str = ""
+    diff: str = ""
 
     def root(self, rel: str) -> str:
         return "/" if self.absolute else "../" * rel.count("/")
 
 
-STATIC_LINKS = Links(page=page_name, index="index.html", absolute=False)
+STATIC_LINKS = Links(
+    page=page_name,
+    index="index.html",
+    absolute=False,
+    history="history.html",
+    diff="diff.html",
+)
 
 
 def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
@@ -641,6 +655,8 @@ def page_env(lang: str, cat: Catalog, links: Links = STATIC_LINKS) -> jinja2.Env
         can_open=lambda _agency_id: True,
         served=None,
         index_href=links.index,
+        history_href=links.history,
+        diff_href=links.diff,
         t=cat.t,
         cat=cat,
         lang=lang,
@@ -981,6 +997,71 @@ class HtmlRenderer:
             **extra,
         )
 
+    def history_html(self, view: HistoryView, **extra: Any) -> str:
+        """The history page: the stored scans and the score trend
+        (:func:`reports.changes.history_view`)."""
+        chart = trend_chart(view.points)
+        return self.writer().render("history.html", "history.html.j2", h=view, chart=chart, **extra)
+
+    def diff_html(self, view: DiffView | None, **extra: Any) -> str:
+        """The changes between two scans (:func:`reports.changes.diff_view`; None: there is
+        no earlier scan to compare with, the page says so)."""
+        ctx = {"history_href": None, **extra}
+        return self.writer().render("diff.html", "diff.html.j2", d=view, **ctx)
+
+    def changes_pages(self, store: Store) -> list[tuple[str, str]]:
+        """The static report's history page (the scans of its trend, each with its finding
+        counts) and, when there is a scan before this one, its diff page: (file, html).
+        Every agency is shown, as on every page of the static report."""
+        from auditor.history import previous_scan, summarize_counts
+
+        d = self.data
+        scans = [s for s in store.scans() if s.id <= d.scan.id]
+        by_id = {s.id: s for s in scans}
+        before = d.previous_scan
+        pair = (before.id, d.scan.id) if before is not None else None
+
+        def previous(scan_id: int) -> int | None:
+            found = previous_scan(scans, by_id[scan_id]) if scan_id in by_id else None
+            return found.id if found else None
+
+        owners = self.owners()
+        view = history_view(
+            d,
+            [summarize_counts(s, store.status_counts(s.id)) for s, _summary in d.history],
+            show=lambda _a: True,
+            whole=True,
+            agency_href=lambda a: page_name("agency", a),
+            diff_href=lambda b, a: self.links.diff if (b, a) == pair else None,
+            previous=previous,
+            lang=self.lang,
+        )
+        pages = [("history.html", self.history_html(view))]
+        if before is not None:
+            diff = load_diff(
+                store,
+                before,
+                d.scan,
+                d.profile,
+                d.findings,
+                d.score,
+                d.previous_findings,
+                d.previous_score,
+            )
+            changes = diff_view(
+                diff,
+                before,
+                d.scan,
+                d.profile,
+                self.cat,
+                whole=True,
+                agency_href=lambda a: page_name("agency", a),
+                target_href=lambda k, n: page_name(k, n) if (k, n) in owners else None,
+                lang=self.lang,
+            )
+            pages.append(("diff.html", self.diff_html(changes, history_href=self.links.history)))
+        return pages
+
     def target_html(
         self,
         kind: str,
@@ -1062,11 +1143,13 @@ class HtmlRenderer:
         observations: Iterable[tuple[TargetKind, str, str]] = (),
         findings: Iterable[Finding] | None = None,
         workers: int | None = None,
+        store: Store | None = None,
     ) -> list[Path]:
         """Every page: the index and agency pages here, then the target pages, streamed
         target by target from ``findings`` (with evidence; default: the report's own,
         which carry none) and ``observations``; by a pool of ``workers`` processes for a
-        big report (:func:`page_workers`)."""
+        big report (:func:`page_workers`). With the ``store``: the history and diff pages
+        too (:meth:`changes_pages`); without it the index does not link them."""
         d = self.data
         score = d.score
         writer = self.writer(out_dir)
@@ -1077,7 +1160,10 @@ class HtmlRenderer:
             path.write_text(html, encoding="utf-8")
             return path
 
-        written = [put("index.html", self.index_html())]
+        unlinked = {} if store is not None else {"history_href": "", "diff_href": ""}
+        written = [put("index.html", self.index_html(**unlinked))]
+        if store is not None:
+            written.extend(put(rel, html) for rel, html in self.changes_pages(store))
         for a in score.agencies:
             written.append(put(page_name("agency", a.id), self.agency_html(a.id)))
         owners = self.owners()
@@ -1148,12 +1234,14 @@ def render_html(
     observations: Iterable[tuple[TargetKind, str, str]] = (),
     findings: Iterable[Finding] | None = None,
     workers: int | None = None,
+    store: Store | None = None,
 ) -> list[Path]:
     """Write every page. ``observations``: the scan's stored observations, as
     :meth:`auditor.store.Store.observations` yields them, and ``findings`` as
     :meth:`auditor.store.Store.iter_findings` does (with evidence): both streamed, for the
-    target pages. ``workers``: page processes (default: by the report's size)."""
-    return HtmlRenderer(data, lang).render(out_dir, observations, findings, workers)
+    target pages. ``workers``: page processes (default: by the report's size). ``store``:
+    the history and the diff since the scan before are written too."""
+    return HtmlRenderer(data, lang).render(out_dir, observations, findings, workers, store)
 
 
 __all__ = [

@@ -166,47 +166,22 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from auditor.history import default_pair, describe_scan, diff_scans, previous_scan
-    from reports.data import resolve_profile, score_of
+    from auditor.history import NoPair, choose_pair, describe_scan
+    from reports.data import load_diff, resolve_profile
 
     store = _open(args.db)
     with store:
         try:
-            scans = store.scans()
-            if args.from_id is None and args.to_id is None:
-                pair = default_pair(scans)
-                if pair is None:
-                    return _fail(
-                        f"{display_url(args.db)}: need two complete scans of one inventory to diff"
-                    )
-                before, after = pair
-                chosen = "the last two complete scans of this inventory"
-            else:
-                latest = (
-                    store.scan(args.to_id)
-                    if args.to_id is not None
-                    else store.latest_scan(kind="scan")
-                )
-                if latest is None:
-                    return _fail(f"no complete scan in {display_url(args.db)}")
-                after = latest
-                if args.from_id is not None:
-                    before = store.scan(args.from_id)
-                else:
-                    prev = previous_scan(scans, after)
-                    if prev is None:
-                        return _fail(f"no complete scan before #{after.id} to compare with")
-                    before = prev
-                chosen = (
-                    "as asked"
-                    if args.from_id is not None and args.to_id is not None
-                    else (
-                        "--to and the scan before it"
-                        if args.to_id is not None
-                        else "--from and the latest complete scan"
-                    )
-                )
+            before, after, chosen = choose_pair(store.scans(), args.from_id, args.to_id, store.scan)
             profile, _note = resolve_profile(args.profile, after)
+        except NoPair as exc:
+            if exc.reason == "two":
+                return _fail(
+                    f"{display_url(args.db)}: need two complete scans of one inventory to diff"
+                )
+            if exc.reason == "latest":
+                return _fail(f"no complete scan in {display_url(args.db)}")
+            return _fail(f"no complete scan before #{exc.scan_id} to compare with")
         except KeyError as exc:
             return _fail(str(exc).strip("'\""))
         except ProfileError as exc:
@@ -226,14 +201,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 f"--profile to compare with another",
                 file=sys.stderr,
             )
-        diff = diff_scans(
-            before.id,
-            after.id,
-            store.findings(before.id),
-            store.findings(after.id),
-            score_of(store, before, profile),
-            score_of(store, after, profile),
-        )
+        diff = load_diff(store, before, after, profile)
     # A regression is a finding that got worse (pass -> warn -> fail): a scheduled job
     # or CI step can act on the exit code alone.
     code = EXIT_REGRESSION if diff.count("regression") and not args.exit_zero else EXIT_OK

@@ -540,6 +540,13 @@ def create_app(
         api_denied=api_denied,
         render=render_page,
     )
+
+    # History and diff (auditor/serve/history_views.py): the same wrappers and checks.
+    from auditor.serve import history_views
+
+    routes += history_views.routes(
+        history_views.Kit(store, dash, page, api, extra, agency_allowed, Denied, served_page)
+    )
     middleware = [
         Middleware(
             SessionMiddleware,

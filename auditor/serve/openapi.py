@@ -125,6 +125,146 @@ _SCHEDULE = {
 }
 
 
+_NULLABLE_STR = {"type": ["string", "null"]}
+_SCAN_ROW = {
+    "type": "object",
+    "description": "one stored scan, as `auditor history --json` lists it (an agency's "
+    "account: without `findings` and `inventory`, which are the whole scan's)",
+    "properties": {
+        "id": {"type": "integer"},
+        "started": {"type": "string"},
+        "finished": _NULLABLE_STR,
+        "status": {"type": "string", "description": "complete, running, interrupted, failed"},
+        "kind": {"type": "string", "enum": ["scan", "evaluation", "gate"]},
+        "source_scan": {"type": ["integer", "null"]},
+        "profile": {"type": "string"},
+        "inventory_name": {"type": "string"},
+        "inventory": {"type": "string", "description": "the inventory file (admins only)"},
+        "findings": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "findings per status (admins only)",
+        },
+    },
+    "required": ["id", "started", "status", "kind", "profile", "inventory_name"],
+}
+_TREND = {
+    "type": "object",
+    "description": "one agency's score per scan of the latest scan's inventory, all scored "
+    "with one profile (an agency's account: its own agency only)",
+    "properties": {
+        "id": {"type": "string"},
+        "points": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "scan": {"type": "integer"},
+                    "started": {"type": "string"},
+                    "score": {"type": ["number", "null"]},
+                    "kpi": _NULLABLE_STR,
+                },
+                "required": ["scan", "started", "score", "kpi"],
+            },
+        },
+    },
+    "required": ["id", "points"],
+}
+_KINDS = ["regression", "improvement", "changed", "added", "removed"]
+_CHANGE = {
+    "type": "object",
+    "properties": {
+        "kind": {"type": "string", "enum": _KINDS},
+        "target_kind": {"type": "string", "enum": ["host", "zone"]},
+        "target": {"type": "string"},
+        "check": {"type": "string"},
+        "address": _NULLABLE_STR,
+        "before": _NULLABLE_STR,
+        "after": _NULLABLE_STR,
+        "message": {"type": "string"},
+        "vantage": {"type": "string", "description": "only when the scans have vantages"},
+    },
+    "required": ["kind", "target_kind", "target", "check", "address", "before", "after"],
+}
+
+
+def _pair(kind: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"before": kind, "after": kind},
+        "required": ["before", "after"],
+    }
+
+
+_DIFF_AGENCY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "score": _pair({"type": ["number", "null"]}),
+        "grade": _pair(_NULLABLE_STR),
+        "coverage": _pair({"type": ["number", "null"]}),
+        "insufficient_data": _pair({"type": "boolean"}),
+        "kpi": _pair(_NULLABLE_STR),
+        "requirements": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "target_kind": {"type": "string"},
+                    "target": {"type": "string"},
+                    "requirement": {"type": "string"},
+                    "before": _NULLABLE_STR,
+                    "after": _NULLABLE_STR,
+                },
+                "required": ["target_kind", "target", "requirement", "before", "after"],
+            },
+        },
+        "changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+    },
+    "required": ["id", "name", "score", "grade", "kpi", "requirements", "changes"],
+}
+_DIFF = {
+    "type": "object",
+    "description": "what `auditor diff --json` prints, with the two scans and the profile "
+    "both were scored with; an agency's account: its own row and the changes of its own "
+    "hosts and zones only (the summary counts those)",
+    "properties": {
+        "scans": {
+            "type": "object",
+            "properties": {
+                "from": {"$ref": "#/components/schemas/Scan"},
+                "to": {"$ref": "#/components/schemas/Scan"},
+            },
+            "required": ["from", "to"],
+        },
+        "profile": {"type": "string"},
+        "from": {"type": "integer"},
+        "to": {"type": "integer"},
+        "summary": {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in _KINDS},
+            "required": _KINDS,
+        },
+        "agencies": {
+            "type": "array",
+            "description": "the agencies with a change",
+            "items": {"$ref": "#/components/schemas/DiffAgency"},
+        },
+        "changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+        "vantages": {
+            "type": "object",
+            "properties": {
+                "compared": {"type": "array", "items": {"type": "string"}},
+                "only_before": {"type": "array", "items": {"type": "string"}},
+                "only_after": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["scans", "profile", "from", "to", "summary", "agencies", "changes"],
+}
+
+
 def _target(kind: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -183,7 +323,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "IPv6 government auditor dashboard API",
             "version": f"v1 (auditor {__version__})",
             "description": (
-                "Read-only results of the store's latest complete scan. Admins see every "
+                "Read-only results of the store's latest complete scan, its history and the "
+                "changes between scans. Admins see every "
                 "agency; an agency's account its own agency, hosts and zones; without "
                 "credentials, the ranked summary only (GET /api/v1/agencies)."
             ),
@@ -204,6 +345,11 @@ def openapi_document() -> dict[str, Any]:
                 "Scan": _SCAN,
                 "AgencySummary": _SUMMARY,
                 "Finding": _FINDING,
+                "ScanRow": _SCAN_ROW,
+                "Trend": _TREND,
+                "Change": _CHANGE,
+                "DiffAgency": _DIFF_AGENCY,
+                "Diff": _DIFF,
                 "Schedule": _SCHEDULE,
                 "ScheduleRun": _RUN,
             },
@@ -312,6 +458,66 @@ def openapi_document() -> dict[str, Any]:
                             "every schedule of the schedule file",
                         ),
                         **_DENIED,
+                    },
+                }
+            },
+            "/scans": {
+                "get": {
+                    "summary": "the stored scans and the score trend per agency "
+                    "(an agency's account: its own)",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "scan": {"$ref": "#/components/schemas/Scan"},
+                                    "scans": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/ScanRow"},
+                                    },
+                                    "older": {
+                                        "type": "integer",
+                                        "description": "earlier scans not listed (an "
+                                        "admin's list holds the latest 60)",
+                                    },
+                                    "trend": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Trend"},
+                                    },
+                                },
+                                "required": ["scan", "scans", "older", "trend"],
+                            },
+                            "oldest first",
+                        ),
+                        "401": _DENIED["401"],
+                    },
+                }
+            },
+            "/diff": {
+                "get": {
+                    "summary": "the changes between two complete scans (default: the latest "
+                    "and the one before it of the same inventory)",
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": what,
+                        }
+                        for name, what in (
+                            ("from", "the earlier scan (default: the one before `to`)"),
+                            ("to", "the later scan (default: the latest complete scan)"),
+                        )
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Diff"}, "the changes"),
+                        "401": _DENIED["401"],
+                        "404": _json(
+                            {"$ref": "#/components/schemas/Error"},
+                            "no such complete scan, not one of the caller's agency, or no "
+                            "earlier scan to compare with",
+                        ),
                     },
                 }
             },

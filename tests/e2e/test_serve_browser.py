@@ -2,7 +2,8 @@
 store made here, and Debian's chromium driven by Playwright for Python (its executable path:
 no browser is downloaded). Anonymous, an agency and an admin: what each sees and cannot see
 (pages, guessed names, API calls across agencies), and a hostile string that never runs
-(no dialog, no console message). Screenshots of the three views go to /tmp/serve-shots/.
+(no dialog, no console message); the history and diff pages as an admin and as an agency.
+Screenshots of the views go to /tmp/serve-shots/.
 """
 
 from __future__ import annotations
@@ -230,4 +231,81 @@ def test_admin_sees_every_agency_and_english_by_switch(server: str, browser: Any
     page.goto(f"{server}/hosts/{PORTAL}")
     assert page.locator("script").count() == 0
     assert watch.clean(), watch
+    context.close()
+
+
+def section_ids(page: Any, selector: str) -> set[str]:
+    return set(
+        page.eval_on_selector_all(selector, "els => els.map(e => e.getAttribute('data-agency'))")
+    )
+
+
+def test_admin_sees_every_agencys_history_and_changes(server: str, browser: Any) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    watch = Watch()
+    watch.attach(page)
+    log_in(page, server, "root")
+    page.click("a[href='/history']")
+    assert page.locator("h1").inner_text() == "Lịch sử các lần quét"
+    assert page.locator("tr[data-scan]").count() == 2
+    assert section_ids(page, "table.trend tr[data-agency]") == {"ubnd", "so-noi-vu", "empty"}
+    page.screenshot(path=str(SHOTS / "history-admin.png"), full_page=True)
+    page.click("a[href='/diff?from=1&to=2']")
+    assert page.locator("h1").inner_text() == "Thay đổi từ lần quét #1 đến #2"
+    assert section_ids(page, "section[data-agency]") == {"ubnd", "so-noi-vu"}
+    body = page.inner_text("body")
+    assert SNV_HOST in body and "http.hsts" in body and HOSTILE in body  # shown as text
+    assert page.locator("script").count() == 0
+    page.screenshot(path=str(SHOTS / "diff-admin.png"), full_page=True)
+    doc = context.request.get(f"{server}/api/v1/diff").json()
+    assert {a["id"] for a in doc["agencies"]} == {"ubnd", "so-noi-vu"}
+    assert watch.clean(), watch
+    context.close()
+
+
+def test_agency_sees_its_own_history_and_changes_only(server: str, browser: Any) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context()  # Chromium's en-US: English pages
+    page = context.new_page()
+    watch = Watch()
+    watch.attach(page)
+    log_in(page, server, "ubnd1")
+    page.click("a[href='/history']")
+    assert page.locator("h1").inner_text() == f"History: {UBND_NAME}"
+    assert section_ids(page, "table.trend tr[data-agency]") == {"ubnd"}
+    body = page.inner_text("body")
+    assert "Sở Nội vụ" not in body and "Department of Home Affairs" not in body
+    assert "Findings per status" not in body  # the whole scans' counts are not its own
+    page.screenshot(path=str(SHOTS / "history-agency.png"), full_page=True)
+    page.click("a[href='/diff']")
+    assert page.locator("h1").inner_text() == "Changes from scan #1 to #2"
+    assert section_ids(page, "section[data-agency]") == {"ubnd"}
+    body = page.inner_text("body")
+    assert PORTAL in body  # its shared host improved
+    for hidden in ("Sở Nội vụ", "Department of Home Affairs", SNV_HOST, "http.hsts"):
+        assert hidden not in body, hidden
+    page.screenshot(path=str(SHOTS / "diff-agency.png"), full_page=True)
+    for path in ("/agencies/so-noi-vu/history", "/agencies/guessed/history", "/diff?from=99"):
+        assert page.goto(f"{server}{path}").status == 404, path
+        assert "Sở Nội vụ" not in page.inner_text("body")
+    doc = context.request.get(f"{server}/api/v1/diff").json()
+    assert [a["id"] for a in doc["agencies"]] == ["ubnd"]
+    assert SNV_HOST not in str(doc)
+    assert context.request.get(f"{server}/api/v1/diff?from=99").status == 404
+    scans = context.request.get(f"{server}/api/v1/scans").json()
+    assert [t["id"] for t in scans["trend"]] == ["ubnd"]
+    assert watch.clean(), watch
+    context.close()
+
+
+def test_anonymous_gets_the_login_form_for_history_and_diff(server: str, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    for path in ("/history", "/diff", "/agencies/ubnd/history"):
+        assert page.goto(f"{server}{path}").status == 401, path
+        assert page.locator("form[action='/login']").count() == 1
+    assert context.request.get(f"{server}/api/v1/scans").status == 401
+    assert context.request.get(f"{server}/api/v1/diff").status == 401
     context.close()

@@ -80,6 +80,8 @@ def test_html_pages_escape_every_remote_string(
         "agencies/empty.html",
         "agencies/so-noi-vu.html",
         "agencies/ubnd.html",
+        "diff.html",
+        "history.html",
         "hosts/portal.example.gov.vn.html",
         "hosts/snv.example.gov.vn.html",
         "index.html",
