@@ -198,6 +198,12 @@ def cmd_beat(args: argparse.Namespace) -> int:
         print(str(e), file=sys.stderr)
     if found is None:
         return EXIT_INPUT
+    from auditor.alerts.scheduled import alerts_after_scan, schedule_alert_errors
+
+    if bad := schedule_alert_errors(found.schedules):
+        for problem in bad:
+            print(problem, file=sys.stderr)
+        return EXIT_INPUT
     with open_store(args.db, create=False):
         pass  # the store must exist (the workers write to it): a typo is not a new store
     print(
@@ -205,7 +211,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        run_beat(broker, args.db, found.schedules, loglevel=args.loglevel)
+        run_beat(
+            broker, args.db, found.schedules, after_scan=alerts_after_scan, loglevel=args.loglevel
+        )
     except DistributedUnavailable as exc:
         raise _unavailable(exc) from None
     return EXIT_OK

@@ -240,6 +240,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if found is None:
             return EXIT_INPUT
         schedules = found.schedules
+        from auditor.alerts.scheduled import schedule_alert_errors
+
+        if bad := schedule_alert_errors(schedules):
+            for problem in bad:
+                print(problem, file=sys.stderr)
+            return EXIT_INPUT
         remote = [s.name for s in schedules if s.vantages != (LOCAL_VANTAGE,)]
         if args.scheduler and remote:
             return _fail(
@@ -255,7 +261,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             _log_to_stderr()
             # Its own connections to the store (the served pages keep theirs) and its own
             # threads: a scan never waits on the event loop, nor the loop on a scan.
-            scheduler = Scheduler(store.url, schedules)
+            from auditor.alerts.scheduled import alerts_after_scan
+
+            # After each complete run: its schedule's alerts (auditor.alerts).
+            scheduler = Scheduler(store.url, schedules, after_scan=alerts_after_scan)
             scheduler.start()
         app = create_app(
             store,

@@ -581,3 +581,109 @@ def test_https_webhook_verifies_the_receivers_certificate(
         )
     assert trusted.failed == () and len(https_receiver.posts) == 1
     assert https_receiver.posts[0]["valid"]
+
+
+# --------------------------------------------------------------------------- scheduled runs
+
+
+def _schedule(tmp_path: Path, alerts: dict[str, object] | None) -> Any:
+    from auditor.schedules import ScheduleSpec
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        "version: 1\nname: T\nagencies:\n  - {id: a, name: A, hosts: [a.example.gov.vn]}\n",
+        encoding="utf-8",
+    )
+    return ScheduleSpec(
+        name="weekly",
+        inventory=str(inv),
+        cron="0 6 * * 1",
+        alerts=alerts,
+        alerts_where="schedules.yaml:4: schedules[0].alerts",
+    )
+
+
+def test_a_scheduled_run_sends_its_schedules_alerts(
+    full_registry: None,
+    tmp_path: Path,
+    inbox: Inbox,
+    starttls_port: int,
+    tls: Tls,
+    receiver: Receiver,
+) -> None:
+    """The scheduler's after_scan seam (auditor serve --scheduler, auditor beat) sends the
+    alerts of a complete run with the schedule file's own alerts section."""
+    from auditor.alerts.scheduled import alerts_after_scan
+    from auditor.scheduler import run_once
+
+    alerts: dict[str, object] = {
+        "smtp": f"smtp://localhost:{starttls_port}",
+        "from": SENDER,
+        "team": [TEAM],
+        "user": USER,
+        "password_env": "TEST_SMTP_PASSWORD",
+        "ca_file": str(tls.ca_file),
+        "timeout": 10,
+        "webhook": receiver.url,
+        "webhook_secret_env": "TEST_WEBHOOK_SECRET",
+    }
+    spec = _schedule(tmp_path, alerts)
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        run_id = store.begin_schedule_run("weekly", "2026-12-07T06:00:00+07:00")
+        # The run's scan stands in for a network scan here (tests/integration/
+        # test_schedules.py runs real ones): the stored second scan, complete.
+        status = run_once(
+            store, spec, run_id, lambda *_a: (second, "complete"), after_scan=alerts_after_scan
+        )
+        assert status == "complete"
+        run = store.schedule_runs("weekly")[0]
+        assert (run.status, run.scan_id, run.detail) == ("complete", second, "")
+    assert len(inbox.messages) == 2  # one per agency with a change, each in its language
+    assert len(receiver.posts) == 1
+    assert receiver.posts[0]["valid"]  # signed with the schedule's secret
+
+
+def test_a_failed_run_or_no_alerts_section_sends_nothing(
+    full_registry: None, tmp_path: Path, inbox: Inbox, starttls_port: int, tls: Tls
+) -> None:
+    from auditor.alerts.scheduled import alerts_after_scan
+    from auditor.scheduler import run_once
+
+    store, (_first, second) = _store(tmp_path / "s.db", [{}, CHANGE])
+    with store:
+        spec = _schedule(tmp_path, None)
+        run_once(store, spec, store.begin_schedule_run("weekly", "d1"),
+                 lambda *_a: (second, "complete"), after_scan=alerts_after_scan)  # fmt: skip
+        spec = _schedule(tmp_path, {"smtp": f"smtp://localhost:{starttls_port}", "from": SENDER,
+                                    "team": [TEAM], "ca_file": str(tls.ca_file)})  # fmt: skip
+        run_once(store, spec, store.begin_schedule_run("weekly", "d2"),
+                 lambda *_a: (second, "interrupted"), after_scan=alerts_after_scan)  # fmt: skip
+    assert inbox.messages == []
+
+
+def test_a_bad_alerts_section_is_refused_when_the_scheduler_starts(tmp_path: Path) -> None:
+    from auditor.alerts.scheduled import schedule_alert_errors
+
+    spec = _schedule(tmp_path, {"smtp": "ftp://mail.example.gov.vn", "from": SENDER})
+    errors = schedule_alert_errors([spec, _schedule(tmp_path, None)])
+    assert len(errors) == 1
+    assert errors[0].startswith("schedules.yaml:4: schedules[0].alerts")
+    # The served dashboard and beat refuse the file before anything runs (exit 2).
+    sched = tmp_path / "schedules.yaml"
+    sched.write_text(
+        "version: 1\nschedules:\n  - name: weekly\n    inventory: inv.yaml\n"
+        "    cron: '0 6 * * 1'\n    alerts:\n      smtp: ftp://mail.example.gov.vn\n"
+        f"      from: {SENDER}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "inv.yaml").write_text(
+        "version: 1\nname: T\nagencies:\n  - {id: a, name: A, hosts: [a.example.gov.vn]}\n",
+        encoding="utf-8",
+    )
+    result = run_auditor(
+        "serve", "--db", str(tmp_path / "s.db"), "--schedules", str(sched), "--scheduler",
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "alerts" in result.stderr and "smtp" in result.stderr
