@@ -1,4 +1,4 @@
-"""Department paths in the lab (issue #18, part 2): a provincial portal, cong.good.gov.vn
+"""Department paths in the lab (issue #18, part 2): a provincial portal, www.deptpath.gov.vn
 (real nginx, both families), owned by one agency, with three departments published as its
 paths and listed by three other agencies:
 
@@ -23,7 +23,7 @@ from .lab import Lab
 
 pytestmark = pytest.mark.lab
 
-PORTAL = "cong.good.gov.vn"
+PORTAL = "www.deptpath.gov.vn"
 INVENTORY = f"""\
 version: 1
 name: Tỉnh thử nghiệm (đường dẫn đơn vị)
