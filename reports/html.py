@@ -665,6 +665,7 @@ def page_env(lang: str, cat: Catalog, links: Links = STATIC_LINKS) -> jinja2.Env
         pills=Pills(cat),
         cells=Pills(cat, compact=True),
         num=lambda v, d=1: fmt_number(v, lang, d),
+        outcome=cat.outcome,
         fdate=lambda v, with_time=False: fmt_date(v, lang, with_time=with_time),
         pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
         page=links.page,

@@ -67,6 +67,17 @@ class Catalog:
     def status(self, status: str) -> str:
         return self.t(f"status_{status}")
 
+    def outcome(self, code: object) -> str:
+        """An observation's outcome word (``ok``, ``timeout``, ``nxdomain``, a DNSSEC
+        state...) in this language; a code no catalogue knows is shown as it is (remote
+        or future values are data, never a missing-key marker)."""
+        text = str(code)
+        for tree in (self.data, self.fallback):
+            found = self._lookup(tree.get("ui", {}).get("outcomes", {}) or {}, text)
+            if found is not None and "." not in text:
+                return found
+        return text
+
     def level(self, level: str) -> str:
         return self.t(f"level_{level}")
 

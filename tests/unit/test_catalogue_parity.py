@@ -83,3 +83,19 @@ def test_every_profile_text_has_its_vietnamese_title(name: str) -> None:
         assert profile.kpi.title_vi, f"{name}: the KPI has no title_vi"
     missing = [r.id for r in profile.requirements if not r.title_vi]
     assert missing == [], f"{name}: requirements without title_vi"
+
+
+def test_outcome_words_are_localised_and_unknown_codes_shown_as_they_are() -> None:
+    vi, en = Catalog("vi"), Catalog("en")
+    assert vi.outcome("timeout") == "hết thời gian chờ"
+    assert en.outcome("nxdomain") == "name does not exist (NXDOMAIN)"
+    assert vi.outcome("bogus").startswith("ký số không hợp lệ")
+    # A value no catalogue knows (remote data, a future outcome) is data: shown as it is.
+    assert vi.outcome("tls_alert.x") == "tls_alert.x"
+    assert vi.outcome("<b>new</b>") == "<b>new</b>"
+    from auditor.obs.core import Outcome
+
+    codes = [v for k, v in vars(Outcome).items() if k.isupper() and isinstance(v, str)]
+    assert len(codes) >= 15
+    for code in codes:  # every outcome the probes record has its Vietnamese word
+        assert vi.outcome(code) != code, code
