@@ -197,6 +197,22 @@ def fmt_date(value: object, lang: str, *, with_time: bool = False) -> str:
     return f"{clock} {day} (UTC)" if lang == "vi" else f"{day} {clock} UTC"
 
 
+def fmt_when(value: object, lang: str) -> str:
+    """A moment to the minute in its own time zone (a schedule's, already converted):
+    ``02:00 30/11/2026`` in Vietnamese, ``2026-11-30 02:00`` in English; text that is no
+    moment is shown as it is."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if lang == "vi":
+        return value.strftime("%H:%M %d/%m/%Y")
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
 # --------------------------------------------------------------------------- view models
 
 
@@ -667,6 +683,7 @@ def page_env(lang: str, cat: Catalog, links: Links = STATIC_LINKS) -> jinja2.Env
         num=lambda v, d=1: fmt_number(v, lang, d),
         outcome=cat.outcome,
         fdate=lambda v, with_time=False: fmt_date(v, lang, with_time=with_time),
+        fwhen=lambda v: fmt_when(v, lang),
         pct=lambda a, b: fmt_number(100.0 * a / b, lang, 0) + " %" if b else "-",
         page=links.page,
         display=to_display_name,

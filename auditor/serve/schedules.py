@@ -50,13 +50,14 @@ def schedule_document(
 
 
 def shown(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document as the page shows it: every time in its schedule's zone, to the
-    minute (``2026-12-07 02:00``), the zone's offset once in the schedule's row."""
+    """The document as the page shows it: every time in its schedule's zone (the template
+    writes it to the minute in the page's language: ``fwhen``), the zone's offset once in
+    the schedule's row."""
 
-    def local(text: str | None, zone: Any) -> str:
+    def local(text: str | None, zone: Any) -> datetime | None:
         if not text:
-            return ""
-        return datetime.fromisoformat(text).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            return None
+        return datetime.fromisoformat(text).astimezone(zone)
 
     out = []
     for s in doc["schedules"]:

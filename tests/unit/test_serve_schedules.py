@@ -51,11 +51,12 @@ def test_an_admin_sees_next_and_last_runs(client: TestClient) -> None:
     assert offset is not None and offset.total_seconds() == 7 * 3600
     page = client.get("/schedules")
     assert page.status_code == 200 and "weekly" in page.text and "0 2 * * 1" in page.text
-    # the page's times in the schedule's zone, to the minute
-    assert "2026-11-30 02:00" in page.text and "Asia/Ho_Chi_Minh (UTC+07:00)" in page.text
+    # the page's times in the schedule's zone, to the minute, day first in Vietnamese
+    assert "02:00 30/11/2026" in page.text and "Asia/Ho_Chi_Minh (UTC+07:00)" in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and HOSTILE_DETAIL not in page.text
     english = client.get("/schedules?lang=en").text
     assert "Next run" in english and "failed" in english
+    assert "2026-11-30 02:00" in english
 
 
 def test_agencies_get_404_and_nobody_401(client: TestClient, store: Store) -> None:
