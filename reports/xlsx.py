@@ -55,6 +55,7 @@ from auditor import __version__
 from auditor.model import Status, TargetKind
 from auditor.scoring import AgencyScore, CheckResult, PairResult
 from reports.data import ReportData
+from reports.html import fmt_date
 from reports.i18n import FIX_KEYS, Catalog
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -177,11 +178,17 @@ def _number(value: float | None) -> float | str:
 class _Writer:
     def __init__(self, data: ReportData, lang: str, scope: Scope) -> None:
         self.data = data
+        self.lang = lang
         self.cat = Catalog(lang)
         self.scope = scope
         self.t = self.cat.t
         self.ranked = data.score.ranked()
         self.shown = [a for a in self.ranked if scope.shows(a.id)]
+
+    def when(self, stamp: str) -> str:
+        """A stored UTC timestamp as the reader writes dates: "08:05 03/12/2026 (UTC)" in
+        Vietnamese; the ISO text as stored in English (sortable, what the JSON says)."""
+        return fmt_date(stamp, "vi", with_time=True) if self.lang == "vi" else stamp
 
     def h(self, key: str) -> str:
         return self.t(f"xlsx.{key}")
@@ -422,8 +429,8 @@ class _Writer:
         rows: list[tuple[str, Any]] = [
             (self.t("scan"), f"#{s.id}"),
             (self.h("kind"), s.kind + (f" (#{s.source_scan})" if s.source_scan else "")),
-            (self.h("started"), s.started),
-            (self.h("finished"), s.finished or "-"),
+            (self.h("started"), self.when(s.started)),
+            (self.h("finished"), self.when(s.finished) if s.finished else "-"),
             (self.h("inventory"), s.inventory_name),
             (self.t("profile"), f"{d.profile.name}: {d.profile.title}"),
         ]
@@ -446,7 +453,7 @@ class _Writer:
             (self.h("untested_scanner"), sides.count(SCANNER)),
             (self.h("untested_target"), sides.count(TARGET)),
             (self.t("tool_version"), f"{s.tool_version} (report: {__version__})"),
-            (self.t("generated"), datetime.now(UTC).isoformat(timespec="seconds")),
+            (self.t("generated"), self.when(datetime.now(UTC).isoformat(timespec="seconds"))),
         ]
         for vantage, footing in _footings(d):
             label = self.t("footing") + (f" ({vantage})" if d.multi_vantage else "")

@@ -181,6 +181,10 @@ def test_scan_sheet_names_the_scan_inventory_profile_and_vantages(store: Store) 
     assert pairs["Vantage points"] == "local"
     assert pairs["Started (UTC)"] == data.scan.started
     assert pairs["Requirement ID"] == h("en", "requirement")  # the requirements table's head
+    # In Vietnamese the day comes first, as on the Vietnamese pages.
+    vi = {r[0]: r[1] for r in rows(book(data, "vi").worksheets[4]) if r[0]}
+    y, m, d = data.scan.started[:10].split("-")
+    assert vi[Catalog("vi").t("xlsx.started")].endswith(f"{d}/{m}/{y} (UTC)")
     assert data.profile.requirements[0].id in pairs
 
 
