@@ -106,9 +106,12 @@ def default_pair(scans: Sequence[ScanRecord]) -> tuple[ScanRecord, ScanRecord] |
     return before[-1], to
 
 
-def previous_scan(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord | None:
+def previous_scan(
+    scans: Sequence[ScanRecord], after: ScanRecord, *, same_profile: bool = False
+) -> ScanRecord | None:
     """The complete network scan of the same inventory before ``after`` (before its source
-    scan when ``after`` is an evaluation: an evaluation stands for the scan it re-scores)."""
+    scan when ``after`` is an evaluation: an evaluation stands for the scan it re-scores).
+    ``same_profile``: of the same profile too (the alerts' predecessor)."""
     base = after.source_scan or after.id
     earlier = [
         s
@@ -117,6 +120,7 @@ def previous_scan(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord 
         and s.status == "complete"
         and s.kind == "scan"
         and s.inventory_path == after.inventory_path
+        and (not same_profile or s.profile == after.profile)
     ]
     return earlier[-1] if earlier else None
 

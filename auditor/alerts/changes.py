@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.history import ScanDiffAgency, diff_scans
+from auditor.history import ScanDiffAgency, diff_scans, previous_scan
 from auditor.model import Finding, Status
 from auditor.profiles import Profile
 from auditor.scoring import ScanScore
@@ -172,17 +172,7 @@ def predecessor(scans: Sequence[ScanRecord], after: ScanRecord) -> ScanRecord | 
     """The complete network scan of the same inventory and the same profile before
     ``after`` (before its source scan when ``after`` is an evaluation). Another profile
     asks other questions: its answers are not "the previous state"."""
-    base = after.source_scan or after.id
-    earlier = [
-        s
-        for s in scans
-        if s.id < base
-        and s.status == "complete"
-        and s.kind == "scan"
-        and s.inventory_path == after.inventory_path
-        and s.profile == after.profile
-    ]
-    return earlier[-1] if earlier else None
+    return previous_scan(scans, after, same_profile=True)
 
 
 def _snapshot_agencies(inventory: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
