@@ -78,6 +78,7 @@ class Served:
     languages: tuple[tuple[str, str], ...]
     user: str
     csrf: str
+    schedules: bool = False  # the bar links /schedules (an admin, with --schedules FILE)
 
 
 class Dashboard:
@@ -215,7 +216,12 @@ def create_app(
         return PUBLIC if user is None else viewer_of(user)
 
     def served(request: Request, who: Viewer) -> Served:
-        return Served(LANGUAGES, who.name, csrf_token(request))
+        return Served(
+            LANGUAGES,
+            who.name,
+            csrf_token(request),
+            schedules=bool(schedules) and who.role == "admin",
+        )
 
     # -- answers ------------------------------------------------------------------------
     def headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -37,6 +37,7 @@ def client(store: Store) -> Iterator[TestClient]:
 
 def test_an_admin_sees_next_and_last_runs(client: TestClient) -> None:
     log_in(client, "root")
+    assert 'href="/schedules"' in client.get("/").text  # the session bar links the page
     doc = client.get("/api/v1/schedules").json()
     assert doc["runner"] == "embedded"
     [s] = doc["schedules"]
@@ -63,6 +64,7 @@ def test_agencies_get_404_and_nobody_401(client: TestClient, store: Store) -> No
     assert client.get("/schedules").status_code == 401
     assert client.get("/api/v1/schedules").status_code == 401
     log_in(client, "ubnd1")
+    assert 'href="/schedules"' not in client.get("/").text  # no link to what is not its own
     assert client.get("/schedules").status_code == 404
     assert client.get("/api/v1/schedules").status_code == 404
     token, digest = new_token()
@@ -96,4 +98,5 @@ def test_without_a_schedule_file_the_page_says_so(store: Store) -> None:
         log_in(c, "root")
         doc = c.get("/api/v1/schedules").json()
         assert doc == {"runner": "external", "schedules": []}
+        assert 'href="/schedules"' not in c.get("/").text  # no schedule file: no link
         assert "auditor serve --schedules FILE" in c.get("/schedules?lang=en").text
