@@ -53,7 +53,10 @@ def plaintexts(modulus_bytes: int, client_version: int) -> dict[str, bytes]:
     """The five encoded messages, each exactly ``modulus_bytes`` long (sslyze's layouts)."""
     if modulus_bytes < 64:
         raise ValueError("RSA modulus too short for the ROBOT payloads")
-    pms = os.urandom(PMS_RANDOM)
+    # Non-zero like the padding: a 0x00 inside the premaster would be an earlier separator
+    # and make the "0x00 in the wrong place" message a conformant one with a short premaster
+    # (a zero among 46 random bytes: one message in six), blurring the five categories.
+    pms = _padding(PMS_RANDOM)
     ver = client_version.to_bytes(2, "big")
     pad = _padding(modulus_bytes - 3 - 2 - PMS_RANDOM)
     out = {

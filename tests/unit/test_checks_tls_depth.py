@@ -200,6 +200,11 @@ def test_robot_payloads_and_verdict() -> None:
     assert 0 not in msgs[r.NO_00][2:-46]
     assert msgs[r.WRONG_VERSION][-48:-46] == b"\x02\x02"
     assert msgs[r.WRONG_00_POSITION].index(0, 2) == 254  # the separator two bytes from the end
+    for _ in range(200):  # the only 0x00 of each layout is where the layout puts it
+        again = r.plaintexts(256, 0x0303)
+        assert again[r.WRONG_00_POSITION].index(0, 2) == 254
+        assert again[r.VALID].index(0, 2) == 256 - 49
+        assert 0 not in again[r.NO_00][2:]
     c = r.encrypt_raw(valid, n, e)
     assert pow(int.from_bytes(c, "big"), d, n).to_bytes(256, "big") == valid
     cke = r.client_key_exchange(c)
