@@ -381,10 +381,11 @@ V6_REACH_CHECKS = frozenset(
         "ipv6.web.only",
         "ipv6.ns.reach",
         "ipv6.mx.reach",
-        "http.path.reachable",
-        "http.path.same_content",
     }
 )
+# The department path checks (Scope.PATH) are judged per address: an IPv6 address the
+# scanner cannot reach is not_tested by footing.address_reason, and the path's IPv4
+# verdicts stand (not host-wide, as the checks above).
 # These also compare with what the host serves over IPv4 (the ports IPv4 accepts, the
 # IPv4 page): without IPv4 there is nothing to compare with.
 V4_COMPARED_CHECKS = frozenset({"ipv6.web.reach", "ipv6.web.parity", "http.path.same_content"})

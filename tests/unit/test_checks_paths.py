@@ -259,3 +259,43 @@ def test_a_path_counts_for_the_agency_listing_it_only() -> None:
     assert [p.target for p in cong.pairs if p.target_kind == TargetKind.PATH] == []
     dept = [p for p in so_a.pairs if p.requirement.id == "dept-path-ipv6"]
     assert [(p.target, p.status.value) for p in dept] == [(target, "fail")]
+
+
+def test_a_scanner_without_ipv6_never_fails_the_department_over_ipv6() -> None:
+    """The scanner's own missing IPv6 (auditor.selfcheck) makes the path's IPv6 verdicts
+    not_tested, never a failure of the department: its IPv4 verdicts stand."""
+    from auditor.selfcheck import FamilyFooting, Footing, FootStatus, ResolverFooting
+
+    url = f"https://{HOST}/sob/"
+    obs = host_obs(
+        {V4: (path_fetch("/sob/", fetch(url)),), V6: (path_fetch("/sob/", failed(url)),)},
+        ("/sob/",),
+    )
+    # What a scanner without IPv6 records: the v6 connects failed on its side.
+    obs = HostObservations(
+        host=obs.host,
+        dns=obs.dns,
+        tcp=tuple(
+            TcpProbe(p.address, p.port, Outcome.UNREACHABLE if ":" in p.address else p.outcome)
+            for p in obs.tcp
+        ),
+        http=obs.http,
+        paths=obs.paths,
+    )
+    footing = Footing(
+        "2026-12-03T00:00:00+00:00",
+        FamilyFooting("ipv6", FootStatus.DOWN, "the scanner has no global IPv6 address"),
+        FamilyFooting("ipv4", FootStatus.OK, "IPv4: default route"),
+        ResolverFooting(FootStatus.OK, "resolver answers"),
+    )
+    specs = [get_check(c) for c in ("http.path.reachable", "http.path.same_content")]
+    plan = make_plan([HOST], [], specs, paths={HOST: ["/sob/"]})
+    found = evaluate_host(obs, plan, datetime.now(UTC), footing)
+    by = {(f.check, f.address): f for f in found}
+    for check in ("http.path.reachable", "http.path.same_content"):
+        assert by[(check, V6)].status == Status.NOT_TESTED, by[(check, V6)]
+        assert "no global IPv6" in by[(check, V6)].message
+    assert by[("http.path.reachable", V4)].status == Status.PASS
+    # The same observations judged with a sound footing: the IPv6 timeout is the host's.
+    sound = {(f.check, f.address): f for f in evaluate_host(obs, plan, datetime.now(UTC))}
+    assert sound[("http.path.reachable", V6)].status == Status.FAIL

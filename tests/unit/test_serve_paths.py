@@ -90,6 +90,22 @@ def test_the_portals_other_owner_gets_404(client: TestClient) -> None:
     assert "/snv/" not in client.get("/agencies/ubnd").text
 
 
+def test_a_token_opens_its_own_path_only(client: TestClient, store: Store) -> None:
+    from auditor.serve.auth import new_token
+
+    token, digest = new_token()
+    store.add_token("ubnd1", digest)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/hosts/{PORTAL}", headers=auth).status_code == 200
+    assert client.get(f"/api/v1/paths/{TARGET}", headers=auth).status_code == 404
+    mine, digest = new_token()
+    store.add_token("snv1", digest)
+    answer = client.get(f"/api/v1/paths/{TARGET}", headers={"Authorization": f"Bearer {mine}"})
+    assert answer.status_code == 200 and answer.json()["path"]["agencies"] == ["so-noi-vu"]
+    bad = client.get(f"/api/v1/paths/{TARGET}", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
 def test_admin_opens_the_path(client: TestClient) -> None:
     assert log_in(client, "root").status_code == 303
     assert client.get(f"/paths/{TARGET}").status_code == 200
